@@ -1,0 +1,43 @@
+# One virtual environment per checkout, created on first use and reused after.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+DEMO_OUT ?= out/demo
+
+.PHONY: demo test bench lint format gpu-wheels clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/tissue run spheroid -o $(DEMO_OUT) --backend auto
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_diffusion --backend cpu
+	$(BIN)/python -m benchmarks.bench_cells --backend cpu
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Wheels the GPU machine lacks (it has no network): see benchmarks/gpu_suite.sh.
+gpu-wheels:
+	mkdir -p .wheels
+	$(PYTHON) -m pip download --quiet --only-binary=:all: --python-version 3.12 \
+	  --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 -d .wheels \
+	  'pydantic>=2.6' 'tomli-w>=1.0'
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache

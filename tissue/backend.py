@@ -1,0 +1,108 @@
+"""One code path for CPU and GPU: a `Backend` carries the array module.
+
+Rule logic is written once against ``backend.xp`` (NumPy or CuPy). Only the GPU
+backend imports CuPy, so the CPU path works on machines without CUDA.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from functools import cached_property
+from types import ModuleType
+from typing import Any, Literal
+
+import numpy as np
+
+from tissue.errors import InputError
+
+BackendName = Literal["auto", "cpu", "gpu"]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An array module and the device it runs on.
+
+    Attributes:
+        name: ``"cpu"`` (NumPy) or ``"gpu"`` (CuPy).
+        xp: the array module; rule code calls ``backend.xp.<function>``.
+    """
+
+    name: Literal["cpu", "gpu"]
+    xp: ModuleType = field(repr=False)
+
+    @property
+    def is_gpu(self) -> bool:
+        return self.name == "gpu"
+
+    def asarray(self, array: Any, dtype: Any = None) -> Any:
+        """Copy or move ``array`` onto this backend (the one door host -> device)."""
+        return self.xp.asarray(array, dtype=dtype)
+
+    def to_numpy(self, array: Any) -> np.ndarray:
+        """Bring a backend array to the host as a NumPy array (the one door back)."""
+        return to_numpy(array)
+
+    def synchronize(self) -> None:
+        """Wait for queued device work (no-op on the CPU)."""
+        if self.is_gpu:
+            self.xp.cuda.get_current_stream().synchronize()
+
+    @cached_property
+    def device_name(self) -> str:
+        if not self.is_gpu:
+            return "cpu"
+        props = self.xp.cuda.runtime.getDeviceProperties(self.xp.cuda.Device().id)
+        name = props["name"]
+        return name.decode() if isinstance(name, bytes) else str(name)
+
+    def memory_bytes(self) -> int | None:
+        """Total device memory in bytes, or None on the CPU."""
+        if not self.is_gpu:
+            return None
+        return int(self.xp.cuda.Device().mem_info[1])
+
+
+def to_numpy(array: Any) -> np.ndarray:
+    """Host copy of a NumPy or CuPy array (NumPy arrays pass through)."""
+    if isinstance(array, np.ndarray):
+        return array
+    if hasattr(array, "get"):
+        return array.get()
+    return np.asarray(array)
+
+
+def cupy_device_count() -> int:
+    """Number of CUDA devices CuPy sees; 0 when CuPy is absent or sees none.
+
+    Imports CuPy only if it is installed, so a CPU-only machine never loads it.
+    """
+    if importlib.util.find_spec("cupy") is None:
+        return 0
+    try:
+        import cupy
+
+        return int(cupy.cuda.runtime.getDeviceCount())
+    except Exception:
+        return 0
+
+
+def get_backend(name: BackendName | Backend = "auto") -> Backend:
+    """Build the backend named ``auto`` (GPU if CuPy sees a device), ``cpu`` or ``gpu``."""
+    if isinstance(name, Backend):
+        return name
+    if name == "cpu":
+        return Backend("cpu", np)
+    if name == "auto":
+        return get_backend("gpu") if cupy_device_count() > 0 else Backend("cpu", np)
+    if name == "gpu":
+        if importlib.util.find_spec("cupy") is None:
+            raise InputError(
+                "--backend", "gpu", "CuPy is not installed (pip install 'tissue[gpu]'); use cpu"
+            )
+        if cupy_device_count() == 0:
+            raise InputError("--backend", "gpu", "CuPy sees no CUDA device; use cpu or auto")
+        import cupy
+
+        return Backend("gpu", cupy)
+    raise InputError("--backend", str(name), "allowed: auto, cpu, gpu")

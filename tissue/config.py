@@ -1,0 +1,729 @@
+"""Scenario files: TOML loaded into frozen, validated pydantic models.
+
+Conventions: vectors a user writes are (x, y, z) in micrometres (``shape`` too:
+``[nx, ny, nz]``); arrays inside are indexed (z, y, x). Times are in minutes, rates
+per minute, diffusion coefficients in um^2/min; every name carries its unit.
+Concentrations are in each field's own ``units``; an *amount* is concentration x um^3.
+
+Bad input raises :class:`tissue.errors.InputError` with one line naming the file,
+the dotted key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from tissue.errors import InputError
+
+NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Vector3 = tuple[Finite, Finite, Finite]
+FACES = ("x-", "x+", "y-", "y+", "z-", "z+")
+Face = Literal["x-", "x+", "y-", "y+", "z-", "z+"]
+MAX_LABELS = 256
+
+
+class Model(BaseModel):
+    """Base of all scenario models: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- organs --------------------------------------------------------------------------
+
+
+class BoxGeometry(Model):
+    """A box filled with one label."""
+
+    kind: Literal["box"] = "box"
+    label: str = "tissue"
+
+
+class FileGeometry(Model):
+    """A 3-D label image from a .npy file, shape (nz, ny, nx), with named label values."""
+
+    kind: Literal["file"]
+    path: str
+    labels: dict[str, Annotated[int, Field(ge=0, lt=MAX_LABELS)]]
+
+
+class Region(Model):
+    """A shape painted with a label over the geometry, in the order given.
+
+    ``sphere`` and ``cylinder`` use ``center_um`` and ``radius_um`` (a cylinder runs
+    along ``axis`` through the whole organ); ``box`` uses ``min_um`` and ``max_um``.
+    ``outside = true`` paints everything not inside the shape.
+    """
+
+    shape: Literal["sphere", "cylinder", "box"]
+    label: str
+    center_um: Vector3 | None = None
+    radius_um: Positive | None = None
+    axis: Literal["x", "y", "z"] = "z"
+    min_um: Vector3 | None = None
+    max_um: Vector3 | None = None
+    outside: bool = False
+
+
+class OrganConfig(Model):
+    """One voxel grid with its own spacing and label volume."""
+
+    shape: (
+        tuple[Annotated[int, Field(ge=3)], Annotated[int, Field(ge=3)], Annotated[int, Field(ge=3)]]
+        | None
+    ) = None
+    spacing_um: Positive | tuple[Positive, Positive, Positive] = 20.0
+    origin_um: Vector3 = (0.0, 0.0, 0.0)
+    geometry: Annotated[Union[BoxGeometry, FileGeometry], Field(discriminator="kind")] = (  # noqa: UP007
+        BoxGeometry()
+    )
+    regions: list[Region] = []
+    barrier_labels: list[str] = []
+
+    @property
+    def spacing_xyz_um(self) -> tuple[float, float, float]:
+        s = self.spacing_um
+        return (s, s, s) if isinstance(s, float | int) else tuple(s)  # type: ignore[return-value]
+
+    def label_names(self) -> dict[str, int]:
+        """Label name -> uint8 code of this organ."""
+        if isinstance(self.geometry, FileGeometry):
+            names = dict(self.geometry.labels)
+        else:
+            names = {self.geometry.label: 0}
+        for region in self.regions:
+            if region.label not in names:
+                names[region.label] = _first_free_code(names)
+        return names
+
+
+def _first_free_code(names: Mapping[str, int]) -> int:
+    used = set(names.values())
+    return next(code for code in range(MAX_LABELS) if code not in used)
+
+
+# --- fields --------------------------------------------------------------------------
+
+
+class LabelSource(Model):
+    """Production, uptake or a fixed (Dirichlet) value in every voxel of a label.
+
+    d(c)/dt += rate_per_min - uptake_per_min * c; ``fixed_value`` pins c instead.
+    """
+
+    kind: Literal["label"] = "label"
+    label: str
+    rate_per_min: NonNegative = 0.0
+    uptake_per_min: NonNegative = 0.0
+    fixed_value: NonNegative | None = None
+
+
+class PointSource(Model):
+    """A point releasing ``rate`` (amount/min, i.e. concentration x um^3 / min)."""
+
+    kind: Literal["point"]
+    organ: str
+    position_um: Vector3
+    rate: NonNegative
+
+
+class LogisticReaction(Model):
+    """Logistic growth d(c)/dt = rate * c * (1 - c / capacity), integrated exactly."""
+
+    kind: Literal["logistic"]
+    rate_per_min: NonNegative
+    capacity: Positive = 1.0
+
+
+class HillProduction(Model):
+    """Production rate_per_min * a^n / (half_max^n + a^n) of this field by activator a."""
+
+    kind: Literal["hill_production"]
+    activator: str
+    rate_per_min: NonNegative
+    half_max: Positive
+    hill_coefficient: Positive = 1.0
+    labels: list[str] | None = None
+
+
+class FieldConfig(Model):
+    """A diffusing species: diffusion per label, decay, boundaries, sources, reactions.
+
+    Domain faces listed in ``boundary_faces`` hold ``boundary_value`` in their outer
+    voxel layer when ``boundary = "dirichlet"``; otherwise they are no-flux. Barrier
+    labels of an organ are always no-flux and hold 0.
+
+    Each diffusion step runs ``solver_passes`` ADI passes, each followed by
+    ``solver_smoothing_steps`` Jacobi steps (see tissue.kernels.diffusion). Transients are
+    accurate while dt * D / dx^2 stays below about 25; steady states at any dt.
+    """
+
+    units: str = "a.u."
+    organs: list[str] | None = None
+    diffusion_um2_per_min: NonNegative
+    diffusion_by_label: dict[str, NonNegative] = {}
+    decay_per_min: NonNegative = 0.0
+    initial: NonNegative = 0.0
+    boundary: Literal["no_flux", "dirichlet"] = "no_flux"
+    boundary_value: NonNegative = 0.0
+    boundary_faces: list[Face] = list(FACES)
+    solver_passes: Annotated[int, Field(ge=1, le=50)] = 1
+    solver_smoothing_steps: Annotated[int, Field(ge=0, le=50)] = 1
+    sources: list[
+        Annotated[Union[LabelSource, PointSource], Field(discriminator="kind")]  # noqa: UP007
+    ] = []
+    reactions: list[
+        Annotated[Union[LogisticReaction, HillProduction], Field(discriminator="kind")]  # noqa: UP007
+    ] = []
+
+
+# --- cells ---------------------------------------------------------------------------
+
+
+class Secretion(Model):
+    """A cell's exchange with one field (BioFVM's model), per cell:
+
+    d(c)/dt += [secretion_rate_per_min * (secretion_target - c) - uptake_rate_per_min * c]
+    * V_cell / V_voxel + export_rate / V_voxel, with ``export_rate`` in amount/min.
+    """
+
+    secretion_rate_per_min: NonNegative = 0.0
+    secretion_target: NonNegative = 0.0
+    uptake_rate_per_min: NonNegative = 0.0
+    export_rate: NonNegative = 0.0
+
+
+class CellTypeConfig(Model):
+    """One cell type. Defaults: PhysiCell 1.14.2 tumour cell (Ghaffarizadeh 2018).
+
+    Motility: persistent random walk with chemotactic bias (PhysiCell's rule).
+    Cycle: rate ramps linearly from 0 at ``cycle_oxygen_threshold`` to full at
+    ``cycle_oxygen_saturation``. Necrosis: rate ramps from 0 at
+    ``necrosis_oxygen_threshold`` to full at and below ``necrosis_oxygen_max``.
+    """
+
+    radius_um: Positive = 8.4
+    allowed_labels: list[str] | None = None
+    speed_um_per_min: NonNegative = 0.0
+    persistence_min: Positive = 5.0
+    chemotaxis_bias: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    chemotaxis_field: str | None = None
+    cycle_rate_per_min: NonNegative = 0.0
+    oxygen_field: str | None = None
+    cycle_oxygen_threshold: NonNegative = 5.0
+    cycle_oxygen_saturation: NonNegative = 38.0
+    apoptosis_rate_per_min: NonNegative = 0.0
+    apoptotic_clearance_min: Positive = 516.0
+    necrosis_rate_per_min: NonNegative = 0.0
+    necrosis_oxygen_threshold: NonNegative = 5.0
+    necrosis_oxygen_max: NonNegative = 2.5
+    necrotic_clearance_min: Positive = 86400.0
+    repulsion_um_per_min: NonNegative = 10.0
+    adhesion_um_per_min: NonNegative = 0.4
+    adhesion_range: Annotated[float, Field(ge=1.0, le=3.0)] = 1.25
+    secretion: dict[str, Secretion] = {}
+
+
+class SphereCells(Model):
+    """Cells filling a ball: ``count`` uniform random positions, or hexagonal close
+    packing at one cell diameter when ``count`` is omitted."""
+
+    kind: Literal["sphere"]
+    organ: str
+    type: str
+    center_um: Vector3
+    radius_um: Positive
+    count: Annotated[int, Field(ge=0)] | None = None
+
+
+class RandomCells(Model):
+    """``count`` cells at uniform random positions in the voxels of ``label`` (or any
+    voxel the type may enter)."""
+
+    kind: Literal["random"]
+    organ: str
+    type: str
+    count: Annotated[int, Field(ge=0)]
+    label: str | None = None
+
+
+class ListCells(Model):
+    """Cells at explicit positions."""
+
+    kind: Literal["list"]
+    organ: str
+    type: str
+    positions_um: list[Vector3]
+
+
+InitialCells = Annotated[
+    Union[SphereCells, RandomCells, ListCells],  # noqa: UP007
+    Field(discriminator="kind"),
+]
+
+
+# --- time ----------------------------------------------------------------------------
+
+
+class TimeSteps(Model):
+    """Time step of each process (min). Each must be a whole multiple of the shortest."""
+
+    diffusion_min: Positive = 1.0
+    mechanics_min: Positive = 0.1
+    phenotype_min: Positive = 6.0
+
+
+class RunConfig(Model):
+    """Run length, output interval and default seed."""
+
+    days: Positive = 1.0
+    output_interval_min: Positive = 60.0
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
+
+
+class Scenario(Model):
+    """A complete model: organs, fields, cell types, initial cells and time steps."""
+
+    name: str = "scenario"
+    description: str = ""
+    run: RunConfig = RunConfig()
+    time_steps: TimeSteps = TimeSteps()
+    organs: dict[str, OrganConfig] = Field(min_length=1)
+    fields: dict[str, FieldConfig] = {}
+    cell_types: dict[str, CellTypeConfig] = {}
+    initial_cells: list[InitialCells] = []
+
+    _source: str = PrivateAttr(default="<scenario>")
+
+    @property
+    def source(self) -> str:
+        """Where the scenario came from (file path or built-in name), for messages."""
+        return self._source
+
+    def field_organs(self, field: str) -> list[str]:
+        """Organs that carry ``field``."""
+        organs = self.fields[field].organs
+        return list(self.organs) if organs is None else list(organs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def to_toml(self) -> str:
+        """The resolved scenario as TOML (loads back to an equal scenario)."""
+        return tomli_w.dumps(self.to_dict())
+
+    def with_overrides(self, overrides: Mapping[str, Any], source: str = "--set") -> Scenario:
+        """A new scenario with existing dotted keys replaced, e.g. ``{"run.days": 3}``.
+
+        Overrides change values that exist (defaults included); new entries belong in a
+        scenario file, so a misspelt name is an error rather than a new cell type.
+        """
+        data = self.model_dump(mode="json")
+        for key, value in overrides.items():
+            _set_dotted(data, key, value, source)
+        return scenario_from_dict(
+            _drop_none(data), self.source, overridden=overrides, override_source=source
+        )
+
+
+def _drop_none(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _drop_none(v) for k, v in data.items() if v is not None}
+    if isinstance(data, list):
+        return [_drop_none(v) for v in data]
+    return data
+
+
+# --- loading -------------------------------------------------------------------------
+
+BUILTIN_PACKAGE = "tissue.scenarios"
+
+
+def builtin_scenarios() -> dict[str, str]:
+    """Built-in scenario name -> its description."""
+    out = {}
+    for entry in sorted(resources.files(BUILTIN_PACKAGE).iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".toml"):
+            data = tomllib.loads(entry.read_text())
+            out[entry.name.removesuffix(".toml")] = str(data.get("description", ""))
+    return out
+
+
+def load_scenario(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """Load a built-in scenario by name or a TOML file by path, then apply overrides."""
+    text, source = _read_scenario_text(str(name_or_path))
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise InputError(source, "", f"not valid TOML ({error})") from None
+    scenario = scenario_from_dict(data, source)
+    if overrides:
+        scenario = scenario.with_overrides(overrides)
+    return scenario
+
+
+def _read_scenario_text(name_or_path: str) -> tuple[str, str]:
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise InputError(str(path), "", "no such scenario file")
+        try:
+            return path.read_text(), str(path)
+        except (OSError, UnicodeDecodeError) as error:
+            raise InputError(str(path), "", f"cannot read ({error})") from None
+    builtins = builtin_scenarios()
+    if name_or_path not in builtins:
+        allowed = ", ".join(builtins)
+        raise InputError(
+            name_or_path, "", f"no such built-in scenario or file; built-ins: {allowed}"
+        )
+    entry = resources.files(BUILTIN_PACKAGE).joinpath(f"{name_or_path}.toml")
+    return entry.read_text(), f"{name_or_path} (built-in)"
+
+
+def scenario_from_dict(
+    data: Mapping[str, Any],
+    source: str,
+    overridden: Mapping[str, Any] | None = None,
+    override_source: str = "--set",
+) -> Scenario:
+    """Validate ``data`` into a Scenario; errors name ``source`` (or the override)."""
+
+    def where(key: str) -> str:
+        for okey in overridden or {}:
+            if key == okey or key.startswith(okey + ".") or okey.startswith(key + "."):
+                return override_source
+        return source
+
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = _dotted_loc(first["loc"], data)
+        raise InputError(where(key), key or "<top>", _describe(first)) from None
+    scenario._source = source
+    try:
+        check_references(scenario)
+    except InputError as error:
+        raise InputError(where(error.key), error.key, error.message) from None
+    return scenario
+
+
+def _dotted_loc(loc: tuple[Any, ...], data: Any) -> str:
+    """Readable key path of a pydantic error, without discriminator tags."""
+    parts: list[str] = []
+    node = data
+    for item in loc:
+        if isinstance(node, list) and isinstance(item, int):
+            parts.append(str(item))
+            node = node[item] if item < len(node) else None
+        elif isinstance(node, Mapping) and item in node:
+            parts.append(str(item))
+            node = node[item]
+        elif isinstance(node, Mapping) and node.get("kind") == item:
+            continue  # discriminated-union tag, not a key the user wrote
+        else:
+            parts.append(str(item))
+            node = None
+    return ".".join(parts)
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(error["loc"][:-1])
+        return "unknown key" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
+    message = str(error["msg"])
+    if kind == "missing":
+        return "required key is missing"
+    given = error.get("input")
+    if not isinstance(given, Mapping | list):
+        message += f" (got {given!r})"
+    return message
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the model found at ``loc`` inside a Scenario."""
+    annotation: Any = Scenario
+    for item in loc:
+        annotation = _step_into(annotation, item)
+        if annotation is None:
+            return []
+    annotation = _unwrap(annotation, None)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any, tag: Any) -> Any:
+    """Strip Annotated/Optional; pick a union member by its ``kind`` tag."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin is Union or origin is types.UnionType:
+            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+            chosen = [
+                m
+                for m in models
+                if m.model_fields.get("kind") and m.model_fields["kind"].default == tag
+            ]
+            annotation = chosen[0] if chosen else (models[0] if models else members[0])
+        else:
+            return annotation
+
+
+def _step_into(annotation: Any, item: Any) -> Any:
+    annotation = _unwrap(annotation, item)
+    origin = typing.get_origin(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if item in annotation.model_fields:
+            return annotation.model_fields[item].annotation
+        return annotation  # a discriminator tag: stay on the chosen model
+    if origin in (dict, Mapping):
+        return typing.get_args(annotation)[1]
+    if origin is list:
+        return typing.get_args(annotation)[0]
+    return None
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"a.b=0.5"`` -> ("a.b", 0.5); values are TOML, bare words become strings."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise InputError("--set", text, "expected dotted.key=value")
+    raw = raw.strip()
+    try:
+        value = tomllib.loads(f"value = {raw}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any, source: str) -> None:
+    node: Any = data
+    parts = key.split(".")
+    for depth, part in enumerate(parts):
+        prefix = ".".join(parts[:depth]) or "<top>"
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise InputError(
+                    source,
+                    key,
+                    f"'{part}' is not an index of {prefix} (allowed: 0 to {len(node) - 1})",
+                )
+            index: Any = int(part)
+        elif isinstance(node, dict):
+            if part not in node:
+                allowed = ", ".join(map(str, node)) or "(none)"
+                raise InputError(source, key, f"no key '{part}' in {prefix}; allowed: {allowed}")
+            index = part
+        else:
+            raise InputError(source, key, f"'{prefix}' is a value, not a table")
+        if depth == len(parts) - 1:
+            node[index] = value
+        else:
+            node = node[index]
+
+
+# --- cross-references and stability --------------------------------------------------
+
+
+def check_references(scenario: Scenario) -> None:
+    """Names that refer to other entries must exist; time steps must fit together."""
+    src = scenario.source
+    organs = scenario.organs
+    labels = {name: organ.label_names() for name, organ in organs.items()}
+    all_labels = set().union(*(set(v) for v in labels.values()))
+
+    def need(ok: bool, key: str, message: str) -> None:
+        if not ok:
+            raise InputError(src, key, message)
+
+    for name, organ in organs.items():
+        key = f"organs.{name}"
+        if isinstance(organ.geometry, BoxGeometry):
+            need(organ.shape is not None, f"{key}.shape", "required for a box: [nx, ny, nz]")
+        for i, region in enumerate(organ.regions):
+            rkey = f"{key}.regions.{i}"
+            if region.shape in ("sphere", "cylinder"):
+                need(
+                    region.center_um is not None,
+                    f"{rkey}.center_um",
+                    f"required for a {region.shape}: [x, y, z] in um",
+                )
+                need(
+                    region.radius_um is not None,
+                    f"{rkey}.radius_um",
+                    f"required for a {region.shape}",
+                )
+            else:
+                need(
+                    region.min_um is not None and region.max_um is not None,
+                    f"{rkey}.min_um",
+                    "a box region needs min_um and max_um: [x, y, z] in um",
+                )
+        for label in organ.barrier_labels:
+            need(
+                label in labels[name],
+                f"{key}.barrier_labels",
+                f"unknown label '{label}'; labels: {', '.join(labels[name])}",
+            )
+        need(len(labels[name]) <= MAX_LABELS, f"{key}", f"at most {MAX_LABELS} labels")
+
+    for fname, field in scenario.fields.items():
+        key = f"fields.{fname}"
+        for organ in field.organs or []:
+            need(
+                organ in organs,
+                f"{key}.organs",
+                f"unknown organ '{organ}'; organs: {', '.join(organs)}",
+            )
+        for label in field.diffusion_by_label:
+            need(
+                label in all_labels,
+                f"{key}.diffusion_by_label.{label}",
+                f"unknown label; labels: {', '.join(sorted(all_labels))}",
+            )
+        for i, source in enumerate(field.sources):
+            skey = f"{key}.sources.{i}"
+            if isinstance(source, LabelSource):
+                need(
+                    source.label in all_labels,
+                    f"{skey}.label",
+                    f"unknown label '{source.label}'; labels: {', '.join(sorted(all_labels))}",
+                )
+            else:
+                need(
+                    source.organ in scenario.field_organs(fname),
+                    f"{skey}.organ",
+                    f"field '{fname}' is not in organ '{source.organ}'",
+                )
+        for i, reaction in enumerate(field.reactions):
+            if isinstance(reaction, HillProduction):
+                rkey = f"{key}.reactions.{i}"
+                need(
+                    reaction.activator in scenario.fields,
+                    f"{rkey}.activator",
+                    f"unknown field; fields: {', '.join(scenario.fields)}",
+                )
+                for label in reaction.labels or []:
+                    need(label in all_labels, f"{rkey}.labels", f"unknown label '{label}'")
+
+    for tname, ctype in scenario.cell_types.items():
+        key = f"cell_types.{tname}"
+        for attr in ("chemotaxis_field", "oxygen_field"):
+            value = getattr(ctype, attr)
+            need(
+                value is None or value in scenario.fields,
+                f"{key}.{attr}",
+                f"unknown field '{value}'; fields: {', '.join(scenario.fields) or '(none)'}",
+            )
+        for fname in ctype.secretion:
+            need(
+                fname in scenario.fields,
+                f"{key}.secretion.{fname}",
+                f"unknown field; fields: {', '.join(scenario.fields) or '(none)'}",
+            )
+        for label in ctype.allowed_labels or []:
+            need(
+                label in all_labels,
+                f"{key}.allowed_labels",
+                f"unknown label '{label}'; labels: {', '.join(sorted(all_labels))}",
+            )
+        need(
+            ctype.necrosis_oxygen_max <= ctype.necrosis_oxygen_threshold,
+            f"{key}.necrosis_oxygen_max",
+            "must be <= necrosis_oxygen_threshold",
+        )
+        need(
+            ctype.cycle_oxygen_threshold < ctype.cycle_oxygen_saturation
+            or ctype.oxygen_field is None,
+            f"{key}.cycle_oxygen_saturation",
+            "must be > cycle_oxygen_threshold",
+        )
+
+    for i, initial in enumerate(scenario.initial_cells):
+        key = f"initial_cells.{i}"
+        need(
+            initial.organ in organs,
+            f"{key}.organ",
+            f"unknown organ '{initial.organ}'; organs: {', '.join(organs)}",
+        )
+        need(
+            initial.type in scenario.cell_types,
+            f"{key}.type",
+            f"unknown cell type "
+            f"'{initial.type}'; types: {', '.join(scenario.cell_types) or '(none)'}",
+        )
+        if isinstance(initial, RandomCells) and initial.label is not None:
+            need(
+                initial.label in labels[initial.organ],
+                f"{key}.label",
+                f"unknown label; labels: {', '.join(labels[initial.organ])}",
+            )
+
+    _check_time_steps(scenario)
+
+
+def _check_time_steps(scenario: Scenario) -> None:
+    src = scenario.source
+    steps = scenario.time_steps
+    base = min(steps.diffusion_min, steps.mechanics_min, steps.phenotype_min)
+    for key, value in [
+        ("time_steps.diffusion_min", steps.diffusion_min),
+        ("time_steps.mechanics_min", steps.mechanics_min),
+        ("time_steps.phenotype_min", steps.phenotype_min),
+        ("run.output_interval_min", scenario.run.output_interval_min),
+    ]:
+        if not _is_multiple(value, base):
+            raise InputError(
+                src,
+                key,
+                f"{value} min is not a whole multiple of the shortest time step ({base} min)",
+            )
+    dt = steps.mechanics_min
+    for tname, ctype in scenario.cell_types.items():
+        limit = 0.5 * ctype.radius_um / max(ctype.repulsion_um_per_min, 1e-30)
+        if dt > limit:
+            raise InputError(
+                src,
+                "time_steps.mechanics_min",
+                f"{dt} min is too long for "
+                f"cell type '{tname}' (repulsion {ctype.repulsion_um_per_min} "
+                f"um/min, radius {ctype.radius_um} um): cells would overshoot; "
+                f"allowed: <= {limit:.3g} min",
+            )
+        for oname, organ in scenario.organs.items():
+            spacing = min(organ.spacing_xyz_um)
+            if ctype.speed_um_per_min * dt > spacing:
+                raise InputError(
+                    src,
+                    "time_steps.mechanics_min",
+                    f"{dt} min lets cell type "
+                    f"'{tname}' move more than one voxel ({spacing} um in "
+                    f"{oname}) per step; allowed: <= "
+                    f"{spacing / ctype.speed_um_per_min:.3g} min",
+                )
+
+
+def _is_multiple(value: float, base: float) -> bool:
+    ratio = value / base
+    return abs(ratio - round(ratio)) <= 1e-9 * max(1.0, ratio) and round(ratio) >= 1
+
+
+def ticks(value_min: float, base_min: float) -> int:
+    """Whole number of base steps in ``value_min`` (validated to be whole)."""
+    return max(1, round(value_min / base_min))

@@ -1,0 +1,159 @@
+"""Voxel grids and label volumes of organs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tissue.config import FileGeometry, OrganConfig, Region
+from tissue.errors import InputError
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A regular grid of voxels; voxel (iz, iy, ix) is centred at origin + (i + 1/2) * spacing.
+
+    Attributes:
+        shape_zyx: array shape (nz, ny, nx).
+        spacing_xyz_um: voxel edge lengths (dx, dy, dz) in um.
+        origin_xyz_um: position of the grid's lower corner (x, y, z) in um.
+    """
+
+    shape_zyx: tuple[int, int, int]
+    spacing_xyz_um: tuple[float, float, float]
+    origin_xyz_um: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    @property
+    def n_voxels(self) -> int:
+        nz, ny, nx = self.shape_zyx
+        return nz * ny * nx
+
+    @property
+    def shape_xyz(self) -> tuple[int, int, int]:
+        nz, ny, nx = self.shape_zyx
+        return nx, ny, nz
+
+    @property
+    def voxel_volume_um3(self) -> float:
+        dx, dy, dz = self.spacing_xyz_um
+        return dx * dy * dz
+
+    @property
+    def extent_xyz_um(self) -> tuple[float, float, float]:
+        return tuple(n * d for n, d in zip(self.shape_xyz, self.spacing_xyz_um, strict=True))  # type: ignore[return-value]
+
+    def voxel_ijk(self, xp: Any, positions_um: Any) -> Any:
+        """Voxel indices (N, 3) int64 as (ix, iy, iz) of positions (N, 3) float32 (x, y, z),
+        clamped to the grid."""
+        origin = xp.asarray(self.origin_xyz_um, dtype=xp.float32)
+        spacing = xp.asarray(self.spacing_xyz_um, dtype=xp.float32)
+        ijk = xp.floor((positions_um - origin) / spacing).astype(xp.int64)
+        upper = xp.asarray(self.shape_xyz, dtype=xp.int64) - 1
+        return xp.minimum(xp.maximum(ijk, 0), upper)
+
+    def flat_index(self, xp: Any, positions_um: Any) -> Any:
+        """Flat C-order voxel index (N,) int64 of positions (N, 3) um."""
+        ijk = self.voxel_ijk(xp, positions_um)
+        _nz, ny, nx = self.shape_zyx
+        return (ijk[:, 2] * ny + ijk[:, 1]) * nx + ijk[:, 0]
+
+    def centres(self, xp: Any) -> tuple[Any, Any, Any]:
+        """Voxel-centre coordinates as broadcastable (z, y, x) float32 arrays of x, y, z."""
+        out = []
+        for axis, (n, d, o) in enumerate(
+            zip(self.shape_xyz, self.spacing_xyz_um, self.origin_xyz_um, strict=True)
+        ):
+            shape = [1, 1, 1]
+            shape[2 - axis] = n
+            out.append(((xp.arange(n, dtype=xp.float32) + 0.5) * d + o).reshape(shape))
+        return out[0], out[1], out[2]
+
+    def contains(self, xp: Any, positions_um: Any) -> Any:
+        """(N,) bool: positions inside the grid's box."""
+        lo = xp.asarray(self.origin_xyz_um, dtype=xp.float32)
+        hi = lo + xp.asarray(self.extent_xyz_um, dtype=xp.float32)
+        return xp.all((positions_um >= lo) & (positions_um < hi), axis=1)
+
+
+def build_labels(
+    xp: Any, organ_name: str, organ: OrganConfig, scenario_source: str
+) -> tuple[Grid, Any]:
+    """The organ's grid and its label volume (nz, ny, nx) uint8 on the backend ``xp``."""
+    names = organ.label_names()
+    spacing = organ.spacing_xyz_um
+    if isinstance(organ.geometry, FileGeometry):
+        volume = _load_label_file(organ_name, organ, scenario_source)
+        grid = Grid(tuple(volume.shape), spacing, organ.origin_um)  # type: ignore[arg-type]
+        labels = xp.asarray(volume)
+    else:
+        nx, ny, nz = organ.shape  # type: ignore[misc]
+        grid = Grid((nz, ny, nx), spacing, organ.origin_um)
+        labels = xp.full(grid.shape_zyx, names[organ.geometry.label], dtype=xp.uint8)
+    for region in organ.regions:
+        mask = _region_mask(xp, grid, region)
+        labels[mask] = names[region.label]
+    return grid, labels
+
+
+def _region_mask(xp: Any, grid: Grid, region: Region) -> Any:
+    x, y, z = grid.centres(xp)
+    if region.shape == "sphere":
+        cx, cy, cz = region.center_um  # type: ignore[misc]
+        r = region.radius_um
+        inside = (x - cx) ** 2 + (y - cy) ** 2 + (z - cz) ** 2 <= r * r  # type: ignore[operator]
+    elif region.shape == "cylinder":
+        cx, cy, cz = region.center_um  # type: ignore[misc]
+        r = region.radius_um
+        a, b = {"x": ((y, cy), (z, cz)), "y": ((x, cx), (z, cz)), "z": ((x, cx), (y, cy))}[
+            region.axis
+        ]
+        inside = (a[0] - a[1]) ** 2 + (b[0] - b[1]) ** 2 <= r * r  # type: ignore[operator]
+    else:
+        lo, hi = region.min_um, region.max_um
+        inside = (
+            (x >= lo[0]) & (x < hi[0]) & (y >= lo[1]) & (y < hi[1]) & (z >= lo[2]) & (z < hi[2])  # type: ignore[index]
+        )
+    inside = xp.broadcast_to(inside, grid.shape_zyx)
+    return ~inside if region.outside else inside
+
+
+def _load_label_file(organ_name: str, organ: OrganConfig, scenario_source: str) -> np.ndarray:
+    geometry = organ.geometry
+    assert isinstance(geometry, FileGeometry)
+    key = f"organs.{organ_name}.geometry.path"
+    path = Path(geometry.path)
+    if not path.is_absolute() and Path(scenario_source).is_file():
+        path = Path(scenario_source).parent / path
+    if path.suffix != ".npy":
+        raise InputError(scenario_source, key, f"'{path}': allowed label images: .npy")
+    try:
+        volume = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise InputError(str(path), key, f"cannot read label image ({error})") from None
+    if volume.ndim != 3 or not np.issubdtype(volume.dtype, np.integer):
+        raise InputError(
+            str(path),
+            key,
+            f"label image must be a 3-D integer array (z, y, x), "
+            f"got {volume.ndim}-D {volume.dtype}",
+        )
+    if organ.shape is not None and tuple(organ.shape) != volume.shape[::-1]:
+        raise InputError(
+            str(path),
+            f"organs.{organ_name}.shape",
+            f"{list(organ.shape)} does "
+            f"not match the image's [nx, ny, nz] = {list(volume.shape[::-1])}",
+        )
+    present = {int(v) for v in np.unique(volume)}
+    named = set(geometry.labels.values())
+    unnamed = sorted(present - named)
+    if unnamed:
+        raise InputError(
+            str(path),
+            f"organs.{organ_name}.geometry.labels",
+            f"values {unnamed} in the image have no name; named: {sorted(named)}",
+        )
+    return volume.astype(np.uint8)

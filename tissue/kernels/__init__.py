@@ -1,0 +1,27 @@
+"""Hot paths: each has a NumPy reference and a CUDA launcher with one signature.
+
+Every module here defines ``<op>_numpy`` (the reference and the CPU path),
+``<op>_cuda`` (a typed launcher of a kernel in ``gpu_kernels/``) and ``<op>``,
+which picks one by the type of the arrays it is given. Tests hold each pair to
+each other (tests/parity).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def on_device(array: Any) -> bool:
+    """True for a CuPy array (checked without importing CuPy)."""
+    return type(array).__module__.startswith("cupy")
+
+
+def array_module(array: Any) -> Any:
+    """numpy or cupy, whichever ``array`` belongs to."""
+    if on_device(array):
+        import cupy
+
+        return cupy
+    import numpy
+
+    return numpy

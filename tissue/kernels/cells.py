@@ -1,0 +1,236 @@
+"""Cell hot paths: the cell grid, pairwise mechanics and deposits into voxels.
+
+Determinism: every sum over a cell's neighbours or a voxel's cells runs in a fixed order
+(neighbour bins z-major from -1 to +1, then cells by position in the bin-sorted order;
+cells of a voxel in array order) and accumulates in float64 before one rounding to float32.
+``np.bincount`` adds in input order, which is the order the CUDA kernels loop in, so the
+NumPy and CUDA results are the same bits. No atomics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tissue.kernels import on_device
+
+F32 = np.float32
+CHUNK_CELLS = 1 << 15  # cells per vectorised block in the NumPy pair search
+
+
+@dataclass(frozen=True)
+class CellGrid:
+    """Cells binned into cubes at least as wide as the longest interaction range.
+
+    Attributes:
+        cell_bin: (N,) int32 flat bin (C order over (bz, by, bx)) of each cell.
+        order: (N,) int32 cell indices sorted by bin, stable (so by index within a bin).
+        bin_start: (n_bins + 1,) int32 offsets of each bin's run in ``order``.
+        shape_zyx: bins per axis (bz, by, bx).
+    """
+
+    cell_bin: Any
+    order: Any
+    bin_start: Any
+    shape_zyx: tuple[int, int, int]
+
+
+def build_cell_grid(
+    xp: Any,
+    positions_um: Any,
+    origin_xyz_um: tuple[float, float, float],
+    extent_xyz_um: tuple[float, float, float],
+    bin_um: float,
+) -> CellGrid:
+    """Bin cells (N, 3 float32 um) into cubes of ``bin_um`` over the given box."""
+    shape_xyz = tuple(max(1, int(np.ceil(e / bin_um))) for e in extent_xyz_um)
+    n = positions_um.shape[0]
+    origin = xp.asarray(origin_xyz_um, dtype=xp.float32)
+    ijk = xp.floor((positions_um - origin) / xp.float32(bin_um)).astype(xp.int32)
+    ijk = xp.minimum(xp.maximum(ijk, 0), xp.asarray(shape_xyz, dtype=xp.int32) - 1)
+    bx, by, bz = shape_xyz
+    cell_bin = (ijk[:, 2] * by + ijk[:, 1]) * bx + ijk[:, 0]
+    order = xp.argsort(cell_bin, kind="stable").astype(xp.int32) if n else xp.zeros(0, xp.int32)
+    counts = xp.bincount(cell_bin, minlength=bx * by * bz) if n else xp.zeros(bx * by * bz, int)
+    bin_start = xp.zeros(bx * by * bz + 1, dtype=xp.int32)
+    bin_start[1:] = xp.cumsum(counts).astype(xp.int32)
+    return CellGrid(cell_bin.astype(xp.int32), order, bin_start, (bz, by, bx))
+
+
+_OFFSETS = np.array(
+    [(dz, dy, dx) for dz in (-1, 0, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)],
+    dtype=np.int64,
+)  # the kernel's loop order: dz outer, dx inner
+
+
+def _pair_terms(columns: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Velocity terms (M, 3) float32 on cells i from cells j, and a mask of acting pairs.
+
+    ``columns``: (7, N) float32 rows x, y, z, radius, repulsion, adhesion, adhesion_range.
+    PhysiCell's potentials: repulsion sqrt(rep_i rep_j) (1 - d/R)^2 for d < R = r_i + r_j;
+    adhesion sqrt(adh_i adh_j) (1 - d/Ra)^2 for d < Ra = a_i r_i + a_j r_j; both along the
+    line between centres.
+    """
+    dx, dy, dz = (np.take(columns[a], i) - np.take(columns[a], j) for a in range(3))
+    dist = np.sqrt((dx * dx + dy * dy) + dz * dz)
+    ri, rj = np.take(columns[3], i), np.take(columns[3], j)
+    rr = ri + rj
+    ra = np.take(columns[6], i) * ri + np.take(columns[6], j) * rj
+    acting = (dist > F32(0)) & ((dist < rr) | (dist < ra))
+    i, j = i[acting], j[acting]
+    dx, dy, dz, dist, rr, ra = (
+        dx[acting],
+        dy[acting],
+        dz[acting],
+        dist[acting],
+        rr[acting],
+        ra[acting],
+    )
+    t_rep = F32(1) - dist / rr
+    t_adh = F32(1) - dist / ra
+    rep_ij = np.sqrt(np.take(columns[4], i) * np.take(columns[4], j))
+    adh_ij = np.sqrt(np.take(columns[5], i) * np.take(columns[5], j))
+    rep = np.where(dist < rr, rep_ij * t_rep * t_rep, F32(0))
+    adh = np.where(dist < ra, adh_ij * t_adh * t_adh, F32(0))
+    f = (rep - adh) / dist
+    return np.stack([f * dx, f * dy, f * dz], axis=1), acting
+
+
+def pair_velocity_numpy(
+    positions: np.ndarray,
+    radius: np.ndarray,
+    repulsion: np.ndarray,
+    adhesion: np.ndarray,
+    adhesion_range: np.ndarray,
+    grid: CellGrid,
+) -> np.ndarray:
+    """Velocity (N, 3) float32 um/min of each cell from its neighbours.
+
+    Args:
+        positions: (N, 3) float32 um. radius: (N,) float32 um.
+        repulsion, adhesion: (N,) float32 um/min. adhesion_range: (N,) float32, relative.
+        grid: the cell grid of ``positions`` (bins at least the longest range wide).
+    """
+    n = positions.shape[0]
+    out = np.zeros((n, 3), dtype=np.float32)
+    if n == 0:
+        return out
+    columns = np.stack(
+        [positions[:, 0], positions[:, 1], positions[:, 2], radius, repulsion, adhesion,
+         adhesion_range]
+    ).astype(np.float32)  # fmt: skip
+    shape = np.asarray(grid.shape_zyx, dtype=np.int64)
+    counts = np.diff(grid.bin_start).astype(np.int64)
+    bin_start = grid.bin_start.astype(np.int64)
+    cell_bin = grid.cell_bin.astype(np.int64)
+    b_zyx = np.stack(
+        [cell_bin // (shape[1] * shape[2]), (cell_bin // shape[2]) % shape[1], cell_bin % shape[2]]
+    )  # (3, N)
+    for lo in range(0, n, CHUNK_CELLS):
+        cells = np.arange(lo, min(n, lo + CHUNK_CELLS), dtype=np.int64)
+        nb_zyx = b_zyx[:, None, lo : lo + len(cells)] + _OFFSETS.T[:, :, None]  # (3, 27, m)
+        valid = (nb_zyx.min(axis=0) >= 0) & np.all(nb_zyx < shape[:, None, None], axis=0)
+        nb = np.where(valid, (nb_zyx[0] * shape[1] + nb_zyx[1]) * shape[2] + nb_zyx[2], 0)
+        length = np.where(valid, counts[nb], 0).ravel()  # offset-major: offset, then cell
+        start = bin_start[nb].ravel()
+        total = int(length.sum())
+        if total == 0:
+            continue
+        i = np.repeat(np.broadcast_to(cells, nb.shape).ravel(), length)
+        run_begin = np.cumsum(length) - length
+        k = np.repeat(start - run_begin, length) + np.arange(total, dtype=np.int64)
+        j = grid.order[k]
+        keep = i != j
+        i, j = i[keep], j[keep]
+        terms, acting = _pair_terms(columns, i, j)
+        i = i[acting] - lo
+        for axis in range(3):
+            sums = np.bincount(i, weights=terms[:, axis], minlength=len(cells))
+            out[lo : lo + len(cells), axis] = sums.astype(np.float32)
+    return out
+
+
+def pair_velocity_cuda(
+    positions: Any,
+    radius: Any,
+    repulsion: Any,
+    adhesion: Any,
+    adhesion_range: Any,
+    grid: CellGrid,
+) -> Any:
+    """CUDA twin of :func:`pair_velocity_numpy` (gpu_kernels/cells.cu)."""
+    import cupy
+    from gpu_kernels.loader import check_array, launch_1d
+
+    n = positions.shape[0]
+    check_array("positions", positions, cupy.float32, shape=(n, 3))
+    for name, array in (
+        ("radius", radius),
+        ("repulsion", repulsion),
+        ("adhesion", adhesion),
+        ("adhesion_range", adhesion_range),
+    ):
+        check_array(name, array, cupy.float32, shape=(n,))
+    check_array("cell_bin", grid.cell_bin, cupy.int32, shape=(n,))
+    check_array("order", grid.order, cupy.int32, shape=(n,))
+    check_array("bin_start", grid.bin_start, cupy.int32, ndim=1)
+    out = cupy.zeros((n, 3), dtype=cupy.float32)
+    if n:
+        bz, by, bx = grid.shape_zyx
+        launch_1d(
+            "cells.cu",
+            "pair_velocity",
+            n,
+            (
+                positions, radius, repulsion, adhesion, adhesion_range,
+                grid.cell_bin, grid.order, grid.bin_start, out,
+                np.int32(n), np.int32(bz), np.int32(by), np.int32(bx),
+            ),
+        )  # fmt: skip
+    return out
+
+
+def pair_velocity(*args: Any) -> Any:
+    """Dispatch to the NumPy or CUDA pair velocity by the arrays' backend."""
+    return (pair_velocity_cuda if on_device(args[0]) else pair_velocity_numpy)(*args)
+
+
+def deposit_numpy(voxel: np.ndarray, values: np.ndarray, n_voxels: int) -> np.ndarray:
+    """Per-voxel sums (K, n_voxels) float32 of per-cell values (N, K) float32.
+
+    Each voxel's cells are added in array order in float64, then rounded once.
+    """
+    n_cols = values.shape[1]
+    out = np.zeros((n_cols, n_voxels), dtype=np.float32)
+    for col in range(n_cols):
+        out[col] = np.bincount(voxel, weights=values[:, col], minlength=n_voxels)
+    return out
+
+
+def deposit_cuda(voxel: Any, values: Any, n_voxels: int) -> Any:
+    """CUDA twin of :func:`deposit_numpy`: stable sort by voxel, one thread per voxel run."""
+    import cupy
+    from gpu_kernels.loader import check_array, launch_1d
+
+    n = voxel.shape[0]
+    check_array("voxel", voxel, cupy.int64, shape=(n,))
+    check_array("values", values, cupy.float32, ndim=2)
+    n_cols = values.shape[1]
+    out = cupy.zeros((n_cols, n_voxels), dtype=cupy.float32)
+    if n:
+        order = cupy.argsort(voxel, kind="stable")
+        sorted_voxel = cupy.ascontiguousarray(voxel[order])
+        launch_1d(
+            "cells.cu",
+            "deposit_sorted",
+            n,
+            (sorted_voxel, order, values, out, np.int64(n), np.int32(n_cols), np.int64(n_voxels)),
+        )
+    return out
+
+
+def deposit(voxel: Any, values: Any, n_voxels: int) -> Any:
+    """Dispatch to the NumPy or CUDA deposit by the arrays' backend."""
+    return (deposit_cuda if on_device(voxel) else deposit_numpy)(voxel, values, n_voxels)

@@ -1,0 +1,53 @@
+"""Observers: called by the simulation on a schedule, apart from the stepping loop."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from tissue.simulation import Simulation
+
+
+class TimeSeries:
+    """Keeps every observation in memory: ``rows`` is a list of observable dicts."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+
+    def __call__(self, sim: Simulation) -> None:
+        self.rows.append(sim.observables())
+
+    def column(self, key: str) -> list[float]:
+        """The values of one observable over time."""
+        return [row[key] for row in self.rows]
+
+
+class TimeSeriesCSV:
+    """Appends the observables to a CSV file, one row per call, flushed at once so the
+    file can be read while the run goes on.
+
+    Args:
+        path: the CSV file (created or truncated).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._file: TextIO | None = None
+        self._writer: csv.DictWriter[str] | None = None
+
+    def __call__(self, sim: Simulation) -> None:
+        row = sim.observables()
+        if self._writer is None:
+            self._file = self.path.open("w", newline="")
+            self._writer = csv.DictWriter(self._file, fieldnames=list(row))
+            self._writer.writeheader()
+        self._writer.writerow({k: f"{v:.9g}" for k, v in row.items()})
+        assert self._file is not None
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

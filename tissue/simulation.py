@@ -1,0 +1,318 @@
+"""The simulation: organs on one backend, stepped by a fixed schedule of processes.
+
+Time advances in *ticks* of the shortest process time step. In each tick the processes
+that are due run in this order, each over its own time step:
+
+1. diffusion (fields, with secretion and uptake of the cells as they are),
+2. mechanics (motility and pair forces, then motion),
+3. phenotype (death, clearance, division),
+
+then the tick count advances and observers that are due are called. A process due at tick
+k advances the interval [k, k + its step). The random stream of a draw is keyed by the tick
+at which its process runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from tissue.backend import Backend, BackendName, get_backend, to_numpy
+from tissue.cells import STATE_NAMES, CellStore
+from tissue.config import (
+    ListCells,
+    OrganConfig,
+    RandomCells,
+    Scenario,
+    SphereCells,
+    ticks,
+)
+from tissue.errors import InputError
+from tissue.fields import FieldSolver
+from tissue.geometry import Grid, build_labels
+from tissue.kernels.random import bits_to_uniform, cell_counters, philox4x32_numpy, seed_key
+from tissue.rng import CellRandom, Purpose, unit_vectors
+from tissue.rules import (
+    CellTypes,
+    allowed_positions,
+    cell_exchange,
+    move_cells,
+    phenotype_step,
+    update_motility,
+)
+
+Observer = Callable[["Simulation"], None]
+
+
+class Organ:
+    """One organ: grid, labels, fields and cells on the simulation's backend.
+
+    Attributes:
+        grid: the voxel grid. labels: (nz, ny, nx) uint8 label volume.
+        label_codes: label name -> code. fields: the :class:`FieldSolver`.
+        cells: the :class:`CellStore`. allowed: (n_types, 256) bool, labels each type may
+        enter.
+    """
+
+    def __init__(
+        self, backend: Backend, name: str, config: OrganConfig, scenario: Scenario
+    ) -> None:
+        xp = backend.xp
+        self.name = name
+        self.xp = xp
+        self.config = config
+        self.grid, self.labels = build_labels(xp, name, config, scenario.source)
+        self.label_codes = config.label_names()
+        barrier = [self.label_codes[x] for x in config.barrier_labels]
+        self.fields = FieldSolver(
+            xp, scenario, name, self.grid, self.labels, self.label_codes, barrier
+        )
+        self.cells = CellStore(xp)
+        allowed = np.zeros((max(1, len(scenario.cell_types)), 256), dtype=bool)
+        for t, ctype in enumerate(scenario.cell_types.values()):
+            if ctype.allowed_labels is None:
+                allowed[t, list(self.label_codes.values())] = True
+                allowed[t, barrier] = False
+            else:
+                codes = [self.label_codes[x] for x in ctype.allowed_labels if x in self.label_codes]
+                allowed[t, codes] = True
+        self.allowed = xp.asarray(allowed)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Ticks between runs of each process and the tick length (min)."""
+
+    base_min: float
+    diffusion: int
+    mechanics: int
+    phenotype: int
+    output: int
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> Schedule:
+        s = scenario.time_steps
+        base = min(s.diffusion_min, s.mechanics_min, s.phenotype_min)
+        return cls(
+            base_min=base,
+            diffusion=ticks(s.diffusion_min, base),
+            mechanics=ticks(s.mechanics_min, base),
+            phenotype=ticks(s.phenotype_min, base),
+            output=ticks(scenario.run.output_interval_min, base),
+        )
+
+
+class Simulation:
+    """A run of a scenario on one backend.
+
+    Args:
+        scenario: the validated scenario.
+        backend: ``auto``, ``cpu``, ``gpu`` or a :class:`Backend`.
+        seed: overrides ``scenario.run.seed``.
+    """
+
+    def __init__(
+        self, scenario: Scenario, backend: BackendName | Backend = "auto", seed: int | None = None
+    ) -> None:
+        self.scenario = scenario
+        self.backend = get_backend(backend)
+        self.seed = scenario.run.seed if seed is None else int(seed)
+        if not 0 <= self.seed < 2**63:
+            raise InputError("--seed", str(self.seed), "allowed: 0 <= seed < 2**63")
+        self.rng = CellRandom(self.seed)
+        self.schedule = Schedule.from_scenario(scenario)
+        self.types = CellTypes.from_scenario(self.backend.xp, scenario)
+        self.organs = {
+            name: Organ(self.backend, name, config, scenario)
+            for name, config in scenario.organs.items()
+        }
+        self.tick = 0
+        self.observers: list[tuple[int, Observer]] = []
+        self._place_initial_cells()
+
+    # --- time ------------------------------------------------------------------------
+
+    @property
+    def time_min(self) -> float:
+        """Simulated time in minutes."""
+        return self.tick * self.schedule.base_min
+
+    def ticks_for(self, days: float) -> int:
+        """Number of ticks in ``days``."""
+        return round(days * 1440.0 / self.schedule.base_min)
+
+    def add_observer(self, observer: Observer, every_min: float | None = None) -> None:
+        """Call ``observer(sim)`` now and after every ``every_min`` (default: output
+        interval)."""
+        every = (
+            self.schedule.output if every_min is None else ticks(every_min, self.schedule.base_min)
+        )
+        self.observers.append((every, observer))
+        observer(self)
+
+    def step(self, n: int = 1) -> None:
+        """Advance ``n`` ticks."""
+        sched = self.schedule
+        for _ in range(n):
+            k = self.tick
+            if k % sched.diffusion == 0:
+                self._diffusion(sched.diffusion * sched.base_min)
+            if k % sched.mechanics == 0:
+                dt = sched.mechanics * sched.base_min
+                for organ in self.organs.values():
+                    update_motility(organ, self.types, self.rng, k, dt)
+                    move_cells(organ, self.types, dt)
+            if k % sched.phenotype == 0:
+                dt = sched.phenotype * sched.base_min
+                for organ in self.organs.values():
+                    phenotype_step(organ, self.types, self.rng, k, dt)
+            self.tick += 1
+            for every, observer in self.observers:
+                if self.tick % every == 0:
+                    observer(self)
+
+    def run(
+        self, days: float | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> None:
+        """Advance ``days`` (default: the scenario's run length); ``progress(done, total)``
+        is called after each tick."""
+        total = self.ticks_for(self.scenario.run.days if days is None else days)
+        for done in range(1, total + 1):
+            self.step()
+            if progress is not None:
+                progress(done, total)
+
+    def _diffusion(self, dt_min: float) -> None:
+        for organ in self.organs.values():
+            source, uptake = cell_exchange(organ, self.types)
+            organ.fields.step(dt_min, source, uptake)
+
+    # --- observables -----------------------------------------------------------------
+
+    def observables(self) -> dict[str, float]:
+        """A flat dict of numbers: time, cell counts per organ/type/state, field summaries,
+        and the RMS-equivalent radius of each type's live cells (um)."""
+        out: dict[str, float] = {"time_min": self.time_min, "time_days": self.time_min / 1440}
+        n_states = len(STATE_NAMES)
+        for oname, organ in self.organs.items():
+            cells = organ.cells
+            xp = organ.xp
+            out[f"{oname}.cells"] = float(cells.n)
+            n_types = len(self.types.names)
+            code = cells.type.astype(xp.int64) * n_states + cells.state.astype(xp.int64)
+            counts = to_numpy(xp.bincount(code, minlength=max(1, n_types) * n_states))
+            for t, tname in enumerate(self.types.names):
+                for s, sname in STATE_NAMES.items():
+                    out[f"{oname}.{tname}.{sname}"] = float(counts[t * n_states + s])
+                out[f"{oname}.{tname}.radius_um"] = self._equivalent_radius(organ, t)
+            for fname in organ.fields.names:
+                for stat, value in organ.fields.summary(fname).items():
+                    out[f"{oname}.{fname}.{stat}"] = value
+        return out
+
+    def _equivalent_radius(self, organ: Organ, type_index: int) -> float:
+        """Radius of the uniform ball with the live cells' RMS distance from their centroid:
+        sqrt(5/3) * RMS (0 for fewer than two cells)."""
+        xp, cells = organ.xp, organ.cells
+        sel = (cells.type == type_index) & (cells.state == 0)
+        n = int(sel.sum())
+        if n < 2:
+            return 0.0
+        p = cells.position_um[sel].astype(xp.float64)
+        rms = float(xp.sqrt(((p - p.mean(axis=0)) ** 2).sum(axis=1).mean()))
+        return math.sqrt(5.0 / 3.0) * rms
+
+    # --- initial cells ---------------------------------------------------------------
+
+    def _place_initial_cells(self) -> None:
+        xp = self.backend.xp
+        type_index = {name: i for i, name in enumerate(self.types.names)}
+        for entry_index, entry in enumerate(self.scenario.initial_cells):
+            organ = self.organs[entry.organ]
+            t = type_index[entry.type]
+            radius = self.scenario.cell_types[entry.type].radius_um
+            positions = _initial_positions(
+                entry, entry_index, organ.grid, to_numpy(organ.labels), organ.label_codes,
+                radius, self.seed,
+            )  # fmt: skip
+            key = f"initial_cells.{entry_index}"
+            if isinstance(entry, ListCells):
+                inside = to_numpy(organ.grid.contains(np, positions))
+                if not inside.all():
+                    bad = positions[~inside][0].tolist()
+                    raise InputError(
+                        self.scenario.source,
+                        f"{key}.positions_um",
+                        f"{bad} is outside organ '{entry.organ}'",
+                    )
+            types = xp.full(positions.shape[0], t, dtype=xp.int16)
+            device_positions = xp.asarray(positions, dtype=xp.float32)
+            ok = allowed_positions(organ, types, device_positions)
+            organ.cells.add(t, device_positions[ok])
+
+
+def _initial_positions(
+    entry: SphereCells | RandomCells | ListCells,
+    entry_index: int,
+    grid: Grid,
+    labels: np.ndarray,
+    label_codes: dict[str, int],
+    radius_um: float,
+    seed: int,
+) -> np.ndarray:
+    """Host (N, 3) float32 positions of one initial-cells entry (drawn on the host so that
+    every backend places the same cells)."""
+    if isinstance(entry, ListCells):
+        return np.asarray(entry.positions_um, dtype=np.float32).reshape(-1, 3)
+    key = seed_key(seed)
+
+    def uniforms(count: int, block: int) -> np.ndarray:
+        ids = np.arange(count, dtype=np.int64)
+        bits = philox4x32_numpy(cell_counters(ids, entry_index, Purpose.PLACEMENT, block), key)
+        return bits_to_uniform(bits)
+
+    if isinstance(entry, SphereCells):
+        centre = np.asarray(entry.center_um, dtype=np.float64)
+        if entry.count is None:
+            return (_close_packed_ball(entry.radius_um, radius_um) + centre).astype(np.float32)
+        u = uniforms(entry.count, 0)
+        direction = unit_vectors(np, u[:, 0], u[:, 1]).astype(np.float64)
+        r = entry.radius_um * np.cbrt(u[:, 2].astype(np.float64))
+        return (centre + r[:, None] * direction).astype(np.float32)
+    # random within a label (or anywhere; disallowed voxels are filtered by the caller)
+    flat_labels = labels.reshape(-1)
+    if entry.label is None:
+        candidates = np.arange(flat_labels.size, dtype=np.int64)
+    else:
+        candidates = np.nonzero(flat_labels == label_codes[entry.label])[0]
+    if candidates.size == 0:
+        return np.zeros((0, 3), dtype=np.float32)
+    u0 = uniforms(entry.count, 0)
+    u1 = uniforms(entry.count, 1)
+    pick = candidates[
+        np.minimum((u0[:, 0] * candidates.size).astype(np.int64), candidates.size - 1)
+    ]
+    _nz, ny, nx = grid.shape_zyx
+    ijk = np.stack([pick % nx, (pick // nx) % ny, pick // (nx * ny)], axis=1)
+    offset = np.stack([u0[:, 1], u0[:, 2], u1[:, 0]], axis=1)
+    spacing = np.asarray(grid.spacing_xyz_um)
+    origin = np.asarray(grid.origin_xyz_um)
+    return (origin + (ijk + offset) * spacing).astype(np.float32)
+
+
+def _close_packed_ball(ball_radius: float, cell_radius: float) -> np.ndarray:
+    """Hexagonal close packing of spheres of ``cell_radius`` centred in a ball, (N, 3)."""
+    r = cell_radius
+    n = math.ceil(ball_radius / r) + 2
+    i, j, k = np.meshgrid(*(np.arange(-n, n + 1),) * 3, indexing="ij")
+    x = (2 * i + (j + k) % 2) * r
+    y = math.sqrt(3.0) * (j + (k % 2) / 3.0) * r
+    z = (2.0 * math.sqrt(6.0) / 3.0) * k * r
+    points = np.stack([x.ravel(), y.ravel(), z.ravel()], axis=1)
+    keep = (points**2).sum(axis=1) <= ball_radius**2
+    points = points[keep]
+    order = np.lexsort((points[:, 0], points[:, 1], points[:, 2]))
+    return points[order]
