@@ -84,6 +84,7 @@ def philox_uniform_numpy(ids: np.ndarray, step: int, purpose: int, seed: int) ->
 def philox_uniform_cuda(ids: Any, step: int, purpose: int, seed: int) -> Any:
     """CUDA twin of :func:`philox_uniform_numpy` (gpu_kernels/random.cu)."""
     import cupy
+
     from gpu_kernels.loader import check_array, launch_1d
 
     check_array("ids", ids, cupy.int64, ndim=1)
@@ -105,6 +106,24 @@ def philox_uniform_cuda(ids: Any, step: int, purpose: int, seed: int) -> Any:
                 np.uint32(k1),
             ),
         )
+    return out
+
+
+def philox4x32_cuda(counter: Any, key: tuple[int, int]) -> Any:
+    """CUDA twin of :func:`philox4x32_numpy`: (N, 4) uint32 counters -> (N, 4) uint32."""
+    import cupy
+
+    from gpu_kernels.loader import check_array, launch_1d
+
+    check_array("counter", counter, cupy.uint32, ndim=2)
+    n = counter.shape[0]
+    out = cupy.empty((n, 4), dtype=cupy.uint32)
+    launch_1d(
+        "random.cu",
+        "philox_bits",
+        n,
+        (counter, out, np.int64(n), np.uint32(key[0] & 0xFFFFFFFF), np.uint32(key[1] & 0xFFFFFFFF)),
+    )
     return out
 
 

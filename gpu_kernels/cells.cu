@@ -1,0 +1,79 @@
+// Cell hot paths: pair velocities through the cell grid, deposits into voxels.
+// NumPy references (same float32 operations, same summation order): tissue/kernels/cells.py.
+// Sums run in a fixed order in double precision and are rounded once: no atomics.
+
+// Velocity (um/min) of cell i from its neighbours: PhysiCell's repulsion
+// sqrt(rep_i rep_j) (1 - d/R)^2 for d < R = r_i + r_j and adhesion sqrt(adh_i adh_j)
+// (1 - d/Ra)^2 for d < Ra = a_i r_i + a_j r_j, along the line between centres. Neighbour
+// bins are visited z-major from -1 to +1, cells in each bin in `order`.
+extern "C" __global__ void pair_velocity(const float* position, const float* radius,
+                                         const float* repulsion, const float* adhesion,
+                                         const float* adhesion_range, const int* cell_bin,
+                                         const int* order, const int* bin_start, float* velocity,
+                                         int n, int bz_n, int by_n, int bx_n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const int b = cell_bin[i];
+  const int bx = b % bx_n;
+  const int by = (b / bx_n) % by_n;
+  const int bz = b / (bx_n * by_n);
+  const float xi = position[3 * i], yi = position[3 * i + 1], zi = position[3 * i + 2];
+  const float ri = radius[i], rep_i = repulsion[i], adh_i = adhesion[i], ai = adhesion_range[i];
+  double vx = 0.0, vy = 0.0, vz = 0.0;
+  for (int dz = -1; dz <= 1; ++dz) {
+    const int nz = bz + dz;
+    if (nz < 0 || nz >= bz_n) continue;
+    for (int dy = -1; dy <= 1; ++dy) {
+      const int ny = by + dy;
+      if (ny < 0 || ny >= by_n) continue;
+      for (int dx = -1; dx <= 1; ++dx) {
+        const int nx = bx + dx;
+        if (nx < 0 || nx >= bx_n) continue;
+        const int nb = (nz * by_n + ny) * bx_n + nx;
+        const int end = bin_start[nb + 1];
+        for (int k = bin_start[nb]; k < end; ++k) {
+          const int j = order[k];
+          if (j == i) continue;
+          const float ddx = xi - position[3 * j];
+          const float ddy = yi - position[3 * j + 1];
+          const float ddz = zi - position[3 * j + 2];
+          const float dist = sqrtf((ddx * ddx + ddy * ddy) + ddz * ddz);
+          const float rj = radius[j];
+          const float rr = ri + rj;
+          const float ra = ai * ri + adhesion_range[j] * rj;
+          if (!(dist > 0.0f && (dist < rr || dist < ra))) continue;
+          const float t_rep = 1.0f - dist / rr;
+          const float t_adh = 1.0f - dist / ra;
+          const float rep = dist < rr ? sqrtf(rep_i * repulsion[j]) * t_rep * t_rep : 0.0f;
+          const float adh = dist < ra ? sqrtf(adh_i * adhesion[j]) * t_adh * t_adh : 0.0f;
+          const float f = (rep - adh) / dist;
+          vx += (double)(f * ddx);
+          vy += (double)(f * ddy);
+          vz += (double)(f * ddz);
+        }
+      }
+    }
+  }
+  velocity[3 * i] = (float)vx;
+  velocity[3 * i + 1] = (float)vy;
+  velocity[3 * i + 2] = (float)vz;
+}
+
+// out[col, v] = sum of values[cell, col] over the cells in voxel v, in cell order.
+// `sorted_voxel` is the cells' voxels sorted stably, `order` the sorting permutation; the
+// first thread of each voxel's run sums the run.
+extern "C" __global__ void deposit_sorted(const long long* sorted_voxel, const long long* order,
+                                          const float* values, float* out, long long n,
+                                          int n_cols, long long n_voxels) {
+  const long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (k >= n) return;
+  const long long v = sorted_voxel[k];
+  if (k > 0 && sorted_voxel[k - 1] == v) return;
+  long long end = k + 1;
+  while (end < n && sorted_voxel[end] == v) ++end;
+  for (int col = 0; col < n_cols; ++col) {
+    double sum = 0.0;
+    for (long long j = k; j < end; ++j) sum += (double)values[order[j] * n_cols + col];
+    out[col * n_voxels + v] = (float)sum;
+  }
+}
