@@ -3,18 +3,23 @@
 
 namespace tissue {
 
-__device__ __forceinline__ uint4 philox4x32_10(uint4 counter, uint2 key) {
+struct Words4 {
+  unsigned int x, y, z, w;
+};
+
+__device__ __forceinline__ Words4 philox4x32_10(Words4 counter, unsigned int key0,
+                                                unsigned int key1) {
 #pragma unroll
   for (int round = 0; round < 10; ++round) {
     if (round) {
-      key.x += 0x9E3779B9u;
-      key.y += 0xBB67AE85u;
+      key0 += 0x9E3779B9u;
+      key1 += 0xBB67AE85u;
     }
     const unsigned int hi0 = __umulhi(0xD2511F53u, counter.x);
     const unsigned int lo0 = 0xD2511F53u * counter.x;
     const unsigned int hi1 = __umulhi(0xCD9E8D57u, counter.z);
     const unsigned int lo1 = 0xCD9E8D57u * counter.z;
-    counter = make_uint4(hi1 ^ counter.y ^ key.x, lo1, hi0 ^ counter.w ^ key.y, lo0);
+    counter = Words4{hi1 ^ counter.y ^ key0, lo1, hi0 ^ counter.w ^ key1, lo0};
   }
   return counter;
 }
@@ -25,11 +30,11 @@ __device__ __forceinline__ float bits_to_uniform(unsigned int x) {
 }
 
 // The counter of a cell's draw: (id low, id high, step, purpose << 16 | block).
-__device__ __forceinline__ uint4 cell_counter(long long id, unsigned int step,
-                                              unsigned int purpose, unsigned int block) {
+__device__ __forceinline__ Words4 cell_counter(long long id, unsigned int step,
+                                               unsigned int purpose, unsigned int block) {
   const unsigned long long u = (unsigned long long)id;
-  return make_uint4((unsigned int)(u & 0xFFFFFFFFull), (unsigned int)(u >> 32), step,
-                    ((purpose & 0xFFFFu) << 16) | (block & 0xFFFFu));
+  return Words4{(unsigned int)(u & 0xFFFFFFFFull), (unsigned int)(u >> 32), step,
+                ((purpose & 0xFFFFu) << 16) | (block & 0xFFFFu)};
 }
 
 }  // namespace tissue

@@ -7,8 +7,8 @@ extern "C" __global__ void philox_uniform(const long long* ids, float* out, long
                                           unsigned int key0, unsigned int key1) {
   const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  const uint4 bits =
-      tissue::philox4x32_10(tissue::cell_counter(ids[i], step, purpose, 0u), make_uint2(key0, key1));
+  const tissue::Words4 bits =
+      tissue::philox4x32_10(tissue::cell_counter(ids[i], step, purpose, 0u), key0, key1);
   out[4 * i + 0] = tissue::bits_to_uniform(bits.x);
   out[4 * i + 1] = tissue::bits_to_uniform(bits.y);
   out[4 * i + 2] = tissue::bits_to_uniform(bits.z);
@@ -20,9 +20,9 @@ extern "C" __global__ void philox_bits(const unsigned int* counters, unsigned in
                                        long long n, unsigned int key0, unsigned int key1) {
   const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  const uint4 c = make_uint4(counters[4 * i], counters[4 * i + 1], counters[4 * i + 2],
-                             counters[4 * i + 3]);
-  const uint4 bits = tissue::philox4x32_10(c, make_uint2(key0, key1));
+  const tissue::Words4 c{counters[4 * i], counters[4 * i + 1], counters[4 * i + 2],
+                         counters[4 * i + 3]};
+  const tissue::Words4 bits = tissue::philox4x32_10(c, key0, key1);
   out[4 * i + 0] = bits.x;
   out[4 * i + 1] = bits.y;
   out[4 * i + 2] = bits.z;

@@ -94,6 +94,8 @@ def run(
 
     parsed = dict(parse_override(text) for text in overrides)
     loaded = load_scenario(scenario, parsed)
+    for warning in loaded.warnings():
+        click.echo(f"warning: {warning}", err=True)
     if days is not None and days <= 0:
         raise InputError("--days", str(days), "allowed: a positive number of days")
     out = Path(out_dir)

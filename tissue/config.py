@@ -20,23 +20,34 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
 
 from tissue.errors import InputError
+
+
+def _list_to_tuple(value: Any) -> Any:
+    """TOML arrays arrive as lists; fixed-length vectors are tuples."""
+    return tuple(value) if isinstance(value, list) else value
+
 
 NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-Vector3 = tuple[Finite, Finite, Finite]
+Vector3 = Annotated[tuple[Finite, Finite, Finite], BeforeValidator(_list_to_tuple)]
+VoxelCount = Annotated[int, Field(ge=3)]
+Shape3 = Annotated[tuple[VoxelCount, VoxelCount, VoxelCount], BeforeValidator(_list_to_tuple)]
+Spacing3 = Annotated[tuple[Positive, Positive, Positive], BeforeValidator(_list_to_tuple)]
 FACES = ("x-", "x+", "y-", "y+", "z-", "z+")
 Face = Literal["x-", "x+", "y-", "y+", "z-", "z+"]
 MAX_LABELS = 256
+STIFF_STEP = 1000  # dt * D / dx^2 above which the field solver lags fast changes
 
 
 class Model(BaseModel):
-    """Base of all scenario models: unknown keys are errors, values are frozen."""
+    """Base of all scenario models: unknown keys are errors, values are frozen, and types are
+    strict (a quoted "1" or a boolean is not a number)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 # --- organs --------------------------------------------------------------------------
@@ -78,11 +89,8 @@ class Region(Model):
 class OrganConfig(Model):
     """One voxel grid with its own spacing and label volume."""
 
-    shape: (
-        tuple[Annotated[int, Field(ge=3)], Annotated[int, Field(ge=3)], Annotated[int, Field(ge=3)]]
-        | None
-    ) = None
-    spacing_um: Positive | tuple[Positive, Positive, Positive] = 20.0
+    shape: Shape3 | None = None
+    spacing_um: Positive | Spacing3 = 20.0
     origin_um: Vector3 = (0.0, 0.0, 0.0)
     geometry: Annotated[Union[BoxGeometry, FileGeometry], Field(discriminator="kind")] = (  # noqa: UP007
         BoxGeometry()
@@ -314,6 +322,29 @@ class Scenario(Model):
         """Organs that carry ``field``."""
         organs = self.fields[field].organs
         return list(self.organs) if organs is None else list(organs)
+
+    def warnings(self) -> list[str]:
+        """Advice that does not stop a run: fields stepped far beyond where the solver tracks
+        fast changes (dt * D / dx^2 > STIFF_STEP)."""
+        out = []
+        dt = self.time_steps.diffusion_min
+        for fname, field in self.fields.items():
+            for oname in self.field_organs(fname):
+                organ = self.organs[oname]
+                labels = organ.label_names()
+                diffusivity = max(
+                    [field.diffusion_um2_per_min]
+                    + [v for k, v in field.diffusion_by_label.items() if k in labels]
+                )
+                k = dt * diffusivity / min(organ.spacing_xyz_um) ** 2
+                if k > STIFF_STEP:
+                    out.append(
+                        f"field '{fname}' in organ '{oname}': dt*D/dx^2 = {k:.0f} > "
+                        f"{STIFF_STEP}: steady states stay exact, but changes in sources take "
+                        f"many steps to settle; shorten time_steps.diffusion_min or raise "
+                        f"fields.{fname}.solver_passes"
+                    )
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)

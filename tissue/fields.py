@@ -145,13 +145,15 @@ class FieldSolver:
             x, delta = self._iterate, self._delta
             x[...] = c
             for _ in range(cfg.solver_passes):
+                # smoothing first, ADI last: an ADI pass preserves the total exactly in a
+                # closed domain without losses, so each step conserves mass there.
+                for _ in range(cfg.solver_smoothing_steps):
+                    be_residual(op, x, c, source, uptake, dt, delta, True)
+                    x += JACOBI_OMEGA * delta
                 be_residual(op, x, c, source, uptake, dt, delta, False)
                 for axis in (0, 1, 2):
                     thomas_sweep(op, delta, dt, axis, self._scratch)
                 x += delta
-                for _ in range(cfg.solver_smoothing_steps):
-                    be_residual(op, x, c, source, uptake, dt, delta, True)
-                    x += JACOBI_OMEGA * delta
             finish_step(op, c, x)
 
     def _react(self, dt_min: float) -> None:

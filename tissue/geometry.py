@@ -61,7 +61,7 @@ class Grid:
         return (ijk[:, 2] * ny + ijk[:, 1]) * nx + ijk[:, 0]
 
     def centres(self, xp: Any) -> tuple[Any, Any, Any]:
-        """Voxel-centre coordinates as broadcastable (z, y, x) float32 arrays of x, y, z."""
+        """Voxel-centre coordinates (x, y, z) in um: float32 arrays broadcastable to the grid."""
         out = []
         for axis, (n, d, o) in enumerate(
             zip(self.shape_xyz, self.spacing_xyz_um, self.origin_xyz_um, strict=True)

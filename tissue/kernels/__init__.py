@@ -25,3 +25,15 @@ def array_module(array: Any) -> Any:
     import numpy
 
     return numpy
+
+
+def stable_argsort(array: Any) -> Any:
+    """Indices sorting a 1-D array, ties kept in input order, on its backend.
+
+    CuPy's sort is always stable and older CuPy takes no ``kind`` argument.
+    """
+    if on_device(array):
+        return array.argsort()
+    import numpy
+
+    return numpy.argsort(array, kind="stable")

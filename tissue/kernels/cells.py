@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tissue.kernels import on_device
+from tissue.kernels import on_device, stable_argsort
 
 F32 = np.float32
 CHUNK_CELLS = 1 << 15  # cells per vectorised block in the NumPy pair search
@@ -52,7 +52,7 @@ def build_cell_grid(
     ijk = xp.minimum(xp.maximum(ijk, 0), xp.asarray(shape_xyz, dtype=xp.int32) - 1)
     bx, by, bz = shape_xyz
     cell_bin = (ijk[:, 2] * by + ijk[:, 1]) * bx + ijk[:, 0]
-    order = xp.argsort(cell_bin, kind="stable").astype(xp.int32) if n else xp.zeros(0, xp.int32)
+    order = stable_argsort(cell_bin).astype(xp.int32) if n else xp.zeros(0, xp.int32)
     counts = xp.bincount(cell_bin, minlength=bx * by * bz) if n else xp.zeros(bx * by * bz, int)
     bin_start = xp.zeros(bx * by * bz + 1, dtype=xp.int32)
     bin_start[1:] = xp.cumsum(counts).astype(xp.int32)
@@ -162,6 +162,7 @@ def pair_velocity_cuda(
 ) -> Any:
     """CUDA twin of :func:`pair_velocity_numpy` (gpu_kernels/cells.cu)."""
     import cupy
+
     from gpu_kernels.loader import check_array, launch_1d
 
     n = positions.shape[0]
@@ -212,6 +213,7 @@ def deposit_numpy(voxel: np.ndarray, values: np.ndarray, n_voxels: int) -> np.nd
 def deposit_cuda(voxel: Any, values: Any, n_voxels: int) -> Any:
     """CUDA twin of :func:`deposit_numpy`: stable sort by voxel, one thread per voxel run."""
     import cupy
+
     from gpu_kernels.loader import check_array, launch_1d
 
     n = voxel.shape[0]
@@ -220,7 +222,7 @@ def deposit_cuda(voxel: Any, values: Any, n_voxels: int) -> Any:
     n_cols = values.shape[1]
     out = cupy.zeros((n_cols, n_voxels), dtype=cupy.float32)
     if n:
-        order = cupy.argsort(voxel, kind="stable")
+        order = stable_argsort(voxel)
         sorted_voxel = cupy.ascontiguousarray(voxel[order])
         launch_1d(
             "cells.cu",

@@ -10,8 +10,10 @@ by a stationary iteration started at x = c_old. Each *pass* applies
     x += P^-1 r,   P = (I - dt A_p)(I - dt A_z)(I - dt A_y)(I - dt A_x),   r = c_old + dt S - M x
 
 (Douglas-Rachford ADI; A_p is the pointwise loss, A_z, A_y, A_x the 1-D diffusion operators,
-each inverted by a Thomas sweep), then ``smoothing_steps`` damped-Jacobi steps
-x += omega r / diag(M). One pass without smoothing is the classic Douglas scheme. Every
+each inverted by a Thomas sweep), preceded by ``smoothing_steps`` damped-Jacobi steps
+x += omega r / diag(M). One pass without smoothing is the classic Douglas scheme. Ending
+each pass with ADI keeps the total exact in a closed domain without losses (the sweeps
+preserve sums). Every
 factor is implicit, so any dt is stable, and the iteration's fixed point is the discrete
 steady state at any dt. ADI handles smooth error, Jacobi the error that varies voxel to
 voxel in several directions, which ADI damps slowly when dt D / dx^2 is large.
@@ -225,6 +227,7 @@ def finish_step_numpy(op: DiffusionOperator, c: np.ndarray, x: np.ndarray) -> No
 
 def _check_operator(op: DiffusionOperator, shape: tuple[int, ...]) -> None:
     import cupy
+
     from gpu_kernels.loader import check_array
 
     check_array("labels", op.labels, cupy.uint8, shape=shape)
@@ -246,6 +249,7 @@ def be_residual_cuda(
 ) -> None:
     """CUDA twin of :func:`be_residual_numpy` (one thread per voxel)."""
     import cupy
+
     from gpu_kernels.loader import check_array, launch_1d
 
     check_array("c", c, cupy.float32, ndim=3)
@@ -272,6 +276,7 @@ def thomas_sweep_cuda(
 ) -> None:
     """CUDA twin of :func:`thomas_sweep_numpy` (one thread per grid line)."""
     import cupy
+
     from gpu_kernels.loader import check_array, launch_1d
 
     check_array("delta", delta, cupy.float32, ndim=3)
@@ -295,6 +300,7 @@ def thomas_sweep_cuda(
 def finish_step_cuda(op: DiffusionOperator, c: Any, x: Any) -> None:
     """CUDA twin of :func:`finish_step_numpy`."""
     import cupy
+
     from gpu_kernels.loader import check_array, launch_1d
 
     check_array("c", c, cupy.float32, ndim=3)

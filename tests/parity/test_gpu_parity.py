@@ -1,0 +1,178 @@
+"""CUDA kernels against their NumPy references, and whole runs on GPU against CPU.
+
+Kernels are compiled without FMA contraction and sum in a fixed order, so each must equal
+its reference bit for bit on fresh random inputs. Whole runs differ only through sin/cos
+in random directions (a few ulp apart between libraries): fields must agree to float32
+rounding over a short run and cell counts exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.conftest import requires_gpu
+
+pytestmark = [pytest.mark.gpu, requires_gpu]
+
+
+@pytest.fixture(scope="module")
+def cp():
+    import cupy
+
+    return cupy
+
+
+def test_philox_bits_identical(cp) -> None:
+    from tissue.kernels.random import philox4x32_cuda, philox4x32_numpy
+
+    rng = np.random.default_rng(0)
+    counters = rng.integers(0, 2**32, size=(100_000, 4), dtype=np.uint64).astype(np.uint32)
+    counters[:3] = [[0, 0, 0, 0], [0xFFFFFFFF] * 4, [0x243F6A88, 0x85A308D3, 0x13198A2E,
+                                                       0x03707344]]  # fmt: skip
+    for key in [(0, 0), (0xA4093822, 0x299F31D0), (12345, 678)]:
+        gpu = philox4x32_cuda(cp.asarray(counters), key).get()
+        np.testing.assert_array_equal(gpu, philox4x32_numpy(counters, key))
+
+
+def test_philox_uniform_identical(cp) -> None:
+    from tissue.kernels.random import philox_uniform_cuda, philox_uniform_numpy
+
+    ids = np.random.default_rng(1).integers(0, 2**62, size=50_000, dtype=np.int64)
+    for step, purpose, seed in [(0, 1, 0), (123456, 3, 2**40 + 7), (2**32 - 1, 64, 99)]:
+        gpu = philox_uniform_cuda(cp.asarray(ids), step, purpose, seed).get()
+        np.testing.assert_array_equal(gpu, philox_uniform_numpy(ids, step, purpose, seed))
+
+
+def _operators(cp, rng):
+    """The same DiffusionOperator on both backends: barriers, fixed labels, mixed faces."""
+    from tissue.kernels.diffusion import BARRIER, FIXED, DiffusionOperator
+
+    labels = rng.integers(0, 5, size=(17, 23, 29)).astype(np.uint8)
+    diffusivity = np.zeros(256, np.float32)
+    diffusivity[:5] = rng.uniform(10, 1e4, 5).astype(np.float32)
+    kind = np.zeros(256, np.uint8)
+    kind[3], kind[4] = FIXED, BARRIER
+    fixed = np.zeros(256, np.float32)
+    fixed[3] = 2.5
+    faces = np.array([1.0, np.nan, 0.5, np.nan, np.nan, 3.0], np.float32)
+    inv = np.array([1 / 4.0, 1 / 9.0, 1 / 16.0], np.float32)
+
+    def make(xp):
+        return DiffusionOperator(
+            xp.asarray(labels),
+            xp.asarray(diffusivity),
+            xp.asarray(kind),
+            xp.asarray(fixed),
+            xp.asarray(faces),
+            faces,
+            0.07,
+            inv,
+        )
+
+    return make(np), make(cp)
+
+
+@pytest.mark.parametrize("jacobi", [False, True])
+def test_be_residual_identical(cp, jacobi: bool) -> None:
+    from tissue.kernels.diffusion import be_residual_cuda, be_residual_numpy
+
+    rng = np.random.default_rng(2)
+    op_cpu, op_gpu = _operators(cp, rng)
+    shape = op_cpu.labels.shape
+    c, c_old, source, uptake = (rng.uniform(0, 5, shape).astype(np.float32) for _ in range(4))
+    out_cpu = np.full(shape, np.nan, np.float32)
+    out_gpu = cp.full(shape, np.nan, cp.float32)
+    be_residual_numpy(op_cpu, c, c_old, source, uptake, np.float32(0.7), out_cpu, jacobi)
+    be_residual_cuda(op_gpu, *(cp.asarray(a) for a in (c, c_old, source, uptake)),
+                     np.float32(0.7), out_gpu, jacobi)  # fmt: skip
+    np.testing.assert_array_equal(out_gpu.get(), out_cpu)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_thomas_sweep_identical(cp, axis: int) -> None:
+    from tissue.kernels.diffusion import thomas_sweep_cuda, thomas_sweep_numpy
+
+    rng = np.random.default_rng(3 + axis)
+    op_cpu, op_gpu = _operators(cp, rng)
+    delta = rng.normal(size=op_cpu.labels.shape).astype(np.float32)
+    cpu = delta.copy()
+    gpu = cp.asarray(delta)
+    thomas_sweep_numpy(op_cpu, cpu, np.float32(3.0), axis, np.empty_like(cpu))
+    thomas_sweep_cuda(op_gpu, gpu, np.float32(3.0), axis, cp.empty_like(gpu))
+    np.testing.assert_array_equal(gpu.get(), cpu)
+
+
+def test_finish_step_identical(cp) -> None:
+    from tissue.kernels.diffusion import finish_step_cuda, finish_step_numpy
+
+    rng = np.random.default_rng(4)
+    op_cpu, op_gpu = _operators(cp, rng)
+    x = rng.normal(size=op_cpu.labels.shape).astype(np.float32)
+    cpu = np.full_like(x, np.nan)
+    gpu = cp.full(x.shape, np.nan, cp.float32)
+    finish_step_numpy(op_cpu, cpu, x)
+    finish_step_cuda(op_gpu, gpu, cp.asarray(x))
+    np.testing.assert_array_equal(gpu.get(), cpu)
+
+
+@pytest.mark.parametrize("n", [1, 2000, 40_000])
+def test_pair_velocity_identical(cp, n: int) -> None:
+    from tissue.kernels.cells import build_cell_grid, pair_velocity_cuda, pair_velocity_numpy
+
+    rng = np.random.default_rng(5)
+    box = 10.0 * n ** (1 / 3) + 20
+    positions = rng.uniform(0, box, size=(n, 3)).astype(np.float32)
+    positions[n // 2 :: 7] = positions[n // 2 - 1 :: 7][: len(positions[n // 2 :: 7])]
+    columns = [rng.uniform(lo, hi, n).astype(np.float32)
+               for lo, hi in ((4, 9), (0, 20), (0, 2), (1.0, 1.5))]  # fmt: skip
+    extent = (box, box, box)
+    cpu_grid = build_cell_grid(np, positions, (0, 0, 0), extent, 27.0)
+    gpu_grid = build_cell_grid(cp, cp.asarray(positions), (0, 0, 0), extent, 27.0)
+    np.testing.assert_array_equal(gpu_grid.order.get(), cpu_grid.order)
+    np.testing.assert_array_equal(gpu_grid.bin_start.get(), cpu_grid.bin_start)
+    cpu = pair_velocity_numpy(positions, *columns, cpu_grid)
+    gpu = pair_velocity_cuda(cp.asarray(positions), *(cp.asarray(a) for a in columns), gpu_grid)
+    np.testing.assert_array_equal(gpu.get(), cpu)
+
+
+def test_deposit_identical(cp) -> None:
+    from tissue.kernels.cells import deposit_cuda, deposit_numpy
+
+    rng = np.random.default_rng(6)
+    voxel = rng.integers(0, 300, size=20_000).astype(np.int64)
+    values = rng.normal(size=(20_000, 5)).astype(np.float32)
+    np.testing.assert_array_equal(
+        deposit_cuda(cp.asarray(voxel), cp.asarray(values), 400).get(),
+        deposit_numpy(voxel, values, 400),
+    )
+
+
+def test_launchers_refuse_bad_arguments(cp) -> None:
+    from tissue.kernels.cells import deposit_cuda
+
+    with pytest.raises(TypeError, match="dtype int64"):
+        deposit_cuda(cp.zeros(4, cp.int32), cp.zeros((4, 1), cp.float32), 4)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        deposit_cuda(cp.zeros(4, cp.int64), cp.zeros((1, 4), cp.float32).T, 4)
+
+
+def test_whole_run_gpu_matches_cpu() -> None:
+    from tissue.config import load_scenario
+    from tissue.simulation import Simulation
+
+    scenario = load_scenario("spheroid", {"initial_cells.0.radius_um": 80.0})
+    runs = {}
+    for name in ("cpu", "gpu"):
+        sim = Simulation(scenario, backend=name, seed=4)
+        sim.step(600)  # one hour: ten phenotype steps, sixty diffusion steps
+        runs[name] = sim
+    cpu, gpu = (runs[k].organs["tissue"] for k in ("cpu", "gpu"))
+    assert gpu.cells.n == cpu.cells.n
+    np.testing.assert_array_equal(gpu.cells.id.get(), cpu.cells.id)
+    np.testing.assert_allclose(gpu.fields.values["oxygen"].get(), cpu.fields.values["oxygen"],
+                               rtol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(gpu.cells.position_um.get(), cpu.cells.position_um, atol=1e-3)
+    obs_cpu, obs_gpu = runs["cpu"].observables(), runs["gpu"].observables()
+    for key, value in obs_cpu.items():
+        assert obs_gpu[key] == pytest.approx(value, rel=1e-4), key

@@ -1,0 +1,122 @@
+"""The command line: outputs, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tissue.cli import main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tissue.cli", *args], capture_output=True,
+                          text=True, timeout=300, check=False)  # fmt: skip
+
+
+def test_run_writes_scenario_and_time_series(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["run", "spheroid", "-o", str(out), "--days", "0.05",
+                                       "--seed", "3", "--backend", "cpu"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    resolved = tomllib.loads((out / "scenario.toml").read_text())
+    assert resolved["name"] == "spheroid"
+    rows = list(csv.DictReader((out / "timeseries.csv").open()))
+    assert [float(r["time_min"]) for r in rows] == [0.0]  # output every 120 min; 72 min run
+    assert float(rows[0]["tissue.tumour.live"]) > 200
+    assert "tissue.oxygen.min" in rows[0]
+
+
+def test_overrides_days_and_quiet(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "spheroid",
+            "-o",
+            str(out),
+            "--days",
+            "0.02",
+            "--quiet",
+            "--set",
+            "run.output_interval_min=6.0",
+            "--set",
+            "cell_types.tumour.radius_um=9.0",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((out / "timeseries.csv").open()))
+    assert len(rows) == 5  # t = 0, 6, 12, 18, 24 min (0.02 days = 28.8 min)
+    resolved = tomllib.loads((out / "scenario.toml").read_text())
+    assert resolved["cell_types"]["tumour"]["radius_um"] == 9.0
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["run", "nope", "-o", "X"], "error: nope: no such built-in scenario or file"),
+        (["run", "spheroid", "-o", "X", "--set", "run.dayz=1"],
+         "error: --set: run.dayz: no key 'dayz' in run; allowed: days, output_interval_min, seed"),
+        (["run", "spheroid", "-o", "X", "--set", "cell_types.tumour.speed_um_per_min=-2"],
+         "error: --set: cell_types.tumour.speed_um_per_min: Input should be greater than or "
+         "equal to 0 (got -2)"),
+        (["run", "spheroid", "-o", "X", "--set", "nodots"], "error: --set: nodots: expected"),
+        (["run", "spheroid", "-o", "X", "--days", "-1"], "error: --days: -1.0: allowed"),
+        (["run", "spheroid", "-o", "X", "--backend", "gpu"], "error: --backend: gpu:"),
+        (["run", "spheroid", "-o", "X", "--seed", "-4"], "error: --seed: -4: allowed"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path: Path, args, expected: str) -> None:
+    args = [str(tmp_path / "out") if a == "X" else a for a in args]
+    if "--backend" in args:
+        pytest.importorskip("tissue")
+        from tissue.backend import cupy_device_count
+
+        if cupy_device_count():
+            pytest.skip("a GPU is present: gpu is valid here")
+    result = run_cli(*args)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(expected)
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_scenario_file_names_file_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text('[organs.lung]\nshape = [8, 8, "8"]\n')
+    result = run_cli("run", str(path), "-o", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: {path}: organs.lung.shape.2: Input should be a valid integer (got '8')"
+    )
+
+
+def test_unwritable_output_is_an_input_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = run_cli("run", "spheroid", "-o", str(blocker / "sub"), "--days", "0.01")
+    assert result.returncode == 2
+    assert "cannot write the output folder" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_option_is_exit_code_2() -> None:
+    assert CliRunner().invoke(main, ["run", "spheroid", "--bogus"]).exit_code == 2
+
+
+def test_scenarios_and_info() -> None:
+    runner = CliRunner()
+    listing = runner.invoke(main, ["scenarios"])
+    assert listing.exit_code == 0
+    assert "spheroid" in listing.output
+    info = runner.invoke(main, ["info"])
+    assert info.exit_code == 0
+    for word in ("tissue", "numpy", "backend (auto)", "gpu"):
+        assert word in info.output

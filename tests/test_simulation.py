@@ -1,0 +1,140 @@
+"""The simulation loop: determinism, placement, confinement, schedule, observables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.conftest import box_scenario
+from tissue.backend import Backend
+from tissue.cells import LIVE
+from tissue.config import scenario_from_dict
+from tissue.errors import InputError
+from tissue.observers import TimeSeries
+from tissue.simulation import Simulation
+
+
+def busy_scenario(**changes: Any) -> dict[str, Any]:
+    """Every rule at work: motile chemotactic cells in a walled box, division, death,
+    secretion and uptake, oxygen-dependent cycle and necrosis."""
+    data = box_scenario(
+        organs={"box": {"shape": [16, 16, 16], "spacing_um": 10.0, "barrier_labels": ["wall"],
+                        "regions": [{"shape": "box", "label": "wall", "min_um": [0, 0, 70],
+                                     "max_um": [160, 100, 90]}]}},
+        fields={
+            "oxygen": {"diffusion_um2_per_min": 1e5, "decay_per_min": 0.1, "initial": 38.0,
+                       "boundary": "dirichlet", "boundary_value": 38.0},
+            "signal": {"diffusion_um2_per_min": 1000.0, "decay_per_min": 0.05},
+        },
+        cell_types={
+            "tumour": {"cycle_rate_per_min": 3e-3, "oxygen_field": "oxygen",
+                       "apoptosis_rate_per_min": 5e-4, "apoptotic_clearance_min": 30.0,
+                       "necrosis_rate_per_min": 0.003,
+                       "secretion": {"oxygen": {"uptake_rate_per_min": 10.0},
+                                     "signal": {"export_rate": 50.0}}},
+            "scout": {"speed_um_per_min": 2.0, "persistence_min": 2.0, "chemotaxis_bias": 0.6,
+                      "chemotaxis_field": "signal", "radius_um": 5.0},
+        },
+        initial_cells=[
+            {"kind": "sphere", "organ": "box", "type": "tumour", "center_um": [80, 80, 40],
+             "radius_um": 25.0},
+            {"kind": "random", "organ": "box", "type": "scout", "count": 60, "label": "tissue"},
+        ],
+    )  # fmt: skip
+    data.update(changes)
+    return data
+
+
+def state_of(sim: Simulation) -> dict[str, np.ndarray]:
+    organ = sim.organs["box"]
+    state = {f"cells.{k}": v for k, v in organ.cells.to_numpy().items()}
+    for name, value in organ.fields.values.items():
+        state[f"field.{name}"] = sim.backend.to_numpy(value).copy()
+    return state
+
+
+def test_same_seed_same_backend_gives_identical_state(backend: Backend) -> None:
+    scenario = scenario_from_dict(busy_scenario(), "test")
+    runs = []
+    for _ in range(2):
+        sim = Simulation(scenario, backend=backend, seed=11)
+        sim.step(600)
+        runs.append(state_of(sim))
+    assert runs[0].keys() == runs[1].keys()
+    for key in runs[0]:
+        np.testing.assert_array_equal(runs[0][key], runs[1][key], err_msg=key)
+    # the run did exercise the rules
+    cells = runs[0]
+    assert (cells["cells.state"] != LIVE).any()
+    assert cells["cells.id"].max() >= cells["cells.id"].size  # divisions and removals
+
+
+def test_different_seeds_differ() -> None:
+    scenario = scenario_from_dict(busy_scenario(), "test")
+    a, b = (Simulation(scenario, backend="cpu", seed=s) for s in (1, 2))
+    a.step(300)
+    b.step(300)
+    pa, pb = a.organs["box"].cells.position_um, b.organs["box"].cells.position_um
+    assert pa.shape != pb.shape or not np.array_equal(pa, pb)
+
+
+def test_cells_never_enter_barriers_or_leave_the_box() -> None:
+    scenario = scenario_from_dict(busy_scenario(), "test")
+    sim = Simulation(scenario, backend="cpu", seed=3)
+    organ = sim.organs["box"]
+    wall = organ.label_codes["wall"]
+    for _ in range(20):
+        sim.step(30)
+        p = organ.cells.position_um
+        assert organ.grid.contains(np, p).all()
+        assert (organ.labels.reshape(-1)[organ.grid.flat_index(np, p)] != wall).all()
+
+
+def test_ids_stay_unique_and_sorted_through_division_and_removal() -> None:
+    scenario = scenario_from_dict(busy_scenario(), "test")
+    sim = Simulation(scenario, backend="cpu", seed=5)
+    for _ in range(10):
+        sim.step(60)
+        ids = sim.organs["box"].cells.id
+        assert (np.diff(ids) > 0).all()
+
+
+def test_placement() -> None:
+    scenario = scenario_from_dict(busy_scenario(), "test")
+    sim = Simulation(scenario, backend="cpu")
+    cells = sim.organs["box"].cells
+    tumour = cells.position_um[cells.type == 0]
+    # hexagonal close packing of r = 8.4 um cells in a 25 um ball: about 0.74 (25/8.4)^3
+    assert 15 <= tumour.shape[0] <= 25
+    assert np.linalg.norm(tumour - [80, 80, 40], axis=1).max() <= 25.0 + 1e-4
+    scouts = cells.position_um[cells.type == 1]
+    assert scouts.shape[0] == 60  # all in 'tissue' voxels, none in the wall
+    with pytest.raises(InputError, match="outside organ 'box'"):
+        Simulation(scenario_from_dict(busy_scenario(initial_cells=[
+            {"kind": "list", "organ": "box", "type": "scout", "positions_um": [[500, 0, 0]]}]),
+            "test"))  # fmt: skip
+
+
+def test_schedule_and_observers() -> None:
+    scenario = scenario_from_dict(busy_scenario(), "test")
+    sim = Simulation(scenario, backend="cpu")
+    assert (sim.schedule.diffusion, sim.schedule.mechanics, sim.schedule.phenotype) == (1, 1, 60)
+    series = TimeSeries()
+    sim.add_observer(series, every_min=6.0)
+    sim.run(days=18.0 / 1440)
+    assert series.column("time_min") == pytest.approx([0.0, 6.0, 12.0, 18.0])
+    assert sim.time_min == pytest.approx(18.0)
+    row = series.rows[-1]
+    assert row["box.cells"] == sum(row[f"box.{t}.{s}"] for t in ("tumour", "scout")
+                                   for s in ("live", "apoptotic", "necrotic"))  # fmt: skip
+    assert row["box.oxygen.max"] == pytest.approx(38.0)
+    assert row["box.signal.max"] > 0
+    assert row["box.tumour.radius_um"] > 0
+
+
+def test_seed_out_of_range() -> None:
+    scenario = scenario_from_dict(busy_scenario(), "test")
+    with pytest.raises(InputError, match="seed"):
+        Simulation(scenario, seed=-1)
