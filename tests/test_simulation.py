@@ -138,3 +138,23 @@ def test_seed_out_of_range() -> None:
     scenario = scenario_from_dict(busy_scenario(), "test")
     with pytest.raises(InputError, match="seed"):
         Simulation(scenario, seed=-1)
+
+
+def test_python_api_of_the_design() -> None:
+    """The calls DESIGN.md promises: load_scenario(...).with_overrides, Simulation(...),
+    sim.step / sim.run / sim.time_min, organ.fields[name], organ.cells, sim.observables(),
+    tissue.to_numpy."""
+    import tissue
+
+    scenario = tissue.load_scenario("spheroid").with_overrides({"run.days": 0.01})
+    sim = tissue.Simulation(scenario, backend="cpu", seed=1)
+    sim.step(10)
+    sim.run(days=0.005)
+    assert sim.time_min == pytest.approx(1.0 + 7.2)
+    organ = sim.organs["tissue"]
+    oxygen = tissue.to_numpy(organ.fields["oxygen"])
+    assert oxygen.shape == (30, 30, 30)
+    assert "oxygen" in organ.fields
+    assert list(organ.fields) == ["oxygen"]
+    assert organ.cells.n > 0
+    assert sim.observables()["tissue.cells"] == organ.cells.n

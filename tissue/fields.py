@@ -70,6 +70,19 @@ class FieldSolver:
         self._scratch = xp.zeros(grid.shape_zyx, dtype=xp.float32)
         self._iterate = xp.zeros(grid.shape_zyx, dtype=xp.float32)
 
+    def __getitem__(self, name: str) -> Any:
+        """The (nz, ny, nx) float32 concentration array of field ``name``."""
+        return self.values[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.values
+
+    def __iter__(self) -> Any:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
     def _build(self, name: str, organ_name: str, barrier: np.ndarray) -> None:
         xp, cfg = self.xp, self.configs[name]
         diffusivity = np.full(256, cfg.diffusion_um2_per_min, dtype=np.float32)

@@ -165,8 +165,9 @@ def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
     velocity += xp.where(live, types.of("speed_um_per_min", t)[:, None] * cells.direction, 0)
     old = cells.position_um
     new = old + F32(dt_min) * velocity
-    ok = allowed_positions(organ, t, new) | ~allowed_positions(organ, t, old)
-    blocked = xp.nonzero(~ok)[0]
+    # positions are always allowed (placement, division and motion keep them so); a cell
+    # that is not can still move into an allowed voxel
+    blocked = xp.nonzero(~allowed_positions(organ, t, new))[0]
     if blocked.shape[0]:
         position = old[blocked].copy()
         for axis in range(3):
