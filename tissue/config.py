@@ -171,8 +171,8 @@ class FieldConfig(Model):
     voxel layer when ``boundary = "dirichlet"``; otherwise they are no-flux. Barrier
     labels of an organ are always no-flux and hold 0.
 
-    Each diffusion step runs ``solver_passes`` ADI passes, each followed by
-    ``solver_smoothing_steps`` Jacobi steps (see tissue.kernels.diffusion). Transients are
+    Each diffusion step runs ``solver_passes`` ADI passes with ``solver_smoothing_steps``
+    Jacobi steps between consecutive passes (see tissue.kernels.diffusion). Transients are
     accurate while dt * D / dx^2 stays below about 25; steady states at any dt.
     """
 
@@ -185,7 +185,7 @@ class FieldConfig(Model):
     boundary: Literal["no_flux", "dirichlet"] = "no_flux"
     boundary_value: NonNegative = 0.0
     boundary_faces: list[Face] = list(FACES)
-    solver_passes: Annotated[int, Field(ge=1, le=50)] = 1
+    solver_passes: Annotated[int, Field(ge=1, le=50)] = 2
     solver_smoothing_steps: Annotated[int, Field(ge=0, le=50)] = 1
     sources: list[
         Annotated[Union[LabelSource, PointSource], Field(discriminator="kind")]  # noqa: UP007

@@ -3,9 +3,9 @@
 One step of a field (length dt):
 1. reactions, pointwise, from the state at the start of the step (logistic growth is
    integrated exactly, Hill production by forward Euler);
-2. the linear diffusion-decay-source step (backward Euler by ADI passes and Jacobi
-   smoothing, see :mod:`tissue.kernels.diffusion`) with sources and uptake from labels,
-   point sources and cells.
+2. the linear diffusion-decay-source step (backward Euler by ADI passes with Jacobi
+   smoothing between them, see :mod:`tissue.kernels.diffusion`) with sources and uptake
+   from labels, point sources and cells.
 """
 
 from __future__ import annotations
@@ -157,12 +157,13 @@ class FieldSolver:
             c = self.values[name]
             x, delta = self._iterate, self._delta
             x[...] = c
-            for _ in range(cfg.solver_passes):
-                # smoothing first, ADI last: an ADI pass preserves the total exactly in a
-                # closed domain without losses, so each step conserves mass there.
-                for _ in range(cfg.solver_smoothing_steps):
-                    be_residual(op, x, c, source, uptake, dt, delta, True)
-                    x += JACOBI_OMEGA * delta
+            # ADI passes with Jacobi smoothing between them: starting with ADI keeps uniform
+            # fields uniform, ending with ADI conserves mass in a closed lossless domain.
+            for pass_index in range(cfg.solver_passes):
+                if pass_index:
+                    for _ in range(cfg.solver_smoothing_steps):
+                        be_residual(op, x, c, source, uptake, dt, delta, True)
+                        x += JACOBI_OMEGA * delta
                 be_residual(op, x, c, source, uptake, dt, delta, False)
                 for axis in (0, 1, 2):
                     thomas_sweep(op, delta, dt, axis, self._scratch)

@@ -10,13 +10,13 @@ by a stationary iteration started at x = c_old. Each *pass* applies
     x += P^-1 r,   P = (I - dt A_p)(I - dt A_z)(I - dt A_y)(I - dt A_x),   r = c_old + dt S - M x
 
 (Douglas-Rachford ADI; A_p is the pointwise loss, A_z, A_y, A_x the 1-D diffusion operators,
-each inverted by a Thomas sweep), preceded by ``smoothing_steps`` damped-Jacobi steps
-x += omega r / diag(M). One pass without smoothing is the classic Douglas scheme. Ending
-each pass with ADI keeps the total exact in a closed domain without losses (the sweeps
-preserve sums). Every
-factor is implicit, so any dt is stable, and the iteration's fixed point is the discrete
-steady state at any dt. ADI handles smooth error, Jacobi the error that varies voxel to
-voxel in several directions, which ADI damps slowly when dt D / dx^2 is large.
+each inverted by a Thomas sweep); between consecutive passes, ``smoothing_steps`` damped-Jacobi
+steps x += omega r / diag(M). One pass is the classic Douglas scheme. Every factor is implicit,
+so any dt is stable, and the iteration's fixed point is the discrete steady state at any dt.
+ADI handles smooth error, Jacobi the error that varies voxel to voxel in several directions,
+which ADI damps slowly when dt D / dx^2 is large. Starting with ADI keeps a uniform field
+uniform; ending with ADI keeps the total exact in a closed domain without losses (the sweeps
+preserve sums).
 
 Voxels are *free*, *fixed* (Dirichlet: a label's fixed value, or the outer layer of a
 Dirichlet domain face) or *barrier* (no flux, hold 0). The face diffusivity between two
