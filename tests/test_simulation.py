@@ -158,3 +158,70 @@ def test_python_api_of_the_design() -> None:
     assert list(organ.fields) == ["oxygen"]
     assert organ.cells.n > 0
     assert sim.observables()["tissue.cells"] == organ.cells.n
+
+
+def walled_box(initial: list[dict[str, Any]]) -> dict[str, Any]:
+    return box_scenario(
+        organs={"box": {"shape": [10, 10, 10], "spacing_um": 20.0, "origin_um": [1000, 0, 0],
+                        "barrier_labels": ["air"],
+                        "regions": [{"shape": "box", "label": "air", "min_um": [1000, 0, 0],
+                                     "max_um": [1100, 200, 200]},
+                                    {"shape": "sphere", "label": "duct",
+                                     "center_um": [1150, 100, 100], "radius_um": 30}]}},
+        cell_types={"t": {"allowed_labels": ["tissue"]}},
+        initial_cells=initial,
+    )  # fmt: skip
+
+
+def test_random_placement_places_exactly_count_in_allowed_voxels() -> None:
+    sim = Simulation(
+        scenario_from_dict(
+            walled_box([{"kind": "random", "organ": "box", "type": "t", "count": 5000}]), "test"
+        ),
+        seed=2,
+    )
+    organ = sim.organs["box"]
+    assert organ.cells.n == 5000
+    label = organ.labels.reshape(-1)[organ.grid.flat_index(np, organ.cells.position_um)]
+    assert (label == organ.label_codes["tissue"]).all()
+
+
+def test_random_placement_never_loses_a_cell_to_rounding(monkeypatch) -> None:
+    """The largest uniform draw puts points on their voxel's upper face after rounding to
+    float32 (and on the box's face for the last voxel): they move to the voxel centre."""
+    import tissue.simulation as simulation
+
+    def top(seed: int, entry: int, count: int, block: int) -> np.ndarray:
+        return np.full((count, 4), np.float32(1 - 2**-24), dtype=np.float32)
+
+    monkeypatch.setattr(simulation, "_placement_uniforms", top)
+    sim = Simulation(
+        scenario_from_dict(
+            walled_box([{"kind": "random", "organ": "box", "type": "t", "count": 300}]), "test"
+        )
+    )
+    organ = sim.organs["box"]
+    assert organ.cells.n == 300
+    assert organ.grid.contains(np, organ.cells.position_um).all()
+
+
+def test_placement_errors_name_the_entry() -> None:
+    with pytest.raises(InputError, match="no voxel of label 'air' that cell type 't' may enter"):
+        Simulation(scenario_from_dict(walled_box(
+            [{"kind": "random", "organ": "box", "type": "t", "count": 1, "label": "air"}]),
+            "test"))  # fmt: skip
+    with pytest.raises(InputError, match="lies in label 'duct'") as info:
+        Simulation(scenario_from_dict(walled_box(
+            [{"kind": "list", "organ": "box", "type": "t", "positions_um": [[1150, 100, 100]]}]),
+            "test"))  # fmt: skip
+    assert info.value.key == "initial_cells.0.positions_um"
+
+
+def test_sphere_placement_is_clipped_to_the_tissue() -> None:
+    sim = Simulation(scenario_from_dict(walled_box(
+        [{"kind": "sphere", "organ": "box", "type": "t", "center_um": [1100, 100, 100],
+          "radius_um": 60}]), "test"))  # fmt: skip
+    organ = sim.organs["box"]
+    label = organ.labels.reshape(-1)[organ.grid.flat_index(np, organ.cells.position_um)]
+    assert organ.cells.n > 20
+    assert (label == organ.label_codes["tissue"]).all()

@@ -244,7 +244,8 @@ class CellTypeConfig(Model):
 
 class SphereCells(Model):
     """Cells filling a ball: ``count`` uniform random positions, or hexagonal close
-    packing at one cell diameter when ``count`` is omitted."""
+    packing at one cell diameter when ``count`` is omitted. Positions outside the organ or
+    in voxels the type may not enter are left empty (the ball is clipped to the tissue)."""
 
     kind: Literal["sphere"]
     organ: str
@@ -255,8 +256,8 @@ class SphereCells(Model):
 
 
 class RandomCells(Model):
-    """``count`` cells at uniform random positions in the voxels of ``label`` (or any
-    voxel the type may enter)."""
+    """Exactly ``count`` cells at uniform random positions in the voxels of ``label`` (or
+    of the whole organ) that the type may enter."""
 
     kind: Literal["random"]
     organ: str
@@ -266,7 +267,7 @@ class RandomCells(Model):
 
 
 class ListCells(Model):
-    """Cells at explicit positions."""
+    """Cells at explicit positions, each inside the organ in a voxel the type may enter."""
 
     kind: Literal["list"]
     organ: str

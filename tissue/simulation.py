@@ -228,79 +228,119 @@ class Simulation:
     # --- initial cells ---------------------------------------------------------------
 
     def _place_initial_cells(self) -> None:
+        """Place each initial-cells entry. Lists must lie in voxels the type may enter;
+        random cells are drawn only from such voxels (exactly ``count`` of them); spheres
+        leave out positions outside the organ or in voxels the type may not enter."""
         xp = self.backend.xp
         type_index = {name: i for i, name in enumerate(self.types.names)}
         for entry_index, entry in enumerate(self.scenario.initial_cells):
             organ = self.organs[entry.organ]
             t = type_index[entry.type]
-            radius = self.scenario.cell_types[entry.type].radius_um
-            positions = _initial_positions(
-                entry, entry_index, organ.grid, to_numpy(organ.labels), organ.label_codes,
-                radius, self.seed,
-            )  # fmt: skip
             key = f"initial_cells.{entry_index}"
-            if isinstance(entry, ListCells):
-                inside = to_numpy(organ.grid.contains(np, positions))
-                if not inside.all():
-                    bad = positions[~inside][0].tolist()
+            allowed = to_numpy(organ.allowed[t])
+            labels = to_numpy(organ.labels)
+            if isinstance(entry, RandomCells):
+                positions = _random_in_voxels(
+                    entry, entry_index, organ.grid, labels, organ.label_codes, allowed, self.seed
+                )
+                if positions.shape[0] < entry.count:
+                    where = f"label '{entry.label}'" if entry.label else "the organ"
                     raise InputError(
                         self.scenario.source,
-                        f"{key}.positions_um",
-                        f"{bad} is outside organ '{entry.organ}'",
+                        f"{key}.label",
+                        f"no voxel of {where} that cell type '{entry.type}' may enter",
                     )
+            elif isinstance(entry, ListCells):
+                positions = np.asarray(entry.positions_um, dtype=np.float32).reshape(-1, 3)
+                _check_listed(positions, organ, labels, allowed, self.scenario.source, key)
+            else:
+                radius = self.scenario.cell_types[entry.type].radius_um
+                positions = _sphere_positions(entry, entry_index, radius, self.seed)
             types = xp.full(positions.shape[0], t, dtype=xp.int16)
             device_positions = xp.asarray(positions, dtype=xp.float32)
             ok = allowed_positions(organ, types, device_positions)
             organ.cells.add(t, device_positions[ok])
 
 
-def _initial_positions(
-    entry: SphereCells | RandomCells | ListCells,
+def _placement_uniforms(seed: int, entry_index: int, count: int, block: int) -> np.ndarray:
+    """(count, 4) float32 uniforms of placement entry ``entry_index`` (drawn on the host so
+    that every backend places the same cells)."""
+    ids = np.arange(count, dtype=np.int64)
+    counters = cell_counters(ids, entry_index, Purpose.PLACEMENT, block)
+    return bits_to_uniform(philox4x32_numpy(counters, seed_key(seed)))
+
+
+def _sphere_positions(entry: SphereCells, entry_index: int, radius_um: float, seed: int):
+    """(N, 3) float32: close packed at one cell diameter, or ``count`` uniform in the ball."""
+    centre = np.asarray(entry.center_um, dtype=np.float64)
+    if entry.count is None:
+        return (_close_packed_ball(entry.radius_um, radius_um) + centre).astype(np.float32)
+    u = _placement_uniforms(seed, entry_index, entry.count, 0)
+    direction = unit_vectors(np, u[:, 0], u[:, 1]).astype(np.float64)
+    r = entry.radius_um * np.cbrt(u[:, 2].astype(np.float64))
+    return (centre + r[:, None] * direction).astype(np.float32)
+
+
+def _random_in_voxels(
+    entry: RandomCells,
     entry_index: int,
     grid: Grid,
     labels: np.ndarray,
     label_codes: dict[str, int],
-    radius_um: float,
+    allowed: np.ndarray,
     seed: int,
 ) -> np.ndarray:
-    """Host (N, 3) float32 positions of one initial-cells entry (drawn on the host so that
-    every backend places the same cells)."""
-    if isinstance(entry, ListCells):
-        return np.asarray(entry.positions_um, dtype=np.float32).reshape(-1, 3)
-    key = seed_key(seed)
-
-    def uniforms(count: int, block: int) -> np.ndarray:
-        ids = np.arange(count, dtype=np.int64)
-        bits = philox4x32_numpy(cell_counters(ids, entry_index, Purpose.PLACEMENT, block), key)
-        return bits_to_uniform(bits)
-
-    if isinstance(entry, SphereCells):
-        centre = np.asarray(entry.center_um, dtype=np.float64)
-        if entry.count is None:
-            return (_close_packed_ball(entry.radius_um, radius_um) + centre).astype(np.float32)
-        u = uniforms(entry.count, 0)
-        direction = unit_vectors(np, u[:, 0], u[:, 1]).astype(np.float64)
-        r = entry.radius_um * np.cbrt(u[:, 2].astype(np.float64))
-        return (centre + r[:, None] * direction).astype(np.float32)
-    # random within a label (or anywhere; disallowed voxels are filtered by the caller)
-    flat_labels = labels.reshape(-1)
-    if entry.label is None:
-        candidates = np.arange(flat_labels.size, dtype=np.int64)
-    else:
-        candidates = np.nonzero(flat_labels == label_codes[entry.label])[0]
+    """``count`` positions (N, 3) float32, uniform within uniformly chosen voxels of the
+    label (or any) that the type may enter; empty if there is no such voxel."""
+    flat = labels.reshape(-1)
+    usable = allowed[flat]
+    if entry.label is not None:
+        usable &= flat == label_codes[entry.label]
+    candidates = np.nonzero(usable)[0]
     if candidates.size == 0:
         return np.zeros((0, 3), dtype=np.float32)
-    u0 = uniforms(entry.count, 0)
-    u1 = uniforms(entry.count, 1)
+    u0 = _placement_uniforms(seed, entry_index, entry.count, 0)
+    u1 = _placement_uniforms(seed, entry_index, entry.count, 1)
     pick = candidates[
         np.minimum((u0[:, 0] * candidates.size).astype(np.int64), candidates.size - 1)
     ]
     _nz, ny, nx = grid.shape_zyx
     ijk = np.stack([pick % nx, (pick // nx) % ny, pick // (nx * ny)], axis=1)
-    offset = np.stack([u0[:, 1], u0[:, 2], u1[:, 0]], axis=1)
+    offset = np.stack([u0[:, 1], u0[:, 2], u1[:, 0]], axis=1).astype(np.float64)
     spacing = np.asarray(grid.spacing_xyz_um)
     origin = np.asarray(grid.origin_xyz_um)
-    return (origin + (ijk + offset) * spacing).astype(np.float32)
+    positions = (origin + (ijk + offset) * spacing).astype(np.float32)
+    # rounding to float32 can land a point on its voxel's upper face: use the centre then
+    strayed = np.any(grid.voxel_ijk(np, positions) != ijk, axis=1) | ~grid.contains(np, positions)
+    positions[strayed] = (origin + (ijk[strayed] + 0.5) * spacing).astype(np.float32)
+    return positions
+
+
+def _check_listed(
+    positions: np.ndarray,
+    organ: Organ,
+    labels: np.ndarray,
+    allowed: np.ndarray,
+    source: str,
+    key: str,
+) -> None:
+    """Listed positions must be inside the organ, in voxels the type may enter."""
+    inside = organ.grid.contains(np, positions)
+    if not inside.all():
+        bad = positions[~inside][0].tolist()
+        raise InputError(source, f"{key}.positions_um", f"{bad} is outside organ '{organ.name}'")
+    label = labels.reshape(-1)[organ.grid.flat_index(np, positions)]
+    refused = ~allowed[label]
+    if refused.any():
+        bad = positions[refused][0].tolist()
+        names = {code: name for name, code in organ.label_codes.items()}
+        raise InputError(
+            source,
+            f"{key}.positions_um",
+            f"{bad} lies in label "
+            f"'{names.get(int(label[refused][0]), '?')}', which this cell type "
+            f"may not enter",
+        )
 
 
 def _close_packed_ball(ball_radius: float, cell_radius: float) -> np.ndarray:
