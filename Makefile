@@ -23,6 +23,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_diffusion --backend cpu
 	$(BIN)/python -m benchmarks.bench_cells --backend cpu
+	$(BIN)/python -m benchmarks.common --update-readme
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
