@@ -30,6 +30,7 @@ from benchmarks.common import (
     copy_ceiling,
     free_device_memory,
     make_parser,
+    make_timer,
     open_backend,
     print_result,
     result_header,
@@ -429,11 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     backend = open_backend(args.backend)
     name = backend.name
     sizes = args.sizes or DEFAULT_SIZES[name]
-    timer = Timer(
-        backend,
-        DEFAULT_WARMUP[name] if args.warmup is None else args.warmup,
-        DEFAULT_REPEATS[name] if args.repeats is None else args.repeats,
-    )
+    timer = make_timer(backend, args, DEFAULT_WARMUP, DEFAULT_REPEATS)
     result = result_header("diffusion", backend, timer)
     ceiling = copy_ceiling(backend, timer, COPY_CEILING_BYTES[name])
     result["copy_ceiling"] = ceiling

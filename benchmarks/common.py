@@ -425,6 +425,17 @@ def make_parser(description: str, size_help: str) -> argparse.ArgumentParser:
     return parser
 
 
+def make_timer(
+    backend: Backend, args: argparse.Namespace, warmup: dict[str, int], repeats: dict[str, int]
+) -> Timer:
+    """The Timer of a run: ``--warmup`` and ``--repeats`` or the backend's defaults."""
+    return Timer(
+        backend,
+        warmup[backend.name] if args.warmup is None else args.warmup,
+        repeats[backend.name] if args.repeats is None else args.repeats,
+    )
+
+
 def open_backend(name: str) -> Backend:
     """The backend named ``cpu`` or ``gpu``; exits with code 2 and one line if unavailable."""
     try:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests import emulator
+from tests.kernel_cases import diffusion_operator
 
 pytestmark = pytest.mark.skipif(emulator.CXX is None, reason="no C++ compiler")
 
@@ -50,21 +51,9 @@ def test_philox(emulated) -> None:
         )
 
 
-def _operator_pair(rng: np.random.Generator):
-    from tissue.kernels.diffusion import BARRIER, FIXED, DiffusionOperator
-
-    labels = rng.integers(0, 5, size=(9, 11, 13)).astype(np.uint8)
-    diffusivity = np.zeros(256, np.float32)
-    diffusivity[:5] = rng.uniform(10, 1e4, 5).astype(np.float32)
-    diffusivity[2] = 0.0  # a non-diffusing tissue label
-    kind = np.zeros(256, np.uint8)
-    kind[3], kind[4] = FIXED, BARRIER
-    fixed = np.zeros(256, np.float32)
-    fixed[3] = 2.5
-    faces = np.array([1.0, np.nan, 0.5, np.nan, np.nan, 3.0], np.float32)
-    inv = np.array([1 / 4.0, 1 / 9.0, 1 / 16.0], np.float32)
-    return [DiffusionOperator(labels, diffusivity, kind, fixed, faces, faces, 0.07, inv)
-            for _ in range(2)]  # fmt: skip
+def _operator_pair(seed: int):
+    """Two copies of one operator: one for the reference, one for the kernel."""
+    return diffusion_operator(np, seed), diffusion_operator(np, seed)
 
 
 @pytest.mark.parametrize("jacobi", [False, True])
@@ -72,7 +61,7 @@ def test_be_residual(emulated, jacobi: bool) -> None:
     from tissue.kernels.diffusion import be_residual_cuda, be_residual_numpy
 
     rng = np.random.default_rng(2)
-    op_ref, op_kernel = _operator_pair(rng)
+    op_ref, op_kernel = _operator_pair(2)
     shape = op_ref.labels.shape
     c, c_old, source, uptake = (rng.uniform(0, 5, shape).astype(np.float32) for _ in range(4))
     ref = np.full(shape, np.nan, np.float32)
@@ -87,7 +76,7 @@ def test_thomas_sweep(emulated, axis: int) -> None:
     from tissue.kernels.diffusion import thomas_sweep_cuda, thomas_sweep_numpy
 
     rng = np.random.default_rng(3 + axis)
-    op_ref, op_kernel = _operator_pair(rng)
+    op_ref, op_kernel = _operator_pair(3 + axis)
     delta = rng.normal(size=op_ref.labels.shape).astype(np.float32)
     ref, out = delta.copy(), delta.copy()
     thomas_sweep_numpy(op_ref, ref, np.float32(3.0), axis, np.empty_like(ref))
@@ -99,7 +88,7 @@ def test_finish_step(emulated) -> None:
     from tissue.kernels.diffusion import finish_step_cuda, finish_step_numpy
 
     rng = np.random.default_rng(4)
-    op_ref, op_kernel = _operator_pair(rng)
+    op_ref, op_kernel = _operator_pair(4)
     x = rng.normal(size=op_ref.labels.shape).astype(np.float32)
     ref = np.full_like(x, np.nan)
     out = np.full_like(x, np.nan)

@@ -73,10 +73,6 @@ class CellStore:
     def __len__(self) -> int:
         return self.n
 
-    def column(self, name: str) -> Any:
-        """The live rows of column ``name``."""
-        return self._data[name][: self.n]
-
     def ensure_capacity(self, rows: int) -> None:
         """Grow (by doubling) so that ``rows`` cells fit."""
         if rows <= self.capacity:

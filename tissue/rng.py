@@ -14,13 +14,13 @@ from tissue.kernels.random import philox_uniform
 
 
 class Purpose(enum.IntEnum):
-    """What a draw is for; each purpose has its own stream."""
+    """What a draw is for; each purpose has its own stream (16 bits of the counter). Model
+    rules built on the engine number their purposes from 64 up."""
 
     MOTILITY = 1  # u0: re-draw direction?  u1, u2: random unit vector
     DIVISION = 2  # u0: divide?  u1, u2: division axis
     DEATH = 3  # u0: apoptosis?  u1: necrosis?
     PLACEMENT = 4  # initial cell positions
-    CUSTOM = 64  # first value free for model rules (issue-specific purposes)
 
 
 @dataclass(frozen=True)

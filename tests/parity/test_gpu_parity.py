@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import requires_gpu
+from tests.kernel_cases import diffusion_operator
 
 pytestmark = [pytest.mark.gpu, requires_gpu]
 
@@ -44,33 +45,9 @@ def test_philox_uniform_identical(cp) -> None:
         np.testing.assert_array_equal(gpu, philox_uniform_numpy(ids, step, purpose, seed))
 
 
-def _operators(cp, rng):
-    """The same DiffusionOperator on both backends: barriers, fixed labels, mixed faces."""
-    from tissue.kernels.diffusion import BARRIER, FIXED, DiffusionOperator
-
-    labels = rng.integers(0, 5, size=(17, 23, 29)).astype(np.uint8)
-    diffusivity = np.zeros(256, np.float32)
-    diffusivity[:5] = rng.uniform(10, 1e4, 5).astype(np.float32)
-    kind = np.zeros(256, np.uint8)
-    kind[3], kind[4] = FIXED, BARRIER
-    fixed = np.zeros(256, np.float32)
-    fixed[3] = 2.5
-    faces = np.array([1.0, np.nan, 0.5, np.nan, np.nan, 3.0], np.float32)
-    inv = np.array([1 / 4.0, 1 / 9.0, 1 / 16.0], np.float32)
-
-    def make(xp):
-        return DiffusionOperator(
-            xp.asarray(labels),
-            xp.asarray(diffusivity),
-            xp.asarray(kind),
-            xp.asarray(fixed),
-            xp.asarray(faces),
-            faces,
-            0.07,
-            inv,
-        )
-
-    return make(np), make(cp)
+def _operators(cp, seed: int):
+    """The same DiffusionOperator on both backends."""
+    return diffusion_operator(np, seed), diffusion_operator(cp, seed)
 
 
 @pytest.mark.parametrize("jacobi", [False, True])
@@ -78,7 +55,7 @@ def test_be_residual_identical(cp, jacobi: bool) -> None:
     from tissue.kernels.diffusion import be_residual_cuda, be_residual_numpy
 
     rng = np.random.default_rng(2)
-    op_cpu, op_gpu = _operators(cp, rng)
+    op_cpu, op_gpu = _operators(cp, 2)
     shape = op_cpu.labels.shape
     c, c_old, source, uptake = (rng.uniform(0, 5, shape).astype(np.float32) for _ in range(4))
     out_cpu = np.full(shape, np.nan, np.float32)
@@ -94,7 +71,7 @@ def test_thomas_sweep_identical(cp, axis: int) -> None:
     from tissue.kernels.diffusion import thomas_sweep_cuda, thomas_sweep_numpy
 
     rng = np.random.default_rng(3 + axis)
-    op_cpu, op_gpu = _operators(cp, rng)
+    op_cpu, op_gpu = _operators(cp, 3 + axis)
     delta = rng.normal(size=op_cpu.labels.shape).astype(np.float32)
     cpu = delta.copy()
     gpu = cp.asarray(delta)
@@ -107,7 +84,7 @@ def test_finish_step_identical(cp) -> None:
     from tissue.kernels.diffusion import finish_step_cuda, finish_step_numpy
 
     rng = np.random.default_rng(4)
-    op_cpu, op_gpu = _operators(cp, rng)
+    op_cpu, op_gpu = _operators(cp, 4)
     x = rng.normal(size=op_cpu.labels.shape).astype(np.float32)
     cpu = np.full_like(x, np.nan)
     gpu = cp.full(x.shape, np.nan, cp.float32)
