@@ -69,6 +69,7 @@ class FieldSolver:
         self._delta = xp.zeros(grid.shape_zyx, dtype=xp.float32)
         self._scratch = xp.zeros(grid.shape_zyx, dtype=xp.float32)
         self._iterate = xp.zeros(grid.shape_zyx, dtype=xp.float32)
+        self._masks: dict[tuple[str, ...], Any] = {}
 
     def __getitem__(self, name: str) -> Any:
         """The (nz, ny, nx) float32 concentration array of field ``name``."""
@@ -185,11 +186,7 @@ class FieldSolver:
                         / (np.float32(reaction.half_max) ** n + an)
                     )
                     if reaction.labels is not None:
-                        codes = np.zeros(256, dtype=bool)
-                        codes[
-                            [self.label_codes[x] for x in reaction.labels if x in self.label_codes]
-                        ] = True
-                        rate = rate * xp.asarray(codes)[self.labels]
+                        rate = rate * self._label_mask(tuple(reaction.labels))
                     increments[name] = increments.get(name, 0) + np.float32(dt_min) * rate
         for name in self.names:
             c = self.values[name]
@@ -202,6 +199,14 @@ class FieldSolver:
                     c[...] = c * (growth + np.float32(1)) / (np.float32(1) + c * growth / capacity)
             if self.configs[name].reactions:
                 finish_step(self.operators[name], c, c)
+
+    def _label_mask(self, names: tuple[str, ...]) -> Any:
+        """(nz, ny, nx) float32: 1 in voxels of the named labels, else 0 (computed once)."""
+        if names not in self._masks:
+            table = np.zeros(256, dtype=np.float32)
+            table[[self.label_codes[x] for x in names if x in self.label_codes]] = 1
+            self._masks[names] = self.xp.asarray(table)[self.labels]
+        return self._masks[names]
 
     def sample(self, name: str, flat_voxel: Any) -> Any:
         """Field values (N,) float32 at flat voxel indices."""

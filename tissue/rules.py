@@ -36,6 +36,7 @@ class CellTypes:
     chemotaxis_field: list[str | None]
     oxygen_field: list[str | None]
     secretion: dict[str, dict[str, Any]]  # field -> {"S","T","U","E"} (n_types,) arrays
+    max_interaction_um: float  # longest centre-to-centre interaction between any two types
 
     PARAMS = (
         "radius_um", "speed_um_per_min", "persistence_min", "chemotaxis_bias",
@@ -65,29 +66,20 @@ class CellTypes:
                 table["U"].append(spec.uptake_rate_per_min if spec else 0.0)
                 table["E"].append(spec.export_rate if spec else 0.0)
             secretion[field] = {k: xp.asarray(v, dtype=xp.float32) for k, v in table.items()}
+        reach = [max(2 * c.radius_um, 2 * c.adhesion_range * c.radius_um) for c in types.values()]
         return cls(
             names=names,
             params=params,
             chemotaxis_field=[types[t].chemotaxis_field for t in names],
             oxygen_field=[types[t].oxygen_field for t in names],
             secretion=secretion,
+            # a hair wider than the float32 reach the kernels compare distances with
+            max_interaction_um=max(reach, default=1.0) * (1 + 1e-5),
         )
 
     def of(self, name: str, type_index: Any) -> Any:
         """Parameter ``name`` of each cell, (N,) float32."""
         return self.params[name][type_index]
-
-    def max_interaction_um(self) -> float:
-        """Longest centre-to-centre interaction distance between any two types."""
-        if not self.names:
-            return 1.0
-        radius = np.asarray(_host(self.params["radius_um"]))
-        reach = np.asarray(_host(self.params["adhesion_range"])) * radius
-        return float(max(2 * radius.max(), 2 * reach.max()))
-
-
-def _host(array: Any) -> np.ndarray:
-    return array.get() if hasattr(array, "get") else np.asarray(array)
 
 
 def allowed_positions(organ: Organ, type_index: Any, positions_um: Any) -> Any:
@@ -151,7 +143,7 @@ def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
         cells.position_um,
         organ.grid.origin_xyz_um,
         organ.grid.extent_xyz_um,
-        types.max_interaction_um(),
+        types.max_interaction_um,
     )
     velocity = pair_velocity(
         cells.position_um,
