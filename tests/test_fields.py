@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import box_scenario
 from tissue.backend import Backend, to_numpy
 from tissue.config import scenario_from_dict
+from tissue.errors import InputError
 from tissue.kernels.diffusion import FIXED, FREE, be_residual
 from tissue.simulation import Simulation
 
@@ -225,3 +226,18 @@ def test_strong_uptake_stays_non_negative(backend: Backend) -> None:
         c = backend.to_numpy(fields.values["o"])
         assert np.isfinite(c).all()
         assert (c >= 0).all()
+
+
+def test_point_source_outside_the_organ_is_refused() -> None:
+    with pytest.raises(InputError, match=r"\[500.0, 5.0, 5.0\] is outside organ 'box'") as info:
+        make_fields(
+            fields={
+                "s": {
+                    "diffusion_um2_per_min": 1.0,
+                    "sources": [
+                        {"kind": "point", "organ": "box", "position_um": [500, 5, 5], "rate": 1.0}
+                    ],
+                }
+            }
+        )
+    assert info.value.key == "fields.s.sources.0.position_um"

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from tissue.config import FACES, HillProduction, LabelSource, LogisticReaction, Scenario
+from tissue.errors import InputError
 from tissue.geometry import Grid
 from tissue.kernels.diffusion import (
     BARRIER,
@@ -60,10 +61,10 @@ class FieldSolver:
         self.label_codes = label_codes
         barrier = np.zeros(256, dtype=bool)
         barrier[barrier_codes] = True
-        self.barrier_table = barrier
         self.tissue_mask = xp.asarray(~barrier)[labels]  # (nz, ny, nx) bool: not a barrier
         dx, dy, dz = grid.spacing_xyz_um
         self.inv_spacing2_zyx = np.array([1 / dz**2, 1 / dy**2, 1 / dx**2], dtype=np.float32)
+        self._source = scenario.source
         for name in self.names:
             self._build(name, organ_name, barrier)
         self._delta = xp.zeros(grid.shape_zyx, dtype=xp.float32)
@@ -121,9 +122,15 @@ class FieldSolver:
         )
         labels = self.labels
         source = xp.asarray(rate)[labels]
-        for point in cfg.sources:
+        for index, point in enumerate(cfg.sources):
             if not isinstance(point, LabelSource) and point.organ == organ_name:
                 position = xp.asarray([point.position_um], dtype=xp.float32)
+                if not bool(self.grid.contains(xp, position)[0]):
+                    raise InputError(
+                        self._source,
+                        f"fields.{name}.sources.{index}.position_um",
+                        f"{list(point.position_um)} is outside organ '{organ_name}'",
+                    )
                 flat = int(self.grid.flat_index(xp, position)[0])
                 source.reshape(-1)[flat] += np.float32(point.rate / self.grid.voxel_volume_um3)
         self.static_source[name] = source.astype(xp.float32)
