@@ -225,3 +225,33 @@ def test_sphere_placement_is_clipped_to_the_tissue() -> None:
     label = organ.labels.reshape(-1)[organ.grid.flat_index(np, organ.cells.position_um)]
     assert organ.cells.n > 20
     assert (label == organ.label_codes["tissue"]).all()
+
+
+def test_oxygen_ramps() -> None:
+    """Cycle rises from threshold to saturation; necrosis falls in from threshold to max;
+    equal ends are a step; no oxygen field (sampled as +inf) means full cycle, no necrosis."""
+    from tissue.rules import falling_ramp, rising_ramp
+
+    oxygen = np.array([-np.inf, 0.0, 2.5, 3.75, 5.0, 20.0, 38.0, 50.0, np.inf], np.float32)
+    f32 = np.float32
+    np.testing.assert_allclose(rising_ramp(np, oxygen, f32(5.0), f32(38.0)),
+                               [0, 0, 0, 0, 0, 15 / 33, 1, 1, 1], rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(falling_ramp(np, oxygen, f32(5.0), f32(2.5)),
+                               [1, 1, 1, 0.5, 0, 0, 0, 0, 0])  # fmt: skip
+    assert falling_ramp(np, oxygen, f32(5.0), f32(5.0)).tolist() == [1, 1, 1, 1, 1, 0, 0, 0, 0]
+    assert rising_ramp(np, oxygen, f32(5.0), f32(5.0)).tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 1]
+
+
+def test_no_oxygen_field_means_no_necrosis() -> None:
+    data = busy_scenario()
+    data["cell_types"]["tumour"].update(
+        oxygen_field=None,
+        necrosis_rate_per_min=1.0,
+        necrosis_oxygen_threshold=5.0,
+        necrosis_oxygen_max=5.0,
+    )
+    del data["cell_types"]["tumour"]["oxygen_field"]
+    sim = Simulation(scenario_from_dict(data, "test"), backend="cpu")
+    sim.step(120)
+    cells = sim.organs["box"].cells
+    assert not (cells.state[cells.type == 0] == 2).any()

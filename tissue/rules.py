@@ -189,11 +189,18 @@ def _oxygen(organ: Organ, types: CellTypes, fill: float) -> Any:
     return out
 
 
-def _ramp(xp: Any, value: Any, zero_at: Any, full_at: Any) -> Any:
-    """Linear ramp from 0 at ``zero_at`` to 1 at ``full_at`` (either direction), clipped."""
+def rising_ramp(xp: Any, value: Any, zero_at: Any, full_at: Any) -> Any:
+    """0 at or below ``zero_at``, 1 at or above ``full_at`` (>= zero_at), linear between; a
+    step at ``full_at`` when the two are equal."""
     span = full_at - zero_at
-    safe = xp.where(span == 0, F32(1), span)
-    return xp.clip((value - zero_at) / safe, F32(0), F32(1))
+    linear = xp.clip((value - zero_at) / xp.where(span > 0, span, F32(1)), F32(0), F32(1))
+    return xp.where(span > 0, linear, (value >= full_at).astype(xp.float32))
+
+
+def falling_ramp(xp: Any, value: Any, zero_at: Any, full_at: Any) -> Any:
+    """0 at or above ``zero_at``, 1 at or below ``full_at`` (<= zero_at), linear between; a
+    step at ``full_at`` when the two are equal."""
+    return rising_ramp(xp, -value, -zero_at, -full_at)
 
 
 def phenotype_step(
@@ -214,7 +221,7 @@ def phenotype_step(
 
     u = rng.uniform(cells.id, step, Purpose.DEATH)
     p_apoptosis = -xp.expm1(-types.of("apoptosis_rate_per_min", t) * dt)
-    necrosis_rate = types.of("necrosis_rate_per_min", t) * _ramp(
+    necrosis_rate = types.of("necrosis_rate_per_min", t) * falling_ramp(
         xp, oxygen, types.of("necrosis_oxygen_threshold", t), types.of("necrosis_oxygen_max", t)
     )
     p_necrosis = -xp.expm1(-necrosis_rate * dt)
@@ -238,7 +245,7 @@ def phenotype_step(
         oxygen = _oxygen(organ, types, fill=math.inf)
 
     live = cells.state == LIVE
-    cycle = types.of("cycle_rate_per_min", t) * _ramp(
+    cycle = types.of("cycle_rate_per_min", t) * rising_ramp(
         xp,
         oxygen,
         types.of("cycle_oxygen_threshold", t),
