@@ -1,14 +1,15 @@
 // Counter-based random numbers; NumPy references in tissue/kernels/random.py.
 #include "philox.cuh"
 
-// out[i, 0:4]: four uniforms in (0, 1) of cell ids[i] at (step, purpose), block 0.
+// out[i, 0:4]: four uniforms in (0, 1) of cell ids[i] at (step, purpose, block).
 extern "C" __global__ void philox_uniform(const long long* ids, float* out, long long n,
                                           unsigned int step, unsigned int purpose,
-                                          unsigned int key0, unsigned int key1) {
+                                          unsigned int block, unsigned int key0,
+                                          unsigned int key1) {
   const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
   const tissue::Words4 bits =
-      tissue::philox4x32_10(tissue::cell_counter(ids[i], step, purpose, 0u), key0, key1);
+      tissue::philox4x32_10(tissue::cell_counter(ids[i], step, purpose, block), key0, key1);
   out[4 * i + 0] = tissue::bits_to_uniform(bits.x);
   out[4 * i + 1] = tissue::bits_to_uniform(bits.y);
   out[4 * i + 2] = tissue::bits_to_uniform(bits.z);

@@ -44,11 +44,13 @@ def test_philox(emulated) -> None:
     np.testing.assert_array_equal(bits, philox4x32_numpy(counters, key))
     assert bits[0].tolist() == [0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1]
     ids = rng.integers(0, 2**62, size=3000, dtype=np.int64)
-    for step, purpose, seed in [(0, 1, 0), (2**32 - 1, 64, 2**40 + 7)]:
+    for step, purpose, seed, block in [(0, 1, 0, 0), (2**32 - 1, 64, 2**40 + 7, 3)]:
         np.testing.assert_array_equal(
-            philox_uniform_cuda(ids, step, purpose, seed),
-            philox_uniform_numpy(ids, step, purpose, seed),
+            philox_uniform_cuda(ids, step, purpose, seed, block),
+            philox_uniform_numpy(ids, step, purpose, seed, block),
         )
+    assert not np.array_equal(philox_uniform_numpy(ids, 0, 1, 0, 1),
+                              philox_uniform_numpy(ids, 0, 1, 0, 0))  # fmt: skip
 
 
 def _operator_pair(seed: int):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tissue.backend import Backend, BackendName, get_backend, to_numpy
-from tissue.cells import STATE_NAMES, CellStore
+from tissue.cells import LIVE, STATE_NAMES, CellStore
 from tissue.config import (
     ListCells,
     OrganConfig,
@@ -33,7 +33,7 @@ from tissue.config import (
 from tissue.errors import InputError
 from tissue.fields import FieldSolver
 from tissue.geometry import Grid, build_labels
-from tissue.kernels.random import bits_to_uniform, cell_counters, philox4x32_numpy, seed_key
+from tissue.kernels.random import philox_uniform_numpy
 from tissue.rng import CellRandom, Purpose, unit_vectors
 from tissue.rules import (
     CellTypes,
@@ -63,7 +63,6 @@ class Organ:
         xp = backend.xp
         self.name = name
         self.xp = xp
-        self.config = config
         self.grid, self.labels = build_labels(xp, name, config, scenario.source)
         self.label_codes = config.label_names()
         barrier = [self.label_codes[x] for x in config.barrier_labels]
@@ -217,7 +216,7 @@ class Simulation:
         """Radius of the uniform ball with the live cells' RMS distance from their centroid:
         sqrt(5/3) * RMS (0 for fewer than two cells)."""
         xp, cells = organ.xp, organ.cells
-        sel = (cells.type == type_index) & (cells.state == 0)
+        sel = (cells.type == type_index) & (cells.state == LIVE)
         n = int(sel.sum())
         if n < 2:
             return 0.0
@@ -266,8 +265,7 @@ def _placement_uniforms(seed: int, entry_index: int, count: int, block: int) -> 
     """(count, 4) float32 uniforms of placement entry ``entry_index`` (drawn on the host so
     that every backend places the same cells)."""
     ids = np.arange(count, dtype=np.int64)
-    counters = cell_counters(ids, entry_index, Purpose.PLACEMENT, block)
-    return bits_to_uniform(philox4x32_numpy(counters, seed_key(seed)))
+    return philox_uniform_numpy(ids, entry_index, Purpose.PLACEMENT, seed, block)
 
 
 def _sphere_positions(entry: SphereCells, entry_index: int, radius_um: float, seed: int):

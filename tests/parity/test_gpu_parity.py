@@ -40,9 +40,11 @@ def test_philox_uniform_identical(cp) -> None:
     from tissue.kernels.random import philox_uniform_cuda, philox_uniform_numpy
 
     ids = np.random.default_rng(1).integers(0, 2**62, size=50_000, dtype=np.int64)
-    for step, purpose, seed in [(0, 1, 0), (123456, 3, 2**40 + 7), (2**32 - 1, 64, 99)]:
-        gpu = philox_uniform_cuda(cp.asarray(ids), step, purpose, seed).get()
-        np.testing.assert_array_equal(gpu, philox_uniform_numpy(ids, step, purpose, seed))
+    cases = [(0, 1, 0, 0), (123456, 3, 2**40 + 7, 1), (2**32 - 1, 64, 99, 0xFFFF)]
+    for step, purpose, seed, block in cases:
+        gpu = philox_uniform_cuda(cp.asarray(ids), step, purpose, seed, block).get()
+        cpu = philox_uniform_numpy(ids, step, purpose, seed, block)
+        np.testing.assert_array_equal(gpu, cpu)
 
 
 def _operators(cp, seed: int):

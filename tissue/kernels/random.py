@@ -75,13 +75,15 @@ def bits_to_uniform(bits: Any) -> Any:
     return ((bits >> 8) | 1).astype(xp.float32) * xp.float32(2.0**-24)
 
 
-def philox_uniform_numpy(ids: np.ndarray, step: int, purpose: int, seed: int) -> np.ndarray:
-    """Four uniforms in (0, 1) per cell: (N, 4) float32."""
-    bits = philox4x32_numpy(cell_counters(ids, step, purpose), seed_key(seed))
+def philox_uniform_numpy(
+    ids: np.ndarray, step: int, purpose: int, seed: int, block: int = 0
+) -> np.ndarray:
+    """Four uniforms in (0, 1) per cell: (N, 4) float32; ``block`` selects further fours."""
+    bits = philox4x32_numpy(cell_counters(ids, step, purpose, block), seed_key(seed))
     return bits_to_uniform(bits)
 
 
-def philox_uniform_cuda(ids: Any, step: int, purpose: int, seed: int) -> Any:
+def philox_uniform_cuda(ids: Any, step: int, purpose: int, seed: int, block: int = 0) -> Any:
     """CUDA twin of :func:`philox_uniform_numpy` (gpu_kernels/random.cu)."""
     import cupy
 
@@ -102,6 +104,7 @@ def philox_uniform_cuda(ids: Any, step: int, purpose: int, seed: int) -> Any:
                 np.int64(n),
                 np.uint32(step & 0xFFFFFFFF),
                 np.uint32(purpose & 0xFFFF),
+                np.uint32(block & 0xFFFF),
                 np.uint32(k0),
                 np.uint32(k1),
             ),
@@ -127,11 +130,11 @@ def philox4x32_cuda(counter: Any, key: tuple[int, int]) -> Any:
     return out
 
 
-def philox_uniform(ids: Any, step: int, purpose: int, seed: int) -> Any:
+def philox_uniform(ids: Any, step: int, purpose: int, seed: int, block: int = 0) -> Any:
     """(N, 4) float32 uniforms of cells ``ids`` on the ids' backend."""
     if on_device(ids):
-        return philox_uniform_cuda(ids, step, purpose, seed)
-    return philox_uniform_numpy(ids, step, purpose, seed)
+        return philox_uniform_cuda(ids, step, purpose, seed, block)
+    return philox_uniform_numpy(ids, step, purpose, seed, block)
 
 
 def _cupy() -> Any:
