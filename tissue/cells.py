@@ -140,6 +140,39 @@ class CellStore:
             self._data[name][:k] = self._data[name][index]
         self.n = k
 
+    def export_state(self) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+        """Everything needed to restore the store: host copies of the columns' live rows,
+        and the counters ``n``, ``next_id`` and ``capacity``."""
+        counters = {"n": self.n, "next_id": self.next_id, "capacity": self.capacity}
+        return self.to_numpy(), counters
+
+    def restore_state(self, columns: dict[str, np.ndarray], counters: dict[str, int]) -> None:
+        """Restore from :meth:`export_state` (columns as host or backend arrays).
+
+        Raises:
+            ValueError: a column is missing, unknown, or of the wrong dtype or shape.
+        """
+        n = int(counters["n"])
+        capacity = max(int(counters["capacity"]), n, 16)
+        if set(columns) != set(self.columns):
+            raise ValueError(
+                f"cell columns {sorted(columns)} differ from the model's {sorted(self.columns)}"
+            )
+        data = {}
+        for name, col in self.columns.items():
+            value = columns[name]
+            if value.dtype != np.dtype(col.dtype) or tuple(value.shape) != (n, *col.shape):
+                raise ValueError(
+                    f"cell column '{name}' is {value.dtype}{tuple(value.shape)}, "
+                    f"expected {np.dtype(col.dtype)}{(n, *col.shape)}"
+                )
+            data[name] = self._allocate(col, capacity)
+            data[name][:n] = self.xp.asarray(value)
+        self._data = data
+        self.n = n
+        self.next_id = int(counters["next_id"])
+        self.capacity = capacity
+
     def to_numpy(self) -> dict[str, np.ndarray]:
         """Host copies of all columns' live rows."""
         from tissue.backend import to_numpy

@@ -50,6 +50,16 @@ def main() -> None:
     """tissue: 3-D tissue simulations of cancer metastasis on CPU or GPU."""
 
 
+BACKEND_OPTION = click.option(
+    "--backend",
+    type=click.Choice(["auto", "cpu", "gpu"]),
+    default="auto",
+    show_default=True,
+    help="Array backend; auto picks the GPU when CuPy sees one.",
+)
+QUIET_OPTION = click.option("--quiet", is_flag=True, help="No progress bar or summary.")
+
+
 @main.command()
 @click.argument("scenario")
 @click.option(
@@ -60,13 +70,7 @@ def main() -> None:
     type=click.Path(file_okay=False),
     help="Output folder (created).",
 )
-@click.option(
-    "--backend",
-    type=click.Choice(["auto", "cpu", "gpu"]),
-    default="auto",
-    show_default=True,
-    help="Array backend; auto picks the GPU when CuPy sees one.",
-)
+@BACKEND_OPTION
 @click.option("--seed", type=int, default=None, help="Random seed (default: the scenario's).")
 @click.option("--days", type=float, default=None, help="Simulated days (default: the scenario's).")
 @click.option(
@@ -76,7 +80,21 @@ def main() -> None:
     metavar="KEY=VALUE",
     help="Override a scenario value, e.g. cell_types.tumour.speed_um_per_min=0.5.",
 )
-@click.option("--quiet", is_flag=True, help="No progress bar or summary.")
+@click.option(
+    "--snapshot-every",
+    type=float,
+    default=None,
+    metavar="MIN",
+    help="Simulated minutes between snapshots (default: run.snapshot_interval_min).",
+)
+@click.option(
+    "--checkpoint-every",
+    type=float,
+    default=None,
+    metavar="MIN",
+    help="Simulated minutes between checkpoints (always: at the end and on a signal).",
+)
+@QUIET_OPTION
 @_fail_on_input_errors
 def run(
     scenario: str,
@@ -85,44 +103,113 @@ def run(
     seed: int | None,
     days: float | None,
     overrides: tuple[str, ...],
+    snapshot_every: float | None,
+    checkpoint_every: float | None,
     quiet: bool,
 ) -> None:
-    """Run SCENARIO (a built-in name or a .toml file) and write its time series to OUT."""
+    """Run SCENARIO (a built-in name or a .toml file), writing run.h5, timeseries.csv and
+    checkpoint.h5 to OUT. SIGINT or SIGTERM writes a checkpoint and exits with code 130;
+    `tissue resume OUT` continues."""
     from tissue.config import load_scenario, parse_override
-    from tissue.observers import TimeSeriesCSV
+    from tissue.runner import RunSettings, deferred_signals
     from tissue.simulation import Simulation
 
-    parsed = dict(parse_override(text) for text in overrides)
-    loaded = load_scenario(scenario, parsed)
-    for warning in loaded.warnings():
-        click.echo(f"warning: {warning}", err=True)
-    if days is not None and days <= 0:
-        raise InputError("--days", str(days), "allowed: a positive number of days")
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "scenario.toml").write_text(loaded.to_toml())
-    except OSError as error:
-        raise InputError(str(out), "-o", f"cannot write the output folder ({error})") from None
-    sim = Simulation(loaded, backend=backend, seed=seed)
-    series = TimeSeriesCSV(out / "timeseries.csv")
-    sim.add_observer(series)
-    run_days = loaded.run.days if days is None else days
+    with deferred_signals() as stop:
+        parsed = dict(parse_override(text) for text in overrides)
+        loaded = load_scenario(scenario, parsed)
+        for warning in loaded.warnings():
+            click.echo(f"warning: {warning}", err=True)
+        for option, value in [
+            ("--days", days),
+            ("--snapshot-every", snapshot_every),
+            ("--checkpoint-every", checkpoint_every),
+        ]:
+            if value is not None and not value > 0:
+                raise InputError(option, str(value), "allowed: a positive number")
+        settings = RunSettings(
+            target_days=loaded.run.days if days is None else days,
+            snapshot_every_min=snapshot_every or loaded.run.snapshot_interval_min,
+            checkpoint_every_min=checkpoint_every or 0.0,
+        )
+        sim = Simulation(loaded, backend=backend, seed=seed)
+        _drive(sim, Path(out_dir), settings, resume=False, stop=stop, quiet=quiet)
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option(
+    "--days",
+    type=float,
+    default=None,
+    help="Run until this simulated day (default: the day the run was started for).",
+)
+@BACKEND_OPTION
+@QUIET_OPTION
+@_fail_on_input_errors
+def resume(out_dir: str, days: float | None, backend: str, quiet: bool) -> None:
+    """Continue the run in OUT from its checkpoint, exactly as if it had never stopped
+    (on any backend)."""
+    from tissue.io.checkpoint import load_checkpoint
+    from tissue.runner import CHECKPOINT_FILE, RunSettings, deferred_signals
+
+    with deferred_signals() as stop:
+        out = Path(out_dir)
+        checkpoint = load_checkpoint(out / CHECKPOINT_FILE, backend=backend)
+        settings = RunSettings.from_stored(checkpoint.settings, str(checkpoint.path))
+        if days is not None:
+            if not days > 0:
+                raise InputError("--days", str(days), "allowed: a positive number")
+            settings = RunSettings(days, settings.snapshot_every_min, settings.checkpoint_every_min)
+        sim = checkpoint.simulation
+        if sim.tick >= sim.ticks_for(settings.target_days):
+            click.echo(
+                f"{out}: the run is at day {sim.time_min / 1440:g}, already at or past day "
+                f"{settings.target_days:g}; use --days to go further",
+                err=True,
+            )
+            return
+        if not quiet:
+            click.echo(
+                f"resuming {out} at day {sim.time_min / 1440:g} "
+                f"(written on {checkpoint.written_on}, continuing on {sim.backend.name})",
+                err=True,
+            )
+        _drive(sim, out, settings, resume=True, stop=stop, quiet=quiet)
+
+
+def _drive(sim: Any, out: Path, settings: Any, resume: bool, stop: Any, quiet: bool) -> None:
+    """Run to the target with files in ``out``; exit 130 after a signal."""
+    from tissue.io.runfile import RunFileError
+    from tissue.runner import Runner
+
+    def report(message: str) -> None:
+        click.echo(f"warning: {message}", err=True)
+
+    runner = Runner(sim, out, settings, resume=resume, report=report)
     started = time.perf_counter()
     try:
         if quiet:
-            sim.run(days=run_days)
+            status = runner.run(stop)
         else:
-            _run_with_progress(sim, run_days, loaded.name, sim.backend.name)
-    finally:
-        series.close()
+            status = _run_with_progress(runner, stop, sim.scenario.name, sim.backend.name)
+    except RunFileError as error:
+        raise InputError(str(out), "-o", str(error)) from None
     elapsed = time.perf_counter() - started
+    if status == "interrupted":
+        click.echo(
+            f"interrupted at day {sim.time_min / 1440:g}: checkpoint in "
+            f"{runner.checkpoint_path}; continue with `tissue resume {out}`",
+            err=True,
+        )
+        sys.exit(EXIT_INTERRUPTED)
     if not quiet:
-        _print_summary(sim.observables(), elapsed, run_days, out)
+        _print_summary(sim.observables(), elapsed, settings.target_days, out)
 
 
-def _run_with_progress(sim: Any, days: float, name: str, backend: str) -> None:
-    total = sim.ticks_for(days)
+def _run_with_progress(runner: Any, stop: Any, name: str, backend: str) -> str:
+    sim = runner.sim
+    total = runner.total_ticks
+    days = runner.settings.target_days
     columns = (
         TextColumn(f"[bold]{name}[/] on {backend}"),
         BarColumn(),
@@ -132,7 +219,9 @@ def _run_with_progress(sim: Any, days: float, name: str, backend: str) -> None:
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("run", total=total, day=0.0, days=days, cells=0)
+        task = progress.add_task(
+            "run", total=total, completed=sim.tick, day=sim.time_min / 1440, days=days, cells=0
+        )
         every = max(1, total // 400)
 
         def report(done: int, _total: int) -> None:
@@ -140,7 +229,7 @@ def _run_with_progress(sim: Any, days: float, name: str, backend: str) -> None:
                 cells = sum(organ.cells.n for organ in sim.organs.values())
                 progress.update(task, completed=done, day=sim.time_min / 1440, cells=cells)
 
-        sim.run(days=days, progress=report)
+        return str(runner.run(stop, progress=report))
 
 
 def _print_summary(observables: dict[str, float], elapsed: float, days: float, out: Path) -> None:
@@ -152,7 +241,51 @@ def _print_summary(observables: dict[str, float], elapsed: float, days: float, o
             continue
         table.add_row(key, f"{value:.4g}")
     Console().print(table)
-    Console().print(f"time series: {out / 'timeseries.csv'}")
+    Console().print(f"run file: {out / 'run.h5'} (time series also in {out / 'timeseries.csv'})")
+
+
+@main.command()
+@click.argument("run_path", metavar="RUN", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@_fail_on_input_errors
+def summary(run_path: str, as_json: bool) -> None:
+    """Print the final observables of RUN (a run.h5 or the folder holding it)."""
+    import json
+
+    from tissue.io.runfile import RunReader
+    from tissue.runner import RUN_FILE
+
+    path = Path(run_path)
+    if path.is_dir():
+        path = path / RUN_FILE
+    reader = RunReader(path)
+    final = reader.final()
+    if as_json:
+        record = {
+            "file": str(path),
+            "scenario": reader.scenario_name,
+            "seed": reader.seed,
+            "backend": reader.backend,
+            "status": reader.status,
+            "tissue_version": reader.tissue_version,
+            "snapshots": len(reader.snapshots),
+            "observables": final,
+        }
+        click.echo(json.dumps(record, indent=2, allow_nan=True))
+        return
+    day = final.get("time_min", 0.0) / 1440
+    table = Table(
+        title=f"{reader.scenario_name}, seed {reader.seed}, {reader.backend}: "
+        f"{reader.status} at day {day:g}",
+        show_header=True,
+    )
+    table.add_column("observable")
+    table.add_column("value", justify="right")
+    for key, value in final.items():
+        if not key.startswith("time_"):
+            table.add_row(key, f"{value:.6g}")
+    Console().print(table)
+    Console().print(f"{len(reader.snapshots)} snapshots; {path}")
 
 
 @main.command()

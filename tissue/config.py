@@ -293,10 +293,11 @@ class TimeSteps(Model):
 
 
 class RunConfig(Model):
-    """Run length, output interval and default seed."""
+    """Run length, output intervals (time series and snapshots) and default seed."""
 
     days: Positive = 1.0
     output_interval_min: Positive = 60.0
+    snapshot_interval_min: Positive = 1440.0
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
 
 
@@ -719,6 +720,7 @@ def _check_time_steps(scenario: Scenario) -> None:
         ("time_steps.mechanics_min", steps.mechanics_min),
         ("time_steps.phenotype_min", steps.phenotype_min),
         ("run.output_interval_min", scenario.run.output_interval_min),
+        ("run.snapshot_interval_min", scenario.run.snapshot_interval_min),
     ]:
         if not _is_multiple(value, base):
             raise InputError(

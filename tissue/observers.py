@@ -30,20 +30,41 @@ class TimeSeriesCSV:
 
     Args:
         path: the CSV file (created or truncated).
+        resume_at_min: continue an existing file instead: rows after this simulated time
+            (written after the checkpoint a run resumes from) are dropped first.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, resume_at_min: float | None = None) -> None:
         self.path = Path(path)
         self._file: TextIO | None = None
         self._writer: csv.DictWriter[str] | None = None
+        if resume_at_min is not None and self.path.is_file():
+            self._reopen(resume_at_min)
+
+    def _reopen(self, resume_at_min: float) -> None:
+        with self.path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            fields = list(reader.fieldnames or [])
+            rows = [row for row in reader if float(row["time_min"]) <= resume_at_min + 1e-6]
+        if not fields:
+            return
+        temporary = self.path.with_name(f".{self.path.name}.tmp")
+        with temporary.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+        temporary.replace(self.path)
+        self._file = self.path.open("a", newline="")
+        self._writer = csv.DictWriter(self._file, fieldnames=fields, restval="nan")
 
     def __call__(self, sim: Simulation) -> None:
         row = sim.observables()
         if self._writer is None:
             self._file = self.path.open("w", newline="")
-            self._writer = csv.DictWriter(self._file, fieldnames=list(row))
+            self._writer = csv.DictWriter(self._file, fieldnames=list(row), restval="nan")
             self._writer.writeheader()
-        self._writer.writerow({k: f"{v:.9g}" for k, v in row.items()})
+        known = set(self._writer.fieldnames)
+        self._writer.writerow({k: f"{v:.9g}" for k, v in row.items() if k in known})
         assert self._file is not None
         self._file.flush()
 

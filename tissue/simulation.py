@@ -15,8 +15,10 @@ at which its process runs.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,15 +57,29 @@ class Organ:
         label_codes: label name -> code. fields: the :class:`FieldSolver`.
         cells: the :class:`CellStore`. allowed: (n_types, 256) bool, labels each type may
         enter.
+
+    Args:
+        labels: a label volume to use instead of building one from the configuration
+            (when restoring a run, so that a changed or moved label file cannot alter it).
     """
 
     def __init__(
-        self, backend: Backend, name: str, config: OrganConfig, scenario: Scenario
+        self,
+        backend: Backend,
+        name: str,
+        config: OrganConfig,
+        scenario: Scenario,
+        labels: np.ndarray | None = None,
     ) -> None:
         xp = backend.xp
         self.name = name
         self.xp = xp
-        self.grid, self.labels = build_labels(xp, name, config, scenario.source)
+        if labels is None:
+            self.grid, self.labels = build_labels(xp, name, config, scenario.source)
+        else:
+            shape_zyx = tuple(int(n) for n in labels.shape)
+            self.grid = Grid(shape_zyx, config.spacing_xyz_um, config.origin_um)  # type: ignore[arg-type]
+            self.labels = xp.asarray(labels, dtype=xp.uint8)
         self.label_codes = config.label_names()
         barrier = [self.label_codes[x] for x in config.barrier_labels]
         self.fields = FieldSolver(
@@ -90,6 +106,7 @@ class Schedule:
     mechanics: int
     phenotype: int
     output: int
+    snapshot: int
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> Schedule:
@@ -101,7 +118,28 @@ class Schedule:
             mechanics=ticks(s.mechanics_min, base),
             phenotype=ticks(s.phenotype_min, base),
             output=ticks(scenario.run.output_interval_min, base),
+            snapshot=ticks(scenario.run.snapshot_interval_min, base),
         )
+
+
+@dataclass
+class SimulationState:
+    """A host copy of everything needed to continue a run exactly.
+
+    Attributes:
+        tick: ticks done. seed: the generator's key (draws are keyed by seed, tick, cell
+        id and purpose, so these two are the generator's whole state).
+        arrays: path -> host array: ``organs/<organ>/labels`` (nz, ny, nx) uint8,
+            ``organs/<organ>/fields/<field>`` (nz, ny, nx) float32,
+            ``organs/<organ>/cells/<column>`` (n, ...) per cell.
+        counters: group path -> integers, e.g. ``organs/<organ>/cells`` -> n, next_id and
+            capacity.
+    """
+
+    tick: int
+    seed: int
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    counters: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 class Simulation:
@@ -111,10 +149,17 @@ class Simulation:
         scenario: the validated scenario.
         backend: ``auto``, ``cpu``, ``gpu`` or a :class:`Backend`.
         seed: overrides ``scenario.run.seed``.
+        labels: organ -> label volume, used instead of building them; no initial cells are
+            placed then (see :meth:`from_state`).
     """
 
     def __init__(
-        self, scenario: Scenario, backend: BackendName | Backend = "auto", seed: int | None = None
+        self,
+        scenario: Scenario,
+        backend: BackendName | Backend = "auto",
+        seed: int | None = None,
+        *,
+        labels: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self.scenario = scenario
         self.backend = get_backend(backend)
@@ -125,12 +170,13 @@ class Simulation:
         self.schedule = Schedule.from_scenario(scenario)
         self.types = CellTypes.from_scenario(self.backend.xp, scenario)
         self.organs = {
-            name: Organ(self.backend, name, config, scenario)
+            name: Organ(self.backend, name, config, scenario, (labels or {}).get(name))
             for name, config in scenario.organs.items()
         }
         self.tick = 0
         self.observers: list[tuple[int, Observer]] = []
-        self._place_initial_cells()
+        if labels is None:
+            self._place_initial_cells()
 
     # --- time ------------------------------------------------------------------------
 
@@ -143,14 +189,17 @@ class Simulation:
         """Number of ticks in ``days``."""
         return round(days * 1440.0 / self.schedule.base_min)
 
-    def add_observer(self, observer: Observer, every_min: float | None = None) -> None:
-        """Call ``observer(sim)`` now and after every ``every_min`` (default: output
-        interval)."""
+    def add_observer(
+        self, observer: Observer, every_min: float | None = None, call_now: bool = True
+    ) -> None:
+        """Call ``observer(sim)`` now (unless ``call_now`` is False) and whenever the tick
+        count reaches a multiple of ``every_min`` (default: the output interval)."""
         every = (
             self.schedule.output if every_min is None else ticks(every_min, self.schedule.base_min)
         )
         self.observers.append((every, observer))
-        observer(self)
+        if call_now:
+            observer(self)
 
     def step(self, n: int = 1) -> None:
         """Advance ``n`` ticks."""
@@ -183,6 +232,83 @@ class Simulation:
             self.step()
             if progress is not None:
                 progress(done, total)
+
+    # --- state -------------------------------------------------------------------------
+
+    def state(self) -> SimulationState:
+        """A host copy of the complete state (see :class:`SimulationState`)."""
+        out = SimulationState(tick=self.tick, seed=self.seed)
+        for oname, organ in self.organs.items():
+            prefix = f"organs/{oname}"
+            out.arrays[f"{prefix}/labels"] = to_numpy(organ.labels).copy()
+            for fname in organ.fields.names:
+                out.arrays[f"{prefix}/fields/{fname}"] = to_numpy(organ.fields[fname]).copy()
+            columns, counters = organ.cells.export_state()
+            for cname, values in columns.items():
+                out.arrays[f"{prefix}/cells/{cname}"] = values
+            out.counters[f"{prefix}/cells"] = counters
+        return out
+
+    @classmethod
+    def from_state(
+        cls,
+        scenario: Scenario,
+        state: SimulationState,
+        backend: BackendName | Backend = "auto",
+    ) -> Simulation:
+        """The simulation that continues ``state`` exactly, on any backend.
+
+        Raises:
+            ValueError: the state does not fit the scenario (a missing organ, field or
+                cell column, or a wrong shape or dtype).
+        """
+        labels = {}
+        for oname in scenario.organs:
+            key = f"organs/{oname}/labels"
+            if key not in state.arrays:
+                raise ValueError(f"missing '{key}'")
+            labels[oname] = state.arrays[key]
+        sim = cls(scenario, backend=backend, seed=state.seed, labels=labels)
+        sim.tick = int(state.tick)
+        for oname, organ in sim.organs.items():
+            prefix = f"organs/{oname}"
+            for fname in organ.fields.names:
+                key = f"{prefix}/fields/{fname}"
+                value = state.arrays.get(key)
+                if value is None:
+                    raise ValueError(f"missing '{key}'")
+                if value.dtype != np.float32 or value.shape != organ.grid.shape_zyx:
+                    raise ValueError(
+                        f"'{key}' is {value.dtype}{value.shape}, "
+                        f"expected float32{organ.grid.shape_zyx}"
+                    )
+                organ.fields[fname][...] = sim.backend.xp.asarray(value)
+            columns = {
+                key.rsplit("/", 1)[1]: value
+                for key, value in state.arrays.items()
+                if key.startswith(f"{prefix}/cells/")
+            }
+            counters = state.counters.get(f"{prefix}/cells")
+            if counters is None:
+                raise ValueError(f"missing the counters of '{prefix}/cells'")
+            organ.cells.restore_state(columns, counters)
+        return sim
+
+    def save_checkpoint(self, path: str | Path, **run_settings: Any) -> None:
+        """Write the complete state to ``path`` atomically (see :mod:`tissue.io.checkpoint`);
+        ``run_settings`` (numbers or strings) are stored beside it for resuming."""
+        from tissue.io.checkpoint import save_checkpoint
+
+        save_checkpoint(self, path, run_settings)
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, backend: BackendName | Backend = "auto"
+    ) -> Simulation:
+        """The simulation saved in the checkpoint ``path``, on ``backend``."""
+        from tissue.io.checkpoint import load_checkpoint
+
+        return load_checkpoint(path, backend).simulation
 
     def _diffusion(self, dt_min: float) -> None:
         for organ in self.organs.values():

@@ -1,0 +1,189 @@
+"""Checkpoints: the complete state of a run, written so that no failure loses the last one.
+
+Layout of ``checkpoint.h5`` (format ``tissue-checkpoint``, version 1):
+
+- root attributes: ``format``, ``format_version``, ``tissue_version``, ``scenario`` (the
+  resolved scenario as TOML), ``scenario_source``, ``seed``, ``tick``, ``time_min`` and
+  ``backend`` (the one that wrote it; any backend can resume it);
+- ``/state/<path>``: every array of :class:`~tissue.simulation.SimulationState`, with
+  Fletcher-32 checksums so that damaged data is refused rather than resumed; groups carry
+  their counters as attributes (``/state/organs/<organ>/cells``: n, next_id, capacity);
+- ``/run`` attributes: the settings of the run (target days, output intervals) for
+  ``tissue resume``.
+
+Writing goes to a temporary file in the same folder, which is flushed to disk and then
+renamed over the previous checkpoint: a crash, a signal or a full disk leaves either the
+old checkpoint or the new one, never a torn file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import h5py
+import numpy as np
+
+from tissue.errors import InputError
+from tissue.io.hdf5 import CHECKPOINT_FORMAT, one_line, open_checked, text_attr, write_root_attrs
+
+if TYPE_CHECKING:
+    from tissue.backend import Backend, BackendName
+    from tissue.simulation import Simulation
+
+
+class CheckpointError(Exception):
+    """A checkpoint could not be written; the message says whether an earlier one is intact."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the restored simulation and the run settings saved with it."""
+
+    path: Path
+    simulation: Simulation
+    settings: dict[str, Any] = field(default_factory=dict)
+    written_on: str = ""
+
+
+def save_checkpoint(
+    sim: Simulation, path: str | Path, settings: dict[str, Any] | None = None
+) -> None:
+    """Write the complete state of ``sim`` to ``path`` atomically.
+
+    Args:
+        settings: run settings (str, int or float values) to store for resuming.
+
+    Raises:
+        CheckpointError: the file could not be written (disk full, read-only folder...);
+            any previous checkpoint at ``path`` is left as it was.
+    """
+    path = Path(path)
+    state = sim.state()
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with h5py.File(temporary, "w") as handle:
+            write_root_attrs(
+                handle,
+                CHECKPOINT_FORMAT,
+                scenario=sim.scenario.to_toml(),
+                scenario_source=sim.scenario.source,
+                seed=np.int64(state.seed),
+                tick=np.int64(state.tick),
+                time_min=np.float64(sim.time_min),
+                backend=sim.backend.name,
+            )
+            group = handle.create_group("state")
+            for key, value in state.arrays.items():
+                checksummed = {"chunks": True, "fletcher32": True} if value.size else {}
+                group.create_dataset(key, data=value, **checksummed)
+            for key, counters in state.counters.items():
+                target = group.require_group(key)
+                for name, number in counters.items():
+                    target.attrs[name] = np.int64(number)
+            run = handle.create_group("run")
+            for name, value in (settings or {}).items():
+                if value is not None:
+                    run.attrs[name] = value
+        _fsync(temporary)
+        os.replace(temporary, path)
+        _fsync_folder(path.parent)
+    except (OSError, ValueError, TypeError, KeyboardInterrupt) as error:
+        temporary.unlink(missing_ok=True)
+        earlier = (
+            "the previous checkpoint is intact"
+            if path.is_file()
+            else "there is no earlier checkpoint"
+        )
+        raise CheckpointError(
+            f"{path}: could not write the checkpoint ({one_line(error)}); {earlier}"
+        ) from error
+
+
+def load_checkpoint(path: str | Path, backend: BackendName | Backend = "auto") -> Checkpoint:
+    """Restore the run saved in ``path`` on ``backend`` (any backend reads any checkpoint).
+
+    Raises:
+        InputError: a missing, truncated, damaged, foreign or newer file, or a state that
+            does not fit its own scenario; one line naming the file and what is wrong.
+    """
+    from tissue.config import scenario_from_dict
+    from tissue.simulation import Simulation, SimulationState
+
+    path = Path(path)
+    source = str(path)
+    with open_checked(path, CHECKPOINT_FORMAT) as handle:
+        text = text_attr(handle, "scenario", source)
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise InputError(source, "scenario", f"not valid TOML ({error})") from None
+        scenario = scenario_from_dict(data, f"{source} (its scenario)")
+        scenario._source = text_attr(handle, "scenario_source", source)
+        state = SimulationState(tick=_int_attr(handle, "tick", source), seed=0)
+        state.seed = _int_attr(handle, "seed", source)
+        if "state" not in handle:
+            raise InputError(source, "state", "missing")
+        _read_state(handle["state"], state, source)
+        settings = dict(handle["run"].attrs) if "run" in handle else {}
+        written_on = str(handle.attrs.get("backend", ""))
+    settings = {k: v.item() if isinstance(v, np.generic) else v for k, v in settings.items()}
+    try:
+        sim = Simulation.from_state(scenario, state, backend=backend)
+    except ValueError as error:
+        raise InputError(source, "state", str(error)) from None
+    return Checkpoint(path=path, simulation=sim, settings=settings, written_on=written_on)
+
+
+def _read_state(group: h5py.Group, state: Any, source: str) -> None:
+    """Fill ``state`` (a SimulationState) from ``/state``, verifying checksums."""
+
+    def visit(name: str, item: Any) -> None:
+        if isinstance(item, h5py.Dataset):
+            try:
+                state.arrays[name] = item[()]
+            except OSError as error:
+                raise InputError(
+                    source, f"state/{name}", f"damaged data ({one_line(error)})"
+                ) from None
+        elif item.attrs:
+            state.counters[name] = {k: int(v) for k, v in item.attrs.items()}
+
+    try:
+        group.visititems(visit)
+    except InputError:
+        raise
+    except (OSError, KeyError, ValueError) as error:
+        raise InputError(source, "state", f"damaged structure ({one_line(error)})") from None
+
+
+def _int_attr(handle: h5py.File, name: str, source: str) -> int:
+    value = handle.attrs.get(name)
+    if not isinstance(value, np.integer | int):
+        raise InputError(source, name, "missing or not an integer")
+    return int(value)
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (where the platform allows opening a folder)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

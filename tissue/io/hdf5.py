@@ -1,0 +1,89 @@
+"""Opening tissue HDF5 files with checks, and the attributes every file carries."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from tissue.errors import InputError
+
+RUN_FORMAT = "tissue-run"
+CHECKPOINT_FORMAT = "tissue-checkpoint"
+FORMAT_VERSION = 1  # the newest version this code writes and reads
+
+
+def package_version() -> str:
+    try:
+        return version("tissue")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def open_checked(path: str | Path, fmt: str, mode: str = "r") -> h5py.File:
+    """Open a tissue file of format ``fmt``; refuse missing, damaged, foreign and newer
+    files with an :class:`InputError` naming the file.
+
+    Reading does not take HDF5's file lock, so a run file can be read while a run
+    appends to it (the writer opens it only for the moment of each output).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(str(path), "", "no such file")
+    try:
+        handle = h5py.File(path, mode, locking=False) if mode == "r" else h5py.File(path, mode)
+    except OSError as error:
+        raise InputError(
+            str(path), "", f"not a readable HDF5 file (truncated or damaged?): {one_line(error)}"
+        ) from None
+    try:
+        found = handle.attrs.get("format")
+        if isinstance(found, bytes):
+            found = found.decode()
+        if found != fmt:
+            what = "no 'format' attribute" if found is None else f"format '{found}'"
+            raise InputError(str(path), "format", f"{what}; expected a '{fmt}' file")
+        file_version = handle.attrs.get("format_version")
+        if not isinstance(file_version, np.integer | int):
+            raise InputError(str(path), "format_version", "missing or not an integer")
+        if int(file_version) > FORMAT_VERSION:
+            raise InputError(
+                str(path),
+                "format_version",
+                f"{int(file_version)} is newer than this tissue "
+                f"{package_version()} reads (<= {FORMAT_VERSION}); upgrade tissue",
+            )
+        if int(file_version) < 1:
+            raise InputError(str(path), "format_version", f"{int(file_version)} is not valid")
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
+def text_attr(handle: h5py.Group, name: str, source: str) -> str:
+    """A string attribute, or an InputError naming it."""
+    value = handle.attrs.get(name)
+    if isinstance(value, bytes):
+        value = value.decode()
+    if not isinstance(value, str):
+        raise InputError(source, name, "missing or not text")
+    return value
+
+
+def write_root_attrs(handle: h5py.File, fmt: str, **attrs: Any) -> None:
+    """Format name, version, package version and ``attrs`` as root attributes."""
+    handle.attrs["format"] = fmt
+    handle.attrs["format_version"] = np.int64(FORMAT_VERSION)
+    handle.attrs["tissue_version"] = package_version()
+    for key, value in attrs.items():
+        handle.attrs[key] = value
+
+
+def one_line(error: BaseException) -> str:
+    """The useful part of an h5py error message, on one line."""
+    text = " ".join(str(error).split())
+    return text or type(error).__name__

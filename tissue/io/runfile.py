@@ -1,0 +1,364 @@
+"""Run files: the time series of every observable and snapshots of fields and cells.
+
+Layout of ``run.h5`` (format ``tissue-run``, version 1):
+
+- root attributes: ``format``, ``format_version``, ``tissue_version``, ``scenario`` (TOML),
+  ``scenario_name``, ``seed``, ``backend``, ``status`` (running, interrupted, complete),
+  ``cell_types`` and ``cell_states`` (names in code order);
+- ``/organs/<organ>/labels``: (nz, ny, nx) uint8 with attributes ``spacing_um`` and
+  ``origin_um`` (x, y, z; the grid's lower corner), ``label_names``, ``label_codes`` and
+  ``fields``;
+- ``/timeseries/<observable>``: float64 (rows,), resizable, one row per output, with
+  ``/timeseries/tick`` int64; the group's attribute ``columns`` lists observables in order;
+- ``/snapshots/<index:06d>``: attributes ``tick`` and ``time_min``;
+  ``<organ>/fields/<field>`` (nz, ny, nx) float32 (attribute ``units``) and
+  ``<organ>/cells/<column>`` (n, ...).
+
+Datasets are chunked and gzip-compressed (readable by ParaView, VisIt and any HDF5 tool).
+The writer opens the file only for the moment of each output and closes it again, so the
+file is complete and readable between outputs while the run goes on. ``run.xmf`` beside it
+describes the snapshots for ParaView and VisIt (see :mod:`tissue.io.xdmf`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import h5py
+import numpy as np
+
+from tissue.backend import to_numpy
+from tissue.cells import STATE_NAMES
+from tissue.errors import InputError
+from tissue.geometry import Grid
+from tissue.io.hdf5 import RUN_FORMAT, one_line, open_checked, text_attr, write_root_attrs
+from tissue.io.xdmf import write_xdmf
+
+if TYPE_CHECKING:
+    from tissue.config import Scenario
+    from tissue.simulation import Simulation
+
+COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
+SERIES_CHUNK = 256
+
+
+class RunFileError(Exception):
+    """The run file could not be written (one line naming the file and the reason)."""
+
+
+class RunWriter:
+    """Writes a run file; its :meth:`record` and :meth:`snapshot` are observers.
+
+    Args:
+        path: the run file.
+        sim: the simulation it records.
+        resume: continue an existing file at ``sim.tick``: rows and snapshots after that
+            tick (written after the checkpoint the run resumes from) are removed first, so
+            the finished file equals that of a run that never stopped.
+    """
+
+    def __init__(self, path: str | Path, sim: Simulation, resume: bool = False) -> None:
+        self.path = Path(path)
+        self.xdmf_path = self.path.with_suffix(".xmf")
+        if resume:
+            open_checked(self.path, RUN_FORMAT).close()
+            with self._open() as handle:
+                _truncate(handle, sim.tick)
+                handle.attrs["status"] = "running"
+                write_xdmf(handle, self.xdmf_path)
+        else:
+            with self._open("w") as handle:
+                _create(handle, sim)
+
+    def _open(self, mode: str = "a") -> h5py.File:
+        try:
+            return _Guarded(h5py.File(self.path, mode), self.path)  # type: ignore[return-value]
+        except OSError as error:
+            raise RunFileError(
+                f"{self.path}: cannot write the run file ({one_line(error)})"
+            ) from None
+
+    def record(self, sim: Simulation) -> None:
+        """Append the observables of ``sim`` as one row of the time series."""
+        row = sim.observables()
+        with self._open() as handle:
+            group = handle["timeseries"]
+            columns = list(group.attrs["columns"])
+            rows = group["tick"].shape[0]
+            for key in row:
+                if key not in group:
+                    _series(group, key, np.float64, rows, np.nan)
+                    columns.append(key)
+            group.attrs["columns"] = columns
+            for key in columns:
+                group[key].resize((rows + 1,))
+                group[key][rows] = row.get(key, np.nan)
+            group["tick"].resize((rows + 1,))
+            group["tick"][rows] = sim.tick
+
+    def snapshot(self, sim: Simulation) -> None:
+        """Write the fields and cells of every organ (once per tick)."""
+        with self._open() as handle:
+            snapshots = handle["snapshots"]
+            names = sorted(snapshots)
+            if names and int(snapshots[names[-1]].attrs["tick"]) == sim.tick:
+                return
+            group = snapshots.create_group(f"{len(names):06d}")
+            group.attrs["tick"] = np.int64(sim.tick)
+            group.attrs["time_min"] = np.float64(sim.time_min)
+            for oname, organ in sim.organs.items():
+                fields = group.create_group(f"{oname}/fields")
+                for fname in organ.fields.names:
+                    data = to_numpy(organ.fields[fname])
+                    dataset = fields.create_dataset(
+                        fname, data=data, chunks=_field_chunks(data.shape), **COMPRESSION
+                    )
+                    dataset.attrs["units"] = organ.fields.configs[fname].units
+                cells = group.create_group(f"{oname}/cells")
+                cells.attrs["n"] = np.int64(organ.cells.n)
+                for cname, values in organ.cells.to_numpy().items():
+                    cells.create_dataset(cname, data=values, **(COMPRESSION if values.size else {}))
+            write_xdmf(handle, self.xdmf_path)
+
+    def finish(self, status: str) -> None:
+        """Mark the run ``complete`` or ``interrupted``."""
+        with self._open() as handle:
+            handle.attrs["status"] = status
+
+
+class _Guarded:
+    """An open h5py file whose write errors become :class:`RunFileError`."""
+
+    def __init__(self, handle: h5py.File, path: Path) -> None:
+        self.handle = handle
+        self.path = path
+
+    def __enter__(self) -> h5py.File:
+        return self.handle
+
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
+        try:
+            self.handle.close()
+        except OSError as close_error:
+            error = error or close_error
+        if isinstance(error, OSError):
+            raise RunFileError(
+                f"{self.path}: cannot write the run file ({one_line(error)})"
+            ) from error
+
+
+def _create(handle: h5py.File, sim: Simulation) -> None:
+    write_root_attrs(
+        handle,
+        RUN_FORMAT,
+        scenario=sim.scenario.to_toml(),
+        scenario_name=sim.scenario.name,
+        seed=np.int64(sim.seed),
+        backend=sim.backend.name,
+        status="running",
+        cell_types=list(sim.types.names),
+        cell_states=[STATE_NAMES[k] for k in sorted(STATE_NAMES)],
+    )
+    for oname, organ in sim.organs.items():
+        labels = to_numpy(organ.labels)
+        dataset = handle.create_dataset(
+            f"organs/{oname}/labels", data=labels, chunks=_field_chunks(labels.shape), **COMPRESSION
+        )
+        dataset.attrs["spacing_um"] = np.asarray(organ.grid.spacing_xyz_um, dtype=np.float64)
+        dataset.attrs["origin_um"] = np.asarray(organ.grid.origin_xyz_um, dtype=np.float64)
+        dataset.attrs["label_names"] = list(organ.label_codes)
+        dataset.attrs["label_codes"] = np.asarray(list(organ.label_codes.values()), np.uint8)
+        dataset.attrs["fields"] = list(organ.fields.names)
+    series = handle.create_group("timeseries")
+    series.attrs["columns"] = []
+    _series(series, "tick", np.int64, 0, 0)
+    handle.create_group("snapshots")
+
+
+def _series(group: h5py.Group, key: str, dtype: Any, rows: int, fill: Any) -> None:
+    group.create_dataset(
+        key, shape=(rows,), maxshape=(None,), dtype=dtype, chunks=(SERIES_CHUNK,), fillvalue=fill
+    )
+
+
+def _truncate(handle: h5py.File, tick: int) -> None:
+    """Drop time-series rows and snapshots after ``tick``."""
+    series = handle["timeseries"]
+    keep = int(np.count_nonzero(series["tick"][()] <= tick))
+    for key in series:
+        series[key].resize((keep,))
+    snapshots = handle["snapshots"]
+    for name in list(snapshots):
+        if int(snapshots[name].attrs["tick"]) > tick:
+            del snapshots[name]
+
+
+def _field_chunks(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """About 1 MiB float32 chunks of whole z-slabs (or y-rows of one slab when larger)."""
+    nz, ny, nx = shape
+    target = 2**18
+    if ny * nx <= target:
+        return (max(1, min(nz, target // (ny * nx))), ny, nx)
+    return (1, max(1, min(ny, target // nx)), nx)
+
+
+@dataclass(frozen=True)
+class OrganInfo:
+    """An organ of a run file: its grid, label names and fields."""
+
+    grid: Grid
+    label_codes: dict[str, int]
+    fields: list[str]
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """One snapshot: its index, group name, tick and simulated time (min)."""
+
+    index: int
+    name: str
+    tick: int
+    time_min: float
+
+
+class RunReader:
+    """Reads a run file, opening it only for each read (so it works while a run writes).
+
+    Raises:
+        InputError: a missing, damaged, foreign or newer file (one line).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.source = str(self.path)
+        with self._open() as handle:
+            self.scenario_text = text_attr(handle, "scenario", self.source)
+            self.scenario_name = text_attr(handle, "scenario_name", self.source)
+            self.status = text_attr(handle, "status", self.source)
+            self.backend = text_attr(handle, "backend", self.source)
+            self.tissue_version = text_attr(handle, "tissue_version", self.source)
+            self.format_version = int(handle.attrs["format_version"])
+            self.seed = int(handle.attrs.get("seed", -1))
+            self.cell_types = [str(x) for x in handle.attrs.get("cell_types", [])]
+            self.cell_states = [str(x) for x in handle.attrs.get("cell_states", [])]
+            self.organs = {name: _organ_info(group) for name, group in handle["organs"].items()}
+            self.snapshots = [
+                SnapshotInfo(i, name, int(group.attrs["tick"]), float(group.attrs["time_min"]))
+                for i, (name, group) in enumerate(sorted(handle["snapshots"].items()))
+            ]
+
+    def _open(self) -> h5py.File:
+        return _Reading(open_checked(self.path, RUN_FORMAT), self.source)  # type: ignore[return-value]
+
+    def scenario(self) -> Scenario:
+        """The run's resolved scenario."""
+        from tissue.config import scenario_from_dict
+
+        return scenario_from_dict(tomllib.loads(self.scenario_text), f"{self.source} (scenario)")
+
+    def timeseries(self) -> dict[str, np.ndarray]:
+        """Observable -> (rows,) float64 values, in the order they were first recorded, with
+        ``tick`` (int64)."""
+        with self._open() as handle:
+            group = handle["timeseries"]
+            out = {"tick": group["tick"][()]}
+            out.update({str(key): group[key][()] for key in group.attrs["columns"]})
+            return out
+
+    def final(self) -> dict[str, float]:
+        """The last recorded row of observables (empty if none yet)."""
+        series = self.timeseries()
+        if series["tick"].size == 0:
+            return {}
+        return {key: float(values[-1]) for key, values in series.items() if key != "tick"}
+
+    def snapshot(self, which: int) -> SnapshotInfo:
+        """Snapshot ``which`` (negative counts from the end)."""
+        if not self.snapshots:
+            raise InputError(self.source, "snapshots", "the run file has no snapshots yet")
+        try:
+            return self.snapshots[which]
+        except IndexError:
+            raise InputError(
+                self.source,
+                "snapshot",
+                f"{which} is out of range; allowed: 0..{len(self.snapshots) - 1} or -1 (last)",
+            ) from None
+
+    def labels(self, organ: str) -> np.ndarray:
+        """The organ's (nz, ny, nx) uint8 label volume."""
+        self._organ(organ)
+        with self._open() as handle:
+            return handle[f"organs/{organ}/labels"][()]
+
+    def field(
+        self, which: int, organ: str, name: str, region: tuple[slice, ...] | None = None
+    ) -> np.ndarray:
+        """Field ``name`` of ``organ`` at snapshot ``which``: (nz, ny, nx) float32, or only
+        ``region`` (slices in z, y, x order), read from disk without loading the rest."""
+        info = self._organ(organ)
+        if name not in info.fields:
+            raise InputError(
+                self.source,
+                "field",
+                f"'{name}' is not a field of organ '{organ}'; "
+                f"fields: {', '.join(info.fields) or '(none)'}",
+            )
+        snap = self.snapshot(which)
+        with self._open() as handle:
+            dataset = handle[f"snapshots/{snap.name}/{organ}/fields/{name}"]
+            return dataset[region if region is not None else ()]
+
+    def cells(
+        self, which: int, organ: str, columns: list[str] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Cell columns of ``organ`` at snapshot ``which`` (all columns by default)."""
+        self._organ(organ)
+        snap = self.snapshot(which)
+        with self._open() as handle:
+            group = handle[f"snapshots/{snap.name}/{organ}/cells"]
+            names = list(group) if columns is None else columns
+            return {name: group[name][()] for name in names}
+
+    def _organ(self, organ: str) -> OrganInfo:
+        if organ not in self.organs:
+            raise InputError(
+                self.source,
+                "organ",
+                f"'{organ}' is not in this run; organs: {', '.join(self.organs)}",
+            )
+        return self.organs[organ]
+
+
+class _Reading:
+    """An open run file whose read errors become one-line :class:`InputError`s."""
+
+    def __init__(self, handle: h5py.File, source: str) -> None:
+        self.handle = handle
+        self.source = source
+
+    def __enter__(self) -> h5py.File:
+        return self.handle
+
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
+        self.handle.close()
+        if isinstance(error, OSError | KeyError):
+            raise InputError(self.source, "", f"damaged run file ({one_line(error)})") from error
+
+
+def _organ_info(labels: h5py.Group) -> OrganInfo:
+    dataset = labels["labels"]
+    shape = tuple(int(n) for n in dataset.shape)
+    grid = Grid(
+        shape,  # type: ignore[arg-type]
+        tuple(float(v) for v in dataset.attrs["spacing_um"]),  # type: ignore[arg-type]
+        tuple(float(v) for v in dataset.attrs["origin_um"]),  # type: ignore[arg-type]
+    )
+    names = [str(x) for x in dataset.attrs["label_names"]]
+    codes = [int(x) for x in dataset.attrs["label_codes"]]
+    return OrganInfo(
+        grid, dict(zip(names, codes, strict=True)), [str(x) for x in dataset.attrs["fields"]]
+    )

@@ -1,0 +1,199 @@
+"""Driving a run to its end with its files: time series, snapshots, checkpoints, signals.
+
+A :class:`Runner` owns the output folder of one run::
+
+    OUT/scenario.toml     the resolved scenario
+    OUT/run.h5            time series and snapshots (see tissue.io.runfile), run.xmf beside it
+    OUT/timeseries.csv    the time series as CSV
+    OUT/checkpoint.h5     the latest checkpoint (see tissue.io.checkpoint)
+
+Checkpoints are written every ``checkpoint_every_min`` of simulated time (if set), at the end
+of the run, and when SIGINT or SIGTERM arrives: the signal only sets a flag, the tick in
+progress completes, the checkpoint is written, and the run returns ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tissue.errors import InputError
+from tissue.io.checkpoint import CheckpointError, save_checkpoint
+from tissue.io.runfile import RunFileError, RunWriter
+from tissue.observers import TimeSeriesCSV
+
+if TYPE_CHECKING:
+    from tissue.simulation import Simulation
+
+RUN_FILE = "run.h5"
+CHECKPOINT_FILE = "checkpoint.h5"
+CSV_FILE = "timeseries.csv"
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a run was asked for, stored in each checkpoint so that a resume continues it.
+
+    Attributes:
+        target_days: simulated days at which the run ends (counted from day 0).
+        snapshot_every_min: simulated minutes between snapshots.
+        checkpoint_every_min: simulated minutes between checkpoints, or 0 for only at the
+            end and on a signal.
+    """
+
+    target_days: float
+    snapshot_every_min: float
+    checkpoint_every_min: float = 0.0
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any], source: str) -> RunSettings:
+        try:
+            return cls(**{key: float(stored[key]) for key in cls.__dataclass_fields__})
+        except (KeyError, TypeError, ValueError):
+            raise InputError(source, "run", "missing or bad run settings") from None
+
+
+class StopRequest:
+    """Set by SIGINT or SIGTERM; the run stops after the tick in progress."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    def __bool__(self) -> bool:
+        return self.signal is not None
+
+
+@contextmanager
+def deferred_signals() -> Iterator[StopRequest]:
+    """Within the block, SIGINT and SIGTERM set a :class:`StopRequest` instead of stopping
+    the process (where signals can be caught: the main thread)."""
+    stop = StopRequest()
+
+    def handler(signum: int, _frame: Any) -> None:
+        stop.signal = signum
+
+    previous: dict[int, Any] = {}
+    try:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            previous[number] = signal.signal(number, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
+    try:
+        yield stop
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+class Runner:
+    """Runs ``sim`` to ``settings.target_days`` writing into ``out``.
+
+    Args:
+        sim: a new simulation, or one restored from a checkpoint (``resume``).
+        out: the output folder (created).
+        settings: the run's settings.
+        resume: continue the files in ``out`` from ``sim.tick``.
+        report: called with one-line warnings (a checkpoint that could not be written).
+    """
+
+    def __init__(
+        self,
+        sim: Simulation,
+        out: str | Path,
+        settings: RunSettings,
+        resume: bool = False,
+        report: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        self.sim = sim
+        self.out = Path(out)
+        self.settings = settings
+        self.report = report
+        self.checkpoint_path = self.out / CHECKPOINT_FILE
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            if not resume:
+                (self.out / "scenario.toml").write_text(sim.scenario.to_toml())
+        except OSError as error:
+            raise InputError(
+                str(self.out), "-o", f"cannot write the output folder ({error})"
+            ) from None
+        self.run_file = self._open_run_file(resume)
+        self.csv = TimeSeriesCSV(
+            self.out / CSV_FILE, resume_at_min=sim.time_min if resume else None
+        )
+        sim.add_observer(self.run_file.record, call_now=not resume)
+        sim.add_observer(self.csv, call_now=not resume)
+        sim.add_observer(
+            self.run_file.snapshot, every_min=settings.snapshot_every_min, call_now=not resume
+        )
+        if settings.checkpoint_every_min > 0:
+            sim.add_observer(
+                self._periodic_checkpoint, every_min=settings.checkpoint_every_min, call_now=False
+            )
+
+    def _open_run_file(self, resume: bool) -> RunWriter:
+        path = self.out / RUN_FILE
+        if resume and path.exists():
+            try:
+                return RunWriter(path, self.sim, resume=True)
+            except InputError as error:
+                aside = path.with_name("run.damaged.h5")
+                path.replace(aside)
+                self.report(f"{error}; moved it to {aside} and started a new run file")
+        return RunWriter(path, self.sim)
+
+    @property
+    def total_ticks(self) -> int:
+        return self.sim.ticks_for(self.settings.target_days)
+
+    def checkpoint(self) -> bool:
+        """Write the checkpoint now; False (and a report) if it could not be written."""
+        try:
+            save_checkpoint(self.sim, self.checkpoint_path, asdict(self.settings))
+        except CheckpointError as error:
+            self.report(str(error))
+            return False
+        return True
+
+    def _periodic_checkpoint(self, sim: Simulation) -> None:
+        self.checkpoint()
+
+    def run(
+        self,
+        stop: StopRequest | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> str:
+        """Step to the target; returns ``complete`` or ``interrupted`` (after writing a
+        checkpoint) when ``stop`` was set by a signal.
+
+        ``progress(done, total)`` is called after each tick with ticks done since day 0.
+
+        Raises:
+            RunFileError: the run file could not be written (a checkpoint is attempted
+                first).
+        """
+        if stop is None:
+            stop = StopRequest()
+        total = self.total_ticks
+        try:
+            while self.sim.tick < total and not stop:
+                self.sim.step()
+                if progress is not None:
+                    progress(self.sim.tick, total)
+            if stop:
+                self.checkpoint()
+                self.run_file.finish("interrupted")
+                return "interrupted"
+            self.run_file.snapshot(self.sim)
+            self.checkpoint()
+            self.run_file.finish("complete")
+            return "complete"
+        except RunFileError:
+            self.checkpoint()
+            raise
+        finally:
+            self.csv.close()
