@@ -32,3 +32,34 @@ def box_scenario(**extra: Any) -> dict[str, Any]:
     }
     data.update(extra)
     return data
+
+
+def busy_scenario(**changes: Any) -> dict[str, Any]:
+    """Every rule at work: motile chemotactic cells in a walled box, division, death,
+    secretion and uptake, oxygen-dependent cycle and necrosis."""
+    data = box_scenario(
+        organs={"box": {"shape": [16, 16, 16], "spacing_um": 10.0, "barrier_labels": ["wall"],
+                        "regions": [{"shape": "box", "label": "wall", "min_um": [0, 0, 70],
+                                     "max_um": [160, 100, 90]}]}},
+        fields={
+            "oxygen": {"diffusion_um2_per_min": 1e5, "decay_per_min": 0.1, "initial": 38.0,
+                       "boundary": "dirichlet", "boundary_value": 38.0},
+            "signal": {"diffusion_um2_per_min": 1000.0, "decay_per_min": 0.05},
+        },
+        cell_types={
+            "tumour": {"cycle_rate_per_min": 3e-3, "oxygen_field": "oxygen",
+                       "apoptosis_rate_per_min": 5e-4, "apoptotic_clearance_min": 30.0,
+                       "necrosis_rate_per_min": 0.003,
+                       "secretion": {"oxygen": {"uptake_rate_per_min": 10.0},
+                                     "signal": {"export_rate": 50.0}}},
+            "scout": {"speed_um_per_min": 2.0, "persistence_min": 2.0, "chemotaxis_bias": 0.6,
+                      "chemotaxis_field": "signal", "radius_um": 5.0},
+        },
+        initial_cells=[
+            {"kind": "sphere", "organ": "box", "type": "tumour", "center_um": [80, 80, 40],
+             "radius_um": 25.0},
+            {"kind": "random", "organ": "box", "type": "scout", "count": 60, "label": "tissue"},
+        ],
+    )  # fmt: skip
+    data.update(changes)
+    return data

@@ -18,11 +18,12 @@ old checkpoint or the new one, never a torn file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import h5py
 import numpy as np
@@ -63,36 +64,23 @@ def save_checkpoint(
     """
     path = Path(path)
     state = sim.state()
+    try:
+        image = _file_image(sim, state, settings or {})
+    except (ValueError, TypeError) as error:
+        raise CheckpointError(
+            f"{path}: could not build the checkpoint ({one_line(error)})"
+        ) from error
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with h5py.File(temporary, "w") as handle:
-            write_root_attrs(
-                handle,
-                CHECKPOINT_FORMAT,
-                scenario=sim.scenario.to_toml(),
-                scenario_source=sim.scenario.source,
-                seed=np.int64(state.seed),
-                tick=np.int64(state.tick),
-                time_min=np.float64(sim.time_min),
-                backend=sim.backend.name,
-            )
-            group = handle.create_group("state")
-            for key, value in state.arrays.items():
-                checksummed = {"chunks": True, "fletcher32": True} if value.size else {}
-                group.create_dataset(key, data=value, **checksummed)
-            for key, counters in state.counters.items():
-                target = group.require_group(key)
-                for name, number in counters.items():
-                    target.attrs[name] = np.int64(number)
-            run = handle.create_group("run")
-            for name, value in (settings or {}).items():
-                if value is not None:
-                    run.attrs[name] = value
-        _fsync(temporary)
+        with temporary.open("wb") as raw:
+            raw.write(image)
+            raw.flush()
+            _fsync(raw)
         os.replace(temporary, path)
         _fsync_folder(path.parent)
-    except (OSError, ValueError, TypeError, KeyboardInterrupt) as error:
-        temporary.unlink(missing_ok=True)
+    except (OSError, KeyboardInterrupt) as error:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
         earlier = (
             "the previous checkpoint is intact"
             if path.is_file()
@@ -101,6 +89,37 @@ def save_checkpoint(
         raise CheckpointError(
             f"{path}: could not write the checkpoint ({one_line(error)}); {earlier}"
         ) from error
+
+
+def _file_image(sim: Simulation, state: Any, settings: dict[str, Any]) -> bytes:
+    """The checkpoint as the bytes of an HDF5 file, built in memory so that every disk
+    error comes from one plain write (h5py reports failed writes at close only as
+    warnings)."""
+    with h5py.File(f"checkpoint-{id(state)}", "w", driver="core", backing_store=False) as handle:
+        write_root_attrs(
+            handle,
+            CHECKPOINT_FORMAT,
+            scenario=sim.scenario.to_toml(),
+            scenario_source=sim.scenario.source,
+            seed=np.int64(state.seed),
+            tick=np.int64(state.tick),
+            time_min=np.float64(sim.time_min),
+            backend=sim.backend.name,
+        )
+        group = handle.create_group("state")
+        for key, value in state.arrays.items():
+            checksummed = {"chunks": True, "fletcher32": True} if value.size else {}
+            group.create_dataset(key, data=value, **checksummed)
+        for key, counters in state.counters.items():
+            target = group.require_group(key)
+            for name, number in counters.items():
+                target.attrs[name] = np.int64(number)
+        run = handle.create_group("run")
+        for name, value in settings.items():
+            if value is not None:
+                run.attrs[name] = value
+        handle.flush()
+        return bytes(handle.id.get_file_image())
 
 
 def load_checkpoint(path: str | Path, backend: BackendName | Backend = "auto") -> Checkpoint:
@@ -167,12 +186,8 @@ def _int_attr(handle: h5py.File, name: str, source: str) -> int:
     return int(value)
 
 
-def _fsync(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+def _fsync(raw: BinaryIO) -> None:
+    os.fsync(raw.fileno())
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -182,8 +197,7 @@ def _fsync_folder(folder: Path) -> None:
     except OSError:
         return
     try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
+        with contextlib.suppress(OSError):
+            os.fsync(descriptor)
     finally:
         os.close(descriptor)
