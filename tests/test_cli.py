@@ -62,7 +62,8 @@ def test_overrides_days_and_quiet(tmp_path: Path) -> None:
     [
         (["run", "nope", "-o", "X"], "error: nope: no such built-in scenario or file"),
         (["run", "spheroid", "-o", "X", "--set", "run.dayz=1"],
-         "error: --set: run.dayz: no key 'dayz' in run; allowed: days, output_interval_min, snapshot_interval_min, seed"),
+         "error: --set: run.dayz: no key 'dayz' in run; allowed: days, output_interval_min, "
+         "snapshot_interval_min, seed"),
         (["run", "spheroid", "-o", "X", "--set", "cell_types.tumour.speed_um_per_min=-2"],
          "error: --set: cell_types.tumour.speed_um_per_min: Input should be greater than or "
          "equal to 0 (got -2)"),
