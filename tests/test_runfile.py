@@ -213,3 +213,39 @@ def test_golden_run_file_still_reads() -> None:
     result = CliRunner().invoke(main, ["summary", str(GOLDEN), "--json"])
     assert result.exit_code == 0
     assert json.loads(result.output)["observables"]["box.cells"] == reader.final()["box.cells"]
+
+
+def test_a_failing_run_file_stops_the_run_after_a_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tissue.io.runfile import RunFileError, RunWriter
+
+    sim = Simulation(scenario_from_dict(busy_scenario(), "busy"), backend="cpu", seed=2)
+    runner = Runner(sim, tmp_path, RunSettings(30 / 1440, snapshot_every_min=12.0))
+
+    def full(self: RunWriter, mode: str = "a") -> None:
+        raise RunFileError(f"{self.path}: cannot write the run file (No space left on device)")
+
+    monkeypatch.setattr(RunWriter, "_open", full)
+    with pytest.raises(RunFileError, match="No space left on device"):
+        runner.run()
+    # the first output after the start (6 min) failed; the state there is checkpointed
+    assert load_checkpoint(tmp_path / "checkpoint.h5", backend="cpu").simulation.tick == 60
+    monkeypatch.undo()
+    real_open = RunWriter._open
+    calls = []
+
+    def fail_later(self: RunWriter, mode: str = "a") -> object:
+        calls.append(mode)
+        if len(calls) > 3:
+            full(self)
+        return real_open(self, mode)
+
+    monkeypatch.setattr(RunWriter, "_open", fail_later)
+    result = CliRunner().invoke(
+        main, ["run", "spheroid", "-o", str(tmp_path / "cli"), "--days", "0.1", "--quiet"]
+    )
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1
+    assert "cannot write the run file (No space left on device)" in result.output
+    assert (tmp_path / "cli" / "checkpoint.h5").is_file()

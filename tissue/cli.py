@@ -193,7 +193,8 @@ def _drive(sim: Any, out: Path, settings: Any, resume: bool, stop: Any, quiet: b
         else:
             status = _run_with_progress(runner, stop, sim.scenario.name, sim.backend.name)
     except RunFileError as error:
-        raise InputError(str(out), "-o", str(error)) from None
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_INPUT)
     elapsed = time.perf_counter() - started
     if status == "interrupted":
         click.echo(

@@ -173,8 +173,8 @@ class Runner:
         ``progress(done, total)`` is called after each tick with ticks done since day 0.
 
         Raises:
-            RunFileError: the run file could not be written (a checkpoint is attempted
-                first).
+            RunFileError: the run file could not be written; a checkpoint is attempted
+                first, and the message says where it is if it was written.
         """
         if stop is None:
             stop = StopRequest()
@@ -192,8 +192,12 @@ class Runner:
             self.checkpoint()
             self.run_file.finish("complete")
             return "complete"
-        except RunFileError:
-            self.checkpoint()
+        except RunFileError as error:
+            if self.checkpoint():
+                raise RunFileError(
+                    f"{error}; the state at day {self.sim.time_min / 1440:g} is saved in "
+                    f"{self.checkpoint_path}"
+                ) from error
             raise
         finally:
             self.csv.close()
