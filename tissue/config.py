@@ -11,6 +11,7 @@ the dotted key and what is allowed.
 
 from __future__ import annotations
 
+import math
 import tomllib
 import types
 import typing
@@ -755,6 +756,8 @@ def _check_time_steps(scenario: Scenario) -> None:
 
 def _is_multiple(value: float, base: float) -> bool:
     ratio = value / base
+    if not math.isfinite(ratio) or ratio > 2**53:
+        return False
     return abs(ratio - round(ratio)) <= 1e-9 * max(1.0, ratio) and round(ratio) >= 1
 
 
