@@ -99,12 +99,10 @@ def _file_image(sim: Simulation, state: Any, settings: dict[str, Any]) -> bytes:
         write_root_attrs(
             handle,
             CHECKPOINT_FORMAT,
-            scenario=sim.scenario.to_toml(),
+            sim,
             scenario_source=sim.scenario.source,
-            seed=np.int64(state.seed),
             tick=np.int64(state.tick),
             time_min=np.float64(sim.time_min),
-            backend=sim.backend.name,
         )
         group = handle.create_group("state")
         for key, value in state.arrays.items():

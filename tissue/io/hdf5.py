@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
 
 from tissue.errors import InputError
+
+if TYPE_CHECKING:
+    from tissue.simulation import Simulation
 
 RUN_FORMAT = "tissue-run"
 CHECKPOINT_FORMAT = "tissue-checkpoint"
@@ -74,11 +77,15 @@ def text_attr(handle: h5py.Group, name: str, source: str) -> str:
     return value
 
 
-def write_root_attrs(handle: h5py.File, fmt: str, **attrs: Any) -> None:
-    """Format name, version, package version and ``attrs`` as root attributes."""
+def write_root_attrs(handle: h5py.File, fmt: str, sim: Simulation, **attrs: Any) -> None:
+    """Format name and version, package version, the scenario (TOML), seed and backend of
+    ``sim``, and ``attrs``, as root attributes."""
     handle.attrs["format"] = fmt
     handle.attrs["format_version"] = np.int64(FORMAT_VERSION)
     handle.attrs["tissue_version"] = package_version()
+    handle.attrs["scenario"] = sim.scenario.to_toml()
+    handle.attrs["seed"] = np.int64(sim.seed)
+    handle.attrs["backend"] = sim.backend.name
     for key, value in attrs.items():
         handle.attrs[key] = value
 

@@ -154,10 +154,8 @@ def _create(handle: h5py.File, sim: Simulation) -> None:
     write_root_attrs(
         handle,
         RUN_FORMAT,
-        scenario=sim.scenario.to_toml(),
+        sim,
         scenario_name=sim.scenario.name,
-        seed=np.int64(sim.seed),
-        backend=sim.backend.name,
         status="running",
         cell_types=list(sim.types.names),
         cell_states=[STATE_NAMES[k] for k in sorted(STATE_NAMES)],
