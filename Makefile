@@ -10,12 +10,14 @@ DEMO_OUT ?= out/demo
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,viz]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
 demo: $(STAMP)
 	$(BIN)/tissue run spheroid -o $(DEMO_OUT) --backend auto
+	$(BIN)/tissue render $(DEMO_OUT) -o $(DEMO_OUT)/view.png
+	$(BIN)/tissue plot $(DEMO_OUT) -o $(DEMO_OUT)/dashboard.png
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -9,7 +9,6 @@ from __future__ import annotations
 import platform
 import sys
 import time
-from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -19,29 +18,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from tissue.console import EXIT_INPUT, EXIT_INTERRUPTED, console, fail_on_input_errors
 from tissue.errors import InputError
-
-console = Console(stderr=True)
-EXIT_INPUT = 2
-EXIT_INTERRUPTED = 130
-
-
-def _fail_on_input_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn InputError into one line on stderr and exit code 2; Ctrl-C into 130."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except InputError as error:
-            click.echo(f"error: {error}", err=True)
-            sys.exit(EXIT_INPUT)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(EXIT_INTERRUPTED)
-
-    wrapper.__name__ = func.__name__
-    wrapper.__doc__ = func.__doc__
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -95,7 +73,7 @@ QUIET_OPTION = click.option("--quiet", is_flag=True, help="No progress bar or su
     help="Simulated minutes between checkpoints (always: at the end and on a signal).",
 )
 @QUIET_OPTION
-@_fail_on_input_errors
+@fail_on_input_errors
 def run(
     scenario: str,
     out_dir: str,
@@ -145,7 +123,7 @@ def run(
 )
 @BACKEND_OPTION
 @QUIET_OPTION
-@_fail_on_input_errors
+@fail_on_input_errors
 def resume(out_dir: str, days: float | None, backend: str, quiet: bool) -> None:
     """Continue the run in OUT from its checkpoint, exactly as if it had never stopped
     (on any backend)."""
@@ -248,7 +226,7 @@ def _print_summary(observables: dict[str, float], elapsed: float, days: float, o
 @main.command()
 @click.argument("run_path", metavar="RUN", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-@_fail_on_input_errors
+@fail_on_input_errors
 def summary(run_path: str, as_json: bool) -> None:
     """Print the final observables of RUN (a run.h5 or the folder holding it)."""
     import json
@@ -290,7 +268,7 @@ def summary(run_path: str, as_json: bool) -> None:
 
 
 @main.command()
-@_fail_on_input_errors
+@fail_on_input_errors
 def scenarios() -> None:
     """List the built-in scenarios."""
     from tissue.config import builtin_scenarios
@@ -338,6 +316,30 @@ def info() -> None:
     for key, value in lines.items():
         click.echo(f"{key:15} {value}")
 
+
+def _add_plugin_commands() -> None:
+    """Commands of installed packages under the ``tissue.commands`` entry points (viz adds
+    render, movie and plot), so that this package never imports them by name."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="tissue.commands"):
+        if entry.name in main.commands:
+            continue
+        try:
+            command = entry.load()
+        except ImportError as error:  # an extra that is not installed
+            reason = f"needs an extra that is not installed ({error})"
+
+            @click.command(name=entry.name, help=f"(unavailable: {reason})")
+            def unavailable(reason: str = reason) -> None:
+                click.echo(f"error: {reason}; pip install 'tissue[viz]'", err=True)
+                sys.exit(EXIT_INPUT)
+
+            command = unavailable
+        main.add_command(command, entry.name)
+
+
+_add_plugin_commands()
 
 if __name__ == "__main__":
     main()

@@ -286,18 +286,18 @@ class RunReader:
                 f"{which} is out of range; allowed: 0..{len(self.snapshots) - 1} or -1 (last)",
             ) from None
 
-    def labels(self, organ: str) -> np.ndarray:
-        """The organ's (nz, ny, nx) uint8 label volume."""
-        self._organ(organ)
+    def labels(self, organ: str, region: tuple[slice, ...] | None = None) -> np.ndarray:
+        """The organ's (nz, ny, nx) uint8 label volume, or only ``region`` (z, y, x)."""
+        self.organ_info(organ)
         with self._open() as handle:
-            return handle[f"organs/{organ}/labels"][()]
+            return handle[f"organs/{organ}/labels"][region if region is not None else ()]
 
     def field(
         self, which: int, organ: str, name: str, region: tuple[slice, ...] | None = None
     ) -> np.ndarray:
         """Field ``name`` of ``organ`` at snapshot ``which``: (nz, ny, nx) float32, or only
         ``region`` (slices in z, y, x order), read from disk without loading the rest."""
-        info = self._organ(organ)
+        info = self.organ_info(organ)
         if name not in info.fields:
             raise InputError(
                 self.source,
@@ -314,14 +314,15 @@ class RunReader:
         self, which: int, organ: str, columns: list[str] | None = None
     ) -> dict[str, np.ndarray]:
         """Cell columns of ``organ`` at snapshot ``which`` (all columns by default)."""
-        self._organ(organ)
+        self.organ_info(organ)
         snap = self.snapshot(which)
         with self._open() as handle:
             group = handle[f"snapshots/{snap.name}/{organ}/cells"]
             names = list(group) if columns is None else columns
             return {name: group[name][()] for name in names}
 
-    def _organ(self, organ: str) -> OrganInfo:
+    def organ_info(self, organ: str) -> OrganInfo:
+        """The organ's grid, labels and fields; an InputError naming the organs if absent."""
         if organ not in self.organs:
             raise InputError(
                 self.source,
