@@ -104,14 +104,16 @@ def render(run_path: str, out_path: str, which: int, last: bool, **scene: object
 @fail_on_input_errors
 def movie(run_path: str, out_path: str, fps: float, **scene: object) -> None:
     """A time-lapse of RUN's snapshots with a fixed camera and colour range."""
-    from viz.movie import write_movie
+    from viz.movie import check_movie_path, write_movie
 
+    check_movie_path(out_path)
     reader = _reader(run_path)
+    options = _options(**scene)
     columns = (TextColumn("frames"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("movie", total=len(reader.snapshots))
         frames = write_movie(
-            reader, out_path, _options(**scene), fps,
+            reader, out_path, options, fps,
             lambda done, _total: progress.update(task, completed=done),
         )  # fmt: skip
     click.echo(f"wrote {out_path} ({frames} frames)", err=True)

@@ -26,6 +26,14 @@ def field_range(reader: RunReader, organ: str, field: str) -> tuple[float, float
     return lo, hi
 
 
+def check_movie_path(path: str | Path) -> Path:
+    """``path`` if it names a .mp4 or .gif file, else an InputError."""
+    path = Path(path)
+    if path.suffix.lower() not in (".mp4", ".gif"):
+        raise InputError("-o", str(path), "allowed: a .mp4 or .gif file")
+    return path
+
+
 def write_movie(
     reader: RunReader,
     path: str | Path,
@@ -37,9 +45,7 @@ def write_movie(
     number of frames. ``progress(done, total)`` is called after each frame."""
     import imageio.v2 as imageio
 
-    path = Path(path)
-    if path.suffix.lower() not in (".mp4", ".gif"):
-        raise InputError("-o", str(path), "allowed: a .mp4 or .gif file")
+    path = check_movie_path(path)
     if not reader.snapshots:
         raise InputError(reader.source, "snapshots", "the run file has no snapshots yet")
     organ, field = resolve(reader, options)

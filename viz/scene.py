@@ -6,14 +6,16 @@ What is drawn, all in um in the organ's coordinates:
   ducts, vessels...) as translucent surfaces;
 - one field as a volume rendering, with a colour bar titled with its units;
 - the **invasion front**: the isosurface where the smoothed volume fraction of live
-  front-type cells (tumour cells by default) equals ``front_level``;
+  front-type cells (tumour cells by default) equals ``front_level``, drawn whole as a
+  translucent magenta shell;
 - cells as spheres of their type's radius, coloured by type, greyed when apoptotic and
   dark brown when necrotic;
 - a scale bar in um and the simulated time in the title.
 
 Large organs are read with a stride (every k-th voxel in each direction, chosen so that at
 most ``max_voxels`` are read): never the whole volume. A cut-away removes the half nearest the
-camera (``y`` below the organ's middle) so that the inside shows.
+camera (``y`` below the organ's middle) of the tissue, the field and the cells, so that the
+inside shows.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ LABEL_COLOURS = {  # by words in label names
     "wall": "#bdbdbd",
 }
 NECROTIC_COLOUR = np.array([0.33, 0.2, 0.1])
-FRONT_COLOUR = "#ff9f1c"
+FRONT_COLOUR = "#e7298a"
 
 
 @dataclass
@@ -328,10 +330,13 @@ class SnapshotScene:
         surface = fraction.image(self.pv, "front").contour(
             [self.options.front_level], scalars="front"
         )
-        surface = self._clip(surface)
-        if surface.n_points:
+        if surface.n_points:  # whole (not cut away): a translucent shell around the cells
             self.plotter.add_mesh(
-                surface, color=FRONT_COLOUR, opacity=0.45, smooth_shading=True, label="front"
+                surface,
+                color=FRONT_COLOUR,
+                opacity=0.3,
+                smooth_shading=True,
+                silhouette={"color": FRONT_COLOUR, "line_width": 3.0},
             )
 
     def _add_cells(

@@ -1,0 +1,165 @@
+"""Pictures, headless: each command writes a non-blank image of the asked size, snapshots of a
+growing tumour differ, the front is where the cells are, the dashboard plots the file's data."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("pyvista")
+pytest.importorskip("matplotlib")
+
+from PIL import Image
+
+from tissue.cli import main
+from tissue.geometry import Grid
+from tissue.io.runfile import RunReader
+from viz.dashboard import dashboard, panel_series
+from viz.scene import RenderOptions, Volume, front_fraction, render, stride_for
+
+GOLDEN = Path(__file__).parent / "data" / "run-v1.h5"  # a tumour growing 39 -> 48 cells
+
+
+@pytest.fixture(autouse=True)
+def headless(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a cluster node: no display."""
+    monkeypatch.delenv("DISPLAY", raising=False)
+
+
+def is_picture(image: np.ndarray) -> bool:
+    """Not blank: many distinct colours and a good share of non-background pixels."""
+    background = image[0, 0]
+    drawn = np.any(image != background, axis=-1).mean()
+    return drawn > 0.05 and len(np.unique(image.reshape(-1, 3), axis=0)) > 50
+
+
+def test_render_writes_a_picture_of_the_asked_size(tmp_path: Path) -> None:
+    out = tmp_path / "view.png"
+    result = CliRunner().invoke(
+        main, ["render", str(GOLDEN), "-o", str(out), "--size", "320x240", "--last"]
+    )
+    assert result.exit_code == 0, result.output
+    image = np.asarray(Image.open(out).convert("RGB"))
+    assert image.shape == (240, 320, 3)
+    assert is_picture(image)
+
+
+def test_snapshots_of_a_growing_tumour_render_differently() -> None:
+    reader = RunReader(GOLDEN)
+    options = RenderOptions(size=(320, 240), clim=(36.0, 38.0))
+    first = render(reader, 0, options).astype(np.int32)
+    last = render(reader, -1, options).astype(np.int32)
+    changed = np.any(first != last, axis=-1).mean()
+    assert changed > 0.01
+
+
+def test_every_view_and_no_cut_render(tmp_path: Path) -> None:
+    reader = RunReader(GOLDEN)
+    images = [render(reader, -1, RenderOptions(size=(160, 120), view=v, cut=False))
+              for v in ("iso", "front", "side", "top")]  # fmt: skip
+    assert all(is_picture(i) for i in images)
+    assert not np.array_equal(images[0], images[3])
+
+
+def test_movie_has_one_frame_per_snapshot(tmp_path: Path) -> None:
+    import imageio.v2 as imageio
+
+    gif = tmp_path / "invasion.gif"
+    result = CliRunner().invoke(main, ["movie", str(GOLDEN), "-o", str(gif), "--size", "160x120"])
+    assert result.exit_code == 0, result.output
+    frames = imageio.mimread(gif)
+    assert len(frames) == 3
+    assert frames[0].shape[:2] == (120, 160)
+    assert all(is_picture(np.asarray(f)[..., :3]) for f in frames)
+    mp4 = tmp_path / "invasion.mp4"
+    result = CliRunner().invoke(main, ["movie", str(GOLDEN), "-o", str(mp4), "--size", "160x128"])
+    assert result.exit_code == 0, result.output
+    reader = imageio.get_reader(mp4)
+    assert reader.count_frames() == 3
+    reader.close()
+
+
+def test_picture_errors_are_one_line(tmp_path: Path) -> None:
+    runner = CliRunner()
+    for args, expected in [
+        (["render", str(GOLDEN), "-o", "x.png", "--field", "vegf"], "fields: oxygen"),
+        (["render", str(GOLDEN), "-o", "x.png", "--organ", "lung"], "organs: box"),
+        (["render", str(GOLDEN), "-o", "x.png", "--snapshot", "9"], "allowed: 0..2 or -1"),
+        (["render", str(GOLDEN), "-o", "x.png", "--size", "big"], "WIDTHxHEIGHT"),
+        (["movie", str(GOLDEN), "-o", "x.avi"], "a .mp4 or .gif file"),
+        (["plot", str(tmp_path / "none.h5"), "-o", "x.png"], "no such file"),
+    ]:
+        result = runner.invoke(main, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.output.count("\n") == 1
+        assert expected in result.output
+
+
+def test_front_fraction_keeps_the_cells_volume_and_place() -> None:
+    """The smoothed volume fraction integrates to the cells' volume, centred on them."""
+    grid = Grid((20, 20, 20), (10.0, 10.0, 10.0))
+    like = Volume(np.zeros((20, 20, 20), np.float32), (10.0, 10.0, 10.0), (5.0, 5.0, 5.0))
+    rng = np.random.default_rng(1)
+    positions = rng.normal(100.0, 15.0, size=(300, 3))
+    radius = np.full(300, 5.0)
+    front = front_fraction(positions, radius, like, grid)
+    total = float(front.values.astype(np.float64).sum()) * 1000.0
+    assert total == pytest.approx(300 * 4 / 3 * math.pi * 125, rel=1e-5)
+    peak = np.unravel_index(np.argmax(front.values), front.values.shape)
+    assert all(abs(i * 10 + 5 - 100) <= 15 for i in peak)
+
+
+def test_stride_bounds_the_voxels_read() -> None:
+    assert stride_for((64, 64, 64), 2_000_000) == 1
+    k = stride_for((512, 512, 512), 2_000_000)
+    assert k == 5
+    assert math.prod(-(-512 // k) for _ in range(3)) <= 2_000_000
+
+
+def test_dashboard_plots_the_values_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "run.h5"
+    shutil.copy(GOLDEN, path)
+    ledger = {"ledger.shed": 40.0, "ledger.arrested": 12.0, "ledger.micrometastases": 2.0}
+    with h5py.File(path, "a") as handle:  # as the metastasis model will record them
+        group = handle["timeseries"]
+        rows = group["tick"].shape[0]
+        columns = list(group.attrs["columns"])
+        for key, last in {**ledger, "circulation.ctc": 3.0, "lung.s100a8a9.mean": 0.5}.items():
+            group.create_dataset(key, data=np.linspace(0, last, rows))
+            columns.append(key)
+        group.attrs["columns"] = columns
+    reader = RunReader(path)
+    series = reader.timeseries()
+    data = panel_series(reader)
+    assert set(data["populations"]) == {
+        "box.tumour.live", "box.tumour.apoptotic", "box.tumour.necrotic"
+    }  # fmt: skip
+    assert {k: float(v[0]) for k, v in data["ledger"].items()} == {
+        "shed": 40.0, "arrested": 12.0, "micrometastases": 2.0
+    }  # fmt: skip
+    assert list(data["circulation"]) == ["circulation.ctc"]
+    assert list(data["niche"]) == ["lung.s100a8a9.mean"]
+    assert list(data["front"]) == ["box.tumour.radius_um"]
+
+    figure = dashboard(reader, (800, 500))
+    axes = {ax.get_title(): ax for ax in figure.axes}
+    lines = {line.get_label(): line for line in axes["cells by organ, type and state"].lines}
+    assert np.array_equal(lines["box.tumour.live"].get_ydata(), series["box.tumour.live"])
+    assert np.array_equal(lines["box.tumour.live"].get_xdata(), series["time_days"])
+    bars = axes["cascade ledger (last output)"].patches
+    assert [b.get_height() for b in bars] == [40.0, 12.0, 2.0]
+    front = axes["primary tumour front"].lines[0]
+    assert np.array_equal(front.get_ydata(), series["box.tumour.radius_um"])
+
+    out = tmp_path / "dashboard.png"
+    result = CliRunner().invoke(main, ["plot", str(path), "-o", str(out), "--size", "800x500"])
+    assert result.exit_code == 0, result.output
+    image = np.asarray(Image.open(out).convert("RGB"))
+    assert image.shape == (500, 800, 3)
+    assert is_picture(image)
