@@ -163,3 +163,26 @@ def test_dashboard_plots_the_values_in_the_file(tmp_path: Path) -> None:
     image = np.asarray(Image.open(out).convert("RGB"))
     assert image.shape == (500, 800, 3)
     assert is_picture(image)
+
+
+def test_labelled_structures_become_surfaces_and_big_organs_are_strided(tmp_path: Path) -> None:
+    from tests.conftest import busy_scenario
+    from tissue.config import scenario_from_dict
+    from tissue.runner import Runner, RunSettings
+    from tissue.simulation import Simulation
+    from viz.scene import SnapshotScene
+
+    sim = Simulation(scenario_from_dict(busy_scenario(), "walled"), backend="cpu", seed=1)
+    Runner(sim, tmp_path, RunSettings(6 / 1440, snapshot_every_min=6.0)).run()
+    reader = RunReader(tmp_path / "run.h5")
+    scene = SnapshotScene(reader, RenderOptions(size=(200, 150), max_voxels=600))
+    try:
+        assert scene.stride == 2  # 16^3 voxels read as 8^3
+        assert scene.labels.values.shape == (8, 8, 8)
+        assert [name for _surface, _colour, name in scene.tissue] == ["wall"]
+        surface = scene.tissue[0][0]
+        z_low, z_high = surface.bounds[4], surface.bounds[5]
+        assert 60 <= z_low < z_high <= 100  # the wall spans z = 70..90 um
+        assert is_picture(scene.draw(-1))
+    finally:
+        scene.close()

@@ -224,6 +224,7 @@ class SnapshotScene:
         if unknown:
             raise InputError("--front-type", unknown[0], f"allowed: {', '.join(reader.cell_types)}")
         self.front_types = [reader.cell_types.index(t) for t in front]
+        self.labels = read_volume(reader, -1, self.organ, "labels", self.stride)
         self.tissue = self._tissue_surfaces()
 
     def _clip(self, mesh: Any) -> Any:
@@ -233,7 +234,7 @@ class SnapshotScene:
 
     def _tissue_surfaces(self) -> list[tuple[Any, str, str]]:
         """(surface, colour, label name) of every label but the most common one."""
-        labels = read_volume(self.reader, -1, self.organ, "labels", self.stride)
+        labels = self.labels
         codes, counts = np.unique(labels.values, return_counts=True)
         names = {code: name for name, code in self.reader.organs[self.organ].label_codes.items()}
         out = []
@@ -323,8 +324,7 @@ class SnapshotScene:
         chosen = np.isin(types, self.front_types) & (states == LIVE)
         if not chosen.any():
             return
-        like = read_volume(self.reader, -1, self.organ, "labels", self.stride)
-        fraction = front_fraction(positions[chosen], radius[chosen], like, self.grid)
+        fraction = front_fraction(positions[chosen], radius[chosen], self.labels, self.grid)
         if fraction.values.max() <= self.options.front_level:
             return
         surface = fraction.image(self.pv, "front").contour(
