@@ -133,3 +133,17 @@ def test_resume_with_days_extends_a_finished_run(straight: Path, tmp_path: Path)
     assert reader.status == "complete"
     assert reader.final()["time_min"] == pytest.approx(114.0)  # last output before 115.2 min
     assert reader.snapshots[-1].time_min == pytest.approx(115.2)
+
+
+def test_a_checkpoint_saved_from_python_resumes_with_the_scenario_settings(tmp_path: Path) -> None:
+    from tissue.simulation import Simulation
+
+    scenario = scenario_from_dict(busy_scenario(), "busy").with_overrides({"run.days": 0.005})
+    sim = Simulation(scenario, backend="cpu", seed=3)
+    sim.step(20)
+    sim.save_checkpoint(tmp_path / "checkpoint.h5")
+    code, err = finished(tissue("resume", str(tmp_path), "--quiet"))
+    assert code == 0, err
+    reader = RunReader(tmp_path / "run.h5")
+    assert reader.status == "complete"
+    assert reader.snapshots[-1].time_min == pytest.approx(7.2)

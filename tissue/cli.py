@@ -133,7 +133,9 @@ def resume(out_dir: str, days: float | None, backend: str, quiet: bool) -> None:
     with deferred_signals() as stop:
         out = Path(out_dir)
         checkpoint = load_checkpoint(out / CHECKPOINT_FILE, backend=backend)
-        settings = RunSettings.from_stored(checkpoint.settings, str(checkpoint.path))
+        settings = RunSettings.from_stored(
+            checkpoint.settings, checkpoint.simulation.scenario, str(checkpoint.path)
+        )
         if days is not None:
             if not days > 0:
                 raise InputError("--days", str(days), "allowed: a positive number")

@@ -27,6 +27,7 @@ from tissue.io.runfile import RunFileError, RunWriter
 from tissue.observers import TimeSeriesCSV
 
 if TYPE_CHECKING:
+    from tissue.config import Scenario
     from tissue.simulation import Simulation
 
 RUN_FILE = "run.h5"
@@ -50,11 +51,20 @@ class RunSettings:
     checkpoint_every_min: float = 0.0
 
     @classmethod
-    def from_stored(cls, stored: dict[str, Any], source: str) -> RunSettings:
+    def from_stored(cls, stored: dict[str, Any], scenario: Scenario, source: str) -> RunSettings:
+        """The settings saved with a checkpoint; the scenario's run length and snapshot
+        interval stand in for any that are missing (a checkpoint saved from Python)."""
+        values = {
+            "target_days": stored.get("target_days", scenario.run.days),
+            "snapshot_every_min": stored.get(
+                "snapshot_every_min", scenario.run.snapshot_interval_min
+            ),
+            "checkpoint_every_min": stored.get("checkpoint_every_min", 0.0),
+        }
         try:
-            return cls(**{key: float(stored[key]) for key in cls.__dataclass_fields__})
-        except (KeyError, TypeError, ValueError):
-            raise InputError(source, "run", "missing or bad run settings") from None
+            return cls(**{key: float(value) for key, value in values.items()})
+        except (TypeError, ValueError):
+            raise InputError(source, "run", f"bad run settings {stored}") from None
 
 
 class StopRequest:
