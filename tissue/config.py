@@ -62,11 +62,46 @@ class BoxGeometry(Model):
 
 
 class FileGeometry(Model):
-    """A 3-D label image from a .npy file, shape (nz, ny, nx), with named label values."""
+    """A 3-D label image, shape (nz, ny, nx), with named label values: a .npy file, an HDF5
+    file (.h5, .hdf5; ``dataset`` names the array) or a TIFF stack (.tif, .tiff; one page
+    per z-slice), e.g. a segmented micro-CT or histology stack."""
 
     kind: Literal["file"]
     path: str
     labels: dict[str, Annotated[int, Field(ge=0, lt=MAX_LABELS)]]
+    dataset: str | None = None
+
+
+class LungGeometry(Model):
+    """Generated lung parenchyma: alveolar air spaces as a Voronoi foam, septal walls between
+    them, capillaries inside the walls where three alveoli meet. Labels: septum, air,
+    capillary. Defaults are mouse scale (use spacing_um <= 10). Walls are made at least one
+    voxel thick so that they stay closed on coarse grids."""
+
+    kind: Literal["lung"]
+    alveolus_diameter_um: Positive = 47.0  # mouse, Hoang 2018 J Anat (human ~200)
+    septum_thickness_um: Positive = 6.0  # estimate: mouse interalveolar septum 5-10 um
+    capillary_diameter_um: Positive = 8.0  # brief: 6-15 um
+    jitter: Annotated[float, Field(ge=0.0, le=1.0)] = 0.7  # estimate: irregularity of alveoli
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 0  # the tissue's own seed
+
+
+class BreastGeometry(Model):
+    """Generated breast: ducts (lumen lined by epithelium) in fibroglandular stroma with
+    microvessels, and fat (adipocytes with thin stroma and capillaries between them)
+    elsewhere. Labels: stroma, adipocyte, lumen, epithelium, vessel."""
+
+    kind: Literal["breast"]
+    fibroglandular_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.19  # Yaffe 2009
+    adipocyte_diameter_um: Positive = 100.0  # brief: adipocytes 50-160 um across
+    fat_septum_um: Positive = 6.0  # estimate: stroma between adipocytes
+    duct_count: Annotated[int, Field(ge=0, le=64)] = 1
+    duct_lumen_radius_um: Positive = 100.0  # brief: 80-160 um (a DCIS model: 158.75)
+    epithelium_thickness_um: Positive = 20.0  # estimate: one to two cell layers
+    vessel_diameter_um: Positive = 10.0  # estimate: microvessels 5-15 um
+    vessel_spacing_um: Positive = 150.0  # estimate: oxygen reaches 100-200 um from a vessel
+    jitter: Annotated[float, Field(ge=0.0, le=1.0)] = 0.7  # estimate
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 0  # the tissue's own seed
 
 
 class Region(Model):
@@ -93,9 +128,10 @@ class OrganConfig(Model):
     shape: Shape3 | None = None
     spacing_um: Positive | Spacing3 = 20.0
     origin_um: Vector3 = (0.0, 0.0, 0.0)
-    geometry: Annotated[Union[BoxGeometry, FileGeometry], Field(discriminator="kind")] = (  # noqa: UP007
-        BoxGeometry()
-    )
+    geometry: Annotated[
+        Union[BoxGeometry, FileGeometry, LungGeometry, BreastGeometry],  # noqa: UP007
+        Field(discriminator="kind"),
+    ] = BoxGeometry()
     regions: list[Region] = []
     barrier_labels: list[str] = []
 
@@ -108,6 +144,10 @@ class OrganConfig(Model):
         """Label name -> uint8 code of this organ."""
         if isinstance(self.geometry, FileGeometry):
             names = dict(self.geometry.labels)
+        elif isinstance(self.geometry, LungGeometry):
+            names = {"septum": 0, "air": 1, "capillary": 2}
+        elif isinstance(self.geometry, BreastGeometry):
+            names = {"stroma": 0, "adipocyte": 1, "lumen": 2, "epithelium": 3, "vessel": 4}
         else:
             names = {self.geometry.label: 0}
         for region in self.regions:
@@ -588,8 +628,12 @@ def check_references(scenario: Scenario) -> None:
 
     for name, organ in organs.items():
         key = f"organs.{name}"
-        if isinstance(organ.geometry, BoxGeometry):
-            need(organ.shape is not None, f"{key}.shape", "required for a box: [nx, ny, nz]")
+        if not isinstance(organ.geometry, FileGeometry):
+            need(
+                organ.shape is not None,
+                f"{key}.shape",
+                f"required for a {organ.geometry.kind}: [nx, ny, nz]",
+            )
         for i, region in enumerate(organ.regions):
             rkey = f"{key}.regions.{i}"
             if region.shape in ("sphere", "cylinder"):

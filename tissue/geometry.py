@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from tissue.config import FileGeometry, OrganConfig, Region
+from tissue.config import BreastGeometry, FileGeometry, LungGeometry, OrganConfig, Region
 from tissue.errors import InputError
 
 
@@ -88,6 +88,13 @@ def build_labels(
         volume = _load_label_file(organ_name, organ, scenario_source)
         grid = Grid(tuple(volume.shape), spacing, organ.origin_um)  # type: ignore[arg-type]
         labels = xp.asarray(volume)
+    elif isinstance(organ.geometry, LungGeometry | BreastGeometry):
+        from tissue.generators import breast_labels, lung_labels
+
+        nx, ny, nz = organ.shape  # type: ignore[misc]
+        grid = Grid((nz, ny, nx), spacing, organ.origin_um)
+        generate = lung_labels if isinstance(organ.geometry, LungGeometry) else breast_labels
+        labels = generate(xp, grid, organ.geometry)
     else:
         nx, ny, nz = organ.shape  # type: ignore[misc]
         grid = Grid((nz, ny, nx), spacing, organ.origin_um)
@@ -127,12 +134,7 @@ def _load_label_file(organ_name: str, organ: OrganConfig, scenario_source: str) 
     path = Path(geometry.path)
     if not path.is_absolute() and Path(scenario_source).is_file():
         path = Path(scenario_source).parent / path
-    if path.suffix != ".npy":
-        raise InputError(scenario_source, key, f"'{path}': allowed label images: .npy")
-    try:
-        volume = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise InputError(str(path), key, f"cannot read label image ({error})") from None
+    volume = read_label_image(path, geometry.dataset, scenario_source, key)
     if volume.ndim != 3 or not np.issubdtype(volume.dtype, np.integer):
         raise InputError(
             str(path),
@@ -157,3 +159,54 @@ def _load_label_file(organ_name: str, organ: OrganConfig, scenario_source: str) 
             f"values {unnamed} in the image have no name; named: {sorted(named)}",
         )
     return volume.astype(np.uint8)
+
+
+LABEL_IMAGE_SUFFIXES = (".npy", ".h5", ".hdf5", ".tif", ".tiff")
+
+
+def read_label_image(path: Path, dataset: str | None, source: str, key: str) -> np.ndarray:
+    """The array of a label image file: .npy, HDF5 (``dataset`` names the array) or a
+    multi-page TIFF (pages are z-slices). Errors name the file and what is allowed."""
+    suffix = path.suffix.lower()
+    if suffix not in LABEL_IMAGE_SUFFIXES:
+        raise InputError(
+            source, key, f"'{path}': allowed label images: {', '.join(LABEL_IMAGE_SUFFIXES)}"
+        )
+    if not path.is_file():
+        raise InputError(str(path), key, "no such label image")
+    try:
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False)
+        if suffix in (".h5", ".hdf5"):
+            return _read_hdf5_labels(path, dataset, key)
+        import tifffile
+
+        return np.asarray(tifffile.imread(path))
+    except InputError:
+        raise
+    except Exception as error:  # each reader has its own errors; all mean "unreadable"
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise InputError(str(path), key, f"cannot read label image ({reason})") from None
+
+
+def _read_hdf5_labels(path: Path, dataset: str | None, key: str) -> np.ndarray:
+    import h5py
+
+    with h5py.File(path, "r", locking=False) as handle:
+        names: list[str] = []
+        handle.visititems(
+            lambda name, item: names.append(name) if isinstance(item, h5py.Dataset) else None
+        )
+        if dataset is None:
+            raise InputError(
+                str(path),
+                key.replace(".path", ".dataset"),
+                f"required for an HDF5 label image; datasets: {', '.join(names) or '(none)'}",
+            )
+        if dataset.strip("/") not in names:
+            raise InputError(
+                str(path),
+                key.replace(".path", ".dataset"),
+                f"no dataset '{dataset}'; datasets: {', '.join(names) or '(none)'}",
+            )
+        return handle[dataset][()]
