@@ -80,8 +80,13 @@ def test_bad_label_images(tmp_path: Path, array, labels, fragment: str) -> None:
 def test_missing_or_wrong_type_file(tmp_path: Path) -> None:
     organ = organ_of(geometry={"kind": "file", "path": str(tmp_path / "none.npy"),
                                "labels": {"a": 0}})  # fmt: skip
+    with pytest.raises(InputError, match="no such label image"):
+        build_labels(np, "o", organ, "test")
+    (tmp_path / "bad.npy").write_text("not an array")
+    organ = organ_of(geometry={"kind": "file", "path": str(tmp_path / "bad.npy"),
+                               "labels": {"a": 0}})  # fmt: skip
     with pytest.raises(InputError, match="cannot read label image"):
         build_labels(np, "o", organ, "test")
-    organ = organ_of(geometry={"kind": "file", "path": "x.tif", "labels": {"a": 0}})
+    organ = organ_of(geometry={"kind": "file", "path": "x.png", "labels": {"a": 0}})
     with pytest.raises(InputError, match=r"allowed label images: \.npy"):
         build_labels(np, "o", organ, "test")

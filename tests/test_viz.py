@@ -18,10 +18,9 @@ pytest.importorskip("matplotlib")
 from PIL import Image
 
 from tissue.cli import main
-from tissue.geometry import Grid
 from tissue.io.runfile import RunReader
 from viz.dashboard import dashboard, panel_series
-from viz.scene import RenderOptions, Volume, front_fraction, render, stride_for
+from viz.scene import RenderOptions, render, stride_for
 
 GOLDEN = Path(__file__).parent / "data" / "run-v1.h5"  # a tumour growing 39 -> 48 cells
 
@@ -99,20 +98,6 @@ def test_picture_errors_are_one_line(tmp_path: Path) -> None:
         assert result.exit_code == 2, (args, result.output)
         assert result.output.count("\n") == 1
         assert expected in result.output
-
-
-def test_front_fraction_keeps_the_cells_volume_and_place() -> None:
-    """The smoothed volume fraction integrates to the cells' volume, centred on them."""
-    grid = Grid((20, 20, 20), (10.0, 10.0, 10.0))
-    like = Volume(np.zeros((20, 20, 20), np.float32), (10.0, 10.0, 10.0), (5.0, 5.0, 5.0))
-    rng = np.random.default_rng(1)
-    positions = rng.normal(100.0, 15.0, size=(300, 3))
-    radius = np.full(300, 5.0)
-    front = front_fraction(positions, radius, like, grid)
-    total = float(front.values.astype(np.float64).sum()) * 1000.0
-    assert total == pytest.approx(300 * 4 / 3 * math.pi * 125, rel=1e-5)
-    peak = np.unravel_index(np.argmax(front.values), front.values.shape)
-    assert all(abs(i * 10 + 5 - 100) <= 15 for i in peak)
 
 
 def test_stride_bounds_the_voxels_read() -> None:

@@ -342,6 +342,18 @@ class RunConfig(Model):
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
 
 
+class ObservablesConfig(Model):
+    """What the tumour observables count: the metastasis census (connected clusters of
+    tumour cells, two cells linked when their centres are at most ``cluster_link_um``
+    apart, counted by size class) and the invasion front (the surface where the smoothed
+    volume fraction of live tumour cells equals ``front_level``)."""
+
+    tumour_types: list[str] = []
+    cluster_link_um: Positive = 21.0  # 1.25 x (2 x 8.4 um): PhysiCell's adhesion range
+    size_classes: list[Annotated[int, Field(ge=1)]] = [1, 2, 10, 100, 1000]
+    front_level: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
+
+
 class Scenario(Model):
     """A complete model: organs, fields, cell types, initial cells and time steps."""
 
@@ -353,6 +365,7 @@ class Scenario(Model):
     fields: dict[str, FieldConfig] = {}
     cell_types: dict[str, CellTypeConfig] = {}
     initial_cells: list[InitialCells] = []
+    observables: ObservablesConfig = ObservablesConfig()
 
     _source: str = PrivateAttr(default="<scenario>")
 
@@ -626,6 +639,18 @@ def check_references(scenario: Scenario) -> None:
         if not ok:
             raise InputError(src, key, message)
 
+    for i, tname in enumerate(scenario.observables.tumour_types):
+        need(
+            tname in scenario.cell_types,
+            f"observables.tumour_types.{i}",
+            f"unknown cell type '{tname}'; types: {', '.join(scenario.cell_types) or '(none)'}",
+        )
+    classes = scenario.observables.size_classes
+    need(
+        classes == sorted(set(classes)) and classes[:1] == [1],
+        "observables.size_classes",
+        f"{classes}: allowed: increasing lower bounds starting at 1, e.g. [1, 2, 10, 100]",
+    )
     for name, organ in organs.items():
         key = f"organs.{name}"
         if not isinstance(organ.geometry, FileGeometry):

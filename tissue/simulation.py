@@ -36,6 +36,7 @@ from tissue.errors import InputError
 from tissue.fields import FieldSolver
 from tissue.geometry import Grid, build_labels
 from tissue.kernels.random import philox_uniform_numpy
+from tissue.observables import census, front_metrics, volume_fraction
 from tissue.rng import CellRandom, Purpose, unit_vectors
 from tissue.rules import (
     CellTypes,
@@ -336,6 +337,32 @@ class Simulation:
             for fname in organ.fields.names:
                 for stat, value in organ.fields.summary(fname).items():
                     out[f"{oname}.{fname}.{stat}"] = value
+            out.update(self._tumour_observables(oname, organ))
+        return out
+
+    def _tumour_observables(self, oname: str, organ: Organ) -> dict[str, float]:
+        """Census and invasion front of the live cells of ``observables.tumour_types``
+        (see :mod:`tissue.observables`); nothing when no tumour types are named."""
+        config = self.scenario.observables
+        if not config.tumour_types:
+            return {}
+        xp, cells = organ.xp, organ.cells
+        codes = xp.asarray([self.types.names.index(t) for t in config.tumour_types])
+        chosen = xp.isin(cells.type, codes) & (cells.state == LIVE)
+        positions = cells.position_um[chosen]
+        radius = self.types.of("radius_um", cells.type[chosen])
+        out = {
+            f"{oname}.census.{name}": float(count)
+            for name, count in census(
+                to_numpy(positions), config.cluster_link_um, config.size_classes
+            ).items()
+        }
+        grid = organ.grid
+        fraction = volume_fraction(
+            xp, positions, radius, grid.shape_zyx, grid.spacing_xyz_um, grid.origin_xyz_um
+        )
+        front = front_metrics(xp, fraction, config.front_level, grid.spacing_xyz_um)
+        out.update({f"{oname}.{key}": value for key, value in front.items()})
         return out
 
     def _equivalent_radius(self, organ: Organ, type_index: int) -> float:

@@ -29,6 +29,7 @@ import numpy as np
 from tissue.cells import APOPTOTIC, LIVE, NECROTIC
 from tissue.errors import InputError
 from tissue.io.runfile import RunReader
+from tissue.observables import volume_fraction
 from viz.headless import pyvista
 
 VIEWS = {  # camera direction (from the focal point towards the camera) and view-up
@@ -139,38 +140,6 @@ def read_volume(reader: RunReader, which: int, organ: str, name: str, stride: in
     spacing = tuple(d * stride for d in grid.spacing_xyz_um)
     first = tuple(o + 0.5 * d for o, d in zip(grid.origin_xyz_um, grid.spacing_xyz_um, strict=True))
     return Volume(values, spacing, first)  # type: ignore[arg-type]
-
-
-def front_fraction(
-    positions: np.ndarray, radius_um: np.ndarray, like: Volume, organ_grid: Any
-) -> Volume:
-    """Smoothed volume fraction of the given cells on the grid of ``like``.
-
-    Each cell's volume (4/3 pi r^3) is added to its (strided) voxel, divided by the voxel
-    volume, and smoothed with a Gaussian of one voxel's width (sigma).
-    """
-    nz, ny, nx = like.values.shape
-    spacing = np.asarray(like.spacing)
-    origin = np.asarray(organ_grid.origin_xyz_um)
-    ijk = np.floor((positions - origin) / spacing).astype(np.int64)
-    ijk = np.clip(ijk, 0, np.array([nx, ny, nz]) - 1)
-    flat = (ijk[:, 2] * ny + ijk[:, 1]) * nx + ijk[:, 0]
-    volume = 4.0 / 3.0 * math.pi * radius_um.astype(np.float64) ** 3
-    fraction = np.bincount(flat, weights=volume, minlength=nx * ny * nz)
-    fraction = fraction.reshape(nz, ny, nx) / float(np.prod(spacing))
-    return Volume(gaussian(fraction, 1.0).astype(np.float32), like.spacing, like.first_centre)
-
-
-def gaussian(values: np.ndarray, sigma: float) -> np.ndarray:
-    """Separable Gaussian smoothing (sigma in voxels) with zero padding, (nz, ny, nx)."""
-    radius = max(1, math.ceil(3 * sigma))
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    kernel = np.exp(-0.5 * (x / sigma) ** 2)
-    kernel /= kernel.sum()
-    out = values.astype(np.float64)
-    for axis in range(3):
-        out = np.apply_along_axis(np.convolve, axis, out, kernel, mode="same")
-    return out
 
 
 def cell_colours(types: np.ndarray, states: np.ndarray) -> np.ndarray:
@@ -324,7 +293,13 @@ class SnapshotScene:
         chosen = np.isin(types, self.front_types) & (states == LIVE)
         if not chosen.any():
             return
-        fraction = front_fraction(positions[chosen], radius[chosen], self.labels, self.grid)
+        labels = self.labels
+        fraction = Volume(
+            volume_fraction(np, positions[chosen], radius[chosen], labels.values.shape,
+                            labels.spacing, self.grid.origin_xyz_um),
+            labels.spacing,
+            labels.first_centre,
+        )  # fmt: skip
         if fraction.values.max() <= self.options.front_level:
             return
         surface = fraction.image(self.pv, "front").contour(
