@@ -40,7 +40,7 @@ gpu-wheels:
 	mkdir -p .wheels
 	$(PYTHON) -m pip download --quiet --only-binary=:all: --python-version 3.12 \
 	  --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 -d .wheels \
-	  'pydantic>=2.6' 'tomli-w>=1.0'
+	  'pydantic>=2.6' 'tomli-w>=1.0' 'tifffile>=2023.7'
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

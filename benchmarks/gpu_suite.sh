@@ -3,7 +3,7 @@
 #
 #     TISSUE_GIT_COMMIT=<sha> bash benchmarks/gpu_suite.sh      (with .wheels carried)
 #
-# 1. prints the machine (nvidia-smi, Python); 2. installs pydantic and tomli-w from the
+# 1. prints the machine (nvidia-smi, Python); 2. installs pydantic, tomli-w and tifffile from the
 # wheels in .wheels/ (made here by `make gpu-wheels`) unless they import already; 3. puts
 # the checkout on PYTHONPATH and checks that tissue and CuPy import and see a device;
 # 4. runs the GPU tests (pytest -m gpu; "no tests collected" is not a failure);
@@ -96,25 +96,25 @@ fi
 
 # --- 2. packages the machine lacks -----------------------------------------------------
 t0=$SECONDS
-if "$PY" -c "import pydantic, tomli_w" 2>/dev/null; then
-  record "pydantic, tomli-w" "ok (present)" 0 $((SECONDS - t0))
+if "$PY" -c "import pydantic, tomli_w, tifffile" 2>/dev/null; then
+  record "pydantic, tomli-w, tifffile" "ok (present)" 0 $((SECONDS - t0))
 elif [ -d .wheels ]; then
-  say "installing pydantic and tomli-w from .wheels"
+  say "installing pydantic, tomli-w and tifffile from .wheels"
   if ! "$PY" -m pip install --quiet --disable-pip-version-check --no-index \
-    --find-links .wheels pydantic tomli-w 2>&1 | tee -a "$LOG"; then
+    --find-links .wheels pydantic tomli-w tifffile 2>&1 | tee -a "$LOG"; then
     say "pip install into the interpreter failed; installing into /tmp/tissue-site instead"
     "$PY" -m pip install --quiet --disable-pip-version-check --no-index --find-links .wheels \
-      --target /tmp/tissue-site pydantic tomli-w 2>&1 | tee -a "$LOG"
+      --target /tmp/tissue-site pydantic tomli-w tifffile 2>&1 | tee -a "$LOG"
     export PYTHONPATH="$PYTHONPATH:/tmp/tissue-site"
   fi
-  if "$PY" -c "import pydantic, tomli_w" 2>>"$LOG"; then
-    record "pydantic, tomli-w" "ok (installed)" 0 $((SECONDS - t0))
+  if "$PY" -c "import pydantic, tomli_w, tifffile" 2>>"$LOG"; then
+    record "pydantic, tomli-w, tifffile" "ok (installed)" 0 $((SECONDS - t0))
   else
-    record "pydantic, tomli-w" "FAIL" 1 $((SECONDS - t0))
+    record "pydantic, tomli-w, tifffile" "FAIL" 1 $((SECONDS - t0))
   fi
 else
-  say "pydantic or tomli-w missing and no .wheels/: run 'make gpu-wheels' and carry .wheels"
-  record "pydantic, tomli-w" "FAIL (no .wheels)" 1 $((SECONDS - t0))
+  say "pydantic, tomli-w or tifffile missing and no .wheels/: run 'make gpu-wheels' and carry .wheels"
+  record "pydantic, tomli-w, tifffile" "FAIL (no .wheels)" 1 $((SECONDS - t0))
 fi
 
 # --- 3. tissue and CuPy ------------------------------------------------------------------
