@@ -71,7 +71,7 @@ def contents(path: Path) -> dict[str, np.ndarray]:
 def rows_written(run_file: Path) -> int:
     try:
         return len(RunReader(run_file).timeseries()["tick"])
-    except (InputError, OSError, KeyError):
+    except InputError:
         return 0  # not created yet, or caught mid-write
 
 

@@ -61,9 +61,12 @@ def open_checked(path: str | Path, fmt: str, mode: str = "r") -> h5py.File:
             )
         if int(file_version) < 1:
             raise InputError(str(path), "format_version", f"{int(file_version)} is not valid")
-    except BaseException:
+    except InputError:
         handle.close()
         raise
+    except Exception as error:  # h5py's errors on inconsistent metadata vary in type
+        handle.close()
+        raise InputError(str(path), "", f"unreadable ({one_line(error)})") from None
     return handle
 
 

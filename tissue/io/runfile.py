@@ -344,8 +344,13 @@ class _Reading:
 
     def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
         self.handle.close()
-        if isinstance(error, OSError | KeyError):
-            raise InputError(self.source, "", f"damaged run file ({one_line(error)})") from error
+        # caught mid-write by another process, or damaged: h5py's errors vary in type
+        if isinstance(error, Exception) and not isinstance(error, InputError):
+            raise InputError(
+                self.source,
+                "",
+                f"unreadable run file, damaged or caught mid-write ({one_line(error)}); try again",
+            ) from error
 
 
 def _organ_info(labels: h5py.Group) -> OrganInfo:
