@@ -58,7 +58,10 @@ class TimeSeriesCSV:
         self._writer = csv.DictWriter(self._file, fieldnames=fields, restval="nan")
 
     def __call__(self, sim: Simulation) -> None:
-        row = sim.observables()
+        self.write_row(sim.observables())
+
+    def write_row(self, row: dict[str, float]) -> None:
+        """Append ``row`` (observable -> value); the first row sets the columns."""
         if self._writer is None:
             self._file = self.path.open("w", newline="")
             self._writer = csv.DictWriter(self._file, fieldnames=list(row), restval="nan")

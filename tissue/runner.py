@@ -135,8 +135,7 @@ class Runner:
         self.csv = TimeSeriesCSV(
             self.out / CSV_FILE, resume_at_min=sim.time_min if resume else None
         )
-        sim.add_observer(self.run_file.record, call_now=not resume)
-        sim.add_observer(self.csv, call_now=not resume)
+        sim.add_observer(self._record, call_now=not resume)
         sim.add_observer(
             self.run_file.snapshot, every_min=settings.snapshot_every_min, call_now=not resume
         )
@@ -168,6 +167,12 @@ class Runner:
             self.report(str(error))
             return False
         return True
+
+    def _record(self, sim: Simulation) -> None:
+        """One row of observables (computed once) to the run file and the CSV."""
+        row = sim.observables()
+        self.run_file.record_row(sim.tick, row)
+        self.csv.write_row(row)
 
     def _periodic_checkpoint(self, sim: Simulation) -> None:
         self.checkpoint()

@@ -83,7 +83,10 @@ class RunWriter:
 
     def record(self, sim: Simulation) -> None:
         """Append the observables of ``sim`` as one row of the time series."""
-        row = sim.observables()
+        self.record_row(sim.tick, sim.observables())
+
+    def record_row(self, tick: int, row: dict[str, float]) -> None:
+        """Append ``row`` (observable -> value) at ``tick`` to the time series."""
         with self._open() as handle:
             group = handle["timeseries"]
             columns = list(group.attrs["columns"])
@@ -97,7 +100,7 @@ class RunWriter:
                 group[key].resize((rows + 1,))
                 group[key][rows] = row.get(key, np.nan)
             group["tick"].resize((rows + 1,))
-            group["tick"][rows] = sim.tick
+            group["tick"][rows] = tick
 
     def snapshot(self, sim: Simulation) -> None:
         """Write the fields and cells of every organ (once per tick)."""
