@@ -123,6 +123,7 @@ class Runner:
         self.settings = settings
         self.report = report
         self.checkpoint_path = self.out / CHECKPOINT_FILE
+        self._checkpointed_tick = -1  # the tick of the checkpoint this runner wrote last
         try:
             self.out.mkdir(parents=True, exist_ok=True)
             if not resume:
@@ -160,12 +161,16 @@ class Runner:
         return self.sim.ticks_for(self.settings.target_days)
 
     def checkpoint(self) -> bool:
-        """Write the checkpoint now; False (and a report) if it could not be written."""
+        """Write the checkpoint now (unless this tick's is written); False (and a report)
+        if it could not be written."""
+        if self._checkpointed_tick == self.sim.tick:
+            return True
         try:
             save_checkpoint(self.sim, self.checkpoint_path, asdict(self.settings))
         except CheckpointError as error:
             self.report(str(error))
             return False
+        self._checkpointed_tick = self.sim.tick
         return True
 
     def _record(self, sim: Simulation) -> None:

@@ -23,6 +23,7 @@ describes the snapshots for ParaView and VisIt (see :mod:`tissue.io.xdmf`).
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,15 +76,15 @@ class RunWriter:
 
     def _open(self, mode: str = "a") -> h5py.File:
         try:
-            return _Guarded(h5py.File(self.path, mode), self.path)  # type: ignore[return-value]
+            handle = h5py.File(self.path, mode)
         except OSError as error:
-            raise RunFileError(
-                f"{self.path}: cannot write the run file ({one_line(error)})"
-            ) from None
+            raise self._failed(error) from None
+        return _Translated(  # type: ignore[return-value]
+            handle, lambda error: self._failed(error) if isinstance(error, OSError) else None
+        )
 
-    def record(self, sim: Simulation) -> None:
-        """Append the observables of ``sim`` as one row of the time series."""
-        self.record_row(sim.tick, sim.observables())
+    def _failed(self, error: BaseException) -> RunFileError:
+        return RunFileError(f"{self.path}: cannot write the run file ({one_line(error)})")
 
     def record_row(self, tick: int, row: dict[str, float]) -> None:
         """Append ``row`` (observable -> value) at ``tick`` to the time series."""
@@ -132,12 +133,15 @@ class RunWriter:
             handle.attrs["status"] = status
 
 
-class _Guarded:
-    """An open h5py file whose write errors become :class:`RunFileError`."""
+class _Translated:
+    """An open h5py file, closed on leaving the block, whose errors there become the one-line
+    error ``translate(error)`` returns (or pass through when it returns None)."""
 
-    def __init__(self, handle: h5py.File, path: Path) -> None:
+    def __init__(
+        self, handle: h5py.File, translate: Callable[[BaseException], Exception | None]
+    ) -> None:
         self.handle = handle
-        self.path = path
+        self.translate = translate
 
     def __enter__(self) -> h5py.File:
         return self.handle
@@ -147,10 +151,9 @@ class _Guarded:
             self.handle.close()
         except OSError as close_error:
             error = error or close_error
-        if isinstance(error, OSError):
-            raise RunFileError(
-                f"{self.path}: cannot write the run file ({one_line(error)})"
-            ) from error
+        replacement = self.translate(error) if error is not None else None
+        if replacement is not None:
+            raise replacement from error
 
 
 def _create(handle: h5py.File, sim: Simulation) -> None:
@@ -252,7 +255,18 @@ class RunReader:
             ]
 
     def _open(self) -> h5py.File:
-        return _Reading(open_checked(self.path, RUN_FORMAT), self.source)  # type: ignore[return-value]
+        def unreadable(error: BaseException) -> Exception | None:
+            # caught mid-write by another process, or damaged: h5py's errors vary in type
+            if isinstance(error, Exception) and not isinstance(error, InputError):
+                return InputError(
+                    self.source,
+                    "",
+                    f"unreadable run file, damaged or caught mid-write "
+                    f"({one_line(error)}); try again",
+                )
+            return None
+
+        return _Translated(open_checked(self.path, RUN_FORMAT), unreadable)  # type: ignore[return-value]
 
     def scenario(self) -> Scenario:
         """The run's resolved scenario."""
@@ -333,27 +347,6 @@ class RunReader:
                 f"'{organ}' is not in this run; organs: {', '.join(self.organs)}",
             )
         return self.organs[organ]
-
-
-class _Reading:
-    """An open run file whose read errors become one-line :class:`InputError`s."""
-
-    def __init__(self, handle: h5py.File, source: str) -> None:
-        self.handle = handle
-        self.source = source
-
-    def __enter__(self) -> h5py.File:
-        return self.handle
-
-    def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
-        self.handle.close()
-        # caught mid-write by another process, or damaged: h5py's errors vary in type
-        if isinstance(error, Exception) and not isinstance(error, InputError):
-            raise InputError(
-                self.source,
-                "",
-                f"unreadable run file, damaged or caught mid-write ({one_line(error)}); try again",
-            ) from error
 
 
 def _organ_info(labels: h5py.Group) -> OrganInfo:
