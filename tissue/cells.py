@@ -34,6 +34,8 @@ BASE_COLUMNS: dict[str, Column] = {
     "age_min": Column(np.float32, (), 0.0),
     "state_time_min": Column(np.float32, (), 0.0),  # time since entering the state
     "partner": Column(np.int64, (), -1),  # id of an attached cell, -1 for none
+    "attached_min": Column(np.float32, (), 0.0),  # time attached to the partner
+    "founder": Column(np.int64, (), -1),  # id of the disseminated cell a lineage began with
 }
 
 
@@ -47,15 +49,21 @@ class CellStore:
         xp: array module (numpy or cupy).
         capacity: initial number of rows.
         extra_columns: model-specific columns (name -> Column) added to the base ones.
+        id_base: the first id (organs of one run use disjoint id ranges, so that ids are
+            unique for the run and random draws keyed by id never repeat).
     """
 
     def __init__(
-        self, xp: Any, capacity: int = 1024, extra_columns: dict[str, Column] | None = None
+        self,
+        xp: Any,
+        capacity: int = 1024,
+        extra_columns: dict[str, Column] | None = None,
+        id_base: int = 0,
     ) -> None:
         self.xp = xp
         self.columns = {**BASE_COLUMNS, **(extra_columns or {})}
         self.n = 0
-        self.next_id = 0
+        self.next_id = int(id_base)
         self.capacity = max(16, int(capacity))
         self._data = {
             name: self._allocate(col, self.capacity) for name, col in self.columns.items()
@@ -126,6 +134,7 @@ class CellStore:
         self._data["age_min"][rows] = 0.0
         self._data["state_time_min"][rows] = 0.0
         self._data["partner"][rows] = -1
+        self._data["attached_min"][rows] = 0.0
         self.n += k
         self.next_id += k
         return xp.arange(rows.start, rows.stop, dtype=xp.int64)

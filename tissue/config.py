@@ -123,7 +123,13 @@ class Region(Model):
 
 
 class OrganConfig(Model):
-    """One voxel grid with its own spacing and label volume."""
+    """One voxel grid with its own spacing and label volume.
+
+    ``whole_organ_fraction`` is the part of the whole organ (or of the whole primary
+    tumour) this block stands for: what it sends into the blood (systemic factors, shed
+    cells) is divided by it, and it receives that fraction of the cells arresting in its
+    organ.
+    """
 
     shape: Shape3 | None = None
     spacing_um: Positive | Spacing3 = 20.0
@@ -134,6 +140,7 @@ class OrganConfig(Model):
     ] = BoxGeometry()
     regions: list[Region] = []
     barrier_labels: list[str] = []
+    whole_organ_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
 
     @property
     def spacing_xyz_um(self) -> tuple[float, float, float]:
@@ -195,7 +202,8 @@ class LogisticReaction(Model):
 
 
 class HillProduction(Model):
-    """Production rate_per_min * a^n / (half_max^n + a^n) of this field by activator a."""
+    """Production rate_per_min * a^n / (half_max^n + a^n) of this field by activator a: a
+    field of the same organ or ``blood.<species>``, a systemic concentration."""
 
     kind: Literal["hill_production"]
     activator: str
@@ -203,6 +211,16 @@ class HillProduction(Model):
     half_max: Positive
     hill_coefficient: Positive = 1.0
     labels: list[str] | None = None
+
+
+class BloodExchange(Model):
+    """Exchange with the systemic species ``species`` through the voxels of ``labels``:
+    d(c)/dt += permeability_per_min * (c_blood - c) there; the blood gains what the organ
+    loses, divided by the organ's ``whole_organ_fraction``."""
+
+    species: str
+    labels: list[str] = Field(min_length=1)
+    permeability_per_min: NonNegative
 
 
 class FieldConfig(Model):
@@ -234,6 +252,7 @@ class FieldConfig(Model):
     reactions: list[
         Annotated[Union[LogisticReaction, HillProduction], Field(discriminator="kind")]  # noqa: UP007
     ] = []
+    blood_exchange: BloodExchange | None = None
 
 
 # --- cells ---------------------------------------------------------------------------
@@ -252,6 +271,18 @@ class Secretion(Model):
     export_rate: NonNegative = 0.0
 
 
+class Attack(Model):
+    """A cytotoxic cell's attack (PhysiCell's cancer-immune rules): a free attacker in
+    contact with a live cell of ``targets`` attaches at ``attach_rate_per_min``, then, while
+    attached, kills it (apoptosis) at ``kill_rate_per_min`` and lets go after
+    ``attachment_min``; an attached cell does not migrate."""
+
+    targets: list[str] = Field(min_length=1)
+    attach_rate_per_min: NonNegative = 0.2  # PhysiCell cancer-immune sample
+    kill_rate_per_min: NonNegative = 0.06667  # PhysiCell cancer-immune sample
+    attachment_min: Positive = 60.0  # PhysiCell cancer-immune sample
+
+
 class CellTypeConfig(Model):
     """One cell type. Defaults: PhysiCell 1.14.2 tumour cell (Ghaffarizadeh 2018).
 
@@ -259,6 +290,9 @@ class CellTypeConfig(Model):
     Cycle: rate ramps linearly from 0 at ``cycle_oxygen_threshold`` to full at
     ``cycle_oxygen_saturation``. Necrosis: rate ramps from 0 at
     ``necrosis_oxygen_threshold`` to full at and below ``necrosis_oxygen_max``.
+    Transitions: a live cell becomes type T at ``transitions[T]`` per minute (before rules).
+    Intravasation: a live cell within ``intravasation_distance_um`` of a voxel of
+    ``intravasation_label`` enters the blood at ``intravasation_rate_per_min``.
     """
 
     radius_um: Positive = 8.4
@@ -281,6 +315,11 @@ class CellTypeConfig(Model):
     adhesion_um_per_min: NonNegative = 0.4
     adhesion_range: Annotated[float, Field(ge=1.0, le=3.0)] = 1.25
     secretion: dict[str, Secretion] = {}
+    transitions: dict[str, NonNegative] = {}
+    intravasation_rate_per_min: NonNegative = 0.0
+    intravasation_label: str | None = None
+    intravasation_distance_um: NonNegative = 10.0
+    attack: Attack | None = None
 
 
 class SphereCells(Model):
@@ -322,6 +361,123 @@ InitialCells = Annotated[
 ]
 
 
+# --- body: blood, recruitment, behaviour rules, interventions -----------------------
+
+
+class SystemicSpecies(Model):
+    """A factor carried by the blood, in the units of the fields that exchange with it."""
+
+    clearance_per_min: NonNegative = 0.0
+    initial: NonNegative = 0.0
+
+
+class CirculationConfig(Model):
+    """The blood: a well-mixed compartment of systemic factors and circulating tumour
+    cells (CTCs), counted whole-body.
+
+    Each CTC leaves the blood at ``arrest_rate_per_min + death_rate_per_min``: it arrests
+    in organ ``arrest_organ`` or dies, in proportion to the two rates. Of the cells
+    arresting, the organ block's ``whole_organ_fraction`` land in it, in a random voxel of
+    ``arrest_label``, as cells of type ``arrest_type``; the rest lodge in the part of the
+    organ not simulated.
+    """
+
+    blood_volume_ul: Positive = 2000.0
+    species: dict[str, SystemicSpecies] = {}
+    arrest_organ: str | None = None
+    arrest_label: str | None = None
+    arrest_type: str | None = None
+    arrest_rate_per_min: NonNegative = 0.0
+    death_rate_per_min: NonNegative = 0.0
+
+    @property
+    def blood_volume_um3(self) -> float:
+        return self.blood_volume_ul * 1e9
+
+
+class Recruitment(Model):
+    """Cells of ``type`` entering organ ``organ`` through the voxels of ``label``, per mm^3
+    of those voxels: basal_per_mm3_per_min + max_per_mm3_per_min * H(signal), with
+    H(s) = s^n / (half_max^n + s^n) and ``signal`` as in :class:`Rule`."""
+
+    organ: str
+    type: str
+    label: str
+    basal_per_mm3_per_min: NonNegative = 0.0
+    max_per_mm3_per_min: NonNegative = 0.0
+    signal: str | None = None
+    half_max: Positive = 1.0
+    hill_coefficient: Positive = 1.0
+
+
+class Rule(Model):
+    """A behaviour of a cell type moved by a signal (PhysiCell-style rules).
+
+    value -> value + (to_value - value) * H, with H = s^n / (half_max^n + s^n) when
+    ``as_signal = "rises"`` and half_max^n / (half_max^n + s^n) when it ``"falls"``; rules
+    on one behaviour apply in the order written.
+
+    behaviour: ``cycle`` or ``apoptosis`` (rates, 1/min), ``transition.<type>`` (rate,
+    1/min) or ``secretion.<field>`` (a factor on the type's secretion of the field, 1 before
+    rules). signal: a field of the cell's organ (its value at the cell's voxel),
+    ``blood.<species>`` (a systemic concentration) or ``contact.<type>`` (the number of live
+    cells of that type touching the cell: centres closer than the adhesion range).
+    """
+
+    cell_type: str
+    behaviour: str
+    signal: str
+    to_value: NonNegative
+    half_max: Positive
+    hill_coefficient: Positive = 1.0
+    as_signal: Literal["rises", "falls"] = "rises"
+
+
+class BlockSignal(Model):
+    """An antibody or receptor blocker: from ``start_day`` (to ``end_day``) every rule,
+    recruitment, reaction and chemotaxis reading ``signal`` sees (1 - efficacy) of it."""
+
+    kind: Literal["block"]
+    signal: str
+    efficacy: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+    start_day: NonNegative = 0.0
+    end_day: Positive | None = None
+
+
+class Resection(Model):
+    """Surgery at ``start_day``: every cell of ``cell_types`` (all types if omitted) is
+    removed from ``organ``."""
+
+    kind: Literal["resection"]
+    organ: str
+    cell_types: list[str] | None = None
+    start_day: NonNegative = 0.0
+
+
+class Depletion(Model):
+    """Immune depletion: at ``start_day`` the cells of ``cell_types`` are removed from every
+    organ, and none are recruited until ``end_day`` (for good if omitted)."""
+
+    kind: Literal["deplete"]
+    cell_types: list[str] = Field(min_length=1)
+    start_day: NonNegative = 0.0
+    end_day: Positive | None = None
+
+
+class Injection(Model):
+    """Intravenous injection of ``count`` tumour cells into the blood at ``start_day``."""
+
+    kind: Literal["inject"]
+    count: Annotated[int, Field(ge=0, lt=2**53)]
+    start_day: NonNegative = 0.0
+
+
+Intervention = Annotated[
+    Union[BlockSignal, Resection, Depletion, Injection],  # noqa: UP007
+    Field(discriminator="kind"),
+]
+
+
 # --- time ----------------------------------------------------------------------------
 
 
@@ -346,9 +502,18 @@ class ObservablesConfig(Model):
     """What the tumour observables count: the metastasis census (connected clusters of
     tumour cells, two cells linked when their centres are at most ``cluster_link_um``
     apart, counted by size class) and the invasion front (the surface where the smoothed
-    volume fraction of live tumour cells equals ``front_level``)."""
+    volume fraction of live tumour cells equals ``front_level``).
+
+    The cascade ledger follows every cell that enters the blood (shed or injected) to one
+    end: in the blood, died there, lodged outside the simulated block, arrested in a
+    vessel of the block, died in the organ, solitary (of which dormant: a live cell of
+    ``dormant_types``), or in a micrometastasis (a lineage of 2 to
+    ``macrometastasis_cells`` - 1 live cells) or a macrometastasis (more).
+    """
 
     tumour_types: list[str] = []
+    dormant_types: list[str] = []
+    macrometastasis_cells: Annotated[int, Field(ge=2)] = 50
     cluster_link_um: Positive = 21.0  # 1.25 x (2 x 8.4 um): PhysiCell's adhesion range
     size_classes: list[Annotated[int, Field(ge=1)]] = [1, 2, 10, 100, 1000]
     front_level: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
@@ -366,6 +531,10 @@ class Scenario(Model):
     cell_types: dict[str, CellTypeConfig] = {}
     initial_cells: list[InitialCells] = []
     observables: ObservablesConfig = ObservablesConfig()
+    circulation: CirculationConfig | None = None
+    recruitment: dict[str, Recruitment] = {}
+    rules: dict[str, Rule] = {}
+    interventions: dict[str, Intervention] = {}
 
     _source: str = PrivateAttr(default="<scenario>")
 
@@ -718,9 +887,10 @@ def check_references(scenario: Scenario) -> None:
             if isinstance(reaction, HillProduction):
                 rkey = f"{key}.reactions.{i}"
                 need(
-                    reaction.activator in scenario.fields,
+                    reaction.activator in scenario.fields
+                    or reaction.activator.startswith("blood."),
                     f"{rkey}.activator",
-                    f"unknown field; fields: {', '.join(scenario.fields)}",
+                    f"unknown field; allowed: {', '.join(scenario.fields)} or blood.<species>",
                 )
                 for label in reaction.labels or []:
                     need(label in all_labels, f"{rkey}.labels", f"unknown label '{label}'")
@@ -778,7 +948,141 @@ def check_references(scenario: Scenario) -> None:
                 f"unknown label; labels: {', '.join(labels[initial.organ])}",
             )
 
+    _check_body(scenario, need, labels)
     _check_time_steps(scenario)
+
+
+def _check_signal(scenario: Scenario, signal: str) -> str | None:
+    """Why ``signal`` names nothing, or None when it is a field, ``blood.<species>`` or
+    ``contact.<type>``."""
+    kind, _, name = signal.partition(".")
+    if kind == "blood" and name:
+        species = scenario.circulation.species if scenario.circulation else {}
+        if name not in species:
+            return f"no systemic species '{name}'; species: {', '.join(species) or '(none)'}"
+        return None
+    if kind == "contact" and name:
+        if name not in scenario.cell_types:
+            return f"no cell type '{name}'; types: {', '.join(scenario.cell_types)}"
+        return None
+    if signal not in scenario.fields:
+        return (
+            f"unknown signal '{signal}'; allowed: a field ({', '.join(scenario.fields) or 'none'}),"
+            " blood.<species> or contact.<type>"
+        )
+    return None
+
+
+def _check_body(scenario: Scenario, need: Any, labels: dict[str, dict[str, int]]) -> None:
+    """Cross-references of the blood, recruitment, rules and interventions."""
+    types = scenario.cell_types
+    type_list = ", ".join(types) or "(none)"
+    blood = scenario.circulation
+    for tname, ctype in types.items():
+        key = f"cell_types.{tname}"
+        for target in ctype.transitions:
+            need(
+                target in types, f"{key}.transitions.{target}", f"unknown type; types: {type_list}"
+            )
+        if ctype.intravasation_rate_per_min > 0:
+            need(blood is not None, f"{key}.intravasation_rate_per_min", "needs [circulation]")
+            need(
+                ctype.intravasation_label is not None,
+                f"{key}.intravasation_label",
+                "required when intravasation_rate_per_min > 0",
+            )
+        for target in ctype.attack.targets if ctype.attack else []:
+            need(target in types, f"{key}.attack.targets", f"unknown type '{target}'; {type_list}")
+    for fname, field in scenario.fields.items():
+        exchange = field.blood_exchange
+        if exchange is None:
+            continue
+        key = f"fields.{fname}.blood_exchange"
+        species = blood.species if blood else {}
+        need(
+            exchange.species in species,
+            f"{key}.species",
+            f"no systemic species '{exchange.species}' in [circulation.species]; "
+            f"species: {', '.join(species) or '(none)'}",
+        )
+    for fname, field in scenario.fields.items():
+        for i, reaction in enumerate(field.reactions):
+            if isinstance(reaction, HillProduction) and reaction.activator.startswith("blood."):
+                problem = _check_signal(scenario, reaction.activator)
+                need(problem is None, f"fields.{fname}.reactions.{i}.activator", str(problem))
+    if blood is not None and blood.arrest_rate_per_min > 0:
+        need(
+            blood.arrest_organ in scenario.organs,
+            "circulation.arrest_organ",
+            f"required: an organ ({', '.join(scenario.organs)})",
+        )
+        organ_labels = labels.get(str(blood.arrest_organ), {})
+        need(
+            blood.arrest_label in organ_labels,
+            "circulation.arrest_label",
+            f"required: a label of the arrest organ ({', '.join(organ_labels)})",
+        )
+        need(
+            blood.arrest_type in types, "circulation.arrest_type", f"required: a type ({type_list})"
+        )
+    for rname, recruit in scenario.recruitment.items():
+        key = f"recruitment.{rname}"
+        need(recruit.organ in scenario.organs, f"{key}.organ", f"unknown organ '{recruit.organ}'")
+        need(recruit.type in types, f"{key}.type", f"unknown type '{recruit.type}'; {type_list}")
+        organ_labels = labels.get(recruit.organ, {})
+        need(
+            recruit.label in organ_labels,
+            f"{key}.label",
+            f"unknown label '{recruit.label}'; labels: {', '.join(organ_labels)}",
+        )
+        allowed = types[recruit.type].allowed_labels if recruit.type in types else None
+        need(
+            allowed is None or recruit.label in allowed,
+            f"{key}.label",
+            f"type '{recruit.type}' may not enter '{recruit.label}' (its allowed_labels)",
+        )
+        if recruit.signal is not None:
+            problem = _check_signal(scenario, recruit.signal)
+            need(problem is None, f"{key}.signal", str(problem))
+    for rname, rule in scenario.rules.items():
+        key = f"rules.{rname}"
+        need(rule.cell_type in types, f"{key}.cell_type", f"unknown type; types: {type_list}")
+        kind, _, name = rule.behaviour.partition(".")
+        ok = (
+            rule.behaviour in ("cycle", "apoptosis")
+            or (kind == "transition" and name in types)
+            or (kind == "secretion" and name in scenario.fields)
+        )
+        need(
+            ok,
+            f"{key}.behaviour",
+            f"'{rule.behaviour}': allowed: cycle, apoptosis, transition.<type>, secretion.<field>",
+        )
+        problem = _check_signal(scenario, rule.signal)
+        need(problem is None, f"{key}.signal", str(problem))
+    for iname, action in scenario.interventions.items():
+        key = f"interventions.{iname}"
+        if isinstance(action, BlockSignal):
+            problem = _check_signal(scenario, action.signal)
+            need(problem is None, f"{key}.signal", str(problem))
+        elif isinstance(action, Resection):
+            need(action.organ in scenario.organs, f"{key}.organ", f"unknown organ '{action.organ}'")
+        elif isinstance(action, Injection):
+            need(
+                blood is not None and blood.arrest_type is not None,
+                f"{key}",
+                "an injection needs [circulation] with an arrest organ, label and type",
+            )
+        for tname in getattr(action, "cell_types", None) or []:
+            need(tname in types, f"{key}.cell_types", f"unknown type '{tname}'; {type_list}")
+        end = getattr(action, "end_day", None)
+        need(
+            end is None or end > action.start_day,
+            f"{key}.end_day",
+            "must be after start_day",
+        )
+    for i, tname in enumerate(scenario.observables.dormant_types):
+        need(tname in types, f"observables.dormant_types.{i}", f"unknown type; {type_list}")
 
 
 def _check_time_steps(scenario: Scenario) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from tissue.behaviours import Sensing
 from tissue.config import FACES, HillProduction, LabelSource, LogisticReaction, Scenario
 from tissue.errors import InputError
 from tissue.geometry import Grid
@@ -144,15 +145,25 @@ class FieldSolver:
         dt_min: float,
         cell_source: dict[str, Any] | None = None,
         cell_uptake: dict[str, Any] | None = None,
-    ) -> None:
+        sensing: Sensing | None = None,
+    ) -> dict[str, float]:
         """Advance every field by ``dt_min``.
 
         Args:
             cell_source: field -> (nz, ny, nx) float32 units/min added by cells, or absent.
             cell_uptake: field -> (nz, ny, nx) float32 1/min removed by cells, or absent.
+            sensing: systemic concentrations and active blocks (reactions with systemic
+                activators, exchange with the blood); none: blood at 0, no blocks.
+
+        Returns:
+            systemic species -> amount/min this block sent into the blood over the step
+            (permeability x (c - c_blood) summed over exchange voxels at the step's start;
+            negative when the block takes it up).
         """
-        self._react(dt_min)
+        xp = self.xp
+        self._react(dt_min, sensing)
         dt = np.float32(dt_min)
+        exported: dict[str, float] = {}
         for name in self.names:
             op = self.operators[name]
             cfg = self.configs[name]
@@ -162,6 +173,18 @@ class FieldSolver:
                 source = source + cell_source[name]
             if cell_uptake and name in cell_uptake:
                 uptake = uptake + cell_uptake[name]
+            exchange = cfg.blood_exchange
+            if exchange is not None:
+                blood = sensing.blood(exchange.species) if sensing else 0.0
+                k = self._label_mask(tuple(exchange.labels)) * np.float32(
+                    exchange.permeability_per_min
+                )
+                flux = (k * (self.values[name] - np.float32(blood))).astype(xp.float64).sum()
+                exported[exchange.species] = (
+                    exported.get(exchange.species, 0.0) + float(flux) * self.grid.voxel_volume_um3
+                )
+                source = source + k * np.float32(blood)
+                uptake = uptake + k
             c = self.values[name]
             x, delta = self._iterate, self._delta
             x[...] = c
@@ -177,14 +200,25 @@ class FieldSolver:
                     thomas_sweep(op, delta, dt, axis, self._scratch)
                 x += delta
             finish_step(op, c, x)
+        return exported
 
-    def _react(self, dt_min: float) -> None:
+    def _activator(self, name: str, sensing: Sensing | None) -> Any:
+        """What a reaction sees of ``name``: this organ's field or a systemic
+        concentration, scaled by active blocks; 0 when the organ lacks the field."""
+        if name.startswith("blood."):
+            return np.float32(sensing.signal_value(name) if sensing else 0.0)
+        if name not in self.values:
+            return np.float32(0.0)
+        factor = 1.0 if sensing is None else sensing.factor(name)
+        return self.values[name] * np.float32(factor) if factor != 1.0 else self.values[name]
+
+    def _react(self, dt_min: float, sensing: Sensing | None) -> None:
         xp = self.xp
         increments: dict[str, Any] = {}
         for name in self.names:
             for reaction in self.configs[name].reactions:
                 if isinstance(reaction, HillProduction):
-                    a = self.values[reaction.activator]
+                    a = self._activator(reaction.activator, sensing)
                     n = np.float32(reaction.hill_coefficient)
                     an = a**n
                     rate = (

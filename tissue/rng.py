@@ -21,6 +21,11 @@ class Purpose(enum.IntEnum):
     DIVISION = 2  # u0: divide?  u1, u2: division axis
     DEATH = 3  # u0: apoptosis?  u1: necrosis?
     PLACEMENT = 4  # initial cell positions
+    TRANSITION = 5  # u0: change type?  u1: to which type
+    ATTACK = 6  # u0: attach?  u1: which target  u2: kill?
+    INTRAVASATION = 7  # u0: enter the blood?
+    ARRIVAL = 8  # u0: which voxel  u1..u3: where in it (keyed by the new cell's id)
+    RECRUITMENT = 9  # keyed by voxel index, block = recruitment entry; u0: recruit?  u1..u3
 
 
 @dataclass(frozen=True)

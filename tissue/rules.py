@@ -2,15 +2,19 @@
 
 Order within a step of each process (documented, fixed):
 - mechanics (dt_m): motility direction update -> pair velocities -> move, confined to
-  labels the type may enter and to the organ's box;
-- phenotype (dt_p): death (apoptosis, then necrosis) -> clearance of dead cells ->
-  division of live cells;
+  labels the type may enter and to the organ's box; attached cells do not migrate;
+- phenotype (dt_p): attack (attach, kill, let go) -> death (apoptosis, then necrosis) ->
+  clearance of dead cells -> type transitions -> division of live cells;
 - exchange (each diffusion step): secretion and uptake of live cells into their voxels.
+
+Rates and secretion factors pass through ``behave(behaviour, base)``, which applies the
+scenario's rules (see :mod:`tissue.behaviours`); without rules it returns ``base``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +29,11 @@ if TYPE_CHECKING:
     from tissue.simulation import Organ
 
 F32 = np.float32
+Behave = Callable[[str, Any], Any]  # (behaviour, base (N,) float32) -> (N,) float32
+
+
+def _unchanged(_behaviour: str, base: Any) -> Any:
+    return base
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,8 @@ class CellTypes:
     oxygen_field: list[str | None]
     secretion: dict[str, dict[str, Any]]  # field -> {"S","T","U","E"} (n_types,) arrays
     max_interaction_um: float  # longest centre-to-centre interaction between any two types
+    transitions: dict[int, dict[int, float]]  # from type -> to type -> base rate (1/min)
+    attack: dict[int, Any]  # attacker type -> its Attack config
 
     PARAMS = (
         "radius_um", "speed_um_per_min", "persistence_min", "chemotaxis_bias",
@@ -75,11 +86,26 @@ class CellTypes:
             secretion=secretion,
             # a hair wider than the float32 reach the kernels compare distances with
             max_interaction_um=max(reach, default=1.0) * (1 + 1e-5),
+            transitions=_transition_table(scenario, names),
+            attack={names.index(t): c.attack for t, c in types.items() if c.attack},
         )
 
     def of(self, name: str, type_index: Any) -> Any:
         """Parameter ``name`` of each cell, (N,) float32."""
         return self.params[name][type_index]
+
+
+def _transition_table(scenario: Scenario, names: list[str]) -> dict[int, dict[int, float]]:
+    """from type -> to type -> base rate (1/min), with 0 where only a rule sets the rate."""
+    table = {
+        names.index(t): {names.index(to): rate for to, rate in c.transitions.items()}
+        for t, c in scenario.cell_types.items()
+    }
+    for rule in scenario.rules.values():
+        kind, _, to = rule.behaviour.partition(".")
+        if kind == "transition":
+            table[names.index(rule.cell_type)].setdefault(names.index(to), 0.0)
+    return table
 
 
 def allowed_positions(organ: Organ, type_index: Any, positions_um: Any) -> Any:
@@ -95,10 +121,18 @@ def allowed_positions(organ: Organ, type_index: Any, positions_um: Any) -> Any:
 
 
 def update_motility(
-    organ: Organ, types: CellTypes, rng: CellRandom, step: int, dt_min: float
+    organ: Organ,
+    types: CellTypes,
+    rng: CellRandom,
+    step: int,
+    dt_min: float,
+    block_factor: Callable[[str], float] | None = None,
 ) -> None:
     """PhysiCell's persistent biased random walk: with probability 1 - exp(-dt/P) a motile
-    cell draws direction = normalise(b * grad/|grad| + (1 - b) * random unit vector)."""
+    cell draws direction = normalise(b * grad/|grad| + (1 - b) * random unit vector).
+
+    ``block_factor(field)`` (default 1) scales b: a neutralised attractant guides less.
+    Attached cells keep their direction (they do not migrate, see :func:`move_cells`)."""
     xp, cells = organ.xp, organ.cells
     if cells.n == 0:
         return
@@ -125,6 +159,8 @@ def update_motility(
         norm = xp.sqrt((grad * grad).sum(axis=1, keepdims=True))
         unit_grad = xp.where(norm > 0, grad / xp.maximum(norm, F32(1e-30)), F32(0))
         b = bias[sel][:, None]
+        if block_factor is not None:
+            b = b * F32(block_factor(field))
         mixed = b * unit_grad + (F32(1) - b) * new[sel]
         length = xp.sqrt((mixed * mixed).sum(axis=1, keepdims=True))
         new[sel] = xp.where(length > 0, mixed / xp.maximum(length, F32(1e-30)), new[sel])
@@ -153,8 +189,8 @@ def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
         types.of("adhesion_range", t),
         grid,
     )
-    live = (cells.state == LIVE)[:, None]
-    velocity += xp.where(live, types.of("speed_um_per_min", t)[:, None] * cells.direction, 0)
+    migrating = ((cells.state == LIVE) & (cells.partner < 0))[:, None]
+    velocity += xp.where(migrating, types.of("speed_um_per_min", t)[:, None] * cells.direction, 0)
     old = cells.position_um
     new = old + F32(dt_min) * velocity
     # positions are always allowed (placement, division and motion keep them so); a cell
@@ -204,23 +240,34 @@ def falling_ramp(xp: Any, value: Any, zero_at: Any, full_at: Any) -> Any:
 
 
 def phenotype_step(
-    organ: Organ, types: CellTypes, rng: CellRandom, step: int, dt_min: float
-) -> None:
-    """Death, clearance and division over ``dt_min``.
+    organ: Organ,
+    types: CellTypes,
+    rng: CellRandom,
+    step: int,
+    dt_min: float,
+    behave: Behave = _unchanged,
+) -> dict[tuple[int, int], int]:
+    """Attack, death, clearance, transitions and division over ``dt_min``.
 
     Probabilities per step: apoptosis and necrosis 1 - exp(-rate dt); division
     exp(rate dt) - 1, so the expected number of live cells grows as exp((b - d) t) exactly.
+
+    Returns:
+        (from type, to type) -> number of cells that changed type.
     """
     xp, cells = organ.xp, organ.cells
     if cells.n == 0:
-        return
-    t = cells.type
+        return {}
     dt = F32(dt_min)
+    if types.attack:
+        attack_step(organ, types, rng, step, dt_min)
+    t = cells.type
     oxygen = _oxygen(organ, types, fill=math.inf)
     live = cells.state == LIVE
 
     u = rng.uniform(cells.id, step, Purpose.DEATH)
-    p_apoptosis = -xp.expm1(-types.of("apoptosis_rate_per_min", t) * dt)
+    apoptosis = behave("apoptosis", types.of("apoptosis_rate_per_min", t))
+    p_apoptosis = -xp.expm1(-apoptosis * dt)
     necrosis_rate = types.of("necrosis_rate_per_min", t) * falling_ramp(
         xp, oxygen, types.of("necrosis_oxygen_threshold", t), types.of("necrosis_oxygen_max", t)
     )
@@ -244,6 +291,9 @@ def phenotype_step(
         t = cells.type
         oxygen = _oxygen(organ, types, fill=math.inf)
 
+    changed = transition_step(organ, types, rng, step, dt_min, behave)
+    if changed:
+        t = cells.type
     live = cells.state == LIVE
     cycle = types.of("cycle_rate_per_min", t) * rising_ramp(
         xp,
@@ -251,11 +301,120 @@ def phenotype_step(
         types.of("cycle_oxygen_threshold", t),
         types.of("cycle_oxygen_saturation", t),
     )
+    cycle = behave("cycle", cycle)
     u = rng.uniform(cells.id, step, Purpose.DIVISION)
     p_divide = xp.minimum(xp.expm1(cycle * dt), F32(1))
     parents = xp.nonzero(live & (u[:, 0] < p_divide))[0]
     if parents.shape[0]:
         divide_cells(organ, types, parents, unit_vectors(xp, u[parents, 1], u[parents, 2]))
+    return changed
+
+
+def transition_step(
+    organ: Organ,
+    types: CellTypes,
+    rng: CellRandom,
+    step: int,
+    dt_min: float,
+    behave: Behave = _unchanged,
+) -> dict[tuple[int, int], int]:
+    """Live cells change type at their type's transition rates (moved by rules): with
+    total rate R a cell changes with probability 1 - exp(-R dt), to each target in
+    proportion to its rate. A changed cell keeps its place, age and lineage.
+
+    Returns:
+        (from type, to type) -> number of cells that changed.
+    """
+    xp, cells = organ.xp, organ.cells
+    n_types = len(types.names)
+    targets = sorted({to for table in types.transitions.values() for to in table})
+    if cells.n == 0 or not targets:
+        return {}
+    t = cells.type
+    live = cells.state == LIVE
+    rates = []
+    for to in targets:
+        base = xp.asarray(
+            [types.transitions.get(k, {}).get(to, 0.0) for k in range(n_types)],
+            dtype=xp.float32,
+        )[t]
+        rate = behave(f"transition.{types.names[to]}", base)
+        rates.append(xp.where(live & (t != to), rate, F32(0)))
+    rate = xp.stack(rates, axis=1)  # (N, n_targets)
+    total = rate.sum(axis=1)
+    u = rng.uniform(cells.id, step, Purpose.TRANSITION)
+    moving = xp.nonzero((total > 0) & (u[:, 0] < -xp.expm1(-total * F32(dt_min))))[0]
+    if moving.shape[0] == 0:
+        return {}
+    cumulative = xp.cumsum(rate[moving], axis=1)
+    pick = (u[moving, 1] * total[moving])[:, None] >= cumulative
+    choice = xp.minimum(pick.sum(axis=1), len(targets) - 1)
+    new_type = xp.asarray(targets, dtype=xp.int16)[choice]
+    pairs = xp.stack([t[moving].astype(xp.int64), new_type.astype(xp.int64)], axis=1)
+    keys, counts = np.unique(_host(pairs), axis=0, return_counts=True)
+    cells.type[moving] = new_type
+    cells.direction[moving] = 0
+    return {(int(a), int(b)): int(c) for (a, b), c in zip(keys, counts, strict=True)}
+
+
+def _host(array: Any) -> np.ndarray:
+    from tissue.backend import to_numpy
+
+    return to_numpy(array)
+
+
+def attack_step(organ: Organ, types: CellTypes, rng: CellRandom, step: int, dt_min: float) -> None:
+    """Cytotoxic attack (PhysiCell's cancer-immune rules), for every attacker type:
+
+    1. an attached attacker whose target is gone or dead lets go; otherwise it kills the
+       target (apoptosis) with probability 1 - exp(-kill_rate dt), and lets go once it has
+       been attached ``attachment_min``;
+    2. a free live attacker touching live targets attaches with probability
+       1 - exp(-attach_rate dt) to one of them, chosen uniformly.
+    """
+    from tissue.behaviours import Contacts
+
+    xp, cells = organ.xp, organ.cells
+    dt = F32(dt_min)
+    u = rng.uniform(cells.id, step, Purpose.ATTACK)
+    contacts = None
+    for attacker, spec in types.attack.items():
+        target_codes = xp.asarray([types.names.index(x) for x in spec.targets], dtype=xp.int16)
+        mine = (cells.type == attacker) & (cells.state == LIVE)
+        attached = xp.nonzero(mine & (cells.partner >= 0))[0]
+        if attached.shape[0]:
+            where = xp.searchsorted(cells.id, cells.partner[attached])
+            where = xp.minimum(where, cells.n - 1)
+            found = cells.id[where] == cells.partner[attached]
+            alive = found & (cells.state[where] == LIVE)
+            kill = alive & (u[attached, 2] < -xp.expm1(-F32(spec.kill_rate_per_min) * dt))
+            victims = where[kill]
+            cells.state[victims] = APOPTOTIC
+            cells.state_time_min[victims] = 0
+            cells.attached_min[attached] += dt
+            done = ~alive | kill | (cells.attached_min[attached] >= F32(spec.attachment_min))
+            cells.partner[attached[done]] = -1
+            cells.attached_min[attached[done]] = 0
+        free = mine & (cells.partner < 0)
+        if not bool(free.any()):
+            continue
+        if contacts is None:
+            contacts = Contacts(organ, types)
+        i, j = contacts.pairs()
+        usable = free[i] & xp.isin(cells.type[j], target_codes) & (cells.state[j] == LIVE)
+        i, j = i[usable], j[usable]
+        if i.shape[0] == 0:
+            continue
+        order = xp.lexsort(xp.stack([cells.id[j], i]))
+        i, j = i[order], j[order]
+        attackers, start = xp.unique(i, return_index=True)
+        n_options = xp.searchsorted(i, attackers, side="right") - start
+        chosen = start + xp.minimum(
+            (u[attackers, 1] * n_options.astype(xp.float32)).astype(xp.int64), n_options - 1
+        )
+        attach = u[attackers, 0] < -xp.expm1(-F32(spec.attach_rate_per_min) * dt)
+        cells.partner[attackers[attach]] = cells.id[j[chosen[attach]]]
+        cells.attached_min[attackers[attach]] = 0
 
 
 def divide_cells(organ: Organ, types: CellTypes, parents: Any, axis: Any) -> None:
@@ -278,11 +437,14 @@ def divide_cells(organ: Organ, types: CellTypes, parents: Any, axis: Any) -> Non
 # --- exchange with fields ------------------------------------------------------------
 
 
-def cell_exchange(organ: Organ, types: CellTypes) -> tuple[dict[str, Any], dict[str, Any]]:
+def cell_exchange(
+    organ: Organ, types: CellTypes, behave: Behave = _unchanged
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Per-voxel source (units/min) and uptake (1/min) of each field from live cells.
 
-    BioFVM's cell model: a cell adds (S T V_c + E) / V_vox to the source and
-    (S + U) V_c / V_vox to the uptake of its voxel.
+    BioFVM's cell model: a cell adds f (S T V_c + E) / V_vox to the source and
+    (f S + U) V_c / V_vox to the uptake of its voxel, with f the ``secretion.<field>``
+    factor of its rules (1 without).
     """
     xp, cells = organ.xp, organ.cells
     fields = [f for f in types.secretion if f in organ.fields.values]
@@ -296,6 +458,8 @@ def cell_exchange(organ: Organ, types: CellTypes) -> tuple[dict[str, Any], dict[
     for field in fields:
         table = types.secretion[field]
         s, target, u, e = (table[k][t] for k in ("S", "T", "U", "E"))
+        factor = behave(f"secretion.{field}", xp.ones(cells.n, dtype=xp.float32))
+        s, e = s * factor, e * factor
         columns.append(xp.where(live, (s * target * volume + e) * inv_vox, F32(0)))
         columns.append(xp.where(live, (s + u) * volume * inv_vox, F32(0)))
     values = xp.stack(columns, axis=1).astype(xp.float32)

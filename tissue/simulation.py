@@ -1,11 +1,14 @@
 """The simulation: organs on one backend, stepped by a fixed schedule of processes.
 
-Time advances in *ticks* of the shortest process time step. In each tick the processes
-that are due run in this order, each over its own time step:
+Time advances in *ticks* of the shortest process time step. In each tick, after the
+interventions due at that tick (see :mod:`tissue.body`), the processes that are due run in
+this order, each over its own time step:
 
-1. diffusion (fields, with secretion and uptake of the cells as they are),
+1. diffusion (fields, with secretion and uptake of the cells as they are, and exchange
+   with the blood; then the blood's concentrations),
 2. mechanics (motility and pair forces, then motion),
-3. phenotype (death, clearance, division),
+3. phenotype (each organ's cell rules: attack, death, clearance, transitions, division;
+   then the body: intravasation, the fates of circulating cells, recruitment),
 
 then the tick count advances and observers that are due are called. A process due at tick
 k advances the interval [k, k + its step). The random stream of a draw is keyed by the tick
@@ -23,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from tissue.backend import Backend, BackendName, get_backend, to_numpy
+from tissue.behaviours import Behaviours, Contacts
+from tissue.body import Body
 from tissue.cells import LIVE, STATE_NAMES, CellStore
 from tissue.config import (
     ListCells,
@@ -48,6 +53,7 @@ from tissue.rules import (
 )
 
 Observer = Callable[["Simulation"], None]
+ID_BITS = 40  # organ k numbers its cells from k << ID_BITS: ids are unique for the run
 
 
 class Organ:
@@ -62,6 +68,7 @@ class Organ:
     Args:
         labels: a label volume to use instead of building one from the configuration
             (when restoring a run, so that a changed or moved label file cannot alter it).
+        index: the organ's place in the scenario (its cells' ids start at index << 40).
     """
 
     def __init__(
@@ -71,9 +78,11 @@ class Organ:
         config: OrganConfig,
         scenario: Scenario,
         labels: np.ndarray | None = None,
+        index: int = 0,
     ) -> None:
         xp = backend.xp
         self.name = name
+        self.config = config
         self.xp = xp
         if labels is None:
             self.grid, self.labels = build_labels(xp, name, config, scenario.source)
@@ -86,7 +95,7 @@ class Organ:
         self.fields = FieldSolver(
             xp, scenario, name, self.grid, self.labels, self.label_codes, barrier
         )
-        self.cells = CellStore(xp)
+        self.cells = CellStore(xp, id_base=index << ID_BITS)
         allowed = np.zeros((max(1, len(scenario.cell_types)), 256), dtype=bool)
         for t, ctype in enumerate(scenario.cell_types.values()):
             if ctype.allowed_labels is None:
@@ -171,9 +180,11 @@ class Simulation:
         self.schedule = Schedule.from_scenario(scenario)
         self.types = CellTypes.from_scenario(self.backend.xp, scenario)
         self.organs = {
-            name: Organ(self.backend, name, config, scenario, (labels or {}).get(name))
-            for name, config in scenario.organs.items()
+            name: Organ(self.backend, name, config, scenario, (labels or {}).get(name), index)
+            for index, (name, config) in enumerate(scenario.organs.items())
         }
+        self.behaviours = Behaviours(scenario, self.types)
+        self.body = Body(self)
         self.tick = 0
         self.observers: list[tuple[int, Observer]] = []
         if labels is None:
@@ -207,17 +218,22 @@ class Simulation:
         sched = self.schedule
         for _ in range(n):
             k = self.tick
+            body = self.body
+            body.begin_tick(k)
             if k % sched.diffusion == 0:
                 self._diffusion(sched.diffusion * sched.base_min)
             if k % sched.mechanics == 0:
                 dt = sched.mechanics * sched.base_min
                 for organ in self.organs.values():
-                    update_motility(organ, self.types, self.rng, k, dt)
+                    update_motility(organ, self.types, self.rng, k, dt, body.factor)
                     move_cells(organ, self.types, dt)
             if k % sched.phenotype == 0:
                 dt = sched.phenotype * sched.base_min
                 for organ in self.organs.values():
-                    phenotype_step(organ, self.types, self.rng, k, dt)
+                    behave = self.behaviours.bind(organ, body, Contacts(organ, self.types))
+                    changed = phenotype_step(organ, self.types, self.rng, k, dt, behave)
+                    body.record_transitions(changed)
+                body.cells_step(k, dt)
             self.tick += 1
             for every, observer in self.observers:
                 if self.tick % every == 0:
@@ -248,6 +264,9 @@ class Simulation:
             for cname, values in columns.items():
                 out.arrays[f"{prefix}/cells/{cname}"] = values
             out.counters[f"{prefix}/cells"] = counters
+        arrays, counters = self.body.export_state()
+        out.arrays.update(arrays)
+        out.counters["circulation"] = counters
         return out
 
     @classmethod
@@ -293,6 +312,10 @@ class Simulation:
             if counters is None:
                 raise ValueError(f"missing the counters of '{prefix}/cells'")
             organ.cells.restore_state(columns, counters)
+        if scenario.circulation is not None:
+            if "circulation" not in state.counters:
+                raise ValueError("missing the circulation counters")
+            sim.body.restore_state(state.arrays, state.counters["circulation"])
         return sim
 
     def save_checkpoint(self, path: str | Path, **run_settings: Any) -> None:
@@ -312,9 +335,12 @@ class Simulation:
         return load_checkpoint(path, backend).simulation
 
     def _diffusion(self, dt_min: float) -> None:
-        for organ in self.organs.values():
-            source, uptake = cell_exchange(organ, self.types)
-            organ.fields.step(dt_min, source, uptake)
+        exported = {}
+        for name, organ in self.organs.items():
+            behave = self.behaviours.bind(organ, self.body, Contacts(organ, self.types))
+            source, uptake = cell_exchange(organ, self.types, behave)
+            exported[name] = organ.fields.step(dt_min, source, uptake, self.body)
+        self.body.exchange(dt_min, exported)
 
     # --- observables -----------------------------------------------------------------
 
@@ -338,6 +364,7 @@ class Simulation:
                 for stat, value in organ.fields.summary(fname).items():
                     out[f"{oname}.{fname}.{stat}"] = value
             out.update(self._tumour_observables(oname, organ))
+        out.update(self.body.observables())
         return out
 
     def _tumour_observables(self, oname: str, organ: Organ) -> dict[str, float]:

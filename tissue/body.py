@@ -1,0 +1,398 @@
+"""The body around the organs: blood, recruitment from it, interventions and the ledger.
+
+The blood is a well-mixed compartment stepped on the host: systemic factor concentrations
+(float64, exchanged with organ fields at vessel voxels, cleared from plasma) and a count of
+circulating tumour cells (CTCs, whole-body). Its random draws come from a host Philox
+stream keyed by (seed, tick, purpose), so CPU and GPU runs make the same blood.
+
+Each tick, before any process: interventions due at this tick act (resection, depletion,
+injection). In each diffusion step: fields exchange with the blood, then the blood
+concentrations take the organs' net export (divided by each block's
+``whole_organ_fraction``) and clearance. In each phenotype step, after the organs' cell
+rules: cells intravasate, CTCs die or arrest (and arrive in the organ block), and
+recruitment brings new cells in at vessel voxels.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tissue.backend import to_numpy
+from tissue.behaviours import hill
+from tissue.cells import LIVE
+from tissue.config import BlockSignal, Depletion, Injection, Resection, ticks
+from tissue.kernels.random import philox_uniform
+from tissue.rng import Purpose
+
+if TYPE_CHECKING:
+    from tissue.simulation import Organ, Simulation
+
+F32 = np.float32
+LEDGER_COUNTERS = (
+    "shed",
+    "injected",
+    "died_in_blood",
+    "lodged_elsewhere",
+    "arrested",
+    "extravasated",
+)
+HOST_STREAM = 0xB10D  # the blood's purpose in the host random stream
+
+
+class Body:
+    """Blood, recruitment, interventions and the cascade ledger of one simulation.
+
+    Attributes:
+        blood_values: systemic species -> concentration (float, field units).
+        ctc: circulating tumour cells now (whole-body count).
+        counters: cumulative ledger counts (see ``LEDGER_COUNTERS``).
+    """
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        scenario = sim.scenario
+        self.config = scenario.circulation
+        species = self.config.species if self.config else {}
+        self.blood_values = {name: float(s.initial) for name, s in species.items()}
+        self.ctc = 0
+        self.counters = dict.fromkeys(LEDGER_COUNTERS, 0)
+        self.tick = 0
+        base = sim.schedule.base_min
+        self._start = {
+            name: ticks(action.start_day * 1440.0, base) if action.start_day > 0 else 0
+            for name, action in scenario.interventions.items()
+        }
+        self._end = {
+            name: ticks(action.end_day * 1440.0, base)
+            for name, action in scenario.interventions.items()
+            if getattr(action, "end_day", None) is not None
+        }
+        self._voxels: dict[tuple[str, str], Any] = {}
+        self._near: dict[tuple[str, str, float], Any] = {}
+
+    # --- what rules sense (tissue.behaviours.Sensing) --------------------------------
+
+    def _active(self, name: str) -> bool:
+        return self._start[name] <= self.tick < self._end.get(name, math.inf)
+
+    def factor(self, signal: str) -> float:
+        """1 - efficacy of each block on ``signal`` active now, multiplied."""
+        out = 1.0
+        for name, action in self.sim.scenario.interventions.items():
+            if isinstance(action, BlockSignal) and action.signal == signal and self._active(name):
+                out *= 1.0 - action.efficacy
+        return out
+
+    def blood(self, species: str) -> float:
+        """Systemic concentration of ``species`` now."""
+        return self.blood_values.get(species, 0.0)
+
+    def signal_value(self, signal: str) -> float:
+        """A ``blood.<species>`` signal with active blocks applied."""
+        return self.blood(signal.partition(".")[2]) * self.factor(signal)
+
+    def depleted(self, type_name: str) -> bool:
+        """Whether an active depletion keeps ``type_name`` out now."""
+        return any(
+            isinstance(action, Depletion) and type_name in action.cell_types and self._active(name)
+            for name, action in self.sim.scenario.interventions.items()
+        )
+
+    # --- interventions ---------------------------------------------------------------
+
+    def begin_tick(self, tick: int) -> None:
+        """Set the clock and apply the one-time interventions due at ``tick``."""
+        self.tick = tick
+        sim = self.sim
+        for name, action in sim.scenario.interventions.items():
+            if self._start[name] != tick:
+                continue
+            if isinstance(action, Resection):
+                self._remove(sim.organs[action.organ], action.cell_types)
+            elif isinstance(action, Depletion):
+                for organ in sim.organs.values():
+                    self._remove(organ, action.cell_types)
+            elif isinstance(action, Injection):
+                self.ctc += action.count
+                self.counters["injected"] += action.count
+
+    def _remove(self, organ: Organ, type_names: list[str] | None) -> None:
+        cells = organ.cells
+        if type_names is None:
+            cells.keep(cells.type < 0)
+            return
+        codes = organ.xp.asarray([self.sim.types.names.index(t) for t in type_names])
+        cells.keep(~organ.xp.isin(cells.type, codes))
+
+    # --- blood exchange (each diffusion step) ----------------------------------------
+
+    def exchange(self, dt_min: float, exported: dict[str, dict[str, float]]) -> None:
+        """Blood concentrations after ``dt_min``: dC/dt = sum over organs of export /
+        (fraction x V_blood) - clearance C, with export (amount/min) from
+        :meth:`FieldSolver.step`; clearance is taken implicitly (stable at any step)."""
+        if self.config is None:
+            return
+        volume = self.config.blood_volume_um3
+        for species, spec in self.config.species.items():
+            gain = sum(
+                flows.get(species, 0.0) / self.sim.scenario.organs[organ].whole_organ_fraction
+                for organ, flows in exported.items()
+            )
+            value = (self.blood_values[species] + dt_min * gain / volume) / (
+                1.0 + dt_min * spec.clearance_per_min
+            )
+            self.blood_values[species] = max(value, 0.0)
+
+    # --- cells (each phenotype step) -------------------------------------------------
+
+    def cells_step(self, tick: int, dt_min: float) -> None:
+        """Intravasation, the fates of CTCs (death, arrest, arrival) and recruitment."""
+        sim = self.sim
+        whole = sum(
+            self._intravasate(organ, tick, dt_min) / organ.config.whole_organ_fraction
+            for organ in sim.organs.values()
+        )
+        host = np.random.Generator(
+            np.random.Philox(np.random.SeedSequence([sim.seed, tick, HOST_STREAM]))
+        )
+        if whole:
+            n = int(whole) + int(host.random() < whole - int(whole))
+            self.ctc += n
+            self.counters["shed"] += n
+        if self.config is not None and self.ctc:
+            self._blood_fates(host, tick, dt_min)
+        for index, recruit in enumerate(sim.scenario.recruitment.values()):
+            if not self.depleted(recruit.type):
+                self._recruit(index, recruit, tick, dt_min)
+
+    def _intravasating_types(self, organ: Organ) -> list[tuple[int, Any]]:
+        return [
+            (t, ctype)
+            for t, ctype in enumerate(self.sim.scenario.cell_types.values())
+            if ctype.intravasation_rate_per_min > 0
+            and ctype.intravasation_label in organ.label_codes
+        ]
+
+    def _intravasate(self, organ: Organ, tick: int, dt_min: float) -> int:
+        """Live cells near their intravasation label enter the blood; returns how many
+        left this block."""
+        cells, xp = organ.cells, organ.xp
+        kinds = self._intravasating_types(organ)
+        if cells.n == 0 or not kinds:
+            return 0
+        flat = organ.grid.flat_index(xp, cells.position_um)
+        leaving = xp.zeros(cells.n, dtype=bool)
+        u = philox_uniform(cells.id, tick, Purpose.INTRAVASATION, self.sim.seed)
+        for t, ctype in kinds:
+            near = self._near_mask(
+                organ, ctype.intravasation_label, ctype.intravasation_distance_um
+            )
+            p = -math.expm1(-ctype.intravasation_rate_per_min * dt_min)
+            leaving |= (cells.type == t) & (cells.state == LIVE) & near[flat] & (u[:, 0] < F32(p))
+        count = int(leaving.sum())
+        if count:
+            cells.keep(~leaving)
+        return count
+
+    def _near_mask(self, organ: Organ, label: str, distance_um: float) -> Any:
+        """(n_voxels,) bool: voxels whose centre is within ``distance_um`` of a voxel of
+        ``label`` (centre to centre), computed once."""
+        key = (organ.name, label, distance_um)
+        if key not in self._near:
+            xp = organ.xp
+            source = organ.labels == organ.label_codes[label]
+            near = source.copy()
+            spacing = organ.grid.spacing_xyz_um[::-1]  # z, y, x
+            reach = [int(distance_um // s) for s in spacing]
+            offsets = [
+                (dz, dy, dx)
+                for dz in range(-reach[0], reach[0] + 1)
+                for dy in range(-reach[1], reach[1] + 1)
+                for dx in range(-reach[2], reach[2] + 1)
+                if (dz * spacing[0]) ** 2 + (dy * spacing[1]) ** 2 + (dx * spacing[2]) ** 2
+                <= distance_um**2
+            ]
+            for offset in offsets:
+                if offset != (0, 0, 0):
+                    near |= _shifted(xp, source, offset)
+            self._near[key] = near.reshape(-1)
+        return self._near[key]
+
+    def _label_voxels(self, organ: Organ, label: str) -> Any:
+        """(k,) int64 flat indices of the voxels of ``label``, computed once."""
+        key = (organ.name, label)
+        if key not in self._voxels:
+            xp = organ.xp
+            mask = (organ.labels == organ.label_codes[label]).reshape(-1)
+            self._voxels[key] = xp.nonzero(mask)[0].astype(xp.int64)
+        return self._voxels[key]
+
+    def _blood_fates(self, host: np.random.Generator, tick: int, dt_min: float) -> None:
+        config = self.config
+        assert config is not None
+        total = config.arrest_rate_per_min + config.death_rate_per_min
+        if total <= 0:
+            return
+        leaving = int(host.binomial(self.ctc, -math.expm1(-total * dt_min)))
+        arresting = int(host.binomial(leaving, config.arrest_rate_per_min / total))
+        organ = self.sim.organs.get(config.arrest_organ or "")
+        fraction = organ.config.whole_organ_fraction if organ is not None else 0.0
+        arriving = int(host.binomial(arresting, fraction))
+        self.ctc -= leaving
+        self.counters["died_in_blood"] += leaving - arresting
+        self.counters["lodged_elsewhere"] += arresting - arriving
+        self.counters["arrested"] += arriving
+        if arriving and organ is not None:
+            self._arrive(organ, arriving, tick)
+
+    def _arrive(self, organ: Organ, count: int, tick: int) -> None:
+        """Place ``count`` arrested cells in random voxels of the arrest label; each
+        founds its own lineage."""
+        config = self.config
+        assert config is not None
+        assert config.arrest_label is not None
+        assert config.arrest_type is not None
+        xp, cells = organ.xp, organ.cells
+        voxels = self._label_voxels(organ, config.arrest_label)
+        if voxels.shape[0] == 0:
+            self.counters["arrested"] -= count
+            self.counters["lodged_elsewhere"] += count
+            return
+        ids = xp.arange(cells.next_id, cells.next_id + count, dtype=xp.int64)
+        u = philox_uniform(ids, tick, Purpose.ARRIVAL, self.sim.seed)
+        pick = xp.minimum((u[:, 0] * voxels.shape[0]).astype(xp.int64), voxels.shape[0] - 1)
+        positions = _in_voxels(organ, voxels[pick], u[:, 1:4])
+        cells.add(self.sim.types.names.index(config.arrest_type), positions, founder=ids)
+
+    def _recruit(self, index: int, recruit: Any, tick: int, dt_min: float) -> None:
+        """Each voxel of the recruitment label brings in a cell with probability
+        1 - exp(-rate V_voxel dt)."""
+        organ = self.sim.organs[recruit.organ]
+        xp = organ.xp
+        voxels = self._label_voxels(organ, recruit.label)
+        if voxels.shape[0] == 0:
+            return
+        activation: Any = F32(0)
+        if recruit.signal is not None:
+            signal: Any
+            if recruit.signal.startswith("blood."):
+                signal = F32(self.signal_value(recruit.signal))
+            elif recruit.signal in organ.fields:
+                signal = organ.fields[recruit.signal].reshape(-1)[voxels] * F32(
+                    self.factor(recruit.signal)
+                )
+            else:
+                signal = F32(0)
+            activation = hill(xp, signal, recruit.half_max, recruit.hill_coefficient)
+        rate = F32(recruit.basal_per_mm3_per_min) + F32(recruit.max_per_mm3_per_min) * activation
+        voxel_mm3 = organ.grid.voxel_volume_um3 * 1e-9
+        p = -xp.expm1(-rate * F32(voxel_mm3 * dt_min))
+        u = philox_uniform(voxels, tick, Purpose.RECRUITMENT, self.sim.seed, index)
+        hit = xp.nonzero(u[:, 0] < p)[0]
+        if hit.shape[0]:
+            positions = _in_voxels(organ, voxels[hit], u[hit, 1:4])
+            organ.cells.add(self.sim.types.names.index(recruit.type), positions)
+
+    def record_transitions(self, changed: dict[tuple[int, int], int]) -> None:
+        """Count extravasations: arrested cells that became another type."""
+        config = self.config
+        if config is None or config.arrest_type is None:
+            return
+        arrest = self.sim.types.names.index(config.arrest_type)
+        self.counters["extravasated"] += sum(
+            n for (a, b), n in changed.items() if a == arrest and b != arrest
+        )
+
+    # --- observables and state -------------------------------------------------------
+
+    def observables(self) -> dict[str, float]:
+        """``circulation.*`` (CTCs, systemic concentrations) and the ``ledger.*``."""
+        if self.config is None:
+            return {}
+        out = {"circulation.ctc": float(self.ctc)}
+        out.update({f"circulation.{k}": v for k, v in self.blood_values.items()})
+        ledger: dict[str, float] = {k: float(v) for k, v in self.counters.items()}
+        ledger["in_blood"] = float(self.ctc)
+        ledger.update(self._lineages())
+        out.update({f"ledger.{k}": v for k, v in ledger.items()})
+        return out
+
+    def _lineages(self) -> dict[str, float]:
+        """Where the cells that arrested in the block are now, one category each."""
+        names = ("in_vessel", "died_in_organ", "solitary", "solitary_dormant")
+        out = dict.fromkeys((*names, "micrometastases", "macrometastases"), 0.0)
+        config = self.config
+        organ = self.sim.organs.get(config.arrest_organ or "") if config else None
+        if organ is None or config is None or config.arrest_type is None:
+            return out
+        cells = organ.cells
+        chosen = (cells.state == LIVE) & (cells.founder >= 0)
+        founder = to_numpy(cells.founder[chosen])
+        kind = to_numpy(cells.type[chosen])
+        lineages, first, size = np.unique(founder, return_index=True, return_counts=True)
+        arrest = self.sim.types.names.index(config.arrest_type)
+        dormant = [
+            self.sim.types.names.index(t) for t in self.sim.scenario.observables.dormant_types
+        ]
+        single = size == 1
+        in_vessel = single & (kind[first] == arrest)
+        solitary = single & ~in_vessel
+        macro = size >= self.sim.scenario.observables.macrometastasis_cells
+        out["in_vessel"] = float(in_vessel.sum())
+        out["died_in_organ"] = float(self.counters["arrested"] - lineages.shape[0])
+        out["solitary"] = float(solitary.sum())
+        out["solitary_dormant"] = float((solitary & np.isin(kind[first], dormant)).sum())
+        out["micrometastases"] = float((~single & ~macro).sum())
+        out["macrometastases"] = float(macro.sum())
+        return out
+
+    def export_state(self) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+        """Host arrays (systemic concentrations, float64 (1,)) and integer counters."""
+        arrays = {
+            f"circulation/species/{k}": np.array([v], dtype=np.float64)
+            for k, v in self.blood_values.items()
+        }
+        return arrays, {"ctc": self.ctc, **self.counters}
+
+    def restore_state(self, arrays: dict[str, np.ndarray], counters: dict[str, int]) -> None:
+        """Restore from :meth:`export_state`.
+
+        Raises:
+            ValueError: a species or counter is missing.
+        """
+        for name in self.blood_values:
+            key = f"circulation/species/{name}"
+            if key not in arrays:
+                raise ValueError(f"missing '{key}'")
+            self.blood_values[name] = float(np.asarray(arrays[key]).reshape(-1)[0])
+        missing = [k for k in ("ctc", *LEDGER_COUNTERS) if k not in counters]
+        if missing:
+            raise ValueError(f"missing circulation counters {missing}")
+        self.ctc = int(counters["ctc"])
+        self.counters = {k: int(counters[k]) for k in LEDGER_COUNTERS}
+
+
+def _shifted(xp: Any, mask: Any, offset: tuple[int, int, int]) -> Any:
+    """``mask`` moved by ``offset`` (z, y, x) voxels, False where it moved in from outside."""
+    out = xp.zeros_like(mask)
+    src, dst = [], []
+    for o, n in zip(offset, mask.shape, strict=True):
+        src.append(slice(max(0, -o), n - max(0, o)))
+        dst.append(slice(max(0, o), n - max(0, -o)))
+    out[tuple(dst)] = mask[tuple(src)]
+    return out
+
+
+def _in_voxels(organ: Organ, flat: Any, u: Any) -> Any:
+    """(k, 3) float32 positions (x, y, z) inside voxels ``flat`` at relative places
+    ``u`` (k, 3) in (0, 1), kept off the voxels' faces."""
+    xp = organ.xp
+    _, ny, nx = organ.grid.shape_zyx
+    ijk = xp.stack([flat % nx, (flat // nx) % ny, flat // (nx * ny)], axis=1)
+    spacing = xp.asarray(organ.grid.spacing_xyz_um, dtype=xp.float64)
+    origin = xp.asarray(organ.grid.origin_xyz_um, dtype=xp.float64)
+    inside = F32(0.05) + F32(0.9) * u
+    return (origin + (ijk + inside.astype(xp.float64)) * spacing).astype(xp.float32)
