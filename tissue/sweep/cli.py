@@ -95,7 +95,7 @@ def sweep(
     from tissue.sweep.spec import load_sweep
 
     if workers is not None and scheduler is not None:
-        raise InputError("--workers", str(workers), "not with --scheduler (its workers run)")
+        raise InputError("--workers", str(workers), "allowed: --workers or --scheduler, not both")
     if workers is not None and workers < 1:
         raise InputError("--workers", str(workers), "allowed: 1 or more")
     if retries < 0:

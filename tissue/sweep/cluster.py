@@ -23,6 +23,7 @@ from tissue.sweep.member import (
     MemberError,
     MemberOutcome,
     MemberTask,
+    attempts_started,
     finished_outcome,
     run_member,
 )
@@ -164,7 +165,10 @@ def _run_tasks(
                     if isinstance(error, MemberError)
                     else f"{type(error).__name__}: {one_line(error)}"
                 )
-                row = _row(task, "failed", text)
+                row = MemberRow(
+                    member_id, task.seed, "failed", task.parameters, text,
+                    attempts_started(Path(task.members_dir), member_id),
+                )  # fmt: skip
             future.release()
             yield member_id, row
 

@@ -123,6 +123,12 @@ def finished_outcome(folder: Path) -> MemberOutcome | None:
     )
 
 
+def attempts_started(members_dir: Path, member_id: str) -> int:
+    """Runs started for an unfinished member (as its ``.part-`` folder records them)."""
+    records = (_read_record(part) for part in members_dir.glob(f"{member_id}{PART}*"))
+    return max((int(record.get("attempts", 0)) for record in records), default=0)
+
+
 def _run_member(task: MemberTask) -> MemberOutcome:
     members = Path(task.members_dir)
     final = members / task.member_id
