@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -27,6 +28,7 @@ from tissue.runner import Runner, StopRequest
 from tissue.simulation import Simulation
 from tissue.sweep import builtin_sweeps, load_sweep, read_results, run_sweep
 from tissue.sweep.member import MEMBER_FILE, PART, MemberTask, run_member
+from tissue.sweep.results import MemberRow, write_results
 
 distributed = pytest.importorskip("distributed")
 
@@ -333,3 +335,71 @@ def test_missing_dask_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert result.output.strip().splitlines()[-1] == (
         "error: dask: not installed; sweeps run on Dask: pip install 'tissue[dask]'"
     )
+
+
+# --- views ----------------------------------------------------------------------------
+
+START, HALF = "interventions.anti_s100.start_day", "rules.mic_awakening.half_max"
+
+
+def fake_sweep(out: Path) -> None:
+    """A 2 x 3 grid with 2 replicates: burden = start day x 10 + half-max + replicate; one
+    member failed, so the (7, 4) point has a single replicate."""
+    rows = []
+    for start in (0.0, 7.0):
+        for half in (1.0, 2.0, 4.0):
+            for seed in (0, 1):
+                failed = (start, half, seed) == (7.0, 4.0, 1)
+                burden = {"lung.ledger.macrometastases": start * 10 + half + seed}
+                rows.append(
+                    MemberRow(
+                        f"{start}-{half}-{seed}", seed, "failed" if failed else "complete",
+                        {START: start, HALF: half}, "MemberError: boom" if failed else "", 1, 1.0,
+                        None if failed else burden,
+                    )
+                )  # fmt: skip
+    out.mkdir()
+    write_results(out, rows, [START, HALF], {"name": "fake"})
+
+
+def test_sweep_views_average_over_replicates(tmp_path: Path) -> None:
+    from viz.sweep import choose_axes, heat, lines
+
+    fake_sweep(tmp_path / "sweep")
+    table = read_results(tmp_path / "sweep")
+    burden = "lung.ledger.macrometastases"
+    assert choose_axes(table, burden, None, None) == (burden, START, HALF)
+    assert choose_axes(table, burden, HALF, None) == (burden, HALF, None)
+    xs, ys, mean, count = heat(table, burden, START, HALF)
+    assert (xs, ys) == ([0.0, 7.0], [1.0, 2.0, 4.0])
+    np.testing.assert_allclose(mean, [[1.5, 71.5], [2.5, 72.5], [4.5, 74.0]])
+    np.testing.assert_array_equal(count, [[2, 2], [2, 2], [2, 1]])
+    by_start = lines(table, burden, HALF)
+    assert [line.label for line in by_start] == [f"{START}=0.0", f"{START}=7.0"]
+    np.testing.assert_allclose(by_start[1].mean, [71.5, 72.5, 74.0])
+    np.testing.assert_allclose(by_start[1].std, [math.sqrt(0.5), math.sqrt(0.5), 0.0])
+    with pytest.raises(InputError, match="--observable: nope: not in this sweep's table; allowed"):
+        choose_axes(table, "nope", None, None)
+    with pytest.raises(InputError, match=f"--x: run.days: not a parameter .*allowed: {START}"):
+        choose_axes(table, burden, "run.days", None)
+
+
+def test_plot_of_a_sweep_folder(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from PIL import Image
+
+    fake_sweep(tmp_path / "sweep")
+    burden = ["--observable", "lung.ledger.macrometastases"]
+    for name, extra in [("heat.png", []), ("line.png", ["--x", HALF])]:
+        png = tmp_path / name
+        args = ["plot", str(tmp_path / "sweep"), "-o", str(png), "--size", "400x300", *burden]
+        result = CliRunner().invoke(main, args + extra)
+        assert result.exit_code == 0, result.output
+        assert Image.open(png).size == (400, 300)
+    result = CliRunner().invoke(main, ["plot", str(tmp_path / "sweep"), "-o", str(png)])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: --observable: required for a sweep; allowed: lung.")
+    run = Path(__file__).parent / "data" / "run-v1.h5"
+    result = CliRunner().invoke(main, ["plot", str(run), "-o", str(png), *burden])
+    assert result.exit_code == 2
+    assert "only for a sweep folder" in result.output

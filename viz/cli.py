@@ -1,5 +1,5 @@
-"""`tissue render`, `tissue movie` and `tissue plot`: added to the tissue command line through
-the ``tissue.commands`` entry points, so that tissue never imports viz."""
+"""`tissue render`, `tissue movie` and `tissue plot` (of a run or a sweep): added to the tissue
+command line through the ``tissue.commands`` entry points, so that tissue never imports viz."""
 
 from __future__ import annotations
 
@@ -123,9 +123,46 @@ def movie(run_path: str, out_path: str, fps: float, **scene: object) -> None:
 @click.argument("run_path", metavar="RUN")
 @click.option("-o", "--out", "out_path", required=True, help="PNG file to write.")
 @click.option("--size", default="1600x1000", show_default=True, help="WIDTHxHEIGHT.")
+@click.option("--observable", default=None, help="Sweeps: the observable to plot.")
+@click.option(
+    "--x",
+    "x_param",
+    default=None,
+    metavar="PARAMETER",
+    help="Sweeps: the parameter along x (default: the sweep's first).",
+)
+@click.option(
+    "--y",
+    "y_param",
+    default=None,
+    metavar="PARAMETER",
+    help="Sweeps: a second parameter, for a heat map (default: the sweep's second).",
+)
 @fail_on_input_errors
-def plot(run_path: str, out_path: str, size: str) -> None:
-    """A dashboard of RUN's time series: populations, circulation, niche, ledger, front."""
+def plot(
+    run_path: str,
+    out_path: str,
+    size: str,
+    observable: str | None,
+    x_param: str | None,
+    y_param: str | None,
+) -> None:
+    """A dashboard of RUN's time series: populations, circulation, niche, ledger, front.
+    RUN may be a sweep's output folder instead: an observable against one parameter (mean and
+    standard deviation over replicates) or, with two, a heat map of its mean."""
+    from tissue.sweep.results import is_sweep_folder, read_results
+
+    if is_sweep_folder(Path(run_path)):
+        from viz.sweep import choose_axes, write_sweep_plot
+
+        table = read_results(Path(run_path))
+        chosen = choose_axes(table, observable, x_param, y_param)
+        write_sweep_plot(table, out_path, *chosen, _size(size))
+        click.echo(f"wrote {out_path}", err=True)
+        return
+    for option, value in (("--observable", observable), ("--x", x_param), ("--y", y_param)):
+        if value is not None:
+            raise InputError(option, value, "only for a sweep folder (tissue sweep -o OUT)")
     from viz.dashboard import write_dashboard
 
     write_dashboard(_reader(run_path), out_path, _size(size))
