@@ -130,6 +130,20 @@ def test_every_member_is_checked_against_the_scenario(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "members").exists()
 
 
+def test_dry_run_lists_members_and_refusals(tmp_path: Path) -> None:
+    path = write_sweep(tmp_path, f'[grid]\n"{CYCLE}" = [7.2e-4, -1.0]')
+    result = CliRunner().invoke(
+        main, ["sweep", str(path), "-o", str(tmp_path / "out"), "--dry-run"]
+    )
+    assert result.exit_code == 2
+    assert "sweep: 2 members of spheroid (built-in)" in result.output
+    assert (
+        f"refused: member {load_sweep(path).members[1].member_id}: {path} member 1 "
+        in result.output
+    )
+    assert not (tmp_path / "out").exists()
+
+
 def test_members_are_grid_x_samples_x_replicates(tmp_path: Path) -> None:
     text = (
         "seed = 5\nreplicates = 2\n[grid]\ncell_types.tumour.radius_um = [8.0, 9.0, 10.0]\n"
@@ -178,8 +192,9 @@ def test_built_in_sweep_names_its_scenario_keys() -> None:
         raise
     assert plan.parameters == ["interventions.anti_s100.start_day",
                                "rules.mic_awakening.half_max"]  # fmt: skip
-    assert len(plan.members) == 60
-    assert all(m.error is None for m in plan.members), plan.members[0].error
+    assert len(plan.members) == 75
+    refused = [str(m.error) for m in plan.members if m.error is not None]
+    assert not refused, f"the metastasis scenario refuses the built-in sweep: {refused[0]}"
 
 
 # --- members --------------------------------------------------------------------------

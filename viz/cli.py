@@ -152,10 +152,10 @@ def plot(
     standard deviation over replicates) or, with two, a heat map of its mean."""
     from tissue.sweep.results import is_sweep_folder, read_results
 
-    if is_sweep_folder(Path(run_path)):
+    if is_sweep_folder(run_path):
         from viz.sweep import choose_axes, write_sweep_plot
 
-        table = read_results(Path(run_path))
+        table = read_results(run_path)
         chosen = choose_axes(table, observable, x_param, y_param)
         write_sweep_plot(table, out_path, *chosen, _size(size))
         click.echo(f"wrote {out_path}", err=True)

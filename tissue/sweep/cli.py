@@ -75,7 +75,11 @@ SHOWN_ERRORS = 10
     show_default=True,
     help="Array backend of every member; auto picks the worker's GPU when CuPy sees one.",
 )
-@click.option("--dry-run", is_flag=True, help="Validate and list the members; run nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Validate and list the members; run nothing (exit 2 if any is refused).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar or summary.")
 @fail_on_input_errors
 def sweep(
@@ -103,6 +107,8 @@ def sweep(
     plan = load_sweep(sweep_file)
     if dry_run:
         _print_members(plan)
+        if any(member.error is not None for member in plan.members):
+            sys.exit(EXIT_INPUT)
         return
     require_distributed()
     invalid = [m for m in plan.members if m.error is not None]

@@ -96,17 +96,18 @@ def write_results(
     return path
 
 
-def is_sweep_folder(path: Path) -> bool:
+def is_sweep_folder(path: str | Path) -> bool:
     """Whether ``path`` is the output folder of ``tissue sweep``."""
-    return path.is_dir() and (path / SWEEP_FILE).is_file()
+    return Path(path, SWEEP_FILE).is_file()
 
 
-def read_results(out: Path) -> SweepTable:
+def read_results(out: str | Path) -> SweepTable:
     """The table of the sweep in folder ``out``.
 
     Raises:
         InputError: not a sweep folder, or a damaged or newer table (one line).
     """
+    out = Path(out)
     marker_path = out / SWEEP_FILE
     try:
         marker = json.loads(marker_path.read_text())
