@@ -32,6 +32,8 @@ from tissue.console import EXIT_INPUT, console, fail_on_input_errors
 from tissue.errors import InputError
 
 if TYPE_CHECKING:
+    from tissue.backend import BackendName
+    from tissue.sweep.cluster import SweepReport
     from tissue.sweep.results import MemberRow
     from tissue.sweep.spec import SweepPlan
 
@@ -88,7 +90,7 @@ def sweep(
     workers: int | None,
     scheduler: str | None,
     retries: int,
-    backend: str,
+    backend: BackendName,
     dry_run: bool,
     quiet: bool,
 ) -> None:
@@ -120,7 +122,7 @@ def sweep(
         )
     with _terminate_as_interrupt():
         if quiet:
-            report = run_sweep(plan, out_dir, workers, scheduler, retries, backend)  # type: ignore[arg-type]
+            report = run_sweep(plan, out_dir, workers, scheduler, retries, backend)
         else:
             report = _run_with_progress(plan, out_dir, workers, scheduler, retries, backend)
     _finish(report.rows, report.table, report.skipped, quiet)
@@ -132,8 +134,8 @@ def _run_with_progress(
     workers: int | None,
     scheduler: str | None,
     retries: int,
-    backend: str,
-) -> Any:
+    backend: BackendName,
+) -> SweepReport:
     from tissue.sweep.cluster import run_sweep
 
     columns = (
@@ -160,7 +162,7 @@ def _run_with_progress(
 
     try:
         return run_sweep(
-            plan, out_dir, workers, scheduler, retries, backend,  # type: ignore[arg-type]
+            plan, out_dir, workers, scheduler, retries, backend,
             on_start=started, on_member=finished,
         )  # fmt: skip
     finally:

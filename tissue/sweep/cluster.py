@@ -94,7 +94,7 @@ def run_sweep(
     """
     require_distributed()
     if not plan.valid:
-        raise plan.members[0].error  # type: ignore[misc]
+        raise next(member.error for member in plan.members if member.error is not None)
     out = Path(out).resolve()
     members_dir = out / MEMBERS_DIR
     try:
