@@ -241,3 +241,50 @@ def test_point_source_outside_the_organ_is_refused() -> None:
             }
         )
     assert info.value.key == "fields.s.sources.0.position_um"
+
+
+VESSELS = [
+    {"shape": "cylinder", "label": "vessel", "center_um": [200, 200, 0], "radius_um": 15.0,
+     "axis": "z"},
+    {"shape": "cylinder", "label": "vessel", "center_um": [100, 0, 100], "radius_um": 15.0,
+     "axis": "y"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "vessel_source",
+    [
+        {"kind": "label", "label": "vessel", "fixed_value": 55.0},
+        {"kind": "label", "label": "vessel", "rate_per_min": 5500.0, "uptake_per_min": 100.0},
+    ],
+)
+@pytest.mark.parametrize("solver_passes", [0, 1, 2])
+def test_stiff_vessels_stay_stable_and_bounded(vessel_source: dict, solver_passes: int) -> None:
+    """Crossing vessels held at 55 mmHg (fixed, or a stiff relaxation to 55) in oxygen at
+    dt D / dx^2 = 750: ADI passes alone amplify error here (they diverged before the
+    maximum-principle check); every step must keep values within [0, 55]."""
+    fields = make_fields(
+        organs={"box": {"shape": [20, 20, 20], "spacing_um": 20.0, "regions": VESSELS}},
+        fields={"ox": {"diffusion_um2_per_min": 1e5, "decay_per_min": 0.1, "initial": 55.0,
+                       "solver_passes": solver_passes, "sources": [vessel_source]}},
+    )  # fmt: skip
+    for _ in range(30):
+        fields.step(3.0)
+        c = to_numpy(fields.values["ox"])
+        assert c.min() >= 0.0
+        assert c.max() <= 55.0 * (1 + 1e-3)
+
+
+@pytest.mark.parametrize("solver_passes", [0, 1, 2])
+def test_fixed_vessels_settle_near_the_fine_step_answer(solver_passes: int) -> None:
+    """The same fixed vessels: after 90 min at dt = 3 min the mean oxygen is within 5% of
+    the answer at dt = 0.05 min (53.45 mmHg, measured with 2 passes)."""
+    fields = make_fields(
+        organs={"box": {"shape": [20, 20, 20], "spacing_um": 20.0, "regions": VESSELS}},
+        fields={"ox": {"diffusion_um2_per_min": 1e5, "decay_per_min": 0.1, "initial": 55.0,
+                       "solver_passes": solver_passes,
+                       "sources": [{"kind": "label", "label": "vessel", "fixed_value": 55.0}]}},
+    )  # fmt: skip
+    for _ in range(30):
+        fields.step(3.0)
+    assert float(to_numpy(fields.values["ox"]).mean()) == pytest.approx(53.45, rel=0.05)

@@ -232,7 +232,10 @@ class FieldConfig(Model):
 
     Each diffusion step runs ``solver_passes`` ADI passes with ``solver_smoothing_steps``
     Jacobi steps between consecutive passes (see tissue.kernels.diffusion). Transients are
-    accurate while dt * D / dx^2 stays below about 25; steady states at any dt.
+    accurate while dt * D / dx^2 stays below about 25; steady states at any dt. A step whose
+    passes break the maximum principle (possible where stiff terms vary in space) is redone
+    as one locally one-dimensional split step (BioFVM's scheme: stable and positive at any
+    dt, with a splitting error of order dt); ``solver_passes = 0`` always takes that step.
     """
 
     units: str = "a.u."
@@ -244,7 +247,7 @@ class FieldConfig(Model):
     boundary: Literal["no_flux", "dirichlet"] = "no_flux"
     boundary_value: NonNegative = 0.0
     boundary_faces: list[Face] = list(FACES)
-    solver_passes: Annotated[int, Field(ge=1, le=50)] = 2
+    solver_passes: Annotated[int, Field(ge=0, le=50)] = 2
     solver_smoothing_steps: Annotated[int, Field(ge=0, le=50)] = 1
     sources: list[
         Annotated[Union[LabelSource, PointSource], Field(discriminator="kind")]  # noqa: UP007
@@ -323,15 +326,17 @@ class CellTypeConfig(Model):
 
 
 class SphereCells(Model):
-    """Cells filling a ball: ``count`` uniform random positions, or hexagonal close
-    packing at one cell diameter when ``count`` is omitted. Positions outside the organ or
-    in voxels the type may not enter are left empty (the ball is clipped to the tissue)."""
+    """Cells filling a ball (or the shell between ``inner_radius_um`` and ``radius_um``):
+    ``count`` uniform random positions, or hexagonal close packing at one cell diameter
+    when ``count`` is omitted. Positions outside the organ or in voxels the type may not
+    enter are left empty (the ball is clipped to the tissue)."""
 
     kind: Literal["sphere"]
     organ: str
     type: str
     center_um: Vector3
     radius_um: Positive
+    inner_radius_um: NonNegative = 0.0
     count: Annotated[int, Field(ge=0)] | None = None
 
 
@@ -472,8 +477,17 @@ class Injection(Model):
     start_day: NonNegative = 0.0
 
 
+class AddCells(Model):
+    """Cells placed at ``start_day`` as ``initial_cells`` entries are at the start (e.g.
+    immune cells injected around a tumour)."""
+
+    kind: Literal["add"]
+    cells: list[InitialCells] = Field(min_length=1)
+    start_day: NonNegative = 0.0
+
+
 Intervention = Annotated[
-    Union[BlockSignal, Resection, Depletion, Injection],  # noqa: UP007
+    Union[BlockSignal, Resection, Depletion, Injection, AddCells],  # noqa: UP007
     Field(discriminator="kind"),
 ]
 
@@ -616,16 +630,47 @@ def builtin_scenarios() -> dict[str, str]:
 
 
 def load_scenario(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
-    """Load a built-in scenario by name or a TOML file by path, then apply overrides."""
-    text, source = _read_scenario_text(str(name_or_path))
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise InputError(source, "", f"not valid TOML ({error})") from None
+    """Load a built-in scenario by name or a TOML file by path, then apply overrides.
+
+    A file may start from another with ``extends = "NAME_OR_PATH"`` (a path relative to the
+    file): its tables are merged key by key over the other's (values and arrays replace).
+    """
+    data, source = _scenario_data(str(name_or_path), ())
     scenario = scenario_from_dict(data, source)
     if overrides:
         scenario = scenario.with_overrides(overrides)
     return scenario
+
+
+def _scenario_data(name_or_path: str, chain: tuple[str, ...]) -> tuple[dict[str, Any], str]:
+    """The TOML of a scenario with its ``extends`` chain merged in, and its source."""
+    text, source = _read_scenario_text(name_or_path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise InputError(source, "", f"not valid TOML ({error})") from None
+    base = data.pop("extends", None)
+    if base is None:
+        return data, source
+    if not isinstance(base, str):
+        raise InputError(source, "extends", "must be a built-in scenario name or a .toml path")
+    path = Path(name_or_path)
+    if path.suffix == ".toml" and not Path(base).is_absolute() and base.endswith(".toml"):
+        base = str(path.parent / base)
+    if base in chain or base == name_or_path:
+        raise InputError(source, "extends", f"'{base}' extends itself (through {list(chain)})")
+    base_data, _ = _scenario_data(base, (*chain, name_or_path))
+    return _merged(base_data, data), source
+
+
+def _merged(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _read_scenario_text(name_or_path: str) -> tuple[str, str]:
@@ -928,8 +973,13 @@ def check_references(scenario: Scenario) -> None:
             "must be > cycle_oxygen_threshold",
         )
 
-    for i, initial in enumerate(scenario.initial_cells):
-        key = f"initial_cells.{i}"
+    placements = [(f"initial_cells.{i}", e) for i, e in enumerate(scenario.initial_cells)]
+    for name, action in scenario.interventions.items():
+        if isinstance(action, AddCells):
+            placements += [
+                (f"interventions.{name}.cells.{i}", e) for i, e in enumerate(action.cells)
+            ]
+    for key, initial in placements:
         need(
             initial.organ in organs,
             f"{key}.organ",
@@ -941,6 +991,12 @@ def check_references(scenario: Scenario) -> None:
             f"unknown cell type "
             f"'{initial.type}'; types: {', '.join(scenario.cell_types) or '(none)'}",
         )
+        if isinstance(initial, SphereCells):
+            need(
+                initial.inner_radius_um < initial.radius_um,
+                f"{key}.inner_radius_um",
+                "must be less than radius_um",
+            )
         if isinstance(initial, RandomCells) and initial.label is not None:
             need(
                 initial.label in labels[initial.organ],

@@ -106,6 +106,7 @@ def volume_fraction(
     flat = (ijk[:, 2] * ny + ijk[:, 1]) * nx + ijk[:, 0]
     volume = 4.0 / 3.0 * math.pi * radius_um.astype(xp.float64) ** 3
     fraction = xp.bincount(flat, weights=volume, minlength=nx * ny * nz).reshape(nz, ny, nx)
+    fraction = fraction.astype(xp.float64)  # bincount of no cells is int64
     fraction /= float(np.prod(spacing_xyz_um))
     return gaussian(xp, fraction, 1.0).astype(xp.float32)
 
