@@ -181,37 +181,53 @@ def thomas_sweep_numpy(
 ) -> None:
     """Solve (I - dt A_axis) x = delta in place along array ``axis`` (0 = z, 1 = y, 2 = x).
 
-    Rows of fixed and barrier voxels are the identity. ``scratch``: float32, delta's shape.
+    Rows of fixed and barrier voxels are the identity. ``scratch`` (float32, delta's shape)
+    is the CUDA twin's workspace; this version caches the elimination factors instead.
     """
-    cls, _ = op.classes()
-    coef = F32(dt * op.inv_spacing2_zyx[axis])
-    lo, hi = _neighbour_slices(axis)
-    k_face = op.face_diffusivity(axis) * coef
-    free = cls == FREE
-    k_upper = np.zeros_like(delta)  # conductance to the + neighbour, per voxel
-    k_upper[lo] = k_face
-    k_upper[~free] = F32(0)
-    k_lower = np.zeros_like(delta)
-    k_lower[hi] = k_face
-    k_lower[~free] = F32(0)
-
     d = np.moveaxis(delta, axis, 0)
-    cp = np.moveaxis(scratch, axis, 0)
-    kl_all = np.moveaxis(k_lower, axis, 0)
-    ku_all = np.moveaxis(k_upper, axis, 0)
-    c_prev = np.zeros(d.shape[1:], dtype=np.float32)
+    kl_all, m_all, cp_all = _thomas_factors(op, dt, axis)
     d_prev = np.zeros(d.shape[1:], dtype=np.float32)
     for i in range(d.shape[0]):
-        kl, ku = kl_all[i], ku_all[i]
-        m = ((F32(1) + kl) + ku) + kl * c_prev
-        c_prev = -ku / m
-        d_prev = (d[i] + kl * d_prev) / m
-        cp[i] = c_prev
+        d_prev = (d[i] + kl_all[i] * d_prev) / m_all[i]
         d[i] = d_prev
     x_next = np.zeros(d.shape[1:], dtype=np.float32)
     for i in range(d.shape[0] - 1, -1, -1):
-        x_next = d[i] - cp[i] * x_next
+        x_next = d[i] - cp_all[i] * x_next
         d[i] = x_next
+
+
+def _thomas_factors(
+    op: DiffusionOperator, dt: np.float32, axis: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The forward-elimination factors of the Thomas sweep along ``axis`` (they depend on
+    the operator and dt only, not on the right-hand side): lower coupling kl, pivot m and
+    c' per voxel, axis first, computed once per dt with the kernel's expressions."""
+    key = f"thomas{axis}:{float(dt)!r}"
+    if key not in op._cache:
+        cls, _ = op.classes()
+        coef = F32(dt * op.inv_spacing2_zyx[axis])
+        lo, hi = _neighbour_slices(axis)
+        k_face = op.face_diffusivity(axis) * coef
+        free = cls == FREE
+        k_upper = np.zeros(cls.shape, dtype=np.float32)  # conductance to the + neighbour
+        k_upper[lo] = k_face
+        k_upper[~free] = F32(0)
+        k_lower = np.zeros(cls.shape, dtype=np.float32)
+        k_lower[hi] = k_face
+        k_lower[~free] = F32(0)
+        kl_all = np.ascontiguousarray(np.moveaxis(k_lower, axis, 0))
+        ku_all = np.moveaxis(k_upper, axis, 0)
+        m_all = np.empty_like(kl_all)
+        cp_all = np.empty_like(kl_all)
+        c_prev = np.zeros(kl_all.shape[1:], dtype=np.float32)
+        for i in range(kl_all.shape[0]):
+            kl, ku = kl_all[i], ku_all[i]
+            m = ((F32(1) + kl) + ku) + kl * c_prev
+            c_prev = -ku / m
+            m_all[i] = m
+            cp_all[i] = c_prev
+        op._cache[key] = (kl_all, m_all, cp_all)
+    return op._cache[key]
 
 
 def finish_step_numpy(op: DiffusionOperator, c: np.ndarray, x: np.ndarray) -> None:
