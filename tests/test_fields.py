@@ -275,7 +275,7 @@ def test_stiff_vessels_stay_stable_and_bounded(vessel_source: dict, solver_passe
         assert c.max() <= 55.0 * (1 + 1e-3)
 
 
-@pytest.mark.parametrize("solver_passes", [0, 1, 2])
+@pytest.mark.parametrize("solver_passes", [1, 2])
 def test_fixed_vessels_settle_near_the_fine_step_answer(solver_passes: int) -> None:
     """The same fixed vessels: after 90 min at dt = 3 min the mean oxygen is within 5% of
     the answer at dt = 0.05 min (53.45 mmHg, measured with 2 passes)."""

@@ -23,7 +23,7 @@ import numpy as np
 from tissue.backend import to_numpy
 from tissue.behaviours import hill
 from tissue.cells import LIVE
-from tissue.config import BlockSignal, Depletion, Injection, Resection, ticks
+from tissue.config import AddCells, BlockSignal, Depletion, Injection, Resection, ticks
 from tissue.kernels.random import philox_uniform
 from tissue.rng import Purpose
 
@@ -39,6 +39,7 @@ LEDGER_COUNTERS = (
     "arrested",
     "extravasated",
 )
+PLACEMENT_STREAMS = 1 << 16  # placement streams of initial cells; each add-intervention's follow
 HOST_STREAM = 0xB10D  # the blood's purpose in the host random stream
 
 
@@ -118,6 +119,9 @@ class Body:
             elif isinstance(action, Injection):
                 self.ctc += action.count
                 self.counters["injected"] += action.count
+            elif isinstance(action, AddCells):
+                stream = PLACEMENT_STREAMS * (1 + list(sim.scenario.interventions).index(name))
+                sim.place_cells(action.cells, f"interventions.{name}.cells", stream)
 
     def _remove(self, organ: Organ, type_names: list[str] | None) -> None:
         cells = organ.cells

@@ -235,7 +235,9 @@ class FieldConfig(Model):
     accurate while dt * D / dx^2 stays below about 25; steady states at any dt. A step whose
     passes break the maximum principle (possible where stiff terms vary in space) is redone
     as one locally one-dimensional split step (BioFVM's scheme: stable and positive at any
-    dt, with a splitting error of order dt); ``solver_passes = 0`` always takes that step.
+    dt, with a splitting error of order dt) refined by passes that keep it so;
+    ``solver_passes = 0`` always takes the bare split step (fastest, least accurate at
+    large dt D / dx^2).
     """
 
     units: str = "a.u."

@@ -34,7 +34,7 @@ from tissue.kernels.diffusion import (
 )
 
 JACOBI_OMEGA = np.float32(0.8)  # damping of the Jacobi smoothing steps
-GUARDED_PASSES = 8  # most ADI passes that refine a split step
+GUARDED_PASSES = 8  # most ADI passes refining a split step that replaced a failed step
 
 
 class FieldSolver:
@@ -196,9 +196,11 @@ class FieldSolver:
             x[...] = c
             self._passes(op, cfg, c, source, uptake, dt, x)
             pointwise = self._pointwise(op, c, source, uptake, dt)
-            if cfg.solver_passes == 0 or not self._within_bounds(op, x, pointwise):
+            if cfg.solver_passes == 0:
+                self._split_step(op, pointwise, dt, x)
+            elif not self._within_bounds(op, x, pointwise):
                 # the passes amplified some error (they can where stiff terms vary in
-                # space): take the always-stable split step instead
+                # space): take the always-stable split step, refined while it stays so
                 self._split_step(op, pointwise, dt, x)
                 self._guarded_passes(op, cfg, c, source, uptake, dt, x, pointwise)
             finish_step(op, c, x)
@@ -240,8 +242,8 @@ class FieldSolver:
         x: Any,
         pointwise: Any,
     ) -> None:
-        """ADI passes from the split step, each kept only while the result stays within
-        the maximum principle's bounds."""
+        """Up to GUARDED_PASSES ADI passes from the split step, each kept only while the
+        result stays within the maximum principle's bounds."""
         delta, trial = self._delta, self._trial
         for _ in range(GUARDED_PASSES):
             be_residual(op, x, c, source, uptake, dt, delta, False)

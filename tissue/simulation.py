@@ -186,6 +186,7 @@ class Simulation:
         self.behaviours = Behaviours(scenario, self.types)
         self.body = Body(self)
         self.tick = 0
+        self.front_seen: dict[str, tuple[float, float, float]] = {}  # organ -> (t, r, speed)
         self.observers: list[tuple[int, Observer]] = []
         if labels is None:
             self._place_initial_cells()
@@ -266,6 +267,8 @@ class Simulation:
             out.counters[f"{prefix}/cells"] = counters
         arrays, counters = self.body.export_state()
         out.arrays.update(arrays)
+        for oname, seen in self.front_seen.items():
+            out.arrays[f"observables/front/{oname}"] = np.array(seen, dtype=np.float64)
         out.counters["circulation"] = counters
         return out
 
@@ -312,6 +315,9 @@ class Simulation:
             if counters is None:
                 raise ValueError(f"missing the counters of '{prefix}/cells'")
             organ.cells.restore_state(columns, counters)
+        for key, value in state.arrays.items():
+            if key.startswith("observables/front/") and value.shape == (3,):
+                sim.front_seen[key.rsplit("/", 1)[1]] = tuple(float(v) for v in value)  # type: ignore[assignment]
         if scenario.circulation is not None:
             if "circulation" not in state.counters:
                 raise ValueError("missing the circulation counters")
@@ -389,8 +395,20 @@ class Simulation:
             xp, positions, radius, grid.shape_zyx, grid.spacing_xyz_um, grid.origin_xyz_um
         )
         front = front_metrics(xp, fraction, config.front_level, grid.spacing_xyz_um)
+        front["front_speed_um_per_day"] = self._front_speed(oname, front["front_radius_um"])
         out.update({f"{oname}.{key}": value for key, value in front.items()})
         return out
+
+    def _front_speed(self, oname: str, radius_um: float) -> float:
+        """Change of the front radius since the previous observation at an earlier time, in
+        um/day (0 at the first); the value stands until time moves on."""
+        t_then, r_then, speed = self.front_seen.get(oname, (math.nan, math.nan, 0.0))
+        t_now = self.time_min
+        if t_now > t_then and math.isfinite(r_then) and math.isfinite(radius_um):
+            speed = (radius_um - r_then) / (t_now - t_then) * 1440.0
+        if t_now != t_then:
+            self.front_seen[oname] = (t_now, radius_um, speed)
+        return speed
 
     def _equivalent_radius(self, organ: Organ, type_index: int) -> float:
         """Radius of the uniform ball with the live cells' RMS distance from their centroid:
@@ -407,15 +425,24 @@ class Simulation:
     # --- initial cells ---------------------------------------------------------------
 
     def _place_initial_cells(self) -> None:
-        """Place each initial-cells entry. Lists must lie in voxels the type may enter;
+        self.place_cells(self.scenario.initial_cells, "initial_cells", 0)
+
+    def place_cells(self, entries: list[Any], key_prefix: str, stream: int) -> None:
+        """Place initial-cells entries. Lists must lie in voxels the type may enter;
         random cells are drawn only from such voxels (exactly ``count`` of them); spheres
-        leave out positions outside the organ or in voxels the type may not enter."""
+        leave out positions outside the organ or in voxels the type may not enter.
+
+        Args:
+            entries: InitialCells entries. key_prefix: their dotted key, for messages.
+            stream: first placement stream (entry i draws from stream + i).
+        """
         xp = self.backend.xp
         type_index = {name: i for i, name in enumerate(self.types.names)}
-        for entry_index, entry in enumerate(self.scenario.initial_cells):
+        for index, entry in enumerate(entries):
+            entry_index = stream + index
             organ = self.organs[entry.organ]
             t = type_index[entry.type]
-            key = f"initial_cells.{entry_index}"
+            key = f"{key_prefix}.{index}"
             allowed = to_numpy(organ.allowed[t])
             labels = to_numpy(organ.labels)
             if isinstance(entry, RandomCells):
@@ -452,10 +479,13 @@ def _sphere_positions(entry: SphereCells, entry_index: int, radius_um: float, se
     """(N, 3) float32: close packed at one cell diameter, or ``count`` uniform in the ball."""
     centre = np.asarray(entry.center_um, dtype=np.float64)
     if entry.count is None:
-        return (_close_packed_ball(entry.radius_um, radius_um) + centre).astype(np.float32)
+        points = _close_packed_ball(entry.radius_um, radius_um)
+        points = points[(points**2).sum(axis=1) >= entry.inner_radius_um**2]
+        return (points + centre).astype(np.float32)
     u = _placement_uniforms(seed, entry_index, entry.count, 0)
     direction = unit_vectors(np, u[:, 0], u[:, 1]).astype(np.float64)
-    r = entry.radius_um * np.cbrt(u[:, 2].astype(np.float64))
+    inner3 = entry.inner_radius_um**3
+    r = np.cbrt(inner3 + (entry.radius_um**3 - inner3) * u[:, 2].astype(np.float64))
     return (centre + r[:, None] * direction).astype(np.float32)
 
 
