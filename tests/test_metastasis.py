@@ -1,0 +1,113 @@
+"""The metastasis model's biological checks (SCIENCE.md section 3), small and seeded, on CPU.
+
+One control run of the built-in `metastasis` scenario is shared by several checks and
+compared with the same scenario under an intervention, same seed. Horizons are shortened
+(TEST_DAYS, interventions at RELEASE_DAY) so that the module fits the CI budget; the
+thresholds are the issue's minimums.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tissue import Simulation, load_scenario
+
+pytestmark = pytest.mark.slow
+
+TEST_DAYS = 9.0
+RELEASE_DAY = 4.0
+LEDGER_ENDS = (
+    "in_blood",
+    "died_in_blood",
+    "lodged_elsewhere",
+    "in_vessel",
+    "died_in_organ",
+    "solitary",
+    "micrometastases",
+    "macrometastases",
+)
+
+
+def run_series(name: str, overrides: dict[str, Any], days: float) -> dict[str, np.ndarray]:
+    """Observables at every output of ``name`` run for ``days`` on CPU: key -> (rows,)."""
+    scenario = load_scenario(name, {"run.days": days, **overrides})
+    sim = Simulation(scenario, backend="cpu")
+    rows: list[dict[str, float]] = []
+    sim.add_observer(lambda s: rows.append(s.observables()))
+    sim.run()
+    return {key: np.array([row[key] for row in rows]) for key in rows[0]}
+
+
+@pytest.fixture(scope="module")
+def control() -> dict[str, np.ndarray]:
+    return run_series("metastasis", {}, TEST_DAYS)
+
+
+def dormant_fraction(series: dict[str, np.ndarray]) -> float:
+    mic, dtc = series["lung.mic.live"][-1], series["lung.dtc.live"][-1]
+    return float(mic / (mic + dtc))
+
+
+def test_the_niche_forms_before_the_first_tumour_cell_arrives(control) -> None:
+    """S100A8/A9 and Mac1+ cells rise in the lung before any tumour cell is there, and
+    because of the primary: >= 5x the same lung without a primary at that time."""
+    arrived = control["ledger.arrested"]
+    assert arrived[-1] > 0, "no tumour cell reached the lung"
+    before = int(np.argmax(arrived > 0)) - 1  # last output with no arrival yet
+    assert before >= 1
+    days = float(control["time_days"][before])
+    without_primary = run_series("metastasis", {"interventions.resection.start_day": 0.0}, days)
+    s100, myeloid = control["lung.s100a8a9.mean"], control["lung.myeloid.live"]
+    assert s100[before] >= 5 * max(s100[0], without_primary["lung.s100a8a9.mean"][-1])
+    assert myeloid[before] >= 5 * max(1.0, without_primary["lung.myeloid.live"][-1])
+
+
+def test_anti_s100_cuts_myeloid_cells_3x_and_extravasation_2x(control) -> None:
+    treated = run_series("anti_s100", {}, TEST_DAYS)
+    assert control["lung.myeloid.live"][-1] >= 3 * treated["lung.myeloid.live"][-1]
+    assert control["ledger.extravasated"][-1] >= 2 * max(1.0, treated["ledger.extravasated"][-1])
+
+
+def test_with_the_primary_disseminated_cells_stay_dormant(control) -> None:
+    surviving = control["lung.mic.live"][-1] + control["lung.dtc.live"][-1]
+    assert surviving >= 20
+    assert dormant_fraction(control) >= 0.8
+
+
+@pytest.mark.parametrize("release", ["resection", "il1r_blockade"])
+def test_removing_the_restraint_releases_outgrowth(control, release: str) -> None:
+    """Resection of the primary or IL-1R blockade at RELEASE_DAY: >= 5x proliferating
+    disseminated cells at the end, against the control with the same seed."""
+    released = run_series(release, {f"interventions.{release}.start_day": RELEASE_DAY}, TEST_DAYS)
+    assert released["lung.dtc.live"][-1] >= 5 * max(1.0, control["lung.dtc.live"][-1])
+
+
+def test_the_ledger_accounts_for_every_cell_at_every_output(control) -> None:
+    entered = control["ledger.shed"] + control["ledger.injected"]
+    ends = sum(control[f"ledger.{k}"] for k in LEDGER_ENDS)
+    np.testing.assert_array_equal(ends, entered)
+    assert entered[-1] > 0
+    arrested = sum(
+        control[f"ledger.{k}"]
+        for k in ("in_vessel", "died_in_organ", "solitary", "micrometastases", "macrometastases")
+    )
+    np.testing.assert_array_equal(arrested, control["ledger.arrested"])
+
+
+def test_the_injection_assay_ledger_is_conserved() -> None:
+    series = run_series("injection_assay", {}, 3.0)
+    entered = series["ledger.shed"] + series["ledger.injected"]
+    np.testing.assert_array_equal(sum(series[f"ledger.{k}"] for k in LEDGER_ENDS), entered)
+    assert series["ledger.injected"][-1] == 1_000_000
+    assert series["ledger.arrested"][-1] > 0
+
+
+def test_cancer_immune_regresses_after_the_immune_cells_arrive() -> None:
+    series = run_series("cancer_immune", {}, 1.0)
+    arrival = int(np.argmax(series["tissue.immune.live"] > 0))
+    tumour = series["tissue.tumour.live"]
+    assert arrival > 0
+    assert tumour[-1] < 0.5 * tumour[arrival - 1]
