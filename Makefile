@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: $(STAMP)
-	$(BIN)/tissue run spheroid -o $(DEMO_OUT) --backend auto
-	$(BIN)/tissue render $(DEMO_OUT) -o $(DEMO_OUT)/view.png
+	$(BIN)/tissue run metastasis -o $(DEMO_OUT) --backend auto
+	$(BIN)/tissue render $(DEMO_OUT) --organ lung --field s100a8a9 -o $(DEMO_OUT)/lung.png
+	$(BIN)/tissue render $(DEMO_OUT) --organ breast --field oxygen -o $(DEMO_OUT)/primary.png
 	$(BIN)/tissue plot $(DEMO_OUT) -o $(DEMO_OUT)/dashboard.png
 
 test: $(STAMP)

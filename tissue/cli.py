@@ -214,15 +214,13 @@ def _run_with_progress(runner: Any, stop: Any, name: str, backend: str) -> str:
 
 
 def _print_summary(observables: dict[str, float], elapsed: float, days: float, out: Path) -> None:
-    table = Table(title=f"after {days:g} days ({elapsed:.1f} s wall)", show_header=True)
-    table.add_column("observable")
-    table.add_column("value", justify="right")
-    for key, value in observables.items():
-        if key.startswith("time_"):
-            continue
-        table.add_row(key, f"{value:.4g}")
-    Console().print(table)
-    Console().print(f"run file: {out / 'run.h5'} (time series also in {out / 'timeseries.csv'})")
+    from tissue.report import summary_tables
+
+    console = Console()
+    console.print(f"[bold]after {days:g} days[/bold] ({elapsed:.1f} s wall)")
+    for table in summary_tables(observables):
+        console.print(table)
+    console.print(f"run file: {out / 'run.h5'} (time series also in {out / 'timeseries.csv'})")
 
 
 @main.command()
@@ -254,19 +252,17 @@ def summary(run_path: str, as_json: bool) -> None:
         }
         click.echo(json.dumps(record, indent=2, allow_nan=True))
         return
+    from tissue.report import summary_tables
+
     day = final.get("time_min", 0.0) / 1440
-    table = Table(
-        title=f"{reader.scenario_name}, seed {reader.seed}, {reader.backend}: "
-        f"{reader.status} at day {day:g}",
-        show_header=True,
+    console = Console()
+    console.print(
+        f"[bold]{reader.scenario_name}[/bold], seed {reader.seed}, {reader.backend}: "
+        f"{reader.status} at day {day:g}"
     )
-    table.add_column("observable")
-    table.add_column("value", justify="right")
-    for key, value in final.items():
-        if not key.startswith("time_"):
-            table.add_row(key, f"{value:.6g}")
-    Console().print(table)
-    Console().print(f"{len(reader.snapshots)} snapshots; {path}")
+    for table in summary_tables(final):
+        console.print(table)
+    console.print(f"{len(reader.snapshots)} snapshots; {path}")
 
 
 @main.command()
