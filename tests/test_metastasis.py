@@ -111,3 +111,66 @@ def test_cancer_immune_regresses_after_the_immune_cells_arrive() -> None:
     tumour = series["tissue.tumour.live"]
     assert arrival > 0
     assert tumour[-1] < 0.5 * tumour[arrival - 1]
+
+
+BUSY = {  # every part of the body at work within a quarter of a day
+    "organs.breast.shape": [12, 12, 12],
+    "organs.lung.shape": [16, 16, 16],
+    "initial_cells.0.center_um": [120.0, 120.0, 120.0],
+    "cell_types.invasive.intravasation_rate_per_min": 0.01,
+    "rules.emt.to_value": 0.01,
+    "cell_types.arrested.transitions.mic": 0.01,
+    "cell_types.mic.transitions.dtc": 0.01,
+    "cell_types.dtc.cycle_rate_per_min": 0.01,
+    "interventions.anti_s100.start_day": 0.1,
+    "interventions.resection.start_day": 0.2,
+}
+
+
+def busy_model(backend: str = "cpu") -> Simulation:
+    return Simulation(load_scenario("metastasis", BUSY), backend=backend, seed=3)
+
+
+@pytest.mark.parametrize("stop", [37, 74])
+def test_model_restart_is_bit_identical(tmp_path, stop: int) -> None:
+    """Straight run against checkpoint at ``stop`` ticks + restore + the rest: the fields,
+    cells, blood, ledger counters and front history are equal bit for bit (the resection
+    at tick 96 falls after either stop)."""
+    from tests.test_checkpoint import assert_same_state
+
+    ticks = 120
+    straight = busy_model()
+    straight.step(stop)
+    straight.observables()  # observed at the same times as the restarted run
+    straight.step(ticks - stop)
+    assert straight.body.counters["arrested"] > 0, "the busy model must seed the lung"
+    first = busy_model()
+    first.step(stop)
+    first.observables()  # front history goes into the checkpoint too
+    path = tmp_path / "checkpoint.h5"
+    first.save_checkpoint(path)
+    restored = Simulation.from_checkpoint(path, backend="cpu")
+    restored.step(ticks - stop)
+    assert straight.observables() == restored.observables()
+    assert_same_state(straight.state(), restored.state())
+
+
+def test_cancer_immune_restart_is_bit_identical(tmp_path) -> None:
+    """Attack state (partners, attachment clocks) and added cells survive a checkpoint."""
+    from tests.test_checkpoint import assert_same_state
+
+    overrides = {"interventions.immune_arrival.start_day": 0.01, "organs.tissue.shape": [16] * 3}
+
+    def model() -> Simulation:
+        return Simulation(load_scenario("cancer_immune", overrides), backend="cpu", seed=2)
+
+    straight = model()
+    straight.step(90)
+    first = model()
+    first.step(50)
+    first.save_checkpoint(tmp_path / "checkpoint.h5")
+    restored = Simulation.from_checkpoint(tmp_path / "checkpoint.h5", backend="cpu")
+    restored.step(40)
+    cells = straight.organs["tissue"].cells
+    assert int((cells.partner >= 0).sum()) > 0, "some immune cells must be attached"
+    assert_same_state(straight.state(), restored.state())
