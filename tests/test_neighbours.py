@@ -117,3 +117,24 @@ def test_pair_velocity_property(n: int, box: float, seed: int, bin_scale: float)
     np.testing.assert_allclose(velocity, expected, atol=3e-4 * scale)
     if n:
         np.testing.assert_allclose(velocity.sum(axis=0), 0.0, atol=2e-3 * scale * np.sqrt(n))
+
+
+@pytest.mark.parametrize("n", [0, 1, 300])
+def test_contact_pairs_match_brute_force(n: int) -> None:
+    """Touching pairs through the cell grid equal the O(N^2) count, for all cells and for a
+    query subset."""
+    from tissue.behaviours import contact_pairs
+    from tissue.kernels.cells import build_cell_grid
+
+    rng = np.random.default_rng(n)
+    positions = rng.uniform(0, 120, (n, 3)).astype(np.float32)
+    reach = rng.uniform(4, 11, n).astype(np.float32)
+    grid = build_cell_grid(np, positions, (0, 0, 0), (120, 120, 120), 22.0)
+    distance = np.sqrt(((positions[:, None, :] - positions[None, :, :]) ** 2).sum(-1))
+    touching = (distance < reach[:, None] + reach[None, :]) & ~np.eye(n, dtype=bool)
+    for query in (None, np.arange(0, n, 3, dtype=np.int64)):
+        i, j = contact_pairs(np, positions, reach, grid, query)
+        expected = touching if query is None else touching & np.isin(np.arange(n), query)[:, None]
+        assert sorted(zip(i.tolist(), j.tolist(), strict=True)) == sorted(
+            zip(*np.nonzero(expected), strict=True)
+        )

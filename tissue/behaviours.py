@@ -47,8 +47,11 @@ def hill(xp: Any, signal: Any, half_max: float, n: float, rises: bool = True) ->
     return up if rises else F32(1) - up
 
 
-def contact_pairs(xp: Any, positions: Any, reach: Any, grid: CellGrid) -> tuple[Any, Any]:
-    """All ordered pairs (i, j), i != j, with |x_i - x_j| < reach_i + reach_j.
+def contact_pairs(
+    xp: Any, positions: Any, reach: Any, grid: CellGrid, query: Any = None
+) -> tuple[Any, Any]:
+    """Ordered pairs (i, j), i != j, with |x_i - x_j| < reach_i + reach_j, for i in
+    ``query`` (int64 cell indices; all cells when None).
 
     Args:
         positions: (N, 3) float32 um. reach: (N,) float32 um.
@@ -56,16 +59,18 @@ def contact_pairs(xp: Any, positions: Any, reach: Any, grid: CellGrid) -> tuple[
             ``reach_i + reach_j`` wide.
 
     Returns:
-        (M,) int64 arrays i and j, grouped by chunks of i in a fixed order.
+        (M,) int64 arrays i and j, grouped by chunks of ``query`` in a fixed order.
     """
     n = positions.shape[0]
-    if n == 0:
+    if query is None:
+        query = xp.arange(n, dtype=xp.int64)
+    if n == 0 or query.shape[0] == 0:
         return xp.zeros(0, xp.int64), xp.zeros(0, xp.int64)
     bz, by, bx = grid.shape_zyx
     shape = xp.asarray([bz, by, bx], dtype=xp.int64)
     counts = xp.diff(grid.bin_start).astype(xp.int64)
     bin_start = grid.bin_start.astype(xp.int64)
-    cell_bin = grid.cell_bin.astype(xp.int64)
+    cell_bin = grid.cell_bin.astype(xp.int64)[query]
     b_zyx = xp.stack([cell_bin // (by * bx), (cell_bin // bx) % by, cell_bin % bx])
     offsets = xp.asarray(
         [(dz, dy, dx) for dz in (-1, 0, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)],
@@ -73,8 +78,8 @@ def contact_pairs(xp: Any, positions: Any, reach: Any, grid: CellGrid) -> tuple[
     ).T[:, :, None]
     order = grid.order.astype(xp.int64)
     found_i, found_j = [], []
-    for lo in range(0, n, CHUNK_CELLS):
-        cells = xp.arange(lo, min(n, lo + CHUNK_CELLS), dtype=xp.int64)
+    for lo in range(0, query.shape[0], CHUNK_CELLS):
+        cells = query[lo : lo + CHUNK_CELLS]
         nb_zyx = b_zyx[:, None, lo : lo + cells.shape[0]] + offsets  # (3, 27, m)
         valid = (nb_zyx.min(axis=0) >= 0) & xp.all(nb_zyx < shape[:, None, None], axis=0)
         nb = xp.where(valid, (nb_zyx[0] * by + nb_zyx[1]) * bx + nb_zyx[2], 0)
@@ -99,39 +104,48 @@ def contact_pairs(xp: Any, positions: Any, reach: Any, grid: CellGrid) -> tuple[
 
 
 class Contacts:
-    """Cells touching each other in one organ at one moment (computed once, on demand)."""
+    """Cells touching each other in one organ at one moment (computed on demand, once for
+    each type of querying cell)."""
 
     def __init__(self, organ: Organ, types: CellTypes) -> None:
         self.organ = organ
         self.types = types
-        self._pairs: tuple[Any, Any] | None = None
+        self._pairs: dict[int, tuple[Any, Any]] = {}
+        self._grid: CellGrid | None = None
         self._key: tuple[int, int] = (-1, -1)
 
-    def pairs(self) -> tuple[Any, Any]:
-        """(i, j) of touching cells: centres closer than the sum of adhesion reaches.
+    def pairs(self, query_type: int) -> tuple[Any, Any]:
+        """(i, j) with i a cell of ``query_type`` and j any cell touching it: centres
+        closer than the sum of their adhesion reaches.
 
         Recomputed when cells were added or removed since (cells move only in the
         mechanics process, which makes a new Contacts)."""
-        key = (self.organ.cells.n, self.organ.cells.next_id)
-        if self._pairs is None or key != self._key:
+        organ, types = self.organ, self.types
+        cells = organ.cells
+        key = (cells.n, cells.next_id)
+        if key != self._key:
             self._key = key
-            organ, types = self.organ, self.types
-            cells = organ.cells
-            reach = types.of("adhesion_range", cells.type) * types.of("radius_um", cells.type)
-            grid = build_cell_grid(
+            self._pairs = {}
+            self._grid = build_cell_grid(
                 organ.xp,
                 cells.position_um,
                 organ.grid.origin_xyz_um,
                 organ.grid.extent_xyz_um,
                 types.max_interaction_um,
             )
-            self._pairs = contact_pairs(organ.xp, cells.position_um, reach, grid)
-        return self._pairs
+        if query_type not in self._pairs:
+            xp = organ.xp
+            assert self._grid is not None
+            reach = types.of("adhesion_range", cells.type) * types.of("radius_um", cells.type)
+            query = xp.nonzero(cells.type == query_type)[0].astype(xp.int64)
+            self._pairs[query_type] = contact_pairs(xp, cells.position_um, reach, self._grid, query)
+        return self._pairs[query_type]
 
-    def count(self, type_index: int) -> Any:
-        """(N,) float32: live cells of ``type_index`` touching each cell."""
+    def count(self, query_type: int, type_index: int) -> Any:
+        """(N,) float32: live cells of ``type_index`` touching each cell (counted for the
+        cells of ``query_type``, 0 for others)."""
         xp, cells = self.organ.xp, self.organ.cells
-        i, j = self.pairs()
+        i, j = self.pairs(query_type)
         hit = (cells.type[j] == type_index) & (cells.state[j] == LIVE)
         return xp.bincount(i[hit], minlength=cells.n).astype(xp.float32)
 
@@ -194,7 +208,7 @@ class Behaviours:
                 )
             elif kind == "contact" and name:
                 factor = F32(sensing.factor(rule.signal))
-                counts = contacts.count(self.type_names.index(name))
+                counts = contacts.count(entry.type_index, self.type_names.index(name))
                 signal = counts[selected] * factor
             elif rule.signal in organ.fields:
                 if flat is None:

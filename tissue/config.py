@@ -579,11 +579,21 @@ class Scenario(Model):
                 )
                 k = dt * diffusivity / min(organ.spacing_xyz_um) ** 2
                 if k > STIFF_STEP:
+                    if field.solver_passes == 0:
+                        effect = (
+                            "the split step smooths sharp sources over more voxels as "
+                            "dt*D/dx^2 grows; shorten time_steps.diffusion_min or set "
+                            f"fields.{fname}.solver_passes >= 1 where that matters"
+                        )
+                    else:
+                        effect = (
+                            "steady states stay exact, but changes in sources take many "
+                            "steps to settle; shorten time_steps.diffusion_min or raise "
+                            f"fields.{fname}.solver_passes"
+                        )
                     out.append(
                         f"field '{fname}' in organ '{oname}': dt*D/dx^2 = {k:.0f} > "
-                        f"{STIFF_STEP}: steady states stay exact, but changes in sources take "
-                        f"many steps to settle; shorten time_steps.diffusion_min or raise "
-                        f"fields.{fname}.solver_passes"
+                        f"{STIFF_STEP}: {effect}"
                     )
         return out
 

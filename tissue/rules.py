@@ -400,7 +400,7 @@ def attack_step(organ: Organ, types: CellTypes, rng: CellRandom, step: int, dt_m
             continue
         if contacts is None:
             contacts = Contacts(organ, types)
-        i, j = contacts.pairs()
+        i, j = contacts.pairs(attacker)
         usable = free[i] & xp.isin(cells.type[j], target_codes) & (cells.state[j] == LIVE)
         i, j = i[usable], j[usable]
         if i.shape[0] == 0:
