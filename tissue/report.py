@@ -30,6 +30,10 @@ LEDGER_CUMULATIVE = (
     ("solitary_dormant", "solitary and dormant (now)"),
 )
 STATES = tuple(STATE_NAMES.values())
+BLOCK_CATEGORIES = {
+    "in_vessel", "died_in_organ", "solitary", "micrometastases", "macrometastases",
+    "arrested", "extravasated", "solitary_dormant",
+}  # fmt: skip
 
 
 def summary_tables(observables: Mapping[str, float]) -> list[Table]:
@@ -104,22 +108,29 @@ def _blood(values: Mapping[str, float], used: set[str]) -> Table:
 
 
 def _ledger(values: Mapping[str, float], used: set[str]) -> Table:
-    """Where every cell that entered the blood is now (each counted once), as counts and
-    as fractions of those that entered; then the running totals."""
+    """Where every cell that entered the blood is now (each counted once), as counts, as
+    fractions of those that entered and, for the block's categories, of those that arrested
+    in the block (Luzzi's denominators); then the running totals."""
     table = Table(title="cascade ledger (cells that entered the blood)", show_header=True)
     table.add_column("where")
     table.add_column("cells", justify="right")
-    table.add_column("fraction", justify="right")
+    table.add_column("of entered", justify="right")
+    table.add_column("of arrested in block", justify="right")
     if "ledger.shed" not in values:
         return table
     entered = values["ledger.shed"] + values.get("ledger.injected", 0.0)
+    arrested = values.get("ledger.arrested", 0.0)
+
+    def row(key: str, label: str, style: str | None = None) -> None:
+        count = values.get(f"ledger.{key}", 0.0)
+        of_entered = f"{count / entered:.3g}" if entered else "-"
+        in_block = key in BLOCK_CATEGORIES and arrested > 0
+        of_arrested = f"{count / arrested:.3g}" if in_block else ""
+        table.add_row(label, f"{count:.0f}", of_entered, of_arrested, style=style)
+
     for key, label in LEDGER_ENDS:
-        count = values.get(f"ledger.{key}", 0.0)
-        fraction = f"{count / entered:.3g}" if entered else "-"
-        table.add_row(label, f"{count:.0f}", fraction)
+        row(key, label)
     for key, label in LEDGER_CUMULATIVE:
-        count = values.get(f"ledger.{key}", 0.0)
-        fraction = f"{count / entered:.3g}" if entered else "-"
-        table.add_row(label, f"{count:.0f}", fraction, style="dim")
+        row(key, label, "dim")
     used.update(k for k in values if k.startswith("ledger."))
     return table
