@@ -46,6 +46,7 @@ def summary_tables(observables: Mapping[str, float]) -> list[Table]:
         _fields(values, used),
         _blood(values, used),
         _ledger(values, used),
+        _tumour(values, used),
     ]
     rest = Table(title="other observables", show_header=True)
     rest.add_column("observable")
@@ -104,6 +105,31 @@ def _blood(values: Mapping[str, float], used: set[str]) -> Table:
             used.add(key)
             name = key.removeprefix("circulation.")
             table.add_row("tumour cells (CTCs)" if name == "ctc" else name, f"{value:.4g}")
+    return table
+
+
+def _tumour(values: Mapping[str, float], used: set[str]) -> Table:
+    """Per organ: clusters of tumour cells by size and the invasion front."""
+    table = Table(title="tumour clusters (cells per cluster) and invasion front", show_header=True)
+    table.add_column("organ")
+    columns = list(
+        dict.fromkeys(k.split(".", 1)[1] for k in values if ".census." in k or ".front_" in k)
+    )  # in the order the observables come: size classes ascending, then the front
+    labels = {
+        "front_radius_um": "front radius (um)",
+        "front_area_um2": "front area (um^2)",
+        "front_speed_um_per_day": "front speed (um/day)",
+    }
+    for column in columns:
+        table.add_column(labels.get(column, column.replace("census.", "")), justify="right")
+    organs = dict.fromkeys(k.split(".", 1)[0] for k in values if ".census." in k or ".front_" in k)
+    for organ in organs:
+        cells = []
+        for column in columns:
+            key = f"{organ}.{column}"
+            used.add(key)
+            cells.append(f"{values[key]:.3g}" if key in values else "")
+        table.add_row(organ, *cells)
     return table
 
 
