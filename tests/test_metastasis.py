@@ -114,9 +114,7 @@ def test_cancer_immune_regresses_after_the_immune_cells_arrive() -> None:
 
 
 BUSY = {  # every part of the body at work within a quarter of a day
-    "organs.breast.shape": [12, 12, 12],
     "organs.lung.shape": [16, 16, 16],
-    "initial_cells.0.center_um": [120.0, 120.0, 120.0],
     "cell_types.invasive.intravasation_rate_per_min": 0.01,
     "rules.emt.to_value": 0.01,
     "cell_types.arrested.transitions.mic": 0.01,
