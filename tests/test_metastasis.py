@@ -17,8 +17,8 @@ from tissue import Simulation, load_scenario
 
 pytestmark = pytest.mark.slow
 
-TEST_DAYS = 9.0
-RELEASE_DAY = 4.0
+TEST_DAYS = 10.0
+RELEASE_DAY = 5.0
 LEDGER_ENDS = (
     "in_blood",
     "died_in_blood",
