@@ -254,12 +254,17 @@ class SnapshotScene:
     def _add_field(self, which: int) -> None:
         volume = read_volume(self.reader, which, self.organ, self.field, self.stride)
         values = volume.values
-        clim = self.options.clim or (float(values.min()), float(values.max()))
+        # barrier voxels (air, fat) hold exactly 0: leave them out of the colour range and
+        # of the choice of which end shows, or a lung field looks low everywhere
+        tissue = values[values != 0]
+        tissue = tissue if tissue.size else values
+        clim = self.options.clim or (float(tissue.min()), float(tissue.max()))
         if clim[1] <= clim[0]:
             clim = (clim[0], clim[0] + 1.0)
         opacity = self.options.opacity
         if opacity is None:
-            opacity = "linear_r" if np.median(values) > 0.5 * (clim[0] + clim[1]) else "linear"
+            typical = float(np.median(tissue))
+            opacity = "linear_r" if typical > 0.5 * (clim[0] + clim[1]) else "linear"
         actor = self.plotter.add_volume(
             volume.image(self.pv, self.field),
             scalars=self.field,
