@@ -633,8 +633,13 @@ BUILTIN_PACKAGE = "tissue.scenarios"
 
 def builtin_scenarios() -> dict[str, str]:
     """Built-in scenario name -> its description."""
+    return builtin_descriptions(BUILTIN_PACKAGE)
+
+
+def builtin_descriptions(package: str) -> dict[str, str]:
+    """Name -> ``description`` of each TOML file shipped in ``package``, by name."""
     out = {}
-    for entry in sorted(resources.files(BUILTIN_PACKAGE).iterdir(), key=lambda p: p.name):
+    for entry in sorted(resources.files(package).iterdir(), key=lambda p: p.name):
         if entry.name.endswith(".toml"):
             data = tomllib.loads(entry.read_text())
             out[entry.name.removesuffix(".toml")] = str(data.get("description", ""))

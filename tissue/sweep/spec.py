@@ -47,7 +47,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tissue.config import Scenario, load_scenario
+from tissue.config import Scenario, builtin_descriptions, load_scenario
 from tissue.errors import InputError
 
 BUILTIN_PACKAGE = "tissue.sweeps"
@@ -164,12 +164,7 @@ class SweepPlan:
 
 def builtin_sweeps() -> dict[str, str]:
     """Built-in sweep name -> its description."""
-    out = {}
-    for entry in sorted(resources.files(BUILTIN_PACKAGE).iterdir(), key=lambda p: p.name):
-        if entry.name.endswith(".toml"):
-            data = tomllib.loads(entry.read_text())
-            out[entry.name.removesuffix(".toml")] = str(data.get("description", ""))
-    return out
+    return builtin_descriptions(BUILTIN_PACKAGE)
 
 
 def load_sweep(name_or_path: str | Path) -> SweepPlan:
