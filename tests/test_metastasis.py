@@ -14,21 +14,12 @@ import numpy as np
 import pytest
 
 from tissue import Simulation, load_scenario
+from tissue.body import LEDGER_PARTITION
 
 pytestmark = pytest.mark.slow
 
 TEST_DAYS = 10.0
 RELEASE_DAY = 5.0
-LEDGER_ENDS = (
-    "in_blood",
-    "died_in_blood",
-    "lodged_elsewhere",
-    "in_vessel",
-    "died_in_organ",
-    "solitary",
-    "micrometastases",
-    "macrometastases",
-)
 
 
 def run_series(name: str, overrides: dict[str, Any], days: float) -> dict[str, np.ndarray]:
@@ -87,7 +78,7 @@ def test_removing_the_restraint_releases_outgrowth(control, release: str) -> Non
 
 def test_the_ledger_accounts_for_every_cell_at_every_output(control) -> None:
     entered = control["ledger.shed"] + control["ledger.injected"]
-    ends = sum(control[f"ledger.{k}"] for k in LEDGER_ENDS)
+    ends = sum(control[f"ledger.{k}"] for k in LEDGER_PARTITION)
     np.testing.assert_array_equal(ends, entered)
     assert entered[-1] > 0
     arrested = sum(
@@ -100,7 +91,7 @@ def test_the_ledger_accounts_for_every_cell_at_every_output(control) -> None:
 def test_the_injection_assay_ledger_is_conserved() -> None:
     series = run_series("injection_assay", {}, 3.0)
     entered = series["ledger.shed"] + series["ledger.injected"]
-    np.testing.assert_array_equal(sum(series[f"ledger.{k}"] for k in LEDGER_ENDS), entered)
+    np.testing.assert_array_equal(sum(series[f"ledger.{k}"] for k in LEDGER_PARTITION), entered)
     assert series["ledger.injected"][-1] == 1_000_000
     assert series["ledger.arrested"][-1] > 0
 

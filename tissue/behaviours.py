@@ -170,9 +170,6 @@ class Behaviours:
             entry = _TypedRule(types.names.index(rule.cell_type), rule)
             self.by_behaviour.setdefault(rule.behaviour, []).append(entry)
 
-    def __contains__(self, behaviour: str) -> bool:
-        return behaviour in self.by_behaviour
-
     def bind(self, organ: Organ, sensing: Sensing, contacts: Contacts) -> Any:
         """``behave(behaviour, base)`` for the rule functions of :mod:`tissue.rules`."""
 

@@ -40,6 +40,16 @@ LEDGER_COUNTERS = (
     "extravasated",
 )
 PLACEMENT_STREAMS = 1 << 16  # placement streams of initial cells; each add-intervention's follow
+LEDGER_PARTITION = (
+    "in_blood",
+    "died_in_blood",
+    "lodged_elsewhere",
+    "in_vessel",
+    "died_in_organ",
+    "solitary",
+    "micrometastases",
+    "macrometastases",
+)  # where each cell that entered the blood is now: they sum to shed + injected
 HOST_STREAM = 0xB10D  # the blood's purpose in the host random stream
 
 

@@ -10,18 +10,19 @@ from collections.abc import Mapping
 
 from rich.table import Table
 
+from tissue.body import LEDGER_PARTITION
 from tissue.cells import STATE_NAMES
 
-LEDGER_ENDS = (
-    ("in_blood", "in the blood"),
-    ("died_in_blood", "died in the blood"),
-    ("lodged_elsewhere", "lodged outside the block"),
-    ("in_vessel", "arrested, still in a vessel"),
-    ("died_in_organ", "died after arrest"),
-    ("solitary", "solitary (extravasated)"),
-    ("micrometastases", "in micrometastases"),
-    ("macrometastases", "in macrometastases"),
-)
+LEDGER_LABELS = {
+    "in_blood": "in the blood",
+    "died_in_blood": "died in the blood",
+    "lodged_elsewhere": "lodged outside the block",
+    "in_vessel": "arrested, still in a vessel",
+    "died_in_organ": "died after arrest",
+    "solitary": "solitary (extravasated)",
+    "micrometastases": "in micrometastases",
+    "macrometastases": "in macrometastases",
+}
 LEDGER_CUMULATIVE = (
     ("shed", "shed from the primary"),
     ("injected", "injected"),
@@ -154,8 +155,8 @@ def _ledger(values: Mapping[str, float], used: set[str]) -> Table:
         of_arrested = f"{count / arrested:.3g}" if in_block else ""
         table.add_row(label, f"{count:.0f}", of_entered, of_arrested, style=style)
 
-    for key, label in LEDGER_ENDS:
-        row(key, label)
+    for key in LEDGER_PARTITION:
+        row(key, LEDGER_LABELS[key])
     for key, label in LEDGER_CUMULATIVE:
         row(key, label, "dim")
     used.update(k for k in values if k.startswith("ledger."))
