@@ -227,10 +227,18 @@ class FieldSolver:
                 for _ in range(cfg.solver_smoothing_steps):
                     be_residual(op, x, c, source, uptake, dt, delta, True)
                     x += JACOBI_OMEGA * delta
-            be_residual(op, x, c, source, uptake, dt, delta, False)
-            for axis in (0, 1, 2):
-                thomas_sweep(op, delta, dt, axis, self._scratch)
-            x += delta
+            x += self._adi_correction(op, x, c, source, uptake, dt)
+
+    def _adi_correction(
+        self, op: DiffusionOperator, x: Any, c: Any, source: Any, uptake: Any, dt: Any
+    ) -> Any:
+        """One Douglas ADI correction of iterate x: the scaled backward-Euler defect, then
+        a Thomas sweep per axis (returned in the solver's delta buffer)."""
+        delta = self._delta
+        be_residual(op, x, c, source, uptake, dt, delta, False)
+        for axis in (0, 1, 2):
+            thomas_sweep(op, delta, dt, axis, self._scratch)
+        return delta
 
     def _guarded_passes(
         self,
@@ -251,11 +259,8 @@ class FieldSolver:
             be_residual(op, x, c, source, uptake, dt, delta, True)
             x += JACOBI_OMEGA * delta
         for _ in range(GUARDED_PASSES):
-            be_residual(op, x, c, source, uptake, dt, delta, False)
-            for axis in (0, 1, 2):
-                thomas_sweep(op, delta, dt, axis, self._scratch)
             trial[...] = x
-            trial += delta
+            trial += self._adi_correction(op, x, c, source, uptake, dt)
             if not self._within_bounds(op, trial, pointwise):
                 return
             x[...] = trial
