@@ -181,19 +181,46 @@ def thomas_sweep_numpy(
 ) -> None:
     """Solve (I - dt A_axis) x = delta in place along array ``axis`` (0 = z, 1 = y, 2 = x).
 
-    Rows of fixed and barrier voxels are the identity. ``scratch`` (float32, delta's shape)
-    is the CUDA twin's workspace; this version caches the elimination factors instead.
+    Rows of fixed and barrier voxels are the identity. ``scratch`` (float32, C-contiguous,
+    delta's size) holds the lines axis-first for the y and x sweeps, so that each step along
+    a line is one contiguous plane (a view along y or x would stride through memory); the
+    elimination factors are cached per operator and dt. Each element gets the CUDA twin's
+    expressions, (d + kl d_prev) / m forward and d - c' x_next backward, in float32.
     """
-    d = np.moveaxis(delta, axis, 0)
     kl_all, m_all, cp_all = _thomas_factors(op, dt, axis)
-    d_prev = np.zeros(d.shape[1:], dtype=np.float32)
-    for i in range(d.shape[0]):
-        d_prev = (d[i] + kl_all[i] * d_prev) / m_all[i]
-        d[i] = d_prev
-    x_next = np.zeros(d.shape[1:], dtype=np.float32)
-    for i in range(d.shape[0] - 1, -1, -1):
-        x_next = d[i] - cp_all[i] * x_next
-        d[i] = x_next
+    lines = _lines_axis_first(delta, axis, scratch)
+    plane = np.zeros(lines.shape[1:], dtype=np.float32)  # d_prev, then x_next: 0 at the ends
+    t = np.empty_like(plane)
+    for i in range(lines.shape[0]):
+        np.multiply(kl_all[i], plane, out=t)
+        np.add(lines[i], t, out=t)
+        np.divide(t, m_all[i], out=lines[i])
+        plane = lines[i]
+    plane = np.zeros_like(t)
+    for i in range(lines.shape[0] - 1, -1, -1):
+        np.multiply(cp_all[i], plane, out=t)
+        np.subtract(lines[i], t, out=lines[i])
+        plane = lines[i]
+    if lines is not delta:
+        for z in _z_chunks(delta.shape[0]):
+            np.copyto(np.moveaxis(delta[z], axis, 0), lines[:, z])
+
+
+def _z_chunks(nz: int, planes: int = 4) -> list[slice]:
+    """Slices of a few z-planes: a transposing copy chunk by chunk stays in cache."""
+    return [slice(z, min(z + planes, nz)) for z in range(0, nz, planes)]
+
+
+def _lines_axis_first(delta: np.ndarray, axis: int, scratch: np.ndarray) -> np.ndarray:
+    """delta itself along z; along y or x, a copy in ``scratch`` with ``axis`` first and
+    the other axes in their order (shape ``np.moveaxis(delta, axis, 0).shape``)."""
+    if axis == 0:
+        return delta
+    moved = np.moveaxis(delta, axis, 0)
+    lines = scratch.reshape(-1)[: delta.size].reshape(moved.shape)
+    for z in _z_chunks(delta.shape[0]):
+        np.copyto(lines[:, z], moved[:, z])
+    return lines
 
 
 def _thomas_factors(
