@@ -70,6 +70,8 @@ BYTES_PER_VOXEL = {
     "be_residual_jacobi": 21,  # as be_residual
     "jacobi_update": 20,  # t = omega * delta (read 4, write 4); x += t (read 8, write 4)
     "finish_step": 9,  # read x, labels; write c
+    "pointwise": 16,  # (c + dt S) / (1 + dt (decay + uptake)): read c, S, uptake; write
+    "bounds_check": 9,  # the maximum-principle check: read labels' class, x and pointwise
 }
 BYTES_COUNTED = (
     "Estimate: every array element a kernel or array expression touches is read or written "
@@ -91,9 +93,10 @@ BIOFVM_REFERENCE = {
     "substrates": 1,
     "grid_sizes": "64^3 to 200^3",
     "note": (
-        "BioFVM's step is one LOD pass (three Thomas sweeps); a step here runs the scenario's "
-        "ADI passes (residual + three sweeps each) and Jacobi steps between them "
-        "(kernel_calls_per_step), on one NumPy thread"
+        "BioFVM's step is one LOD pass (three Thomas sweeps); the default step here runs the "
+        "scenario's ADI passes (residual + three sweeps each) and Jacobi steps between them "
+        "(kernel_calls_per_step); the split step (split_step) is one symmetric LOD step "
+        "(six half-step sweeps), the like-for-like comparison; both on one NumPy thread"
     ),
 }
 
@@ -171,7 +174,9 @@ def kernel_calls(fields: Any) -> dict[str, int]:
 
 
 def bytes_per_step(calls: dict[str, int]) -> int:
-    """Estimated bytes per voxel of one FieldSolver.step with these kernel calls."""
+    """Estimated bytes per voxel of one FieldSolver.step with these kernel calls: the ADI
+    step (residuals; the pointwise step and the maximum-principle check follow the passes)
+    or the split step (no residuals: the pointwise step, then the sweeps)."""
     b = BYTES_PER_VOXEL
     residuals = calls.get("be_residual", 0)
     jacobi = calls.get("be_residual_jacobi", 0)
@@ -182,6 +187,8 @@ def bytes_per_step(calls: dict[str, int]) -> int:
         + jacobi * (b["be_residual_jacobi"] + b["jacobi_update"])
         + sweeps * b["thomas_sweep"]
         + calls.get("finish_step", 0) * b["finish_step"]
+        + b["pointwise"]
+        + (b["bounds_check"] if residuals else 0)
     )
 
 
@@ -293,7 +300,29 @@ def run_case(
     case["rest_of_step_s"] = step.median_s - kernel_sum  # array updates, launch overhead
 
     case["check"] = check
+    if cfg.solver_passes:
+        case["split_step"] = time_split_step(backend, timer, n, ceiling)
     return case
+
+
+def time_split_step(backend: Backend, timer: Timer, n: int, ceiling: float) -> dict[str, Any]:
+    """The same case with ``solver_passes = 0``: one symmetric LOD split step (the pointwise
+    terms, then half-step Thomas sweeps along z, y, x, x, y, z): BioFVM's kind of step."""
+    sim = build(backend, n, passes=0)
+    fields = sim.organs[ORGAN].fields
+    state = fields.values[FIELD].copy()
+
+    def restore() -> None:
+        fields.values[FIELD][...] = state
+
+    calls = kernel_calls(fields)
+    restore()
+    timing = timer.time(lambda: fields.step(DT_MIN), setup=restore)
+    out = {**timing.to_dict(), **rates(timing.median_s, n**3, bytes_per_step(calls), ceiling)}
+    out["kernel_calls_per_step"] = calls
+    del sim
+    free_device_memory(backend)
+    return out
 
 
 def parity_vs_cpu(
@@ -320,7 +349,7 @@ def parity_vs_cpu(
 def summary_tables(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, columns, rows) tables of a result, for printing and the README."""
     gpu = result["backend"] == "gpu"
-    step_cols = ["N", "voxels", "ms/step median [min-max]", "voxel-updates/s",
+    step_cols = ["N", "voxels", "step", "ms/step median [min-max]", "voxel-updates/s",
                  "B/voxel (est.)", "effective GB/s", "% of copy ceiling"]  # fmt: skip
     step_rows, kernel_rows = [], []
     names = ["be_residual", "be_residual_jacobi", "thomas_sweep_z", "thomas_sweep_y",
@@ -331,18 +360,22 @@ def summary_tables(result: dict[str, Any]) -> list[tuple[str, list[str], list[li
             step_rows.append([str(case["n"]), f"{case['n'] ** 3:,}", why]
                              + [""] * (len(step_cols) - 3))  # fmt: skip
             continue
-        step = case["step"]
-        step_rows.append(
-            [
-                str(case["n"]),
-                f"{case['voxels']:,}",
-                spread_ms(step),
-                si(step["voxel_updates_per_s"]),
-                str(step["bytes_per_voxel_update"]),
-                f"{step['effective_bytes_per_s'] / 1e9:.3g}",
-                f"{100 * step['fraction_of_copy_ceiling']:.1f}",
-            ]
-        )
+        kinds = [(f"ADI x{case['solver_passes']}", case["step"])]
+        if "split_step" in case:
+            kinds.append(("split (LOD)", case["split_step"]))
+        for kind, step in kinds:
+            step_rows.append(
+                [
+                    str(case["n"]),
+                    f"{case['voxels']:,}",
+                    kind,
+                    spread_ms(step),
+                    si(step["voxel_updates_per_s"]),
+                    str(step["bytes_per_voxel_update"]),
+                    f"{step['effective_bytes_per_s'] / 1e9:.3g}",
+                    f"{100 * step['fraction_of_copy_ceiling']:.1f}",
+                ]
+            )
         row = [str(case["n"])]
         for name in names:
             k = case["kernels"][name]
@@ -380,7 +413,8 @@ def summary_notes(result: dict[str, Any]) -> list[str]:
             f"A step: {first['solver_passes']} ADI passes, "
             f"{first['solver_smoothing_steps']} Jacobi step(s) between passes; kernel calls "
             + ", ".join(f"{name} x{count}" for name, count in calls.items())
-            + "."
+            + ". The split step (solver_passes = 0, BioFVM's kind of step with six half-step "
+            "sweeps where BioFVM has three) is the same case stepped that way."
         )
     notes += [
         f"Copy ceiling {ceiling['bytes_per_s'] / 1e9:.3g} GB/s (read + write, "

@@ -41,7 +41,8 @@ from tissue.errors import InputError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SCHEMA_VERSION = 1
-BENCHMARKS = ("diffusion", "cells")  # module benchmarks.bench_<name> renders each result
+# module benchmarks.bench_<name> renders each result
+BENCHMARKS = ("diffusion", "cells", "scenarios", "memory", "pypde")
 
 
 # --- timing ---------------------------------------------------------------------------
@@ -388,7 +389,7 @@ def result_header(benchmark: str, backend: Backend, timer: Timer) -> dict[str, A
 
 def write_result(result: dict[str, Any], out_dir: Path = RESULTS_DIR) -> Path:
     """Write ``result`` to ``<out_dir>/<bench>-<backend>-<device-slug>.json`` (overwrite)."""
-    result.setdefault("host_load_average_at_end", load_average())
+    result["host_load_average_at_end"] = load_average()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / (
         f"{result['benchmark']}-{result['backend']}-{device_slug(result['device'])}.json"

@@ -7,13 +7,16 @@
 # wheels in .wheels/ (made here by `make gpu-wheels`) unless they import already; 3. puts
 # the checkout on PYTHONPATH and checks that tissue and CuPy import and see a device;
 # 4. runs the GPU tests (pytest -m gpu; "no tests collected" is not a failure);
-# 5. runs both benchmarks with --backend gpu; 6. copies logs and JSON results to $OUT
-# (when set) and prints the result tables and a summary. Budget: about 10 minutes at most
-# (each step has its own time limit); a normal run takes a few minutes.
+# 5. runs the diffusion, cells, memory and scenario benchmarks with --backend gpu (the py-pde
+# comparison is CPU-only: make bench); 6. copies logs and JSON results to $OUT (when set) and
+# prints the result tables and a summary. Budget: under the device tool's 600 s per command
+# (each step has its own time limit, 45 + 110 + 100 + 90 + 45 + 190 s); a normal run takes
+# a few minutes.
 #
 # Environment: PYTHON (default python3), OUT (folder for logs and results),
 # TISSUE_GIT_COMMIT (the commit, recorded in the JSON where the copy has no .git),
-# TISSUE_DIFFUSION_SIZES / TISSUE_CELLS_SIZES (e.g. "64,128" / "1e4,1e5") to override sizes.
+# TISSUE_DIFFUSION_SIZES / TISSUE_CELLS_SIZES (e.g. "64,128" / "1e4,1e5") to override sizes,
+# TISSUE_SCENARIO_CASES (e.g. "whole-lung,cancer-immune") to choose scenario cases.
 set -u -o pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
@@ -118,7 +121,7 @@ else
 fi
 
 # --- 3. tissue and CuPy ------------------------------------------------------------------
-if ! run_step "import tissue + cupy" 60 - 0 "$PY" -c "
+if ! run_step "import tissue + cupy" 45 - 0 "$PY" -c "
 import cupy, numpy, tissue
 from tissue.backend import get_backend
 backend = get_backend('gpu')
@@ -133,17 +136,23 @@ print('CUDA driver', rt.driverGetVersion(), '| runtime', rt.runtimeGetVersion())
 fi
 
 # --- 4. GPU tests ----------------------------------------------------------------------
-run_step "gpu tests" 180 "$LOGDIR/pytest-gpu.log" "0 5" \
+run_step "gpu tests" 110 "$LOGDIR/pytest-gpu.log" "0 5" \
   "$PY" -m pytest -q -m gpu tests -p no:cacheprovider
 
 # --- 5. benchmarks ----------------------------------------------------------------------
 diffusion_args=(--backend gpu)
 [ -n "${TISSUE_DIFFUSION_SIZES:-}" ] && diffusion_args+=(--sizes "$TISSUE_DIFFUSION_SIZES")
-run_step "bench diffusion" 150 - 0 "$PY" -m benchmarks.bench_diffusion "${diffusion_args[@]}"
+run_step "bench diffusion" 100 - 0 "$PY" -m benchmarks.bench_diffusion "${diffusion_args[@]}"
 
 cells_args=(--backend gpu)
 [ -n "${TISSUE_CELLS_SIZES:-}" ] && cells_args+=(--sizes "$TISSUE_CELLS_SIZES")
-run_step "bench cells" 150 - 0 "$PY" -m benchmarks.bench_cells "${cells_args[@]}"
+run_step "bench cells" 90 - 0 "$PY" -m benchmarks.bench_cells "${cells_args[@]}"
+
+run_step "bench memory" 45 - 0 "$PY" -m benchmarks.bench_memory --backend gpu
+
+scenario_args=(--backend gpu)
+[ -n "${TISSUE_SCENARIO_CASES:-}" ] && scenario_args+=(--cases "$TISSUE_SCENARIO_CASES")
+run_step "bench scenarios" 190 - 0 "$PY" -m benchmarks.bench_scenarios "${scenario_args[@]}"
 
 # --- 6. results ------------------------------------------------------------------------
 # only the results this run wrote

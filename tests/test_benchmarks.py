@@ -1,0 +1,105 @@
+"""The benchmark package at tiny sizes: each case runs, checks what it measures, writes
+JSON that the table renderer reads back. Timings are not checked (benchmarks, not tests)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmarks import bench_diffusion, bench_memory, bench_scenarios, common
+from tissue.backend import get_backend
+from tissue.config import load_scenario, scenario_from_dict
+
+CPU = get_backend("cpu")
+
+
+def test_diffusion_times_the_adi_and_the_split_step(tmp_path: Path) -> None:
+    argv = ["--sizes", "10", "--warmup", "0", "--repeats", "2", "--out-dir", str(tmp_path)]
+    assert bench_diffusion.main(argv) == 0
+    (path,) = tmp_path.glob("diffusion-cpu-*.json")
+    case = json.loads(path.read_text())["cases"][0]
+    split = case["split_step"]
+    assert split["kernel_calls_per_step"] == {
+        "finish_step": 2,  # the pointwise step's and the step's
+        "thomas_sweep_x": 2,
+        "thomas_sweep_y": 2,
+        "thomas_sweep_z": 2,
+    }
+    assert split["bytes_per_voxel_update"] == 8 + 6 * 25 + 2 * 9 + 16
+    assert case["step"]["bytes_per_voxel_update"] > split["bytes_per_voxel_update"]
+    assert split["voxel_updates_per_s"] == pytest.approx(1000 / split["median_s"])
+    assert "split (LOD)" in common.tables(tmp_path)
+
+
+def test_memory_counts_the_arrays_a_field_and_a_cell_hold() -> None:
+    fields = bench_memory.fields_case(CPU, 32)["bytes_per_voxel"]
+    # a field holds at least its values, static source and uptake (float32 each)
+    assert fields["per_extra_field"]["live"] >= 12
+    assert fields["3_fields"]["peak"] >= fields["3_fields"]["live"] > fields["1_field"]["live"]
+    cells = bench_memory.cells_case(CPU, 20_000)["bytes_per_cell"]
+    columns = 8 + 2 + 1 + 12 + 12 + 4 + 4 + 8 + 4 + 8  # the cell store's columns, bytes
+    assert 0.85 * columns <= cells["live"] <= 2.5 * columns  # less 1,024 empty rows
+
+
+def test_whole_lung_case_builds_its_fields_and_cells_at_a_small_size() -> None:
+    data = bench_scenarios.whole_lung_scenario(n=20, cells=300)
+    scenario = scenario_from_dict(data, "test")
+    assert set(scenario.fields) == {"s100a8a9", "il1b", "dtc_chemokine"}
+    assert sum(entry.count for entry in scenario.initial_cells) == 300
+    case = bench_scenarios.Case(lambda: scenario, {"cpu": 6.0}, "day", "tiny lung")
+    out = bench_scenarios.run_case(CPU, "tiny", case, window_min=12.0, chunks=2)
+    assert out["voxels"] == {"lung": 8000}
+    assert out["window"]["end"]["time_min"] - out["window"]["start"]["time_min"] == 12.0
+    rate = out["wall_s_per_simulated_day"]["median_s"]
+    assert rate == pytest.approx(out["chunk_wall"]["median_s"] * 1440.0 / 6.0)
+    json.dumps(out, allow_nan=False)
+
+
+def test_scenario_budget_stops_after_two_chunks() -> None:
+    case = bench_scenarios.CASES["metastasis-small"]
+    out = bench_scenarios.run_case(CPU, "metastasis-small", case, 24.0, 4, budget_s=0.0)
+    assert out["chunk_wall"]["repeats"] == 2
+    assert out["chunks_planned"] == 4
+
+
+def test_cancer_immune_case_reports_its_ratio_to_physicell() -> None:
+    case = bench_scenarios.CASES["cancer-immune"]
+    physicell = case.build()  # PhysiCell's set-up, immune cells from the start
+    assert physicell.organs["tissue"].shape == (75, 75, 75)
+    assert physicell.interventions["immune_arrival"].start_day == 0.0
+    small = bench_scenarios.Case(
+        lambda: load_scenario("cancer_immune", {"interventions.immune_arrival.start_day": 0.0}),
+        case.window_min,
+        case.unit,
+        case.description,
+    )
+    out = bench_scenarios.run_case(CPU, "cancer-immune", small, window_min=2.0, chunks=2)
+    assert out["window"]["start"]["cells"]["tissue"] > 1000  # tumour and immune cells
+    ours = out["wall_s_per_simulated_minute"]["median_s"]
+    assert out["speedup_vs_physicell"] == pytest.approx(5.4 / ours)
+
+
+def test_unknown_scenario_case_is_a_one_line_error(capsys: pytest.CaptureFixture) -> None:
+    assert bench_scenarios.main(["--cases", "nope", "--no-write"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "nope" in err[0]
+    assert "metastasis-small" in err[0]
+
+
+def test_readme_tables_are_regenerated_between_the_markers(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    shutil.copy(common.README, readme)
+    results = tmp_path / "results"
+    results.mkdir()
+    for path in common.RESULTS_DIR.glob("*.json"):
+        shutil.copy(path, results)
+    common.update_readme(readme, results)
+    text = readme.read_text()
+    assert text.count(common.TABLES_BEGIN) == 1
+    assert text.count(common.TABLES_END) == 1
+    for path in results.glob("*.json"):
+        assert f"<!-- {path.name} -->" in text
