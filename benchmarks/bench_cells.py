@@ -1,4 +1,4 @@
-"""Cell mechanics benchmark: cell-steps/s of one mechanics step and of the pair kernel.
+"""Cell benchmark: cell-steps/s of motility + mechanics + secretion, and of the pair kernel.
 
 Each case builds a scenario with :func:`tissue.config.scenario_from_dict`: N motile cells
 (radius 8.4 um, speed 2 um/min, persistence 5 min, PhysiCell's default repulsion and
@@ -9,7 +9,11 @@ is 2483 um^3), and a :class:`tissue.Simulation`. It then times
 - one mechanics step as the schedule runs it: ``update_motility`` then ``move_cells``
   (tissue/rules.py; the cell grid, pair velocities and the confined move), dt = 0.1 min;
 - ``build_cell_grid`` alone and ``pair_velocity`` alone on that grid
-  (tissue/kernels/cells.py).
+  (tissue/kernels/cells.py);
+- secretion: ``cell_exchange`` (tissue/rules.py), every cell's source and uptake of one field
+  deposited into its voxel, as the diffusion process gathers them;
+- the cell step: the mechanics step and the secretion, the issue's motility + mechanics +
+  secretion per cell.
 
 Cells move between samples (each step continues the last), as in a run. Rates are
 cell-steps/s = N / seconds per call; candidate pairs per cell (cells in the 27 neighbour
@@ -42,11 +46,12 @@ from benchmarks.common import (
 from tissue.backend import Backend, get_backend, to_numpy
 from tissue.config import scenario_from_dict
 from tissue.kernels.cells import build_cell_grid, pair_velocity
-from tissue.rules import move_cells, update_motility
+from tissue.rules import cell_exchange, move_cells, update_motility
 from tissue.simulation import Simulation
 
 ORGAN = "box"
 CELL_TYPE = "cell"
+FIELD = "signal"
 SPACING_UM = 20.0
 MECHANICS_DT_MIN = 0.1
 VOLUME_PER_CELL_UM3 = 3000.0
@@ -86,7 +91,17 @@ def cells_scenario(
                 "repulsion_um_per_min": 10.0,
                 "adhesion_um_per_min": 0.4,
                 "adhesion_range": 1.25,
+                "secretion": {  # PhysiCell cancer-immune's immunostimulatory factor
+                    FIELD: {
+                        "secretion_rate_per_min": 10.0,
+                        "secretion_target": 1.0,
+                        "uptake_rate_per_min": 0.1,
+                    },
+                },
             }
+        },
+        "fields": {
+            FIELD: {"diffusion_um2_per_min": 1000.0, "decay_per_min": 0.016},
         },
         "initial_cells": [{"kind": "random", "organ": ORGAN, "type": CELL_TYPE, "count": n}],
     }
@@ -122,7 +137,7 @@ class Mechanics:
             organ.cells.position_um,
             organ.grid.origin_xyz_um,
             organ.grid.extent_xyz_um,
-            self.sim.types.max_interaction_um(),
+            self.sim.types.max_interaction_um,
         )
 
     def pair_arguments(self) -> tuple[Any, ...]:
@@ -162,6 +177,9 @@ def run_case(backend: Backend, timer: Timer, n: int, volume_per_cell_um3: float)
     grid = mechanics.grid()
     arguments = mechanics.pair_arguments()
     pair = timer.time(lambda: pair_velocity(*arguments, grid))
+    secretion = timer.time(lambda: cell_exchange(organ, sim.types))
+    source, _ = cell_exchange(organ, sim.types)
+    deposited = float(to_numpy(source[FIELD]).astype(np.float64).sum())
     velocity = to_numpy(pair_velocity(*arguments, grid))
     positions = to_numpy(organ.cells.position_um)
     speed = np.sqrt((velocity.astype(np.float64) ** 2).sum(axis=1))
@@ -173,7 +191,7 @@ def run_case(backend: Backend, timer: Timer, n: int, volume_per_cell_um3: float)
         "box_side_um": side_um,
         "volume_per_cell_um3": side_um**3 / max(placed, 1),
         "bins_zyx": list(grid.shape_zyx),
-        "bin_um": sim.types.max_interaction_um(),
+        "bin_um": sim.types.max_interaction_um,
         "candidate_pairs_per_cell": candidates,
         "mechanics_steps_timed": mechanics.tick,
         "mechanics_step": {**step.to_dict(), "cell_steps_per_s": placed / step.median_s},
@@ -187,6 +205,12 @@ def run_case(backend: Backend, timer: Timer, n: int, volume_per_cell_um3: float)
             "candidate_pairs_per_s": placed * candidates / pair.median_s,
         },
         "grid_and_pair_cell_steps_per_s": placed / (grid_timing.median_s + pair.median_s),
+        "secretion": {**secretion.to_dict(), "cell_steps_per_s": placed / secretion.median_s},
+        "cell_step": {
+            "seconds": step.median_s + secretion.median_s,
+            "cell_steps_per_s": placed / (step.median_s + secretion.median_s),
+            "counted": "median mechanics step + median secretion",
+        },
         "check": {
             "positions_finite": bool(np.isfinite(positions).all()),
             "pair_speed_mean_um_per_min": float(speed.mean()),
@@ -195,6 +219,9 @@ def run_case(backend: Backend, timer: Timer, n: int, volume_per_cell_um3: float)
     }
     if placed != n:
         case["note"] = f"{n - placed} of {n} requested cells were not placed by the engine"
+    case["check"]["secretion_source_sum"] = deposited
+    if not deposited > 0:
+        raise RuntimeError(f"n={n}: the cells deposited no secretion")
     if not case["check"]["positions_finite"] or not np.isfinite(speed).all():
         raise RuntimeError(f"n={n}: positions or pair velocities are not finite")
     return case
@@ -225,7 +252,7 @@ def summary_tables(result: dict[str, Any]) -> list[tuple[str, list[str], list[li
     """(title, columns, rows) tables of a result, for printing and the README."""
     columns = ["N cells", "box um", "pairs tested/cell", "mechanics ms/step [min-max]",
                "mechanics cell-steps/s", "grid ms", "pair kernel ms [min-max]",
-               "pair kernel cell-steps/s"]  # fmt: skip
+               "pair kernel cell-steps/s", "secretion ms", "cell step cell-steps/s"]  # fmt: skip
     rows = []
     for case in result["cases"]:
         if "skipped" in case or "error" in case:
@@ -242,9 +269,12 @@ def summary_tables(result: dict[str, Any]) -> list[tuple[str, list[str], list[li
                 f"{case['build_cell_grid']['median_s'] * 1e3:.3g}",
                 spread_ms(case["pair_velocity"]),
                 si(case["pair_velocity"]["cell_steps_per_s"]),
+                f"{case['secretion']['median_s'] * 1e3:.3g}" if "secretion" in case else "-",
+                si(case["cell_step"]["cell_steps_per_s"]) if "cell_step" in case else "-",
             ]
         )
-    return [("One mechanics step (motility + pair velocities + move)", columns, rows)]
+    title = "One mechanics step (motility + pair velocities + move), secretion, and both"
+    return [(title, columns, rows)]
 
 
 def summary_notes(result: dict[str, Any]) -> list[str]:
