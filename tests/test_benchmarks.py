@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import bench_diffusion, bench_memory, bench_scenarios, common
+from benchmarks import bench_cells, bench_diffusion, bench_memory, bench_scenarios, common
 from tissue.backend import get_backend
 from tissue.config import load_scenario, scenario_from_dict
 
@@ -32,6 +32,17 @@ def test_diffusion_times_the_adi_and_the_split_step(tmp_path: Path) -> None:
     assert case["step"]["bytes_per_voxel_update"] > split["bytes_per_voxel_update"]
     assert split["voxel_updates_per_s"] == pytest.approx(1000 / split["median_s"])
     assert "split (LOD)" in common.tables(tmp_path)
+
+
+def test_cells_times_mechanics_and_secretion(tmp_path: Path) -> None:
+    argv = ["--sizes", "400", "--warmup", "0", "--repeats", "2", "--out-dir", str(tmp_path)]
+    assert bench_cells.main(argv) == 0
+    (path,) = tmp_path.glob("cells-cpu-*.json")
+    case = json.loads(path.read_text())["cases"][0]
+    assert case["n"] == 400
+    assert case["check"]["secretion_source_sum"] > 0
+    step = case["cell_step"]
+    assert step["seconds"] == case["mechanics_step"]["median_s"] + case["secretion"]["median_s"]
 
 
 def test_memory_counts_the_arrays_a_field_and_a_cell_hold() -> None:
