@@ -10,7 +10,7 @@ DEMO_OUT ?= out/demo
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,viz,dask]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,viz,dask,bench]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -23,9 +23,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# CPU benchmarks (about 10 minutes on 2 cores; run them on a quiet machine), then the tables
+# in benchmarks/README.md. The GPU suite is one command on a device: benchmarks/gpu_suite.sh.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_diffusion --backend cpu
 	$(BIN)/python -m benchmarks.bench_cells --backend cpu
+	$(BIN)/python -m benchmarks.bench_memory --backend cpu
+	$(BIN)/python -m benchmarks.bench_scenarios --backend cpu
+	$(BIN)/python -m benchmarks.bench_pypde --backend cpu
 	$(BIN)/python -m benchmarks.common --update-readme
 
 lint: $(STAMP)
