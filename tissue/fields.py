@@ -78,6 +78,7 @@ class FieldSolver:
         self._scratch = xp.zeros(grid.shape_zyx, dtype=xp.float32)
         self._iterate = xp.zeros(grid.shape_zyx, dtype=xp.float32)
         self._trial = xp.zeros(grid.shape_zyx, dtype=xp.float32)
+        self._pointwise_step = xp.zeros(grid.shape_zyx, dtype=xp.float32)
         self._masks: dict[tuple[str, ...], Any] = {}
 
     def __getitem__(self, name: str) -> Any:
@@ -270,9 +271,16 @@ class FieldSolver:
 
     def _pointwise(self, op: DiffusionOperator, c: Any, source: Any, uptake: Any, dt: Any) -> Any:
         """(c + dt S) / (1 + dt (decay + uptake)): the step without diffusion, with the fixed
-        values, barriers at 0 and no negatives (a new array)."""
-        loss = np.float32(op.decay_per_min) + uptake
-        out = (c + dt * source) / (np.float32(1) + dt * loss)
+        values, barriers at 0 and no negatives (in the solver's buffer for it; the trial
+        buffer holds the denominator meanwhile)."""
+        xp = self.xp
+        out, denominator = self._pointwise_step, self._trial
+        xp.add(np.float32(op.decay_per_min), uptake, out=denominator)
+        xp.multiply(dt, denominator, out=denominator)
+        xp.add(np.float32(1), denominator, out=denominator)
+        xp.multiply(dt, source, out=out)
+        xp.add(c, out, out=out)
+        xp.divide(out, denominator, out=out)
         finish_step(op, out, out)
         return out
 

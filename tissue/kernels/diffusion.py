@@ -258,11 +258,22 @@ def _thomas_factors(
 
 
 def finish_step_numpy(op: DiffusionOperator, c: np.ndarray, x: np.ndarray) -> None:
-    """c = max(x, 0) at free voxels, the fixed value at fixed ones, 0 at barriers."""
-    cls, value = op.classes()
-    new = np.where(x > F32(0), x, F32(0))
-    new = np.where(cls == FIXED, value, new)
-    c[...] = np.where(cls == BARRIER, F32(0), new)
+    """c = max(x, 0) at free voxels (0 where x is NaN), the fixed value at fixed ones, 0 at
+    barriers. c may be x. Masked copies, with the pinned voxels cached per operator."""
+    positive = x > F32(0)
+    np.copyto(c, x, where=positive)
+    np.copyto(c, F32(0), where=~positive)
+    pinned, pinned_value = _pinned(op)
+    np.copyto(c, pinned_value, where=pinned)
+
+
+def _pinned(op: DiffusionOperator) -> tuple[np.ndarray, np.ndarray]:
+    """Voxels a step does not solve (fixed or barrier) and the value each holds (the fixed
+    value, 0 at barriers), computed once per operator."""
+    if "pinned" not in op._cache:
+        cls, value = op.classes()
+        op._cache["pinned"] = (cls != FREE, np.where(cls == FIXED, value, F32(0)))
+    return op._cache["pinned"]
 
 
 # --- CUDA launchers ------------------------------------------------------------------
