@@ -319,7 +319,8 @@ def device_slug(info: dict[str, Any]) -> str:
 
 
 def git_info() -> dict[str, Any]:
-    """Commit of the working tree and whether it differs from it (untracked files count).
+    """Commit of the working tree and whether it differs from it (untracked files count;
+    the results and the README tables generated from them do not).
 
     Where there is no git checkout (a copied tree), ``TISSUE_GIT_COMMIT`` names the commit.
     """
@@ -335,7 +336,8 @@ def git_info() -> dict[str, Any]:
 
     commit = git("rev-parse", "HEAD")
     if commit is not None:
-        status = git("status", "--porcelain", "--", ".", ":(exclude)benchmarks/results")
+        status = git("status", "--porcelain", "--", ".", ":(exclude)benchmarks/results",
+                     ":(exclude)benchmarks/README.md")  # fmt: skip
         return {
             "commit": commit.strip(),
             "dirty": None if status is None else bool(status.strip()),
