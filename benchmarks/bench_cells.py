@@ -32,16 +32,15 @@ import numpy as np
 
 from benchmarks.common import (
     Timer,
+    finish,
     free_device_memory,
     make_parser,
     make_timer,
     open_backend,
-    print_result,
     result_header,
     run_cases,
     si,
     spread_ms,
-    write_result,
 )
 from tissue.backend import Backend, get_backend, to_numpy
 from tissue.config import scenario_from_dict
@@ -332,9 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
             result["parity_vs_cpu"] = {"error": f"{type(error).__name__}: {error}"}
             all_ok = False
-    path = None if args.no_write else write_result(result, args.out_dir)
-    print_result(result, path)
-    return 0 if all_ok else 1
+    return finish(result, args, all_ok)
 
 
 if __name__ == "__main__":

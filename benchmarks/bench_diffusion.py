@@ -28,16 +28,15 @@ import numpy as np
 from benchmarks.common import (
     Timer,
     copy_ceiling,
+    finish,
     free_device_memory,
     make_parser,
     make_timer,
     open_backend,
-    print_result,
     result_header,
     run_cases,
     si,
     spread_ms,
-    write_result,
 )
 from tissue.backend import Backend, get_backend, to_numpy
 from tissue.config import scenario_from_dict
@@ -491,9 +490,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["cases"], all_ok = run_cases(
         backend, sizes, run_one, lambda n: BYTES_PER_GPU_VOXEL * n**3, "n"
     )
-    path = None if args.no_write else write_result(result, args.out_dir)
-    print_result(result, path)
-    return 0 if all_ok else 1
+    return finish(result, args, all_ok)
 
 
 if __name__ == "__main__":

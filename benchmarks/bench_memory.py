@@ -27,12 +27,11 @@ from benchmarks.bench_cells import cells_scenario
 from benchmarks.bench_diffusion import diffusion_scenario
 from benchmarks.common import (
     Timer,
+    finish,
     free_device_memory,
     make_parser,
     open_backend,
-    print_result,
     result_header,
-    write_result,
 )
 from tissue.backend import Backend
 from tissue.config import scenario_from_dict
@@ -178,9 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             result[name] = {"error": f"{type(error).__name__}: {error}"}
             ok = False
         free_device_memory(backend)
-    path = None if args.no_write else write_result(result, args.out_dir)
-    print_result(result, path)
-    return 0 if ok else 1
+    return finish(result, args, ok)
 
 
 if __name__ == "__main__":

@@ -43,12 +43,11 @@ import numpy as np
 
 from benchmarks.common import (
     Timer,
+    finish,
     make_parser,
     open_backend,
-    print_result,
     result_header,
     run_cases,
-    write_result,
 )
 from tissue.backend import Backend
 from tissue.config import scenario_from_dict
@@ -791,9 +790,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["cases"], all_ok = run_cases(
         backend, sizes, run_one, lambda n: BYTES_PER_GPU_VOXEL * n**3, "n"
     )
-    path = None if args.no_write else write_result(result, args.out_dir)
-    print_result(result, path)
-    return 0 if all_ok else 1
+    return finish(result, args, all_ok)
 
 
 if __name__ == "__main__":

@@ -400,6 +400,13 @@ def write_result(result: dict[str, Any], out_dir: Path = RESULTS_DIR) -> Path:
     return path
 
 
+def finish(result: dict[str, Any], args: argparse.Namespace, ok: bool) -> int:
+    """Write ``result`` (unless ``--no-write``), print its tables; the exit code (0 if ok)."""
+    path = None if args.no_write else write_result(result, args.out_dir)
+    print_result(result, path)
+    return 0 if ok else 1
+
+
 # --- command line ---------------------------------------------------------------------
 
 
