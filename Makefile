@@ -23,7 +23,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# CPU benchmarks (about 10 minutes on 2 cores; run them on a quiet machine), then the tables
+# CPU benchmarks (about 4 minutes on 2 cores; run them on a quiet machine), then the tables
 # in benchmarks/README.md. The GPU suite is one command on a device: benchmarks/gpu_suite.sh.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_diffusion --backend cpu
