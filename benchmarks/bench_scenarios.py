@@ -15,18 +15,20 @@ Cases (``--cases``):
 - ``whole-lung``: a whole mouse lung, 800^3 voxels of 10 um (5.1e8), three fields and 1e6
   cells (the issue's GPU target: fits one 80 GB GPU, >= 1 simulated day per wall minute);
 - ``cancer-immune-tumour`` and ``cancer-immune``: the cancer_immune scenario at PhysiCell's
-  set-up (75^3 voxels of 20 um, a 250 um tumour of ~18,000 cells), without and with its
+  set-up (75^3 voxels of 20 um, a 250 um tumour of ~19,600 cells), without and with its
   7,500 immune cells (added at the start here, where PhysiCell adds them at day 14),
   in wall seconds per simulated minute against PhysiCell's measured figures.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from importlib.resources import files
 from typing import Any
 
 from benchmarks.common import (
@@ -42,7 +44,7 @@ from benchmarks.common import (
     write_result,
 )
 from tissue.backend import Backend
-from tissue.config import Scenario, load_scenario, scenario_from_dict
+from tissue.config import Scenario, load_scenario, parse_override, scenario_from_dict
 from tissue.simulation import Simulation
 
 WARMUP_TICKS = 20
@@ -66,23 +68,6 @@ TARGETS = {
     },
 }
 
-CANCER_IMMUNE_PHYSICELL = {  # the header of tissue/scenarios/cancer_immune.toml
-    "organs.tissue.shape": [75, 75, 75],
-    "initial_cells.0.center_um": [750, 750, 750],
-    "initial_cells.0.radius_um": 250,
-    "interventions.immune_arrival.cells.0.center_um": [750, 750, 750],
-    "interventions.immune_arrival.cells.0.inner_radius_um": 300,
-    "interventions.immune_arrival.cells.0.radius_um": 450,
-    "interventions.immune_arrival.cells.0.count": 7500,
-}
-METASTASIS_LARGE = {  # the header of tissue/scenarios/metastasis.toml (its GPU size)
-    "organs.lung.shape": [200, 200, 200],
-    "organs.lung.whole_organ_fraction": 8e-3,
-    "organs.breast.shape": [100, 100, 100],
-    "organs.breast.whole_organ_fraction": 1.8e-4,
-    "initial_cells.0.center_um": [1000, 1000, 1000],
-    "initial_cells.0.radius_um": 300,
-}
 METASTASIS_MEDIUM = {  # blocks 2.7x as wide as the small size's; block fractions scaled
     "organs.lung.shape": [80, 80, 80],
     "organs.lung.whole_organ_fraction": 2.7e-5 * (80 / 30) ** 3,
@@ -91,24 +76,47 @@ METASTASIS_MEDIUM = {  # blocks 2.7x as wide as the small size's; block fraction
     "initial_cells.0.center_um": [400, 400, 400],
     "initial_cells.0.radius_um": 150,
 }
+IMMUNE_FROM_START = {"interventions.immune_arrival.start_day": 0.0}
+
+
+def header_sizes(name: str) -> dict[str, Any]:
+    """The ``--set`` lines in the header of built-in scenario ``name`` (its GPU size, e.g.
+    PhysiCell's set-up for cancer_immune) as overrides: the header is the one place they
+    are written."""
+    path = files("tissue.scenarios") / f"{name}.toml"
+    header = [line for line in path.read_text().splitlines() if line.startswith("#")]
+    return dict(parse_override(m) for line in header for m in re.findall(r"--set\s+(\S+)", line))
 
 
 @dataclass(frozen=True)
 class Case:
-    """One benchmark case: how to build its scenario and how long a window to time.
+    """One benchmark case: its scenario and how long a window to time.
 
     Attributes:
-        build: returns the scenario.
+        scenario: a built-in scenario's name, or a function returning a scenario dict.
+        overrides: dotted keys set on a built-in scenario (as ``--set``).
         window_min: simulated minutes timed, per backend.
         unit: ``"day"`` (rates in s per simulated day) or ``"minute"``.
         description: one line for the tables.
     """
 
-    build: Callable[[], Scenario]
+    scenario: str | Callable[[], dict[str, Any]]
     window_min: dict[str, float]
     unit: str
     description: str
-    settings: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def build(self) -> Scenario:
+        """The validated scenario."""
+        if isinstance(self.scenario, str):
+            return load_scenario(self.scenario, self.overrides)
+        return scenario_from_dict(self.scenario(), "benchmarks/bench_scenarios.py")
+
+    def settings(self) -> dict[str, Any]:
+        """What the JSON records of the scenario."""
+        if isinstance(self.scenario, str):
+            return {"scenario": self.scenario, "overrides": self.overrides}
+        return {"scenario": f"{self.scenario.__name__}()"}
 
 
 def whole_lung_scenario(n: int = 800, cells: int = 1_000_000) -> dict[str, Any]:
@@ -176,56 +184,50 @@ def whole_lung_scenario(n: int = 800, cells: int = 1_000_000) -> dict[str, Any]:
     }
 
 
-def _builtin(name: str, overrides: dict[str, Any]) -> Callable[[], Scenario]:
-    return lambda: load_scenario(name, overrides)
-
-
 CASES: dict[str, Case] = {
     "metastasis-small": Case(
-        _builtin("metastasis", {}),
+        "metastasis",
         {"cpu": 1440.0, "gpu": 1440.0},
         "day",
         "metastasis, small: breast 20^3 x 20 um + lung 30^3 x 10 um, 9 fields",
     ),
     "metastasis-medium": Case(
-        _builtin("metastasis", METASTASIS_MEDIUM),
+        "metastasis",
         {"cpu": 120.0, "gpu": 1440.0},
         "day",
         "metastasis, medium: breast 40^3 x 20 um + lung 80^3 x 10 um",
-        {"overrides": METASTASIS_MEDIUM},
+        METASTASIS_MEDIUM,
     ),
     "metastasis-large": Case(
-        _builtin("metastasis", METASTASIS_LARGE),
+        "metastasis",
         {"cpu": 36.0, "gpu": 720.0},
         "day",
         "metastasis, large (GPU size): breast 100^3 + lung 200^3, ~25,000 primary cells",
-        {"overrides": METASTASIS_LARGE},
+        header_sizes("metastasis"),
     ),
     "whole-lung": Case(
-        lambda: scenario_from_dict(whole_lung_scenario(), "benchmarks/bench_scenarios.py"),
+        whole_lung_scenario,
         {"cpu": 12.0, "gpu": 180.0},
         "day",
         "whole mouse lung: 800^3 x 10 um (5.1e8 voxels), 3 fields, 1e6 cells",
-        {"scenario": "whole_lung_scenario(800, 1_000_000)"},
     ),
     "cancer-immune-tumour": Case(
-        _builtin("cancer_immune", CANCER_IMMUNE_PHYSICELL),
+        "cancer_immune",
         {"cpu": 60.0, "gpu": 360.0},
         "minute",
-        "cancer_immune at PhysiCell's set-up, tumour only (75^3 x 20 um, ~18,000 cells)",
-        {"overrides": CANCER_IMMUNE_PHYSICELL},
+        "cancer_immune at PhysiCell's set-up, tumour only (75^3 x 20 um, ~19,600 cells)",
+        header_sizes("cancer_immune"),
     ),
     "cancer-immune": Case(
-        _builtin(
-            "cancer_immune",
-            {**CANCER_IMMUNE_PHYSICELL, "interventions.immune_arrival.start_day": 0.0},
-        ),
+        "cancer_immune",
         {"cpu": 60.0, "gpu": 360.0},
         "minute",
         "cancer_immune at PhysiCell's set-up with 7,500 immune cells from the start",
-        {"overrides": {**CANCER_IMMUNE_PHYSICELL, "interventions.immune_arrival.start_day": 0}},
+        {**header_sizes("cancer_immune"), **IMMUNE_FROM_START},
     ),
 }
+
+
 DEFAULT_CASES = {
     "cpu": ["metastasis-small", "metastasis-medium", "cancer-immune-tumour", "cancer-immune"],
     "gpu": list(CASES),
@@ -271,7 +273,7 @@ def run_case(
         "case": name,
         "description": case.description,
         "unit": case.unit,
-        "settings": case.settings,
+        "settings": case.settings(),
         "voxels": {o: int(organ.grid.n_voxels) for o, organ in sim.organs.items()},
         "fields": {o: len(organ.fields) for o, organ in sim.organs.items()},
         "time_steps_min": {

@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks import bench_cells, bench_diffusion, bench_memory, bench_scenarios, common
 from tissue.backend import get_backend
-from tissue.config import load_scenario, scenario_from_dict
+from tissue.config import scenario_from_dict
 
 CPU = get_backend("cpu")
 
@@ -60,7 +60,7 @@ def test_whole_lung_case_builds_its_fields_and_cells_at_a_small_size() -> None:
     scenario = scenario_from_dict(data, "test")
     assert set(scenario.fields) == {"s100a8a9", "il1b", "dtc_chemokine"}
     assert sum(entry.count for entry in scenario.initial_cells) == 300
-    case = bench_scenarios.Case(lambda: scenario, {"cpu": 6.0}, "day", "tiny lung")
+    case = bench_scenarios.Case(lambda: data, {"cpu": 6.0}, "day", "tiny lung")
     out = bench_scenarios.run_case(CPU, "tiny", case, window_min=12.0, chunks=2)
     assert out["voxels"] == {"lung": 8000}
     assert out["window"]["end"]["time_min"] - out["window"]["start"]["time_min"] == 12.0
@@ -78,14 +78,17 @@ def test_scenario_budget_stops_after_two_chunks() -> None:
 
 def test_cancer_immune_case_reports_its_ratio_to_physicell() -> None:
     case = bench_scenarios.CASES["cancer-immune"]
-    physicell = case.build()  # PhysiCell's set-up, immune cells from the start
+    physicell = case.build()  # the header's PhysiCell set-up, immune cells from the start
     assert physicell.organs["tissue"].shape == (75, 75, 75)
+    assert physicell.initial_cells[0].radius_um == 250
+    assert physicell.interventions["immune_arrival"].cells[0].count == 7500
     assert physicell.interventions["immune_arrival"].start_day == 0.0
     small = bench_scenarios.Case(
-        lambda: load_scenario("cancer_immune", {"interventions.immune_arrival.start_day": 0.0}),
+        "cancer_immune",
         case.window_min,
         case.unit,
         case.description,
+        bench_scenarios.IMMUNE_FROM_START,
     )
     out = bench_scenarios.run_case(CPU, "cancer-immune", small, window_min=2.0, chunks=2)
     assert out["window"]["start"]["cells"]["tissue"] > 1000  # tumour and immune cells
