@@ -1,0 +1,139 @@
+"""What cells sense and what rules change: the one parser of signal and behaviour names, the
+Hill response, and the `Sensing` protocol through which the body tells the rest of the model
+about the moment.
+
+A *signal* is written as
+
+- ``<field>``: a field of the cell's organ, read at the cell's voxel;
+- ``blood.<species>``: a systemic concentration;
+- ``contact.<type>``: the number of live cells of a type touching the cell.
+
+A *behaviour* is ``cycle``, ``apoptosis`` (rates, 1/min), ``transition.<type>`` (a rate,
+1/min) or ``secretion.<field>`` (a factor on the type's secretion, 1 before rules).
+
+Every module that reads these names goes through :func:`parse_signal` and
+:func:`parse_behaviour`, so the syntax lives here only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+SignalKind = Literal["field", "blood", "contact"]
+BEHAVIOUR_KINDS = ("cycle", "apoptosis", "transition", "secretion")
+BEHAVIOURS_ALLOWED = "cycle, apoptosis, transition.<type>, secretion.<field>"
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A parsed signal name.
+
+    Attributes:
+        text: the name as written. kind: ``field``, ``blood`` or ``contact``.
+        name: the field, the systemic species or the cell type.
+    """
+
+    text: str
+    kind: SignalKind
+    name: str
+
+
+def parse_signal(text: str) -> Signal:
+    """The kind and target of a signal name (any text parses; whether the target exists is
+    for the scenario's checks to say)."""
+    kind, _, name = text.partition(".")
+    if kind == "blood" and name:
+        return Signal(text, "blood", name)
+    if kind == "contact" and name:
+        return Signal(text, "contact", name)
+    return Signal(text, "field", text)
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """A parsed behaviour name: ``kind`` (one of :data:`BEHAVIOUR_KINDS`, or the text when
+    it is none of them) and ``target`` (the type of a transition, the field of a secretion,
+    else empty)."""
+
+    text: str
+    kind: str
+    target: str
+
+
+def parse_behaviour(text: str) -> Behaviour:
+    """The kind and target of a behaviour name."""
+    kind, _, target = text.partition(".")
+    if kind in ("transition", "secretion") and target:
+        return Behaviour(text, kind, target)
+    return Behaviour(text, text, "")
+
+
+def signal_problem(
+    text: str, fields: list[str], species: list[str], cell_types: list[str]
+) -> str | None:
+    """Why ``text`` names nothing among the given fields, systemic species and cell types,
+    or None when it names one."""
+    signal = parse_signal(text)
+    if signal.kind == "blood":
+        if signal.name not in species:
+            return f"no systemic species '{signal.name}'; species: {', '.join(species) or '(none)'}"
+        return None
+    if signal.kind == "contact":
+        if signal.name not in cell_types:
+            return f"no cell type '{signal.name}'; types: {', '.join(cell_types)}"
+        return None
+    if signal.name not in fields:
+        return (
+            f"unknown signal '{text}'; allowed: a field ({', '.join(fields) or 'none'}),"
+            " blood.<species> or contact.<type>"
+        )
+    return None
+
+
+def behaviour_problem(text: str, fields: list[str], cell_types: list[str]) -> str | None:
+    """Why ``text`` is not a behaviour of these fields and cell types, or None."""
+    behaviour = parse_behaviour(text)
+    ok = (
+        behaviour.kind in ("cycle", "apoptosis")
+        or (behaviour.kind == "transition" and behaviour.target in cell_types)
+        or (behaviour.kind == "secretion" and behaviour.target in fields)
+    )
+    return None if ok else f"'{text}': allowed: {BEHAVIOURS_ALLOWED}"
+
+
+def hill(xp: Any, signal: Any, half_max: float, n: float, rises: bool = True) -> Any:
+    """s^n / (h^n + s^n) (or h^n / (h^n + s^n) when not ``rises``), float32, 0 <= H <= 1."""
+    ratio = xp.maximum(xp.asarray(signal, dtype=xp.float32), np.float32(0)) / np.float32(half_max)
+    power = ratio ** np.float32(n)
+    up = power / (np.float32(1) + power)
+    return up if rises else np.float32(1) - up
+
+
+class Sensing(Protocol):
+    """What the body tells fields and rules about the moment: active blocks and systemic
+    concentrations."""
+
+    def factor(self, signal: str) -> float:
+        """1 - efficacy of the blocks on ``signal`` active now (1 when none)."""
+
+    def blood(self, species: str) -> float:
+        """Systemic concentration of ``species`` now (blocks not applied)."""
+
+    def signal_value(self, signal: str) -> float:
+        """A ``blood.<species>`` signal as rules see it (blocks applied)."""
+
+
+class NoBody:
+    """Sensing without a body: no blocks, every systemic concentration 0."""
+
+    def factor(self, signal: str) -> float:
+        return 1.0
+
+    def blood(self, species: str) -> float:
+        return 0.0
+
+    def signal_value(self, signal: str) -> float:
+        return 0.0
