@@ -17,8 +17,9 @@ from tissue.backend import Backend
 from tissue.cells import LIVE
 from tissue.config import scenario_from_dict
 from tissue.errors import InputError
-from tissue.io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from tissue.simulation import Simulation, SimulationState
+from tissue.io.checkpoint import CheckpointError
+from tissue.simulation import Simulation, load_checkpoint, save_checkpoint
+from tissue.state import SimulationState
 
 STEPS = 240  # 24 min: 240 diffusion and mechanics steps, 4 phenotype steps (division, death)
 

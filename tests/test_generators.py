@@ -13,7 +13,8 @@ from tissue.backend import Backend, to_numpy
 from tissue.config import scenario_from_dict
 from tissue.errors import InputError
 from tissue.generators import BREAST_LABELS, LUNG_LABELS, Foam, voxel_centres
-from tissue.geometry import Grid, build_labels
+from tissue.geometry import build_labels
+from tissue.grid import Grid
 
 
 def organ(geometry: dict[str, Any], shape: list[int], spacing: float) -> Any:

@@ -9,7 +9,8 @@ import pytest
 
 from tissue.config import scenario_from_dict
 from tissue.errors import InputError
-from tissue.geometry import Grid, build_labels
+from tissue.geometry import build_labels
+from tissue.grid import Grid
 
 
 def organ_of(**organ):

@@ -123,8 +123,7 @@ def test_pair_velocity_property(n: int, box: float, seed: int, bin_scale: float)
 def test_contact_pairs_match_brute_force(n: int) -> None:
     """Touching pairs through the cell grid equal the O(N^2) count, for all cells and for a
     query subset."""
-    from tissue.behaviours import contact_pairs
-    from tissue.kernels.cells import build_cell_grid
+    from tissue.kernels.cells import build_cell_grid, contact_pairs
 
     rng = np.random.default_rng(n)
     positions = rng.uniform(0, 120, (n, 3)).astype(np.float32)

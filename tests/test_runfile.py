@@ -15,10 +15,9 @@ from tests.conftest import busy_scenario
 from tissue.cli import main
 from tissue.config import scenario_from_dict
 from tissue.errors import InputError
-from tissue.io.checkpoint import load_checkpoint
 from tissue.io.runfile import RunReader
 from tissue.runner import Runner, RunSettings
-from tissue.simulation import Simulation
+from tissue.simulation import Simulation, load_checkpoint
 
 GOLDEN = Path(__file__).parent / "data" / "run-v1.h5"
 

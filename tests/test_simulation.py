@@ -158,12 +158,12 @@ def test_random_placement_places_exactly_count_in_allowed_voxels() -> None:
 def test_random_placement_never_loses_a_cell_to_rounding(monkeypatch) -> None:
     """The largest uniform draw puts points on their voxel's upper face after rounding to
     float32 (and on the box's face for the last voxel): they move to the voxel centre."""
-    import tissue.simulation as simulation
+    import tissue.placement as placement
 
     def top(seed: int, entry: int, count: int, block: int) -> np.ndarray:
         return np.full((count, 4), np.float32(1 - 2**-24), dtype=np.float32)
 
-    monkeypatch.setattr(simulation, "_placement_uniforms", top)
+    monkeypatch.setattr(placement, "_placement_uniforms", top)
     sim = Simulation(
         scenario_from_dict(
             walled_box([{"kind": "random", "organ": "box", "type": "t", "count": 300}]), "test"

@@ -1,8 +1,11 @@
 """The body around the organs: blood, recruitment from it, interventions and the ledger.
 
+A :class:`Body` is built from the scenario, the organs, the cell types, the run's generator
+and the schedule; it acts on the organs it was given and holds no link to the simulation.
+
 The blood is a well-mixed compartment stepped on the host: systemic factor concentrations
 (float64, exchanged with organ fields at vessel voxels, cleared from plasma) and a count of
-circulating tumour cells (CTCs, whole-body). Its random draws come from a host Philox
+circulating tumour cells (CTCs, whole-body). Its random draws come from the generator's host
 stream keyed by (seed, tick, purpose), so CPU and GPU runs make the same blood.
 
 Each tick, before any process: interventions due at this tick act (resection, depletion,
@@ -16,21 +19,22 @@ recruitment brings new cells in at vessel voxels.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from tissue.backend import to_numpy
-from tissue.behaviours import hill
 from tissue.cells import LIVE
-from tissue.config import AddCells, BlockSignal, Depletion, Injection, Resection, ticks
-from tissue.kernels.random import philox_uniform
-from tissue.rng import Purpose
+from tissue.config import AddCells, BlockSignal, Depletion, Injection, Resection, Scenario
+from tissue.grid import F32
+from tissue.organ import CellTypes, Organ
+from tissue.placement import place_cells
+from tissue.rng import CellRandom, Purpose
+from tissue.schedule import Schedule
+from tissue.signals import hill, parse_signal
+from tissue.state import SimulationState
 
-if TYPE_CHECKING:
-    from tissue.simulation import Organ, Simulation
-
-F32 = np.float32
 LEDGER_COUNTERS = (
     "shed",
     "injected",
@@ -50,7 +54,6 @@ LEDGER_PARTITION = (
     "micrometastases",
     "macrometastases",
 )  # where each cell that entered the blood is now: they sum to shed + injected
-HOST_STREAM = 0xB10D  # the blood's purpose in the host random stream
 
 
 class Body:
@@ -62,27 +65,37 @@ class Body:
         counters: cumulative ledger counts (see ``LEDGER_COUNTERS``).
     """
 
-    def __init__(self, sim: Simulation) -> None:
-        self.sim = sim
-        scenario = sim.scenario
+    def __init__(
+        self,
+        scenario: Scenario,
+        organs: Mapping[str, Organ],
+        types: CellTypes,
+        random: CellRandom,
+        schedule: Schedule,
+    ) -> None:
+        self.scenario = scenario
+        self.organs = organs
+        self.types = types
+        self.random = random
         self.config = scenario.circulation
         species = self.config.species if self.config else {}
         self.blood_values = {name: float(s.initial) for name, s in species.items()}
         self.ctc = 0
         self.counters = dict.fromkeys(LEDGER_COUNTERS, 0)
         self.tick = 0
-        base = sim.schedule.base_min
         self._start = {
-            name: ticks(action.start_day * 1440.0, base) if action.start_day > 0 else 0
+            name: schedule.ticks_of_min(action.start_day * 1440.0) if action.start_day > 0 else 0
             for name, action in scenario.interventions.items()
         }
         self._end = {
-            name: ticks(action.end_day * 1440.0, base)
+            name: schedule.ticks_of_min(action.end_day * 1440.0)
             for name, action in scenario.interventions.items()
             if getattr(action, "end_day", None) is not None
         }
         self._voxels: dict[tuple[str, str], Any] = {}
         self._near: dict[tuple[str, str, float], Any] = {}
+        arrest_type = self.config.arrest_type if self.config else None
+        self._arrest = -1 if arrest_type is None else types.names.index(arrest_type)
 
     # --- what rules sense (tissue.behaviours.Sensing) --------------------------------
 
@@ -92,7 +105,7 @@ class Body:
     def factor(self, signal: str) -> float:
         """1 - efficacy of each block on ``signal`` active now, multiplied."""
         out = 1.0
-        for name, action in self.sim.scenario.interventions.items():
+        for name, action in self.scenario.interventions.items():
             if isinstance(action, BlockSignal) and action.signal == signal and self._active(name):
                 out *= 1.0 - action.efficacy
         return out
@@ -103,13 +116,13 @@ class Body:
 
     def signal_value(self, signal: str) -> float:
         """A ``blood.<species>`` signal with active blocks applied."""
-        return self.blood(signal.partition(".")[2]) * self.factor(signal)
+        return self.blood(parse_signal(signal).name) * self.factor(signal)
 
     def depleted(self, type_name: str) -> bool:
         """Whether an active depletion keeps ``type_name`` out now."""
         return any(
             isinstance(action, Depletion) and type_name in action.cell_types and self._active(name)
-            for name, action in self.sim.scenario.interventions.items()
+            for name, action in self.scenario.interventions.items()
         )
 
     # --- interventions ---------------------------------------------------------------
@@ -117,28 +130,28 @@ class Body:
     def begin_tick(self, tick: int) -> None:
         """Set the clock and apply the one-time interventions due at ``tick``."""
         self.tick = tick
-        sim = self.sim
-        for name, action in sim.scenario.interventions.items():
+        for name, action in self.scenario.interventions.items():
             if self._start[name] != tick:
                 continue
             if isinstance(action, Resection):
-                self._remove(sim.organs[action.organ], action.cell_types)
+                self._remove(self.organs[action.organ], action.cell_types)
             elif isinstance(action, Depletion):
-                for organ in sim.organs.values():
+                for organ in self.organs.values():
                     self._remove(organ, action.cell_types)
             elif isinstance(action, Injection):
                 self.ctc += action.count
                 self.counters["injected"] += action.count
             elif isinstance(action, AddCells):
-                stream = PLACEMENT_STREAMS * (1 + list(sim.scenario.interventions).index(name))
-                sim.place_cells(action.cells, f"interventions.{name}.cells", stream)
+                stream = PLACEMENT_STREAMS * (1 + list(self.scenario.interventions).index(name))
+                key = f"interventions.{name}.cells"
+                place_cells(self.organs, self.scenario, action.cells, key, stream, self.random)
 
     def _remove(self, organ: Organ, type_names: list[str] | None) -> None:
         cells = organ.cells
         if type_names is None:
             cells.keep(cells.type < 0)
             return
-        codes = organ.xp.asarray([self.sim.types.names.index(t) for t in type_names])
+        codes = organ.xp.asarray(self.types.index(type_names))
         cells.keep(~organ.xp.isin(cells.type, codes))
 
     # --- blood exchange (each diffusion step) ----------------------------------------
@@ -152,7 +165,7 @@ class Body:
         volume = self.config.blood_volume_um3
         for species, spec in self.config.species.items():
             gain = sum(
-                flows.get(species, 0.0) / self.sim.scenario.organs[organ].whole_organ_fraction
+                flows.get(species, 0.0) / self.scenario.organs[organ].whole_organ_fraction
                 for organ, flows in exported.items()
             )
             value = (self.blood_values[species] + dt_min * gain / volume) / (
@@ -164,28 +177,25 @@ class Body:
 
     def cells_step(self, tick: int, dt_min: float) -> None:
         """Intravasation, the fates of CTCs (death, arrest, arrival) and recruitment."""
-        sim = self.sim
         whole = sum(
             self._intravasate(organ, tick, dt_min) / organ.config.whole_organ_fraction
-            for organ in sim.organs.values()
+            for organ in self.organs.values()
         )
-        host = np.random.Generator(
-            np.random.Philox(np.random.SeedSequence([sim.seed, tick, HOST_STREAM]))
-        )
+        host = self.random.host_stream(tick, Purpose.BLOOD)
         if whole:
             n = int(whole) + int(host.random() < whole - int(whole))
             self.ctc += n
             self.counters["shed"] += n
         if self.config is not None and self.ctc:
             self._blood_fates(host, tick, dt_min)
-        for index, recruit in enumerate(sim.scenario.recruitment.values()):
+        for index, recruit in enumerate(self.scenario.recruitment.values()):
             if not self.depleted(recruit.type):
                 self._recruit(index, recruit, tick, dt_min)
 
     def _intravasating_types(self, organ: Organ) -> list[tuple[int, Any]]:
         return [
             (t, ctype)
-            for t, ctype in enumerate(self.sim.scenario.cell_types.values())
+            for t, ctype in enumerate(self.scenario.cell_types.values())
             if ctype.intravasation_rate_per_min > 0
             and ctype.intravasation_label in organ.label_codes
         ]
@@ -199,7 +209,7 @@ class Body:
             return 0
         flat = organ.grid.flat_index(xp, cells.position_um)
         leaving = xp.zeros(cells.n, dtype=bool)
-        u = philox_uniform(cells.id, tick, Purpose.INTRAVASATION, self.sim.seed)
+        u = self.random.uniform(cells.id, tick, Purpose.INTRAVASATION)
         for t, ctype in kinds:
             near = self._near_mask(
                 organ, ctype.intravasation_label, ctype.intravasation_distance_um
@@ -216,22 +226,7 @@ class Body:
         ``label`` (centre to centre), computed once."""
         key = (organ.name, label, distance_um)
         if key not in self._near:
-            xp = organ.xp
-            source = organ.labels == organ.label_codes[label]
-            near = source.copy()
-            spacing = organ.grid.spacing_xyz_um[::-1]  # z, y, x
-            reach = [int(distance_um // s) for s in spacing]
-            offsets = [
-                (dz, dy, dx)
-                for dz in range(-reach[0], reach[0] + 1)
-                for dy in range(-reach[1], reach[1] + 1)
-                for dx in range(-reach[2], reach[2] + 1)
-                if (dz * spacing[0]) ** 2 + (dy * spacing[1]) ** 2 + (dx * spacing[2]) ** 2
-                <= distance_um**2
-            ]
-            for offset in offsets:
-                if offset != (0, 0, 0):
-                    near |= _shifted(xp, source, offset)
+            near = organ.grid.near(organ.xp, organ.label_mask(label), distance_um)
             self._near[key] = near.reshape(-1)
         return self._near[key]
 
@@ -240,7 +235,7 @@ class Body:
         key = (organ.name, label)
         if key not in self._voxels:
             xp = organ.xp
-            mask = (organ.labels == organ.label_codes[label]).reshape(-1)
+            mask = organ.label_mask(label).reshape(-1)
             self._voxels[key] = xp.nonzero(mask)[0].astype(xp.int64)
         return self._voxels[key]
 
@@ -252,7 +247,7 @@ class Body:
             return
         leaving = int(host.binomial(self.ctc, -math.expm1(-total * dt_min)))
         arresting = int(host.binomial(leaving, config.arrest_rate_per_min / total))
-        organ = self.sim.organs.get(config.arrest_organ or "")
+        organ = self.organs.get(config.arrest_organ or "")
         fraction = organ.config.whole_organ_fraction if organ is not None else 0.0
         arriving = int(host.binomial(arresting, fraction))
         self.ctc -= leaving
@@ -276,15 +271,15 @@ class Body:
             self.counters["lodged_elsewhere"] += count
             return
         ids = xp.arange(cells.next_id, cells.next_id + count, dtype=xp.int64)
-        u = philox_uniform(ids, tick, Purpose.ARRIVAL, self.sim.seed)
+        u = self.random.uniform(ids, tick, Purpose.ARRIVAL)
         pick = xp.minimum((u[:, 0] * voxels.shape[0]).astype(xp.int64), voxels.shape[0] - 1)
-        positions = _in_voxels(organ, voxels[pick], u[:, 1:4])
-        cells.add(self.sim.types.names.index(config.arrest_type), positions, founder=ids)
+        positions = organ.grid.in_voxels(xp, voxels[pick], u[:, 1:4])
+        cells.add(self._arrest, positions, founder=ids)
 
     def _recruit(self, index: int, recruit: Any, tick: int, dt_min: float) -> None:
         """Each voxel of the recruitment label brings in a cell with probability
         1 - exp(-rate V_voxel dt)."""
-        organ = self.sim.organs[recruit.organ]
+        organ = self.organs[recruit.organ]
         xp = organ.xp
         voxels = self._label_voxels(organ, recruit.label)
         if voxels.shape[0] == 0:
@@ -292,7 +287,7 @@ class Body:
         activation: Any = F32(0)
         if recruit.signal is not None:
             signal: Any
-            if recruit.signal.startswith("blood."):
+            if parse_signal(recruit.signal).kind == "blood":
                 signal = F32(self.signal_value(recruit.signal))
             elif recruit.signal in organ.fields:
                 signal = organ.fields[recruit.signal].reshape(-1)[voxels] * F32(
@@ -304,18 +299,17 @@ class Body:
         rate = F32(recruit.basal_per_mm3_per_min) + F32(recruit.max_per_mm3_per_min) * activation
         voxel_mm3 = organ.grid.voxel_volume_um3 * 1e-9
         p = -xp.expm1(-rate * F32(voxel_mm3 * dt_min))
-        u = philox_uniform(voxels, tick, Purpose.RECRUITMENT, self.sim.seed, index)
+        u = self.random.uniform(voxels, tick, Purpose.RECRUITMENT, index)
         hit = xp.nonzero(u[:, 0] < p)[0]
         if hit.shape[0]:
-            positions = _in_voxels(organ, voxels[hit], u[hit, 1:4])
-            organ.cells.add(self.sim.types.names.index(recruit.type), positions)
+            positions = organ.grid.in_voxels(xp, voxels[hit], u[hit, 1:4])
+            organ.cells.add(self.types.names.index(recruit.type), positions)
 
     def record_transitions(self, changed: dict[tuple[int, int], int]) -> None:
         """Count extravasations: arrested cells that became another type."""
-        config = self.config
-        if config is None or config.arrest_type is None:
+        arrest = self._arrest
+        if arrest < 0:
             return
-        arrest = self.sim.types.names.index(config.arrest_type)
         self.counters["extravasated"] += sum(
             n for (a, b), n in changed.items() if a == arrest and b != arrest
         )
@@ -339,7 +333,7 @@ class Body:
         names = ("in_vessel", "died_in_organ", "solitary", "solitary_dormant")
         out = dict.fromkeys((*names, "micrometastases", "macrometastases"), 0.0)
         config = self.config
-        organ = self.sim.organs.get(config.arrest_organ or "") if config else None
+        organ = self.organs.get(config.arrest_organ or "") if config else None
         if organ is None or config is None or config.arrest_type is None:
             return out
         cells = organ.cells
@@ -347,14 +341,12 @@ class Body:
         founder = to_numpy(cells.founder[chosen])
         kind = to_numpy(cells.type[chosen])
         lineages, first, size = np.unique(founder, return_index=True, return_counts=True)
-        arrest = self.sim.types.names.index(config.arrest_type)
-        dormant = [
-            self.sim.types.names.index(t) for t in self.sim.scenario.observables.dormant_types
-        ]
+        arrest = self._arrest
+        dormant = self.types.index(self.scenario.observables.dormant_types)
         single = size == 1
         in_vessel = single & (kind[first] == arrest)
         solitary = single & ~in_vessel
-        macro = size >= self.sim.scenario.observables.macrometastasis_cells
+        macro = size >= self.scenario.observables.macrometastasis_cells
         out["in_vessel"] = float(in_vessel.sum())
         out["died_in_organ"] = float(self.counters["arrested"] - lineages.shape[0])
         out["solitary"] = float(solitary.sum())
@@ -363,50 +355,30 @@ class Body:
         out["macrometastases"] = float(macro.sum())
         return out
 
-    def export_state(self) -> tuple[dict[str, np.ndarray], dict[str, int]]:
-        """Host arrays (systemic concentrations, float64 (1,)) and integer counters."""
-        arrays = {
-            f"circulation/species/{k}": np.array([v], dtype=np.float64)
-            for k, v in self.blood_values.items()
-        }
-        return arrays, {"ctc": self.ctc, **self.counters}
+    def save_state(self, state: SimulationState) -> None:
+        """Add the systemic concentrations ((1,) float64 each), the CTC count and the ledger
+        counters to ``state``."""
+        for name, value in self.blood_values.items():
+            state.arrays[f"circulation/species/{name}"] = np.array([value], dtype=np.float64)
+        state.counters["circulation"] = {"ctc": self.ctc, **self.counters}
 
-    def restore_state(self, arrays: dict[str, np.ndarray], counters: dict[str, int]) -> None:
-        """Restore from :meth:`export_state`.
+    def restore_state(self, state: SimulationState) -> None:
+        """Take the blood and the ledger from ``state`` (a body without a circulation has
+        none).
 
         Raises:
             ValueError: a species or counter is missing.
         """
+        if self.config is None:
+            return
+        counters = state.counters.get("circulation")
+        if counters is None:
+            raise ValueError("missing the circulation counters")
         for name in self.blood_values:
-            key = f"circulation/species/{name}"
-            if key not in arrays:
-                raise ValueError(f"missing '{key}'")
-            self.blood_values[name] = float(np.asarray(arrays[key]).reshape(-1)[0])
+            value = state.require(f"circulation/species/{name}")
+            self.blood_values[name] = float(np.asarray(value).reshape(-1)[0])
         missing = [k for k in ("ctc", *LEDGER_COUNTERS) if k not in counters]
         if missing:
             raise ValueError(f"missing circulation counters {missing}")
         self.ctc = int(counters["ctc"])
         self.counters = {k: int(counters[k]) for k in LEDGER_COUNTERS}
-
-
-def _shifted(xp: Any, mask: Any, offset: tuple[int, int, int]) -> Any:
-    """``mask`` moved by ``offset`` (z, y, x) voxels, False where it moved in from outside."""
-    out = xp.zeros_like(mask)
-    src, dst = [], []
-    for o, n in zip(offset, mask.shape, strict=True):
-        src.append(slice(max(0, -o), n - max(0, o)))
-        dst.append(slice(max(0, o), n - max(0, -o)))
-    out[tuple(dst)] = mask[tuple(src)]
-    return out
-
-
-def _in_voxels(organ: Organ, flat: Any, u: Any) -> Any:
-    """(k, 3) float32 positions (x, y, z) inside voxels ``flat`` at relative places
-    ``u`` (k, 3) in (0, 1), kept off the voxels' faces."""
-    xp = organ.xp
-    _, ny, nx = organ.grid.shape_zyx
-    ijk = xp.stack([flat % nx, (flat // nx) % ny, flat // (nx * ny)], axis=1)
-    spacing = xp.asarray(organ.grid.spacing_xyz_um, dtype=xp.float64)
-    origin = xp.asarray(organ.grid.origin_xyz_um, dtype=xp.float64)
-    inside = F32(0.05) + F32(0.9) * u
-    return (origin + (ijk + inside.astype(xp.float64)) * spacing).astype(xp.float32)

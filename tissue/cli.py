@@ -127,8 +127,8 @@ def run(
 def resume(out_dir: str, days: float | None, backend: str, quiet: bool) -> None:
     """Continue the run in OUT from its checkpoint, exactly as if it had never stopped
     (on any backend)."""
-    from tissue.io.checkpoint import load_checkpoint
     from tissue.runner import CHECKPOINT_FILE, RunSettings, deferred_signals
+    from tissue.simulation import load_checkpoint
 
     with deferred_signals() as stop:
         out = Path(out_dir)

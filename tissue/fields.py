@@ -19,10 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from tissue.behaviours import Sensing
 from tissue.config import FACES, HillProduction, LabelSource, LogisticReaction, Scenario
 from tissue.errors import InputError
-from tissue.geometry import Grid
+from tissue.grid import Grid
 from tissue.kernels.diffusion import (
     BARRIER,
     FIXED,
@@ -32,6 +31,7 @@ from tissue.kernels.diffusion import (
     finish_step,
     thomas_sweep,
 )
+from tissue.signals import Sensing, parse_signal
 
 JACOBI_OMEGA = np.float32(0.8)  # damping of the Jacobi smoothing steps
 GUARDED_PASSES = 8  # most ADI passes refining a split step that replaced a failed step
@@ -326,7 +326,7 @@ class FieldSolver:
     def _activator(self, name: str, sensing: Sensing | None) -> Any:
         """What a reaction sees of ``name``: this organ's field or a systemic
         concentration, scaled by active blocks; 0 when the organ lacks the field."""
-        if name.startswith("blood."):
+        if parse_signal(name).kind == "blood":
             return np.float32(sensing.signal_value(name) if sensing else 0.0)
         if name not in self.values:
             return np.float32(0.0)

@@ -24,17 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from tissue.geometry import Grid
-from tissue.kernels.random import philox_uniform_numpy
+from tissue.grid import NEIGHBOUR_OFFSETS, Grid
+from tissue.rng import CellRandom, Purpose
 
 UNITS_PER_UM = 16
-GEOMETRY_PURPOSE = 5  # random stream of geometry seeds (see tissue.rng.Purpose)
 SLAB_VOXELS = 1 << 20  # voxels per slab: 27 int64 candidates each, ~220 MB
 
 INTERIOR, WALL, EDGE = 0, 1, 2
-OFFSETS = np.array(
-    [(dz, dy, dx) for dz in (-1, 0, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], dtype=np.int64
-)
 
 
 def _units(um: float) -> int:
@@ -69,7 +65,7 @@ class Foam:
         counts = [-(-(h - l) // self.a) + 2 for l, h in zip(lo, hi, strict=True)]  # noqa: E741
         nx, ny, nz = counts
         ids = np.arange(nx * ny * nz, dtype=np.int64)
-        u = philox_uniform_numpy(ids, stream, GEOMETRY_PURPOSE, seed)[:, :3].astype(np.float64)
+        u = CellRandom(seed).uniform(ids, stream, Purpose.GEOMETRY)[:, :3].astype(np.float64)
         cz, cy, cx = np.unravel_index(ids, (nz, ny, nx))
         cell = np.stack([cx, cy, cz], axis=1).astype(np.float64)
         offset = 0.5 + jitter * (u - 0.5)
@@ -88,7 +84,7 @@ class Foam:
         nz, ny, nx = grid.shape_zyx
         slab = max(1, SLAB_VOXELS // (ny * nx))
         classes = xp.zeros((nz, ny, nx), dtype=xp.uint8)
-        offsets = xp.asarray(OFFSETS)
+        offsets = xp.asarray(NEIGHBOUR_OFFSETS)
         for z0 in range(0, nz, slab):
             zs = slice(z0, min(nz, z0 + slab))
             point = (
@@ -99,7 +95,7 @@ class Foam:
             cell = (cells[0][None, None, :], cells[1][None, :, None], cells[2][zs][:, None, None])
 
             def candidate(k: int, cell: Any = cell) -> Any:
-                dz, dy, dx = OFFSETS[k].tolist()
+                dz, dy, dx = NEIGHBOUR_OFFSETS[k].tolist()
                 return seeds[cell[2] + dz, cell[1] + dy, cell[0] + dx]
 
             def distance2(s: Any, point: Any = point) -> Any:
@@ -179,7 +175,7 @@ def _duct_distances(xp: Any, grid: Grid, config: Any) -> tuple[Any, int, int]:
     x, y, z = (xp.asarray(c) for c in voxel_centres(grid))
     n = config.duct_count
     ids = np.arange(max(n, 1), dtype=np.int64)
-    u = philox_uniform_numpy(ids, 3, GEOMETRY_PURPOSE, config.seed).astype(np.float64)
+    u = CellRandom(config.seed).uniform(ids, 3, Purpose.GEOMETRY).astype(np.float64)
     lo = np.array(grid.origin_xyz_um)
     extent = np.array(grid.extent_xyz_um)
     best = xp.full(grid.shape_zyx, np.iinfo(np.int64).max, dtype=xp.int64)

@@ -1,8 +1,9 @@
-"""Voxel grids and label volumes of organs."""
+"""Label volumes of organs: an organ's grid and the uint8 label of each voxel, built from its
+geometry (a box of one label, a generated lung or breast, or a label image file) and the
+regions painted over it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,72 +11,8 @@ import numpy as np
 
 from tissue.config import BreastGeometry, FileGeometry, LungGeometry, OrganConfig, Region
 from tissue.errors import InputError
-
-
-@dataclass(frozen=True)
-class Grid:
-    """A regular grid of voxels; voxel (iz, iy, ix) is centred at origin + (i + 1/2) * spacing.
-
-    Attributes:
-        shape_zyx: array shape (nz, ny, nx).
-        spacing_xyz_um: voxel edge lengths (dx, dy, dz) in um.
-        origin_xyz_um: position of the grid's lower corner (x, y, z) in um.
-    """
-
-    shape_zyx: tuple[int, int, int]
-    spacing_xyz_um: tuple[float, float, float]
-    origin_xyz_um: tuple[float, float, float] = (0.0, 0.0, 0.0)
-
-    @property
-    def n_voxels(self) -> int:
-        nz, ny, nx = self.shape_zyx
-        return nz * ny * nx
-
-    @property
-    def shape_xyz(self) -> tuple[int, int, int]:
-        nz, ny, nx = self.shape_zyx
-        return nx, ny, nz
-
-    @property
-    def voxel_volume_um3(self) -> float:
-        dx, dy, dz = self.spacing_xyz_um
-        return dx * dy * dz
-
-    @property
-    def extent_xyz_um(self) -> tuple[float, float, float]:
-        return tuple(n * d for n, d in zip(self.shape_xyz, self.spacing_xyz_um, strict=True))  # type: ignore[return-value]
-
-    def voxel_ijk(self, xp: Any, positions_um: Any) -> Any:
-        """Voxel indices (N, 3) int64 as (ix, iy, iz) of positions (N, 3) float32 (x, y, z),
-        clamped to the grid."""
-        origin = xp.asarray(self.origin_xyz_um, dtype=xp.float32)
-        spacing = xp.asarray(self.spacing_xyz_um, dtype=xp.float32)
-        ijk = xp.floor((positions_um - origin) / spacing).astype(xp.int64)
-        upper = xp.asarray(self.shape_xyz, dtype=xp.int64) - 1
-        return xp.minimum(xp.maximum(ijk, 0), upper)
-
-    def flat_index(self, xp: Any, positions_um: Any) -> Any:
-        """Flat C-order voxel index (N,) int64 of positions (N, 3) um."""
-        ijk = self.voxel_ijk(xp, positions_um)
-        _nz, ny, nx = self.shape_zyx
-        return (ijk[:, 2] * ny + ijk[:, 1]) * nx + ijk[:, 0]
-
-    def centres(self, xp: Any) -> tuple[Any, Any, Any]:
-        """Voxel-centre coordinates (x, y, z) in um: float32 arrays broadcastable to the grid."""
-        out = []
-        for axis, (n, d, o) in enumerate(
-            zip(self.shape_xyz, self.spacing_xyz_um, self.origin_xyz_um, strict=True)
-        ):
-            shape = [1, 1, 1]
-            shape[2 - axis] = n
-            out.append(((xp.arange(n, dtype=xp.float32) + 0.5) * d + o).reshape(shape))
-        return out[0], out[1], out[2]
-
-    def contains(self, xp: Any, positions_um: Any) -> Any:
-        """(N,) bool: positions inside the grid's box."""
-        lo = xp.asarray(self.origin_xyz_um, dtype=xp.float32)
-        hi = lo + xp.asarray(self.extent_xyz_um, dtype=xp.float32)
-        return xp.all((positions_um >= lo) & (positions_um < hi), axis=1)
+from tissue.generators import breast_labels, lung_labels
+from tissue.grid import Grid
 
 
 def build_labels(
@@ -89,8 +26,6 @@ def build_labels(
         grid = Grid(tuple(volume.shape), spacing, organ.origin_um)  # type: ignore[arg-type]
         labels = xp.asarray(volume)
     elif isinstance(organ.geometry, LungGeometry | BreastGeometry):
-        from tissue.generators import breast_labels, lung_labels
-
         nx, ny, nz = organ.shape  # type: ignore[misc]
         grid = Grid((nz, ny, nx), spacing, organ.origin_um)
         generate = lung_labels if isinstance(organ.geometry, LungGeometry) else breast_labels

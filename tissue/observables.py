@@ -1,4 +1,10 @@
-"""Tumour observables: the metastasis census and the invasion front.
+"""What a run reports: cell counts, field summaries, the metastasis census and the invasion
+front of each organ, and the front history the front speed needs (owned and saved here).
+
+Observables are read from the organs and never change them. The one thing remembered between
+observations is each organ's front at the last output (time, radius, speed): the simulation
+records it at every output tick (:meth:`Observables.record_front`), so the reported front
+speed is the change over the last output interval whoever asks and however often.
 
 - **Census**: tumour cells are linked when their centres are at most ``link_um`` apart;
   connected clusters are counted by size class (lower bounds, e.g. 1, 2, 10, 100, 1000
@@ -14,16 +20,20 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from tissue.backend import to_numpy
+from tissue.cells import LIVE, STATE_NAMES
+from tissue.config import ObservablesConfig
+from tissue.grid import NEIGHBOUR_OFFSETS
 from tissue.kernels.cells import build_cell_grid
+from tissue.organ import CellTypes, Organ
+from tissue.state import SimulationState
 
-_NEIGHBOUR_BINS = np.array(
-    [(dz, dy, dx) for dz in (-1, 0, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)],
-    dtype=np.int64,
-)
+FRONT_STATE = "observables/front"  # state path of the front history: (t, r, speed) per organ
 
 
 def cluster_labels(positions_um: np.ndarray, link_um: float) -> np.ndarray:
@@ -42,7 +52,7 @@ def cluster_labels(positions_um: np.ndarray, link_um: float) -> np.ndarray:
     starts = grid.bin_start.astype(np.int64)
     order = grid.order.astype(np.int64)
     first, second = [], []
-    for dz, dy, dx in _NEIGHBOUR_BINS.tolist():
+    for dz, dy, dx in NEIGHBOUR_OFFSETS.tolist():
         other = ijk + np.array([dx, dy, dz])
         inside = np.all((other >= 0) & (other < np.array([bx, by, bz])), axis=1)
         cells = np.nonzero(inside)[0]
@@ -146,3 +156,111 @@ def front_metrics(
         "front_radius_um": (3.0 * volume / (4.0 * math.pi)) ** (1.0 / 3.0),
         "front_area_um2": 2.0 / 3.0 * faces,
     }
+
+
+class Observables:
+    """The observables of a run's organs, and the front history they remember.
+
+    Args:
+        config: the scenario's observables table. types: the run's cell types.
+    """
+
+    def __init__(self, config: ObservablesConfig, types: CellTypes) -> None:
+        self.config = config
+        self.types = types
+        self.front_seen: dict[str, tuple[float, float, float]] = {}  # organ -> (t, r, speed)
+
+    def measure(self, time_min: float, organs: Mapping[str, Organ]) -> dict[str, float]:
+        """A flat dict: time, cell counts per organ/type/state, the RMS-equivalent radius of
+        each type's live cells (um), field summaries, and the tumour census and front."""
+        out: dict[str, float] = {"time_min": time_min, "time_days": time_min / 1440}
+        n_states = len(STATE_NAMES)
+        n_types = len(self.types.names)
+        for oname, organ in organs.items():
+            cells = organ.cells
+            xp = organ.xp
+            out[f"{oname}.cells"] = float(cells.n)
+            code = cells.type.astype(xp.int64) * n_states + cells.state.astype(xp.int64)
+            counts = to_numpy(xp.bincount(code, minlength=max(1, n_types) * n_states))
+            for t, tname in enumerate(self.types.names):
+                for s, sname in STATE_NAMES.items():
+                    out[f"{oname}.{tname}.{sname}"] = float(counts[t * n_states + s])
+                out[f"{oname}.{tname}.radius_um"] = _equivalent_radius(organ, t)
+            for fname in organ.fields.names:
+                for stat, value in organ.fields.summary(fname).items():
+                    out[f"{oname}.{fname}.{stat}"] = value
+            out.update(self._tumour(time_min, oname, organ))
+        return out
+
+    def record_front(self, time_min: float, organs: Mapping[str, Organ]) -> None:
+        """Remember each organ's front now (the simulation calls this at every output)."""
+        if not self.config.tumour_types:
+            return
+        for oname, organ in organs.items():
+            radius = self._front(organ)[0]["front_radius_um"]
+            speed = self._front_speed(oname, time_min, radius)
+            if time_min != self.front_seen.get(oname, (math.nan,))[0]:
+                self.front_seen[oname] = (time_min, radius, speed)
+
+    def _tumour(self, time_min: float, oname: str, organ: Organ) -> dict[str, float]:
+        """Census and invasion front of the live cells of ``observables.tumour_types``
+        (see the module docstring); nothing when no tumour types are named."""
+        if not self.config.tumour_types:
+            return {}
+        front, positions = self._front(organ)
+        out = {
+            f"{oname}.census.{name}": float(count)
+            for name, count in census(
+                to_numpy(positions), self.config.cluster_link_um, self.config.size_classes
+            ).items()
+        }
+        front["front_speed_um_per_day"] = self._front_speed(
+            oname, time_min, front["front_radius_um"]
+        )
+        out.update({f"{oname}.{key}": value for key, value in front.items()})
+        return out
+
+    def _front(self, organ: Organ) -> tuple[dict[str, float], Any]:
+        """Front radius and area of the organ's live tumour cells, and their positions."""
+        xp, cells = organ.xp, organ.cells
+        codes = xp.asarray(self.types.index(self.config.tumour_types))
+        chosen = xp.isin(cells.type, codes) & (cells.state == LIVE)
+        positions = cells.position_um[chosen]
+        radius = self.types.of("radius_um", cells.type[chosen])
+        grid = organ.grid
+        fraction = volume_fraction(
+            xp, positions, radius, grid.shape_zyx, grid.spacing_xyz_um, grid.origin_xyz_um
+        )
+        return front_metrics(xp, fraction, self.config.front_level, grid.spacing_xyz_um), positions
+
+    def _front_speed(self, oname: str, time_min: float, radius_um: float) -> float:
+        """Change of the front radius since the remembered front at an earlier time, in
+        um/day (0 when none); at the remembered time, the speed remembered with it."""
+        t_then, r_then, speed = self.front_seen.get(oname, (math.nan, math.nan, 0.0))
+        if time_min > t_then and math.isfinite(r_then) and math.isfinite(radius_um):
+            speed = (radius_um - r_then) / (time_min - t_then) * 1440.0
+        return speed
+
+    def save_state(self, state: SimulationState) -> None:
+        """Add the front history to ``state``."""
+        for oname, seen in self.front_seen.items():
+            state.arrays[f"{FRONT_STATE}/{oname}"] = np.array(seen, dtype=np.float64)
+
+    def restore_state(self, state: SimulationState) -> None:
+        """Take the front history from ``state`` (none in a state saved before any output)."""
+        for oname, value in state.under(FRONT_STATE).items():
+            if value.shape == (3,):
+                self.front_seen[oname] = tuple(float(v) for v in value)  # type: ignore[assignment]
+
+
+def _equivalent_radius(organ: Organ, type_index: int) -> float:
+    """Radius of the uniform ball with the live cells' RMS distance from their centroid:
+    sqrt(5/3) * RMS (0 for fewer than two cells)."""
+    xp, cells = organ.xp, organ.cells
+    sel = (cells.type == type_index) & (cells.state == LIVE)
+    n = int(sel.sum())
+    if n < 2:
+        return 0.0
+    p = cells.position_um[sel].astype(xp.float64)
+    rms = float(xp.sqrt(((p - p.mean(axis=0)) ** 2).sum(axis=1).mean()))
+    return math.sqrt(5.0 / 3.0) * rms

@@ -1,7 +1,14 @@
-"""The model's random generator: explicit state (the seed) and named purposes.
+"""The model's random numbers: one generator, explicit state (the seed) and named purposes.
 
-Every draw is a pure function of (seed, step, cell id, purpose), so a run is
-reproducible regardless of cell order, thread count or backend.
+Every draw is a pure function of (seed, step, key, purpose, block), so a run is reproducible
+regardless of cell order, thread count or backend:
+
+- :meth:`CellRandom.uniform`: four float32 uniforms per key (a cell id, a voxel index or a
+  placement slot) from Philox4x32-10 on the keys' backend (NumPy or CUDA, the same bits);
+- :meth:`CellRandom.host_stream`: a NumPy generator keyed by (seed, step, purpose), for the
+  few draws made once per step on the host (the blood's binomial fates).
+
+Nothing else in the package draws random numbers for the model.
 """
 
 from __future__ import annotations
@@ -9,6 +16,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from tissue.kernels.random import philox_uniform
 
@@ -20,12 +29,14 @@ class Purpose(enum.IntEnum):
     MOTILITY = 1  # u0: re-draw direction?  u1, u2: random unit vector
     DIVISION = 2  # u0: divide?  u1, u2: division axis
     DEATH = 3  # u0: apoptosis?  u1: necrosis?
-    PLACEMENT = 4  # initial cell positions
+    PLACEMENT = 4  # initial cell positions (step = the placement entry's stream)
     TRANSITION = 5  # u0: change type?  u1: to which type
+    GEOMETRY = 5  # seeds of generated tissue, keyed by the geometry's own seed (an alias)
     ATTACK = 6  # u0: attach?  u1: which target  u2: kill?
     INTRAVASATION = 7  # u0: enter the blood?
     ARRIVAL = 8  # u0: which voxel  u1..u3: where in it (keyed by the new cell's id)
     RECRUITMENT = 9  # keyed by voxel index, block = recruitment entry; u0: recruit?  u1..u3
+    BLOOD = 0xB10D  # the host stream of the blood's fates
 
 
 @dataclass(frozen=True)
@@ -38,9 +49,16 @@ class CellRandom:
 
     seed: int
 
-    def uniform(self, ids: Any, step: int, purpose: int) -> Any:
-        """(N, 4) float32 uniforms in (0, 1) for cells ``ids`` (int64, backend array)."""
-        return philox_uniform(ids, step, int(purpose), self.seed)
+    def uniform(self, keys: Any, step: int, purpose: int, block: int = 0) -> Any:
+        """(N, 4) float32 uniforms in (0, 1) for ``keys`` ((N,) int64, NumPy or backend
+        array; the result is on the same backend); ``block`` selects further fours."""
+        return philox_uniform(keys, step, int(purpose), self.seed, block)
+
+    def host_stream(self, step: int, purpose: int) -> np.random.Generator:
+        """A NumPy generator keyed by (seed, step, purpose)."""
+        return np.random.Generator(
+            np.random.Philox(np.random.SeedSequence([self.seed, step, int(purpose)]))
+        )
 
 
 def unit_vectors(xp: Any, u1: Any, u2: Any) -> Any:

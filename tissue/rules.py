@@ -15,107 +15,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from tissue.backend import to_numpy
+from tissue.behaviours import Behave, unchanged
 from tissue.cells import APOPTOTIC, LIVE, NECROTIC
-from tissue.config import Scenario
+from tissue.grid import F32
 from tissue.kernels.cells import build_cell_grid, deposit, pair_velocity
+from tissue.organ import CellTypes, Contacts, Organ
 from tissue.rng import CellRandom, Purpose, unit_vectors
-
-if TYPE_CHECKING:
-    from tissue.simulation import Organ
-
-F32 = np.float32
-Behave = Callable[[str, Any], Any]  # (behaviour, base (N,) float32) -> (N,) float32
-
-
-def _unchanged(_behaviour: str, base: Any) -> Any:
-    return base
-
-
-@dataclass(frozen=True)
-class CellTypes:
-    """Per-type parameters as (n_types,) backend arrays, indexed by a cell's type."""
-
-    names: list[str]
-    params: dict[str, Any]
-    chemotaxis_field: list[str | None]
-    oxygen_field: list[str | None]
-    secretion: dict[str, dict[str, Any]]  # field -> {"S","T","U","E"} (n_types,) arrays
-    max_interaction_um: float  # longest centre-to-centre interaction between any two types
-    transitions: dict[int, dict[int, float]]  # from type -> to type -> base rate (1/min)
-    attack: dict[int, Any]  # attacker type -> its Attack config
-
-    PARAMS = (
-        "radius_um", "speed_um_per_min", "persistence_min", "chemotaxis_bias",
-        "cycle_rate_per_min", "cycle_oxygen_threshold", "cycle_oxygen_saturation",
-        "apoptosis_rate_per_min", "apoptotic_clearance_min", "necrosis_rate_per_min",
-        "necrosis_oxygen_threshold", "necrosis_oxygen_max", "necrotic_clearance_min",
-        "repulsion_um_per_min", "adhesion_um_per_min", "adhesion_range",
-    )  # fmt: skip
-
-    @classmethod
-    def from_scenario(cls, xp: Any, scenario: Scenario) -> CellTypes:
-        types = scenario.cell_types
-        names = list(types)
-        params = {
-            p: xp.asarray([getattr(types[t], p) for t in names], dtype=xp.float32)
-            for p in cls.PARAMS
-        }
-        secretion: dict[str, dict[str, Any]] = {}
-        for field in scenario.fields:
-            specs = [types[t].secretion.get(field) for t in names]
-            if not any(specs):
-                continue
-            table = {"S": [], "T": [], "U": [], "E": []}
-            for spec in specs:
-                table["S"].append(spec.secretion_rate_per_min if spec else 0.0)
-                table["T"].append(spec.secretion_target if spec else 0.0)
-                table["U"].append(spec.uptake_rate_per_min if spec else 0.0)
-                table["E"].append(spec.export_rate if spec else 0.0)
-            secretion[field] = {k: xp.asarray(v, dtype=xp.float32) for k, v in table.items()}
-        reach = [max(2 * c.radius_um, 2 * c.adhesion_range * c.radius_um) for c in types.values()]
-        return cls(
-            names=names,
-            params=params,
-            chemotaxis_field=[types[t].chemotaxis_field for t in names],
-            oxygen_field=[types[t].oxygen_field for t in names],
-            secretion=secretion,
-            # a hair wider than the float32 reach the kernels compare distances with
-            max_interaction_um=max(reach, default=1.0) * (1 + 1e-5),
-            transitions=_transition_table(scenario, names),
-            attack={names.index(t): c.attack for t, c in types.items() if c.attack},
-        )
-
-    def of(self, name: str, type_index: Any) -> Any:
-        """Parameter ``name`` of each cell, (N,) float32."""
-        return self.params[name][type_index]
-
-
-def _transition_table(scenario: Scenario, names: list[str]) -> dict[int, dict[int, float]]:
-    """from type -> to type -> base rate (1/min), with 0 where only a rule sets the rate."""
-    table = {
-        names.index(t): {names.index(to): rate for to, rate in c.transitions.items()}
-        for t, c in scenario.cell_types.items()
-    }
-    for rule in scenario.rules.values():
-        kind, _, to = rule.behaviour.partition(".")
-        if kind == "transition":
-            table[names.index(rule.cell_type)].setdefault(names.index(to), 0.0)
-    return table
-
-
-def allowed_positions(organ: Organ, type_index: Any, positions_um: Any) -> Any:
-    """(N,) bool: inside the organ's box and in a voxel the cell's type may enter."""
-    xp = organ.xp
-    inside = organ.grid.contains(xp, positions_um)
-    flat = organ.grid.flat_index(xp, positions_um)
-    label = organ.labels.reshape(-1)[flat]
-    return inside & organ.allowed[type_index.astype(xp.int64), label.astype(xp.int64)]
-
 
 # --- mechanics -----------------------------------------------------------------------
 
@@ -195,13 +105,13 @@ def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
     new = old + F32(dt_min) * velocity
     # positions are always allowed (placement, division and motion keep them so); a cell
     # that is not can still move into an allowed voxel
-    blocked = xp.nonzero(~allowed_positions(organ, t, new))[0]
+    blocked = xp.nonzero(~organ.allowed_positions(t, new))[0]
     if blocked.shape[0]:
         position = old[blocked].copy()
         for axis in range(3):
             trial = position.copy()
             trial[:, axis] = new[blocked, axis]
-            fits = allowed_positions(organ, t[blocked], trial)
+            fits = organ.allowed_positions(t[blocked], trial)
             position[:, axis] = xp.where(fits, trial[:, axis], position[:, axis])
         new[blocked] = position
     cells.position_um[...] = new
@@ -245,9 +155,11 @@ def phenotype_step(
     rng: CellRandom,
     step: int,
     dt_min: float,
-    behave: Behave = _unchanged,
+    contacts: Contacts,
+    behave: Behave = unchanged,
 ) -> dict[tuple[int, int], int]:
-    """Attack, death, clearance, transitions and division over ``dt_min``.
+    """Attack, death, clearance, transitions and division over ``dt_min``; ``contacts`` are
+    the step's (the attack and ``behave``'s contact signals share them).
 
     Probabilities per step: apoptosis and necrosis 1 - exp(-rate dt); division
     exp(rate dt) - 1, so the expected number of live cells grows as exp((b - d) t) exactly.
@@ -260,7 +172,7 @@ def phenotype_step(
         return {}
     dt = F32(dt_min)
     if types.attack:
-        attack_step(organ, types, rng, step, dt_min)
+        attack_step(organ, types, rng, step, dt_min, contacts)
     t = cells.type
     oxygen = _oxygen(organ, types, fill=math.inf)
     live = cells.state == LIVE
@@ -316,7 +228,7 @@ def transition_step(
     rng: CellRandom,
     step: int,
     dt_min: float,
-    behave: Behave = _unchanged,
+    behave: Behave = unchanged,
 ) -> dict[tuple[int, int], int]:
     """Live cells change type at their type's transition rates (moved by rules): with
     total rate R a cell changes with probability 1 - exp(-R dt), to each target in
@@ -351,19 +263,20 @@ def transition_step(
     choice = xp.minimum(pick.sum(axis=1), len(targets) - 1)
     new_type = xp.asarray(targets, dtype=xp.int16)[choice]
     pairs = xp.stack([t[moving].astype(xp.int64), new_type.astype(xp.int64)], axis=1)
-    keys, counts = np.unique(_host(pairs), axis=0, return_counts=True)
+    keys, counts = np.unique(to_numpy(pairs), axis=0, return_counts=True)
     cells.type[moving] = new_type
     cells.direction[moving] = 0
     return {(int(a), int(b)): int(c) for (a, b), c in zip(keys, counts, strict=True)}
 
 
-def _host(array: Any) -> np.ndarray:
-    from tissue.backend import to_numpy
-
-    return to_numpy(array)
-
-
-def attack_step(organ: Organ, types: CellTypes, rng: CellRandom, step: int, dt_min: float) -> None:
+def attack_step(
+    organ: Organ,
+    types: CellTypes,
+    rng: CellRandom,
+    step: int,
+    dt_min: float,
+    contacts: Contacts,
+) -> None:
     """Cytotoxic attack (PhysiCell's cancer-immune rules), for every attacker type:
 
     1. an attached attacker whose target is gone or dead lets go; otherwise it kills the
@@ -372,12 +285,9 @@ def attack_step(organ: Organ, types: CellTypes, rng: CellRandom, step: int, dt_m
     2. a free live attacker touching live targets attaches with probability
        1 - exp(-attach_rate dt) to one of them, chosen uniformly.
     """
-    from tissue.behaviours import Contacts
-
     xp, cells = organ.xp, organ.cells
     dt = F32(dt_min)
     u = rng.uniform(cells.id, step, Purpose.ATTACK)
-    contacts = None
     for attacker, spec in types.attack.items():
         target_codes = xp.asarray([types.names.index(x) for x in spec.targets], dtype=xp.int16)
         mine = (cells.type == attacker) & (cells.state == LIVE)
@@ -398,8 +308,6 @@ def attack_step(organ: Organ, types: CellTypes, rng: CellRandom, step: int, dt_m
         free = mine & (cells.partner < 0)
         if not bool(free.any()):
             continue
-        if contacts is None:
-            contacts = Contacts(organ, types)
         i, j = contacts.pairs(attacker)
         usable = free[i] & xp.isin(cells.type[j], target_codes) & (cells.state[j] == LIVE)
         i, j = i[usable], j[usable]
@@ -427,7 +335,7 @@ def divide_cells(organ: Organ, types: CellTypes, parents: Any, axis: Any) -> Non
     placed = []
     for sign in (-1, 1):
         trial = centre + F32(sign) * offset
-        ok = allowed_positions(organ, t, trial)[:, None]
+        ok = organ.allowed_positions(t, trial)[:, None]
         placed.append(xp.where(ok, trial, centre))
     cells.position_um[parents] = placed[0]
     cells.age_min[parents] = 0
@@ -438,7 +346,7 @@ def divide_cells(organ: Organ, types: CellTypes, parents: Any, axis: Any) -> Non
 
 
 def cell_exchange(
-    organ: Organ, types: CellTypes, behave: Behave = _unchanged
+    organ: Organ, types: CellTypes, behave: Behave = unchanged
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Per-voxel source (units/min) and uptake (1/min) of each field from live cells.
 

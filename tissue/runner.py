@@ -19,16 +19,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from tissue.config import Scenario
 from tissue.errors import InputError
-from tissue.io.checkpoint import CheckpointError, save_checkpoint
+from tissue.io.checkpoint import CheckpointError
 from tissue.io.runfile import RunFileError, RunWriter
 from tissue.observers import TimeSeriesCSV
-
-if TYPE_CHECKING:
-    from tissue.config import Scenario
-    from tissue.simulation import Simulation
+from tissue.simulation import Simulation, save_checkpoint
 
 RUN_FILE = "run.h5"
 CHECKPOINT_FILE = "checkpoint.h5"
@@ -137,9 +135,7 @@ class Runner:
             self.out / CSV_FILE, resume_at_min=sim.time_min if resume else None
         )
         sim.add_observer(self._record, call_now=not resume)
-        sim.add_observer(
-            self.run_file.snapshot, every_min=settings.snapshot_every_min, call_now=not resume
-        )
+        sim.add_observer(self._snapshot, every_min=settings.snapshot_every_min, call_now=not resume)
         if settings.checkpoint_every_min > 0:
             sim.add_observer(
                 self._periodic_checkpoint, every_min=settings.checkpoint_every_min, call_now=False
@@ -147,14 +143,15 @@ class Runner:
 
     def _open_run_file(self, resume: bool) -> RunWriter:
         path = self.out / RUN_FILE
+        sim = self.sim
         if resume and path.exists():
             try:
-                return RunWriter(path, self.sim, resume=True)
+                return RunWriter(path, sim.scenario, sim.state(), sim.backend.name, resume=True)
             except InputError as error:
                 aside = path.with_name("run.damaged.h5")
                 path.replace(aside)
                 self.report(f"{error}; moved it to {aside} and started a new run file")
-        return RunWriter(path, self.sim)
+        return RunWriter(path, sim.scenario, sim.state(), sim.backend.name)
 
     @property
     def total_ticks(self) -> int:
@@ -178,6 +175,9 @@ class Runner:
         row = sim.observables()
         self.run_file.record_row(sim.tick, row)
         self.csv.write_row(row)
+
+    def _snapshot(self, sim: Simulation) -> None:
+        self.run_file.snapshot(sim.state())
 
     def _periodic_checkpoint(self, sim: Simulation) -> None:
         self.checkpoint()
@@ -208,7 +208,7 @@ class Runner:
                 self.checkpoint()
                 self.run_file.finish("interrupted")
                 return "interrupted"
-            self.run_file.snapshot(self.sim)
+            self.run_file.snapshot(self.sim.state())
             self.checkpoint()
             self.run_file.finish("complete")
             return "complete"

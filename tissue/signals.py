@@ -124,16 +124,3 @@ class Sensing(Protocol):
 
     def signal_value(self, signal: str) -> float:
         """A ``blood.<species>`` signal as rules see it (blocks applied)."""
-
-
-class NoBody:
-    """Sensing without a body: no blocks, every systemic concentration 0."""
-
-    def factor(self, signal: str) -> float:
-        return 1.0
-
-    def blood(self, species: str) -> float:
-        return 0.0
-
-    def signal_value(self, signal: str) -> float:
-        return 0.0

@@ -3,16 +3,24 @@
 All files are HDF5 written through h5py; nothing is pickled, so a file from someone else
 cannot run code. Each file names its format and version in root attributes, and readers
 refuse foreign, damaged and newer files with one line (an :class:`~tissue.errors.InputError`).
+Writers take state records (:class:`~tissue.state.SimulationState`) and the scenario; nothing
+here builds or reaches into a simulation.
 """
 
-from tissue.io.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from tissue.io.runfile import RunReader, RunWriter
+from tissue.io.checkpoint import (
+    CheckpointError,
+    StoredCheckpoint,
+    read_checkpoint,
+    write_checkpoint,
+)
+from tissue.io.runfile import RunFileError, RunReader, RunWriter
 
 __all__ = [
-    "Checkpoint",
     "CheckpointError",
+    "RunFileError",
     "RunReader",
     "RunWriter",
-    "load_checkpoint",
-    "save_checkpoint",
+    "StoredCheckpoint",
+    "read_checkpoint",
+    "write_checkpoint",
 ]

@@ -5,11 +5,14 @@ Layout of ``checkpoint.h5`` (format ``tissue-checkpoint``, version 1):
 - root attributes: ``format``, ``format_version``, ``tissue_version``, ``scenario`` (the
   resolved scenario as TOML), ``scenario_source``, ``seed``, ``tick``, ``time_min`` and
   ``backend`` (the one that wrote it; any backend can resume it);
-- ``/state/<path>``: every array of :class:`~tissue.simulation.SimulationState`, with
+- ``/state/<path>``: every array of a :class:`~tissue.state.SimulationState`, with
   Fletcher-32 checksums so that damaged data is refused rather than resumed; groups carry
   their counters as attributes (``/state/organs/<organ>/cells``: n, next_id, capacity);
 - ``/run`` attributes: the settings of the run (target days, output intervals) for
   ``tissue resume``.
+
+This module writes and reads state records only; ``tissue.simulation`` turns them into a
+running simulation and back.
 
 Writing goes to a temporary file in the same folder, which is flushed to disk and then
 renamed over the previous checkpoint: a crash, a signal or a full disk leaves either the
@@ -23,17 +26,15 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 import h5py
 import numpy as np
 
+from tissue.config import Scenario, scenario_from_dict
 from tissue.errors import InputError
 from tissue.io.hdf5 import CHECKPOINT_FORMAT, one_line, open_checked, text_attr, write_root_attrs
-
-if TYPE_CHECKING:
-    from tissue.backend import Backend, BackendName
-    from tissue.simulation import Simulation
+from tissue.state import SimulationState
 
 
 class CheckpointError(Exception):
@@ -41,19 +42,25 @@ class CheckpointError(Exception):
 
 
 @dataclass
-class Checkpoint:
-    """A loaded checkpoint: the restored simulation and the run settings saved with it."""
+class StoredCheckpoint:
+    """What a checkpoint file holds: the scenario, the state, the run settings saved with
+    them, and the backend that wrote it."""
 
     path: Path
-    simulation: Simulation
+    scenario: Scenario
+    state: SimulationState
     settings: dict[str, Any] = field(default_factory=dict)
     written_on: str = ""
 
 
-def save_checkpoint(
-    sim: Simulation, path: str | Path, settings: dict[str, Any] | None = None
+def write_checkpoint(
+    path: str | Path,
+    scenario: Scenario,
+    state: SimulationState,
+    backend: str,
+    settings: dict[str, Any],
 ) -> None:
-    """Write the complete state of ``sim`` to ``path`` atomically.
+    """Write ``state`` of a run of ``scenario`` on ``backend`` to ``path`` atomically.
 
     Args:
         settings: run settings (str, int or float values) to store for resuming.
@@ -63,9 +70,8 @@ def save_checkpoint(
             any previous checkpoint at ``path`` is left as it was.
     """
     path = Path(path)
-    state = sim.state()
     try:
-        image = _file_image(sim, state, settings or {})
+        image = _file_image(scenario, state, backend, settings)
     except (ValueError, TypeError) as error:
         raise CheckpointError(
             f"{path}: could not build the checkpoint ({one_line(error)})"
@@ -91,7 +97,9 @@ def save_checkpoint(
         ) from error
 
 
-def _file_image(sim: Simulation, state: Any, settings: dict[str, Any]) -> bytes:
+def _file_image(
+    scenario: Scenario, state: SimulationState, backend: str, settings: dict[str, Any]
+) -> bytes:
     """The checkpoint as the bytes of an HDF5 file, built in memory so that every disk
     error comes from one plain write (h5py reports failed writes at close only as
     warnings)."""
@@ -99,10 +107,12 @@ def _file_image(sim: Simulation, state: Any, settings: dict[str, Any]) -> bytes:
         write_root_attrs(
             handle,
             CHECKPOINT_FORMAT,
-            sim,
-            scenario_source=sim.scenario.source,
+            scenario,
+            state.seed,
+            backend,
+            scenario_source=scenario.source,
             tick=np.int64(state.tick),
-            time_min=np.float64(sim.time_min),
+            time_min=np.float64(state.time_min),
         )
         group = handle.create_group("state")
         for key, value in state.arrays.items():
@@ -120,16 +130,13 @@ def _file_image(sim: Simulation, state: Any, settings: dict[str, Any]) -> bytes:
         return bytes(handle.id.get_file_image())
 
 
-def load_checkpoint(path: str | Path, backend: BackendName | Backend = "auto") -> Checkpoint:
-    """Restore the run saved in ``path`` on ``backend`` (any backend reads any checkpoint).
+def read_checkpoint(path: str | Path) -> StoredCheckpoint:
+    """The scenario, state and run settings saved in ``path``.
 
     Raises:
-        InputError: a missing, truncated, damaged, foreign or newer file, or a state that
-            does not fit its own scenario; one line naming the file and what is wrong.
+        InputError: a missing, truncated, damaged, foreign or newer file; one line naming
+            the file and what is wrong.
     """
-    from tissue.config import scenario_from_dict
-    from tissue.simulation import Simulation, SimulationState
-
     path = Path(path)
     source = str(path)
     with open_checked(path, CHECKPOINT_FORMAT) as handle:
@@ -140,23 +147,22 @@ def load_checkpoint(path: str | Path, backend: BackendName | Backend = "auto") -
             raise InputError(source, "scenario", f"not valid TOML ({error})") from None
         scenario = scenario_from_dict(data, f"{source} (its scenario)")
         scenario._source = text_attr(handle, "scenario_source", source)
-        state = SimulationState(tick=_int_attr(handle, "tick", source), seed=0)
-        state.seed = _int_attr(handle, "seed", source)
+        state = SimulationState(
+            tick=_int_attr(handle, "tick", source),
+            seed=_int_attr(handle, "seed", source),
+            time_min=_float_attr(handle, "time_min", source),
+        )
         if "state" not in handle:
             raise InputError(source, "state", "missing")
         _read_state(handle["state"], state, source)
         settings = dict(handle["run"].attrs) if "run" in handle else {}
         written_on = str(handle.attrs.get("backend", ""))
     settings = {k: v.item() if isinstance(v, np.generic) else v for k, v in settings.items()}
-    try:
-        sim = Simulation.from_state(scenario, state, backend=backend)
-    except ValueError as error:
-        raise InputError(source, "state", str(error)) from None
-    return Checkpoint(path=path, simulation=sim, settings=settings, written_on=written_on)
+    return StoredCheckpoint(path, scenario, state, settings, written_on)
 
 
-def _read_state(group: h5py.Group, state: Any, source: str) -> None:
-    """Fill ``state`` (a SimulationState) from ``/state``, verifying checksums."""
+def _read_state(group: h5py.Group, state: SimulationState, source: str) -> None:
+    """Fill ``state`` from ``/state``, verifying checksums."""
 
     def visit(name: str, item: Any) -> None:
         if isinstance(item, h5py.Dataset):
@@ -182,6 +188,13 @@ def _int_attr(handle: h5py.File, name: str, source: str) -> int:
     if not isinstance(value, np.integer | int):
         raise InputError(source, name, "missing or not an integer")
     return int(value)
+
+
+def _float_attr(handle: h5py.File, name: str, source: str) -> float:
+    value = handle.attrs.get(name)
+    if not isinstance(value, np.floating | float):
+        raise InputError(source, name, "missing or not a number")
+    return float(value)
 
 
 def _fsync(raw: BinaryIO) -> None:

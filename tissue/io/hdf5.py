@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import h5py
 import numpy as np
 
+from tissue.config import Scenario
 from tissue.errors import InputError
-
-if TYPE_CHECKING:
-    from tissue.simulation import Simulation
 
 RUN_FORMAT = "tissue-run"
 CHECKPOINT_FORMAT = "tissue-checkpoint"
@@ -80,15 +78,17 @@ def text_attr(handle: h5py.Group, name: str, source: str) -> str:
     return value
 
 
-def write_root_attrs(handle: h5py.File, fmt: str, sim: Simulation, **attrs: Any) -> None:
-    """Format name and version, package version, the scenario (TOML), seed and backend of
-    ``sim``, and ``attrs``, as root attributes."""
+def write_root_attrs(
+    handle: h5py.File, fmt: str, scenario: Scenario, seed: int, backend: str, **attrs: Any
+) -> None:
+    """Format name and version, package version, the scenario (TOML), seed and backend of a
+    run, and ``attrs``, as root attributes."""
     handle.attrs["format"] = fmt
     handle.attrs["format_version"] = np.int64(FORMAT_VERSION)
     handle.attrs["tissue_version"] = package_version()
-    handle.attrs["scenario"] = sim.scenario.to_toml()
-    handle.attrs["seed"] = np.int64(sim.seed)
-    handle.attrs["backend"] = sim.backend.name
+    handle.attrs["scenario"] = scenario.to_toml()
+    handle.attrs["seed"] = np.int64(seed)
+    handle.attrs["backend"] = backend
     for key, value in attrs.items():
         handle.attrs[key] = value
 

@@ -15,8 +15,9 @@ Layout of ``run.h5`` (format ``tissue-run``, version 1):
   ``<organ>/cells/<column>`` (n, ...).
 
 Datasets are chunked and gzip-compressed (readable by ParaView, VisIt and any HDF5 tool).
-The writer opens the file only for the moment of each output and closes it again, so the
-file is complete and readable between outputs while the run goes on. ``run.xmf`` beside it
+The writer takes the scenario and state records (:class:`~tissue.state.SimulationState`); it
+opens the file only for the moment of each output and closes it again, so the file is
+complete and readable between outputs while the run goes on. ``run.xmf`` beside it
 describes the snapshots for ParaView and VisIt (see :mod:`tissue.io.xdmf`).
 """
 
@@ -26,21 +27,18 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import h5py
 import numpy as np
 
-from tissue.backend import to_numpy
 from tissue.cells import STATE_NAMES
+from tissue.config import Scenario, scenario_from_dict
 from tissue.errors import InputError
-from tissue.geometry import Grid
+from tissue.grid import Grid
 from tissue.io.hdf5 import RUN_FORMAT, one_line, open_checked, text_attr, write_root_attrs
 from tissue.io.xdmf import write_xdmf
-
-if TYPE_CHECKING:
-    from tissue.config import Scenario
-    from tissue.simulation import Simulation
+from tissue.state import SimulationState
 
 COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 SERIES_CHUNK = 256
@@ -51,28 +49,38 @@ class RunFileError(Exception):
 
 
 class RunWriter:
-    """Writes a run file; its :meth:`record` and :meth:`snapshot` are observers.
+    """Writes the run file of a run of ``scenario``.
 
     Args:
         path: the run file.
-        sim: the simulation it records.
-        resume: continue an existing file at ``sim.tick``: rows and snapshots after that
+        scenario: the run's scenario.
+        state: the run's state now (its labels, fields and seed lay out the file).
+        backend: the backend the run is on (``cpu`` or ``gpu``).
+        resume: continue an existing file at ``state.tick``: rows and snapshots after that
             tick (written after the checkpoint the run resumes from) are removed first, so
             the finished file equals that of a run that never stopped.
     """
 
-    def __init__(self, path: str | Path, sim: Simulation, resume: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        scenario: Scenario,
+        state: SimulationState,
+        backend: str,
+        resume: bool = False,
+    ) -> None:
         self.path = Path(path)
         self.xdmf_path = self.path.with_suffix(".xmf")
+        self.scenario = scenario
         if resume:
             open_checked(self.path, RUN_FORMAT).close()
             with self._open() as handle:
-                _truncate(handle, sim.tick)
+                _truncate(handle, state.tick)
                 handle.attrs["status"] = "running"
                 write_xdmf(handle, self.xdmf_path)
         else:
             with self._open("w") as handle:
-                _create(handle, sim)
+                _create(handle, scenario, state, backend)
 
     def _open(self, mode: str = "a") -> h5py.File:
         try:
@@ -103,27 +111,27 @@ class RunWriter:
             group["tick"].resize((rows + 1,))
             group["tick"][rows] = tick
 
-    def snapshot(self, sim: Simulation) -> None:
-        """Write the fields and cells of every organ (once per tick)."""
+    def snapshot(self, state: SimulationState) -> None:
+        """Write the fields and cells of every organ in ``state`` (once per tick)."""
         with self._open() as handle:
             snapshots = handle["snapshots"]
             names = sorted(snapshots)
-            if names and int(snapshots[names[-1]].attrs["tick"]) == sim.tick:
+            if names and int(snapshots[names[-1]].attrs["tick"]) == state.tick:
                 return
             group = snapshots.create_group(f"{len(names):06d}")
-            group.attrs["tick"] = np.int64(sim.tick)
-            group.attrs["time_min"] = np.float64(sim.time_min)
-            for oname, organ in sim.organs.items():
+            group.attrs["tick"] = np.int64(state.tick)
+            group.attrs["time_min"] = np.float64(state.time_min)
+            for oname in self.scenario.organs:
+                prefix = f"organs/{oname}"
                 fields = group.create_group(f"{oname}/fields")
-                for fname in organ.fields.names:
-                    data = to_numpy(organ.fields[fname])
+                for fname, data in state.under(f"{prefix}/fields").items():
                     dataset = fields.create_dataset(
                         fname, data=data, chunks=_field_chunks(data.shape), **COMPRESSION
                     )
-                    dataset.attrs["units"] = organ.fields.configs[fname].units
+                    dataset.attrs["units"] = self.scenario.fields[fname].units
                 cells = group.create_group(f"{oname}/cells")
-                cells.attrs["n"] = np.int64(organ.cells.n)
-                for cname, values in organ.cells.to_numpy().items():
+                cells.attrs["n"] = np.int64(state.counters[f"{prefix}/cells"]["n"])
+                for cname, values in state.under(f"{prefix}/cells").items():
                     cells.create_dataset(cname, data=values, **(COMPRESSION if values.size else {}))
             write_xdmf(handle, self.xdmf_path)
 
@@ -156,26 +164,30 @@ class _Translated:
             raise replacement from error
 
 
-def _create(handle: h5py.File, sim: Simulation) -> None:
+def _create(handle: h5py.File, scenario: Scenario, state: SimulationState, backend: str) -> None:
     write_root_attrs(
         handle,
         RUN_FORMAT,
-        sim,
-        scenario_name=sim.scenario.name,
+        scenario,
+        state.seed,
+        backend,
+        scenario_name=scenario.name,
         status="running",
-        cell_types=list(sim.types.names),
+        cell_types=list(scenario.cell_types),
         cell_states=[STATE_NAMES[k] for k in sorted(STATE_NAMES)],
     )
-    for oname, organ in sim.organs.items():
-        labels = to_numpy(organ.labels)
+    for oname, organ in scenario.organs.items():
+        prefix = f"organs/{oname}"
+        labels = state.arrays[f"{prefix}/labels"]
+        label_codes = organ.label_names()
         dataset = handle.create_dataset(
-            f"organs/{oname}/labels", data=labels, chunks=_field_chunks(labels.shape), **COMPRESSION
+            f"{prefix}/labels", data=labels, chunks=_field_chunks(labels.shape), **COMPRESSION
         )
-        dataset.attrs["spacing_um"] = np.asarray(organ.grid.spacing_xyz_um, dtype=np.float64)
-        dataset.attrs["origin_um"] = np.asarray(organ.grid.origin_xyz_um, dtype=np.float64)
-        dataset.attrs["label_names"] = list(organ.label_codes)
-        dataset.attrs["label_codes"] = np.asarray(list(organ.label_codes.values()), np.uint8)
-        dataset.attrs["fields"] = list(organ.fields.names)
+        dataset.attrs["spacing_um"] = np.asarray(organ.spacing_xyz_um, dtype=np.float64)
+        dataset.attrs["origin_um"] = np.asarray(organ.origin_um, dtype=np.float64)
+        dataset.attrs["label_names"] = list(label_codes)
+        dataset.attrs["label_codes"] = np.asarray(list(label_codes.values()), np.uint8)
+        dataset.attrs["fields"] = list(state.under(f"{prefix}/fields"))
     series = handle.create_group("timeseries")
     series.attrs["columns"] = []
     _series(series, "tick", np.int64, 0, 0)
@@ -270,8 +282,6 @@ class RunReader:
 
     def scenario(self) -> Scenario:
         """The run's resolved scenario."""
-        from tissue.config import scenario_from_dict
-
         return scenario_from_dict(tomllib.loads(self.scenario_text), f"{self.source} (scenario)")
 
     def timeseries(self) -> dict[str, np.ndarray]:

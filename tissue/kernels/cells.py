@@ -1,4 +1,7 @@
-"""Cell hot paths: the cell grid, pairwise mechanics and deposits into voxels.
+"""Cell hot paths: the cell grid, pairwise mechanics, contact pairs and deposits into voxels.
+
+``contact_pairs`` is written once against the array module (no CUDA twin); the others pair
+a NumPy reference with a CUDA launcher.
 
 Determinism: every sum over a cell's neighbours or a voxel's cells runs in a fixed order
 (neighbour bins z-major from -1 to +1, then cells by position in the bin-sorted order;
@@ -14,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from tissue.grid import F32, NEIGHBOUR_OFFSETS
 from tissue.kernels import on_device, stable_argsort
 
-F32 = np.float32
 CHUNK_CELLS = 1 << 15  # cells per vectorised block in the NumPy pair search
 
 
@@ -57,12 +60,6 @@ def build_cell_grid(
     bin_start = xp.zeros(bx * by * bz + 1, dtype=xp.int32)
     bin_start[1:] = xp.cumsum(counts).astype(xp.int32)
     return CellGrid(cell_bin.astype(xp.int32), order, bin_start, (bz, by, bx))
-
-
-_OFFSETS = np.array(
-    [(dz, dy, dx) for dz in (-1, 0, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)],
-    dtype=np.int64,
-)  # the kernel's loop order: dz outer, dx inner
 
 
 def _pair_terms(columns: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -130,7 +127,8 @@ def pair_velocity_numpy(
     )  # (3, N)
     for lo in range(0, n, CHUNK_CELLS):
         cells = np.arange(lo, min(n, lo + CHUNK_CELLS), dtype=np.int64)
-        nb_zyx = b_zyx[:, None, lo : lo + len(cells)] + _OFFSETS.T[:, :, None]  # (3, 27, m)
+        offsets = NEIGHBOUR_OFFSETS.T[:, :, None]
+        nb_zyx = b_zyx[:, None, lo : lo + len(cells)] + offsets  # (3, 27, m)
         valid = (nb_zyx.min(axis=0) >= 0) & np.all(nb_zyx < shape[:, None, None], axis=0)
         nb = np.where(valid, (nb_zyx[0] * shape[1] + nb_zyx[1]) * shape[2] + nb_zyx[2], 0)
         length = np.where(valid, counts[nb], 0).ravel()  # offset-major: offset, then cell
@@ -150,6 +148,59 @@ def pair_velocity_numpy(
             sums = np.bincount(i, weights=terms[:, axis], minlength=len(cells))
             out[lo : lo + len(cells), axis] = sums.astype(np.float32)
     return out
+
+
+def contact_pairs(
+    xp: Any, positions: Any, reach: Any, grid: CellGrid, query: Any = None
+) -> tuple[Any, Any]:
+    """Ordered pairs (i, j), i != j, with |x_i - x_j| < reach_i + reach_j, for i in
+    ``query`` (int64 cell indices; all cells when None).
+
+    Args:
+        positions: (N, 3) float32 um. reach: (N,) float32 um.
+        grid: the cell grid of ``positions``; its bins must be at least the longest
+            ``reach_i + reach_j`` wide.
+
+    Returns:
+        (M,) int64 arrays i and j, grouped by chunks of ``query`` in a fixed order.
+    """
+    n = positions.shape[0]
+    if query is None:
+        query = xp.arange(n, dtype=xp.int64)
+    if n == 0 or query.shape[0] == 0:
+        return xp.zeros(0, xp.int64), xp.zeros(0, xp.int64)
+    bz, by, bx = grid.shape_zyx
+    shape = xp.asarray([bz, by, bx], dtype=xp.int64)
+    counts = xp.diff(grid.bin_start).astype(xp.int64)
+    bin_start = grid.bin_start.astype(xp.int64)
+    cell_bin = grid.cell_bin.astype(xp.int64)[query]
+    b_zyx = xp.stack([cell_bin // (by * bx), (cell_bin // bx) % by, cell_bin % bx])
+    offsets = xp.asarray(NEIGHBOUR_OFFSETS).T[:, :, None]
+    order = grid.order.astype(xp.int64)
+    found_i, found_j = [], []
+    for lo in range(0, query.shape[0], CHUNK_CELLS):
+        cells = query[lo : lo + CHUNK_CELLS]
+        nb_zyx = b_zyx[:, None, lo : lo + cells.shape[0]] + offsets  # (3, 27, m)
+        valid = (nb_zyx.min(axis=0) >= 0) & xp.all(nb_zyx < shape[:, None, None], axis=0)
+        nb = xp.where(valid, (nb_zyx[0] * by + nb_zyx[1]) * bx + nb_zyx[2], 0)
+        length = xp.where(valid, counts[nb], 0).ravel()
+        ends = xp.cumsum(length)
+        total = int(ends[-1])
+        if total == 0:
+            continue
+        slot = xp.arange(total, dtype=xp.int64)
+        segment = xp.searchsorted(ends, slot, side="right")
+        i = xp.broadcast_to(cells, nb.shape).ravel()[segment]
+        k = bin_start[nb].ravel()[segment] + slot - (ends - length)[segment]
+        j = order[k]
+        d = positions[i] - positions[j]
+        distance = xp.sqrt((d * d).sum(axis=1))
+        keep = (i != j) & (distance < reach[i] + reach[j])
+        found_i.append(i[keep])
+        found_j.append(j[keep])
+    if not found_i:
+        return xp.zeros(0, xp.int64), xp.zeros(0, xp.int64)
+    return xp.concatenate(found_i), xp.concatenate(found_j)
 
 
 def pair_velocity_cuda(

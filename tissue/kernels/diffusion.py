@@ -35,10 +35,10 @@ from typing import Any
 
 import numpy as np
 
+from tissue.grid import F32
 from tissue.kernels import array_module, on_device
 
 FREE, FIXED, BARRIER = 0, 1, 2
-F32 = np.float32
 
 
 @dataclass

@@ -176,8 +176,7 @@ def _claim(members: Path, member_id: str) -> Path:
 def _restore_or_start(work: Path, task: MemberTask) -> tuple[Simulation, bool]:
     """The simulation from ``work``'s checkpoint (resume) or a new one (its folder emptied
     of an earlier attempt's files, which cannot be continued)."""
-    from tissue.io.checkpoint import load_checkpoint
-    from tissue.simulation import Simulation
+    from tissue.simulation import Simulation, load_checkpoint
 
     checkpoint = work / CHECKPOINT_FILE
     if checkpoint.is_file() and (work / RUN_FILE).is_file():

@@ -1,0 +1,248 @@
+"""An organ and what its cells are: the grid with its labels, fields and cells on one
+backend, the per-type parameter tables, where each type may be, and which cells touch.
+
+Owns :class:`Organ` (and the saving and restoring of its state), :class:`CellTypes` (the
+scenario's cell types as (n_types,) backend arrays), :meth:`Organ.allowed_positions` and
+:class:`Contacts` (the cells touching each other at one moment: one per organ per process
+step, shared by every rule that reads contacts in that step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tissue.backend import Backend, to_numpy
+from tissue.cells import LIVE, CellStore
+from tissue.config import OrganConfig, Scenario
+from tissue.fields import FieldSolver
+from tissue.geometry import build_labels
+from tissue.grid import Grid
+from tissue.kernels.cells import CellGrid, build_cell_grid, contact_pairs
+from tissue.signals import parse_behaviour
+from tissue.state import SimulationState
+
+ID_BITS = 40  # organ k numbers its cells from k << ID_BITS: ids are unique for the run
+
+
+@dataclass(frozen=True)
+class CellTypes:
+    """Per-type parameters as (n_types,) backend arrays, indexed by a cell's type."""
+
+    names: list[str]
+    params: dict[str, Any]
+    chemotaxis_field: list[str | None]
+    oxygen_field: list[str | None]
+    secretion: dict[str, dict[str, Any]]  # field -> {"S","T","U","E"} (n_types,) arrays
+    max_interaction_um: float  # longest centre-to-centre interaction between any two types
+    transitions: dict[int, dict[int, float]]  # from type -> to type -> base rate (1/min)
+    attack: dict[int, Any]  # attacker type -> its Attack config
+
+    PARAMS = (
+        "radius_um", "speed_um_per_min", "persistence_min", "chemotaxis_bias",
+        "cycle_rate_per_min", "cycle_oxygen_threshold", "cycle_oxygen_saturation",
+        "apoptosis_rate_per_min", "apoptotic_clearance_min", "necrosis_rate_per_min",
+        "necrosis_oxygen_threshold", "necrosis_oxygen_max", "necrotic_clearance_min",
+        "repulsion_um_per_min", "adhesion_um_per_min", "adhesion_range",
+    )  # fmt: skip
+
+    @classmethod
+    def from_scenario(cls, xp: Any, scenario: Scenario) -> CellTypes:
+        types = scenario.cell_types
+        names = list(types)
+        params = {
+            p: xp.asarray([getattr(types[t], p) for t in names], dtype=xp.float32)
+            for p in cls.PARAMS
+        }
+        secretion: dict[str, dict[str, Any]] = {}
+        for field in scenario.fields:
+            specs = [types[t].secretion.get(field) for t in names]
+            if not any(specs):
+                continue
+            table: dict[str, list[float]] = {"S": [], "T": [], "U": [], "E": []}
+            for spec in specs:
+                table["S"].append(spec.secretion_rate_per_min if spec else 0.0)
+                table["T"].append(spec.secretion_target if spec else 0.0)
+                table["U"].append(spec.uptake_rate_per_min if spec else 0.0)
+                table["E"].append(spec.export_rate if spec else 0.0)
+            secretion[field] = {k: xp.asarray(v, dtype=xp.float32) for k, v in table.items()}
+        reach = [max(2 * c.radius_um, 2 * c.adhesion_range * c.radius_um) for c in types.values()]
+        return cls(
+            names=names,
+            params=params,
+            chemotaxis_field=[types[t].chemotaxis_field for t in names],
+            oxygen_field=[types[t].oxygen_field for t in names],
+            secretion=secretion,
+            # a hair wider than the float32 reach the kernels compare distances with
+            max_interaction_um=max(reach, default=1.0) * (1 + 1e-5),
+            transitions=_transition_table(scenario, names),
+            attack={names.index(t): c.attack for t, c in types.items() if c.attack},
+        )
+
+    def of(self, name: str, type_index: Any) -> Any:
+        """Parameter ``name`` of each cell, (N,) float32."""
+        return self.params[name][type_index]
+
+    def index(self, names: list[str]) -> list[int]:
+        """Type codes of the named types."""
+        return [self.names.index(name) for name in names]
+
+
+def _transition_table(scenario: Scenario, names: list[str]) -> dict[int, dict[int, float]]:
+    """from type -> to type -> base rate (1/min), with 0 where only a rule sets the rate."""
+    table = {
+        names.index(t): {names.index(to): rate for to, rate in c.transitions.items()}
+        for t, c in scenario.cell_types.items()
+    }
+    for rule in scenario.rules.values():
+        behaviour = parse_behaviour(rule.behaviour)
+        if behaviour.kind == "transition":
+            table[names.index(rule.cell_type)].setdefault(names.index(behaviour.target), 0.0)
+    return table
+
+
+class Organ:
+    """One organ: grid, labels, fields and cells on the simulation's backend.
+
+    Attributes:
+        name: the organ's name. config: its scenario entry.
+        grid: the voxel grid. labels: (nz, ny, nx) uint8 label volume.
+        label_codes: label name -> code. fields: the :class:`FieldSolver`.
+        cells: the :class:`CellStore`. allowed: (n_types, 256) bool, labels each type may
+        enter.
+
+    Args:
+        labels: a label volume to use instead of building one from the configuration
+            (when restoring a run, so that a changed or moved label file cannot alter it).
+        index: the organ's place in the scenario (its cells' ids start at index << 40).
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        name: str,
+        config: OrganConfig,
+        scenario: Scenario,
+        labels: np.ndarray | None = None,
+        index: int = 0,
+    ) -> None:
+        xp = backend.xp
+        self.name = name
+        self.config = config
+        self.xp = xp
+        if labels is None:
+            self.grid, self.labels = build_labels(xp, name, config, scenario.source)
+        else:
+            shape_zyx = tuple(int(n) for n in labels.shape)
+            self.grid = Grid(shape_zyx, config.spacing_xyz_um, config.origin_um)  # type: ignore[arg-type]
+            self.labels = xp.asarray(labels, dtype=xp.uint8)
+        self.label_codes = config.label_names()
+        barrier = [self.label_codes[x] for x in config.barrier_labels]
+        self.fields = FieldSolver(
+            xp, scenario, name, self.grid, self.labels, self.label_codes, barrier
+        )
+        self.cells = CellStore(xp, id_base=index << ID_BITS)
+        allowed = np.zeros((max(1, len(scenario.cell_types)), 256), dtype=bool)
+        for t, ctype in enumerate(scenario.cell_types.values()):
+            if ctype.allowed_labels is None:
+                allowed[t, list(self.label_codes.values())] = True
+                allowed[t, barrier] = False
+            else:
+                codes = [self.label_codes[x] for x in ctype.allowed_labels if x in self.label_codes]
+                allowed[t, codes] = True
+        self.allowed = xp.asarray(allowed)
+
+    def allowed_positions(self, type_index: Any, positions_um: Any) -> Any:
+        """(N,) bool: inside the organ's box and in a voxel the cell's type may enter."""
+        xp = self.xp
+        inside = self.grid.contains(xp, positions_um)
+        flat = self.grid.flat_index(xp, positions_um)
+        label = self.labels.reshape(-1)[flat]
+        return inside & self.allowed[type_index.astype(xp.int64), label.astype(xp.int64)]
+
+    def label_mask(self, label: str) -> Any:
+        """(nz, ny, nx) bool: the voxels of ``label``."""
+        return self.labels == self.label_codes[label]
+
+    def save_state(self, state: SimulationState) -> None:
+        """Add this organ's labels, fields and cells (host copies) to ``state``."""
+        prefix = f"organs/{self.name}"
+        state.arrays[f"{prefix}/labels"] = to_numpy(self.labels).copy()
+        for fname in self.fields.names:
+            state.arrays[f"{prefix}/fields/{fname}"] = to_numpy(self.fields[fname]).copy()
+        columns, counters = self.cells.export_state()
+        for cname, values in columns.items():
+            state.arrays[f"{prefix}/cells/{cname}"] = values
+        state.counters[f"{prefix}/cells"] = counters
+
+    def restore_state(self, state: SimulationState) -> None:
+        """Take fields and cells from ``state`` (the labels are given to the constructor).
+
+        Raises:
+            ValueError: a field or cell column is missing or of the wrong dtype or shape.
+        """
+        prefix = f"organs/{self.name}"
+        for fname in self.fields.names:
+            key = f"{prefix}/fields/{fname}"
+            value = state.require(key)
+            if value.dtype != np.float32 or value.shape != self.grid.shape_zyx:
+                raise ValueError(
+                    f"'{key}' is {value.dtype}{value.shape}, expected float32{self.grid.shape_zyx}"
+                )
+            self.fields[fname][...] = self.xp.asarray(value)
+        counters = state.counters.get(f"{prefix}/cells")
+        if counters is None:
+            raise ValueError(f"missing the counters of '{prefix}/cells'")
+        self.cells.restore_state(state.under(f"{prefix}/cells"), counters)
+
+
+class Contacts:
+    """Cells touching each other in one organ at one moment (computed on demand, once for
+    each type of querying cell).
+
+    One is made per organ for each process step (diffusion, phenotype) and shared by all
+    that read contacts in it; cells move only in the mechanics step, between them.
+    """
+
+    def __init__(self, organ: Organ, types: CellTypes) -> None:
+        self.organ = organ
+        self.types = types
+        self._pairs: dict[int, tuple[Any, Any]] = {}
+        self._grid: CellGrid | None = None
+        self._key: tuple[int, int] = (-1, -1)
+
+    def pairs(self, query_type: int) -> tuple[Any, Any]:
+        """(i, j) with i a cell of ``query_type`` and j any cell touching it: centres
+        closer than the sum of their adhesion reaches.
+
+        Recomputed when cells were added or removed since."""
+        organ, types = self.organ, self.types
+        cells = organ.cells
+        key = (cells.n, cells.next_id)
+        if key != self._key:
+            self._key = key
+            self._pairs = {}
+            self._grid = build_cell_grid(
+                organ.xp,
+                cells.position_um,
+                organ.grid.origin_xyz_um,
+                organ.grid.extent_xyz_um,
+                types.max_interaction_um,
+            )
+        if query_type not in self._pairs:
+            xp = organ.xp
+            assert self._grid is not None
+            reach = types.of("adhesion_range", cells.type) * types.of("radius_um", cells.type)
+            query = xp.nonzero(cells.type == query_type)[0].astype(xp.int64)
+            self._pairs[query_type] = contact_pairs(xp, cells.position_um, reach, self._grid, query)
+        return self._pairs[query_type]
+
+    def count(self, query_type: int, type_index: int) -> Any:
+        """(N,) float32: live cells of ``type_index`` touching each cell (counted for the
+        cells of ``query_type``, 0 for others)."""
+        xp, cells = self.organ.xp, self.organ.cells
+        i, j = self.pairs(query_type)
+        hit = (cells.type[j] == type_index) & (cells.state[j] == LIVE)
+        return xp.bincount(i[hit], minlength=cells.n).astype(xp.float32)

@@ -1,0 +1,170 @@
+"""Placing cells: the initial cells of a scenario and cells added by interventions.
+
+Entries are ``sphere`` (close packed, or ``count`` uniform in a ball or shell), ``random``
+(exactly ``count`` in the voxels of a label a type may enter) and ``list`` (explicit
+positions, each checked). Positions are drawn on the host from the run's generator, keyed by
+the entry's placement stream, so every backend places the same cells.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from tissue.backend import to_numpy
+from tissue.config import ListCells, RandomCells, Scenario, SphereCells
+from tissue.errors import InputError
+from tissue.grid import Grid
+from tissue.organ import Organ
+from tissue.rng import CellRandom, Purpose, unit_vectors
+
+
+def place_cells(
+    organs: Mapping[str, Organ],
+    scenario: Scenario,
+    entries: list[Any],
+    key_prefix: str,
+    stream: int,
+    random: CellRandom,
+) -> None:
+    """Place initial-cells entries. Lists must lie in voxels the type may enter;
+    random cells are drawn only from such voxels (exactly ``count`` of them); spheres
+    leave out positions outside the organ or in voxels the type may not enter.
+
+    Args:
+        entries: InitialCells entries. key_prefix: their dotted key, for messages.
+        stream: first placement stream (entry i draws from stream + i).
+        random: the run's generator.
+    """
+    source = scenario.source
+    type_index = {name: i for i, name in enumerate(scenario.cell_types)}
+    for index, entry in enumerate(entries):
+        entry_index = stream + index
+        organ = organs[entry.organ]
+        xp = organ.xp
+        t = type_index[entry.type]
+        key = f"{key_prefix}.{index}"
+        allowed = to_numpy(organ.allowed[t])
+        labels = to_numpy(organ.labels)
+        if isinstance(entry, RandomCells):
+            positions = _random_in_voxels(
+                entry, entry_index, organ.grid, labels, organ.label_codes, allowed, random.seed
+            )
+            if positions.shape[0] < entry.count:
+                where = f"label '{entry.label}'" if entry.label else "the organ"
+                raise InputError(
+                    source,
+                    f"{key}.label",
+                    f"no voxel of {where} that cell type '{entry.type}' may enter",
+                )
+        elif isinstance(entry, ListCells):
+            positions = np.asarray(entry.positions_um, dtype=np.float32).reshape(-1, 3)
+            _check_listed(positions, organ, labels, allowed, source, key)
+        else:
+            radius = scenario.cell_types[entry.type].radius_um
+            positions = _sphere_positions(entry, entry_index, radius, random.seed)
+        kinds = xp.full(positions.shape[0], t, dtype=xp.int16)
+        device_positions = xp.asarray(positions, dtype=xp.float32)
+        ok = organ.allowed_positions(kinds, device_positions)
+        organ.cells.add(t, device_positions[ok])
+
+
+def _placement_uniforms(seed: int, entry_index: int, count: int, block: int) -> np.ndarray:
+    """(count, 4) float32 uniforms of placement entry ``entry_index`` (drawn on the host so
+    that every backend places the same cells)."""
+    ids = np.arange(count, dtype=np.int64)
+    return CellRandom(seed).uniform(ids, entry_index, Purpose.PLACEMENT, block)
+
+
+def _sphere_positions(entry: SphereCells, entry_index: int, radius_um: float, seed: int):
+    """(N, 3) float32: close packed at one cell diameter, or ``count`` uniform in the ball."""
+    centre = np.asarray(entry.center_um, dtype=np.float64)
+    if entry.count is None:
+        points = _close_packed_ball(entry.radius_um, radius_um)
+        points = points[(points**2).sum(axis=1) >= entry.inner_radius_um**2]
+        return (points + centre).astype(np.float32)
+    u = _placement_uniforms(seed, entry_index, entry.count, 0)
+    direction = unit_vectors(np, u[:, 0], u[:, 1]).astype(np.float64)
+    inner3 = entry.inner_radius_um**3
+    r = np.cbrt(inner3 + (entry.radius_um**3 - inner3) * u[:, 2].astype(np.float64))
+    return (centre + r[:, None] * direction).astype(np.float32)
+
+
+def _random_in_voxels(
+    entry: RandomCells,
+    entry_index: int,
+    grid: Grid,
+    labels: np.ndarray,
+    label_codes: dict[str, int],
+    allowed: np.ndarray,
+    seed: int,
+) -> np.ndarray:
+    """``count`` positions (N, 3) float32, uniform within uniformly chosen voxels of the
+    label (or any) that the type may enter; empty if there is no such voxel."""
+    flat = labels.reshape(-1)
+    usable = allowed[flat]
+    if entry.label is not None:
+        usable &= flat == label_codes[entry.label]
+    candidates = np.nonzero(usable)[0]
+    if candidates.size == 0:
+        return np.zeros((0, 3), dtype=np.float32)
+    u0 = _placement_uniforms(seed, entry_index, entry.count, 0)
+    u1 = _placement_uniforms(seed, entry_index, entry.count, 1)
+    pick = candidates[
+        np.minimum((u0[:, 0] * candidates.size).astype(np.int64), candidates.size - 1)
+    ]
+    _nz, ny, nx = grid.shape_zyx
+    ijk = np.stack([pick % nx, (pick // nx) % ny, pick // (nx * ny)], axis=1)
+    offset = np.stack([u0[:, 1], u0[:, 2], u1[:, 0]], axis=1).astype(np.float64)
+    spacing = np.asarray(grid.spacing_xyz_um)
+    origin = np.asarray(grid.origin_xyz_um)
+    positions = (origin + (ijk + offset) * spacing).astype(np.float32)
+    # rounding to float32 can land a point on its voxel's upper face: use the centre then
+    strayed = np.any(grid.voxel_ijk(np, positions) != ijk, axis=1) | ~grid.contains(np, positions)
+    positions[strayed] = (origin + (ijk[strayed] + 0.5) * spacing).astype(np.float32)
+    return positions
+
+
+def _check_listed(
+    positions: np.ndarray,
+    organ: Organ,
+    labels: np.ndarray,
+    allowed: np.ndarray,
+    source: str,
+    key: str,
+) -> None:
+    """Listed positions must be inside the organ, in voxels the type may enter."""
+    inside = organ.grid.contains(np, positions)
+    if not inside.all():
+        bad = positions[~inside][0].tolist()
+        raise InputError(source, f"{key}.positions_um", f"{bad} is outside organ '{organ.name}'")
+    label = labels.reshape(-1)[organ.grid.flat_index(np, positions)]
+    refused = ~allowed[label]
+    if refused.any():
+        bad = positions[refused][0].tolist()
+        names = {code: name for name, code in organ.label_codes.items()}
+        raise InputError(
+            source,
+            f"{key}.positions_um",
+            f"{bad} lies in label "
+            f"'{names.get(int(label[refused][0]), '?')}', which this cell type "
+            f"may not enter",
+        )
+
+
+def _close_packed_ball(ball_radius: float, cell_radius: float) -> np.ndarray:
+    """Hexagonal close packing of spheres of ``cell_radius`` centred in a ball, (N, 3)."""
+    r = cell_radius
+    n = math.ceil(ball_radius / r) + 2
+    i, j, k = np.meshgrid(*(np.arange(-n, n + 1),) * 3, indexing="ij")
+    x = (2 * i + (j + k) % 2) * r
+    y = math.sqrt(3.0) * (j + (k % 2) / 3.0) * r
+    z = (2.0 * math.sqrt(6.0) / 3.0) * k * r
+    points = np.stack([x.ravel(), y.ravel(), z.ravel()], axis=1)
+    keep = (points**2).sum(axis=1) <= ball_radius**2
+    points = points[keep]
+    order = np.lexsort((points[:, 0], points[:, 1], points[:, 2]))
+    return points[order]
