@@ -53,8 +53,11 @@ def _module(name: str, digest: str) -> Any:
     return cupy.RawModule(code=source_text(name), options=COMPILE_OPTIONS)
 
 
+@cache
 def get_kernel(file: str, kernel: str) -> Any:
-    """The ``cupy.RawKernel`` named ``kernel`` in ``gpu_kernels/<file>``."""
+    """The ``cupy.RawKernel`` named ``kernel`` in ``gpu_kernels/<file>``. The sources are
+    read and hashed at the first launch of each kernel in a process, not at every launch
+    (an edit to a .cu or .cuh file takes effect in the next process)."""
     return _module(file, source_hash(file)).get_function(kernel)
 
 
