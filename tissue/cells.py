@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from tissue.backend import to_numpy
+
 LIVE, APOPTOTIC, NECROTIC = 0, 1, 2
 STATE_NAMES = {LIVE: "live", APOPTOTIC: "apoptotic", NECROTIC: "necrotic"}
 
@@ -184,6 +186,4 @@ class CellStore:
 
     def to_numpy(self) -> dict[str, np.ndarray]:
         """Host copies of all columns' live rows."""
-        from tissue.backend import to_numpy
-
         return {name: to_numpy(self._data[name][: self.n]).copy() for name in self.columns}

@@ -1,13 +1,14 @@
-"""Observers: called by the simulation on a schedule, apart from the stepping loop."""
+"""Observers of a run's observables, called by the simulation on a schedule apart from the
+stepping loop: :class:`TimeSeries` keeps every row in memory, :class:`TimeSeriesCSV` appends
+them to a CSV file that can be read while the run goes on."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
-if TYPE_CHECKING:
-    from tissue.simulation import Simulation
+from tissue.simulation import Simulation
 
 
 class TimeSeries:
