@@ -1,0 +1,142 @@
+"""Scenario files: TOML loaded into frozen, validated pydantic models.
+
+Conventions: vectors a user writes are (x, y, z) in micrometres (``shape`` too:
+``[nx, ny, nz]``); arrays inside are indexed (z, y, x). Times are in minutes, rates
+per minute, diffusion coefficients in um^2/min; every name carries its unit.
+Concentrations are in each field's own ``units``; an *amount* is concentration x um^3.
+
+Bad input raises :class:`tissue.errors.InputError` with one line naming the file,
+the dotted key and what is allowed.
+
+The schema is split by topic (``base``, ``organs``, ``fields``, ``cells``, ``body``,
+``scenario``); ``loading`` reads, merges and validates files, and ``checks`` holds the
+cross-checks between entries. Every name is importable from here.
+"""
+
+from tissue.config.base import (
+    FACES,
+    MAX_LABELS,
+    Face,
+    Finite,
+    Model,
+    NonNegative,
+    Positive,
+    Shape3,
+    Spacing3,
+    Vector3,
+    VoxelCount,
+)
+from tissue.config.body import (
+    AddCells,
+    BlockSignal,
+    CirculationConfig,
+    Depletion,
+    Injection,
+    Intervention,
+    Recruitment,
+    Resection,
+    Rule,
+    SystemicSpecies,
+)
+from tissue.config.cells import (
+    Attack,
+    CellTypeConfig,
+    InitialCells,
+    ListCells,
+    RandomCells,
+    Secretion,
+    SphereCells,
+)
+from tissue.config.checks import check_references
+from tissue.config.fields import (
+    BloodExchange,
+    FieldConfig,
+    HillProduction,
+    LabelSource,
+    LogisticReaction,
+    PointSource,
+)
+from tissue.config.loading import (
+    BUILTIN_PACKAGE,
+    builtin_descriptions,
+    builtin_scenarios,
+    load_scenario,
+    parse_override,
+    scenario_from_dict,
+)
+from tissue.config.organs import (
+    BREAST_LABELS,
+    LUNG_LABELS,
+    BoxGeometry,
+    BreastGeometry,
+    FileGeometry,
+    LungGeometry,
+    OrganConfig,
+    Region,
+)
+from tissue.config.scenario import (
+    STIFF_STEP,
+    ObservablesConfig,
+    RunConfig,
+    Scenario,
+    TimeSteps,
+    ticks,
+)
+
+__all__ = [
+    "BREAST_LABELS",
+    "BUILTIN_PACKAGE",
+    "FACES",
+    "LUNG_LABELS",
+    "MAX_LABELS",
+    "STIFF_STEP",
+    "AddCells",
+    "Attack",
+    "BlockSignal",
+    "BloodExchange",
+    "BoxGeometry",
+    "BreastGeometry",
+    "CellTypeConfig",
+    "CirculationConfig",
+    "Depletion",
+    "Face",
+    "FieldConfig",
+    "FileGeometry",
+    "Finite",
+    "HillProduction",
+    "InitialCells",
+    "Injection",
+    "Intervention",
+    "LabelSource",
+    "ListCells",
+    "LogisticReaction",
+    "LungGeometry",
+    "Model",
+    "NonNegative",
+    "ObservablesConfig",
+    "OrganConfig",
+    "PointSource",
+    "Positive",
+    "RandomCells",
+    "Recruitment",
+    "Region",
+    "Resection",
+    "Rule",
+    "RunConfig",
+    "Scenario",
+    "Secretion",
+    "Shape3",
+    "Spacing3",
+    "SphereCells",
+    "SystemicSpecies",
+    "TimeSteps",
+    "Vector3",
+    "VoxelCount",
+    "builtin_descriptions",
+    "builtin_scenarios",
+    "check_references",
+    "load_scenario",
+    "parse_override",
+    "scenario_from_dict",
+    "ticks",
+]

@@ -1,0 +1,283 @@
+"""Cross-checks of a validated scenario: every name that refers to another entry (an organ,
+a field, a label, a cell type, a systemic species, a signal or behaviour) must exist, and the
+time steps must fit together and keep cells from overshooting. Checks that concern one model
+alone are that model's validators."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from tissue.config.body import AddCells, BlockSignal, Injection, Resection
+from tissue.config.cells import RandomCells
+from tissue.config.fields import HillProduction, LabelSource
+from tissue.config.scenario import Scenario
+from tissue.errors import InputError
+from tissue.signals import behaviour_problem, parse_signal, signal_problem
+
+Need = Callable[[bool, str, str], None]
+
+
+def check_references(scenario: Scenario) -> None:
+    """Names that refer to other entries must exist; time steps must fit together."""
+    src = scenario.source
+    organs = scenario.organs
+    labels = {name: organ.label_names() for name, organ in organs.items()}
+    all_labels = set().union(*(set(v) for v in labels.values()))
+
+    def need(ok: bool, key: str, message: str) -> None:
+        if not ok:
+            raise InputError(src, key, message)
+
+    for i, tname in enumerate(scenario.observables.tumour_types):
+        need(
+            tname in scenario.cell_types,
+            f"observables.tumour_types.{i}",
+            f"unknown cell type '{tname}'; types: {', '.join(scenario.cell_types) or '(none)'}",
+        )
+    for name, organ in organs.items():
+        for label in organ.barrier_labels:
+            need(
+                label in labels[name],
+                f"organs.{name}.barrier_labels",
+                f"unknown label '{label}'; labels: {', '.join(labels[name])}",
+            )
+
+    for fname, field in scenario.fields.items():
+        key = f"fields.{fname}"
+        for organ in field.organs or []:
+            need(
+                organ in organs,
+                f"{key}.organs",
+                f"unknown organ '{organ}'; organs: {', '.join(organs)}",
+            )
+        for label in field.diffusion_by_label:
+            need(
+                label in all_labels,
+                f"{key}.diffusion_by_label.{label}",
+                f"unknown label; labels: {', '.join(sorted(all_labels))}",
+            )
+        for i, source in enumerate(field.sources):
+            skey = f"{key}.sources.{i}"
+            if isinstance(source, LabelSource):
+                need(
+                    source.label in all_labels,
+                    f"{skey}.label",
+                    f"unknown label '{source.label}'; labels: {', '.join(sorted(all_labels))}",
+                )
+            else:
+                need(
+                    source.organ in scenario.field_organs(fname),
+                    f"{skey}.organ",
+                    f"field '{fname}' is not in organ '{source.organ}'",
+                )
+        for i, reaction in enumerate(field.reactions):
+            if isinstance(reaction, HillProduction):
+                rkey = f"{key}.reactions.{i}"
+                problem = _activator_problem(scenario, reaction.activator)
+                need(problem is None, f"{rkey}.activator", str(problem))
+                for label in reaction.labels or []:
+                    need(label in all_labels, f"{rkey}.labels", f"unknown label '{label}'")
+
+    for tname, ctype in scenario.cell_types.items():
+        key = f"cell_types.{tname}"
+        for attr in ("chemotaxis_field", "oxygen_field"):
+            value = getattr(ctype, attr)
+            need(
+                value is None or value in scenario.fields,
+                f"{key}.{attr}",
+                f"unknown field '{value}'; fields: {', '.join(scenario.fields) or '(none)'}",
+            )
+        for fname in ctype.secretion:
+            need(
+                fname in scenario.fields,
+                f"{key}.secretion.{fname}",
+                f"unknown field; fields: {', '.join(scenario.fields) or '(none)'}",
+            )
+        for label in ctype.allowed_labels or []:
+            need(
+                label in all_labels,
+                f"{key}.allowed_labels",
+                f"unknown label '{label}'; labels: {', '.join(sorted(all_labels))}",
+            )
+
+    placements = [(f"initial_cells.{i}", e) for i, e in enumerate(scenario.initial_cells)]
+    for name, action in scenario.interventions.items():
+        if isinstance(action, AddCells):
+            placements += [
+                (f"interventions.{name}.cells.{i}", e) for i, e in enumerate(action.cells)
+            ]
+    for key, initial in placements:
+        need(
+            initial.organ in organs,
+            f"{key}.organ",
+            f"unknown organ '{initial.organ}'; organs: {', '.join(organs)}",
+        )
+        need(
+            initial.type in scenario.cell_types,
+            f"{key}.type",
+            f"unknown cell type "
+            f"'{initial.type}'; types: {', '.join(scenario.cell_types) or '(none)'}",
+        )
+        if isinstance(initial, RandomCells) and initial.label is not None:
+            need(
+                initial.label in labels[initial.organ],
+                f"{key}.label",
+                f"unknown label; labels: {', '.join(labels[initial.organ])}",
+            )
+
+    _check_body(scenario, need, labels)
+    _check_time_steps(scenario)
+
+
+def _signal_problem(scenario: Scenario, signal: str) -> str | None:
+    """:func:`tissue.signals.signal_problem` against the fields, systemic species and cell
+    types of ``scenario``."""
+    species = scenario.circulation.species if scenario.circulation else {}
+    return signal_problem(signal, list(scenario.fields), list(species), list(scenario.cell_types))
+
+
+def _activator_problem(scenario: Scenario, activator: str) -> str | None:
+    """Why a reaction's activator is neither a field of ``scenario`` nor a systemic species
+    (``blood.<species>``), or None."""
+    if parse_signal(activator).kind == "blood":
+        return _signal_problem(scenario, activator)
+    if activator in scenario.fields:
+        return None
+    return f"unknown field; allowed: {', '.join(scenario.fields)} or blood.<species>"
+
+
+def _check_body(scenario: Scenario, need: Need, labels: dict[str, dict[str, int]]) -> None:
+    """Cross-references of the blood, recruitment, rules and interventions."""
+    types = scenario.cell_types
+    type_list = ", ".join(types) or "(none)"
+    blood = scenario.circulation
+    for tname, ctype in types.items():
+        key = f"cell_types.{tname}"
+        for target in ctype.transitions:
+            need(
+                target in types, f"{key}.transitions.{target}", f"unknown type; types: {type_list}"
+            )
+        if ctype.intravasation_rate_per_min > 0:
+            need(blood is not None, f"{key}.intravasation_rate_per_min", "needs [circulation]")
+        for target in ctype.attack.targets if ctype.attack else []:
+            need(target in types, f"{key}.attack.targets", f"unknown type '{target}'; {type_list}")
+    for fname, field in scenario.fields.items():
+        exchange = field.blood_exchange
+        if exchange is None:
+            continue
+        key = f"fields.{fname}.blood_exchange"
+        species = blood.species if blood else {}
+        need(
+            exchange.species in species,
+            f"{key}.species",
+            f"no systemic species '{exchange.species}' in [circulation.species]; "
+            f"species: {', '.join(species) or '(none)'}",
+        )
+    if blood is not None and blood.arrest_rate_per_min > 0:
+        need(
+            blood.arrest_organ in scenario.organs,
+            "circulation.arrest_organ",
+            f"required: an organ ({', '.join(scenario.organs)})",
+        )
+        organ_labels = labels.get(str(blood.arrest_organ), {})
+        need(
+            blood.arrest_label in organ_labels,
+            "circulation.arrest_label",
+            f"required: a label of the arrest organ ({', '.join(organ_labels)})",
+        )
+        need(
+            blood.arrest_type in types, "circulation.arrest_type", f"required: a type ({type_list})"
+        )
+    for rname, recruit in scenario.recruitment.items():
+        key = f"recruitment.{rname}"
+        need(recruit.organ in scenario.organs, f"{key}.organ", f"unknown organ '{recruit.organ}'")
+        need(recruit.type in types, f"{key}.type", f"unknown type '{recruit.type}'; {type_list}")
+        organ_labels = labels.get(recruit.organ, {})
+        need(
+            recruit.label in organ_labels,
+            f"{key}.label",
+            f"unknown label '{recruit.label}'; labels: {', '.join(organ_labels)}",
+        )
+        allowed = types[recruit.type].allowed_labels if recruit.type in types else None
+        need(
+            allowed is None or recruit.label in allowed,
+            f"{key}.label",
+            f"type '{recruit.type}' may not enter '{recruit.label}' (its allowed_labels)",
+        )
+        if recruit.signal is not None:
+            problem = _signal_problem(scenario, recruit.signal)
+            need(problem is None, f"{key}.signal", str(problem))
+    for rname, rule in scenario.rules.items():
+        key = f"rules.{rname}"
+        need(rule.cell_type in types, f"{key}.cell_type", f"unknown type; types: {type_list}")
+        problem = behaviour_problem(rule.behaviour, list(scenario.fields), list(types))
+        need(problem is None, f"{key}.behaviour", str(problem))
+        problem = _signal_problem(scenario, rule.signal)
+        need(problem is None, f"{key}.signal", str(problem))
+    for iname, action in scenario.interventions.items():
+        key = f"interventions.{iname}"
+        if isinstance(action, BlockSignal):
+            problem = _signal_problem(scenario, action.signal)
+            need(problem is None, f"{key}.signal", str(problem))
+        elif isinstance(action, Resection):
+            need(action.organ in scenario.organs, f"{key}.organ", f"unknown organ '{action.organ}'")
+        elif isinstance(action, Injection):
+            need(
+                blood is not None and blood.arrest_type is not None,
+                f"{key}",
+                "an injection needs [circulation] with an arrest organ, label and type",
+            )
+        for tname in getattr(action, "cell_types", None) or []:
+            need(tname in types, f"{key}.cell_types", f"unknown type '{tname}'; {type_list}")
+    for i, tname in enumerate(scenario.observables.dormant_types):
+        need(tname in types, f"observables.dormant_types.{i}", f"unknown type; {type_list}")
+
+
+def _check_time_steps(scenario: Scenario) -> None:
+    src = scenario.source
+    steps = scenario.time_steps
+    base = min(steps.diffusion_min, steps.mechanics_min, steps.phenotype_min)
+    for key, value in [
+        ("time_steps.diffusion_min", steps.diffusion_min),
+        ("time_steps.mechanics_min", steps.mechanics_min),
+        ("time_steps.phenotype_min", steps.phenotype_min),
+        ("run.output_interval_min", scenario.run.output_interval_min),
+        ("run.snapshot_interval_min", scenario.run.snapshot_interval_min),
+    ]:
+        if not _is_multiple(value, base):
+            raise InputError(
+                src,
+                key,
+                f"{value} min is not a whole multiple of the shortest time step ({base} min)",
+            )
+    dt = steps.mechanics_min
+    for tname, ctype in scenario.cell_types.items():
+        limit = 0.5 * ctype.radius_um / max(ctype.repulsion_um_per_min, 1e-30)
+        if dt > limit:
+            raise InputError(
+                src,
+                "time_steps.mechanics_min",
+                f"{dt} min is too long for "
+                f"cell type '{tname}' (repulsion {ctype.repulsion_um_per_min} "
+                f"um/min, radius {ctype.radius_um} um): cells would overshoot; "
+                f"allowed: <= {limit:.3g} min",
+            )
+        for oname, organ in scenario.organs.items():
+            spacing = min(organ.spacing_xyz_um)
+            if ctype.speed_um_per_min * dt > spacing:
+                raise InputError(
+                    src,
+                    "time_steps.mechanics_min",
+                    f"{dt} min lets cell type "
+                    f"'{tname}' move more than one voxel ({spacing} um in "
+                    f"{oname}) per step; allowed: <= "
+                    f"{spacing / ctype.speed_um_per_min:.3g} min",
+                )
+
+
+def _is_multiple(value: float, base: float) -> bool:
+    ratio = value / base
+    if not math.isfinite(ratio) or ratio > 2**53:
+        return False
+    return abs(ratio - round(ratio)) <= 1e-9 * max(1.0, ratio) and round(ratio) >= 1

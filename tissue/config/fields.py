@@ -1,0 +1,99 @@
+"""Fields: diffusing species with their diffusion, decay, boundaries, sources, reactions and
+exchange with the blood."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field
+
+from tissue.config.base import FACES, Face, Model, NonNegative, Positive, Vector3
+
+
+class LabelSource(Model):
+    """Production, uptake or a fixed (Dirichlet) value in every voxel of a label.
+
+    d(c)/dt += rate_per_min - uptake_per_min * c; ``fixed_value`` pins c instead.
+    """
+
+    kind: Literal["label"] = "label"
+    label: str
+    rate_per_min: NonNegative = 0.0
+    uptake_per_min: NonNegative = 0.0
+    fixed_value: NonNegative | None = None
+
+
+class PointSource(Model):
+    """A point releasing ``rate`` (amount/min, i.e. concentration x um^3 / min)."""
+
+    kind: Literal["point"]
+    organ: str
+    position_um: Vector3
+    rate: NonNegative
+
+
+class LogisticReaction(Model):
+    """Logistic growth d(c)/dt = rate * c * (1 - c / capacity), integrated exactly."""
+
+    kind: Literal["logistic"]
+    rate_per_min: NonNegative
+    capacity: Positive = 1.0
+
+
+class HillProduction(Model):
+    """Production rate_per_min * a^n / (half_max^n + a^n) of this field by activator a: a
+    field of the same organ or ``blood.<species>``, a systemic concentration."""
+
+    kind: Literal["hill_production"]
+    activator: str
+    rate_per_min: NonNegative
+    half_max: Positive
+    hill_coefficient: Positive = 1.0
+    labels: list[str] | None = None
+
+
+class BloodExchange(Model):
+    """Exchange with the systemic species ``species`` through the voxels of ``labels``:
+    d(c)/dt += permeability_per_min * (c_blood - c) there; the blood gains what the organ
+    loses, divided by the organ's ``whole_organ_fraction``."""
+
+    species: str
+    labels: list[str] = Field(min_length=1)
+    permeability_per_min: NonNegative
+
+
+class FieldConfig(Model):
+    """A diffusing species: diffusion per label, decay, boundaries, sources, reactions.
+
+    Domain faces listed in ``boundary_faces`` hold ``boundary_value`` in their outer
+    voxel layer when ``boundary = "dirichlet"``; otherwise they are no-flux. Barrier
+    labels of an organ are always no-flux and hold 0.
+
+    Each diffusion step runs ``solver_passes`` ADI passes with ``solver_smoothing_steps``
+    Jacobi steps between consecutive passes (see tissue.kernels.diffusion). Transients are
+    accurate while dt * D / dx^2 stays below about 25; steady states at any dt. A step whose
+    passes break the maximum principle (possible where stiff terms vary in space) is redone
+    as one locally one-dimensional split step (BioFVM's scheme: stable and positive at any
+    dt, with a splitting error of order dt) refined by passes that keep it so;
+    ``solver_passes = 0`` always takes the bare split step (fastest, least accurate at
+    large dt D / dx^2).
+    """
+
+    units: str = "a.u."
+    organs: list[str] | None = None
+    diffusion_um2_per_min: NonNegative
+    diffusion_by_label: dict[str, NonNegative] = {}
+    decay_per_min: NonNegative = 0.0
+    initial: NonNegative = 0.0
+    boundary: Literal["no_flux", "dirichlet"] = "no_flux"
+    boundary_value: NonNegative = 0.0
+    boundary_faces: list[Face] = list(FACES)
+    solver_passes: Annotated[int, Field(ge=0, le=50)] = 2
+    solver_smoothing_steps: Annotated[int, Field(ge=0, le=50)] = 1
+    sources: list[
+        Annotated[Union[LabelSource, PointSource], Field(discriminator="kind")]  # noqa: UP007
+    ] = []
+    reactions: list[
+        Annotated[Union[LogisticReaction, HillProduction], Field(discriminator="kind")]  # noqa: UP007
+    ] = []
+    blood_exchange: BloodExchange | None = None

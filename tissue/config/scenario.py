@@ -1,0 +1,165 @@
+"""The scenario as a whole: time steps, run length and outputs, what the observables count,
+and :class:`Scenario`, which holds every entry and writes itself back as TOML."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Self
+
+import tomli_w
+from pydantic import Field, PrivateAttr, model_validator
+
+from tissue.config.base import Model, Positive, require
+from tissue.config.body import CirculationConfig, Intervention, Recruitment, Rule
+from tissue.config.cells import CellTypeConfig, InitialCells
+from tissue.config.fields import FieldConfig
+from tissue.config.organs import OrganConfig
+
+STIFF_STEP = 1000  # dt * D / dx^2 above which the field solver lags fast changes
+
+
+class TimeSteps(Model):
+    """Time step of each process (min). Each must be a whole multiple of the shortest."""
+
+    diffusion_min: Positive = 1.0
+    mechanics_min: Positive = 0.1
+    phenotype_min: Positive = 6.0
+
+
+class RunConfig(Model):
+    """Run length, output intervals (time series and snapshots) and default seed."""
+
+    days: Positive = 1.0
+    output_interval_min: Positive = 60.0
+    snapshot_interval_min: Positive = 1440.0
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
+
+
+class ObservablesConfig(Model):
+    """What the tumour observables count: the metastasis census (connected clusters of
+    tumour cells, two cells linked when their centres are at most ``cluster_link_um``
+    apart, counted by size class) and the invasion front (the surface where the smoothed
+    volume fraction of live tumour cells equals ``front_level``).
+
+    The cascade ledger follows every cell that enters the blood (shed or injected) to one
+    end: in the blood, died there, lodged outside the simulated block, arrested in a
+    vessel of the block, died in the organ, solitary (of which dormant: a live cell of
+    ``dormant_types``), or in a micrometastasis (a lineage of 2 to
+    ``macrometastasis_cells`` - 1 live cells) or a macrometastasis (more).
+    """
+
+    tumour_types: list[str] = []
+    dormant_types: list[str] = []
+    macrometastasis_cells: Annotated[int, Field(ge=2)] = 50
+    cluster_link_um: Positive = 21.0  # 1.25 x (2 x 8.4 um): PhysiCell's adhesion range
+    size_classes: list[Annotated[int, Field(ge=1)]] = [1, 2, 10, 100, 1000]
+    front_level: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
+
+    @model_validator(mode="after")
+    def check_size_classes(self) -> Self:
+        """Size classes are increasing lower bounds from 1."""
+        classes = self.size_classes
+        require(
+            classes == sorted(set(classes)) and classes[:1] == [1],
+            "size_classes",
+            f"{classes}: allowed: increasing lower bounds starting at 1, e.g. [1, 2, 10, 100]",
+        )
+        return self
+
+
+class Scenario(Model):
+    """A complete model: organs, fields, cell types, initial cells and time steps."""
+
+    name: str = "scenario"
+    description: str = ""
+    run: RunConfig = RunConfig()
+    time_steps: TimeSteps = TimeSteps()
+    organs: dict[str, OrganConfig] = Field(min_length=1)
+    fields: dict[str, FieldConfig] = {}
+    cell_types: dict[str, CellTypeConfig] = {}
+    initial_cells: list[InitialCells] = []
+    observables: ObservablesConfig = ObservablesConfig()
+    circulation: CirculationConfig | None = None
+    recruitment: dict[str, Recruitment] = {}
+    rules: dict[str, Rule] = {}
+    interventions: dict[str, Intervention] = {}
+
+    _source: str = PrivateAttr(default="<scenario>")
+
+    @property
+    def source(self) -> str:
+        """Where the scenario came from (file path or built-in name), for messages."""
+        return self._source
+
+    def field_organs(self, field: str) -> list[str]:
+        """Organs that carry ``field``."""
+        organs = self.fields[field].organs
+        return list(self.organs) if organs is None else list(organs)
+
+    def warnings(self) -> list[str]:
+        """Advice that does not stop a run: fields stepped far beyond where the solver tracks
+        fast changes (dt * D / dx^2 > STIFF_STEP)."""
+        out = []
+        dt = self.time_steps.diffusion_min
+        for fname, field in self.fields.items():
+            for oname in self.field_organs(fname):
+                organ = self.organs[oname]
+                labels = organ.label_names()
+                diffusivity = max(
+                    [field.diffusion_um2_per_min]
+                    + [v for k, v in field.diffusion_by_label.items() if k in labels]
+                )
+                k = dt * diffusivity / min(organ.spacing_xyz_um) ** 2
+                if k > STIFF_STEP:
+                    if field.solver_passes == 0:
+                        effect = (
+                            "the split step smooths sharp sources over more voxels as "
+                            "dt*D/dx^2 grows; shorten time_steps.diffusion_min or set "
+                            f"fields.{fname}.solver_passes >= 1 where that matters"
+                        )
+                    else:
+                        effect = (
+                            "steady states stay exact, but changes in sources take many "
+                            "steps to settle; shorten time_steps.diffusion_min or raise "
+                            f"fields.{fname}.solver_passes"
+                        )
+                    out.append(
+                        f"field '{fname}' in organ '{oname}': dt*D/dx^2 = {k:.0f} > "
+                        f"{STIFF_STEP}: {effect}"
+                    )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def to_toml(self) -> str:
+        """The resolved scenario as TOML (loads back to an equal scenario)."""
+        return tomli_w.dumps(self.to_dict())
+
+    def with_overrides(self, overrides: Mapping[str, Any], source: str = "--set") -> Scenario:
+        """A new scenario with existing dotted keys replaced, e.g. ``{"run.days": 3}``.
+
+        Overrides change values that exist (defaults included); new entries belong in a
+        scenario file, so a misspelt name is an error rather than a new cell type.
+        """
+        from tissue.config.loading import _set_dotted, scenario_from_dict  # imports Scenario
+
+        data = self.model_dump(mode="json")
+        for key, value in overrides.items():
+            _set_dotted(data, key, value, source)
+        return scenario_from_dict(
+            _drop_none(data), self.source, overridden=overrides, override_source=source
+        )
+
+
+def _drop_none(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _drop_none(v) for k, v in data.items() if v is not None}
+    if isinstance(data, list):
+        return [_drop_none(v) for v in data]
+    return data
+
+
+def ticks(value_min: float, base_min: float) -> int:
+    """Whole number of base steps in ``value_min`` (validated to be whole)."""
+    return max(1, round(value_min / base_min))
