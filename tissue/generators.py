@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from tissue.config import BREAST_LABELS, LUNG_LABELS
 from tissue.grid import NEIGHBOUR_OFFSETS, Grid
 from tissue.rng import CellRandom, Purpose
 
@@ -119,10 +120,6 @@ class Foam:
                 near_edge >= 2, EDGE, xp.where(near_wall, WALL, INTERIOR)
             ).astype(xp.uint8)
         return classes
-
-
-LUNG_LABELS = {"septum": 0, "air": 1, "capillary": 2}
-BREAST_LABELS = {"stroma": 0, "adipocyte": 1, "lumen": 2, "epithelium": 3, "vessel": 4}
 
 
 def lung_labels(xp: Any, grid: Grid, config: Any) -> Any:

@@ -9,8 +9,10 @@ Bad input raises :class:`tissue.errors.InputError` with one line naming the file
 the dotted key and what is allowed.
 
 The schema is split by topic (``base``, ``organs``, ``fields``, ``cells``, ``body``,
-``scenario``); ``loading`` reads, merges and validates files, and ``checks`` holds the
-cross-checks between entries. Every name is importable from here.
+``scenario``, which also validates a whole document); ``checks`` holds the cross-checks
+between entries, ``translate`` turns pydantic's errors into one line, ``overrides`` parses and
+applies ``--set``, and ``loading`` reads built-ins, files and ``extends`` chains. Every public
+name is importable from here.
 """
 
 from tissue.config.base import (
@@ -61,8 +63,6 @@ from tissue.config.loading import (
     builtin_descriptions,
     builtin_scenarios,
     load_scenario,
-    parse_override,
-    scenario_from_dict,
 )
 from tissue.config.organs import (
     BREAST_LABELS,
@@ -74,13 +74,14 @@ from tissue.config.organs import (
     OrganConfig,
     Region,
 )
+from tissue.config.overrides import parse_override
 from tissue.config.scenario import (
     STIFF_STEP,
     ObservablesConfig,
     RunConfig,
     Scenario,
     TimeSteps,
-    ticks,
+    scenario_from_dict,
 )
 
 __all__ = [
@@ -138,5 +139,4 @@ __all__ = [
     "load_scenario",
     "parse_override",
     "scenario_from_dict",
-    "ticks",
 ]

@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 from tissue.config.body import AddCells, BlockSignal, Injection, Resection
 from tissue.config.cells import RandomCells
 from tissue.config.fields import HillProduction, LabelSource
-from tissue.config.scenario import Scenario
 from tissue.errors import InputError
 from tissue.signals import behaviour_problem, parse_signal, signal_problem
 
 Need = Callable[[bool, str, str], None]
+ValidatedScenario = Any  # a tissue.config.scenario.Scenario (which imports these checks)
 
 
-def check_references(scenario: Scenario) -> None:
+def check_references(scenario: ValidatedScenario) -> None:
     """Names that refer to other entries must exist; time steps must fit together."""
     src = scenario.source
     organs = scenario.organs
@@ -130,14 +131,14 @@ def check_references(scenario: Scenario) -> None:
     _check_time_steps(scenario)
 
 
-def _signal_problem(scenario: Scenario, signal: str) -> str | None:
+def _signal_problem(scenario: ValidatedScenario, signal: str) -> str | None:
     """:func:`tissue.signals.signal_problem` against the fields, systemic species and cell
     types of ``scenario``."""
     species = scenario.circulation.species if scenario.circulation else {}
     return signal_problem(signal, list(scenario.fields), list(species), list(scenario.cell_types))
 
 
-def _activator_problem(scenario: Scenario, activator: str) -> str | None:
+def _activator_problem(scenario: ValidatedScenario, activator: str) -> str | None:
     """Why a reaction's activator is neither a field of ``scenario`` nor a systemic species
     (``blood.<species>``), or None."""
     if parse_signal(activator).kind == "blood":
@@ -147,7 +148,7 @@ def _activator_problem(scenario: Scenario, activator: str) -> str | None:
     return f"unknown field; allowed: {', '.join(scenario.fields)} or blood.<species>"
 
 
-def _check_body(scenario: Scenario, need: Need, labels: dict[str, dict[str, int]]) -> None:
+def _check_body(scenario: ValidatedScenario, need: Need, labels: dict[str, dict[str, int]]) -> None:
     """Cross-references of the blood, recruitment, rules and interventions."""
     types = scenario.cell_types
     type_list = ", ".join(types) or "(none)"
@@ -234,7 +235,7 @@ def _check_body(scenario: Scenario, need: Need, labels: dict[str, dict[str, int]
         need(tname in types, f"observables.dormant_types.{i}", f"unknown type; {type_list}")
 
 
-def _check_time_steps(scenario: Scenario) -> None:
+def _check_time_steps(scenario: ValidatedScenario) -> None:
     src = scenario.source
     steps = scenario.time_steps
     base = min(steps.diffusion_min, steps.mechanics_min, steps.phenotype_min)

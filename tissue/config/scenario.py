@@ -7,13 +7,17 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Self
 
 import tomli_w
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from tissue.config.base import Model, Positive, require
 from tissue.config.body import CirculationConfig, Intervention, Recruitment, Rule
 from tissue.config.cells import CellTypeConfig, InitialCells
+from tissue.config.checks import check_references
 from tissue.config.fields import FieldConfig
 from tissue.config.organs import OrganConfig
+from tissue.config.overrides import drop_none, set_dotted
+from tissue.config.translate import describe, error_key
+from tissue.errors import InputError
 
 STIFF_STEP = 1000  # dt * D / dx^2 above which the field solver lags fast changes
 
@@ -142,24 +146,44 @@ class Scenario(Model):
         Overrides change values that exist (defaults included); new entries belong in a
         scenario file, so a misspelt name is an error rather than a new cell type.
         """
-        from tissue.config.loading import _set_dotted, scenario_from_dict  # imports Scenario
-
         data = self.model_dump(mode="json")
         for key, value in overrides.items():
-            _set_dotted(data, key, value, source)
+            set_dotted(data, key, value, source)
         return scenario_from_dict(
-            _drop_none(data), self.source, overridden=overrides, override_source=source
+            drop_none(data), self.source, overridden=overrides, override_source=source
         )
 
-
-def _drop_none(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {k: _drop_none(v) for k, v in data.items() if v is not None}
-    if isinstance(data, list):
-        return [_drop_none(v) for v in data]
-    return data
+    def with_source(self, source: str) -> Scenario:
+        """The same scenario, saying it came from ``source`` (a file, a built-in name)."""
+        copy = self.model_copy()
+        copy._source = source
+        return copy
 
 
-def ticks(value_min: float, base_min: float) -> int:
-    """Whole number of base steps in ``value_min`` (validated to be whole)."""
-    return max(1, round(value_min / base_min))
+def scenario_from_dict(
+    data: Mapping[str, Any],
+    source: str,
+    overridden: Mapping[str, Any] | None = None,
+    override_source: str = "--set",
+) -> Scenario:
+    """Validate ``data`` into a Scenario and cross-check it; errors name ``source`` (or
+    ``override_source`` for keys in ``overridden``)."""
+
+    def where(key: str) -> str:
+        for okey in overridden or {}:
+            if key == okey or key.startswith(okey + ".") or okey.startswith(key + "."):
+                return override_source
+        return source
+
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = error_key(first, data)
+        raise InputError(where(key), key or "<top>", describe(first, Scenario)) from None
+    scenario._source = source
+    try:
+        check_references(scenario)
+    except InputError as error:
+        raise InputError(where(error.key), error.key, error.message) from None
+    return scenario

@@ -145,8 +145,9 @@ def read_checkpoint(path: str | Path) -> StoredCheckpoint:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             raise InputError(source, "scenario", f"not valid TOML ({error})") from None
-        scenario = scenario_from_dict(data, f"{source} (its scenario)")
-        scenario._source = text_attr(handle, "scenario_source", source)
+        scenario = scenario_from_dict(data, f"{source} (its scenario)").with_source(
+            text_attr(handle, "scenario_source", source)
+        )
         state = SimulationState(
             tick=_int_attr(handle, "tick", source),
             seed=_int_attr(handle, "seed", source),
