@@ -31,11 +31,14 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import (
+    Column,
+    Table,
     Timer,
     finish,
     free_device_memory,
     make_parser,
     make_timer,
+    ms,
     open_backend,
     result_header,
     run_cases,
@@ -247,33 +250,23 @@ def parity_vs_cpu(backend: Backend, n: int, volume_per_cell_um3: float) -> dict[
     }
 
 
-def summary_tables(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, columns, rows) tables of a result, for printing and the README."""
-    columns = ["N cells", "box um", "pairs tested/cell", "mechanics ms/step [min-max]",
-               "mechanics cell-steps/s", "grid ms", "pair kernel ms [min-max]",
-               "pair kernel cell-steps/s", "secretion ms", "cell step cell-steps/s"]  # fmt: skip
-    rows = []
-    for case in result["cases"]:
-        if "skipped" in case or "error" in case:
-            why = f"skipped: {case['skipped']}" if "skipped" in case else f"error: {case['error']}"
-            rows.append([f"{case['n_requested']:,}", why] + [""] * (len(columns) - 2))
-            continue
-        rows.append(
-            [
-                f"{case['n']:,}",
-                f"{case['box_side_um']:.0f}",
-                f"{case['candidate_pairs_per_cell']:.1f}",
-                spread_ms(case["mechanics_step"]),
-                si(case["mechanics_step"]["cell_steps_per_s"]),
-                f"{case['build_cell_grid']['median_s'] * 1e3:.3g}",
-                spread_ms(case["pair_velocity"]),
-                si(case["pair_velocity"]["cell_steps_per_s"]),
-                f"{case['secretion']['median_s'] * 1e3:.3g}" if "secretion" in case else "-",
-                si(case["cell_step"]["cell_steps_per_s"]) if "cell_step" in case else "-",
-            ]
-        )
+def summary_tables(result: dict[str, Any]) -> list[Table]:
+    """The mechanics, grid, pair-kernel and secretion timings of each case."""
+    columns = [
+        # cells placed; cells requested where the case did not run
+        Column("N cells", lambda case: case.get("n", case["n_requested"]), "{:,}"),
+        Column("box um", "box_side_um", "{:.0f}"),
+        Column("pairs tested/cell", "candidate_pairs_per_cell", "{:.1f}"),
+        Column("mechanics ms/step [min-max]", "mechanics_step", spread_ms),
+        Column("mechanics cell-steps/s", "mechanics_step.cell_steps_per_s", si),
+        Column("grid ms", "build_cell_grid.median_s", ms),
+        Column("pair kernel ms [min-max]", "pair_velocity", spread_ms),
+        Column("pair kernel cell-steps/s", "pair_velocity.cell_steps_per_s", si),
+        Column("secretion ms", "secretion.median_s", ms),
+        Column("cell step cell-steps/s", "cell_step.cell_steps_per_s", si),
+    ]
     title = "One mechanics step (motility + pair velocities + move), secretion, and both"
-    return [(title, columns, rows)]
+    return [Table(title, columns, result["cases"])]
 
 
 def summary_notes(result: dict[str, Any]) -> list[str]:

@@ -26,12 +26,16 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import (
+    Column,
+    Table,
     Timer,
     copy_ceiling,
+    failure,
     finish,
     free_device_memory,
     make_parser,
     make_timer,
+    ms,
     open_backend,
     result_header,
     run_cases,
@@ -345,59 +349,58 @@ def parity_vs_cpu(
     }
 
 
-def summary_tables(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, columns, rows) tables of a result, for printing and the README."""
-    gpu = result["backend"] == "gpu"
-    step_cols = ["N", "voxels", "step", "ms/step median [min-max]", "voxel-updates/s",
-                 "B/voxel (est.)", "effective GB/s", "% of copy ceiling"]  # fmt: skip
-    step_rows, kernel_rows = [], []
-    names = ["be_residual", "be_residual_jacobi", "thomas_sweep_z", "thomas_sweep_y",
-             "thomas_sweep_x", "finish_step"]  # fmt: skip
+# the kernels run_case times one by one, in table order
+KERNELS = ("be_residual", "be_residual_jacobi", "thomas_sweep_z", "thomas_sweep_y",
+           "thomas_sweep_x", "finish_step")  # fmt: skip
+
+
+def kernel_share(kernel: dict[str, Any]) -> str:
+    """``ms (% of the copy ceiling)`` of one kernel's timing."""
+    return f"{ms(kernel['median_s'])} ({100 * kernel['fraction_of_copy_ceiling']:.0f}%)"
+
+
+def summary_tables(result: dict[str, Any]) -> list[Table]:
+    """Each case's step (ADI and split step) and kernels; the BioFVM reference on the CPU."""
+    step_columns = [
+        Column("N", "n"),
+        Column("voxels", lambda row: row["n"] ** 3, "{:,}"),
+        Column("step", "kind"),
+        Column("ms/step median [min-max]", "step", spread_ms),
+        Column("voxel-updates/s", "step.voxel_updates_per_s", si),
+        Column("B/voxel (est.)", "step.bytes_per_voxel_update"),
+        Column("effective GB/s", lambda row: row["step"]["effective_bytes_per_s"] / 1e9, "{:.3g}"),
+        Column("% of copy ceiling", lambda row: 100 * row["step"]["fraction_of_copy_ceiling"],
+               "{:.1f}"),
+    ]  # fmt: skip
+    step_rows: list[dict[str, Any]] = []
     for case in result["cases"]:
-        if "skipped" in case or "error" in case:
-            why = f"skipped: {case['skipped']}" if "skipped" in case else f"error: {case['error']}"
-            step_rows.append([str(case["n"]), f"{case['n'] ** 3:,}", why]
-                             + [""] * (len(step_cols) - 3))  # fmt: skip
+        if failure(case):
+            step_rows.append(case)
             continue
-        kinds = [(f"ADI x{case['solver_passes']}", case["step"])]
+        step_rows.append({"n": case["n"], "kind": f"ADI x{case['solver_passes']}",
+                          "step": case["step"]})  # fmt: skip
         if "split_step" in case:
-            kinds.append(("split (LOD)", case["split_step"]))
-        for kind, step in kinds:
-            step_rows.append(
-                [
-                    str(case["n"]),
-                    f"{case['voxels']:,}",
-                    kind,
-                    spread_ms(step),
-                    si(step["voxel_updates_per_s"]),
-                    str(step["bytes_per_voxel_update"]),
-                    f"{step['effective_bytes_per_s'] / 1e9:.3g}",
-                    f"{100 * step['fraction_of_copy_ceiling']:.1f}",
-                ]
-            )
-        row = [str(case["n"])]
-        for name in names:
-            k = case["kernels"][name]
-            row.append(f"{k['median_s'] * 1e3:.3g} ({100 * k['fraction_of_copy_ceiling']:.0f}%)")
-        row.append(f"{case['rest_of_step_s'] * 1e3:.3g}")
-        kernel_rows.append(row)
-    tables = [("One FieldSolver.step (one field)", step_cols, step_rows)]
-    kernel_cols = ["N", *(f"{n} ms (% ceil.)" for n in names), "rest of step ms"]
-    tables.append(("Kernels, median ms per call", kernel_cols, kernel_rows))
-    if not gpu and "reference" in result:
-        ref = result["reference"]
-        tables.append(
-            (
-                "Reference (not measured here)",
-                ["code", "voxel-updates/s", "threads", "grids"],
-                [[
-                    "BioFVM (issue)",
-                    f"{si(ref['voxel_updates_per_s_low'])}-{si(ref['voxel_updates_per_s_high'])}",
-                    str(ref["threads"]),
-                    ref["grid_sizes"],
-                ]],
-            )
-        )  # fmt: skip
+            step_rows.append({"n": case["n"], "kind": "split (LOD)", "step": case["split_step"]})
+    kernel_columns = [
+        Column("N", "n"),
+        *(Column(f"{name} ms (% ceil.)", f"kernels.{name}", kernel_share) for name in KERNELS),
+        Column("rest of step ms", "rest_of_step_s", ms),
+    ]
+    ran = [case for case in result["cases"] if not failure(case)]
+    tables = [
+        Table("One FieldSolver.step (one field)", step_columns, step_rows, lead=2),
+        Table("Kernels, median ms per call", kernel_columns, ran),
+    ]
+    if result["backend"] != "gpu" and "reference" in result:
+        reference_columns = [
+            Column("code", "code"),
+            Column("voxel-updates/s", lambda ref: f"{si(ref['voxel_updates_per_s_low'])}-"
+                   f"{si(ref['voxel_updates_per_s_high'])}"),
+            Column("threads", "threads"),
+            Column("grids", "grid_sizes"),
+        ]  # fmt: skip
+        reference = {"code": "BioFVM (issue)", **result["reference"]}
+        tables.append(Table("Reference (not measured here)", reference_columns, [reference]))
     return tables
 
 

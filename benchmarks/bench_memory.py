@@ -26,6 +26,8 @@ from typing import Any
 from benchmarks.bench_cells import cells_scenario
 from benchmarks.bench_diffusion import diffusion_scenario
 from benchmarks.common import (
+    Column,
+    Table,
     Timer,
     finish,
     free_device_memory,
@@ -121,24 +123,28 @@ def cells_case(backend: Backend, cells: int) -> dict[str, Any]:
     }
 
 
-def summary_tables(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, columns, rows) tables of a result, for printing and the README."""
-    rows = []
+def summary_tables(result: dict[str, Any]) -> list[Table]:
+    """Bytes per voxel (fields) and per cell, held and at peak."""
+    rows: list[dict[str, Any]] = []
     f = result.get("fields", {})
     if "bytes_per_voxel" in f:
         per = f["bytes_per_voxel"]
         for key, label in (("1_field", "1 field"), ("3_fields", "3 fields"),
                            ("per_extra_field", "each field after the first")):  # fmt: skip
-            rows.append([f"{f['n']}^3 box, {label}", "voxel", f"{per[key]['live']:.0f}",
-                         f"{per[key]['peak']:.0f}"])  # fmt: skip
+            rows.append({"case": f"{f['n']}^3 box, {label}", "per": "voxel", **per[key]})
     c = result.get("cells", {})
     if "bytes_per_cell" in c:
-        per = c["bytes_per_cell"]
-        rows.append([f"{c['cells']:,} cells", "cell", f"{per['live']:.0f}", f"{per['peak']:.0f}"])
+        rows.append({"case": f"{c['cells']:,} cells", "per": "cell", **c["bytes_per_cell"]})
     for name in ("fields", "cells"):
         if "error" in result.get(name, {}):
-            rows.append([name, "error", result[name]["error"], ""])
-    return [("Memory", ["case", "per", "bytes held", "bytes at peak"], rows)]
+            rows.append({"case": name, "error": result[name]["error"]})
+    columns = [
+        Column("case", "case"),
+        Column("per", "per"),
+        Column("bytes held", "live", "{:.0f}"),
+        Column("bytes at peak", "peak", "{:.0f}"),
+    ]
+    return [Table("Memory", columns, rows)]
 
 
 def summary_notes(result: dict[str, Any]) -> list[str]:

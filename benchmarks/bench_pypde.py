@@ -1,22 +1,10 @@
 """py-pde comparison: one diffusion-decay problem solved to steady state by tissue and py-pde.
 
-Problem (the same for both codes): dc/dt = D lap(c) - lambda c on a box of N^3 voxels of
-spacing h = 20 um, D = 1e5 um^2/min, lambda = 0.1 /min (oxygen-like; diffusion length
-ell = sqrt(D / lambda) = 1000 um), c = c0 = 38 (Dirichlet) on the two x faces, no flux on
-the four others, c = 0 at t = 0. The solution depends on x only; its steady state is
-
-    c(x) = c0 cosh((x - m) / ell) / cosh(w / ell),
-
-m the midpoint and w the half-width between the two places the code puts the boundary value:
-
-- tissue holds c0 in the outer voxel layer, so the boundary lies at the centres of the outer
-  voxels (x = h/2 and L - h/2, w = (L - h)/2); its error is measured over the other voxels;
-- py-pde imposes c0 on the cell face at the domain edge (x = 0 and L, w = L/2, through a
-  ghost cell 2 c0 - c_0); its error is measured over all voxels.
-
-Both are compared at their own voxel centres (x_i = (i + 1/2) h). Each code's fully discrete
-steady state has a closed form (:func:`discrete_steady_tissue`, :func:`discrete_steady_pypde`),
-whose distance from the analytic one is the discretisation floor of that code.
+The problem, the same for both codes (:mod:`benchmarks.steady_state`): dc/dt = D lap(c) -
+lambda c on a box of N^3 voxels, c = c0 on the two x faces, no flux elsewhere, c = 0 at
+t = 0; its analytic steady state c0 cosh((x - m) / ell) / cosh(w / ell) with the boundary
+where each code puts it (tissue at the centres of its outer voxels, py-pde on the domain
+faces), and each code's fully discrete steady state in closed form (its discretisation floor).
 
 Runs: tissue (float32, the chosen backend) with the schema's default solver and with the LOD
 split step (``solver_passes = 0``) at several dt; py-pde (float64, CPU only) with its explicit
@@ -42,24 +30,37 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import (
+    Column,
+    Table,
     Timer,
+    failure,
     finish,
+    format_value,
     make_parser,
     open_backend,
     result_header,
     run_cases,
 )
+from benchmarks.steady_state import (
+    BOUNDARY_VALUE,
+    DECAY_PER_MIN,
+    DIFFUSION_LENGTH_UM,
+    DIFFUSION_UM2_PER_MIN,
+    FIELD,
+    ORGAN,
+    SPACING_UM,
+    analytic_steady,
+    boundary_positions_um,
+    discretisation_floor,
+    field_errors,
+    solved_voxels,
+    tissue_scenario,
+    voxel_centres_um,
+)
 from tissue.backend import Backend
 from tissue.config import scenario_from_dict
 from tissue.simulation import Simulation
 
-FIELD = "oxygen"
-ORGAN = "box"
-SPACING_UM = 20.0
-DIFFUSION_UM2_PER_MIN = 1.0e5
-DECAY_PER_MIN = 0.1
-BOUNDARY_VALUE = 38.0
-DIFFUSION_LENGTH_UM = math.sqrt(DIFFUSION_UM2_PER_MIN / DECAY_PER_MIN)
 TOLERANCES = (1e-2, 1e-3)  # max error relative to c0; both codes' floors are far below
 CHECK_INTERVAL_MIN = 0.05  # simulated minutes between error checks (or one step if longer)
 STEADY_WINDOW_MIN = 1.0  # steady: compared with the field at least this long ago ...
@@ -74,143 +75,6 @@ PYPDE_DT_FRACTION = 0.9  # py-pde's explicit dt as a fraction of its stability l
 HISTORY_POINTS = 60  # checks kept in the JSON per run (thinned evenly; first and last kept)
 BYTES_PER_GPU_VOXEL = 64  # tissue's device memory per voxel (solver arrays and copies)
 MISSING_PYPDE = "py-pde is not installed: pip install -e '.[bench]'"
-
-
-# --- the problem ----------------------------------------------------------------------
-
-
-def voxel_centres_um(n: int, spacing_um: float = SPACING_UM) -> np.ndarray:
-    """(n,) float64 voxel-centre coordinates x_i = (i + 1/2) h (um)."""
-    return (np.arange(n, dtype=np.float64) + 0.5) * spacing_um
-
-
-def analytic_steady(
-    x_um: np.ndarray,
-    low_um: float,
-    high_um: float,
-    c0: float = BOUNDARY_VALUE,
-    ell_um: float = DIFFUSION_LENGTH_UM,
-) -> np.ndarray:
-    """Steady state of D c'' = lambda c with c = c0 at ``low_um`` and ``high_um``:
-    c0 cosh((x - m) / ell) / cosh(w / ell), m = (low + high)/2, w = (high - low)/2.
-
-    Args:
-        x_um: positions (um), any shape; ell_um: sqrt(D / lambda) (um).
-
-    Returns:
-        float64 concentrations, the shape of ``x_um``.
-    """
-    middle, half = (low_um + high_um) / 2, (high_um - low_um) / 2
-    return (
-        c0
-        * np.cosh((np.asarray(x_um, dtype=np.float64) - middle) / ell_um)
-        / math.cosh(half / ell_um)
-    )
-
-
-def boundary_positions_um(code: str, n: int, spacing_um: float = SPACING_UM) -> tuple[float, float]:
-    """Where ``code`` ("tissue" or "py-pde") puts the Dirichlet value on an n-voxel axis (um):
-    tissue at the centres of the outer voxels, py-pde on the outer cell faces."""
-    length = n * spacing_um
-    if code == "tissue":
-        return spacing_um / 2, length - spacing_um / 2
-    if code == "py-pde":
-        return 0.0, length
-    raise ValueError(f"unknown code {code!r}")
-
-
-def solved_voxels(code: str, n: int) -> slice:
-    """x indices whose values the code solves for (tissue holds the outer layers at c0)."""
-    return slice(1, n - 1) if code == "tissue" else slice(0, n)
-
-
-def discrete_wavenumber(
-    spacing_um: float = SPACING_UM, ell_um: float = DIFFUSION_LENGTH_UM
-) -> float:
-    """kappa (1/um) of the 3-point scheme's exact solutions cosh(kappa x):
-    2 (cosh(kappa h) - 1) / h^2 = 1 / ell^2, i.e. kappa = (2/h) asinh(h / (2 ell))."""
-    return 2 / spacing_um * math.asinh(spacing_um / (2 * ell_um))
-
-
-def discrete_steady_tissue(n: int, spacing_um: float = SPACING_UM) -> np.ndarray:
-    """(n,) float64 steady state of tissue's scheme in closed form: outer voxels at c0,
-    D (c_{i-1} - 2 c_i + c_{i+1}) / h^2 = lambda c_i inside, so
-    c_i = c0 cosh(kappa (x_i - L/2)) / cosh(kappa (L - h)/2)."""
-    kappa = discrete_wavenumber(spacing_um)
-    x = voxel_centres_um(n, spacing_um)
-    length = n * spacing_um
-    return (
-        BOUNDARY_VALUE
-        * np.cosh(kappa * (x - length / 2))
-        / math.cosh(kappa * (length - spacing_um) / 2)
-    )
-
-
-def discrete_steady_pypde(n: int, spacing_um: float = SPACING_UM) -> np.ndarray:
-    """(n,) float64 steady state of py-pde's scheme in closed form: the same interior
-    equation for every voxel, ghost cells c_{-1} = 2 c0 - c_0 (face value c0), so
-    c_i = c0 cosh(kappa (x_i - L/2)) / (cosh(kappa L/2) cosh(kappa h/2))."""
-    kappa = discrete_wavenumber(spacing_um)
-    x = voxel_centres_um(n, spacing_um)
-    length = n * spacing_um
-    return (
-        BOUNDARY_VALUE
-        * np.cosh(kappa * (x - length / 2))
-        / (math.cosh(kappa * length / 2) * math.cosh(kappa * spacing_um / 2))
-    )
-
-
-def direct_steady(code: str, n: int, spacing_um: float = SPACING_UM) -> np.ndarray:
-    """(n,) float64 steady state of ``code``'s scheme by a direct solve of its equations
-    (an independent check of the closed forms)."""
-    a = DIFFUSION_UM2_PER_MIN / spacing_um**2
-    matrix = np.zeros((n, n))
-    rhs = np.zeros(n)
-    for i in range(n):
-        matrix[i, i] = 2 * a + DECAY_PER_MIN
-        for j in (i - 1, i + 1):
-            if 0 <= j < n:
-                matrix[i, j] = -a
-            else:  # py-pde's ghost cell 2 c0 - c_i
-                matrix[i, i] += a
-                rhs[i] += 2 * a * BOUNDARY_VALUE
-    if code == "tissue":
-        for i in (0, n - 1):
-            matrix[i] = 0.0
-            matrix[i, i] = 1.0
-            rhs[i] = BOUNDARY_VALUE
-    return np.linalg.solve(matrix, rhs)
-
-
-def profile_errors(profile: np.ndarray, exact: np.ndarray, solved: slice) -> dict[str, float]:
-    """Max and L2 error of a 1-D profile over ``solved`` voxels: max |c - c_a| / c0 and
-    ||c - c_a||_2 / ||c_a||_2."""
-    diff = profile[solved] - exact[solved]
-    return {
-        "max_rel_error": float(np.abs(diff).max() / BOUNDARY_VALUE),
-        "l2_rel_error": float(np.linalg.norm(diff) / np.linalg.norm(exact[solved])),
-    }
-
-
-def field_errors(xp: Any, field_x_first: Any, exact: Any, solved: slice) -> tuple[float, float]:
-    """Max |c - c_a| / c0 and ||c - c_a||_2 / ||c_a||_2 of a 3-D field over the solved voxels.
-
-    Args:
-        field_x_first: (nx, ny, nz) concentrations (any float dtype, backend array).
-        exact: (nx,) float64 analytic profile on the same backend.
-    """
-    values = field_x_first[solved].astype(xp.float64)
-    diff = values - exact[solved, None, None]
-    per_x = values.shape[1] * values.shape[2]
-    max_rel = float(xp.abs(diff).max()) / BOUNDARY_VALUE
-    l2_rel = float(xp.sqrt((diff * diff).sum() / (per_x * (exact[solved] ** 2).sum())))
-    return max_rel, l2_rel
-
-
-def pypde_stable_dt(spacing_um: float = SPACING_UM) -> float:
-    """Forward Euler's stability limit (min) for the 7-point Laplacian with decay:
-    2 / (lambda + 12 D / h^2)."""
-    return 2 / (DECAY_PER_MIN + 12 * DIFFUSION_UM2_PER_MIN / spacing_um**2)
 
 
 # --- the run loop ---------------------------------------------------------------------
@@ -333,42 +197,13 @@ def finite_or_none(value: float) -> float | None:
 # --- tissue ---------------------------------------------------------------------------
 
 
-def tissue_scenario(n: int, dt_min: float, passes: int | None = None) -> dict[str, Any]:
-    """Scenario dict: an n^3 box of 20 um voxels, one field (D, decay, c = 0 at start,
-    Dirichlet c0 on the x faces, no flux elsewhere); ``passes`` None: the schema's
-    default solver, 0: the LOD split step."""
-    field: dict[str, Any] = {
-        "units": "mmHg",
-        "diffusion_um2_per_min": DIFFUSION_UM2_PER_MIN,
-        "decay_per_min": DECAY_PER_MIN,
-        "initial": 0.0,
-        "boundary": "dirichlet",
-        "boundary_value": BOUNDARY_VALUE,
-        "boundary_faces": ["x-", "x+"],
-    }
-    if passes is not None:
-        field["solver_passes"] = passes
-    return {
-        "name": f"bench-pypde-{n}",
-        "time_steps": {"diffusion_min": dt_min, "mechanics_min": 0.1, "phenotype_min": 6.0},
-        "organs": {
-            ORGAN: {
-                "shape": [n, n, n],
-                "spacing_um": SPACING_UM,
-                "geometry": {"kind": "box", "label": "tissue"},
-            }
-        },
-        "fields": {FIELD: field},
-    }
-
-
 def run_tissue(
     backend: Backend, n: int, dt_min: float, passes: int | None, budget_s: float
 ) -> dict[str, Any]:
     """One tissue run from c = 0 (see :func:`drive`); ``passes`` as in tissue_scenario."""
     xp = backend.xp
     start = time.perf_counter()
-    scenario = scenario_from_dict(tissue_scenario(n, dt_min, passes), "benchmarks/bench_pypde.py")
+    scenario = scenario_from_dict(tissue_scenario(n, dt_min, passes), "benchmarks/steady_state.py")
     sim = Simulation(scenario, backend=backend, seed=0)
     fields = sim.organs[ORGAN].fields
     cfg = fields.configs[FIELD]
@@ -416,6 +251,12 @@ def pypde_versions() -> dict[str, str] | None:
     except ImportError:
         return None
     return {"py_pde": pde.__version__, "numba": numba.__version__, "scipy": scipy.__version__}
+
+
+def pypde_stable_dt(spacing_um: float = SPACING_UM) -> float:
+    """Forward Euler's stability limit (min) for the 7-point Laplacian with decay:
+    2 / (lambda + 12 D / h^2)."""
+    return 2 / (DECAY_PER_MIN + 12 * DIFFUSION_UM2_PER_MIN / spacing_um**2)
 
 
 PYPDE_BC = {"x": {"value": BOUNDARY_VALUE}, "y": "neumann", "z": "neumann"}
@@ -530,20 +371,6 @@ def _run_pypde(n: int, budget_s: float, dt_min: float | None, operators: str) ->
 # --- the benchmark --------------------------------------------------------------------
 
 
-def discretisation_floor(n: int) -> dict[str, Any]:
-    """Each code's fully discrete steady state against the analytic one (float64)."""
-    out = {}
-    x = voxel_centres_um(n)
-    for code, discrete in (("tissue", discrete_steady_tissue), ("py-pde", discrete_steady_pypde)):
-        low, high = boundary_positions_um(code, n)
-        exact = analytic_steady(x, low, high)
-        out[code] = {
-            "boundary_at_um": [low, high],
-            **profile_errors(discrete(n), exact, solved_voxels(code, n)),
-        }
-    return out
-
-
 def run_case(
     backend: Backend,
     n: int,
@@ -579,10 +406,10 @@ def progress(run: dict[str, Any]) -> str:
         if first["steps"] is not None
         else f"{first['tolerance']:.0%} not reached"
     )
+    error = format_value(final["max_rel_error"], "{:.2e}", "non-finite")
     return (
         f"{run['code']} {run['solver']} dt={run['dt_min']:.3g}: {reach}; "
-        f"max error {_error(final['max_rel_error'])} at {final['sim_min']:.4g} min "
-        f"({final['stopped']})"
+        f"max error {error} at {final['sim_min']:.4g} min ({final['stopped']})"
     )
 
 
@@ -640,58 +467,60 @@ def parse_dts(text: str) -> list[float]:
     return dts
 
 
-def summary_tables(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, columns, rows): time to tolerance and final errors per run; the floors."""
+def reached(tolerance: dict[str, Any]) -> str:
+    """``steps / sim. min / wall s`` to one tolerance (``-`` where not reached)."""
+    steps, sim_min, wall_s = tolerance["steps"], tolerance["sim_min"], tolerance["wall_s"]
+    return " / ".join(
+        (format_value(steps), format_value(sim_min, "{:.3g}"), format_value(wall_s, "{:.3g}"))
+    )
+
+
+def end(final: dict[str, Any]) -> str:
+    """Why and when a run ended."""
+    why = "steady" if final["steady"] else final["stopped"]
+    return f"{why} at {final['sim_min']:.4g} min"
+
+
+def summary_tables(result: dict[str, Any]) -> list[Table]:
+    """Time to tolerance and final errors per run; each code's discretisation floor."""
     first, second = (f"{t:.1%}".replace(".0%", "%") for t in result["method"]["tolerances"])
-    columns = ["N", "code", "solver", "dt (min)", f"steps to {first}", f"sim. min to {first}",
-               f"wall s to {first}", f"steps / sim. min / wall s to {second}",
-               "max rel. error at end", "L2 rel. error at end", "end"]  # fmt: skip
-    rows, floor_rows = [], []
-    for case in result["cases"]:
-        if "runs" not in case:
-            why = case.get("skipped") or case.get("error")
-            rows.append([str(case["n"]), why or "?", *[""] * (len(columns) - 2)])
-            continue
-        for run in case["runs"]:
-            tol1, tol2 = run["to_tolerance"]
-            final = run["final"]
-            end = "steady" if final["steady"] else final["stopped"]
-            rows.append([
-                str(case["n"]), run["code"], run["solver"], f"{run['dt_min']:.3g}",
-                _int(tol1["steps"]), _num(tol1["sim_min"]), _num(tol1["wall_s"]),
-                " / ".join((_int(tol2["steps"]), _num(tol2["sim_min"]), _num(tol2["wall_s"]))),
-                _error(final["max_rel_error"]), _error(final["l2_rel_error"]),
-                f"{end} at {final['sim_min']:.4g} min",
-            ])  # fmt: skip
-        for code, floor in case["discretisation_floor"].items():
-            low, high = floor["boundary_at_um"]
-            floor_rows.append(
-                [
-                    str(case["n"]),
-                    code,
-                    f"x = {low:g} and {high:g} um",
-                    f"{floor['max_rel_error']:.2e}",
-                    f"{floor['l2_rel_error']:.2e}",
-                ]
-            )
-    return [
-        ("Time to steady state (from c = 0) and error against the analytic steady state",
-         columns, rows),
-        ("Discretisation floor: each code's exact discrete steady state vs analytic",
-         ["N", "code", "boundary value at", "max rel. error", "L2 rel. error"], floor_rows),
+    run_columns = [
+        Column("N", "n"),
+        Column("code", "code"),
+        Column("solver", "solver"),
+        Column("dt (min)", "dt_min", "{:.3g}"),
+        Column(f"steps to {first}", "to_tolerance.0.steps"),
+        Column(f"sim. min to {first}", "to_tolerance.0.sim_min", "{:.3g}"),
+        Column(f"wall s to {first}", "to_tolerance.0.wall_s", "{:.3g}"),
+        Column(f"steps / sim. min / wall s to {second}", "to_tolerance.1", reached),
+        Column("max rel. error at end", "final.max_rel_error", "{:.2e}", "non-finite"),
+        Column("L2 rel. error at end", "final.l2_rel_error", "{:.2e}", "non-finite"),
+        Column("end", "final", end),
+    ]
+    floor_columns = [
+        Column("N", "n"),
+        Column("code", "code"),
+        Column("boundary value at", "boundary_at_um",
+               lambda at: f"x = {at[0]:g} and {at[1]:g} um"),
+        Column("max rel. error", "max_rel_error", "{:.2e}"),
+        Column("L2 rel. error", "l2_rel_error", "{:.2e}"),
     ]  # fmt: skip
-
-
-def _int(value: int | None) -> str:
-    return "-" if value is None else str(value)
-
-
-def _error(value: float | None) -> str:
-    return "non-finite" if value is None else f"{value:.2e}"
-
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3g}"
+    runs, floors = [], []
+    for case in result["cases"]:
+        if failure(case):
+            runs.append(case)
+            continue
+        runs += [{"n": case["n"], **run} for run in case["runs"]]
+        floors += [
+            {"n": case["n"], "code": code, **floor}
+            for code, floor in case["discretisation_floor"].items()
+        ]
+    return [
+        Table("Time to steady state (from c = 0) and error against the analytic steady state",
+              run_columns, runs),
+        Table("Discretisation floor: each code's exact discrete steady state vs analytic",
+              floor_columns, floors),
+    ]  # fmt: skip
 
 
 def summary_notes(result: dict[str, Any]) -> list[str]:

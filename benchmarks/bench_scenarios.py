@@ -32,8 +32,11 @@ from importlib.resources import files
 from typing import Any
 
 from benchmarks.common import (
+    Column,
+    Table,
     Timer,
     Timing,
+    failure,
     free_device_memory,
     is_out_of_memory,
     make_parser,
@@ -41,6 +44,7 @@ from benchmarks.common import (
     print_result,
     result_header,
     si,
+    spread_s,
     write_result,
 )
 from tissue.backend import Backend
@@ -302,45 +306,47 @@ def run_case(
     return out
 
 
-def summary_tables(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, columns, rows) tables of a result, for printing and the README."""
-    columns = ["case", "voxels", "cells (start - end)", "timed (sim. min)", "setup s",
-               "wall s per sim. day [min-max]", "sim. days per wall min", "device GB"]  # fmt: skip
+def cells_window(case: dict[str, Any]) -> str:
+    """Cells at the start and end of the timed window, organ by organ."""
+    start, end = case["window"]["start"]["cells"], case["window"]["end"]["cells"]
+    return " + ".join(f"{start[organ]:,}-{end[organ]:,}" for organ in case["voxels"])
+
+
+def summary_tables(result: dict[str, Any]) -> list[Table]:
+    """Wall time per simulated day; cancer_immune per simulated minute against PhysiCell."""
+    shared = [
+        Column("case", "case"),
+        Column("voxels", lambda case: sum(case["voxels"].values()), si),
+        Column("cells (start - end)", cells_window),
+        Column("timed (sim. min)",
+               lambda case: case["chunk_wall"]["repeats"] * case["chunk_simulated_min"], "{:g}"),
+        Column("setup s", "setup_s", "{:.1f}"),
+    ]  # fmt: skip
+    memory = Column("device GB", lambda case: case.get("device_memory_held_bytes") or None,
+                    lambda held: f"{held / 1e9:.1f}")  # fmt: skip
+    per_day = [
+        *shared,
+        Column("wall s per sim. day [min-max]", "wall_s_per_simulated_day", spread_s),
+        Column("sim. days per wall min",
+               lambda case: 60.0 / case["wall_s_per_simulated_day"]["median_s"], "{:.3g}"),
+        memory,
+    ]  # fmt: skip
+    per_minute = [
+        *shared,
+        Column("wall s per sim. minute [min-max]", "wall_s_per_simulated_minute", spread_s),
+        Column("PhysiCell s per sim. minute", "physicell_s_per_simulated_minute", "{:g}"),
+        Column("speed-up", "speedup_vs_physicell", "{:.3g}x"),
+        memory,
+    ]
     days, minutes = [], []
     for case in result["cases"]:
-        if "skipped" in case or "error" in case:
-            why = f"skipped: {case['skipped']}" if "skipped" in case else f"error: {case['error']}"
-            (minutes if case["case"] in PHYSICELL_S_PER_MIN else days).append(
-                [case["case"], why] + [""] * (len(columns) - 2)
-            )
-            continue
-        cells = " + ".join(
-            f"{case['window']['start']['cells'][o]:,}-{case['window']['end']['cells'][o]:,}"
-            for o in case["voxels"]
-        )
-        voxels = si(sum(case["voxels"].values()))
-        timed = f"{case['chunk_wall']['repeats'] * case['chunk_simulated_min']:g}"
-        held = case.get("device_memory_held_bytes")
-        memory = f"{held / 1e9:.1f}" if held else "-"
-        if case["unit"] == "day":
-            rate = case["wall_s_per_simulated_day"]
-            days.append([case["case"], voxels, cells, timed, f"{case['setup_s']:.1f}",
-                         f"{rate['median_s']:.3g} [{rate['min_s']:.3g}-{rate['max_s']:.3g}]",
-                         f"{60.0 / rate['median_s']:.3g}", memory])  # fmt: skip
-        else:
-            rate = case["wall_s_per_simulated_minute"]
-            minutes.append([case["case"], voxels, cells, timed, f"{case['setup_s']:.1f}",
-                            f"{rate['median_s']:.3g} [{rate['min_s']:.3g}-{rate['max_s']:.3g}]",
-                            f"{case['physicell_s_per_simulated_minute']:g}",
-                            f"{case['speedup_vs_physicell']:.3g}x", memory])  # fmt: skip
-    tables = []
-    if days:
-        tables.append(("Whole scenarios, wall seconds per simulated day", columns, days))
-    if minutes:
-        minute_columns = [*columns[:5], "wall s per sim. minute [min-max]",
-                          "PhysiCell s per sim. minute", "speed-up", "device GB"]  # fmt: skip
-        tables.append(("cancer_immune at PhysiCell's set-up", minute_columns, minutes))
-    return tables
+        by_minute = case["case"] in PHYSICELL_S_PER_MIN if failure(case) else case["unit"] != "day"
+        (minutes if by_minute else days).append(case)
+    tables = [
+        Table("Whole scenarios, wall seconds per simulated day", per_day, days),
+        Table("cancer_immune at PhysiCell's set-up", per_minute, minutes),
+    ]
+    return [table for table in tables if table.rows]
 
 
 def summary_notes(result: dict[str, Any]) -> list[str]:

@@ -11,6 +11,10 @@ Results: one JSON file per benchmark, backend and device,
 ``benchmarks/results/<bench>-<backend>-<device-slug>.json`` (overwritten), holding the
 device, git commit, date, library versions, settings, cases, timings (seconds) and derived
 rates. ``python -m benchmarks.common --table`` prints every result file as markdown.
+
+Tables: each ``bench_<name>`` module declares its tables as data (``summary_tables``: a list
+of :class:`Table`, each a title, :class:`Column` specs and result rows) and its notes
+(``summary_notes``); :func:`render` writes them, with the formatters here.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -458,6 +462,9 @@ def open_backend(name: str) -> Backend:
 # --- tables ---------------------------------------------------------------------------
 
 
+Row = Mapping[str, Any]
+
+
 def si(value: float | None, unit: str = "", digits: int = 3) -> str:
     """``2.3e7`` -> ``"23.0 M"`` + unit; None -> ``"-"``."""
     if value is None or not np.isfinite(value):
@@ -473,16 +480,84 @@ def ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1e3:.3g}"
 
 
-def spread_ms(timing: dict[str, Any]) -> str:
+def spread_ms(timing: Row) -> str:
     """``median [min-max]`` of a timing dict, in ms."""
     return f"{ms(timing['median_s'])} [{ms(timing['min_s'])}-{ms(timing['max_s'])}]"
 
 
-def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub markdown table."""
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join(" --- " for _ in columns) + "|"]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
+def spread_s(timing: Row) -> str:
+    """``median [min-max]`` of a timing dict, in s."""
+    return f"{timing['median_s']:.3g} [{timing['min_s']:.3g}-{timing['max_s']:.3g}]"
+
+
+def format_value(value: Any, fmt: str | Callable[[Any], str] = "{}", missing: str = "-") -> str:
+    """``value`` through a format string (``"{:.3g}"``) or a function; None -> ``missing``."""
+    if value is None:
+        return missing
+    return fmt(value) if callable(fmt) else fmt.format(value)
+
+
+def lookup(row: Row, path: str) -> Any:
+    """The value at a dotted ``path`` of a result dict (``"step.median_s"``, list items by
+    index: ``"to_tolerance.0.steps"``); None where a key is absent."""
+    value: Any = row
+    for key in path.split("."):
+        if value is None:
+            return None
+        value = value[int(key)] if isinstance(value, list) else value.get(key)
+    return value
+
+
+def failure(row: Row) -> str | None:
+    """``"skipped: why"`` or ``"error: why"`` for a case that did not run, else None."""
+    for key in ("skipped", "error"):
+        if key in row:
+            return f"{key}: {row[key]}"
+    return None
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column: its header, where a row keeps its value (a dotted path, see
+    :func:`lookup`, or a function of the row) and how the value reads (see
+    :func:`format_value`)."""
+
+    header: str
+    value: str | Callable[[Row], Any]
+    fmt: str | Callable[[Any], str] = "{}"
+    missing: str = "-"
+
+    def cell(self, row: Row) -> str:
+        """The text of this column's cell in ``row``."""
+        value = self.value(row) if callable(self.value) else lookup(row, self.value)
+        return format_value(value, self.fmt, self.missing)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A titled table of result rows (dicts). A row of a case that did not run (see
+    :func:`failure`) shows its first ``lead`` cells, then the reason, then blanks."""
+
+    title: str
+    columns: Sequence[Column]
+    rows: Sequence[Row]
+    lead: int = 1
+
+    def cells(self, row: Row) -> list[str]:
+        """The texts of one row's cells."""
+        reason = failure(row)
+        if reason is None:
+            return [column.cell(row) for column in self.columns]
+        blanks = [""] * (len(self.columns) - self.lead - 1)
+        return [column.cell(row) for column in self.columns[: self.lead]] + [reason, *blanks]
+
+    def markdown(self) -> str:
+        """The title, a blank line and a GitHub markdown table."""
+        headers = [column.header for column in self.columns]
+        lines = [self.title, "", "| " + " | ".join(headers) + " |"]
+        lines.append("|" + "|".join(" --- " for _ in headers) + "|")
+        lines += ["| " + " | ".join(self.cells(row)) + " |" for row in self.rows]
+        return "\n".join(lines)
 
 
 def describe(result: dict[str, Any]) -> str:
@@ -500,13 +575,12 @@ def describe(result: dict[str, Any]) -> str:
 
 
 def render(result: dict[str, Any]) -> str:
-    """Markdown heading, description and table(s) of one result (the bench module's view)."""
+    """Markdown heading, description, tables and notes of one result (the bench module's
+    ``summary_tables`` and ``summary_notes``)."""
     module = importlib.import_module(f"benchmarks.bench_{result['benchmark']}")
     parts = [f"### {result['benchmark']} - {describe(result)}", ""]
-    for title, columns, rows in module.summary_tables(result):
-        if title:
-            parts += [title, ""]
-        parts += [markdown_table(columns, rows), ""]
+    for table in module.summary_tables(result):
+        parts += [table.markdown(), ""]
     notes = module.summary_notes(result)
     if notes:
         parts += [*notes, ""]
