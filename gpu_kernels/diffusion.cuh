@@ -1,4 +1,4 @@
-// Pointwise helpers of the diffusion step; see tissue/kernels/diffusion.py.
+// Voxel classes of the diffusion step; see tissue/kernels/diffusion.py.
 #pragma once
 
 namespace tissue {
@@ -31,14 +31,6 @@ __device__ __forceinline__ unsigned char voxel_class(unsigned char label, const 
     }
   }
   return FREE;
-}
-
-// Face diffusivity between two voxels: harmonic mean, 0 next to a barrier or if both are 0.
-__device__ __forceinline__ float face_diffusivity(float dp, unsigned char kp, float dq,
-                                                  unsigned char kq) {
-  if (kp == BARRIER || kq == BARRIER) return 0.0f;
-  const float s = dp + dq;
-  return s > 0.0f ? (2.0f * dp * dq) / s : 0.0f;
 }
 
 }  // namespace tissue

@@ -25,3 +25,18 @@ def diffusion_operator(xp: Any, seed: int) -> DiffusionOperator:
     inv = np.array([1 / 4.0, 1 / 9.0, 1 / 16.0], np.float32)
     return DiffusionOperator(xp.asarray(labels), xp.asarray(diffusivity), xp.asarray(kind),
                              xp.asarray(fixed), xp.asarray(faces), faces, 0.07, inv)  # fmt: skip
+
+
+def multigrid_case(xp: Any, seed: int) -> tuple[Any, list[Any]]:
+    """The hierarchy of two random operators (see :func:`diffusion_operator`) set for a step
+    of 0.7 min, and random float32 vectors r, e, c, source, loss of its finest shape, on
+    ``xp``."""
+    from tissue.solver import Hierarchy
+
+    hierarchy = Hierarchy([diffusion_operator(xp, seed), diffusion_operator(xp, seed + 1)])
+    rng = np.random.default_rng(seed)
+    shape = hierarchy.levels[0].shape
+    uptake = rng.uniform(0, 3, shape).astype(np.float32)
+    hierarchy.set_step(np.float32(0.7), xp.asarray(np.float32(1) + np.float32(0.7) * uptake))
+    vectors = [xp.asarray(rng.normal(size=shape).astype(np.float32)) for _ in range(5)]
+    return hierarchy, vectors

@@ -34,6 +34,7 @@ FLOORS = {
     "tissue.generators": 3,
     "tissue.rng": 3,
     "tissue.schedule": 3,
+    "tissue.solver": 3,
     "tissue.geometry": 4,
     "tissue.io": 4,
     "tissue.organ": 5,

@@ -25,7 +25,7 @@ def compile_ptx(source: Path, out: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_there_are_kernels() -> None:
-    assert {"cells.cu", "diffusion.cu", "random.cu"} <= set(SOURCES)
+    assert {"cells.cu", "diffusion.cu", "multigrid.cu", "random.cu"} <= set(SOURCES)
 
 
 @pytest.mark.parametrize("name", SOURCES)
@@ -45,7 +45,17 @@ def test_loader_text_compiles_for_sm90(name: str, tmp_path: Path) -> None:
     ptx = (tmp_path / "out.ptx").read_text()
     launched = {
         "random.cu": ["philox_uniform", "philox_bits"],
-        "diffusion.cu": ["be_residual", "thomas_sweep", "finish_step"],
+        "diffusion.cu": ["finish_step"],
+        "multigrid.cu": [
+            "defect",
+            "apply_operator",
+            "residual",
+            "jacobi",
+            "jacobi_first",
+            "restrict_sum",
+            "prolong_add",
+            "dot_partials",
+        ],
         "cells.cu": ["pair_velocity", "deposit_sorted"],
     }[name]
     for kernel in launched:

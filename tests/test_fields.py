@@ -12,7 +12,7 @@ from tests.conftest import box_scenario
 from tissue.backend import Backend, to_numpy
 from tissue.config import scenario_from_dict
 from tissue.errors import InputError
-from tissue.kernels.diffusion import FIXED, FREE, be_residual
+from tissue.kernels.diffusion import FIXED, FREE
 from tissue.simulation import Simulation
 
 
@@ -46,7 +46,7 @@ POINT = {"sources": [{"kind": "point", "organ": "box", "position_um": [35, 35, 3
 @pytest.mark.parametrize("dt", [0.1, 2.0, 20.0])
 def test_closed_box_conserves_mass(backend: Backend, dt: float) -> None:
     """No flux, no decay, a wall across the box, a source spread over a 22 um ball: the amount
-    equals what was released, to float32 rounding (measured below 2e-7; tolerance 1e-6)."""
+    equals what was released, to the solver's tolerance (1e-6 here; measured below 4e-7)."""
     organ = {
         "barrier_labels": ["wall"],
         "regions": [
@@ -54,31 +54,30 @@ def test_closed_box_conserves_mass(backend: Backend, dt: float) -> None:
             {"shape": "sphere", "label": "src", "center_um": [35, 35, 30], "radius_um": 22},
         ],
     }
-    source = {"sources": [{"kind": "label", "label": "src", "rate_per_min": 3.0}]}
+    source = {
+        "sources": [{"kind": "label", "label": "src", "rate_per_min": 3.0}],
+        "solver_tolerance": 1e-6,
+    }
     assert abs(released_mass(dt, organ, source, backend)) < 1e-6
 
 
-@pytest.mark.parametrize(
-    ("dt", "pocket", "limit"),
-    [(0.1, False, 2e-5), (2.0, False, 1e-5), (0.1, True, 2e-5), (0.5, True, 1e-3),
-     (2.0, True, 1e-3)],
-)  # fmt: skip
-def test_sharp_features_mass_error_is_small(dt: float, pocket: bool, limit: float) -> None:
+@pytest.mark.parametrize(("dt", "pocket"), [(0.1, False), (2.0, False), (0.1, True), (0.5, True),
+                                           (2.0, True)])  # fmt: skip
+def test_sharp_features_conserve_mass_to_the_tolerance(dt: float, pocket: bool) -> None:
     """A point source switching on in an empty box, alone or inside a pocket of 20x lower
-    diffusivity: the approximate solve undershoots slightly below zero nearby and clamping
-    those values adds mass. Measured: 5.6e-6 (point, dt 0.1), below 1e-7 (point, dt 2),
-    5e-6 to 3e-4 (pocket); every other part of the step conserves exactly."""
+    diffusivity, solved to 1e-6: the amount is right within 1e-4 (measured at most 3.4e-5,
+    in the pocket at dt 0.1; the solution of the exact step never undershoots zero)."""
     organ: dict[str, Any] = {"barrier_labels": ["wall"], "regions": [WALL]}
-    field: dict[str, Any] = dict(POINT)
+    field: dict[str, Any] = {**POINT, "solver_tolerance": 1e-6}
     if pocket:
         organ["regions"] = [WALL, {"shape": "sphere", "label": "dense",
                                    "center_um": [30, 30, 30], "radius_um": 25}]  # fmt: skip
         field["diffusion_by_label"] = {"dense": 50.0}
-    assert -1e-6 < released_mass(dt, organ, field) < limit  # rounding either way; clamping adds
+    assert abs(released_mass(dt, organ, field)) < 1e-4
 
 
 def test_barriers_hold_zero_and_block_flux() -> None:
-    """A wall across the box: the far side never receives anything."""
+    """A wall across the box: the far side receives nothing through it."""
     fields = make_fields(
         organs={"box": {"shape": [12, 12, 12], "spacing_um": 10.0, "barrier_labels": ["air"],
                         "regions": [{"shape": "box", "label": "air", "min_um": [0, 0, 50],
@@ -90,7 +89,9 @@ def test_barriers_hold_zero_and_block_flux() -> None:
         fields.step(1.0)
     c = fields.values["s"]
     assert (c[5] == 0).all()  # the wall (z = 50-60 um)
-    assert (c[6:] == 0).all()  # beyond it
+    # beyond it the exact step gives 0; the solver leaves at most its tolerance of the peak
+    # there (its coarse levels merge both sides of a wall one voxel thick)
+    assert c[6:].max() <= 1e-4 * c.max()
     assert (c[:5] > 0).all()
 
 
@@ -124,6 +125,7 @@ def test_dirichlet_faces_fix_only_their_layer() -> None:
 def test_fixed_point_is_the_discrete_steady_state_at_any_dt(dt: float) -> None:
     """Run to convergence, then the backward-Euler defect with c_old = c (that is,
     dt (A c + S)) vanishes relative to the source: the steady state does not depend on dt."""
+
     fields = make_fields(
         organs={"box": {"shape": [10, 10, 10], "spacing_um": 10.0, "barrier_labels": ["air"],
                         "regions": [{"shape": "sphere", "label": "air", "center_um": [70, 70, 70],
@@ -132,7 +134,7 @@ def test_fixed_point_is_the_discrete_steady_state_at_any_dt(dt: float) -> None:
                                      "max_um": [100, 40, 100]}]}},
         fields={"s": {"diffusion_um2_per_min": 400.0, "diffusion_by_label": {"slow": 40.0},
                       "decay_per_min": 0.05, "boundary": "dirichlet", "boundary_value": 1.0,
-                      "boundary_faces": ["x+"], "solver_passes": 3, "solver_smoothing_steps": 2,
+                      "boundary_faces": ["x+"],
                       "sources": [{"kind": "point", "organ": "box", "position_um": [25, 25, 25],
                                    "rate": 2000.0},
                                   {"kind": "label", "label": "slow", "uptake_per_min": 0.2}]}},
@@ -143,14 +145,11 @@ def test_fixed_point_is_the_discrete_steady_state_at_any_dt(dt: float) -> None:
         if np.abs(fields.values["s"] - before).max() < 1e-7 * before.max():
             break
     c = fields.values["s"]
-    delta = np.zeros_like(c)
-    zero = np.zeros_like(c)
-    be_residual(fields.operators["s"], c, c, fields.static_source["s"],
-                fields.static_uptake["s"], np.float32(1.0), delta, False)  # fmt: skip
+    _, loss, _ = fields.linear_terms(np.float32(1.0))
+    delta = fields.defect(1.0) / (1 + loss)
     scale = float(fields.static_source["s"].max())
     assert np.abs(delta).max() < 1e-4 * scale
     assert (c >= 0).all()
-    assert zero.sum() == 0
 
 
 def test_interface_between_materials_keeps_flux_continuous() -> None:
@@ -181,12 +180,15 @@ def test_interface_between_materials_keeps_flux_continuous() -> None:
 
 
 def test_logistic_reaction_is_integrated_exactly() -> None:
-    """Uniform u0 in a closed box: u(t) = K u0 e^{rt} / (K + u0 (e^{rt} - 1)) at any dt."""
+    """Uniform u0 in a closed box: u(t) = K u0 e^{rt} / (K + u0 (e^{rt} - 1)) at any dt (the
+    step's linearisation is exact for a uniform field; solved to 1e-7, since growth carries
+    each step's solver error forward)."""
     r, capacity, u0 = 0.05, 2.0, 0.1
     for dt in (0.5, 10.0):
         fields = make_fields(
-            fields={"u": {"diffusion_um2_per_min": 10.0, "initial": u0, "reactions": [
-                {"kind": "logistic", "rate_per_min": r, "capacity": capacity}]}},
+            fields={"u": {"diffusion_um2_per_min": 10.0, "initial": u0, "solver_tolerance": 1e-7,
+                          "reactions": [{"kind": "logistic", "rate_per_min": r,
+                                         "capacity": capacity}]}},
         )  # fmt: skip
         for _ in range(int(60 / dt)):
             fields.step(dt)
@@ -258,35 +260,31 @@ VESSELS = [
         {"kind": "label", "label": "vessel", "rate_per_min": 5500.0, "uptake_per_min": 100.0},
     ],
 )
-@pytest.mark.parametrize("solver_passes", [0, 1, 2])
-def test_stiff_vessels_stay_stable_and_bounded(vessel_source: dict, solver_passes: int) -> None:
+def test_stiff_vessels_stay_stable_and_bounded(vessel_source: dict) -> None:
     """Crossing vessels held at 55 mmHg (fixed, or a stiff relaxation to 55) in oxygen at
-    dt D / dx^2 = 750: ADI passes alone amplify error here (they diverged before the
-    maximum-principle check); every step must keep values within [0, 55]."""
+    dt D / dx^2 = 750 (ADI passes diverged here): every step keeps values within [0, 55]."""
     fields = make_fields(
         organs={"box": {"shape": [20, 20, 20], "spacing_um": 20.0, "regions": VESSELS}},
         fields={"ox": {"diffusion_um2_per_min": 1e5, "decay_per_min": 0.1, "initial": 55.0,
-                       "solver_passes": solver_passes, "sources": [vessel_source]}},
+                       "sources": [vessel_source]}},
     )  # fmt: skip
     for _ in range(30):
         fields.step(3.0)
         c = to_numpy(fields.values["ox"])
         assert c.min() >= 0.0
-        assert c.max() <= 55.0 * (1 + 1e-3)
+        assert c.max() <= 55.0 * (1 + 1e-6)
 
 
-@pytest.mark.parametrize(("solver_passes", "tolerance"), [(0, 0.25), (1, 0.05), (2, 0.25)])
-def test_fixed_vessels_settle_near_the_fine_step_answer(solver_passes: int, tolerance: float):
-    """The same fixed vessels: after 90 min at dt = 3 min the mean oxygen is near the answer
-    at dt = 0.05 min (53.45 mmHg, measured with 2 passes): within 5% where the passes hold
-    (one pass here), within 25% where the step falls back to the split step (measured 23%
-    low: each 1-D solve at dt D / dx^2 = 750 flattens lines that miss the vessels)."""
+@pytest.mark.parametrize("dt", [0.3, 3.0])
+def test_fixed_vessels_settle_at_the_fine_step_answer(dt: float) -> None:
+    """The same fixed vessels: after 90 min the mean oxygen equals the answer of 1,800 steps
+    of 0.05 min (53.4498 mmHg) within 1e-5 (the split step that the ADI solver fell back to
+    here was 23% low at dt = 3)."""
     fields = make_fields(
         organs={"box": {"shape": [20, 20, 20], "spacing_um": 20.0, "regions": VESSELS}},
         fields={"ox": {"diffusion_um2_per_min": 1e5, "decay_per_min": 0.1, "initial": 55.0,
-                       "solver_passes": solver_passes,
                        "sources": [{"kind": "label", "label": "vessel", "fixed_value": 55.0}]}},
     )  # fmt: skip
-    for _ in range(30):
-        fields.step(3.0)
-    assert float(to_numpy(fields.values["ox"]).mean()) == pytest.approx(53.45, rel=tolerance)
+    for _ in range(round(90 / dt)):
+        fields.step(dt)
+    assert float(to_numpy(fields.values["ox"]).mean()) == pytest.approx(53.4498, rel=1e-5)

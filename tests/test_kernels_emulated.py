@@ -8,8 +8,20 @@ import sys
 import numpy as np
 import pytest
 
+import gpu_kernels.loader
+import tissue.kernels.cells
+import tissue.kernels.diffusion
+import tissue.kernels.multigrid
+import tissue.kernels.random
 from tests import emulator
-from tests.kernel_cases import diffusion_operator
+from tests.kernel_cases import diffusion_operator, multigrid_case
+
+KERNEL_MODULES = (
+    tissue.kernels.cells,
+    tissue.kernels.diffusion,
+    tissue.kernels.multigrid,
+    tissue.kernels.random,
+)
 
 pytestmark = pytest.mark.skipif(emulator.CXX is None, reason="no C++ compiler")
 
@@ -17,14 +29,9 @@ pytestmark = pytest.mark.skipif(emulator.CXX is None, reason="no C++ compiler")
 @pytest.fixture
 def emulated(monkeypatch: pytest.MonkeyPatch):
     """NumPy in the place of CuPy, and kernel launches run by the host emulator."""
-    import gpu_kernels.loader
-    import tissue.kernels.cells
-    import tissue.kernels.diffusion
-    import tissue.kernels.random
-
     monkeypatch.setitem(sys.modules, "cupy", np)
     monkeypatch.setattr(gpu_kernels.loader, "launch_1d", emulator.launch_1d)
-    for module in (tissue.kernels.cells, tissue.kernels.diffusion, tissue.kernels.random):
+    for module in KERNEL_MODULES:
         monkeypatch.setattr(module, "on_device", lambda array: True)
 
 
@@ -58,32 +65,45 @@ def _operator_pair(seed: int):
     return diffusion_operator(np, seed), diffusion_operator(np, seed)
 
 
-@pytest.mark.parametrize("jacobi", [False, True])
-def test_be_residual(emulated, jacobi: bool) -> None:
-    from tissue.kernels.diffusion import be_residual_cuda, be_residual_numpy
+@pytest.mark.parametrize("level_index", [0, 1])
+def test_multigrid_kernels(emulated, level_index: int) -> None:
+    """Stencil, residual, Jacobi steps, restriction, prolongation and dot products on a fine
+    and a coarse level of two batched random operators."""
+    import tissue.kernels.multigrid as mg
 
-    rng = np.random.default_rng(2)
-    op_ref, op_kernel = _operator_pair(2)
-    shape = op_ref.labels.shape
-    c, c_old, source, uptake = (rng.uniform(0, 5, shape).astype(np.float32) for _ in range(4))
-    ref = np.full(shape, np.nan, np.float32)
-    out = np.full(shape, np.nan, np.float32)
-    be_residual_numpy(op_ref, c, c_old, source, uptake, np.float32(0.7), ref, jacobi)
-    be_residual_cuda(op_kernel, c, c_old, source, uptake, np.float32(0.7), out, jacobi)
+    hierarchy, (r, e, c, source, loss) = multigrid_case(np, 5)
+    level = hierarchy.levels[level_index]
+    shape = level.shape
+    r, e = (a[tuple(slice(n) for n in shape)].copy() for a in (r, e))
+    r[~level.free] = 0
+    e[~level.free] = 0
+    dt, omega = np.float32(0.7), np.float32(0.8)
+    for numpy_kernel, cuda_kernel, args in [
+        (mg.operator_numpy, mg.operator_cuda, (e, dt)),
+        (mg.residual_numpy, mg.residual_cuda, (r, e, dt)),
+        (mg.jacobi_numpy, mg.jacobi_cuda, (r, e, dt, omega)),
+        (mg.jacobi_first_numpy, mg.jacobi_first_cuda, (r, omega)),
+    ]:
+        ref, out = np.full(shape, np.nan, np.float32), np.full(shape, np.nan, np.float32)
+        numpy_kernel(level, *args, ref)
+        cuda_kernel(level, *args, out)
+        np.testing.assert_array_equal(out, ref, err_msg=numpy_kernel.__name__)
+    coarse = (shape[0], *((n + 1) // 2 for n in shape[1:]))
+    ref, out = np.full(coarse, np.nan, np.float32), np.full(coarse, np.nan, np.float32)
+    mg.restrict_numpy(r, ref)
+    mg.restrict_cuda(r, out)
     np.testing.assert_array_equal(out, ref)
-
-
-@pytest.mark.parametrize("axis", [0, 1, 2])
-def test_thomas_sweep(emulated, axis: int) -> None:
-    from tissue.kernels.diffusion import thomas_sweep_cuda, thomas_sweep_numpy
-
-    rng = np.random.default_rng(3 + axis)
-    op_ref, op_kernel = _operator_pair(3 + axis)
-    delta = rng.normal(size=op_ref.labels.shape).astype(np.float32)
-    ref, out = delta.copy(), delta.copy()
-    thomas_sweep_numpy(op_ref, ref, np.float32(3.0), axis, np.empty_like(ref))
-    thomas_sweep_cuda(op_kernel, out, np.float32(3.0), axis, np.empty_like(out))
+    ref, out = e.copy(), e.copy()
+    mg.prolong_add_numpy(ref, r[:, ::2, ::2, ::2].copy(), level.free, np.float32(1.5))
+    mg.prolong_add_cuda(out, r[:, ::2, ::2, ::2].copy(), level.free, np.float32(1.5))
     np.testing.assert_array_equal(out, ref)
+    np.testing.assert_array_equal(mg.dot_partials_cuda(r, e), mg.dot_partials_numpy(r, e))
+    if level_index == 0:
+        k = hierarchy.conductances
+        ref, out = np.full(shape, np.nan, np.float32), np.full(shape, np.nan, np.float32)
+        mg.defect_numpy(k, level.free, c, source, loss, dt, ref)
+        mg.defect_cuda(k, level.free, c, source, loss, dt, out)
+        np.testing.assert_array_equal(out, ref)
 
 
 def test_finish_step(emulated) -> None:
@@ -148,14 +168,9 @@ def test_whole_simulation_through_the_kernels_is_bit_identical(monkeypatch) -> N
 
     reference = run()
     with monkeypatch.context() as patch:
-        import gpu_kernels.loader
-        import tissue.kernels.cells
-        import tissue.kernels.diffusion
-        import tissue.kernels.random
-
         patch.setitem(sys.modules, "cupy", np)
         patch.setattr(gpu_kernels.loader, "launch_1d", emulator.launch_1d)
-        for module in (tissue.kernels.cells, tissue.kernels.diffusion, tissue.kernels.random):
+        for module in KERNEL_MODULES:
             patch.setattr(module, "on_device", lambda array: True)
         kernels = run()
     assert reference["id"].size > 45  # 39 cells to start: divisions happened

@@ -95,8 +95,6 @@ def run(
     with deferred_signals() as stop:
         parsed = dict(parse_override(text) for text in overrides)
         loaded = load_scenario(scenario, parsed)
-        for warning in loaded.warnings():
-            click.echo(f"warning: {warning}", err=True)
         for option, value in [
             ("--days", days),
             ("--snapshot-every", snapshot_every),

@@ -1,15 +1,18 @@
 """Diffusible fields of one organ: tables from the scenario, sources, reactions, stepping.
 
-One step of a field (length dt):
-1. reactions, pointwise, from the state at the start of the step (logistic growth is
-   integrated exactly, Hill production by forward Euler);
-2. the linear diffusion-decay-source step (backward Euler by ADI passes with Jacobi
-   smoothing between them, see :mod:`tissue.kernels.diffusion`) with sources and uptake
-   from labels, point sources, cells and exchange with the blood;
-3. if the result breaks the step's discrete maximum principle (the passes can amplify
-   error where stiff terms vary in space, e.g. vessels at a fixed value in a field with
-   dt D / dx^2 in the hundreds), the step is redone as one locally one-dimensional split
-   step, which is stable and positive at any dt.
+One step of the organ's fields (length dt), all fields in one batched solve:
+
+1. each field's source S and uptake U at the step's start: labels, point sources, cells,
+   exchange with the blood (permeability x (blood - c)), and its reactions linearised at
+   the start of the step (lagged: production as a source; logistic growth r c (1 - c / K)
+   as the source g c and the uptake g c / K, g = (e^{r dt} - 1) / dt, which is exact for a
+   uniform field and keeps the step positive and bounded by K);
+2. the backward-Euler step [(1 + dt (decay + U)) - dt div(D grad)] c_new = c_old + dt S,
+   with fixed voxels as boundary values and no flux into barriers or out of no-flux faces,
+   solved for the change c_new - c_old from the step's defect in flux form (differences of
+   neighbouring values, accurate in float32 however large dt D / dx^2 is), to each field's
+   ``solver_tolerance`` (see :mod:`tissue.solver`);
+3. the result written into the field (:func:`~tissue.kernels.diffusion.finish_step`).
 """
 
 from __future__ import annotations
@@ -22,28 +25,20 @@ import numpy as np
 from tissue.config import FACES, HillProduction, LabelSource, LogisticReaction, Scenario
 from tissue.errors import InputError
 from tissue.grid import Grid
-from tissue.kernels.diffusion import (
-    BARRIER,
-    FIXED,
-    FREE,
-    DiffusionOperator,
-    be_residual,
-    finish_step,
-    thomas_sweep,
-)
+from tissue.kernels.diffusion import BARRIER, FIXED, FREE, DiffusionOperator, finish_step
+from tissue.kernels.multigrid import defect
 from tissue.signals import Sensing, parse_signal
-
-JACOBI_OMEGA = np.float32(0.8)  # damping of the Jacobi smoothing steps
-GUARDED_PASSES = 8  # most ADI passes refining a split step that replaced a failed step
-SPLIT_SMOOTHING_STEPS = 4  # Jacobi steps after such a split step
+from tissue.solver import Hierarchy, SolveReport, solve
 
 
 class FieldSolver:
     """All fields of one organ.
 
     Attributes:
-        values: field name -> (nz, ny, nx) float32 concentrations (backend arrays).
+        values: field name -> (nz, ny, nx) float32 concentrations (backend arrays; views of
+            one (F, nz, ny, nx) array, in ``names`` order).
         operators: field name -> its :class:`DiffusionOperator`.
+        report: what the last step's solve did (None before the first step).
     """
 
     def __init__(
@@ -72,14 +67,20 @@ class FieldSolver:
         dx, dy, dz = grid.spacing_xyz_um
         self.inv_spacing2_zyx = np.array([1 / dz**2, 1 / dy**2, 1 / dx**2], dtype=np.float32)
         self._source = scenario.source
-        for name in self.names:
+        self._stack = xp.zeros((len(self.names), *grid.shape_zyx), dtype=xp.float32)
+        for index, name in enumerate(self.names):
+            self.values[name] = self._stack[index]
             self._build(name, organ_name, barrier)
-        self._delta = xp.zeros(grid.shape_zyx, dtype=xp.float32)
-        self._scratch = xp.zeros(grid.shape_zyx, dtype=xp.float32)
-        self._iterate = xp.zeros(grid.shape_zyx, dtype=xp.float32)
-        self._trial = xp.zeros(grid.shape_zyx, dtype=xp.float32)
-        self._pointwise_step = xp.zeros(grid.shape_zyx, dtype=xp.float32)
         self._masks: dict[tuple[str, ...], Any] = {}
+        self.report: SolveReport | None = None
+        self._hierarchy = Hierarchy([self.operators[f] for f in self.names]) if self.names else None
+        self._tolerance = np.array([self.configs[f].solver_tolerance for f in self.names])
+        self._max_iterations = max(
+            (self.configs[f].solver_max_iterations for f in self.names), default=1
+        )
+        self._decay = xp.asarray(
+            [self.configs[f].decay_per_min for f in self.names], dtype=xp.float32
+        ).reshape(-1, 1, 1, 1)
 
     def __getitem__(self, name: str) -> Any:
         """The (nz, ny, nx) float32 concentration array of field ``name``."""
@@ -144,8 +145,8 @@ class FieldSolver:
                 source.reshape(-1)[flat] += np.float32(point.rate / self.grid.voxel_volume_um3)
         self.static_source[name] = source.astype(xp.float32)
         self.static_uptake[name] = xp.asarray(uptake)[labels]
-        value = xp.full(self.grid.shape_zyx, cfg.initial, dtype=xp.float32)
-        self.values[name] = value
+        value = self.values[name]
+        value.fill(np.float32(cfg.initial))
         finish_step(self.operators[name], value, value)
 
     def step(
@@ -168,42 +169,21 @@ class FieldSolver:
             (permeability x (c - c_blood) summed over exchange voxels at the step's start;
             negative when the block takes it up).
         """
+        if self._hierarchy is None:
+            return {}
         xp = self.xp
-        self._react(dt_min, sensing)
         dt = np.float32(dt_min)
-        exports: list[tuple[str, Any]] = []  # (species, device sum): one transfer at the end
-        for name in self.names:
-            op = self.operators[name]
-            cfg = self.configs[name]
-            source = self.static_source[name]
-            uptake = self.static_uptake[name]
-            if cell_source and name in cell_source:
-                source = source + cell_source[name]
-            if cell_uptake and name in cell_uptake:
-                uptake = uptake + cell_uptake[name]
-            exchange = cfg.blood_exchange
-            if exchange is not None:
-                blood = sensing.blood(exchange.species) if sensing else 0.0
-                k = self._label_mask(tuple(exchange.labels)) * np.float32(
-                    exchange.permeability_per_min
-                )
-                flux = (k * (self.values[name] - np.float32(blood))).astype(xp.float64).sum()
-                exports.append((exchange.species, flux))
-                source = source + k * np.float32(blood)
-                uptake = uptake + k
-            c = self.values[name]
-            x = self._iterate
-            x[...] = c
-            self._passes(op, cfg, c, source, uptake, dt, x)
-            pointwise = self._pointwise(op, c, source, uptake, dt)
-            if cfg.solver_passes == 0:
-                self._split_step(op, pointwise, dt, x)
-            elif not self._within_bounds(op, x, pointwise):
-                # the passes amplified some error (they can where stiff terms vary in
-                # space): take the always-stable split step, refined while it stays so
-                self._split_step(op, pointwise, dt, x)
-                self._guarded_passes(op, cfg, c, source, uptake, dt, x, pointwise)
-            finish_step(op, c, x)
+        source, loss, exports = self.linear_terms(dt, cell_source, cell_uptake, sensing)
+        hierarchy = self._hierarchy
+        hierarchy.set_step(dt, np.float32(1) + dt * loss)
+        rhs = self._defect(dt, source, loss)
+        change = xp.zeros_like(source)
+        self.report = solve(
+            hierarchy, change, rhs, self._stack, dt, self._tolerance, self._max_iterations
+        )
+        solution = self._stack + change
+        for index, name in enumerate(self.names):
+            finish_step(self.operators[name], self.values[name], solution[index])
         exported: dict[str, float] = {}
         if exports:
             sums = xp.stack([flux for _, flux in exports]).tolist()
@@ -211,117 +191,58 @@ class FieldSolver:
                 exported[species] = exported.get(species, 0.0) + flux * self.grid.voxel_volume_um3
         return exported
 
-    def _passes(
+    def defect(
         self,
-        op: DiffusionOperator,
-        cfg: Any,
-        c: Any,
-        source: Any,
-        uptake: Any,
-        dt: Any,
-        x: Any,
-    ) -> None:
-        """``solver_passes`` ADI passes from x toward the backward-Euler solution, with
-        ``solver_smoothing_steps`` Jacobi steps between consecutive passes. Starting with
-        ADI keeps uniform fields uniform; ending with ADI conserves mass in a closed
-        lossless domain."""
-        delta = self._delta
-        for pass_index in range(cfg.solver_passes):
-            if pass_index:
-                for _ in range(cfg.solver_smoothing_steps):
-                    be_residual(op, x, c, source, uptake, dt, delta, True)
-                    x += JACOBI_OMEGA * delta
-            x += self._adi_correction(op, x, c, source, uptake, dt)
-
-    def _adi_correction(
-        self, op: DiffusionOperator, x: Any, c: Any, source: Any, uptake: Any, dt: Any
+        dt_min: float,
+        cell_source: dict[str, Any] | None = None,
+        cell_uptake: dict[str, Any] | None = None,
+        sensing: Sensing | None = None,
     ) -> Any:
-        """One Douglas ADI correction of iterate x: the scaled backward-Euler defect, then
-        a Thomas sweep per axis (returned in the solver's delta buffer)."""
-        delta = self._delta
-        be_residual(op, x, c, source, uptake, dt, delta, False)
-        for axis in (0, 1, 2):
-            thomas_sweep(op, delta, dt, axis, self._scratch)
-        return delta
+        """(F, nz, ny, nx) float32: the residual of a step of ``dt_min`` at the fields as
+        they are, dt ((flux + S) - (decay + U) c) at free voxels (0 at a steady state)."""
+        dt = np.float32(dt_min)
+        source, loss, _ = self.linear_terms(dt, cell_source, cell_uptake, sensing)
+        return self._defect(dt, source, loss)
 
-    def _guarded_passes(
-        self,
-        op: DiffusionOperator,
-        cfg: Any,
-        c: Any,
-        source: Any,
-        uptake: Any,
-        dt: Any,
-        x: Any,
-        pointwise: Any,
-    ) -> None:
-        """Jacobi steps, then up to GUARDED_PASSES ADI passes, from the split step. A damped
-        Jacobi step averages each voxel's pointwise value with its neighbours, so it keeps
-        the maximum principle's bounds; an ADI pass is kept only while it does too."""
-        delta, trial = self._delta, self._trial
-        for _ in range(SPLIT_SMOOTHING_STEPS):
-            be_residual(op, x, c, source, uptake, dt, delta, True)
-            x += JACOBI_OMEGA * delta
-        for _ in range(GUARDED_PASSES):
-            trial[...] = x
-            trial += self._adi_correction(op, x, c, source, uptake, dt)
-            if not self._within_bounds(op, trial, pointwise):
-                return
-            x[...] = trial
-
-    def _pointwise(self, op: DiffusionOperator, c: Any, source: Any, uptake: Any, dt: Any) -> Any:
-        """(c + dt S) / (1 + dt (decay + uptake)): the step without diffusion, with the fixed
-        values, barriers at 0 and no negatives (in the solver's buffer for it; the trial
-        buffer holds the denominator meanwhile)."""
-        xp = self.xp
-        out, denominator = self._pointwise_step, self._trial
-        xp.add(np.float32(op.decay_per_min), uptake, out=denominator)
-        xp.multiply(dt, denominator, out=denominator)
-        xp.add(np.float32(1), denominator, out=denominator)
-        xp.multiply(dt, source, out=out)
-        xp.add(c, out, out=out)
-        xp.divide(out, denominator, out=out)
-        finish_step(op, out, out)
+    def _defect(self, dt: np.float32, source: Any, loss: Any) -> Any:
+        assert self._hierarchy is not None
+        out = self.xp.empty_like(source)
+        free = self._hierarchy.levels[0].free
+        defect(self._hierarchy.conductances, free, self._stack, source, loss, dt, out)
         return out
 
-    def _within_bounds(self, op: DiffusionOperator, x: Any, pointwise: Any) -> bool:
-        """Whether x keeps the discrete maximum principle of the backward-Euler step: every
-        value between the least and largest of ``pointwise`` (at the largest the diffusion
-        term is <= 0, so the exact solution lies there), with a relative slack of 1e-3.
-        Barrier voxels are left out by masking, not indexing, so that the four extremes
-        come back to the host in one transfer."""
+    def linear_terms(
+        self,
+        dt: np.float32,
+        cell_source: dict[str, Any] | None = None,
+        cell_uptake: dict[str, Any] | None = None,
+        sensing: Sensing | None = None,
+    ) -> tuple[Any, Any, list[tuple[str, Any]]]:
+        """The source S (units/min) and loss decay + U (1/min) of a step of ``dt``, (F, nz,
+        ny, nx) float32 in ``names`` order, from the fields as they are (see the module
+        docstring), and each blood exchange's (species, device sum of permeability x
+        (c - blood))."""
         xp = self.xp
-        cls, _ = op.classes()
-        solved = cls != BARRIER
-        inf = np.float32(np.inf)
-        low, high, x_low, x_high = (
-            xp.stack(
-                [
-                    xp.where(solved, pointwise, inf).min(),
-                    xp.where(solved, pointwise, -inf).max(),
-                    xp.where(solved, x, inf).min(),
-                    xp.where(solved, x, -inf).max(),
-                ]
-            )
-            .astype(xp.float64)
-            .tolist()
-        )
-        if low > high:  # no voxel is solved
-            return True
-        slack = 1e-3 * max(abs(high), abs(low), 1e-30)
-        return x_high <= high + slack and x_low >= low - slack
-
-    def _split_step(self, op: DiffusionOperator, pointwise: Any, dt: Any, x: Any) -> None:
-        """x = one locally one-dimensional (LOD) backward-Euler step: the pointwise terms
-        implicitly (``pointwise``), then implicit 1-D diffusion solves over half the step
-        along z, y, x and back along x, y, z (the symmetric order halves the error of one
-        sweep per axis and has no preferred axis). Each part keeps values within the bounds
-        of :meth:`_within_bounds` and the fixed values, so the step is stable and positive at
-        any dt (with a splitting error that grows with dt D / dx^2)."""
-        x[...] = pointwise
-        half = np.float32(dt / 2)
-        for axis in (0, 1, 2, 2, 1, 0):
-            thomas_sweep(op, x, half, axis, self._scratch)
+        source = xp.stack([self.static_source[f] for f in self.names])
+        uptake = xp.stack([self.static_uptake[f] for f in self.names])
+        self._react(source, uptake, dt, sensing)
+        exports: list[tuple[str, Any]] = []  # (species, device sum): one transfer at the end
+        for index, name in enumerate(self.names):
+            if cell_source and name in cell_source:
+                source[index] += cell_source[name]
+            if cell_uptake and name in cell_uptake:
+                uptake[index] += cell_uptake[name]
+            exchange = self.configs[name].blood_exchange
+            if exchange is not None:
+                blood = sensing.blood(exchange.species) if sensing else 0.0
+                k = self._label_mask(tuple(exchange.labels)) * np.float32(
+                    exchange.permeability_per_min
+                )
+                flux = (k * (self.values[name] - np.float32(blood))).astype(xp.float64).sum()
+                exports.append((exchange.species, flux))
+                source[index] += k * np.float32(blood)
+                uptake[index] += k
+        return source, self._decay + uptake, exports
 
     def _activator(self, name: str, sensing: Sensing | None) -> Any:
         """What a reaction sees of ``name``: this organ's field or a systemic
@@ -333,10 +254,13 @@ class FieldSolver:
         factor = 1.0 if sensing is None else sensing.factor(name)
         return self.values[name] * np.float32(factor) if factor != 1.0 else self.values[name]
 
-    def _react(self, dt_min: float, sensing: Sensing | None) -> None:
-        xp = self.xp
-        increments: dict[str, Any] = {}
-        for name in self.names:
+    def _react(self, source: Any, uptake: Any, dt: np.float32, sensing: Sensing | None) -> None:
+        """Add each field's reactions, linearised at the step's start (lagged), to ``source``
+        and ``uptake`` ((F, nz, ny, nx) float32): Hill production as a source; logistic growth
+        as the source g c and the uptake g c / K with g = (e^{r dt} - 1) / dt, which makes the
+        step of a uniform field the exact logistic solution (and keeps it in [0, K])."""
+        for index, name in enumerate(self.names):
+            c = self.values[name]
             for reaction in self.configs[name].reactions:
                 if isinstance(reaction, HillProduction):
                     a = self._activator(reaction.activator, sensing)
@@ -349,18 +273,11 @@ class FieldSolver:
                     )
                     if reaction.labels is not None:
                         rate = rate * self._label_mask(tuple(reaction.labels))
-                    increments[name] = increments.get(name, 0) + np.float32(dt_min) * rate
-        for name in self.names:
-            c = self.values[name]
-            if name in increments:
-                c += increments[name].astype(xp.float32)
-            for reaction in self.configs[name].reactions:
-                if isinstance(reaction, LogisticReaction):
-                    growth = np.float32(math.expm1(reaction.rate_per_min * dt_min))
-                    capacity = np.float32(reaction.capacity)
-                    c[...] = c * (growth + np.float32(1)) / (np.float32(1) + c * growth / capacity)
-            if self.configs[name].reactions:
-                finish_step(self.operators[name], c, c)
+                    source[index] += rate
+                elif isinstance(reaction, LogisticReaction):
+                    g = np.float32(math.expm1(reaction.rate_per_min * float(dt)) / float(dt))
+                    source[index] += g * c
+                    uptake[index] += g * c / np.float32(reaction.capacity)
 
     def _label_mask(self, names: tuple[str, ...]) -> Any:
         """(nz, ny, nx) float32: 1 in voxels of the named labels, else 0 (computed once)."""

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import requires_gpu
-from tests.kernel_cases import diffusion_operator
+from tests.kernel_cases import diffusion_operator, multigrid_case
 
 pytestmark = [pytest.mark.gpu, requires_gpu]
 
@@ -52,34 +52,52 @@ def _operators(cp, seed: int):
     return diffusion_operator(np, seed), diffusion_operator(cp, seed)
 
 
-@pytest.mark.parametrize("jacobi", [False, True])
-def test_be_residual_identical(cp, jacobi: bool) -> None:
-    from tissue.kernels.diffusion import be_residual_cuda, be_residual_numpy
+@pytest.mark.parametrize("level_index", [0, 1])
+def test_multigrid_kernels_identical(cp, level_index: int) -> None:
+    """Each multigrid kernel on the device equals its NumPy reference bit for bit."""
+    import tissue.kernels.multigrid as mg
 
-    rng = np.random.default_rng(2)
-    op_cpu, op_gpu = _operators(cp, 2)
-    shape = op_cpu.labels.shape
-    c, c_old, source, uptake = (rng.uniform(0, 5, shape).astype(np.float32) for _ in range(4))
-    out_cpu = np.full(shape, np.nan, np.float32)
-    out_gpu = cp.full(shape, np.nan, cp.float32)
-    be_residual_numpy(op_cpu, c, c_old, source, uptake, np.float32(0.7), out_cpu, jacobi)
-    be_residual_cuda(op_gpu, *(cp.asarray(a) for a in (c, c_old, source, uptake)),
-                     np.float32(0.7), out_gpu, jacobi)  # fmt: skip
-    np.testing.assert_array_equal(out_gpu.get(), out_cpu)
-
-
-@pytest.mark.parametrize("axis", [0, 1, 2])
-def test_thomas_sweep_identical(cp, axis: int) -> None:
-    from tissue.kernels.diffusion import thomas_sweep_cuda, thomas_sweep_numpy
-
-    rng = np.random.default_rng(3 + axis)
-    op_cpu, op_gpu = _operators(cp, 3 + axis)
-    delta = rng.normal(size=op_cpu.labels.shape).astype(np.float32)
-    cpu = delta.copy()
-    gpu = cp.asarray(delta)
-    thomas_sweep_numpy(op_cpu, cpu, np.float32(3.0), axis, np.empty_like(cpu))
-    thomas_sweep_cuda(op_gpu, gpu, np.float32(3.0), axis, cp.empty_like(gpu))
-    np.testing.assert_array_equal(gpu.get(), cpu)
+    cpu_h, cpu_v = multigrid_case(np, 5)
+    gpu_h, _ = multigrid_case(cp, 5)
+    cpu_level, gpu_level = cpu_h.levels[level_index], gpu_h.levels[level_index]
+    shape = cpu_level.shape
+    index = tuple(slice(n) for n in shape)
+    r, e = (np.where(cpu_level.free, a[index], np.float32(0)) for a in cpu_v[:2])
+    dt, omega = np.float32(0.7), np.float32(0.8)
+    for numpy_kernel, cuda_kernel, args in [
+        (mg.operator_numpy, mg.operator_cuda, (e, dt)),
+        (mg.residual_numpy, mg.residual_cuda, (r, e, dt)),
+        (mg.jacobi_numpy, mg.jacobi_cuda, (r, e, dt, omega)),
+        (mg.jacobi_first_numpy, mg.jacobi_first_cuda, (r, omega)),
+    ]:
+        ref = np.full(shape, np.nan, np.float32)
+        out = cp.full(shape, np.nan, cp.float32)
+        numpy_kernel(cpu_level, *args, ref)
+        device_args = tuple(cp.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
+        cuda_kernel(gpu_level, *device_args, out)
+        np.testing.assert_array_equal(out.get(), ref, err_msg=numpy_kernel.__name__)
+    coarse = (shape[0], *((n + 1) // 2 for n in shape[1:]))
+    ref = np.full(coarse, np.nan, np.float32)
+    out = cp.full(coarse, np.nan, cp.float32)
+    mg.restrict_numpy(r, ref)
+    mg.restrict_cuda(cp.asarray(r), out)
+    np.testing.assert_array_equal(out.get(), ref)
+    parent = np.ascontiguousarray(r[:, ::2, ::2, ::2])
+    ref, out = e.copy(), cp.asarray(e)
+    mg.prolong_add_numpy(ref, parent, cpu_level.free, np.float32(1.5))
+    mg.prolong_add_cuda(out, cp.asarray(parent), gpu_level.free, np.float32(1.5))
+    np.testing.assert_array_equal(out.get(), ref)
+    np.testing.assert_array_equal(
+        mg.dot_partials_cuda(cp.asarray(r), cp.asarray(e)).get(), mg.dot_partials_numpy(r, e)
+    )
+    if level_index == 0:
+        c, source, loss = cpu_v[2:]
+        ref = np.full(shape, np.nan, np.float32)
+        out = cp.full(shape, np.nan, cp.float32)
+        mg.defect_numpy(cpu_h.conductances, cpu_level.free, c, source, loss, dt, ref)
+        mg.defect_cuda(gpu_h.conductances, gpu_level.free, *(cp.asarray(a) for a in
+                       (c, source, loss)), dt, out)  # fmt: skip
+        np.testing.assert_array_equal(out.get(), ref)
 
 
 def test_finish_step_identical(cp) -> None:

@@ -76,7 +76,6 @@ from tissue.config.organs import (
 )
 from tissue.config.overrides import parse_override
 from tissue.config.scenario import (
-    STIFF_STEP,
     ObservablesConfig,
     RunConfig,
     Scenario,
@@ -90,7 +89,6 @@ __all__ = [
     "FACES",
     "LUNG_LABELS",
     "MAX_LABELS",
-    "STIFF_STEP",
     "AddCells",
     "Attack",
     "BlockSignal",

@@ -3,11 +3,13 @@ exchange with the blood."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from tissue.config.base import FACES, Face, Model, NonNegative, Positive, Vector3
+
+LEGACY_SOLVER_KEYS = {"solver_passes", "solver_smoothing_steps"}  # ignored when loading
 
 
 class LabelSource(Model):
@@ -69,14 +71,13 @@ class FieldConfig(Model):
     voxel layer when ``boundary = "dirichlet"``; otherwise they are no-flux. Barrier
     labels of an organ are always no-flux and hold 0.
 
-    Each diffusion step runs ``solver_passes`` ADI passes with ``solver_smoothing_steps``
-    Jacobi steps between consecutive passes (see tissue.kernels.diffusion). Transients are
-    accurate while dt * D / dx^2 stays below about 25; steady states at any dt. A step whose
-    passes break the maximum principle (possible where stiff terms vary in space) is redone
-    as one locally one-dimensional split step (BioFVM's scheme: stable and positive at any
-    dt, with a splitting error of order dt) refined by passes that keep it so;
-    ``solver_passes = 0`` always takes the bare split step (fastest, least accurate at
-    large dt D / dx^2).
+    Each diffusion step solves its backward-Euler system (see tissue.solver) until the
+    bound on the step's error, max |residual| / (1 + dt (decay + uptake)), is at most
+    ``solver_tolerance`` times the field's largest value, within ``solver_max_iterations``
+    iterations; at any dt. Reactions enter each step linearised at its start: production
+    as a source, logistic growth as a source r c and its saturation as an uptake r c / K.
+    Files written before the solver (with ``solver_passes`` and ``solver_smoothing_steps``)
+    still load; those two keys are ignored.
     """
 
     units: str = "a.u."
@@ -88,8 +89,8 @@ class FieldConfig(Model):
     boundary: Literal["no_flux", "dirichlet"] = "no_flux"
     boundary_value: NonNegative = 0.0
     boundary_faces: list[Face] = list(FACES)
-    solver_passes: Annotated[int, Field(ge=0, le=50)] = 2
-    solver_smoothing_steps: Annotated[int, Field(ge=0, le=50)] = 1
+    solver_tolerance: Annotated[float, Field(gt=0.0, le=0.1, allow_inf_nan=False)] = 1e-4
+    solver_max_iterations: Annotated[int, Field(ge=1, le=1000)] = 100
     sources: list[
         Annotated[Union[LabelSource, PointSource], Field(discriminator="kind")]  # noqa: UP007
     ] = []
@@ -97,3 +98,11 @@ class FieldConfig(Model):
         Annotated[Union[LogisticReaction, HillProduction], Field(discriminator="kind")]  # noqa: UP007
     ] = []
     blood_exchange: BloodExchange | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_replaced_solver_keys(cls, data: Any) -> Any:
+        """Scenarios saved before the multigrid solver name the ADI solver's settings."""
+        if isinstance(data, dict) and LEGACY_SOLVER_KEYS & data.keys():
+            data = {k: v for k, v in data.items() if k not in LEGACY_SOLVER_KEYS}
+        return data

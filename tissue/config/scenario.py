@@ -19,8 +19,6 @@ from tissue.config.overrides import drop_none, set_dotted
 from tissue.config.translate import describe, error_key
 from tissue.errors import InputError
 
-STIFF_STEP = 1000  # dt * D / dx^2 above which the field solver lags fast changes
-
 
 class TimeSteps(Model):
     """Time step of each process (min). Each must be a whole multiple of the shortest."""
@@ -99,39 +97,6 @@ class Scenario(Model):
         """Organs that carry ``field``."""
         organs = self.fields[field].organs
         return list(self.organs) if organs is None else list(organs)
-
-    def warnings(self) -> list[str]:
-        """Advice that does not stop a run: fields stepped far beyond where the solver tracks
-        fast changes (dt * D / dx^2 > STIFF_STEP)."""
-        out = []
-        dt = self.time_steps.diffusion_min
-        for fname, field in self.fields.items():
-            for oname in self.field_organs(fname):
-                organ = self.organs[oname]
-                labels = organ.label_names()
-                diffusivity = max(
-                    [field.diffusion_um2_per_min]
-                    + [v for k, v in field.diffusion_by_label.items() if k in labels]
-                )
-                k = dt * diffusivity / min(organ.spacing_xyz_um) ** 2
-                if k > STIFF_STEP:
-                    if field.solver_passes == 0:
-                        effect = (
-                            "the split step smooths sharp sources over more voxels as "
-                            "dt*D/dx^2 grows; shorten time_steps.diffusion_min or set "
-                            f"fields.{fname}.solver_passes >= 1 where that matters"
-                        )
-                    else:
-                        effect = (
-                            "steady states stay exact, but changes in sources take many "
-                            "steps to settle; shorten time_steps.diffusion_min or raise "
-                            f"fields.{fname}.solver_passes"
-                        )
-                    out.append(
-                        f"field '{fname}' in organ '{oname}': dt*D/dx^2 = {k:.0f} > "
-                        f"{STIFF_STEP}: {effect}"
-                    )
-        return out
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)

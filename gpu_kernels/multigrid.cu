@@ -1,0 +1,143 @@
+// Multigrid hot paths of the implicit diffusion step, batched over fields.
+// NumPy references (same float32 operations, same order): tissue/kernels/multigrid.py.
+// Arrays are (F, nz, ny, nx), C order. No atomics: every sum runs in a fixed order.
+#include "multigrid.cuh"
+
+// out = dt ((flux + source) - loss c) at free voxels, 0 elsewhere, flux = sum over faces of
+// k (c_neighbour - c), added z-, z+, y-, y+, x-, x+; k_axis[q] joins q and its + neighbour.
+extern "C" __global__ void defect(const bool* free, const float* kz, const float* ky,
+                                  const float* kx, const float* c, const float* source,
+                                  const float* loss, float* out, int nf, int nz, int ny, int nx,
+                                  float dt) {
+  const long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (p >= (long long)nf * nz * ny * nx) return;
+  if (!free[p]) {
+    out[p] = 0.0f;
+    return;
+  }
+  const int ix = (int)(p % nx);
+  const int iy = (int)((p / nx) % ny);
+  const int iz = (int)((p / ((long long)nx * ny)) % nz);
+  const long long sz = (long long)ny * nx;
+  const float cp = c[p];
+  float flux = 0.0f;
+  if (iz > 0) flux = flux + kz[p - sz] * (c[p - sz] - cp);
+  if (iz < nz - 1) flux = flux + kz[p] * (c[p + sz] - cp);
+  if (iy > 0) flux = flux + ky[p - nx] * (c[p - nx] - cp);
+  if (iy < ny - 1) flux = flux + ky[p] * (c[p + nx] - cp);
+  if (ix > 0) flux = flux + kx[p - 1] * (c[p - 1] - cp);
+  if (ix < nx - 1) flux = flux + kx[p] * (c[p + 1] - cp);
+  out[p] = dt * ((flux + source[p]) - loss[p] * cp);
+}
+
+// out = A e = diag e - dt s at free voxels, 0 elsewhere.
+extern "C" __global__ void apply_operator(const bool* free, const float* wz, const float* wy,
+                                    const float* wx, const float* diag, const float* e,
+                                    float* out, int nf, int nz, int ny, int nx, float dt) {
+  const long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (p >= (long long)nf * nz * ny * nx) return;
+  if (!free[p]) {
+    out[p] = 0.0f;
+    return;
+  }
+  const tissue::Box box{nz, ny, nx};
+  out[p] = tissue::apply(p, box, wz, wy, wx, diag, e, dt);
+}
+
+// out = r - A e at free voxels, 0 elsewhere.
+extern "C" __global__ void residual(const bool* free, const float* wz, const float* wy,
+                                    const float* wx, const float* diag, const float* r,
+                                    const float* e, float* out, int nf, int nz, int ny, int nx,
+                                    float dt) {
+  const long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (p >= (long long)nf * nz * ny * nx) return;
+  if (!free[p]) {
+    out[p] = 0.0f;
+    return;
+  }
+  const tissue::Box box{nz, ny, nx};
+  out[p] = r[p] - tissue::apply(p, box, wz, wy, wx, diag, e, dt);
+}
+
+// out = e + omega ((r - A e) / diag) at free voxels, 0 elsewhere (a damped Jacobi step).
+extern "C" __global__ void jacobi(const bool* free, const float* wz, const float* wy,
+                                  const float* wx, const float* diag, const float* r,
+                                  const float* e, float* out, int nf, int nz, int ny, int nx,
+                                  float dt, float omega) {
+  const long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (p >= (long long)nf * nz * ny * nx) return;
+  if (!free[p]) {
+    out[p] = 0.0f;
+    return;
+  }
+  const tissue::Box box{nz, ny, nx};
+  const float ae = tissue::apply(p, box, wz, wy, wx, diag, e, dt);
+  out[p] = e[p] + omega * ((r[p] - ae) / diag[p]);
+}
+
+// out = omega (r / diag) at free voxels, 0 elsewhere: a Jacobi step from e = 0.
+extern "C" __global__ void jacobi_first(const bool* free, const float* diag, const float* r,
+                                        float* out, long long n, float omega) {
+  const long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (p >= n) return;
+  out[p] = free[p] ? omega * (r[p] / diag[p]) : 0.0f;
+}
+
+// out[block] = the sum of the block's 2x2x2 children of `fine` (nz, ny, nx per field),
+// added in z-major order of (dz, dy, dx). One thread per coarse voxel.
+extern "C" __global__ void restrict_sum(const float* fine, float* out, int nf, int nz, int ny,
+                                        int nx) {
+  const int cz = (nz + 1) / 2, cy = (ny + 1) / 2, cx = (nx + 1) / 2;
+  const long long q = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (q >= (long long)nf * cz * cy * cx) return;
+  const int X = (int)(q % cx);
+  const int Y = (int)((q / cx) % cy);
+  const int Z = (int)((q / ((long long)cx * cy)) % cz);
+  const long long f = q / ((long long)cx * cy * cz);
+  const long long base = f * nz * ny * nx;
+  float s = 0.0f;
+  for (int dz = 0; dz < 2; ++dz) {
+    const int z = 2 * Z + dz;
+    if (z >= nz) continue;
+    for (int dy = 0; dy < 2; ++dy) {
+      const int y = 2 * Y + dy;
+      if (y >= ny) continue;
+      for (int dx = 0; dx < 2; ++dx) {
+        const int x = 2 * X + dx;
+        if (x >= nx) continue;
+        s = s + fine[base + ((long long)z * ny + y) * nx + x];
+      }
+    }
+  }
+  out[q] = s;
+}
+
+// e += scale coarse[parent] at free voxels. One thread per fine voxel.
+extern "C" __global__ void prolong_add(float* e, const float* coarse, const bool* free, int nf,
+                                       int nz, int ny, int nx, float scale) {
+  const long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (p >= (long long)nf * nz * ny * nx) return;
+  if (!free[p]) return;
+  const int cz = (nz + 1) / 2, cy = (ny + 1) / 2, cx = (nx + 1) / 2;
+  const int x = (int)(p % nx);
+  const int y = (int)((p / nx) % ny);
+  const int z = (int)((p / ((long long)nx * ny)) % nz);
+  const long long f = p / ((long long)nx * ny * nz);
+  const long long parent = ((f * cz + z / 2) * cy + y / 2) * cx + x / 2;
+  e[p] = e[p] + scale * coarse[parent];
+}
+
+// out[f, t] = sum over k of a[f, k lanes + t] b[f, k lanes + t] in double, k in order.
+// One thread per field and lane; neighbouring lanes read neighbouring elements.
+extern "C" __global__ void dot_partials(const float* a, const float* b, double* out, int nf,
+                                        long long n, int lanes) {
+  const long long q = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (q >= (long long)nf * lanes) return;
+  const long long f = q / lanes;
+  const int t = (int)(q % lanes);
+  const float* af = a + f * n;
+  const float* bf = b + f * n;
+  double s = 0.0;
+  for (long long i = t; i < n; i += lanes) s = s + (double)af[i] * (double)bf[i];
+  out[q] = s;
+}
