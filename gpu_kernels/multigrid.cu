@@ -30,10 +30,11 @@ extern "C" __global__ void defect(const bool* free, const float* kz, const float
   out[p] = dt * ((flux + source[p]) - loss[p] * cp);
 }
 
-// out = A e = diag e - dt s at free voxels, 0 elsewhere.
+// out = A e at free voxels, 0 elsewhere.
 extern "C" __global__ void apply_operator(const bool* free, const float* wz, const float* wy,
-                                    const float* wx, const float* diag, const float* e,
-                                    float* out, int nf, int nz, int ny, int nx, float dt) {
+                                          const float* wx, const float* fixedw,
+                                          const float* mass, const float* diag, const float* e,
+                                          float* out, int nf, int nz, int ny, int nx, float dt) {
   const long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (p >= (long long)nf * nz * ny * nx) return;
   if (!free[p]) {
@@ -41,14 +42,14 @@ extern "C" __global__ void apply_operator(const bool* free, const float* wz, con
     return;
   }
   const tissue::Box box{nz, ny, nx};
-  out[p] = tissue::apply(p, box, wz, wy, wx, diag, e, dt);
+  out[p] = tissue::apply(p, box, wz, wy, wx, fixedw, mass, e, dt);
 }
 
 // out = r - A e at free voxels, 0 elsewhere.
 extern "C" __global__ void residual(const bool* free, const float* wz, const float* wy,
-                                    const float* wx, const float* diag, const float* r,
-                                    const float* e, float* out, int nf, int nz, int ny, int nx,
-                                    float dt) {
+                                    const float* wx, const float* fixedw, const float* mass,
+                                    const float* diag, const float* r, const float* e, float* out,
+                                    int nf, int nz, int ny, int nx, float dt) {
   const long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (p >= (long long)nf * nz * ny * nx) return;
   if (!free[p]) {
@@ -56,14 +57,14 @@ extern "C" __global__ void residual(const bool* free, const float* wz, const flo
     return;
   }
   const tissue::Box box{nz, ny, nx};
-  out[p] = r[p] - tissue::apply(p, box, wz, wy, wx, diag, e, dt);
+  out[p] = r[p] - tissue::apply(p, box, wz, wy, wx, fixedw, mass, e, dt);
 }
 
 // out = e + omega ((r - A e) / diag) at free voxels, 0 elsewhere (a damped Jacobi step).
 extern "C" __global__ void jacobi(const bool* free, const float* wz, const float* wy,
-                                  const float* wx, const float* diag, const float* r,
-                                  const float* e, float* out, int nf, int nz, int ny, int nx,
-                                  float dt, float omega) {
+                                  const float* wx, const float* fixedw, const float* mass,
+                                  const float* diag, const float* r, const float* e, float* out,
+                                  int nf, int nz, int ny, int nx, float dt, float omega) {
   const long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (p >= (long long)nf * nz * ny * nx) return;
   if (!free[p]) {
@@ -71,7 +72,7 @@ extern "C" __global__ void jacobi(const bool* free, const float* wz, const float
     return;
   }
   const tissue::Box box{nz, ny, nx};
-  const float ae = tissue::apply(p, box, wz, wy, wx, diag, e, dt);
+  const float ae = tissue::apply(p, box, wz, wy, wx, fixedw, mass, e, dt);
   out[p] = e[p] + omega * ((r[p] - ae) / diag[p]);
 }
 

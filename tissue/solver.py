@@ -269,7 +269,7 @@ def solve(
     return SolveReport(iterations.tolist(), bound.tolist(), converged.tolist(), history)
 
 
-_LEVEL_ARRAYS = ("free", "wz", "wy", "wx", "diagw", "mass", "diag")
+_LEVEL_ARRAYS = ("free", "wz", "wy", "wx", "fixedw", "diagw", "mass", "diag")
 
 
 def _buffers(xp: Any, levels: list[Level]) -> list[_Buffers]:
@@ -319,6 +319,7 @@ def _level(xp: Any, free: Any, w: list[Any], to_fixed: Any) -> Level:
         wz=w[0],
         wy=w[1],
         wx=w[2],
+        fixedw=to_fixed,
         diagw=xp.zeros(free.shape, xp.float32),
         mass=xp.zeros(free.shape, xp.float32),
         diag=xp.ones(free.shape, xp.float32),

@@ -3,11 +3,15 @@
 Every array is (F, nz, ny, nx) float32 C-contiguous, one slab per field, on one level of the
 hierarchy of :mod:`tissue.solver`. On a level, the backward-Euler operator of free voxel p is
 
-    (A e)_p = diag_p e_p - dt s_p,   s_p = sum over the six faces of w_face e_neighbour,
+    (A e)_p = mass_p e_p + dt (s_p + fixedw_p e_p),   s_p = sum over faces of w (e_p - e_q),
 
-with ``diag = mass + dt diagw`` (set per step), ``w`` the face conductances (1/min, stored at
-the face's lower voxel along each axis: ``wz[p]`` joins p and its z+ neighbour) and e = 0 at
-voxels that are not free. The six terms are added in the order z-, z+, y-, y+, x-, x+.
+in flux form (differences of neighbours: accurate in float32 when e is smooth, however large
+dt w is), with ``w`` the conductances of faces between free voxels (1/min, stored at the
+face's lower voxel along each axis: ``wz[p]`` joins p and its z+ neighbour), ``fixedw`` the
+conductances to fixed neighbours (where e = 0) and e = 0 at voxels that are not free. The six
+terms are added in the order z-, z+, y-, y+, x-, x+: the minus neighbour's as
+s + w (e_p - e_q), the plus neighbour's as s - w (e_q - e_p), in both implementations.
+``diag = mass + dt diagw`` (diagw: fixedw and every face's w) divides Jacobi steps.
 
 Kernels (each a NumPy reference and a CUDA launcher with the same float32 expressions in the
 same order, so the two give the same bits; ``gpu_kernels/multigrid.cu``):
@@ -46,16 +50,17 @@ class Level:
     Attributes:
         free: bool, the voxels solved on this level (a coarse voxel is free when any of its
             children is). wz, wy, wx: float32 face conductances (1/min), 0 at faces with a
-            side that is not free and at the grid's upper faces. diagw: float32, the sum of
-            a voxel's face conductances, those to fixed neighbours included. mass, diag:
-            float32, set per step: 1 + dt (decay + uptake) summed over the children, and
-            mass + dt diagw (1 at voxels that are not free).
+            side that is not free and at the grid's upper faces. fixedw: float32, the sum of
+            a voxel's conductances to fixed neighbours. diagw: float32, fixedw plus the
+            voxel's face conductances. mass, diag: float32, set per step: 1 + dt (decay +
+            uptake) summed over the children, and mass + dt diagw (1 where not free).
     """
 
     free: Any
     wz: Any
     wy: Any
     wx: Any
+    fixedw: Any
     diagw: Any
     mass: Any
     diag: Any
@@ -86,23 +91,21 @@ _FACES = [_faces_4d(axis) for axis in (1, 2, 3)]  # (lower, upper) voxels of z, 
 # --- NumPy references ----------------------------------------------------------------
 
 
-def _stencil_sum_numpy(level: Level, e: np.ndarray, s: np.ndarray, t: np.ndarray) -> None:
-    """s = sum over faces of w e_neighbour, in the order z-, z+, y-, y+, x-, x+."""
-    s.fill(0)
-    for (lo, hi), w in zip(_FACES, (level.wz, level.wy, level.wx), strict=True):
-        np.multiply(w[lo], e[lo], out=t[hi])  # minus neighbour of the voxels above
-        np.add(s[hi], t[hi], out=s[hi])
-        np.multiply(w[lo], e[hi], out=t[lo])  # plus neighbour of the voxels below
-        np.add(s[lo], t[lo], out=s[lo])
-
-
 def _apply_numpy(level: Level, e: np.ndarray, dt: np.float32, out: np.ndarray) -> None:
-    """out = diag e - dt s (everywhere; callers mask)."""
+    """out = mass e + dt (s + fixedw e), s = sum over faces of w (e_p - e_q) (everywhere;
+    callers mask)."""
     t, _ = level.host_scratch()
-    _stencil_sum_numpy(level, e, out, t)
+    out.fill(0)
+    for (lo, hi), w in zip(_FACES, (level.wz, level.wy, level.wx), strict=True):
+        np.subtract(e[hi], e[lo], out=t[hi])
+        np.multiply(w[lo], t[hi], out=t[hi])
+        np.add(out[hi], t[hi], out=out[hi])  # the minus neighbour of the voxels above
+        np.subtract(out[lo], t[hi], out=out[lo])  # the plus neighbour of the voxels below
+    np.multiply(level.fixedw, e, out=t)
+    np.add(out, t, out=out)
     np.multiply(dt, out, out=out)
-    np.multiply(level.diag, e, out=t)
-    np.subtract(t, out, out=out)
+    np.multiply(level.mass, e, out=t)
+    np.add(t, out, out=out)
 
 
 def defect_numpy(
@@ -222,6 +225,8 @@ def _check_level(level: Level, *arrays: tuple[str, Any]) -> tuple[int, int, int,
         ("wz", level.wz),
         ("wy", level.wy),
         ("wx", level.wx),
+        ("fixedw", level.fixedw),
+        ("mass", level.mass),
         ("diag", level.diag),
         *arrays,
     ):
@@ -237,7 +242,7 @@ def _launch_stencil(kernel: str, level: Level, arrays: tuple[Any, ...], scalars:
         "multigrid.cu",
         kernel,
         f * nz * ny * nx,
-        (level.free, level.wz, level.wy, level.wx, level.diag, *arrays,
+        (level.free, level.wz, level.wy, level.wx, level.fixedw, level.mass, level.diag, *arrays,
          np.int32(f), np.int32(nz), np.int32(ny), np.int32(nx), *scalars),
     )  # fmt: skip
 
