@@ -6,8 +6,8 @@ t = 0; its analytic steady state c0 cosh((x - m) / ell) / cosh(w / ell) with the
 where each code puts it (tissue at the centres of its outer voxels, py-pde on the domain
 faces), and each code's fully discrete steady state in closed form (its discretisation floor).
 
-Runs: tissue (float32, the chosen backend) with the schema's default solver and with the LOD
-split step (``solver_passes = 0``) at several dt; py-pde (float64, CPU only) with its explicit
+Runs: tissue (float32, the chosen backend) with the schema's default solver (multigrid-
+preconditioned CG to its default tolerance) at several dt; py-pde (float64, CPU only) with its explicit
 Euler solver on the numba backend at 0.9 of the stability limit, on one numba thread unless
 ``--pypde-threads`` says otherwise (its numba compilation is not timed). Every run starts from
 c = 0 and is checked every ``CHECK_INTERVAL_MIN`` simulated minutes (each step when dt is
@@ -68,7 +68,6 @@ STEADY_CHANGE_PER_MIN = 1e-6  # ... the largest change, relative to c0, per simu
 MAX_SIM_MIN = 500.0  # simulated minutes a run may take at most
 DEFAULT_SIZES = {"cpu": [64], "gpu": [64]}
 DEFAULT_DTS = "0.1,1,10"  # min, tissue's default solver
-DEFAULT_LOD_DTS = "0.01,0.1,1,10"  # min, tissue's LOD split step
 DEFAULT_BUDGET_S = 30.0  # stepping seconds per run at most
 DEFAULT_PYPDE_THREADS = 1  # numba threads: one core, as tissue's NumPy (0: numba's default)
 PYPDE_DT_FRACTION = 0.9  # py-pde's explicit dt as a fraction of its stability limit
@@ -197,13 +196,11 @@ def finite_or_none(value: float) -> float | None:
 # --- tissue ---------------------------------------------------------------------------
 
 
-def run_tissue(
-    backend: Backend, n: int, dt_min: float, passes: int | None, budget_s: float
-) -> dict[str, Any]:
-    """One tissue run from c = 0 (see :func:`drive`); ``passes`` as in tissue_scenario."""
+def run_tissue(backend: Backend, n: int, dt_min: float, budget_s: float) -> dict[str, Any]:
+    """One tissue run from c = 0 (see :func:`drive`) with the default solver."""
     xp = backend.xp
     start = time.perf_counter()
-    scenario = scenario_from_dict(tissue_scenario(n, dt_min, passes), "benchmarks/steady_state.py")
+    scenario = scenario_from_dict(tissue_scenario(n, dt_min), "benchmarks/steady_state.py")
     sim = Simulation(scenario, backend=backend, seed=0)
     fields = sim.organs[ORGAN].fields
     cfg = fields.configs[FIELD]
@@ -225,12 +222,10 @@ def run_tissue(
         solved_voxels("tissue", n),
         budget_s,
     )
-    solver = "LOD split step" if cfg.solver_passes == 0 else "default (ADI + Jacobi)"
     return {
         "code": "tissue",
-        "solver": solver,
-        "solver_passes": cfg.solver_passes,
-        "solver_smoothing_steps": cfg.solver_smoothing_steps,
+        "solver": "default (multigrid CG)",
+        "solver_tolerance": cfg.solver_tolerance,
         "backend": backend.name,
         "dtype": "float32",
         "dt_D_over_h2": dt_min * DIFFUSION_UM2_PER_MIN / SPACING_UM**2,
@@ -375,17 +370,15 @@ def run_case(
     backend: Backend,
     n: int,
     dts: Sequence[float],
-    lod_dts: Sequence[float],
     budget_s: float,
     pypde_operators: str = "numba",
     pypde_threads: int | None = None,
 ) -> dict[str, Any]:
-    """All runs of one N^3 case: tissue's default solver at ``dts``, its LOD split step at
-    ``lod_dts`` (min), then py-pde's explicit solver."""
+    """All runs of one N^3 case: tissue's default solver at ``dts`` (min), then py-pde's
+    explicit solver."""
     runs = []
-    settings = [(dt, None) for dt in dts] + [(dt, 0) for dt in lod_dts]
-    for dt, passes in settings:
-        runs.append(run_tissue(backend, n, dt, passes, budget_s))
+    for dt in dts:
+        runs.append(run_tissue(backend, n, dt, budget_s))
         print(f"  {progress(runs[-1])}", flush=True)
     runs.append(run_pypde(n, budget_s, operators=pypde_operators, threads=pypde_threads))
     print(f"  {progress(runs[-1])}", flush=True)
@@ -579,11 +572,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"tissue default-solver steps, min (default {DEFAULT_DTS})",
     )
     parser.add_argument(
-        "--lod-dts",
-        default=DEFAULT_LOD_DTS,
-        help=f"tissue LOD split-step steps, min (default {DEFAULT_LOD_DTS})",
-    )
-    parser.add_argument(
         "--budget-s", type=float, default=DEFAULT_BUDGET_S, help="stepping seconds per run at most"
     )
     parser.add_argument(
@@ -595,7 +583,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        dts, lod_dts = parse_dts(args.dts), parse_dts(args.lod_dts)
+        dts = parse_dts(args.dts)
     except ValueError as error:
         parser.error(str(error))
     if args.pypde_threads < 0:
@@ -614,7 +602,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def run_one(n: int) -> dict[str, Any]:
         threads = args.pypde_threads or None
-        return run_case(backend, n, dts, lod_dts, args.budget_s, pypde_threads=threads)
+        return run_case(backend, n, dts, args.budget_s, pypde_threads=threads)
 
     result["cases"], all_ok = run_cases(
         backend, sizes, run_one, lambda n: BYTES_PER_GPU_VOXEL * n**3, "n"

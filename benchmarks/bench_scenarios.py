@@ -167,7 +167,6 @@ def whole_lung_scenario(n: int = 800, cells: int = 1_000_000) -> dict[str, Any]:
                 "units": "a.u.",
                 "diffusion_um2_per_min": d,
                 "decay_per_min": decay,
-                "solver_passes": 0,
                 **(
                     {"sources": [{"kind": "label", "label": src, "rate_per_min": 0.004}]}
                     if src

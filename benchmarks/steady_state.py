@@ -38,10 +38,10 @@ BOUNDARY_VALUE = 38.0
 DIFFUSION_LENGTH_UM = math.sqrt(DIFFUSION_UM2_PER_MIN / DECAY_PER_MIN)
 
 
-def tissue_scenario(n: int, dt_min: float, passes: int | None = None) -> dict[str, Any]:
+def tissue_scenario(n: int, dt_min: float, tolerance: float | None = None) -> dict[str, Any]:
     """Scenario dict: an n^3 box of 20 um voxels, one field (D, decay, c = 0 at start,
-    Dirichlet c0 on the x faces, no flux elsewhere); ``passes`` None: the schema's
-    default solver, 0: the LOD split step."""
+    Dirichlet c0 on the x faces, no flux elsewhere); ``tolerance`` None: the schema's
+    default solver tolerance."""
     field: dict[str, Any] = {
         "units": "mmHg",
         "diffusion_um2_per_min": DIFFUSION_UM2_PER_MIN,
@@ -51,8 +51,8 @@ def tissue_scenario(n: int, dt_min: float, passes: int | None = None) -> dict[st
         "boundary_value": BOUNDARY_VALUE,
         "boundary_faces": ["x-", "x+"],
     }
-    if passes is not None:
-        field["solver_passes"] = passes
+    if tolerance is not None:
+        field["solver_tolerance"] = tolerance
     return {
         "name": f"diffusion-decay-{n}",
         "time_steps": {"diffusion_min": dt_min, "mechanics_min": 0.1, "phenotype_min": 6.0},

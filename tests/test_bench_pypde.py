@@ -41,7 +41,7 @@ def short_steady_window(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("short_steady_window")
 def test_tissue_default_solver_reaches_the_analytic_steady_state(backend: Backend) -> None:
     n = 16
-    run = bench.run_tissue(backend, n, 1.0, None, budget_s=30.0)
+    run = bench.run_tissue(backend, n, 1.0, budget_s=30.0)
     final = run["final"]
     assert final["stopped"] == "steady"
     floor = discretisation_floor(n)["tissue"]["max_rel_error"]  # 3.7e-7
@@ -73,11 +73,11 @@ def test_case_result_renders_as_a_table() -> None:
     cpu = get_backend("cpu")
     result = result_header("pypde", cpu, Timer(cpu, 0, 1))
     result["method"] = bench.method_record(5.0)
-    result["cases"] = [bench.run_case(cpu, 6, [1.0], [0.1], 5.0, pypde_operators="scipy")]
+    result["cases"] = [bench.run_case(cpu, 6, [1.0, 6.0], 5.0, pypde_operators="scipy")]
     text = render(result)
     rows = [line for line in text.splitlines() if line.startswith("| 6 |")]
     assert len(rows) == 3 + 2  # three runs, two floors
-    assert "| tissue | LOD split step | 0.1 |" in text
+    assert "| tissue | default (multigrid CG) | 6 |" in text
     assert "| py-pde | explicit Euler (SciPy operators) |" in text
 
 
@@ -98,6 +98,6 @@ def test_main_runs_a_small_case(capsys: pytest.CaptureFixture[str]) -> None:
     assert bench.main(["--sizes", "12", "--no-write", "--budget-s", "5"]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| 12 |")]
-    assert len(rows) == 3 + 4 + 1 + 2  # default solver, LOD, py-pde; two floors
+    assert len(rows) == 3 + 1 + 2  # default solver at three dt, py-pde; two floors
     pypde = next(row for row in rows if "| py-pde | explicit Euler |" in row)
     assert "| steady at" in pypde

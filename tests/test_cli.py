@@ -32,6 +32,24 @@ def test_run_writes_scenario_and_time_series(tmp_path: Path) -> None:
     assert "tissue.oxygen.min" in rows[0]
 
 
+def test_run_warns_when_a_solve_stops_at_its_iteration_cap(tmp_path: Path) -> None:
+    """One CG iteration cannot reach a 1e-7 tolerance from the spheroid's first steps: the
+    run completes and says which field, how often and what to change; by default it is
+    silent (the spheroid converges)."""
+    out = tmp_path / "run"
+    capped = ["--set", "fields.oxygen.solver_max_iterations=1",
+              "--set", "fields.oxygen.solver_tolerance=1e-7"]  # fmt: skip
+    result = CliRunner().invoke(main, ["run", "spheroid", "-o", str(out), "--days", "0.01",
+                                       "--backend", "cpu", *capped])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "field oxygen in tissue:" in result.output
+    assert "stopped at solver_max_iterations = 1 before solver_tolerance = 1e-07" in result.output
+    quiet = CliRunner().invoke(main, ["run", "spheroid", "-o", str(tmp_path / "default"),
+                                      "--days", "0.01", "--backend", "cpu"])  # fmt: skip
+    assert quiet.exit_code == 0, quiet.output
+    assert "solver_max_iterations" not in quiet.output
+
+
 def test_overrides_days_and_quiet(tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = CliRunner().invoke(

@@ -18,6 +18,7 @@ One step of the organ's fields (length dt), all fields in one batched solve:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,24 @@ from tissue.signals import Sensing, parse_signal
 from tissue.solver import Hierarchy, SolveReport, solve
 
 
+@dataclass
+class SolverStats:
+    """One field's solves since the organ was built: steps, CG iterations in all and at
+    most, and steps that stopped at the iteration cap before reaching the tolerance."""
+
+    steps: int = 0
+    iterations: int = 0
+    most_iterations: int = 0
+    unconverged: int = 0
+
+    def add(self, iterations: int, converged: bool) -> None:
+        """Count one step's solve."""
+        self.steps += 1
+        self.iterations += iterations
+        self.most_iterations = max(self.most_iterations, iterations)
+        self.unconverged += not converged
+
+
 class FieldSolver:
     """All fields of one organ.
 
@@ -39,6 +58,7 @@ class FieldSolver:
             one (F, nz, ny, nx) array, in ``names`` order).
         operators: field name -> its :class:`DiffusionOperator`.
         report: what the last step's solve did (None before the first step).
+        stats: field name -> its :class:`SolverStats` over every step so far.
     """
 
     def __init__(
@@ -73,6 +93,7 @@ class FieldSolver:
             self._build(name, organ_name, barrier)
         self._masks: dict[tuple[str, ...], Any] = {}
         self.report: SolveReport | None = None
+        self.stats = {name: SolverStats() for name in self.names}
         self._hierarchy = Hierarchy([self.operators[f] for f in self.names]) if self.names else None
         self._tolerance = np.array([self.configs[f].solver_tolerance for f in self.names])
         self._max_iterations = max(
@@ -181,6 +202,8 @@ class FieldSolver:
         self.report = solve(
             hierarchy, change, rhs, self._stack, dt, self._tolerance, self._max_iterations
         )
+        for index, name in enumerate(self.names):
+            self.stats[name].add(self.report.iterations[index], self.report.converged[index])
         solution = self._stack + change
         for index, name in enumerate(self.names):
             finish_step(self.operators[name], self.values[name], solution[index])

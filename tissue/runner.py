@@ -182,6 +182,20 @@ class Runner:
     def _periodic_checkpoint(self, sim: Simulation) -> None:
         self.checkpoint()
 
+    def _report_solver(self) -> None:
+        """A warning for each field whose diffusion solve ever stopped at its iteration cap
+        short of its tolerance (its error was then larger than the tolerance says)."""
+        for organ_name, organ in self.sim.organs.items():
+            for name, stats in organ.fields.stats.items():
+                if stats.unconverged:
+                    config = organ.fields.configs[name]
+                    self.report(
+                        f"field {name} in {organ_name}: {stats.unconverged} of {stats.steps} "
+                        f"diffusion steps stopped at solver_max_iterations = "
+                        f"{config.solver_max_iterations} before solver_tolerance = "
+                        f"{config.solver_tolerance:g}; raise the cap or shorten diffusion_min"
+                    )
+
     def run(
         self,
         stop: StopRequest | None = None,
@@ -204,6 +218,7 @@ class Runner:
                 self.sim.step()
                 if progress is not None:
                     progress(self.sim.tick, total)
+            self._report_solver()
             if stop:
                 self.checkpoint()
                 self.run_file.finish("interrupted")

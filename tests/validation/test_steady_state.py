@@ -137,7 +137,7 @@ def test_tissue_reaches_its_discrete_steady_state(
     stepped ``settle_min`` simulated minutes, against the closed forms.
 
     The solver's fixed point is the discrete steady state at any dt; what remains is float32
-    rounding and, at dt = 1 min (dt D / h^2 = 250), the slower convergence of the ADI passes.
+    rounding and the solver's stopping tolerance.
     Measured on the CPU: max |c - c_discrete| = 2.1e-7 c0 (dt 0.1) and 6.4e-7 c0 (dt 1), over
     every voxel (so the field is also uniform across y and z); tolerance 2e-6 c0. Against
     the analytic steady state the max error is tissue's discretisation floor, 1.48e-6:
