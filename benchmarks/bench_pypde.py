@@ -7,15 +7,15 @@ where each code puts it (tissue at the centres of its outer voxels, py-pde on th
 faces), and each code's fully discrete steady state in closed form (its discretisation floor).
 
 Runs: tissue (float32, the chosen backend) with the schema's default solver (multigrid-
-preconditioned CG to its default tolerance) at several dt; py-pde (float64, CPU only) with its explicit
-Euler solver on the numba backend at 0.9 of the stability limit, on one numba thread unless
-``--pypde-threads`` says otherwise (its numba compilation is not timed). Every run starts from
-c = 0 and is checked every ``CHECK_INTERVAL_MIN`` simulated minutes (each step when dt is
-longer): relative max and L2 errors against the analytic steady state. A tolerance is reached
-at the first check from which the max error stays below it for the rest of the run. Runs stop
-when steady (the field changed by less than ``STEADY_CHANGE_PER_MIN`` c0 per simulated minute
-over at least one minute), at ``MAX_SIM_MIN``, or when their stepping time exceeds the wall
-budget.
+preconditioned CG to its default tolerance) at several dt; py-pde (float64, CPU only) with
+its explicit Euler solver on the numba backend at 0.9 of the stability limit, on one numba
+thread unless ``--pypde-threads`` says otherwise (its numba compilation is not timed). Every
+run starts from c = 0 and is checked every ``CHECK_INTERVAL_MIN`` simulated minutes (each
+step when dt is longer): relative max and L2 errors against the analytic steady state. A
+tolerance is reached at the first check from which the max error stays below it for the rest
+of the run. Runs stop when steady (the field changed by less than ``STEADY_CHANGE_PER_MIN``
+c0 per simulated minute over at least one minute), at ``MAX_SIM_MIN``, or when their
+stepping time exceeds the wall budget.
 """
 
 from __future__ import annotations
