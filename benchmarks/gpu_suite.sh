@@ -140,7 +140,9 @@ run_step "gpu tests" 110 "$LOGDIR/pytest-gpu.log" "0 5" \
   "$PY" -m pytest -q -m gpu tests -p no:cacheprovider
 
 # --- 5. benchmarks ----------------------------------------------------------------------
-diffusion_args=(--backend gpu)
+# the 512^3 box first, then the kernels, convergence and accuracy sections while the budget
+# lasts (cases left unstarted at 75 s are recorded as skipped; the JSON is written after each)
+diffusion_args=(--backend gpu --budget-s 75)
 [ -n "${TISSUE_DIFFUSION_SIZES:-}" ] && diffusion_args+=(--sizes "$TISSUE_DIFFUSION_SIZES")
 run_step "bench diffusion" 100 - 0 "$PY" -m benchmarks.bench_diffusion "${diffusion_args[@]}"
 

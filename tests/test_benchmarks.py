@@ -9,29 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import bench_cells, bench_diffusion, bench_memory, bench_scenarios, common
+from benchmarks import bench_cells, bench_memory, bench_scenarios, common
 from tissue.backend import get_backend
 from tissue.config import scenario_from_dict
 
 CPU = get_backend("cpu")
-
-
-def test_diffusion_times_the_adi_and_the_split_step(tmp_path: Path) -> None:
-    argv = ["--sizes", "10", "--warmup", "0", "--repeats", "2", "--out-dir", str(tmp_path)]
-    assert bench_diffusion.main(argv) == 0
-    (path,) = tmp_path.glob("diffusion-cpu-*.json")
-    case = json.loads(path.read_text())["cases"][0]
-    split = case["split_step"]
-    assert split["kernel_calls_per_step"] == {
-        "finish_step": 2,  # the pointwise step's and the step's
-        "thomas_sweep_x": 2,
-        "thomas_sweep_y": 2,
-        "thomas_sweep_z": 2,
-    }
-    assert split["bytes_per_voxel_update"] == 8 + 6 * 25 + 2 * 9 + 16
-    assert case["step"]["bytes_per_voxel_update"] > split["bytes_per_voxel_update"]
-    assert split["voxel_updates_per_s"] == pytest.approx(1000 / split["median_s"])
-    assert "split (LOD)" in common.tables(tmp_path)
 
 
 def test_cells_times_mechanics_and_secretion(tmp_path: Path) -> None:
