@@ -24,6 +24,7 @@ FLOORS = {
     "gpu_kernels": 1,
     "tissue.errors": 1,
     "tissue.grid": 1,
+    "tissue.limits": 1,
     "tissue.signals": 1,
     "tissue.state": 1,
     "tissue.backend": 2,

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -17,7 +18,7 @@ from tissue.backend import Backend
 from tissue.cells import LIVE
 from tissue.config import scenario_from_dict
 from tissue.errors import InputError
-from tissue.io.checkpoint import CheckpointError
+from tissue.io.checkpoint import CheckpointError, reseal
 from tissue.simulation import Simulation, load_checkpoint, save_checkpoint
 from tissue.state import SimulationState
 
@@ -198,7 +199,111 @@ def test_newer_version_is_refused(good_checkpoint: Path) -> None:
 def test_state_that_does_not_fit_its_scenario_is_refused(good_checkpoint: Path) -> None:
     with h5py.File(good_checkpoint, "a") as handle:
         del handle["state/organs/box/fields/signal"]
+    assert "sha256: the content does not match its checksum" in refused(good_checkpoint)
+    reseal(good_checkpoint)
     assert "missing 'organs/box/fields/signal'" in refused(good_checkpoint)
+
+
+def edit(path: Path, dataset: str, change: Callable[[np.ndarray], np.ndarray]) -> None:
+    """Replace ``dataset`` by ``change(its data)`` and reseal the file (a deliberate edit
+    that the checksum no longer catches)."""
+    with h5py.File(path, "a") as handle:
+        data = change(handle[dataset][()])
+        del handle[dataset]
+        handle.create_dataset(dataset, data=data)
+    reseal(path)
+
+
+def set_attr(path: Path, group: str, name: str, value: object) -> None:
+    with h5py.File(path, "a") as handle:
+        handle[group].attrs[name] = value
+    reseal(path)
+
+
+CELLS = "state/organs/box/cells"
+
+
+def _duplicate_first_id(ids: np.ndarray) -> np.ndarray:
+    ids = ids.copy()
+    ids[1] = ids[0]
+    return ids
+
+
+def _nan_first(values: np.ndarray) -> np.ndarray:
+    values = values.copy()
+    values.flat[0] = np.nan
+    return values
+
+
+def _far_first(positions: np.ndarray) -> np.ndarray:
+    positions = positions.copy()
+    positions[0] = 1e6
+    return positions
+
+
+@pytest.mark.parametrize(
+    ("dataset", "change", "expected"),
+    [
+        (f"{CELLS}/id", _duplicate_first_id, "ids are not unique and increasing"),
+        (f"{CELLS}/type", lambda t: np.full_like(t, 9), "type codes 9..9; allowed: 0..1"),
+        (f"{CELLS}/state", lambda s: np.full_like(s, 7), "unknown state codes"),
+        (f"{CELLS}/position_um", _far_first, "1 cells outside the grid"),
+        ("state/organs/box/fields/oxygen", _nan_first, "holds NaN or infinite values"),
+        ("state/organs/box/labels", lambda x: np.full_like(x, 200), "unknown label codes [200]"),
+    ],
+)
+def test_resealed_nonsense_is_refused(
+    good_checkpoint: Path,
+    dataset: str,
+    change: Callable[[np.ndarray], np.ndarray],
+    expected: str,
+) -> None:
+    """A state edited and resealed (so that the checksum holds) is checked for sense."""
+    edit(good_checkpoint, dataset, change)
+    assert expected in refused(good_checkpoint)
+
+
+@pytest.mark.parametrize(
+    ("group", "name", "value", "expected"),
+    [
+        ("/", "tick", np.int64(-4), "tick: -4; allowed: >= 0"),
+        ("/", "time_min", np.float64(1e9), "does not match tick"),
+        (CELLS, "next_id", np.int64(1), "allowed: 0 <= id < next_id = 1"),
+        (CELLS, "n", np.int64(10**6), "rows; the counter n says 1000000"),
+    ],
+)
+def test_resealed_bad_counters_are_refused(
+    good_checkpoint: Path, group: str, name: str, value: object, expected: str
+) -> None:
+    set_attr(good_checkpoint, group, name, value)
+    assert expected in refused(good_checkpoint)
+
+
+def test_resealed_scenario_that_no_longer_fits_is_refused(good_checkpoint: Path) -> None:
+    with h5py.File(good_checkpoint, "a") as handle:
+        text = handle.attrs["scenario"]
+        handle.attrs["scenario"] = text.replace("shape = [\n    16,", "shape = [\n    24,", 1)
+    reseal(good_checkpoint)
+    assert "does not fit the scenario's shape" in refused(good_checkpoint)
+
+
+def test_each_changed_attribute_fails_the_checksum(good_checkpoint: Path) -> None:
+    """Attributes are covered too (Fletcher-32 covers only chunk data): a scenario value,
+    a counter and a run setting, each changed by one digit."""
+    with h5py.File(good_checkpoint) as handle:
+        scenario = handle.attrs["scenario"]
+        next_id = int(handle[CELLS].attrs["next_id"])
+    for group, name, value in [
+        ("/", "scenario", scenario.replace("= 1", "= 2", 1)),
+        (CELLS, "next_id", np.int64(next_id + 1)),
+        ("run", "target_days", np.float64(2.0)),
+    ]:
+        original = good_checkpoint.read_bytes()
+        with h5py.File(good_checkpoint, "a") as handle:
+            handle[group].attrs[name] = value
+        assert "does not match its checksum" in refused(good_checkpoint), name
+        good_checkpoint.write_bytes(original)
+    assert load_checkpoint(good_checkpoint, backend="cpu").simulation.tick == 3
 
 
 def test_no_pickle_anywhere() -> None:
@@ -222,7 +327,7 @@ def test_failed_write_leaves_the_previous_checkpoint(good_checkpoint: Path) -> N
         f"""
         import resource, signal
         from tests.test_checkpoint import busy
-        from tissue.io.checkpoint import CheckpointError
+        from tissue.io.checkpoint import CheckpointError, reseal
         sim = busy()
         sim.step(20)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

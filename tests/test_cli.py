@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from tissue.cli import main
+from tissue.io.runfile import RunReader
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -27,7 +28,9 @@ def test_run_writes_scenario_and_time_series(tmp_path: Path) -> None:
     resolved = tomllib.loads((out / "scenario.toml").read_text())
     assert resolved["name"] == "spheroid"
     rows = list(csv.DictReader((out / "timeseries.csv").open()))
-    assert [float(r["time_min"]) for r in rows] == [0.0]  # output every 120 min; 72 min run
+    # output every 120 min; the 72-min run ends with a row of its final state
+    assert [float(r["time_min"]) for r in rows] == [0.0, 72.0]
+    assert {r["run_id"] for r in rows} == {RunReader(out / "run.h5").run_id}
     assert float(rows[0]["tissue.tumour.live"]) > 200
     assert "tissue.oxygen.min" in rows[0]
 
@@ -70,7 +73,7 @@ def test_overrides_days_and_quiet(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader((out / "timeseries.csv").open()))
-    assert len(rows) == 5  # t = 0, 6, 12, 18, 24 min (0.02 days = 28.8 min)
+    assert len(rows) == 6  # t = 0, 6, 12, 18, 24 min and the end (0.02 days = 28.8 min)
     resolved = tomllib.loads((out / "scenario.toml").read_text())
     assert resolved["cell_types"]["tumour"]["radius_um"] == 9.0
 
@@ -86,7 +89,23 @@ def test_overrides_days_and_quiet(tmp_path: Path) -> None:
          "error: --set: cell_types.tumour.speed_um_per_min: Input should be greater than or "
          "equal to 0 (got -2)"),
         (["run", "spheroid", "-o", "X", "--set", "nodots"], "error: --set: nodots: expected"),
-        (["run", "spheroid", "-o", "X", "--days", "-1"], "error: --days: -1.0: allowed"),
+        (["run", "spheroid", "-o", "X", "--days", "-1"], "error: --days: -1: allowed"),
+        (["run", "spheroid", "-o", "X", "--days", "inf"], "error: --days: inf: allowed"),
+        (["run", "spheroid", "-o", "X", "--days", "1e300"], "error: --days: 1e+300: allowed"),
+        (["run", "spheroid", "-o", "X", "--snapshot-every", "1e-9"],
+         "error: --snapshot-every: 1e-09: allowed: a whole multiple of the shortest time step"),
+        (["run", "spheroid", "-o", "X", "--checkpoint-every", "nan"],
+         "error: --checkpoint-every: nan: allowed"),
+        (["run", "spheroid", "-o", "X", "--set", "cell_types.tumour.cycle_rate_per_min=1e30"],
+         "error: --set: cell_types.tumour.cycle_rate_per_min: 1e+30 per min; allowed: <= "),
+        (["run", "spheroid", "-o", "X", "--set", "organs.tissue.shape=[1200,1200,1200]"],
+         "error: spheroid (built-in): organs.tissue.shape: [1200, 1200, 1200] with 1 field(s) "
+         "needs about"),
+        (["run", "spheroid", "-o", "X", "--set", "organs.tissue.spacing_um=-1"],
+         "error: --set: organs.tissue.spacing_um: Input should be greater than 0 (got -1)"),
+        (["run", "spheroid", "-o", "X", "--seed", "1.5"],
+         "error: tissue run: Invalid value for '--seed': '1.5' is not a valid integer."),
+        (["run", "spheroid"], "error: tissue run: Missing option '-o' / '--out'."),
         (["run", "spheroid", "-o", "X", "--backend", "gpu"], "error: --backend: gpu:"),
         (["run", "spheroid", "-o", "X", "--seed", "-4"], "error: --seed: -4: allowed"),
     ],

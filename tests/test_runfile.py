@@ -85,14 +85,16 @@ def test_resume_truncates_what_came_after_the_checkpoint(tmp_path: Path) -> None
     straight = tmp_path / "straight"
     small_run(straight, minutes=30.0)
     resumed = tmp_path / "resumed"
-    small_run(resumed, minutes=14.0)  # outputs at 0, 6, 12; snapshots at 0, 12, 14 (the end)
+    small_run(resumed, minutes=14.0)  # rows at 0, 6, 12, 14 (the end); snapshots at 0, 12, 14
     kept = (resumed / "checkpoint.h5").read_bytes()
-    # go on to 20 min (an output at 18, a snapshot and a checkpoint at 20), then lose the
-    # last checkpoint as if the machine died before writing it
+    assert list(RunReader(resumed / "run.h5").timeseries()["time_min"]) == [0, 6, 12, 14]
+    # go on to 20 min (rows at 18 and 20, a snapshot and a checkpoint at 20): the row at
+    # 14 goes (off the 6-min grid), then lose the last checkpoint as if the machine died
+    # before writing it
     settings = RunSettings(target_days=20 / 1440, snapshot_every_min=12.0)
     sim = load_checkpoint(resumed / "checkpoint.h5", backend="cpu").simulation
     Runner(sim, resumed, settings, resume=True).run()
-    assert RunReader(resumed / "run.h5").timeseries()["time_min"][-1] == 18.0
+    assert list(RunReader(resumed / "run.h5").timeseries()["time_min"]) == [0, 6, 12, 18, 20]
     (resumed / "checkpoint.h5").write_bytes(kept)
     sim = load_checkpoint(resumed / "checkpoint.h5", backend="cpu").simulation
     assert sim.time_min == pytest.approx(14.0)
@@ -106,24 +108,36 @@ def test_resume_truncates_what_came_after_the_checkpoint(tmp_path: Path) -> None
     assert np.array_equal(a.field(-1, "box", "oxygen"), b.field(-1, "box", "oxygen"))
 
 
+@pytest.mark.parametrize("failing", [2, 3])
 def test_a_failing_periodic_checkpoint_is_reported_and_the_run_goes_on(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: int
 ) -> None:
+    """The first ``failing`` checkpoint writes fail (disk full): periodic ones are reported
+    and the run goes on; when the final one fails too the run ends ``incomplete``."""
     import tissue.io.checkpoint as checkpoint
 
+    calls: list[int] = []
+
     def fail(raw: object) -> None:
-        raise OSError(28, "No space left on device")
+        calls.append(1)
+        if len(calls) <= failing:
+            raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(checkpoint, "_fsync", fail)
     reports: list[str] = []
     sim = Simulation(scenario_from_dict(busy_scenario(), "busy"), backend="cpu", seed=2)
     settings = RunSettings(12 / 1440, snapshot_every_min=12.0, checkpoint_every_min=6.0)
     status = Runner(sim, tmp_path, settings, report=reports.append).run()
-    assert status == "complete"
-    assert len(reports) == 3  # at 6 and 12 min, and the final one
+    expected = "complete" if failing < 3 else "incomplete"
+    assert status == expected
+    assert len(reports) == failing  # at 6 and 12 min, and the final one
     assert all("No space left on device" in r for r in reports)
     assert "there is no earlier checkpoint" in reports[0]
-    assert RunReader(tmp_path / "run.h5").status == "complete"
+    assert RunReader(tmp_path / "run.h5").status == expected
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["run.h5", "run.xmf", "scenario.toml", "timeseries.csv"]
+        + (["checkpoint.h5"] if failing < 3 else [])
+    )
 
 
 def test_xdmf_sidecar_opens_in_vtk(tmp_path: Path) -> None:

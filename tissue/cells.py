@@ -7,6 +7,7 @@ happened, never on the backend), which makes per-voxel sums reproducible.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,8 @@ class CellStore:
         extra_columns: model-specific columns (name -> Column) added to the base ones.
         id_base: the first id (organs of one run use disjoint id ranges, so that ids are
             unique for the run and random draws keyed by id never repeat).
+        grow_check: called with the new capacity before the store grows; it raises to
+            refuse growth that cannot fit (see :func:`tissue.limits.check_cell_growth`).
     """
 
     def __init__(
@@ -61,8 +64,10 @@ class CellStore:
         capacity: int = 1024,
         extra_columns: dict[str, Column] | None = None,
         id_base: int = 0,
+        grow_check: Callable[[int], None] | None = None,
     ) -> None:
         self.xp = xp
+        self.grow_check = grow_check
         self.columns = {**BASE_COLUMNS, **(extra_columns or {})}
         self.n = 0
         self.next_id = int(id_base)
@@ -88,6 +93,8 @@ class CellStore:
         if rows <= self.capacity:
             return
         new_capacity = max(rows, 2 * self.capacity)
+        if self.grow_check is not None:
+            self.grow_check(new_capacity)
         for name, col in self.columns.items():
             grown = self._allocate(col, new_capacity)
             grown[: self.n] = self._data[name][: self.n]

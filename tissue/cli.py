@@ -22,7 +22,29 @@ from tissue.console import EXIT_INPUT, EXIT_INTERRUPTED, console, fail_on_input_
 from tissue.errors import InputError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineErrors(click.Group):
+    """A group whose usage errors (a missing argument, an unknown option, a bad number) are
+    one line, ``error: tissue run: ...``, with exit code 2, like every other refusal."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        kwargs.setdefault("prog_name", "tissue")
+        try:
+            return super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as error:
+            error.show()
+            sys.exit(error.exit_code)
+        except click.ClickException as error:
+            where = error.ctx.command_path if getattr(error, "ctx", None) else "tissue"
+            message = " ".join(error.format_message().split())
+            click.echo(f"error: {where}: {message} (see {where} --help)", err=True)
+            sys.exit(error.exit_code)
+        except click.exceptions.Abort:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="tissue")
 def main() -> None:
     """tissue: 3-D tissue simulations of cancer metastasis on CPU or GPU."""
@@ -72,6 +94,11 @@ QUIET_OPTION = click.option("--quiet", is_flag=True, help="No progress bar or su
     metavar="MIN",
     help="Simulated minutes between checkpoints (always: at the end and on a signal).",
 )
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace the run already in OUT (its files are removed first).",
+)
 @QUIET_OPTION
 @fail_on_input_errors
 def run(
@@ -83,32 +110,38 @@ def run(
     overrides: tuple[str, ...],
     snapshot_every: float | None,
     checkpoint_every: float | None,
+    overwrite: bool,
     quiet: bool,
 ) -> None:
     """Run SCENARIO (a built-in name or a .toml file), writing run.h5, timeseries.csv and
     checkpoint.h5 to OUT. SIGINT or SIGTERM writes a checkpoint and exits with code 130;
-    `tissue resume OUT` continues."""
+    `tissue resume OUT` continues. A folder holding another run is refused unless
+    --overwrite."""
     from tissue.config import load_scenario, parse_override
+    from tissue.limits import check_days, check_seed
     from tissue.runner import RunSettings, deferred_signals
+    from tissue.schedule import Schedule
     from tissue.simulation import Simulation
 
     with deferred_signals() as stop:
         parsed = dict(parse_override(text) for text in overrides)
         loaded = load_scenario(scenario, parsed)
-        for option, value in [
-            ("--days", days),
-            ("--snapshot-every", snapshot_every),
-            ("--checkpoint-every", checkpoint_every),
-        ]:
-            if value is not None and not value > 0:
-                raise InputError(option, str(value), "allowed: a positive number")
+        if days is not None:
+            check_days(days, "--days")
+        if seed is not None:
+            check_seed(seed, "--seed")
         settings = RunSettings(
             target_days=loaded.run.days if days is None else days,
-            snapshot_every_min=snapshot_every or loaded.run.snapshot_interval_min,
-            checkpoint_every_min=checkpoint_every or 0.0,
+            snapshot_every_min=(
+                loaded.run.snapshot_interval_min if snapshot_every is None else snapshot_every
+            ),
+            checkpoint_every_min=0.0 if checkpoint_every is None else checkpoint_every,
         )
+        if checkpoint_every is not None and checkpoint_every == 0:
+            raise InputError("--checkpoint-every", "0", "allowed: a positive interval")
+        settings.checked(Schedule.from_scenario(loaded).base_min, CLI_NAMES)
         sim = Simulation(loaded, backend=backend, seed=seed)
-        _drive(sim, Path(out_dir), settings, resume=False, stop=stop, quiet=quiet)
+        _drive(sim, Path(out_dir), settings, "", stop=stop, quiet=quiet, overwrite=overwrite)
 
 
 @main.command()
@@ -125,6 +158,7 @@ def run(
 def resume(out_dir: str, days: float | None, backend: str, quiet: bool) -> None:
     """Continue the run in OUT from its checkpoint, exactly as if it had never stopped
     (on any backend)."""
+    from tissue.limits import check_days
     from tissue.runner import CHECKPOINT_FILE, RunSettings, deferred_signals
     from tissue.simulation import load_checkpoint
 
@@ -135,8 +169,7 @@ def resume(out_dir: str, days: float | None, backend: str, quiet: bool) -> None:
             checkpoint.settings, checkpoint.simulation.scenario, str(checkpoint.path)
         )
         if days is not None:
-            if not days > 0:
-                raise InputError("--days", str(days), "allowed: a positive number")
+            check_days(days, "--days")
             settings = RunSettings(days, settings.snapshot_every_min, settings.checkpoint_every_min)
         sim = checkpoint.simulation
         if sim.tick >= sim.ticks_for(settings.target_days):
@@ -152,18 +185,43 @@ def resume(out_dir: str, days: float | None, backend: str, quiet: bool) -> None:
                 f"(written on {checkpoint.written_on}, continuing on {sim.backend.name})",
                 err=True,
             )
-        _drive(sim, out, settings, resume=True, stop=stop, quiet=quiet)
+        _drive(sim, out, settings, checkpoint.run_id or "-", stop=stop, quiet=quiet)
 
 
-def _drive(sim: Any, out: Path, settings: Any, resume: bool, stop: Any, quiet: bool) -> None:
-    """Run to the target with files in ``out``; exit 130 after a signal."""
+CLI_NAMES = {
+    "target_days": "--days",
+    "snapshot_every_min": "--snapshot-every",
+    "checkpoint_every_min": "--checkpoint-every",
+}
+
+
+def _drive(
+    sim: Any,
+    out: Path,
+    settings: Any,
+    resume_id: str,
+    stop: Any,
+    quiet: bool,
+    overwrite: bool = False,
+) -> None:
+    """Run to the target with files in ``out`` (a new run, or resuming the run
+    ``resume_id``; "-" for a checkpoint saved outside a run); exit 130 after a signal, 2
+    when the run file or the final checkpoint could not be written."""
     from tissue.io.runfile import RunFileError
     from tissue.runner import Runner
 
     def report(message: str) -> None:
         click.echo(f"warning: {message}", err=True)
 
-    runner = Runner(sim, out, settings, resume=resume, report=report)
+    runner = Runner(
+        sim,
+        out,
+        settings,
+        resume=bool(resume_id),
+        report=report,
+        overwrite=overwrite,
+        run_id="" if resume_id in ("", "-") else resume_id,
+    )
     started = time.perf_counter()
     try:
         if quiet:
@@ -174,6 +232,14 @@ def _drive(sim: Any, out: Path, settings: Any, resume: bool, stop: Any, quiet: b
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_INPUT)
     elapsed = time.perf_counter() - started
+    if status == "incomplete":
+        click.echo(
+            f"error: the run reached day {sim.time_min / 1440:g} but its final checkpoint "
+            f"could not be written (see the warning above); {out / 'run.h5'} is marked "
+            "incomplete",
+            err=True,
+        )
+        sys.exit(EXIT_INPUT)
     if status == "interrupted":
         click.echo(
             f"interrupted at day {sim.time_min / 1440:g}: checkpoint in "

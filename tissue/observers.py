@@ -4,10 +4,12 @@ them to a CSV file that can be read while the run goes on."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from pathlib import Path
 from typing import TextIO
 
+from tissue.errors import InputError
 from tissue.simulation import Simulation
 
 
@@ -33,10 +35,19 @@ class TimeSeriesCSV:
         path: the CSV file (created or truncated).
         resume_at_min: continue an existing file instead: rows after this simulated time
             (written after the checkpoint a run resumes from) are dropped first.
+        run_id: when given, a last column ``run_id`` holds it on every row, and a resumed
+            file must hold only rows of that run.
+
+    Raises:
+        InputError: (resuming) the file holds rows of another run.
+        OSError: the file could not be written.
     """
 
-    def __init__(self, path: str | Path, resume_at_min: float | None = None) -> None:
+    def __init__(
+        self, path: str | Path, resume_at_min: float | None = None, run_id: str = ""
+    ) -> None:
         self.path = Path(path)
+        self.run_id = run_id
         self._file: TextIO | None = None
         self._writer: csv.DictWriter[str] | None = None
         if resume_at_min is not None and self.path.is_file():
@@ -49,12 +60,28 @@ class TimeSeriesCSV:
             rows = [row for row in reader if float(row["time_min"]) <= resume_at_min + 1e-6]
         if not fields:
             return
+        if self.run_id:
+            others = {row.get("run_id") for row in rows} - {self.run_id}
+            if others:
+                found = sorted(str(x) for x in others)[0]
+                raise InputError(
+                    str(self.path),
+                    "run_id",
+                    f"holds rows of run {found[:8]}, not of run {self.run_id[:8]} that the "
+                    "checkpoint belongs to: the folder mixes two runs; allowed: start again "
+                    "with `tissue run ... --overwrite`",
+                )
         temporary = self.path.with_name(f".{self.path.name}.tmp")
-        with temporary.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
-        temporary.replace(self.path)
+        try:
+            with temporary.open("w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=fields)
+                writer.writeheader()
+                writer.writerows(rows)
+            temporary.replace(self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+            raise
         self._file = self.path.open("a", newline="")
         self._writer = csv.DictWriter(self._file, fieldnames=fields, restval="nan")
 
@@ -65,14 +92,20 @@ class TimeSeriesCSV:
         """Append ``row`` (observable -> value); the first row sets the columns."""
         if self._writer is None:
             self._file = self.path.open("w", newline="")
-            self._writer = csv.DictWriter(self._file, fieldnames=list(row), restval="nan")
+            fields = list(row) + (["run_id"] if self.run_id else [])
+            self._writer = csv.DictWriter(self._file, fieldnames=fields, restval="nan")
             self._writer.writeheader()
         known = set(self._writer.fieldnames)
-        self._writer.writerow({k: f"{v:.9g}" for k, v in row.items() if k in known})
+        line = {k: f"{v:.9g}" for k, v in row.items() if k in known}
+        if "run_id" in known:
+            line["run_id"] = self.run_id
+        self._writer.writerow(line)
         assert self._file is not None
         self._file.flush()
 
     def close(self) -> None:
+        """Close the file (errors while closing are ignored: every row was flushed)."""
         if self._file is not None:
-            self._file.close()
+            with contextlib.suppress(OSError):
+                self._file.close()
             self._file = None

@@ -21,6 +21,7 @@ from tissue.fields import FieldSolver
 from tissue.geometry import build_labels
 from tissue.grid import Grid
 from tissue.kernels.cells import CellGrid, build_cell_grid, contact_pairs
+from tissue.limits import check_cell_growth
 from tissue.signals import parse_behaviour
 from tissue.state import SimulationState
 
@@ -143,7 +144,11 @@ class Organ:
         self.fields = FieldSolver(
             xp, scenario, name, self.grid, self.labels, self.label_codes, barrier
         )
-        self.cells = CellStore(xp, id_base=index << ID_BITS)
+        self.cells = CellStore(
+            xp,
+            id_base=index << ID_BITS,
+            grow_check=lambda rows: check_cell_growth(name, rows, backend),
+        )
         allowed = np.zeros((max(1, len(scenario.cell_types)), 256), dtype=bool)
         for t, ctype in enumerate(scenario.cell_types.values()):
             if ctype.allowed_labels is None:

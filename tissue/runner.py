@@ -1,19 +1,30 @@
 """Driving a run to its end with its files: time series, snapshots, checkpoints, signals.
 
-A :class:`Runner` owns the output folder of one run::
+A :class:`Runner` owns the output folder of one run, locked for its life (see
+:mod:`tissue.io.rundir`)::
 
+    OUT/run.lock          held while the run writes (names the process)
     OUT/scenario.toml     the resolved scenario
     OUT/run.h5            time series and snapshots (see tissue.io.runfile), run.xmf beside it
     OUT/timeseries.csv    the time series as CSV
     OUT/checkpoint.h5     the latest checkpoint (see tissue.io.checkpoint)
 
+Each run has a run id, written into run.h5, checkpoint.h5 and the CSV: a new run refuses a
+folder that holds another run (unless ``overwrite``), and a resumed run refuses files of
+two different runs.
+
 Checkpoints are written every ``checkpoint_every_min`` of simulated time (if set), at the end
 of the run, and when SIGINT or SIGTERM arrives: the signal only sets a flag, the tick in
-progress completes, the checkpoint is written, and the run returns ``interrupted``.
+progress completes, the checkpoint is written, and the run returns ``interrupted``. A run
+that reaches its end records its final state as the last time-series row and snapshot, and
+returns ``complete``, or ``incomplete`` when its final checkpoint could not be written.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import os
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,16 +32,31 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import h5py
+
 from tissue.config import Scenario
 from tissue.errors import InputError
 from tissue.io.checkpoint import CheckpointError
-from tissue.io.runfile import RunFileError, RunWriter
+from tissue.io.rundir import (
+    CHECKPOINT_FILE,
+    CSV_FILE,
+    DAMAGED_CSV_FILE,
+    DAMAGED_RUN_FILE,
+    RUN_FILE,
+    SCENARIO_FILE,
+    RunLock,
+    clear_run_files,
+    describe_taken_over,
+    new_run_id,
+    remove_stale_temporaries,
+    run_files_present,
+)
+from tissue.io.runfile import RunFileError, RunReader, RunWriter
+from tissue.limits import check_days, check_interval_min
 from tissue.observers import TimeSeriesCSV
 from tissue.simulation import Simulation, save_checkpoint
 
-RUN_FILE = "run.h5"
-CHECKPOINT_FILE = "checkpoint.h5"
-CSV_FILE = "timeseries.csv"
+__all__ = ["CHECKPOINT_FILE", "CSV_FILE", "RUN_FILE", "RunSettings", "Runner"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +89,23 @@ class RunSettings:
             return cls(**{key: float(value) for key, value in values.items()})
         except (TypeError, ValueError):
             raise InputError(source, "run", f"bad run settings {stored}") from None
+
+    def checked(self, base_min: float, names: dict[str, str] | None = None) -> RunSettings:
+        """These settings, refused (one line naming ``names[field]``, default the field's
+        own name) unless the days are in range and the intervals whole multiples of the
+        shortest time step ``base_min`` (a checkpoint interval may be 0: none)."""
+        names = names or {}
+        check_days(self.target_days, names.get("target_days", "target_days"))
+        check_interval_min(
+            self.snapshot_every_min, names.get("snapshot_every_min", "snapshot_every_min"), base_min
+        )
+        if self.checkpoint_every_min != 0:
+            check_interval_min(
+                self.checkpoint_every_min,
+                names.get("checkpoint_every_min", "checkpoint_every_min"),
+                base_min,
+            )
+        return self
 
 
 class StopRequest:
@@ -98,14 +141,23 @@ def deferred_signals() -> Iterator[StopRequest]:
 
 
 class Runner:
-    """Runs ``sim`` to ``settings.target_days`` writing into ``out``.
+    """Runs ``sim`` to ``settings.target_days`` writing into ``out``, which it locks.
 
     Args:
         sim: a new simulation, or one restored from a checkpoint (``resume``).
         out: the output folder (created).
         settings: the run's settings.
-        resume: continue the files in ``out`` from ``sim.tick``.
+        resume: continue the files in ``out`` from ``sim.tick``; they must belong to the
+            run ``run_id`` (the checkpoint's).
         report: called with one-line warnings (a checkpoint that could not be written).
+        overwrite: a new run into a folder holding another run removes that run's files
+            first (otherwise it is refused).
+        run_id: the run's id: the checkpoint's when resuming; a new one by default.
+
+    Raises:
+        InputError: another process is writing ``out``; ``out`` holds another run (a new
+            run without ``overwrite``) or files of two runs (resuming); bad settings; the
+            folder cannot be written.
     """
 
     def __init__(
@@ -115,25 +167,31 @@ class Runner:
         settings: RunSettings,
         resume: bool = False,
         report: Callable[[str], None] = lambda message: None,
+        overwrite: bool = False,
+        run_id: str = "",
     ) -> None:
         self.sim = sim
         self.out = Path(out)
-        self.settings = settings
+        self.settings = settings.checked(sim.schedule.base_min)
         self.report = report
         self.checkpoint_path = self.out / CHECKPOINT_FILE
+        self.run_id = run_id or (_checkpoint_run_id(self.checkpoint_path) if resume else "")
+        self.run_id = self.run_id or new_run_id()
         self._checkpointed_tick = -1  # the tick of the checkpoint this runner wrote last
+        self._last_row_tick = -1
+        self.lock = RunLock(self.out, self.run_id).acquire()
         try:
-            self.out.mkdir(parents=True, exist_ok=True)
-            if not resume:
-                (self.out / "scenario.toml").write_text(sim.scenario.to_toml())
-        except OSError as error:
-            raise InputError(
-                str(self.out), "-o", f"cannot write the output folder ({error})"
-            ) from None
-        self.run_file = self._open_run_file(resume)
-        self.csv = TimeSeriesCSV(
-            self.out / CSV_FILE, resume_at_min=sim.time_min if resume else None
-        )
+            if self.lock.taken_over:
+                report(describe_taken_over(self.lock.taken_over))
+            self._claim(resume, overwrite)
+            self._write_scenario()
+            self.run_file = self._open_run_file(resume)
+            self.csv = self._open_csv(resume)
+        except BaseException:
+            self.lock.release()
+            raise
+        if not resume or sim.tick % sim.schedule.output == 0:
+            self._last_row_tick = sim.tick  # recorded now, or kept in the resumed files
         sim.add_observer(self._record, call_now=not resume)
         sim.add_observer(self._snapshot, every_min=settings.snapshot_every_min, call_now=not resume)
         if settings.checkpoint_every_min > 0:
@@ -141,21 +199,112 @@ class Runner:
                 self._periodic_checkpoint, every_min=settings.checkpoint_every_min, call_now=False
             )
 
+    # --- the folder ------------------------------------------------------------------
+
+    def _claim(self, resume: bool, overwrite: bool) -> None:
+        """Make sure the folder holds only this run's files (under the lock)."""
+        present = run_files_present(self.out)
+        if not resume and present:
+            if not overwrite:
+                raise InputError(
+                    str(self.out),
+                    "",
+                    f"holds another run ({_describe_run(self.out, present)}); allowed: "
+                    f"`tissue resume {self.out}` to continue it, another folder, or "
+                    "--overwrite to replace it",
+                )
+            clear_run_files(self.out)
+        remove_stale_temporaries(self.out)
+        if resume:
+            self._check_belongs()
+
+    def _check_belongs(self) -> None:
+        """Refuse resuming into a run file of another run."""
+        path = self.out / RUN_FILE
+        if not path.exists():
+            return
+        try:
+            found = RunReader(path).run_id
+        except InputError:
+            return  # damaged: moved aside when opened
+        if found != self.run_id:
+            raise InputError(
+                str(path),
+                "run_id",
+                f"belongs to run {found[:8] or '(none)'}, but {CHECKPOINT_FILE} to run "
+                f"{self.run_id[:8]}: the folder mixes two runs; allowed: resume a folder whose "
+                "files belong to one run, or start again with `tissue run ... --overwrite`",
+            )
+
+    def _write_scenario(self) -> None:
+        """scenario.toml, written atomically (also on resume, so it is the run's own)."""
+        path = self.out / SCENARIO_FILE
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            temporary.write_text(self.sim.scenario.to_toml())
+            os.replace(temporary, path)
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+            raise InputError(
+                str(self.out), "-o", f"cannot write the output folder ({error})"
+            ) from None
+
+    def _keep_through(self, every: int) -> int:
+        """The last tick, at or before the resume tick, on a grid of ``every`` ticks (the
+        final row of a run that is now extended is dropped, so that the time series stays
+        evenly spaced as in a run that never stopped; its final snapshot is a real state
+        and stays)."""
+        tick = self.sim.tick
+        return tick if tick % every == 0 else tick - 1
+
     def _open_run_file(self, resume: bool) -> RunWriter:
         path = self.out / RUN_FILE
         sim = self.sim
+        state = sim.state()
         if resume and path.exists():
             try:
-                return RunWriter(path, sim.scenario, sim.state(), sim.backend.name, resume=True)
+                return RunWriter(
+                    path,
+                    sim.scenario,
+                    state,
+                    sim.backend.name,
+                    resume=True,
+                    keep_rows_through=self._keep_through(sim.schedule.output),
+                    keep_snapshots_through=sim.tick,
+                )
             except InputError as error:
-                aside = path.with_name("run.damaged.h5")
+                aside = path.with_name(DAMAGED_RUN_FILE)
                 path.replace(aside)
                 self.report(f"{error}; moved it to {aside} and started a new run file")
-        return RunWriter(path, sim.scenario, sim.state(), sim.backend.name)
+        try:
+            return RunWriter(path, sim.scenario, state, sim.backend.name, run_id=self.run_id)
+        except RunFileError as error:
+            raise InputError(str(path), "", str(error).removeprefix(f"{path}: ")) from None
+
+    def _open_csv(self, resume: bool) -> TimeSeriesCSV:
+        path = self.out / CSV_FILE
+        at_min = None
+        if resume:
+            at_min = self._keep_through(self.sim.schedule.output) * self.sim.schedule.base_min
+        try:
+            return TimeSeriesCSV(path, resume_at_min=at_min, run_id=self.run_id)
+        except (csv.Error, ValueError, KeyError, UnicodeDecodeError) as error:
+            aside = path.with_name(DAMAGED_CSV_FILE)
+            path.replace(aside)
+            self.report(
+                f"{path}: unreadable ({type(error).__name__}: {error}); moved it to {aside} and "
+                "started a new CSV (the run file holds the whole time series)"
+            )
+            return TimeSeriesCSV(path, run_id=self.run_id)
+        except OSError as error:
+            raise InputError(str(path), "", f"cannot write ({error})") from None
 
     @property
     def total_ticks(self) -> int:
         return self.sim.ticks_for(self.settings.target_days)
+
+    # --- outputs ---------------------------------------------------------------------
 
     def checkpoint(self) -> bool:
         """Write the checkpoint now (unless this tick's is written); False (and a report)
@@ -163,7 +312,7 @@ class Runner:
         if self._checkpointed_tick == self.sim.tick:
             return True
         try:
-            save_checkpoint(self.sim, self.checkpoint_path, asdict(self.settings))
+            save_checkpoint(self.sim, self.checkpoint_path, asdict(self.settings), self.run_id)
         except CheckpointError as error:
             self.report(str(error))
             return False
@@ -174,7 +323,11 @@ class Runner:
         """One row of observables (computed once) to the run file and the CSV."""
         row = sim.observables()
         self.run_file.record_row(sim.tick, row)
-        self.csv.write_row(row)
+        try:
+            self.csv.write_row(row)
+        except OSError as error:
+            raise RunFileError(f"{self.csv.path}: cannot write the CSV ({error})") from None
+        self._last_row_tick = sim.tick
 
     def _snapshot(self, sim: Simulation) -> None:
         self.run_file.snapshot(sim.state())
@@ -201,14 +354,17 @@ class Runner:
         stop: StopRequest | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> str:
-        """Step to the target; returns ``complete`` or ``interrupted`` (after writing a
-        checkpoint) when ``stop`` was set by a signal.
+        """Step to the target; returns ``complete``, ``incomplete`` (the final checkpoint
+        could not be written; reported) or ``interrupted`` (after writing a checkpoint)
+        when ``stop`` was set by a signal. The folder's lock is released on return.
 
         ``progress(done, total)`` is called after each tick with ticks done since day 0.
 
         Raises:
             RunFileError: the run file could not be written; a checkpoint is attempted
                 first, and the message says where it is if it was written.
+            InputError: the model ran out of bounds (cells outgrowing the memory); the
+                run file is marked ``failed``.
         """
         if stop is None:
             stop = StopRequest()
@@ -223,10 +379,12 @@ class Runner:
                 self.checkpoint()
                 self.run_file.finish("interrupted")
                 return "interrupted"
+            if self._last_row_tick != self.sim.tick:
+                self._record(self.sim)
             self.run_file.snapshot(self.sim.state())
-            self.checkpoint()
-            self.run_file.finish("complete")
-            return "complete"
+            status = "complete" if self.checkpoint() else "incomplete"
+            self.run_file.finish(status)
+            return status
         except RunFileError as error:
             if self.checkpoint():
                 raise RunFileError(
@@ -234,5 +392,36 @@ class Runner:
                     f"{self.checkpoint_path}"
                 ) from error
             raise
+        except InputError:
+            with contextlib.suppress(RunFileError):
+                self.run_file.finish("failed")
+            raise
         finally:
-            self.csv.close()
+            self.close()
+
+    def close(self) -> None:
+        """Close the CSV and release the folder (done by :meth:`run`)."""
+        self.csv.close()
+        self.lock.release()
+
+
+def _checkpoint_run_id(path: Path) -> str:
+    """The run id stored in the checkpoint at ``path`` ("" if none can be read)."""
+    try:
+        with h5py.File(path, "r", locking=False) as handle:
+            value = handle.attrs.get("run_id", "")
+    except Exception:  # missing or unreadable: the caller's load reports it
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _describe_run(folder: Path, present: list[str]) -> str:
+    """What a folder's existing run is, for the refusal message."""
+    try:
+        reader = RunReader(folder / RUN_FILE)
+    except InputError:
+        return ", ".join(present)
+    return (
+        f"{reader.scenario_name}, seed {reader.seed}, {reader.status}, run id "
+        f"{reader.run_id[:8] or '(none)'}"
+    )

@@ -36,6 +36,8 @@ from tissue.body import Body
 from tissue.config import Scenario
 from tissue.errors import InputError
 from tissue.io.checkpoint import read_checkpoint, write_checkpoint
+from tissue.io.validate import validate_state
+from tissue.limits import check_count, check_days, check_memory, check_seed
 from tissue.observables import Observables
 from tissue.organ import CellTypes, Contacts, Organ
 from tissue.placement import place_cells
@@ -67,10 +69,9 @@ class Simulation:
         labels: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self.scenario = scenario
+        self.seed = scenario.run.seed if seed is None else check_seed(seed, "seed")
         self.backend = get_backend(backend)
-        self.seed = scenario.run.seed if seed is None else int(seed)
-        if not 0 <= self.seed < 2**63:
-            raise InputError("--seed", str(self.seed), "allowed: 0 <= seed < 2**63")
+        check_memory(scenario, _organ_shapes(scenario, labels), self.backend)
         self.rng = CellRandom(self.seed)
         self.schedule = Schedule.from_scenario(scenario)
         self.types = CellTypes.from_scenario(self.backend.xp, scenario)
@@ -109,7 +110,8 @@ class Simulation:
             observer(self)
 
     def step(self, n: int = 1) -> None:
-        """Advance ``n`` ticks."""
+        """Advance ``n`` ticks (an integer >= 0)."""
+        n = check_count(n, "n")
         sched = self.schedule
         body = self.body
         for _ in range(n):
@@ -140,9 +142,9 @@ class Simulation:
     def run(
         self, days: float | None = None, progress: Callable[[int, int], None] | None = None
     ) -> None:
-        """Advance ``days`` (default: the scenario's run length); ``progress(done, total)``
-        is called after each tick."""
-        total = self.ticks_for(self.scenario.run.days if days is None else days)
+        """Advance ``days`` (default: the scenario's run length; a number, 0 < days <=
+        36,500); ``progress(done, total)`` is called after each tick."""
+        total = self.ticks_for(self.scenario.run.days if days is None else check_days(days, "days"))
         for done in range(1, total + 1):
             self.step()
             if progress is not None:
@@ -213,6 +215,20 @@ class Simulation:
         return load_checkpoint(path, backend).simulation
 
 
+def _organ_shapes(
+    scenario: Scenario, labels: Mapping[str, np.ndarray] | None
+) -> dict[str, tuple[int, int, int]]:
+    """Organ -> (nx, ny, nz) of the grids a simulation will allocate (organs whose label
+    file brings its shape are sized when the file is read)."""
+    shapes = {}
+    for name, organ in scenario.organs.items():
+        if labels is not None and name in labels:
+            shapes[name] = tuple(int(n) for n in labels[name].shape[::-1])
+        elif organ.shape is not None:
+            shapes[name] = tuple(organ.shape)
+    return shapes  # type: ignore[return-value]
+
+
 @dataclass
 class Checkpoint:
     """A loaded checkpoint: the restored simulation and the run settings saved with it."""
@@ -221,33 +237,40 @@ class Checkpoint:
     simulation: Simulation
     settings: dict[str, Any] = field(default_factory=dict)
     written_on: str = ""
+    run_id: str = ""
 
 
 def save_checkpoint(
-    sim: Simulation, path: str | Path, settings: dict[str, Any] | None = None
+    sim: Simulation,
+    path: str | Path,
+    settings: dict[str, Any] | None = None,
+    run_id: str = "",
 ) -> None:
     """Write the complete state of ``sim`` to ``path`` atomically.
 
     Args:
         settings: run settings (str, int or float values) to store for resuming.
+        run_id: the run the checkpoint belongs to (see :mod:`tissue.io.rundir`).
 
     Raises:
         CheckpointError: the file could not be written (disk full, read-only folder...);
             any previous checkpoint at ``path`` is left as it was.
     """
-    write_checkpoint(path, sim.scenario, sim.state(), sim.backend.name, settings or {})
+    write_checkpoint(path, sim.scenario, sim.state(), sim.backend.name, settings or {}, run_id)
 
 
 def load_checkpoint(path: str | Path, backend: BackendName | Backend = "auto") -> Checkpoint:
     """Restore the run saved in ``path`` on ``backend`` (any backend reads any checkpoint).
 
     Raises:
-        InputError: a missing, truncated, damaged, foreign or newer file, or a state that
-            does not fit its own scenario; one line naming the file and what is wrong.
+        InputError: a missing, truncated, damaged, changed, foreign or newer file, or a
+            state that makes no sense or does not fit its own scenario; one line naming the
+            file and what is wrong.
     """
     stored = read_checkpoint(path)
+    validate_state(stored.scenario, stored.state, str(stored.path))
     try:
         sim = Simulation.from_state(stored.scenario, stored.state, backend=backend)
     except ValueError as error:
         raise InputError(str(stored.path), "state", str(error)) from None
-    return Checkpoint(stored.path, sim, stored.settings, stored.written_on)
+    return Checkpoint(stored.path, sim, stored.settings, stored.written_on, stored.run_id)

@@ -4,10 +4,12 @@ own validators report a bad value as one line on one key."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
+
+from tissue.limits import MAX_DAYS
 
 
 def _list_to_tuple(value: Any) -> Any:
@@ -28,11 +30,52 @@ MAX_LABELS = 256
 CHECK_ERROR = "tissue_check"  # the pydantic error type of require(); see loading._describe
 
 
+MAX_RATE_PER_MIN = 1.0e4  # a first-order rate above this acts within 0.1 ms: no process
+MAX_MINUTES = MAX_DAYS * 1440.0
+
+
 class Model(BaseModel):
     """Base of all scenario models: unknown keys are errors, values are frozen, and types are
-    strict (a quoted "1" or a boolean is not a number)."""
+    strict (a quoted "1" or a boolean is not a number).
+
+    Every number is finite (see the number types) and, by its key's units suffix, in range:
+    first-order rates (``*_rate_per_min``, ``decay_per_min``, ``uptake_per_min``,
+    ``clearance_per_min``, ``permeability_per_min``) at most :data:`MAX_RATE_PER_MIN`,
+    durations (``*_min``) at most :data:`MAX_MINUTES` and days (``*_day``, ``days``) at most
+    :data:`MAX_DAYS`.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    @model_validator(mode="after")
+    def check_unit_limits(self) -> Self:
+        """Rates, durations and days within the limits above."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, float | int):
+                continue
+            if name.endswith(FIRST_ORDER_RATES):
+                require(
+                    value <= MAX_RATE_PER_MIN,
+                    name,
+                    f"{value:g} per min; allowed: <= {MAX_RATE_PER_MIN:g} per min",
+                )
+            elif name.endswith("_min") and not name.endswith("per_min"):
+                require(
+                    value <= MAX_MINUTES, name, f"{value:g} min; allowed: <= {MAX_MINUTES:g} min"
+                )
+            elif name.endswith("_day") or name == "days":
+                require(value <= MAX_DAYS, name, f"{value:g} days; allowed: <= {MAX_DAYS:g} days")
+        return self
+
+
+FIRST_ORDER_RATES = (
+    "_rate_per_min",
+    "decay_per_min",
+    "uptake_per_min",
+    "clearance_per_min",
+    "permeability_per_min",
+)
 
 
 def require(ok: bool, field: str, message: str) -> None:

@@ -125,6 +125,11 @@ class Scenario(Model):
         return copy
 
 
+def _under(found: str, key: str) -> str:
+    """The part of an error's key below ``key``, as a prefix ("2: " for item 2)."""
+    return f"{found[len(key) + 1 :]}: " if found != key else ""
+
+
 def scenario_from_dict(
     data: Mapping[str, Any],
     source: str,
@@ -143,9 +148,17 @@ def scenario_from_dict(
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        key = error_key(first, data)
-        raise InputError(where(key), key or "<top>", describe(first, Scenario)) from None
+        errors = error.errors()
+        key = error_key(errors[0], data)
+        # a value that fits no member of a union fails once per member: say each
+        messages = list(
+            dict.fromkeys(
+                _under(error_key(e, data), key) + describe(e, Scenario)
+                for e in errors
+                if error_key(e, data) == key or error_key(e, data).startswith(f"{key}.")
+            )
+        )
+        raise InputError(where(key), key or "<top>", "; or ".join(messages)) from None
     scenario._source = source
     try:
         check_references(scenario)

@@ -27,6 +27,8 @@ def _dotted_loc(loc: tuple[Any, ...], data: Any) -> str:
     parts: list[str] = []
     node = data
     for item in loc:
+        if isinstance(item, str) and not isinstance(node, Mapping) and parts:
+            continue  # a union member's tag (e.g. 'constrained-float'), not a key
         if isinstance(node, list) and isinstance(item, int):
             parts.append(str(item))
             node = node[item] if item < len(node) else None
@@ -81,14 +83,16 @@ def _unwrap(annotation: Any, tag: Any) -> Any:
         elif origin is Union or origin is types.UnionType:
             members = [a for a in typing.get_args(annotation) if a is not type(None)]
             models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
-            chosen = [
-                m
-                for m in models
-                if m.model_fields.get("kind") and m.model_fields["kind"].default == tag
-            ]
+            chosen = [m for m in models if tag in _kind_tags(m)]
             annotation = chosen[0] if chosen else (models[0] if models else members[0])
         else:
             return annotation
+
+
+def _kind_tags(model: type[BaseModel]) -> tuple[Any, ...]:
+    """The values a model's ``kind`` discriminator takes (its Literal's arguments)."""
+    field = model.model_fields.get("kind")
+    return typing.get_args(field.annotation) if field is not None else ()
 
 
 def _step_into(annotation: Any, item: Any) -> Any:

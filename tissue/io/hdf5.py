@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,8 @@ from tissue.errors import InputError
 
 RUN_FORMAT = "tissue-run"
 CHECKPOINT_FORMAT = "tissue-checkpoint"
-FORMAT_VERSION = 1  # the newest version this code writes and reads
+# the version of each format this code writes (the newest it reads)
+FORMAT_VERSIONS = {RUN_FORMAT: 1, CHECKPOINT_FORMAT: 2}
 
 
 def package_version() -> str:
@@ -36,7 +39,7 @@ def open_checked(path: str | Path, fmt: str, mode: str = "r") -> h5py.File:
         raise InputError(str(path), "", "no such file")
     try:
         handle = h5py.File(path, mode, locking=False) if mode == "r" else h5py.File(path, mode)
-    except OSError as error:
+    except Exception as error:  # OSError mostly; damaged superblocks raise others
         raise InputError(
             str(path), "", f"not a readable HDF5 file (truncated or damaged?): {one_line(error)}"
         ) from None
@@ -50,20 +53,22 @@ def open_checked(path: str | Path, fmt: str, mode: str = "r") -> h5py.File:
         file_version = handle.attrs.get("format_version")
         if not isinstance(file_version, np.integer | int):
             raise InputError(str(path), "format_version", "missing or not an integer")
-        if int(file_version) > FORMAT_VERSION:
+        if int(file_version) > FORMAT_VERSIONS[fmt]:
             raise InputError(
                 str(path),
                 "format_version",
                 f"{int(file_version)} is newer than this tissue "
-                f"{package_version()} reads (<= {FORMAT_VERSION}); upgrade tissue",
+                f"{package_version()} reads (<= {FORMAT_VERSIONS[fmt]}); upgrade tissue",
             )
         if int(file_version) < 1:
             raise InputError(str(path), "format_version", f"{int(file_version)} is not valid")
     except InputError:
-        handle.close()
+        with contextlib.suppress(Exception):
+            handle.close()
         raise
     except Exception as error:  # h5py's errors on inconsistent metadata vary in type
-        handle.close()
+        with contextlib.suppress(Exception):
+            handle.close()
         raise InputError(str(path), "", f"unreadable ({one_line(error)})") from None
     return handle
 
@@ -84,7 +89,7 @@ def write_root_attrs(
     """Format name and version, package version, the scenario (TOML), seed and backend of a
     run, and ``attrs``, as root attributes."""
     handle.attrs["format"] = fmt
-    handle.attrs["format_version"] = np.int64(FORMAT_VERSION)
+    handle.attrs["format_version"] = np.int64(FORMAT_VERSIONS[fmt])
     handle.attrs["tissue_version"] = package_version()
     handle.attrs["scenario"] = scenario.to_toml()
     handle.attrs["seed"] = np.int64(seed)
@@ -94,6 +99,10 @@ def write_root_attrs(
 
 
 def one_line(error: BaseException) -> str:
-    """The useful part of an h5py error message, on one line."""
+    """The useful part of an h5py error message, on one line (HDF5's record of a failed
+    write, with its time, buffer and offsets, shortened to the system's message)."""
     text = " ".join(str(error).split())
+    match = re.search(r"\(file write failed:.*error message = '([^']*)'.*\)", text)
+    if match:
+        text = f"{text[: match.start()].rstrip()}: {match.group(1)}"
     return text or type(error).__name__

@@ -3,8 +3,10 @@
 Layout of ``run.h5`` (format ``tissue-run``, version 1):
 
 - root attributes: ``format``, ``format_version``, ``tissue_version``, ``scenario`` (TOML),
-  ``scenario_name``, ``seed``, ``backend``, ``status`` (running, interrupted, complete),
-  ``cell_types`` and ``cell_states`` (names in code order);
+  ``scenario_name``, ``seed``, ``backend``, ``run_id`` (see :mod:`tissue.io.rundir`),
+  ``status`` (running, interrupted, complete, incomplete: the run ended but its final
+  checkpoint could not be written, or failed), ``cell_types`` and ``cell_states`` (names in
+  code order);
 - ``/organs/<organ>/labels``: (nz, ny, nx) uint8 with attributes ``spacing_um`` and
   ``origin_um`` (x, y, z; the grid's lower corner), ``label_names``, ``label_codes`` and
   ``fields``;
@@ -19,6 +21,10 @@ The writer takes the scenario and state records (:class:`~tissue.state.Simulatio
 opens the file only for the moment of each output and closes it again, so the file is
 complete and readable between outputs while the run goes on. ``run.xmf`` beside it
 describes the snapshots for ParaView and VisIt (see :mod:`tissue.io.xdmf`).
+
+The writer opens the file without HDF5's chunk cache, so that every write reaches the disk
+when it is made and a full disk is reported there, as an error this module turns into a
+:class:`RunFileError`; HDF5 crashes (segfaults) when cached chunks cannot be flushed at close.
 """
 
 from __future__ import annotations
@@ -56,9 +62,11 @@ class RunWriter:
         scenario: the run's scenario.
         state: the run's state now (its labels, fields and seed lay out the file).
         backend: the backend the run is on (``cpu`` or ``gpu``).
-        resume: continue an existing file at ``state.tick``: rows and snapshots after that
-            tick (written after the checkpoint the run resumes from) are removed first, so
-            the finished file equals that of a run that never stopped.
+        resume: continue an existing file: rows after tick ``keep_rows_through`` and
+            snapshots after tick ``keep_snapshots_through`` (written after the checkpoint
+            the run resumes from, or at the end of a run that is now extended) are removed
+            first, so the finished file equals that of a run that never stopped.
+        run_id: the run's id (stored in a new file).
     """
 
     def __init__(
@@ -68,28 +76,36 @@ class RunWriter:
         state: SimulationState,
         backend: str,
         resume: bool = False,
+        run_id: str = "",
+        keep_rows_through: int | None = None,
+        keep_snapshots_through: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.xdmf_path = self.path.with_suffix(".xmf")
         self.scenario = scenario
         if resume:
             open_checked(self.path, RUN_FORMAT).close()
+            rows = state.tick if keep_rows_through is None else keep_rows_through
+            snaps = state.tick if keep_snapshots_through is None else keep_snapshots_through
             with self._open() as handle:
-                _truncate(handle, state.tick)
+                _truncate(handle, rows, snaps)
                 handle.attrs["status"] = "running"
                 write_xdmf(handle, self.xdmf_path)
         else:
             with self._open("w") as handle:
-                _create(handle, scenario, state, backend)
+                _create(handle, scenario, state, backend, run_id)
 
     def _open(self, mode: str = "a") -> h5py.File:
         try:
-            handle = h5py.File(self.path, mode)
-        except OSError as error:
+            handle = h5py.File(self.path, mode, rdcc_nbytes=0)
+        except (OSError, RuntimeError) as error:
             raise self._failed(error) from None
-        return _Translated(  # type: ignore[return-value]
-            handle, lambda error: self._failed(error) if isinstance(error, OSError) else None
-        )
+        return _Translated(handle, self._translate)  # type: ignore[return-value]
+
+    def _translate(self, error: BaseException) -> Exception | None:
+        """Storage errors (OSError; h5py's RuntimeError when a close fails) become one
+        line; anything else is a bug and passes through."""
+        return self._failed(error) if isinstance(error, OSError | RuntimeError) else None
 
     def _failed(self, error: BaseException) -> RunFileError:
         return RunFileError(f"{self.path}: cannot write the run file ({one_line(error)})")
@@ -136,7 +152,7 @@ class RunWriter:
             write_xdmf(handle, self.xdmf_path)
 
     def finish(self, status: str) -> None:
-        """Mark the run ``complete`` or ``interrupted``."""
+        """Mark the run ``complete``, ``interrupted``, ``incomplete`` or ``failed``."""
         with self._open() as handle:
             handle.attrs["status"] = status
 
@@ -157,20 +173,23 @@ class _Translated:
     def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
         try:
             self.handle.close()
-        except OSError as close_error:
+        except (OSError, RuntimeError) as close_error:
             error = error or close_error
         replacement = self.translate(error) if error is not None else None
         if replacement is not None:
             raise replacement from error
 
 
-def _create(handle: h5py.File, scenario: Scenario, state: SimulationState, backend: str) -> None:
+def _create(
+    handle: h5py.File, scenario: Scenario, state: SimulationState, backend: str, run_id: str
+) -> None:
     write_root_attrs(
         handle,
         RUN_FORMAT,
         scenario,
         state.seed,
         backend,
+        run_id=run_id,
         scenario_name=scenario.name,
         status="running",
         cell_types=list(scenario.cell_types),
@@ -200,15 +219,16 @@ def _series(group: h5py.Group, key: str, dtype: Any, rows: int, fill: Any) -> No
     )
 
 
-def _truncate(handle: h5py.File, tick: int) -> None:
-    """Drop time-series rows and snapshots after ``tick``."""
+def _truncate(handle: h5py.File, rows_through: int, snapshots_through: int) -> None:
+    """Drop time-series rows after tick ``rows_through`` and snapshots after
+    ``snapshots_through``."""
     series = handle["timeseries"]
-    keep = int(np.count_nonzero(series["tick"][()] <= tick))
+    keep = int(np.count_nonzero(series["tick"][()] <= rows_through))
     for key in series:
         series[key].resize((keep,))
     snapshots = handle["snapshots"]
     for name in list(snapshots):
-        if int(snapshots[name].attrs["tick"]) > tick:
+        if int(snapshots[name].attrs["tick"]) > snapshots_through:
             del snapshots[name]
 
 
@@ -255,6 +275,7 @@ class RunReader:
             self.scenario_name = text_attr(handle, "scenario_name", self.source)
             self.status = text_attr(handle, "status", self.source)
             self.backend = text_attr(handle, "backend", self.source)
+            self.run_id = str(handle.attrs.get("run_id", ""))
             self.tissue_version = text_attr(handle, "tissue_version", self.source)
             self.format_version = int(handle.attrs["format_version"])
             self.seed = int(handle.attrs.get("seed", -1))
@@ -294,7 +315,8 @@ class RunReader:
             return out
 
     def final(self) -> dict[str, float]:
-        """The last recorded row of observables (empty if none yet)."""
+        """The last recorded row of observables (empty if none yet); a finished run records
+        its final state as its last row."""
         series = self.timeseries()
         if series["tick"].size == 0:
             return {}

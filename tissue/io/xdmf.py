@@ -9,6 +9,7 @@ each snapshot.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
@@ -116,9 +117,19 @@ def xdmf_text(handle: h5py.File, file_name: str) -> str:
 
 
 def write_xdmf(handle: h5py.File, path: str | Path) -> None:
-    """Write the sidecar of the open run file ``handle`` to ``path`` atomically."""
+    """Write the sidecar of the open run file ``handle`` to ``path`` atomically (a failed
+    write leaves the old sidecar and no temporary file).
+
+    Raises:
+        OSError: the sidecar could not be written.
+    """
     path = Path(path)
     text = xdmf_text(handle, Path(handle.filename).name)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+    try:
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,130 @@
+"""Sense checks of a loaded state against its scenario, before a run continues from it.
+
+A checkpoint's checksum proves that the file is what tissue wrote; these checks catch a state
+that is internally impossible (a file written by a faulty version, or edited and re-sealed):
+each failure is one line naming the file, the entry and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tissue.cells import STATE_NAMES
+from tissue.config import Scenario
+from tissue.errors import InputError
+from tissue.schedule import Schedule
+from tissue.state import SimulationState
+
+
+def validate_state(scenario: Scenario, state: SimulationState, source: str) -> None:
+    """Refuse a state that cannot have come from a run of ``scenario``.
+
+    Checks: tick >= 0 and time = tick x the base step; seed in range; each organ's labels
+    of the grid's shape holding only the organ's label codes; every field finite; cells
+    with n <= capacity, ids unique, increasing and below ``next_id``, known type and state
+    codes, finite positions inside the grid (within one voxel), finite ages; the blood's
+    concentrations finite and its counters non-negative.
+
+    Raises:
+        InputError: the first check that fails, as one line.
+    """
+
+    def refuse(key: str, message: str) -> None:
+        raise InputError(source, key, message)
+
+    if state.tick < 0:
+        refuse("tick", f"{state.tick}; allowed: >= 0")
+    if not 0 <= state.seed < 2**63:
+        refuse("seed", f"{state.seed}; allowed: 0 <= seed < 2**63")
+    base = Schedule.from_scenario(scenario).base_min
+    if not math.isclose(state.time_min, state.tick * base, rel_tol=1e-9, abs_tol=1e-9):
+        refuse(
+            "time_min",
+            f"{state.time_min} does not match tick {state.tick} x {base} min (the scenario's "
+            "base step)",
+        )
+    for oname, organ in scenario.organs.items():
+        prefix = f"organs/{oname}"
+        labels = state.arrays.get(f"{prefix}/labels")
+        if labels is None or labels.ndim != 3:
+            refuse(f"state/{prefix}/labels", "missing or not 3-D")
+            return
+        if organ.shape is not None and labels.shape != tuple(reversed(organ.shape)):
+            refuse(
+                f"state/{prefix}/labels",
+                f"shape {labels.shape} (z, y, x) does not fit the scenario's shape "
+                f"{list(organ.shape)} (x, y, z)",
+            )
+        codes = np.array(sorted(organ.label_names().values()), dtype=np.int64)
+        unknown = np.setdiff1d(np.unique(labels), codes)
+        if unknown.size:
+            refuse(f"state/{prefix}/labels", f"unknown label codes {unknown[:5].tolist()}")
+        for name, values in state.under(f"{prefix}/fields").items():
+            if not np.isfinite(values).all():
+                refuse(f"state/{prefix}/fields/{name}", "holds NaN or infinite values")
+        _check_cells(scenario, state, prefix, labels.shape, organ.spacing_xyz_um,
+                     organ.origin_um, refuse)  # fmt: skip
+    for name, values in state.under("circulation/species").items():
+        if not np.isfinite(values).all():
+            refuse(f"state/circulation/species/{name}", "holds NaN or infinite values")
+    for name, value in state.counters.get("circulation", {}).items():
+        if value < 0:
+            refuse(f"state/circulation/{name}", f"{value}; allowed: >= 0")
+
+
+def _check_cells(
+    scenario: Scenario,
+    state: SimulationState,
+    prefix: str,
+    shape_zyx: tuple[int, ...],
+    spacing_xyz: tuple[float, float, float],
+    origin_xyz: tuple[float, float, float],
+    refuse: object,
+) -> None:
+    key = f"state/{prefix}/cells"
+    counters = state.counters.get(f"{prefix}/cells", {})
+    columns = state.under(f"{prefix}/cells")
+    n, next_id = counters.get("n", -1), counters.get("next_id", -1)
+    capacity = counters.get("capacity", -1)
+
+    def fail(what: str, message: str) -> None:
+        refuse(f"{key}/{what}" if what else key, message)  # type: ignore[operator]
+
+    if not 0 <= n <= max(capacity, n) or capacity < 0 or next_id < 0:
+        fail("", f"counters n={n}, capacity={capacity}, next_id={next_id}; allowed: "
+                 "0 <= n <= capacity, next_id >= 0")  # fmt: skip
+    for name, values in columns.items():
+        if values.shape[:1] != (n,):
+            fail(name, f"{values.shape[0] if values.ndim else 0} rows; the counter n says {n}")
+    ids = columns.get("id")
+    if ids is not None and n:
+        if np.any(np.diff(ids) <= 0):
+            fail("id", "ids are not unique and increasing")
+        if ids[0] < 0 or ids[-1] >= next_id:
+            fail("id", f"ids {ids[0]}..{ids[-1]}; allowed: 0 <= id < next_id = {next_id}")
+    types = columns.get("type")
+    if types is not None and n and (types.min() < 0 or types.max() >= len(scenario.cell_types)):
+        fail(
+            "type",
+            f"type codes {int(types.min())}..{int(types.max())}; allowed: 0.."
+            f"{len(scenario.cell_types) - 1} ({', '.join(scenario.cell_types)})",
+        )
+    states = columns.get("state")
+    if states is not None and n and not np.isin(states, list(STATE_NAMES)).all():
+        fail("state", f"unknown state codes; allowed: {sorted(STATE_NAMES)}")
+    for name, values in columns.items():
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            fail(name, "holds NaN or infinite values")
+    positions = columns.get("position_um")
+    if positions is not None and n:
+        spacing = np.asarray(spacing_xyz)
+        low = np.asarray(origin_xyz) - spacing
+        high = np.asarray(origin_xyz) + spacing * np.asarray(shape_zyx[::-1]) + spacing
+        outside = ~((positions >= low) & (positions <= high)).all(axis=1)
+        if outside.any():
+            fail(
+                "position_um",
+                f"{int(outside.sum())} cells outside the grid {low.tolist()}..{high.tolist()} um",
+            )
