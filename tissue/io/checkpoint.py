@@ -123,7 +123,9 @@ def _file_image(
     """The checkpoint as the bytes of an HDF5 file, built in memory so that every disk
     error comes from one plain write (h5py reports failed writes at close only as
     warnings)."""
-    with h5py.File(f"checkpoint-{id(state)}", "w", driver="core", backing_store=False) as handle:
+    with h5py.File(
+        f"checkpoint-{id(state)}", "w", driver="core", backing_store=False, libver="latest"
+    ) as handle:
         write_root_attrs(
             handle,
             CHECKPOINT_FORMAT,
