@@ -204,17 +204,19 @@ def test_overwrite_replaces_the_old_run_entirely(tmp_path: Path) -> None:
         == 0
     )
     old_id = RunReader(out / "run.h5").run_id
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tissue.cli", "run", "spheroid", "-o", str(out), "--days", "5",
-         "--seed", "3", "--overwrite", *SMALL],
-        cwd=ROOT, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    process = start_run(out, "--days", "5", "--seed", "3", "--overwrite")
     wait_for(lambda: run_id_of(out / "run.h5") not in ("", old_id))
     process.kill()
     process.wait()
     assert not (out / "checkpoint.h5").exists()
     assert_refused(cli("resume", str(out), "--quiet"), "checkpoint.h5: no such file")
     assert RunReader(out / "run.h5").seed == 3
+
+
+def start_run(out: Path, *args: str) -> subprocess.Popen[str]:
+    """``tissue run spheroid -o OUT ARGS`` (small) in the background."""
+    command = [sys.executable, "-m", "tissue.cli", "run", "spheroid", "-o", str(out), *args]
+    return subprocess.Popen([*command, *SMALL], cwd=ROOT, stderr=subprocess.PIPE, text=True)
 
 
 def run_id_of(path: Path) -> str:
@@ -256,11 +258,7 @@ def test_files_of_two_runs_are_refused_on_resume(tmp_path: Path) -> None:
 def test_two_runs_into_one_folder(tmp_path: Path) -> None:
     """The second is refused while the first runs; the first finishes alone."""
     out = tmp_path / "out"
-    first = subprocess.Popen(
-        [sys.executable, "-m", "tissue.cli", "run", "spheroid", "-o", str(out), "--days",
-         "0.3", "--seed", "7", *SMALL],
-        cwd=ROOT, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    first = start_run(out, "--days", "0.3", "--seed", "7")
     wait_for(lambda: (out / "run.lock").exists() and (out / "run.lock").stat().st_size > 0)
     second = ["run", "spheroid", "-o", str(out), "--seed", "3", *SMALL]
     for args in (second, [*second, "--overwrite"]):
@@ -278,11 +276,7 @@ def test_two_runs_into_one_folder(tmp_path: Path) -> None:
 
 def test_a_killed_run_leaves_a_stale_lock_that_is_taken_over(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tissue.cli", "run", "spheroid", "-o", str(out), "--days",
-         "0.2", "--checkpoint-every", "12", *SMALL],
-        cwd=ROOT, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    process = start_run(out, "--days", "0.2", "--checkpoint-every", "12")
     wait_for(lambda: (out / "checkpoint.h5").exists())
     process.send_signal(signal.SIGKILL)
     process.wait()

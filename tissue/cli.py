@@ -118,7 +118,7 @@ def run(
     `tissue resume OUT` continues. A folder holding another run is refused unless
     --overwrite."""
     from tissue.config import load_scenario, parse_override
-    from tissue.limits import check_days, check_seed
+    from tissue.limits import check_seed
     from tissue.runner import RunSettings, deferred_signals
     from tissue.schedule import Schedule
     from tissue.simulation import Simulation
@@ -126,8 +126,6 @@ def run(
     with deferred_signals() as stop:
         parsed = dict(parse_override(text) for text in overrides)
         loaded = load_scenario(scenario, parsed)
-        if days is not None:
-            check_days(days, "--days")
         if seed is not None:
             check_seed(seed, "--seed")
         settings = RunSettings(

@@ -53,15 +53,17 @@ def check_interval_min(value: Any, name: str, base_min: float) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InputError(name, repr(value), allowed)
     minutes = float(value)
-    ratio = minutes / base_min if math.isfinite(minutes) else math.inf
-    if not (
-        math.isfinite(ratio)
-        and round(ratio) >= 1
-        and abs(ratio - round(ratio)) <= 1e-9 * max(1.0, ratio)
-        and minutes <= MAX_DAYS * 1440
-    ):
+    if not (is_whole_multiple(minutes, base_min) and minutes <= MAX_DAYS * 1440):
         raise InputError(name, f"{minutes:g}", allowed)
     return minutes
+
+
+def is_whole_multiple(value: float, base: float) -> bool:
+    """Whether ``value`` is ``base`` times a whole number >= 1 (to 1e-9 relative)."""
+    ratio = value / base if math.isfinite(value) else math.inf
+    if not math.isfinite(ratio) or ratio > 2**53:
+        return False
+    return abs(ratio - round(ratio)) <= 1e-9 * max(1.0, ratio) and round(ratio) >= 1
 
 
 def check_seed(value: Any, name: str) -> int:

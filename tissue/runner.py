@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import os
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,6 +51,7 @@ from tissue.io.rundir import (
     run_files_present,
 )
 from tissue.io.runfile import RunFileError, RunReader, RunWriter
+from tissue.io.xdmf import write_text_atomic
 from tissue.limits import check_days, check_interval_min
 from tissue.observers import TimeSeriesCSV
 from tissue.simulation import Simulation, save_checkpoint
@@ -238,14 +238,9 @@ class Runner:
 
     def _write_scenario(self) -> None:
         """scenario.toml, written atomically (also on resume, so it is the run's own)."""
-        path = self.out / SCENARIO_FILE
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            temporary.write_text(self.sim.scenario.to_toml())
-            os.replace(temporary, path)
+            write_text_atomic(self.out / SCENARIO_FILE, self.sim.scenario.to_toml())
         except OSError as error:
-            with contextlib.suppress(OSError):
-                temporary.unlink(missing_ok=True)
             raise InputError(
                 str(self.out), "-o", f"cannot write the output folder ({error})"
             ) from None
@@ -271,7 +266,6 @@ class Runner:
                     sim.backend.name,
                     resume=True,
                     keep_rows_through=self._keep_through(sim.schedule.output),
-                    keep_snapshots_through=sim.tick,
                 )
             except InputError as error:
                 aside = path.with_name(DAMAGED_RUN_FILE)

@@ -5,7 +5,6 @@ alone are that model's validators."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +12,7 @@ from tissue.config.body import AddCells, BlockSignal, Injection, Resection
 from tissue.config.cells import RandomCells
 from tissue.config.fields import HillProduction, LabelSource
 from tissue.errors import InputError
+from tissue.limits import is_whole_multiple
 from tissue.signals import behaviour_problem, parse_signal, signal_problem
 
 Need = Callable[[bool, str, str], None]
@@ -246,7 +246,7 @@ def _check_time_steps(scenario: ValidatedScenario) -> None:
         ("run.output_interval_min", scenario.run.output_interval_min),
         ("run.snapshot_interval_min", scenario.run.snapshot_interval_min),
     ]:
-        if not _is_multiple(value, base):
+        if not is_whole_multiple(value, base):
             raise InputError(
                 src,
                 key,
@@ -275,10 +275,3 @@ def _check_time_steps(scenario: ValidatedScenario) -> None:
                     f"{oname}) per step; allowed: <= "
                     f"{spacing / ctype.speed_um_per_min:.3g} min",
                 )
-
-
-def _is_multiple(value: float, base: float) -> bool:
-    ratio = value / base
-    if not math.isfinite(ratio) or ratio > 2**53:
-        return False
-    return abs(ratio - round(ratio)) <= 1e-9 * max(1.0, ratio) and round(ratio) >= 1

@@ -43,7 +43,13 @@ import numpy as np
 
 from tissue.config import Scenario, scenario_from_dict
 from tissue.errors import InputError
-from tissue.io.hdf5 import CHECKPOINT_FORMAT, one_line, open_checked, write_root_attrs
+from tissue.io.hdf5 import (
+    CHECKPOINT_FORMAT,
+    one_line,
+    open_checked,
+    text_attr,
+    write_root_attrs,
+)
 from tissue.state import SimulationState
 
 DIGEST_ATTR = "sha256"
@@ -208,13 +214,13 @@ def _stored(
     """The checkpoint record from a file's attributes and datasets (checksum verified)."""
     source = str(path)
     root = attrs.get("", {})
-    text = _text(root, "scenario", source)
+    text = text_attr(root, "scenario", source)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InputError(source, "scenario", f"not valid TOML ({error})") from None
     scenario = scenario_from_dict(data, f"{source} (its scenario)").with_source(
-        _text(root, "scenario_source", source)
+        text_attr(root, "scenario_source", source)
     )
     state = SimulationState(
         tick=_int(root, "tick", source),
@@ -288,15 +294,6 @@ def _canonical(value: Any) -> Any:
         return ["f8", value]
     if isinstance(value, int):
         return ["i8", value]
-    return value
-
-
-def _text(attrs: dict[str, Any], name: str, source: str) -> str:
-    value = attrs.get(name)
-    if isinstance(value, bytes):
-        value = value.decode()
-    if not isinstance(value, str):
-        raise InputError(source, name, "missing or not text")
     return value
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -73,9 +74,10 @@ def open_checked(path: str | Path, fmt: str, mode: str = "r") -> h5py.File:
     return handle
 
 
-def text_attr(handle: h5py.Group, name: str, source: str) -> str:
-    """A string attribute, or an InputError naming it."""
-    value = handle.attrs.get(name)
+def text_attr(holder: h5py.Group | Mapping[str, Any], name: str, source: str) -> str:
+    """A string attribute of a group (or of a mapping of attributes already read), or an
+    InputError naming it."""
+    value = getattr(holder, "attrs", holder).get(name)
     if isinstance(value, bytes):
         value = value.decode()
     if not isinstance(value, str):

@@ -134,12 +134,6 @@ class RunLock:
         os.close(self._fd)
         self._fd = None
 
-    def __enter__(self) -> RunLock:
-        return self.acquire() if self._fd is None else self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
 
 def _same_file(fd: int, path: Path) -> bool:
     try:

@@ -62,10 +62,11 @@ class RunWriter:
         scenario: the run's scenario.
         state: the run's state now (its labels, fields and seed lay out the file).
         backend: the backend the run is on (``cpu`` or ``gpu``).
-        resume: continue an existing file: rows after tick ``keep_rows_through`` and
-            snapshots after tick ``keep_snapshots_through`` (written after the checkpoint
-            the run resumes from, or at the end of a run that is now extended) are removed
-            first, so the finished file equals that of a run that never stopped.
+        resume: continue an existing file at ``state.tick``: snapshots after that tick and
+            rows after tick ``keep_rows_through`` (default ``state.tick``; written after the
+            checkpoint the run resumes from, or at the end of a run that is now extended)
+            are removed first, so the finished file equals that of a run that never
+            stopped.
         run_id: the run's id (stored in a new file).
     """
 
@@ -78,7 +79,6 @@ class RunWriter:
         resume: bool = False,
         run_id: str = "",
         keep_rows_through: int | None = None,
-        keep_snapshots_through: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.xdmf_path = self.path.with_suffix(".xmf")
@@ -86,9 +86,8 @@ class RunWriter:
         if resume:
             open_checked(self.path, RUN_FORMAT).close()
             rows = state.tick if keep_rows_through is None else keep_rows_through
-            snaps = state.tick if keep_snapshots_through is None else keep_snapshots_through
             with self._open() as handle:
-                _truncate(handle, rows, snaps)
+                _truncate(handle, rows, state.tick)
                 handle.attrs["status"] = "running"
                 write_xdmf(handle, self.xdmf_path)
         else:

@@ -65,7 +65,7 @@ def validate_state(scenario: Scenario, state: SimulationState, source: str) -> N
             if not np.isfinite(values).all():
                 refuse(f"state/{prefix}/fields/{name}", "holds NaN or infinite values")
         _check_cells(scenario, state, prefix, labels.shape, organ.spacing_xyz_um,
-                     organ.origin_um, refuse)  # fmt: skip
+                     organ.origin_um, source)  # fmt: skip
     for name, values in state.under("circulation/species").items():
         if not np.isfinite(values).all():
             refuse(f"state/circulation/species/{name}", "holds NaN or infinite values")
@@ -81,20 +81,18 @@ def _check_cells(
     shape_zyx: tuple[int, ...],
     spacing_xyz: tuple[float, float, float],
     origin_xyz: tuple[float, float, float],
-    refuse: object,
+    source: str,
 ) -> None:
     key = f"state/{prefix}/cells"
     counters = state.counters.get(f"{prefix}/cells", {})
     columns = state.under(f"{prefix}/cells")
     n, next_id = counters.get("n", -1), counters.get("next_id", -1)
-    capacity = counters.get("capacity", -1)
 
     def fail(what: str, message: str) -> None:
-        refuse(f"{key}/{what}" if what else key, message)  # type: ignore[operator]
+        raise InputError(source, f"{key}/{what}" if what else key, message)
 
-    if not 0 <= n <= max(capacity, n) or capacity < 0 or next_id < 0:
-        fail("", f"counters n={n}, capacity={capacity}, next_id={next_id}; allowed: "
-                 "0 <= n <= capacity, next_id >= 0")  # fmt: skip
+    if n < 0 or next_id < 0:
+        fail("", f"counters n={n}, next_id={next_id}; allowed: n >= 0, next_id >= 0")
     for name, values in columns.items():
         if values.shape[:1] != (n,):
             fail(name, f"{values.shape[0] if values.ndim else 0} rows; the counter n says {n}")

@@ -123,8 +123,17 @@ def write_xdmf(handle: h5py.File, path: str | Path) -> None:
     Raises:
         OSError: the sidecar could not be written.
     """
+    write_text_atomic(path, xdmf_text(handle, Path(handle.filename).name))
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file renamed over it: a failed write
+    leaves the old file and no temporary.
+
+    Raises:
+        OSError: the file could not be written.
+    """
     path = Path(path)
-    text = xdmf_text(handle, Path(handle.filename).name)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         temporary.write_text(text)
