@@ -157,13 +157,13 @@ def test_missing_file_is_refused(tmp_path: Path) -> None:
 def test_truncated_file_is_refused(good_checkpoint: Path) -> None:
     data = good_checkpoint.read_bytes()
     good_checkpoint.write_bytes(data[: len(data) // 2])
-    assert "truncated or damaged" in refused(good_checkpoint)
+    assert "truncated, changed or damaged" in refused(good_checkpoint)
 
 
 def test_not_hdf5_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "checkpoint.h5"
     path.write_text("[organs]\n")
-    assert "not a readable HDF5 file" in refused(path)
+    assert "not a tissue checkpoint" in refused(path)
 
 
 def test_damaged_data_fails_its_checksum(good_checkpoint: Path) -> None:
@@ -174,6 +174,8 @@ def test_damaged_data_fails_its_checksum(good_checkpoint: Path) -> None:
         byte = raw.read(1)
         raw.seek(offset + 100)
         raw.write(bytes([byte[0] ^ 0xFF]))
+    assert "does not match its checksum" in refused(good_checkpoint)
+    reseal(good_checkpoint)  # HDF5's own chunk checksums still name the dataset
     message = refused(good_checkpoint)
     assert "state/organs/box/fields/oxygen" in message
     assert "damaged data" in message
@@ -193,6 +195,7 @@ def test_foreign_hdf5_file_is_refused(tmp_path: Path) -> None:
 def test_newer_version_is_refused(good_checkpoint: Path) -> None:
     with h5py.File(good_checkpoint, "a") as handle:
         handle.attrs["format_version"] = np.int64(99)
+    reseal(good_checkpoint)
     assert "99 is newer than this tissue" in refused(good_checkpoint)
 
 

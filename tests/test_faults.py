@@ -119,29 +119,12 @@ def run_flips(path: Path, step: int) -> dict[str, Any]:
         """
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=900
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-HANGS = pytest.mark.skip(
-    reason="a flipped bit can make HDF5's reader hang or crawl (the sampled sweep did not "
-    "finish in 900 s); find the offsets and guard the read first (issue 17)"
-)
-
-
-@HANGS
-def test_bit_flips_in_a_sample_of_bytes_are_refused_or_harmless(tmp_path: Path) -> None:
-    path = tmp_path / "checkpoint.h5"
-    tiny_checkpoint(path)
-    result = run_flips(path, step=23)
-    assert result["bad"] == [], result["bad"][:10]
-    assert result["refused"] > result["size"] // 23 // 3
-
-
-@HANGS
-@pytest.mark.slow
 def test_a_bit_flip_in_every_byte_is_refused_or_harmless(tmp_path: Path) -> None:
     """One flipped bit in each byte of a whole checkpoint: each is refused in one line, or
     changes nothing that the checkpoint restores (a byte of unused file space)."""

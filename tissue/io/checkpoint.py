@@ -1,23 +1,24 @@
 """Checkpoints: the complete state of a run, written so that no failure loses the last one.
 
-Layout of ``checkpoint.h5`` (format ``tissue-checkpoint``, version 2):
+Layout of ``checkpoint.h5`` (format ``tissue-checkpoint``, version 3): a 512-byte header
+(HDF5's user block, which the library skips) followed by an HDF5 file:
 
+- header: ``tissue-checkpoint sha256 <64 hex digits>\n`` padded with zero bytes, where the
+  digest is the SHA-256 of every byte after the header;
 - root attributes: ``format``, ``format_version``, ``tissue_version``, ``scenario`` (the
   resolved scenario as TOML), ``scenario_source``, ``seed``, ``tick``, ``time_min``,
   ``backend`` (the one that wrote it; any backend can resume it), ``run_id`` (the run it
-  belongs to; "" for one saved from Python) and ``sha256`` (see below);
+  belongs to; "" for one saved from Python);
 - ``/state/<path>``: every array of a :class:`~tissue.state.SimulationState`, with
   Fletcher-32 checksums so that damaged data is refused rather than resumed; groups carry
   their counters as attributes (``/state/organs/<organ>/cells``: n, next_id, capacity);
 - ``/run`` attributes: the settings of the run (target days, output intervals) for
   ``tissue resume``.
 
-``sha256`` is the SHA-256 of a canonical serialisation of everything else in the file: every
-attribute of every group (name and value, as JSON) and every dataset (path, dtype, shape,
-bytes), in sorted path order. Reading recomputes it from what it read and refuses a file
-whose digest differs, so a changed bit anywhere (data, attributes, chunk index) that does
-not already make the file unreadable is caught; the loaded state is then checked for sense
-(see :mod:`tissue.io.validate`).
+Reading hashes the file before HDF5 parses any of it and refuses a file whose digest differs
+from its header, so a changed bit anywhere (data, attributes, chunk index, free space) is
+caught without trusting HDF5 to survive damaged metadata (a flipped bit there can make its
+reader loop); the loaded state is then checked for sense (see :mod:`tissue.io.validate`).
 
 This module writes and reads state records only; ``tissue.simulation`` turns them into a
 running simulation and back.
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -45,6 +45,7 @@ from tissue.config import Scenario, scenario_from_dict
 from tissue.errors import InputError
 from tissue.io.hdf5 import (
     CHECKPOINT_FORMAT,
+    FORMAT_VERSIONS,
     one_line,
     open_checked,
     text_attr,
@@ -52,7 +53,8 @@ from tissue.io.hdf5 import (
 )
 from tissue.state import SimulationState
 
-DIGEST_ATTR = "sha256"
+HEADER_BYTES = 512  # HDF5 finds its superblock after a user block of 512 * 2**k bytes
+HEADER_MAGIC = b"tissue-checkpoint sha256 "
 
 
 class CheckpointError(Exception):
@@ -101,6 +103,7 @@ def write_checkpoint(
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with temporary.open("wb") as raw:
+            raw.write(_header(hashlib.sha256(image).hexdigest()))
             raw.write(image)
             raw.flush()
             _fsync(raw)
@@ -156,62 +159,97 @@ def _file_image(
             if value is not None:
                 run.attrs[name] = value
         handle.flush()
-        attrs, datasets = _collect(handle)
-        handle.attrs[DIGEST_ATTR] = _digest(attrs, datasets)
-        handle.flush()
         return bytes(handle.id.get_file_image())
 
 
 def read_checkpoint(path: str | Path) -> StoredCheckpoint:
     """The scenario, state and run settings saved in ``path``, checked against the file's
-    digest.
+    digest before HDF5 reads it.
 
     Raises:
-        InputError: a missing, truncated, damaged, changed, foreign or newer file; one line
-            naming the file and what is wrong.
+        InputError: a missing, truncated, damaged, changed, foreign or older or newer
+            file; one line naming the file and what is wrong.
     """
     path = Path(path)
     source = str(path)
+    headed = _verify(path)
     with open_checked(path, CHECKPOINT_FORMAT) as handle:
         version = int(handle.attrs["format_version"])
-        if version < 2:
-            raise InputError(
-                source,
-                "format_version",
-                f"{version}: written by an older tissue without a "
-                "whole-file checksum; allowed: 2 (start the run again)",
-            )
+        if version < FORMAT_VERSIONS[CHECKPOINT_FORMAT]:
+            raise InputError(source, "format_version", f"{version}: {_OLDER}")
+        if not headed:
+            raise InputError(source, "", "no checksum header (damaged?)")
         try:
             attrs, datasets = _collect(handle)
         except InputError:
             raise
         except Exception as error:  # h5py's errors on damaged metadata vary in type
             raise InputError(source, "", f"damaged structure ({one_line(error)})") from None
-    stored_digest = attrs.get("", {}).pop(DIGEST_ATTR, None)
-    if not isinstance(stored_digest, str):
-        raise InputError(source, DIGEST_ATTR, "missing or not text")
-    if _digest(attrs, datasets) != stored_digest:
-        raise InputError(
-            source,
-            DIGEST_ATTR,
-            "the content does not match its checksum: the file was "
-            "changed or damaged after it was written",
-        )
     return _stored(path, attrs, datasets)
 
 
+_OLDER = (
+    "written by an older tissue without a whole-file checksum; "
+    f"allowed: {FORMAT_VERSIONS[CHECKPOINT_FORMAT]} (start the run again)"
+)
+
+
 def reseal(path: str | Path) -> None:
-    """Recompute the digest of a checkpoint after a deliberate edit (tools that migrate or
-    repair checkpoints; the loaded state is still checked for sense)."""
-    with h5py.File(path, "a") as handle:
-        attrs, datasets = _collect(handle)
-        handle.attrs[DIGEST_ATTR] = _digest(attrs, datasets)
+    """Rewrite the header digest of a checkpoint after a deliberate edit with h5py (tools
+    that migrate or repair checkpoints; the loaded state is still checked for sense)."""
+    with Path(path).open("r+b") as raw:
+        header = _header(_body_digest(raw))
+        raw.seek(0)
+        raw.write(header)
+
+
+def _header(digest: str) -> bytes:
+    """The 512-byte header holding the SHA-256 (hex) of the HDF5 bytes after it."""
+    return (HEADER_MAGIC + digest.encode() + b"\n").ljust(HEADER_BYTES, b"\0")
+
+
+def _body_digest(raw: BinaryIO) -> str:
+    """SHA-256 (hex) of an open file's bytes after the header."""
+    raw.seek(HEADER_BYTES)
+    digest = hashlib.sha256()
+    while block := raw.read(1 << 20):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def _verify(path: Path) -> bool:
+    """Refuse a checkpoint whose bytes do not match the digest in its header; False for an
+    HDF5 file without a header (another file, or a checkpoint of an older version, which
+    the format checks then name)."""
+    source = str(path)
+    try:
+        with path.open("rb") as raw:
+            header = raw.read(HEADER_BYTES)
+            if not header.startswith(HEADER_MAGIC):
+                if header.startswith(b"\x89HDF"):
+                    return False
+                raise InputError(source, "", "not a tissue checkpoint (no checkpoint header)")
+            digest = header[len(HEADER_MAGIC) : len(HEADER_MAGIC) + 64].decode(
+                "ascii", errors="replace"
+            )
+            if header != _header(digest) or _body_digest(raw) != digest:
+                raise InputError(
+                    source,
+                    "sha256",
+                    "the content does not match its checksum: the file was "
+                    "truncated, changed or damaged after it was written",
+                )
+    except FileNotFoundError:
+        raise InputError(source, "", "no such file") from None
+    except OSError as error:
+        raise InputError(source, "", f"unreadable ({one_line(error)})") from None
+    return True
 
 
 def _stored(
     path: Path, attrs: dict[str, dict[str, Any]], datasets: dict[str, np.ndarray]
 ) -> StoredCheckpoint:
-    """The checkpoint record from a file's attributes and datasets (checksum verified)."""
+    """The checkpoint record from a file's attributes and datasets."""
     source = str(path)
     root = attrs.get("", {})
     text = text_attr(root, "scenario", source)
@@ -265,36 +303,6 @@ def _collect(handle: h5py.File) -> tuple[dict[str, dict[str, Any]], dict[str, np
 
     handle.visititems(visit)
     return attrs, datasets
-
-
-def _digest(attrs: dict[str, dict[str, Any]], datasets: dict[str, np.ndarray]) -> str:
-    """SHA-256 (hex) of a canonical serialisation of attributes and datasets."""
-    digest = hashlib.sha256()
-    for path in sorted(attrs):
-        values = {
-            k: _canonical(v) for k, v in attrs[path].items() if (path, k) != ("", DIGEST_ATTR)
-        }
-        digest.update(json.dumps([path, values], sort_keys=True).encode())
-    for path in sorted(datasets):
-        array = np.ascontiguousarray(datasets[path])
-        digest.update(json.dumps([path, array.dtype.str, list(array.shape)]).encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
-
-
-def _canonical(value: Any) -> Any:
-    """An attribute value as JSON-able data that survives an HDF5 round trip unchanged."""
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
-    if isinstance(value, np.ndarray):
-        return [value.dtype.str, [_canonical(v) for v in value.tolist()]]
-    if isinstance(value, np.generic):
-        return [value.dtype.str, value.item()]
-    if isinstance(value, float):
-        return ["f8", value]
-    if isinstance(value, int):
-        return ["i8", value]
-    return value
 
 
 def _int(attrs: dict[str, Any], name: str, source: str) -> int:
