@@ -1,18 +1,29 @@
-# One virtual environment per checkout, created on first use and reused after.
+# One virtual environment per checkout, created on first use and reused after. Every package
+# comes at the version and hash pinned in requirements.lock (what the README's figures were
+# made with); `make lock` regenerates it after a change to pyproject.toml's dependencies.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+LOCK   := requirements.lock
+EXTRAS := dev viz dask bench
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 DEMO_OUT ?= out/demo
 
-.PHONY: demo test bench lint format gpu-wheels clean
+.PHONY: demo test bench lint format lock gpu-wheels clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,viz,dask,bench]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
 	rm -f $(VENV)/.installed-*
 	touch $@
+
+lock:
+	$(PYTHON) -m venv /tmp/tissue-uv && /tmp/tissue-uv/bin/python -m pip install --quiet uv
+	/tmp/tissue-uv/bin/uv pip compile pyproject.toml $(addprefix --extra ,$(EXTRAS)) \
+	  --python-version 3.11 --generate-hashes --quiet -o $(LOCK)
 
 demo: $(STAMP)
 	$(BIN)/tissue run metastasis -o $(DEMO_OUT) --backend auto
