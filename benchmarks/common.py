@@ -324,7 +324,7 @@ def device_slug(info: dict[str, Any]) -> str:
 
 def git_info() -> dict[str, Any]:
     """Commit of the working tree and whether it differs from it (untracked files count;
-    the results and the README tables generated from them do not).
+    the results, the READMEs and docs/ do not).
 
     Where there is no git checkout (a copied tree), ``TISSUE_GIT_COMMIT`` names the commit.
     """
@@ -341,7 +341,8 @@ def git_info() -> dict[str, Any]:
     commit = git("rev-parse", "HEAD")
     if commit is not None:
         status = git("status", "--porcelain", "--", ".", ":(exclude)benchmarks/results",
-                     ":(exclude)benchmarks/README.md")  # fmt: skip
+                     ":(exclude)benchmarks/README.md", ":(exclude)README.md",
+                     ":(exclude)docs")  # fmt: skip
         return {
             "commit": commit.strip(),
             "dirty": None if status is None else bool(status.strip()),

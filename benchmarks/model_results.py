@@ -1,0 +1,319 @@
+"""The README's results tables, made from runs so that they cannot drift from the code.
+
+    python -m benchmarks.model_results run [--names metastasis,niche] [--jobs 2]
+    python -m benchmarks.model_results tables     # rewrite the README's tables from the JSON
+    python -m benchmarks.model_results check      # exit 1 when the README differs from it
+
+``run`` runs each built-in scenario with ``tissue run NAME --seed 1`` for its own length
+(``make results`` runs them all: about 1.5 h on 2 cores), reads the final observables and the
+row at ``CHECK_DAY`` of each ``run.h5`` and merges them into ``RESULTS`` with the commit, the
+lock file's digest, the wall time and the host's load. ``tables`` writes the README's tables
+between their ``<!-- model-results:NAME -->`` markers from that file; ``check`` (a test runs it)
+fails when the README's tables are not what the file gives. A test also re-runs ``metastasis``
+to ``CHECK_DAY`` and compares every observable with the recorded row, tolerance 0: a change
+of the engine that changes the model's results fails it until the runs are made again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import REPO_ROOT, RESULTS_DIR, Column, Table, git_info, load_average
+
+RESULTS = RESULTS_DIR / "model-results-cpu.json"
+README = REPO_ROOT / "README.md"
+LOCK = REPO_ROOT / "requirements.lock"
+SEED = 1
+CHECK_DAY = 1.0  # the row a test re-computes
+INJECTION_DAYS = (3.0, 13.0)  # Luzzi 1998's time points, for the injection assay's ledger
+
+# name -> (what it is, what it shows), in the README's order
+SCENARIOS: dict[str, tuple[str, str]] = {
+    "metastasis": (
+        "breast 400 um block + lung 300 um block + blood, both mechanisms on, 14 days",
+        "the niche forms, cells arrive and nearly all stay dormant",
+    ),
+    "niche": ("restraint off (no IL-1beta+ cells)", "the niche alone: seeded cells grow out"),
+    "dormancy": (
+        "niche off (no S100A8/A9 induction, resident myeloid cells only)",
+        "the restraint alone: fewer cells seed, and they stay dormant",
+    ),
+    "anti_s100": (
+        "metastasis + anti-S100A8/A9 (95% block) from day 0",
+        "fewer myeloid cells, fewer cells extravasate (Hiratsuka 2006)",
+    ),
+    "resection": (
+        "metastasis + the primary removed at day 7",
+        "the restraint lifts: proliferating disseminated cells rise (Castano 2018)",
+    ),
+    "il1r_blockade": (
+        "metastasis + IL-1R blocked (95%) from day 7",
+        "MICs wake although the primary stays (Castano 2018)",
+    ),
+    "injection_assay": (
+        "1e6 cells into a vein, no primary, lung block 400 um, 13 days",
+        "the Luzzi-style ledger at days 3 and 13",
+    ),
+    "cancer_immune": (
+        "PhysiCell's cancer-immune sample, reduced: 100 um tumour, 400 immune cells "
+        "added at day 0.5, 2 days",
+        "immune cells attach and kill; the tumour regresses",
+    ),
+    "spheroid": ("a tumour spheroid in oxygen, 2 days", "oxygen-limited growth"),
+}
+METASTASIS_ROWS = {
+    "metastasis": "`metastasis`",
+    "anti_s100": "`anti_s100`",
+    "dormancy": "`dormancy` (niche off)",
+    "niche": "`niche` (restraint off)",
+    "resection": "`resection` (day 7)",
+    "il1r_blockade": "`il1r_blockade` (day 7)",
+}
+
+
+def lock_digest() -> str:
+    """SHA-256 (first 16 hex digits) of requirements.lock: the installed versions."""
+    return hashlib.sha256(LOCK.read_bytes()).hexdigest()[:16] if LOCK.is_file() else "none"
+
+
+def run_one(name: str, out: Path, days: float | None = None) -> dict[str, Any]:
+    """Run scenario ``name`` into ``out/name`` (seed ``SEED``, for ``days`` or its own length)
+    and return its record: final observables, the rows at ``CHECK_DAY`` and
+    ``INJECTION_DAYS``, timing."""
+    folder = out / name
+    command = [sys.executable, "-m", "tissue.cli", "run", name, "-o", str(folder),
+               "--seed", str(SEED), "--backend", "cpu", "--quiet", "--overwrite"]  # fmt: skip
+    if days is not None:
+        command += ["--days", str(days)]
+    load = load_average()
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+    wall_s = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{name}: tissue run failed ({done.returncode}): {done.stderr[-2000:]}")
+    from tissue.io import RunReader
+
+    reader = RunReader(folder / "run.h5")
+    series = reader.timeseries()
+    days = [t / 1440.0 for t in series["time_min"].tolist()]
+
+    def row_at(day: float) -> dict[str, float] | None:
+        if day not in days:
+            return None
+        index = days.index(day)
+        return {key: float(values[index]) for key, values in series.items()}
+
+    return {
+        "scenario": name,
+        "seed": SEED,
+        "days": days[-1],
+        "wall_s": round(wall_s, 1),
+        "host_load_average_at_start": load,
+        "host_load_average_at_end": load_average(),
+        "final": reader.final(),
+        "check_row": row_at(CHECK_DAY),
+        "rows": {str(day): row_at(day) for day in INJECTION_DAYS if name == "injection_assay"},
+    }
+
+
+def run(
+    names: Sequence[str], jobs: int, out: Path, days: float | None = None, results: Path = RESULTS
+) -> None:
+    """Run ``names`` (``jobs`` at a time; each for ``days`` or its own length) and merge
+    their records into ``results``."""
+    unknown = sorted(set(names) - set(SCENARIOS))
+    if unknown:
+        raise SystemExit(f"--names: unknown {', '.join(unknown)}; allowed: {', '.join(SCENARIOS)}")
+    header = {
+        "git": git_info(),
+        "lock_sha256": lock_digest(),
+        "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "jobs": jobs,
+        "command": " ".join(sys.argv),
+    }
+    with ThreadPoolExecutor(jobs) as pool:
+        for record in pool.map(lambda name: run_one(name, out, days), names):
+            print(f"{record['scenario']}: {record['days']:g} days in {record['wall_s']:.0f} s")
+            stored = json.loads(results.read_text()) if results.is_file() else {"runs": {}}
+            stored["runs"][record["scenario"]] = header | record
+            results.parent.mkdir(parents=True, exist_ok=True)
+            results.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
+
+
+# --- tables ---------------------------------------------------------------------------
+
+
+def count(key: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda row: row["final"].get(key)
+
+
+def pair(first: str, second: str) -> Callable[[dict[str, Any]], str]:
+    return lambda row: f"{row['final'][first]:,.0f} / {row['final'][second]:,.0f}"
+
+
+def provenance(runs: Sequence[dict[str, Any]]) -> str:
+    """One line: commits, dates, jobs and lock digest of the runs behind a table."""
+    commits = sorted({r["git"]["commit"][:10] + (" (dirty)" if r["git"]["dirty"] else "")
+                      for r in runs})  # fmt: skip
+    dates = sorted({r["date_utc"][:10] for r in runs})
+    locks = sorted({r["lock_sha256"] for r in runs})
+    return (
+        f"*Generated by `python -m benchmarks.model_results` from runs (seed {SEED}, CPU) of "
+        f"commit {', '.join(commits)} on {', '.join(dates)}, requirements.lock "
+        f"{', '.join(locks)}.*"
+    )
+
+
+def metastasis_table(runs: dict[str, dict[str, Any]]) -> str:
+    rows = [runs[name] | {"label": label} for name, label in METASTASIS_ROWS.items()
+            if name in runs]  # fmt: skip
+    number = "{:,.0f}"
+    table = Table(
+        "",
+        [
+            Column("scenario", "label"),
+            Column("arrested", count("ledger.arrested"), number),
+            Column("extravasated", count("ledger.extravasated"), number),
+            Column("MICs (dormant cells)", count("lung.mic.live"), number),
+            Column("proliferating cells", count("lung.dtc.live"), number),
+            Column(
+                "micro- / macrometastases (lineages)",
+                pair("ledger.micrometastases", "ledger.macrometastases"),
+            ),
+            Column("myeloid / IL-1beta+ cells", pair("lung.myeloid.live", "lung.innate.live")),
+        ],
+        rows,
+    )
+    return table.markdown().lstrip() + "\n\n" + provenance(rows)
+
+
+LEDGER = (
+    ("injected", "ledger.injected"),
+    ("died in blood", "ledger.died_in_blood"),
+    ("lodged outside the block", "ledger.lodged_elsewhere"),
+    ("arrested in the block", "ledger.arrested"),
+    ("extravasated", "ledger.extravasated"),
+    ("died in the lung", "ledger.died_in_organ"),
+    ("solitary (dormant)", "ledger.solitary_dormant"),
+    ("micro- / macrometastases", None),
+)
+
+
+def injection_table(runs: dict[str, dict[str, Any]]) -> str:
+    if "injection_assay" not in runs:
+        return "(no injection_assay run recorded)"
+    record = runs["injection_assay"]
+    rows = [{"day": day, "values": record["rows"][day]} for day in record["rows"]
+            if record["rows"][day] is not None]  # fmt: skip
+
+    def value(key: str | None) -> Callable[[dict[str, Any]], str]:
+        if key is None:
+            return lambda row: (
+                f"{row['values']['ledger.micrometastases']:,.0f} / "
+                f"{row['values']['ledger.macrometastases']:,.0f}"
+            )
+        return lambda row: f"{row['values'][key]:,.0f}"
+
+    columns = [Column("day", lambda row: f"{float(row['day']):g}")]
+    columns += [Column(header, value(key)) for header, key in LEDGER]
+    return Table("", columns, rows).markdown().lstrip() + "\n\n" + provenance([record])
+
+
+def scenarios_table(runs: dict[str, dict[str, Any]]) -> str:
+    rows = [
+        {"name": f"`{name}`" + (" (default)" if name == "metastasis" else ""),
+         "what": what, "shows": shows, "run": runs.get(name)}
+        for name, (what, shows) in SCENARIOS.items()
+    ]  # fmt: skip
+    recorded = [row["run"] for row in rows if row["run"]]
+    jobs = sorted({r["jobs"] for r in recorded})
+
+    def minutes(row: dict[str, Any]) -> str:
+        return "not run" if row["run"] is None else f"{row['run']['wall_s'] / 60:.1f} min"
+
+    table = Table(
+        "",
+        [
+            Column("scenario", "name"),
+            Column("what it is", "what"),
+            Column("what it shows", "shows"),
+            Column(f"CPU wall time ({', '.join(map(str, jobs))} runs at a time)", minutes),
+        ],
+        rows,
+    )
+    return table.markdown().lstrip() + "\n\n" + provenance(recorded)
+
+
+TABLES = {
+    "metastasis": metastasis_table,
+    "injection": injection_table,
+    "scenarios": scenarios_table,
+}
+
+
+def rendered(readme_text: str, runs: dict[str, dict[str, Any]]) -> str:
+    """``readme_text`` with every ``<!-- model-results:NAME -->`` ... ``<!-- /model-results -->``
+    block replaced by table NAME made from ``runs``."""
+    out = readme_text
+    for name, make in TABLES.items():
+        begin, end = f"<!-- model-results:{name} -->", "<!-- /model-results -->"
+        start = out.find(begin)
+        if start < 0:
+            raise SystemExit(f"{README}: no marker {begin}")
+        stop = out.find(end, start)
+        if stop < 0:
+            raise SystemExit(f"{README}: {begin} has no {end} after it")
+        out = out[: start + len(begin)] + "\n" + make(runs) + "\n" + out[stop:]
+    return out
+
+
+def recorded_runs(path: Path = RESULTS) -> dict[str, dict[str, Any]]:
+    """The run records in ``path`` by scenario name."""
+    return json.loads(path.read_text())["runs"] if path.is_file() else {}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="The README's results tables, from runs")
+    parser.add_argument("action", choices=("run", "tables", "check"))
+    parser.add_argument("--names", default=",".join(SCENARIOS),
+                        help="scenarios to run (comma-separated; default all)")  # fmt: skip
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "out" / "results")
+    parser.add_argument(
+        "--days",
+        type=float,
+        default=None,
+        help="run each this long (trials; the README's runs use their own)",
+    )
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if args.action == "run":
+        names = [n for n in args.names.split(",") if n]
+        run(names, max(1, args.jobs), args.out, args.days, args.results)
+        return 0
+    text = README.read_text()
+    new = rendered(text, recorded_runs())
+    if args.action == "tables":
+        README.write_text(new)
+        return 0
+    if new != text:
+        print(f"{README}: the results tables differ from {RESULTS}; run "
+              "python -m benchmarks.model_results tables")  # fmt: skip
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
