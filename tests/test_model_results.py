@@ -1,0 +1,97 @@
+"""The README's results tables come from recorded runs, and those runs from this code."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import model_results
+from tissue.io import RunReader
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_readme_tables_are_what_the_recorded_runs_give() -> None:
+    assert model_results.main(["check"]) == 0
+
+
+def test_every_scenario_of_the_tables_was_run_from_a_clean_tree() -> None:
+    runs = model_results.recorded_runs()
+    assert sorted(runs) == sorted(model_results.SCENARIOS)
+    for name, record in runs.items():
+        assert record["git"]["dirty"] is False, name
+        assert record["seed"] == model_results.SEED
+        assert record["check_row"] is not None or record["days"] < model_results.CHECK_DAY
+
+
+def test_metastasis_still_gives_the_recorded_day_one(tmp_path: Path) -> None:
+    """The recorded runs are this code's: a run of ``metastasis`` to the check day gives every
+    observable of the recorded row exactly (same seed, same backend: bit-identical). When the
+    model changes on purpose, run ``make results`` again."""
+    recorded = model_results.recorded_runs()["metastasis"]["check_row"]
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "tissue.cli", "run", "metastasis", "-o", str(out),
+         "--seed", str(model_results.SEED), "--backend", "cpu", "--quiet",
+         "--days", str(model_results.CHECK_DAY)],
+        capture_output=True, text=True, cwd=ROOT, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    series = RunReader(out / "run.h5").timeseries()
+    now = {key: float(values[-1]) for key, values in series.items()}
+    assert now.keys() == recorded.keys()
+    changed = {
+        key: (recorded[key], now[key])
+        for key in recorded
+        if not (now[key] == recorded[key] or (math.isnan(now[key]) and math.isnan(recorded[key])))
+    }
+    assert changed == {}, f"{len(changed)} observables differ from the recorded run: {changed}"
+
+
+def record(final: dict[str, float], wall_s: float = 60.0) -> dict[str, Any]:
+    return {
+        "final": final,
+        "wall_s": wall_s,
+        "jobs": 2,
+        "git": {"commit": "0123456789abcdef", "dirty": False},
+        "date_utc": "2026-12-04T00:00:00+00:00",
+        "lock_sha256": "feedfeedfeedfeed",
+        "versions": {"python": "3.11.7", "numpy": "2.4.6"},
+        "rows": {},
+    }
+
+
+LEDGER = {
+    "ledger.arrested": 898.0,
+    "ledger.extravasated": 618.0,
+    "lung.mic.live": 594.0,
+    "lung.dtc.live": 2.0,
+    "ledger.micrometastases": 8.0,
+    "ledger.macrometastases": 0.0,
+    "lung.myeloid.live": 1132.0,
+    "lung.innate.live": 59.0,
+}
+
+
+def test_tables_render_each_recorded_value_in_its_column() -> None:
+    text = "\n".join(
+        f"<!-- model-results:{name} -->\nold\n<!-- /model-results -->"
+        for name in model_results.TABLES
+    )
+    out = model_results.rendered(text, {"metastasis": record(LEDGER, wall_s=840.0)})
+    assert "old" not in out
+    assert "| `metastasis` | 898 | 618 | 594 | 2 | 8 / 0 | 1,132 / 59 |" in out
+    assert "| `niche` (restraint off)" not in out  # not run: no row
+    assert "14.0 min" in out
+    assert out.count("not run") == len(model_results.SCENARIOS) - 1
+    assert "commit 0123456789 on 2026-12-04 (python 3.11.7, numpy 2.4.6)" in out
+
+
+def test_a_missing_marker_is_named() -> None:
+    with pytest.raises(SystemExit, match="no marker <!-- model-results:metastasis -->"):
+        model_results.rendered("no tables here", {})
