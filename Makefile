@@ -31,8 +31,10 @@ demo: $(STAMP)
 	$(BIN)/tissue render $(DEMO_OUT) --organ breast --field oxygen -o $(DEMO_OUT)/primary.png
 	$(BIN)/tissue plot $(DEMO_OUT) -o $(DEMO_OUT)/dashboard.png
 
+# the test files on TEST_JOBS processes (pytest-xdist; a file's tests stay in one process)
+TEST_JOBS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
 
 # CPU benchmarks (about 4 minutes on 2 cores; run them on a quiet machine), then the tables
 # in benchmarks/README.md. The GPU suite is one command on a device: benchmarks/gpu_suite.sh.

@@ -12,6 +12,19 @@ HAS_GPU = cupy_device_count() > 0
 requires_gpu = pytest.mark.skipif(not HAS_GPU, reason="needs CuPy and a CUDA device")
 
 
+# the files with the longest tests, run first: `make test` spreads files over two pytest-xdist
+# workers (--dist loadfile), so the longest starts at once and the others fill the second worker
+LONGEST_FIRST = (
+    "tests/test_metastasis.py",
+    "tests/validation/test_solver.py",
+    "tests/test_sweep.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))
+
+
 def backends() -> list[Any]:
     """cpu always; gpu as a parameter that skips cleanly without a device."""
     return ["cpu", pytest.param("gpu", marks=[pytest.mark.gpu, requires_gpu])]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -65,14 +66,18 @@ def library(file: str) -> ctypes.CDLL:
     folder = Path(tempfile.gettempdir()) / "tissue-kernel-emulator"
     folder.mkdir(exist_ok=True)
     lib = folder / f"{Path(file).stem}-{digest}.so"
-    if not lib.exists():
-        src = folder / f"{Path(file).stem}-{digest}.cpp"
+    if not lib.exists():  # built under this process's own names, then renamed into place,
+        # so that test processes running at once never load a half-written library
+        own = f"{Path(file).stem}-{digest}.{os.getpid()}"
+        src = folder / f"{own}.cpp"
         src.write_text(code)
         subprocess.run(
             [CXX, "-std=c++17", "-O2", "-ffp-contract=off", "-fno-fast-math", "-w", "-shared",
-             "-fPIC", "-o", str(lib), str(src)],
+             "-fPIC", "-o", str(folder / f"{own}.so"), str(src)],
             check=True, capture_output=True, text=True,
         )  # fmt: skip
+        os.replace(folder / f"{own}.so", lib)
+        src.unlink()
     return ctypes.CDLL(str(lib))
 
 
