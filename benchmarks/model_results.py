@@ -174,8 +174,14 @@ def count(key: str) -> Callable[[dict[str, Any]], Any]:
     return lambda row: row["final"].get(key)
 
 
-def pair(first: str, second: str) -> Callable[[dict[str, Any]], str]:
-    return lambda row: f"{row['final'][first]:,.0f} / {row['final'][second]:,.0f}"
+def pair(first: str, second: str, final: bool = True) -> Callable[[dict[str, Any]], str]:
+    """``"a / b"`` of two values of a run's final row (or of the row itself)."""
+
+    def text(row: dict[str, Any]) -> str:
+        values = row["final"] if final else row
+        return f"{values[first]:,.0f} / {values[second]:,.0f}"
+
+    return text
 
 
 def provenance(runs: Sequence[dict[str, Any]]) -> str:
@@ -213,35 +219,38 @@ def metastasis_table(runs: dict[str, dict[str, Any]]) -> str:
     return table.markdown().lstrip() + "\n\n" + provenance(rows)
 
 
-LEDGER = (
-    ("injected", "ledger.injected"),
-    ("died in blood", "ledger.died_in_blood"),
-    ("lodged outside the block", "ledger.lodged_elsewhere"),
-    ("arrested in the block", "ledger.arrested"),
-    ("extravasated", "ledger.extravasated"),
-    ("died in the lung", "ledger.died_in_organ"),
-    ("solitary (dormant)", "ledger.solitary_dormant"),
-    ("micro- / macrometastases", None),
-)
-
-
 def injection_table(runs: dict[str, dict[str, Any]]) -> str:
     if "injection_assay" not in runs:
         return "(no injection_assay run recorded)"
     record = runs["injection_assay"]
-    rows = [{"day": day, "values": record["rows"][day]} for day in record["rows"]
-            if record["rows"][day] is not None]  # fmt: skip
+    rows = sorted(
+        ({"day": float(day), **values} for day, values in record["rows"].items() if values),
+        key=lambda row: row["day"],
+    )
 
-    def value(key: str | None) -> Callable[[dict[str, Any]], str]:
-        if key is None:
-            return lambda row: (
-                f"{row['values']['ledger.micrometastases']:,.0f} / "
-                f"{row['values']['ledger.macrometastases']:,.0f}"
-            )
-        return lambda row: f"{row['values'][key]:,.0f}"
+    def n(key: str) -> Callable[[dict[str, Any]], str]:
+        return lambda row: f"{row[key]:,.0f}"
 
-    columns = [Column("day", lambda row: f"{float(row['day']):g}")]
-    columns += [Column(header, value(key)) for header, key in LEDGER]
+    def share(part: Callable[[dict[str, Any]], float], whole: str) -> Callable[[Any], str]:
+        return lambda row: f"{100 * part(row) / row[whole]:.1f}%" if row[whole] else "-"
+
+    def arrested(row: dict[str, Any]) -> float:
+        return row["ledger.lodged_elsewhere"] + row["ledger.arrested"]
+
+    columns = [
+        Column("day", lambda row: f"{row['day']:g}"),
+        Column("injected", n("ledger.injected")),
+        Column("died in blood", n("ledger.died_in_blood")),
+        Column("arrested (all organs)", share(arrested, "ledger.injected")),
+        Column("arrested in the block", n("ledger.arrested")),
+        Column("extravasated", n("ledger.extravasated")),
+        Column("died in the lung", n("ledger.died_in_organ")),
+        Column("solitary dormant", n("ledger.solitary_dormant")),
+        Column("solitary dormant, of those arrested in the block",
+               share(lambda row: row["ledger.solitary_dormant"], "ledger.arrested")),
+        Column("micro- / macrometastases",
+               pair("ledger.micrometastases", "ledger.macrometastases", final=False)),
+    ]  # fmt: skip
     return Table("", columns, rows).markdown().lstrip() + "\n\n" + provenance([record])
 
 
