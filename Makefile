@@ -9,7 +9,7 @@ EXTRAS := dev viz dask bench
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 DEMO_OUT ?= out/demo
 
-.PHONY: demo test bench lint format lock gpu-wheels clean
+.PHONY: demo test bench results lint format lock gpu-wheels clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,13 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_scenarios --backend cpu
 	$(BIN)/python -m benchmarks.bench_pypde --backend cpu
 	$(BIN)/python -m benchmarks.common --update-readme
+
+# The README's results tables: every built-in scenario run (seed 1, CPU, 2 at a time; about
+# 40 minutes on 2 cores), recorded in benchmarks/results/model-results-cpu.json, then written
+# into the README. Run it after any change to the model; a test compares the first day.
+results: $(STAMP)
+	$(BIN)/python -m benchmarks.model_results run --jobs 2
+	$(BIN)/python -m benchmarks.model_results tables
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
