@@ -162,6 +162,14 @@ def resume(out_dir: str, days: float | None, backend: str, quiet: bool) -> None:
 
     with deferred_signals() as stop:
         out = Path(out_dir)
+        if not (out / CHECKPOINT_FILE).is_file() and (out / "run.h5").is_file():
+            raise InputError(
+                str(out / CHECKPOINT_FILE),
+                "",
+                "no checkpoint to resume from: the run stopped before writing its first one; "
+                "allowed: start it again with `tissue run ... --overwrite` (and a shorter "
+                "--checkpoint-every)",
+            )
         checkpoint = load_checkpoint(out / CHECKPOINT_FILE, backend=backend)
         settings = RunSettings.from_stored(
             checkpoint.settings, checkpoint.simulation.scenario, str(checkpoint.path)
