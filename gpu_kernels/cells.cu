@@ -77,3 +77,17 @@ extern "C" __global__ void deposit_sorted(const long long* sorted_voxel, const l
     out[col * n_voxels + v] = (float)sum;
   }
 }
+
+// Per-voxel sums in float64 of float64 per-cell values (observables): the same walk as
+// deposit_sorted, one column, no rounding.
+extern "C" __global__ void deposit_sorted_f64(const long long* sorted_voxel,
+                                              const long long* order, const double* values,
+                                              double* out, long long n) {
+  const long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (k >= n) return;
+  const long long v = sorted_voxel[k];
+  if (k > 0 && sorted_voxel[k - 1] == v) return;
+  double sum = 0.0;
+  for (long long j = k; j < n && sorted_voxel[j] == v; ++j) sum += values[order[j]];
+  out[v] = sum;
+}

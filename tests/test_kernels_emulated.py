@@ -146,6 +146,22 @@ def test_pair_velocity_and_deposit(emulated) -> None:
     )
 
 
+def test_voxel_sums_in_float64(emulated) -> None:
+    """Observables' deposits: float64 sums in array order, the same bits as NumPy's
+    bincount (with values spanning magnitudes, any other order would change the last bits)."""
+    from tissue.kernels.cells import voxel_sums_cuda, voxel_sums_numpy
+
+    rng = np.random.default_rng(6)
+    voxel = rng.integers(0, 50, size=5_000).astype(np.int64)
+    values = rng.normal(size=5_000) * 10.0 ** rng.integers(-8, 8, size=5_000)
+    got = voxel_sums_cuda(voxel, values, 64)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, voxel_sums_numpy(voxel, values, 64))
+    shuffled = rng.permutation(5_000)
+    assert not np.array_equal(voxel_sums_numpy(voxel[shuffled], values[shuffled], 64), got)
+    np.testing.assert_array_equal(voxel_sums_cuda(voxel[:0], values[:0], 8), np.zeros(8))
+
+
 def test_whole_simulation_through_the_kernels_is_bit_identical(monkeypatch) -> None:
     """The spheroid with motile chemotactic cells for 300 ticks: every field and cell array
     equal with tolerance 0 whether the hot paths run as NumPy or as the CUDA sources."""

@@ -287,3 +287,36 @@ def deposit_cuda(voxel: Any, values: Any, n_voxels: int) -> Any:
 def deposit(voxel: Any, values: Any, n_voxels: int) -> Any:
     """Dispatch to the NumPy or CUDA deposit by the arrays' backend."""
     return (deposit_cuda if on_device(voxel) else deposit_numpy)(voxel, values, n_voxels)
+
+
+def voxel_sums_numpy(voxel: np.ndarray, values: np.ndarray, n_voxels: int) -> np.ndarray:
+    """Per-voxel sums (n_voxels,) float64 of per-cell values (N,) float64, each voxel's cells
+    added in array order (observables: no rounding to float32)."""
+    return np.bincount(voxel, weights=values, minlength=n_voxels).astype(np.float64)
+
+
+def voxel_sums_cuda(voxel: Any, values: Any, n_voxels: int) -> Any:
+    """CUDA twin of :func:`voxel_sums_numpy` (the same bits: no atomics, array order)."""
+    import cupy
+
+    from gpu_kernels.loader import check_array, launch_1d
+
+    n = voxel.shape[0]
+    check_array("voxel", voxel, cupy.int64, shape=(n,))
+    check_array("values", values, cupy.float64, shape=(n,))
+    out = cupy.zeros(n_voxels, dtype=cupy.float64)
+    if n:
+        order = stable_argsort(voxel)
+        sorted_voxel = cupy.ascontiguousarray(voxel[order])
+        launch_1d(
+            "cells.cu",
+            "deposit_sorted_f64",
+            n,
+            (sorted_voxel, order, cupy.ascontiguousarray(values), out, np.int64(n)),
+        )
+    return out
+
+
+def voxel_sums(voxel: Any, values: Any, n_voxels: int) -> Any:
+    """Dispatch to the NumPy or CUDA voxel sums by the arrays' backend."""
+    return (voxel_sums_cuda if on_device(voxel) else voxel_sums_numpy)(voxel, values, n_voxels)
