@@ -3,9 +3,9 @@
 A busy simulation runs on :class:`tests.syncguard.SyncGuard`, NumPy instrumented to record
 every device-to-host synchronisation, with each process's work attributed to a phase. The
 NumPy references of CUDA kernels are run uncounted (on a GPU they are launches). Phases
-made free of synchronisations must stay so; the others must show exactly the known
-synchronisations listed here, so that a new one fails the test (and a removed one asks for
-the list to shrink).
+made free of synchronisations (motility and mechanics) must stay so; the others must show
+exactly the known synchronisations listed here, so that a new one fails the test (and a
+removed one asks for the list to shrink).
 """
 
 from __future__ import annotations
@@ -37,12 +37,6 @@ TICKS = 61  # two phenotype steps (ticks 0 and 60) and 61 mechanics and diffusio
 
 # kind@site -> count over TICKS ticks of the busy scenario, per phase
 KNOWN: dict[str, dict[str, int]] = {
-    "mechanics": {
-        # motile cells; chemotactic cells of each type with a field (one here)
-        "nonzero@tissue/rules.py:update_motility": 2 * TICKS,
-        "bincount@tissue/kernels/cells.py:build_cell_grid": TICKS,  # bin counts
-        "nonzero@tissue/rules.py:move_cells": TICKS,  # blocked moves
-    },
     "phenotype": {
         "bool@tissue/rules.py:phenotype_step": 2,  # any dead cell cleared
         "nonzero@tissue/rules.py:phenotype_step": 2,  # dividing cells

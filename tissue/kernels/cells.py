@@ -49,16 +49,15 @@ def build_cell_grid(
 ) -> CellGrid:
     """Bin cells (N, 3 float32 um) into cubes of ``bin_um`` over the given box."""
     shape_xyz = tuple(max(1, int(np.ceil(e / bin_um))) for e in extent_xyz_um)
-    n = positions_um.shape[0]
     origin = xp.asarray(origin_xyz_um, dtype=xp.float32)
     ijk = xp.floor((positions_um - origin) / xp.float32(bin_um)).astype(xp.int32)
     ijk = xp.minimum(xp.maximum(ijk, 0), xp.asarray(shape_xyz, dtype=xp.int32) - 1)
     bx, by, bz = shape_xyz
     cell_bin = (ijk[:, 2] * by + ijk[:, 1]) * bx + ijk[:, 0]
-    order = stable_argsort(cell_bin).astype(xp.int32) if n else xp.zeros(0, xp.int32)
-    counts = xp.bincount(cell_bin, minlength=bx * by * bz) if n else xp.zeros(bx * by * bz, int)
-    bin_start = xp.zeros(bx * by * bz + 1, dtype=xp.int32)
-    bin_start[1:] = xp.cumsum(counts).astype(xp.int32)
+    order = stable_argsort(cell_bin).astype(xp.int32)
+    # each bin's run starts where the sorted bins reach it: sizes known without a host read
+    bins = xp.arange(bx * by * bz + 1, dtype=xp.int32)
+    bin_start = xp.searchsorted(cell_bin[order], bins, side="left").astype(xp.int32)
     return CellGrid(cell_bin.astype(xp.int32), order, bin_start, (bz, by, bx))
 
 
