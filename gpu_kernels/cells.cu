@@ -4,13 +4,15 @@
 
 // Velocity (um/min) of cell i from its neighbours: PhysiCell's repulsion
 // sqrt(rep_i rep_j) (1 - d/R)^2 for d < R = r_i + r_j and adhesion sqrt(adh_i adh_j)
-// (1 - d/Ra)^2 for d < Ra = a_i r_i + a_j r_j, along the line between centres. Neighbour
-// bins are visited z-major from -1 to +1, cells in each bin in `order`.
+// (1 - d/Ra)^2 for d < Ra = a_i r_i + a_j r_j, along the line between centres. All columns
+// are in bin order (the launcher gathers them and scatters `velocity` back), so each
+// neighbour bin is the contiguous run [bin_start[b], bin_start[b + 1]). Neighbour bins are
+// visited z-major from -1 to +1, cells in each bin in order.
 extern "C" __global__ void pair_velocity(const float* position, const float* radius,
                                          const float* repulsion, const float* adhesion,
                                          const float* adhesion_range, const int* cell_bin,
-                                         const int* order, const int* bin_start, float* velocity,
-                                         int n, int bz_n, int by_n, int bx_n) {
+                                         const int* bin_start, float* velocity, int n, int bz_n,
+                                         int by_n, int bx_n) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
   const int b = cell_bin[i];
@@ -31,8 +33,7 @@ extern "C" __global__ void pair_velocity(const float* position, const float* rad
         if (nx < 0 || nx >= bx_n) continue;
         const int nb = (nz * by_n + ny) * bx_n + nx;
         const int end = bin_start[nb + 1];
-        for (int k = bin_start[nb]; k < end; ++k) {
-          const int j = order[k];
+        for (int j = bin_start[nb]; j < end; ++j) {
           if (j == i) continue;
           const float ddx = xi - position[3 * j];
           const float ddy = yi - position[3 * j + 1];

@@ -104,6 +104,9 @@ def pair_velocity_numpy(
 ) -> np.ndarray:
     """Velocity (N, 3) float32 um/min of each cell from its neighbours.
 
+    The cells' columns are gathered in bin order (``grid.order``), so that each bin's
+    neighbours are one contiguous run; the velocities are scattered back to array order.
+
     Args:
         positions: (N, 3) float32 um. radius: (N,) float32 um.
         repulsion, adhesion: (N,) float32 um/min. adhesion_range: (N,) float32, relative.
@@ -113,17 +116,19 @@ def pair_velocity_numpy(
     out = np.zeros((n, 3), dtype=np.float32)
     if n == 0:
         return out
+    order = grid.order
     columns = np.stack(
         [positions[:, 0], positions[:, 1], positions[:, 2], radius, repulsion, adhesion,
          adhesion_range]
-    ).astype(np.float32)  # fmt: skip
+    ).astype(np.float32)[:, order]  # fmt: skip
     shape = np.asarray(grid.shape_zyx, dtype=np.int64)
     counts = np.diff(grid.bin_start).astype(np.int64)
     bin_start = grid.bin_start.astype(np.int64)
-    cell_bin = grid.cell_bin.astype(np.int64)
+    cell_bin = grid.cell_bin[order].astype(np.int64)
     b_zyx = np.stack(
         [cell_bin // (shape[1] * shape[2]), (cell_bin // shape[2]) % shape[1], cell_bin % shape[2]]
     )  # (3, N)
+    velocity = np.zeros((n, 3), dtype=np.float32)  # in bin order
     for lo in range(0, n, CHUNK_CELLS):
         cells = np.arange(lo, min(n, lo + CHUNK_CELLS), dtype=np.int64)
         offsets = NEIGHBOUR_OFFSETS.T[:, :, None]
@@ -137,15 +142,15 @@ def pair_velocity_numpy(
             continue
         i = np.repeat(np.broadcast_to(cells, nb.shape).ravel(), length)
         run_begin = np.cumsum(length) - length
-        k = np.repeat(start - run_begin, length) + np.arange(total, dtype=np.int64)
-        j = grid.order[k]
+        j = np.repeat(start - run_begin, length) + np.arange(total, dtype=np.int64)
         keep = i != j
         i, j = i[keep], j[keep]
         terms, acting = _pair_terms(columns, i, j)
         i = i[acting] - lo
         for axis in range(3):
             sums = np.bincount(i, weights=terms[:, axis], minlength=len(cells))
-            out[lo : lo + len(cells), axis] = sums.astype(np.float32)
+            velocity[lo : lo + len(cells), axis] = sums.astype(np.float32)
+    out[order] = velocity
     return out
 
 
@@ -210,7 +215,8 @@ def pair_velocity_cuda(
     adhesion_range: Any,
     grid: CellGrid,
 ) -> Any:
-    """CUDA twin of :func:`pair_velocity_numpy` (gpu_kernels/cells.cu)."""
+    """CUDA twin of :func:`pair_velocity_numpy` (gpu_kernels/cells.cu): columns gathered
+    in bin order, one thread per cell, velocities scattered back."""
     import cupy
 
     from gpu_kernels.loader import check_array, launch_1d
@@ -230,16 +236,20 @@ def pair_velocity_cuda(
     out = cupy.zeros((n, 3), dtype=cupy.float32)
     if n:
         bz, by, bx = grid.shape_zyx
+        order = grid.order
+        in_bin_order = [
+            cupy.ascontiguousarray(a[order])
+            for a in (positions, radius, repulsion, adhesion, adhesion_range, grid.cell_bin)
+        ]
+        velocity = cupy.empty((n, 3), dtype=cupy.float32)
         launch_1d(
             "cells.cu",
             "pair_velocity",
             n,
-            (
-                positions, radius, repulsion, adhesion, adhesion_range,
-                grid.cell_bin, grid.order, grid.bin_start, out,
-                np.int32(n), np.int32(bz), np.int32(by), np.int32(bx),
-            ),
+            (*in_bin_order, grid.bin_start, velocity, np.int32(n), np.int32(bz), np.int32(by),
+             np.int32(bx)),
         )  # fmt: skip
+        out[order] = velocity
     return out
 
 
