@@ -10,7 +10,7 @@ device and copy data back to the host:
 - operations whose output size depends on the data: ``nonzero``, ``flatnonzero``,
   ``argwhere``, ``unique``, ``compress``, ``extract``, one-argument ``where``, ``repeat``
   with per-element counts, ``bincount`` (CuPy checks the minimum and maximum on the host),
-  and boolean-mask indexing ``a[mask]`` (and ``a[mask] = array``).
+  and boolean-mask indexing ``a[mask]`` and assignment ``a[mask] = value``.
 
 Each event is recorded as ``(phase, kind, site)``: ``site`` is ``file:function`` of the
 innermost frame in the ``tissue`` package, ``phase`` a label the caller sets with
@@ -89,7 +89,7 @@ class GuardArray(np.ndarray):
         return wrap(np.ndarray.__getitem__(self, _plain(key)))
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        if _has_mask(key) and np.ndim(value) > 0:
+        if _has_mask(key):  # CuPy counts the mask's True values on the host first
             self._sync("mask-assign")
         np.ndarray.__setitem__(self, _plain(key), value)
 

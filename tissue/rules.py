@@ -182,9 +182,8 @@ def phenotype_step(
     p_necrosis = -xp.expm1(-necrosis_rate * dt)
     apoptotic = live & (u[:, 0] < p_apoptosis)
     necrotic = live & ~apoptotic & (u[:, 1] < p_necrosis)
-    cells.state[apoptotic] = APOPTOTIC
-    cells.state[necrotic] = NECROTIC
-    cells.state_time_min[apoptotic | necrotic] = 0
+    cells.state[...] = xp.where(apoptotic, APOPTOTIC, xp.where(necrotic, NECROTIC, cells.state))
+    cells.state_time_min[...] = xp.where(apoptotic | necrotic, F32(0), cells.state_time_min)
     cells.state_time_min[...] += dt
     cells.age_min[...] += dt
 
