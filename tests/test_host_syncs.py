@@ -24,7 +24,7 @@ import tissue.simulation
 from tests.conftest import busy_scenario
 from tests.syncguard import GuardArray, SyncGuard
 from tissue.backend import Backend
-from tissue.config import scenario_from_dict
+from tissue.config import Scenario, load_scenario, scenario_from_dict
 from tissue.simulation import Simulation
 
 KERNEL_MODULES = (
@@ -33,17 +33,70 @@ KERNEL_MODULES = (
     tissue.kernels.multigrid,
     tissue.kernels.random,
 )
-TICKS = 61  # two phenotype steps (ticks 0 and 60) and 61 mechanics and diffusion steps
-
-# kind@site -> count over TICKS ticks of the busy scenario, per phase
-KNOWN: dict[str, dict[str, int]] = {
-    "phenotype": {
-        "bool@tissue/rules.py:phenotype_step": 2,  # any dead cell cleared
-        "nonzero@tissue/rules.py:phenotype_step": 2,  # dividing cells
-    },
-    "fields": {
-        "get@tissue/solver.py:_error_bound": 239,  # convergence test per cycle
-    },
+# The remaining synchronisations, per phase as kind@file:function -> count. Mechanics
+# (motility, pair forces, motion) and secretion without rules have none. What is left
+# needs device-side counters: cell counts that size arrays (clearance, division, contacts,
+# transitions, attack, intravasation, recruitment) and the solver's convergence test.
+CLEARANCE = "bool@tissue/rules.py:phenotype_step"  # any dead cell to clear, then keep()
+DIVISION = "nonzero@tissue/rules.py:phenotype_step"  # dividing cells
+CONTACTS = {  # per query type: its cells, the candidates' count, the hits
+    "nonzero@tissue/organ.py:pairs": 1,
+    "int@tissue/kernels/cells.py:contact_pairs": 1,
+    "mask-index@tissue/kernels/cells.py:contact_pairs": 2,
+}
+CONVERGENCE = "get@tissue/solver.py:_error_bound"  # the field solver's stopping test
+CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] = {
+    # two phenotype steps (ticks 0 and 60), 61 mechanics and diffusion steps
+    "busy": (
+        lambda: scenario_from_dict(busy_scenario(), "busy"),
+        61,
+        {"phenotype": {CLEARANCE: 2, DIVISION: 2}, "fields": {CONVERGENCE: 239}},
+    ),
+    # the immune cells arrive at tick 0; three phenotype steps
+    "cancer_immune": (
+        lambda: load_scenario("cancer_immune", {"interventions.immune_arrival.start_day": 0}),
+        13,
+        {
+            "interventions": {
+                "get@tissue/backend.py:to_numpy": 2,  # placement draws on the host
+                "mask-index@tissue/placement.py:place_cells": 1,
+            },
+            "phenotype": {
+                CLEARANCE: 3,
+                DIVISION: 3,
+                **{site: 3 * count for site, count in CONTACTS.items()},
+                "nonzero@tissue/rules.py:attack_step": 3,  # attached attackers
+                "bool@tissue/rules.py:attack_step": 3,  # any free attacker
+                "mask-index@tissue/rules.py:attack_step": 15,  # kills, releases, targets
+                "unique@tissue/rules.py:attack_step": 2,  # attackers with a target
+            },
+            "fields": {CONVERGENCE: 81},
+        },
+    ),
+    # two organs, rules on contacts and fields, transitions, the body; six phenotype steps
+    "metastasis": (
+        lambda: load_scenario("metastasis"),
+        13,
+        {
+            "phenotype": {
+                CLEARANCE: 12,
+                DIVISION: 12,
+                **{site: 7 * count for site, count in CONTACTS.items()},
+                "nonzero@tissue/behaviours.py:apply": 84,  # cells of a rule's type
+                "mask-index@tissue/organ.py:count": 7,  # live contacts of a type
+                "bincount@tissue/organ.py:count": 7,
+                "nonzero@tissue/rules.py:transition_step": 12,  # cells changing type
+                "int@tissue/body.py:_intravasate": 7,  # cells leaving
+                "nonzero@tissue/body.py:_label_voxels": 1,  # where recruits appear
+                "nonzero@tissue/body.py:_recruit": 14,
+            },
+            "secretion": {"nonzero@tissue/behaviours.py:apply": 7},
+            "fields": {
+                CONVERGENCE: 121,
+                "tolist@tissue/fields.py:step": 7,  # amounts exported to the blood
+            },
+        },
+    ),
 }
 
 
@@ -57,8 +110,8 @@ def phased(guard: SyncGuard, label: str, function: Callable[..., Any]) -> Callab
     return call
 
 
-@pytest.fixture
-def guarded(monkeypatch: pytest.MonkeyPatch) -> tuple[Simulation, SyncGuard]:
+def guarded(monkeypatch: pytest.MonkeyPatch, scenario: Scenario) -> tuple[Simulation, SyncGuard]:
+    """A simulation of ``scenario`` on a :class:`SyncGuard`, its processes phased."""
     guard = SyncGuard()
     for module in KERNEL_MODULES:
         for name, value in list(vars(module).items()):
@@ -75,7 +128,7 @@ def guarded(monkeypatch: pytest.MonkeyPatch) -> tuple[Simulation, SyncGuard]:
             tissue.simulation, name, phased(guard, label, getattr(tissue.simulation, name))
         )
     with guard.active():
-        sim = Simulation(scenario_from_dict(busy_scenario(), "busy"), Backend("cpu", guard), seed=4)
+        sim = Simulation(scenario, Backend("cpu", guard), seed=4)
     body, measures = sim.body, sim.measures
     monkeypatch.setattr(sim, "_diffusion", phased(guard, "fields", sim._diffusion))
     monkeypatch.setattr(body, "cells_step", phased(guard, "phenotype", body.cells_step))
@@ -103,12 +156,14 @@ def test_the_guard_sees_conversions_and_data_sized_results() -> None:
     assert {site for _, _, site in guard.events} == {"?"}
 
 
-def test_step_loop_syncs(guarded: tuple[Simulation, SyncGuard]) -> None:
-    sim, guard = guarded
+@pytest.mark.parametrize("case", CASES)
+def test_step_loop_syncs(monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    make, ticks, known = CASES[case]
+    sim, guard = guarded(monkeypatch, make())
     guard.events.clear()
     with guard.active():
-        sim.step(TICKS)
+        sim.step(ticks)
     phases = {p for p, _, _ in guard.events}
-    assert phases <= set(KNOWN), f"synchronisations in {sorted(phases - set(KNOWN))}"
-    for phase, known in KNOWN.items():
-        assert dict(guard.sites(phase)) == known, phase
+    assert phases <= set(known), f"synchronisations in {sorted(phases - set(known))}"
+    for phase, sites in known.items():
+        assert dict(guard.sites(phase)) == sites, phase
