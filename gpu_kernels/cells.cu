@@ -62,10 +62,10 @@ extern "C" __global__ void pair_velocity(const float* position, const float* rad
 
 // out[col, v] = sum of values[cell, col] over the cells in voxel v, in cell order.
 // `sorted_voxel` is the cells' voxels sorted stably, `order` the sorting permutation; the
-// first thread of each voxel's run sums the run.
-extern "C" __global__ void deposit_sorted(const long long* sorted_voxel, const long long* order,
-                                          const float* values, float* out, long long n,
-                                          int n_cols, long long n_voxels) {
+// first thread of each voxel's run sums the run in double and rounds once to T.
+template <typename T>
+__device__ void deposit_run(const long long* sorted_voxel, const long long* order,
+                            const T* values, T* out, long long n, int n_cols, long long n_voxels) {
   const long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (k >= n) return;
   const long long v = sorted_voxel[k];
@@ -75,6 +75,19 @@ extern "C" __global__ void deposit_sorted(const long long* sorted_voxel, const l
   for (int col = 0; col < n_cols; ++col) {
     double sum = 0.0;
     for (long long j = k; j < end; ++j) sum += (double)values[order[j] * n_cols + col];
-    out[col * n_voxels + v] = (float)sum;
+    out[col * n_voxels + v] = (T)sum;
   }
+}
+
+extern "C" __global__ void deposit_sorted(const long long* sorted_voxel, const long long* order,
+                                          const float* values, float* out, long long n,
+                                          int n_cols, long long n_voxels) {
+  deposit_run(sorted_voxel, order, values, out, n, n_cols, n_voxels);
+}
+
+extern "C" __global__ void deposit_sorted_f64(const long long* sorted_voxel,
+                                              const long long* order, const double* values,
+                                              double* out, long long n, int n_cols,
+                                              long long n_voxels) {
+  deposit_run(sorted_voxel, order, values, out, n, n_cols, n_voxels);
 }

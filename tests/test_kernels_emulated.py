@@ -141,9 +141,11 @@ def test_pair_velocity_and_deposit(emulated) -> None:
     )
     voxel = rng.integers(0, 300, size=20_000).astype(np.int64)
     values = rng.normal(size=(20_000, 3)).astype(np.float32)
-    np.testing.assert_array_equal(
-        deposit_cuda(voxel, values, 400), deposit_numpy(voxel, values, 400)
-    )
+    for dtype in (np.float32, np.float64):
+        typed = values.astype(dtype)
+        np.testing.assert_array_equal(
+            deposit_cuda(voxel, typed, 400), deposit_numpy(voxel, typed, 400)
+        )
 
 
 def test_whole_simulation_through_the_kernels_is_bit_identical(monkeypatch) -> None:

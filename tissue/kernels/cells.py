@@ -259,34 +259,37 @@ def pair_velocity(*args: Any) -> Any:
 
 
 def deposit_numpy(voxel: np.ndarray, values: np.ndarray, n_voxels: int) -> np.ndarray:
-    """Per-voxel sums (K, n_voxels) float32 of per-cell values (N, K) float32.
+    """Per-voxel sums (K, n_voxels) of per-cell values (N, K), float32 or float64 (the
+    result has the values' dtype).
 
     Each voxel's cells are added in array order in float64, then rounded once.
     """
     n_cols = values.shape[1]
-    out = np.zeros((n_cols, n_voxels), dtype=np.float32)
+    out = np.zeros((n_cols, n_voxels), dtype=values.dtype)
     for col in range(n_cols):
         out[col] = np.bincount(voxel, weights=values[:, col], minlength=n_voxels)
     return out
 
 
 def deposit_cuda(voxel: Any, values: Any, n_voxels: int) -> Any:
-    """CUDA twin of :func:`deposit_numpy`: stable sort by voxel, one thread per voxel run."""
+    """CUDA twin of :func:`deposit_numpy`: stable sort by voxel, one thread per voxel run
+    (no atomics, so the sums do not depend on the schedule)."""
     import cupy
 
     from gpu_kernels.loader import check_array, launch_1d
 
     n = voxel.shape[0]
     check_array("voxel", voxel, cupy.int64, shape=(n,))
-    check_array("values", values, cupy.float32, ndim=2)
+    double = values.dtype == np.float64
+    check_array("values", values, cupy.float64 if double else cupy.float32, ndim=2)
     n_cols = values.shape[1]
-    out = cupy.zeros((n_cols, n_voxels), dtype=cupy.float32)
+    out = cupy.zeros((n_cols, n_voxels), dtype=values.dtype)
     if n:
         order = stable_argsort(voxel)
         sorted_voxel = cupy.ascontiguousarray(voxel[order])
         launch_1d(
             "cells.cu",
-            "deposit_sorted",
+            "deposit_sorted_f64" if double else "deposit_sorted",
             n,
             (sorted_voxel, order, values, out, np.int64(n), np.int32(n_cols), np.int64(n_voxels)),
         )
