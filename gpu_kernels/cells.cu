@@ -5,14 +5,15 @@
 // Velocity (um/min) of cell i from its neighbours: PhysiCell's repulsion
 // sqrt(rep_i rep_j) (1 - d/R)^2 for d < R = r_i + r_j and adhesion sqrt(adh_i adh_j)
 // (1 - d/Ra)^2 for d < Ra = a_i r_i + a_j r_j, along the line between centres. All columns
-// are in bin order (the launcher gathers them and scatters `velocity` back), so each
-// neighbour bin is the contiguous run [bin_start[b], bin_start[b + 1]). Neighbour bins are
-// visited z-major from -1 to +1, cells in each bin in order.
+// are in bin order (the launcher gathers them by `order`), so each neighbour bin is the
+// contiguous run [bin_start[b], bin_start[b + 1]); the velocity of the i-th cell in bin
+// order is written to row order[i] (array order). Neighbour bins are visited z-major from
+// -1 to +1, cells in each bin in order.
 extern "C" __global__ void pair_velocity(const float* position, const float* radius,
                                          const float* repulsion, const float* adhesion,
                                          const float* adhesion_range, const int* cell_bin,
-                                         const int* bin_start, float* velocity, int n, int bz_n,
-                                         int by_n, int bx_n) {
+                                         const int* bin_start, const int* order, float* velocity,
+                                         int n, int bz_n, int by_n, int bx_n) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
   const int b = cell_bin[i];
@@ -55,9 +56,10 @@ extern "C" __global__ void pair_velocity(const float* position, const float* rad
       }
     }
   }
-  velocity[3 * i] = (float)vx;
-  velocity[3 * i + 1] = (float)vy;
-  velocity[3 * i + 2] = (float)vz;
+  const int row = order[i];
+  velocity[3 * row] = (float)vx;
+  velocity[3 * row + 1] = (float)vy;
+  velocity[3 * row + 2] = (float)vz;
 }
 
 // out[col, v] = sum of values[cell, col] over the cells in voxel v, in cell order.

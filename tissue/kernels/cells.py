@@ -216,7 +216,7 @@ def pair_velocity_cuda(
     grid: CellGrid,
 ) -> Any:
     """CUDA twin of :func:`pair_velocity_numpy` (gpu_kernels/cells.cu): columns gathered
-    in bin order, one thread per cell, velocities scattered back."""
+    in bin order, one thread per cell, each writing its velocity to its row."""
     import cupy
 
     from gpu_kernels.loader import check_array, launch_1d
@@ -241,15 +241,13 @@ def pair_velocity_cuda(
             cupy.ascontiguousarray(a[order])
             for a in (positions, radius, repulsion, adhesion, adhesion_range, grid.cell_bin)
         ]
-        velocity = cupy.empty((n, 3), dtype=cupy.float32)
         launch_1d(
             "cells.cu",
             "pair_velocity",
             n,
-            (*in_bin_order, grid.bin_start, velocity, np.int32(n), np.int32(bz), np.int32(by),
+            (*in_bin_order, grid.bin_start, order, out, np.int32(n), np.int32(bz), np.int32(by),
              np.int32(bx)),
         )  # fmt: skip
-        out[order] = velocity
     return out
 
 
