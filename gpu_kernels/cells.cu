@@ -2,6 +2,29 @@
 // NumPy references (same float32 operations, same summation order): tissue/kernels/cells.py.
 // Sums run in a fixed order in double precision and are rounded once: no atomics.
 
+// The pair kernel's columns in bin order, in one pass: row i of each output is row
+// order[i] of its input (positions 3 floats a row; radius, repulsion, adhesion, adhesion
+// range and bin one value).
+extern "C" __global__ void gather_bin_order(const int* order, const float* position,
+                                            const float* radius, const float* repulsion,
+                                            const float* adhesion, const float* adhesion_range,
+                                            const int* cell_bin, float* out_position,
+                                            float* out_radius, float* out_repulsion,
+                                            float* out_adhesion, float* out_adhesion_range,
+                                            int* out_cell_bin, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const int j = order[i];
+  out_position[3 * i] = position[3 * j];
+  out_position[3 * i + 1] = position[3 * j + 1];
+  out_position[3 * i + 2] = position[3 * j + 2];
+  out_radius[i] = radius[j];
+  out_repulsion[i] = repulsion[j];
+  out_adhesion[i] = adhesion[j];
+  out_adhesion_range[i] = adhesion_range[j];
+  out_cell_bin[i] = cell_bin[j];
+}
+
 // Velocity (um/min) of cell i from its neighbours: PhysiCell's repulsion
 // sqrt(rep_i rep_j) (1 - d/R)^2 for d < R = r_i + r_j and adhesion sqrt(adh_i adh_j)
 // (1 - d/Ra)^2 for d < Ra = a_i r_i + a_j r_j, along the line between centres. All columns

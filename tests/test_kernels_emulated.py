@@ -124,6 +124,8 @@ def test_pair_velocity_and_deposit(emulated) -> None:
         build_cell_grid,
         deposit_cuda,
         deposit_numpy,
+        gather_bin_order_cuda,
+        gather_bin_order_numpy,
         pair_velocity_cuda,
         pair_velocity_numpy,
     )
@@ -135,6 +137,12 @@ def test_pair_velocity_and_deposit(emulated) -> None:
     columns = [rng.uniform(lo, hi, n).astype(np.float32)
                for lo, hi in ((4, 9), (0, 20), (0, 2), (1.0, 1.5))]  # fmt: skip
     grid = build_cell_grid(np, positions, (0, 0, 0), (box, box, box), 27.0)
+    for out, ref in zip(
+        gather_bin_order_cuda(grid, positions, *columns),
+        gather_bin_order_numpy(grid, positions, *columns),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(out, ref)
     np.testing.assert_array_equal(
         pair_velocity_cuda(positions, *columns, grid),
         pair_velocity_numpy(positions, *columns, grid),

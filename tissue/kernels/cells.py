@@ -94,6 +94,37 @@ def _pair_terms(columns: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple[np.n
     return np.stack([f * dx, f * dy, f * dz], axis=1), acting
 
 
+def gather_bin_order_numpy(
+    grid: CellGrid, positions: np.ndarray, *columns: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """The pair kernel's inputs in bin order: positions (N, 3), the per-cell ``columns``
+    (N,) and the cells' bins, each gathered by ``grid.order``."""
+    order = grid.order
+    return positions[order], *(c[order] for c in columns), grid.cell_bin[order]
+
+
+def gather_bin_order_cuda(grid: CellGrid, positions: Any, *columns: Any) -> tuple[Any, ...]:
+    """CUDA twin of :func:`gather_bin_order_numpy` for the four float32 columns of the
+    pair kernel (radius, repulsion, adhesion, adhesion range): one launch."""
+    import cupy
+
+    from gpu_kernels.loader import launch_1d
+
+    n = positions.shape[0]
+    out = (
+        cupy.empty((n, 3), dtype=cupy.float32),
+        *(cupy.empty(n, dtype=cupy.float32) for _ in columns),
+        cupy.empty(n, dtype=cupy.int32),
+    )
+    launch_1d(
+        "cells.cu",
+        "gather_bin_order",
+        n,
+        (grid.order, positions, *columns, grid.cell_bin, *out, np.int32(n)),
+    )
+    return out
+
+
 def pair_velocity_numpy(
     positions: np.ndarray,
     radius: np.ndarray,
@@ -117,14 +148,14 @@ def pair_velocity_numpy(
     if n == 0:
         return out
     order = grid.order
-    columns = np.stack(
-        [positions[:, 0], positions[:, 1], positions[:, 2], radius, repulsion, adhesion,
-         adhesion_range]
-    ).astype(np.float32)[:, order]  # fmt: skip
+    position, *rest, cell_bin = gather_bin_order_numpy(
+        grid, positions, radius, repulsion, adhesion, adhesion_range
+    )
+    columns = np.stack([position[:, 0], position[:, 1], position[:, 2], *rest]).astype(np.float32)
     shape = np.asarray(grid.shape_zyx, dtype=np.int64)
     counts = np.diff(grid.bin_start).astype(np.int64)
     bin_start = grid.bin_start.astype(np.int64)
-    cell_bin = grid.cell_bin[order].astype(np.int64)
+    cell_bin = cell_bin.astype(np.int64)
     b_zyx = np.stack(
         [cell_bin // (shape[1] * shape[2]), (cell_bin // shape[2]) % shape[1], cell_bin % shape[2]]
     )  # (3, N)
@@ -237,10 +268,9 @@ def pair_velocity_cuda(
     if n:
         bz, by, bx = grid.shape_zyx
         order = grid.order
-        in_bin_order = [
-            cupy.ascontiguousarray(a[order])
-            for a in (positions, radius, repulsion, adhesion, adhesion_range, grid.cell_bin)
-        ]
+        in_bin_order = gather_bin_order_cuda(
+            grid, positions, radius, repulsion, adhesion, adhesion_range
+        )
         launch_1d(
             "cells.cu",
             "pair_velocity",
