@@ -34,9 +34,9 @@ KERNEL_MODULES = (
     tissue.kernels.random,
 )
 # The remaining synchronisations, per phase as kind@file:function -> count. Mechanics
-# (motility, pair forces, motion) and secretion without rules have none. What is left
-# needs device-side counters: cell counts that size arrays (clearance, division, contacts,
-# transitions, attack, intravasation, recruitment) and the solver's convergence test.
+# (motility, pair forces, motion) and secretion (rules on fields included) have none. What
+# is left needs device-side counters: cell counts that size arrays (clearance, division,
+# contacts, transitions, attack, intravasation, recruitment) and the solver's stopping test.
 CLEARANCE = "bool@tissue/rules.py:phenotype_step"  # any dead cell to clear, then keep()
 DIVISION = "nonzero@tissue/rules.py:phenotype_step"  # dividing cells
 CONTACTS = {  # per query type: its cells, the candidates' count, the hits
@@ -82,7 +82,7 @@ CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] 
                 CLEARANCE: 12,
                 DIVISION: 12,
                 **{site: 7 * count for site, count in CONTACTS.items()},
-                "nonzero@tissue/behaviours.py:apply": 84,  # cells of a rule's type
+                "bool@tissue/behaviours.py:apply": 36,  # any cell of a contact rule's type
                 "mask-index@tissue/organ.py:count": 7,  # live contacts of a type
                 "bincount@tissue/organ.py:count": 7,
                 "nonzero@tissue/rules.py:transition_step": 12,  # cells changing type
@@ -90,7 +90,6 @@ CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] 
                 "nonzero@tissue/body.py:_label_voxels": 1,  # where recruits appear
                 "nonzero@tissue/body.py:_recruit": 14,
             },
-            "secretion": {"nonzero@tissue/behaviours.py:apply": 7},
             "fields": {
                 CONVERGENCE: 121,
                 "tolist@tissue/fields.py:step": 7,  # amounts exported to the blood
