@@ -2,14 +2,40 @@
 // NumPy references (same float32 operations, same summation order): tissue/kernels/cells.py.
 // Sums run in a fixed order in double precision and are rounded once: no atomics.
 
+// The pair kernel's columns in bin order, in one pass: row i of each output is row
+// order[i] of its input (positions 3 floats a row; radius, repulsion, adhesion, adhesion
+// range and bin one value).
+extern "C" __global__ void gather_bin_order(const int* order, const float* position,
+                                            const float* radius, const float* repulsion,
+                                            const float* adhesion, const float* adhesion_range,
+                                            const int* cell_bin, float* out_position,
+                                            float* out_radius, float* out_repulsion,
+                                            float* out_adhesion, float* out_adhesion_range,
+                                            int* out_cell_bin, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const int j = order[i];
+  out_position[3 * i] = position[3 * j];
+  out_position[3 * i + 1] = position[3 * j + 1];
+  out_position[3 * i + 2] = position[3 * j + 2];
+  out_radius[i] = radius[j];
+  out_repulsion[i] = repulsion[j];
+  out_adhesion[i] = adhesion[j];
+  out_adhesion_range[i] = adhesion_range[j];
+  out_cell_bin[i] = cell_bin[j];
+}
+
 // Velocity (um/min) of cell i from its neighbours: PhysiCell's repulsion
 // sqrt(rep_i rep_j) (1 - d/R)^2 for d < R = r_i + r_j and adhesion sqrt(adh_i adh_j)
-// (1 - d/Ra)^2 for d < Ra = a_i r_i + a_j r_j, along the line between centres. Neighbour
-// bins are visited z-major from -1 to +1, cells in each bin in `order`.
+// (1 - d/Ra)^2 for d < Ra = a_i r_i + a_j r_j, along the line between centres. All columns
+// are in bin order (the launcher gathers them by `order`), so each neighbour bin is the
+// contiguous run [bin_start[b], bin_start[b + 1]); the velocity of the i-th cell in bin
+// order is written to row order[i] (array order). Neighbour bins are visited z-major from
+// -1 to +1, cells in each bin in order.
 extern "C" __global__ void pair_velocity(const float* position, const float* radius,
                                          const float* repulsion, const float* adhesion,
                                          const float* adhesion_range, const int* cell_bin,
-                                         const int* order, const int* bin_start, float* velocity,
+                                         const int* bin_start, const int* order, float* velocity,
                                          int n, int bz_n, int by_n, int bx_n) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
@@ -31,8 +57,7 @@ extern "C" __global__ void pair_velocity(const float* position, const float* rad
         if (nx < 0 || nx >= bx_n) continue;
         const int nb = (nz * by_n + ny) * bx_n + nx;
         const int end = bin_start[nb + 1];
-        for (int k = bin_start[nb]; k < end; ++k) {
-          const int j = order[k];
+        for (int j = bin_start[nb]; j < end; ++j) {
           if (j == i) continue;
           const float ddx = xi - position[3 * j];
           const float ddy = yi - position[3 * j + 1];
@@ -54,17 +79,18 @@ extern "C" __global__ void pair_velocity(const float* position, const float* rad
       }
     }
   }
-  velocity[3 * i] = (float)vx;
-  velocity[3 * i + 1] = (float)vy;
-  velocity[3 * i + 2] = (float)vz;
+  const int row = order[i];
+  velocity[3 * row] = (float)vx;
+  velocity[3 * row + 1] = (float)vy;
+  velocity[3 * row + 2] = (float)vz;
 }
 
 // out[col, v] = sum of values[cell, col] over the cells in voxel v, in cell order.
 // `sorted_voxel` is the cells' voxels sorted stably, `order` the sorting permutation; the
-// first thread of each voxel's run sums the run.
-extern "C" __global__ void deposit_sorted(const long long* sorted_voxel, const long long* order,
-                                          const float* values, float* out, long long n,
-                                          int n_cols, long long n_voxels) {
+// first thread of each voxel's run sums the run in double and rounds once to T.
+template <typename T>
+__device__ void deposit_run(const long long* sorted_voxel, const long long* order,
+                            const T* values, T* out, long long n, int n_cols, long long n_voxels) {
   const long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (k >= n) return;
   const long long v = sorted_voxel[k];
@@ -74,20 +100,19 @@ extern "C" __global__ void deposit_sorted(const long long* sorted_voxel, const l
   for (int col = 0; col < n_cols; ++col) {
     double sum = 0.0;
     for (long long j = k; j < end; ++j) sum += (double)values[order[j] * n_cols + col];
-    out[col * n_voxels + v] = (float)sum;
+    out[col * n_voxels + v] = (T)sum;
   }
 }
 
-// Per-voxel sums in float64 of float64 per-cell values (observables): the same walk as
-// deposit_sorted, one column, no rounding.
+extern "C" __global__ void deposit_sorted(const long long* sorted_voxel, const long long* order,
+                                          const float* values, float* out, long long n,
+                                          int n_cols, long long n_voxels) {
+  deposit_run(sorted_voxel, order, values, out, n, n_cols, n_voxels);
+}
+
 extern "C" __global__ void deposit_sorted_f64(const long long* sorted_voxel,
                                               const long long* order, const double* values,
-                                              double* out, long long n) {
-  const long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-  if (k >= n) return;
-  const long long v = sorted_voxel[k];
-  if (k > 0 && sorted_voxel[k - 1] == v) return;
-  double sum = 0.0;
-  for (long long j = k; j < n && sorted_voxel[j] == v; ++j) sum += values[order[j]];
-  out[v] = sum;
+                                              double* out, long long n, int n_cols,
+                                              long long n_voxels) {
+  deposit_run(sorted_voxel, order, values, out, n, n_cols, n_voxels);
 }

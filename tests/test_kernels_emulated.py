@@ -124,6 +124,8 @@ def test_pair_velocity_and_deposit(emulated) -> None:
         build_cell_grid,
         deposit_cuda,
         deposit_numpy,
+        gather_bin_order_cuda,
+        gather_bin_order_numpy,
         pair_velocity_cuda,
         pair_velocity_numpy,
     )
@@ -135,31 +137,23 @@ def test_pair_velocity_and_deposit(emulated) -> None:
     columns = [rng.uniform(lo, hi, n).astype(np.float32)
                for lo, hi in ((4, 9), (0, 20), (0, 2), (1.0, 1.5))]  # fmt: skip
     grid = build_cell_grid(np, positions, (0, 0, 0), (box, box, box), 27.0)
+    for out, ref in zip(
+        gather_bin_order_cuda(grid, positions, *columns),
+        gather_bin_order_numpy(grid, positions, *columns),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(out, ref)
     np.testing.assert_array_equal(
         pair_velocity_cuda(positions, *columns, grid),
         pair_velocity_numpy(positions, *columns, grid),
     )
     voxel = rng.integers(0, 300, size=20_000).astype(np.int64)
     values = rng.normal(size=(20_000, 3)).astype(np.float32)
-    np.testing.assert_array_equal(
-        deposit_cuda(voxel, values, 400), deposit_numpy(voxel, values, 400)
-    )
-
-
-def test_voxel_sums_in_float64(emulated) -> None:
-    """Observables' deposits: float64 sums in array order, the same bits as NumPy's
-    bincount (with values spanning magnitudes, any other order would change the last bits)."""
-    from tissue.kernels.cells import voxel_sums_cuda, voxel_sums_numpy
-
-    rng = np.random.default_rng(6)
-    voxel = rng.integers(0, 50, size=5_000).astype(np.int64)
-    values = rng.normal(size=5_000) * 10.0 ** rng.integers(-8, 8, size=5_000)
-    got = voxel_sums_cuda(voxel, values, 64)
-    assert got.dtype == np.float64
-    np.testing.assert_array_equal(got, voxel_sums_numpy(voxel, values, 64))
-    shuffled = rng.permutation(5_000)
-    assert not np.array_equal(voxel_sums_numpy(voxel[shuffled], values[shuffled], 64), got)
-    np.testing.assert_array_equal(voxel_sums_cuda(voxel[:0], values[:0], 8), np.zeros(8))
+    for dtype in (np.float32, np.float64):
+        typed = values.astype(dtype)
+        np.testing.assert_array_equal(
+            deposit_cuda(voxel, typed, 400), deposit_numpy(voxel, typed, 400)
+        )
 
 
 def test_whole_simulation_through_the_kernels_is_bit_identical(monkeypatch) -> None:

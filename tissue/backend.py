@@ -66,8 +66,9 @@ class Backend:
 
 
 def to_numpy(array: Any) -> np.ndarray:
-    """Host copy of a NumPy or CuPy array (NumPy arrays pass through)."""
-    if isinstance(array, np.ndarray):
+    """Host copy of a NumPy or CuPy array (NumPy arrays pass through; an array type with
+    ``get``, such as CuPy's, is copied by it)."""
+    if type(array) is np.ndarray:
         return array
     if hasattr(array, "get"):
         return array.get()

@@ -71,28 +71,28 @@ class Behaviours:
         xp, cells = organ.xp, organ.cells
         value = xp.array(base, dtype=xp.float32, copy=True)
         flat = None
+        n = cells.n
         for entry in rules:
-            selected = xp.nonzero(cells.type == entry.type_index)[0]
-            if selected.shape[0] == 0:
-                continue
+            # every cell is evaluated and the rule's type takes the result (no host round
+            # trip), except that contacts are only searched for a type that has cells
+            selected = cells.type == entry.type_index
             rule = entry.rule
             parsed = parse_signal(rule.signal)
             if parsed.kind == "blood":
-                signal = xp.full(
-                    selected.shape[0], sensing.signal_value(rule.signal), dtype=xp.float32
-                )
+                signal = xp.full(n, sensing.signal_value(rule.signal), dtype=xp.float32)
             elif parsed.kind == "contact":
+                if not bool(selected.any()):
+                    continue
                 factor = F32(sensing.factor(rule.signal))
                 counts = contacts.count(entry.type_index, self.type_names.index(parsed.name))
-                signal = counts[selected] * factor
+                signal = counts * factor
             elif rule.signal in organ.fields:
                 if flat is None:
                     flat = organ.grid.flat_index(xp, cells.position_um)
                 factor = F32(sensing.factor(rule.signal))
-                signal = organ.fields.sample(rule.signal, flat[selected]) * factor
+                signal = organ.fields.sample(rule.signal, flat) * factor
             else:
-                signal = xp.zeros(selected.shape[0], dtype=xp.float32)
+                signal = xp.zeros(n, dtype=xp.float32)
             h = hill(xp, signal, rule.half_max, rule.hill_coefficient, rule.as_signal == "rises")
-            old = value[selected]
-            value[selected] = old + (F32(rule.to_value) - old) * h
+            value = xp.where(selected, value + (F32(rule.to_value) - value) * h, value)
         return value

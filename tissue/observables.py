@@ -29,7 +29,7 @@ from tissue.backend import to_numpy
 from tissue.cells import LIVE, STATE_NAMES
 from tissue.config import ObservablesConfig
 from tissue.grid import NEIGHBOUR_OFFSETS
-from tissue.kernels.cells import build_cell_grid, voxel_sums
+from tissue.kernels.cells import build_cell_grid, deposit
 from tissue.organ import CellTypes, Organ
 from tissue.state import SimulationState
 
@@ -107,16 +107,16 @@ def volume_fraction(
     origin_xyz_um: tuple[float, float, float],
 ) -> Any:
     """Smoothed volume fraction of the given cells on a grid: (nz, ny, nx) float32 on
-    ``xp``. Each cell's volume is added to its voxel (sums in float64, in cell order, the
-    same bits on both backends: no atomics) and smoothed by a Gaussian with sigma one voxel
-    (zero outside the grid)."""
+        ``xp``. Each cell's volume is added to its voxel (sums in float64, in cell order, no
+    atomics: the same bits on every run and backend) and
+        smoothed by a Gaussian with sigma one voxel (zero outside the grid)."""
     nz, ny, nx = shape_zyx
     spacing = xp.asarray(spacing_xyz_um, dtype=xp.float64)
     ijk = xp.floor((positions_um.astype(xp.float64) - xp.asarray(origin_xyz_um)) / spacing)
     ijk = xp.clip(ijk.astype(xp.int64), 0, xp.asarray([nx - 1, ny - 1, nz - 1]))
     flat = (ijk[:, 2] * ny + ijk[:, 1]) * nx + ijk[:, 0]
     volume = 4.0 / 3.0 * math.pi * radius_um.astype(xp.float64) ** 3
-    fraction = voxel_sums(flat, volume, nx * ny * nz).reshape(nz, ny, nx)
+    fraction = deposit(flat, volume[:, None], nx * ny * nz).reshape(nz, ny, nx)
     fraction /= float(np.prod(spacing_xyz_um))
     return gaussian(xp, fraction, 1.0).astype(xp.float32)
 

@@ -40,6 +40,7 @@ class CellTypes:
     max_interaction_um: float  # longest centre-to-centre interaction between any two types
     transitions: dict[int, dict[int, float]]  # from type -> to type -> base rate (1/min)
     attack: dict[int, Any]  # attacker type -> its Attack config
+    any_motile: bool  # some type has a speed > 0
 
     PARAMS = (
         "radius_um", "speed_um_per_min", "persistence_min", "chemotaxis_bias",
@@ -80,6 +81,7 @@ class CellTypes:
             max_interaction_um=max(reach, default=1.0) * (1 + 1e-5),
             transitions=_transition_table(scenario, names),
             attack={names.index(t): c.attack for t, c in types.items() if c.attack},
+            any_motile=any(c.speed_um_per_min > 0 for c in types.values()),
         )
 
     def of(self, name: str, type_index: Any) -> Any:

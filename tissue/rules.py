@@ -44,37 +44,33 @@ def update_motility(
     ``block_factor(field)`` (default 1) scales b: a neutralised attractant guides less.
     Attached cells keep their direction (they do not migrate, see :func:`move_cells`)."""
     xp, cells = organ.xp, organ.cells
-    if cells.n == 0:
+    if cells.n == 0 or not types.any_motile:
         return
-    speed = types.of("speed_um_per_min", cells.type)
-    motile = xp.nonzero((cells.state == LIVE) & (speed > 0))[0]
-    if motile.shape[0] == 0:
-        return
-    type_index = cells.type[motile]
-    u = rng.uniform(cells.id[motile], step, Purpose.MOTILITY)
+    # every cell draws and mixes; only motile ones take the result (no host round trip)
+    type_index = cells.type
+    motile = (cells.state == LIVE) & (types.of("speed_um_per_min", type_index) > 0)
+    u = rng.uniform(cells.id, step, Purpose.MOTILITY)
     p_turn = -xp.expm1(F32(-dt_min) / types.of("persistence_min", type_index))
-    old = cells.direction[motile]
+    old = cells.direction
     unset = (old * old).sum(axis=1) == 0
-    turn = (u[:, 0] < p_turn) | unset
+    turn = motile & ((u[:, 0] < p_turn) | unset)
     new = unit_vectors(xp, u[:, 1], u[:, 2])
     bias = types.of("chemotaxis_bias", type_index)
     for t, field in enumerate(types.chemotaxis_field):
         if field is None or field not in organ.fields.values:
             continue
-        sel = xp.nonzero(type_index == t)[0]
-        if sel.shape[0] == 0:
-            continue
-        ijk = organ.grid.voxel_ijk(xp, cells.position_um[motile[sel]])
+        ijk = organ.grid.voxel_ijk(xp, cells.position_um)
         grad = organ.fields.gradient(field, ijk)
         norm = xp.sqrt((grad * grad).sum(axis=1, keepdims=True))
         unit_grad = xp.where(norm > 0, grad / xp.maximum(norm, F32(1e-30)), F32(0))
-        b = bias[sel][:, None]
+        b = bias[:, None]
         if block_factor is not None:
             b = b * F32(block_factor(field))
-        mixed = b * unit_grad + (F32(1) - b) * new[sel]
+        mixed = b * unit_grad + (F32(1) - b) * new
         length = xp.sqrt((mixed * mixed).sum(axis=1, keepdims=True))
-        new[sel] = xp.where(length > 0, mixed / xp.maximum(length, F32(1e-30)), new[sel])
-    cells.direction[motile] = xp.where(turn[:, None], new, old)
+        guided = (type_index == t)[:, None] & (length > 0)
+        new = xp.where(guided, mixed / xp.maximum(length, F32(1e-30)), new)
+    cells.direction[...] = xp.where(turn[:, None], new, old)
 
 
 def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
@@ -105,16 +101,16 @@ def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
     new = old + F32(dt_min) * velocity
     # positions are always allowed (placement, division and motion keep them so); a cell
     # that is not can still move into an allowed voxel
-    blocked = xp.nonzero(~organ.allowed_positions(t, new))[0]
-    if blocked.shape[0]:
-        position = old[blocked].copy()
-        for axis in range(3):
-            trial = position.copy()
-            trial[:, axis] = new[blocked, axis]
-            fits = organ.allowed_positions(t[blocked], trial)
-            position[:, axis] = xp.where(fits, trial[:, axis], position[:, axis])
-        new[blocked] = position
-    cells.position_um[...] = new
+    # a blocked cell's move is cut back axis by axis; every cell is tried (no host round
+    # trip) and the blocked ones take the result
+    position = old.copy()
+    for axis in range(3):
+        trial = position.copy()
+        trial[:, axis] = new[:, axis]
+        fits = organ.allowed_positions(t, trial)
+        position[:, axis] = xp.where(fits, trial[:, axis], position[:, axis])
+    blocked = ~organ.allowed_positions(t, new)
+    cells.position_um[...] = xp.where(blocked[:, None], position, new)
 
 
 # --- phenotype -----------------------------------------------------------------------
@@ -186,9 +182,8 @@ def phenotype_step(
     p_necrosis = -xp.expm1(-necrosis_rate * dt)
     apoptotic = live & (u[:, 0] < p_apoptosis)
     necrotic = live & ~apoptotic & (u[:, 1] < p_necrosis)
-    cells.state[apoptotic] = APOPTOTIC
-    cells.state[necrotic] = NECROTIC
-    cells.state_time_min[apoptotic | necrotic] = 0
+    cells.state[...] = xp.where(apoptotic, APOPTOTIC, xp.where(necrotic, NECROTIC, cells.state))
+    cells.state_time_min[...] = xp.where(apoptotic | necrotic, F32(0), cells.state_time_min)
     cells.state_time_min[...] += dt
     cells.age_min[...] += dt
 

@@ -49,16 +49,15 @@ def build_cell_grid(
 ) -> CellGrid:
     """Bin cells (N, 3 float32 um) into cubes of ``bin_um`` over the given box."""
     shape_xyz = tuple(max(1, int(np.ceil(e / bin_um))) for e in extent_xyz_um)
-    n = positions_um.shape[0]
     origin = xp.asarray(origin_xyz_um, dtype=xp.float32)
     ijk = xp.floor((positions_um - origin) / xp.float32(bin_um)).astype(xp.int32)
     ijk = xp.minimum(xp.maximum(ijk, 0), xp.asarray(shape_xyz, dtype=xp.int32) - 1)
     bx, by, bz = shape_xyz
     cell_bin = (ijk[:, 2] * by + ijk[:, 1]) * bx + ijk[:, 0]
-    order = stable_argsort(cell_bin).astype(xp.int32) if n else xp.zeros(0, xp.int32)
-    counts = xp.bincount(cell_bin, minlength=bx * by * bz) if n else xp.zeros(bx * by * bz, int)
-    bin_start = xp.zeros(bx * by * bz + 1, dtype=xp.int32)
-    bin_start[1:] = xp.cumsum(counts).astype(xp.int32)
+    order = stable_argsort(cell_bin).astype(xp.int32)
+    # each bin's run starts where the sorted bins reach it: sizes known without a host read
+    bins = xp.arange(bx * by * bz + 1, dtype=xp.int32)
+    bin_start = xp.searchsorted(cell_bin[order], bins, side="left").astype(xp.int32)
     return CellGrid(cell_bin.astype(xp.int32), order, bin_start, (bz, by, bx))
 
 
@@ -95,6 +94,37 @@ def _pair_terms(columns: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple[np.n
     return np.stack([f * dx, f * dy, f * dz], axis=1), acting
 
 
+def gather_bin_order_numpy(
+    grid: CellGrid, positions: np.ndarray, *columns: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """The pair kernel's inputs in bin order: positions (N, 3), the per-cell ``columns``
+    (N,) and the cells' bins, each gathered by ``grid.order``."""
+    order = grid.order
+    return positions[order], *(c[order] for c in columns), grid.cell_bin[order]
+
+
+def gather_bin_order_cuda(grid: CellGrid, positions: Any, *columns: Any) -> tuple[Any, ...]:
+    """CUDA twin of :func:`gather_bin_order_numpy` for the four float32 columns of the
+    pair kernel (radius, repulsion, adhesion, adhesion range): one launch."""
+    import cupy
+
+    from gpu_kernels.loader import launch_1d
+
+    n = positions.shape[0]
+    out = (
+        cupy.empty((n, 3), dtype=cupy.float32),
+        *(cupy.empty(n, dtype=cupy.float32) for _ in columns),
+        cupy.empty(n, dtype=cupy.int32),
+    )
+    launch_1d(
+        "cells.cu",
+        "gather_bin_order",
+        n,
+        (grid.order, positions, *columns, grid.cell_bin, *out, np.int32(n)),
+    )
+    return out
+
+
 def pair_velocity_numpy(
     positions: np.ndarray,
     radius: np.ndarray,
@@ -105,6 +135,9 @@ def pair_velocity_numpy(
 ) -> np.ndarray:
     """Velocity (N, 3) float32 um/min of each cell from its neighbours.
 
+    The cells' columns are gathered in bin order (``grid.order``), so that each bin's
+    neighbours are one contiguous run; the velocities are scattered back to array order.
+
     Args:
         positions: (N, 3) float32 um. radius: (N,) float32 um.
         repulsion, adhesion: (N,) float32 um/min. adhesion_range: (N,) float32, relative.
@@ -114,17 +147,19 @@ def pair_velocity_numpy(
     out = np.zeros((n, 3), dtype=np.float32)
     if n == 0:
         return out
-    columns = np.stack(
-        [positions[:, 0], positions[:, 1], positions[:, 2], radius, repulsion, adhesion,
-         adhesion_range]
-    ).astype(np.float32)  # fmt: skip
+    order = grid.order
+    position, *rest, cell_bin = gather_bin_order_numpy(
+        grid, positions, radius, repulsion, adhesion, adhesion_range
+    )
+    columns = np.stack([position[:, 0], position[:, 1], position[:, 2], *rest]).astype(np.float32)
     shape = np.asarray(grid.shape_zyx, dtype=np.int64)
     counts = np.diff(grid.bin_start).astype(np.int64)
     bin_start = grid.bin_start.astype(np.int64)
-    cell_bin = grid.cell_bin.astype(np.int64)
+    cell_bin = cell_bin.astype(np.int64)
     b_zyx = np.stack(
         [cell_bin // (shape[1] * shape[2]), (cell_bin // shape[2]) % shape[1], cell_bin % shape[2]]
     )  # (3, N)
+    velocity = np.zeros((n, 3), dtype=np.float32)  # in bin order
     for lo in range(0, n, CHUNK_CELLS):
         cells = np.arange(lo, min(n, lo + CHUNK_CELLS), dtype=np.int64)
         offsets = NEIGHBOUR_OFFSETS.T[:, :, None]
@@ -138,15 +173,15 @@ def pair_velocity_numpy(
             continue
         i = np.repeat(np.broadcast_to(cells, nb.shape).ravel(), length)
         run_begin = np.cumsum(length) - length
-        k = np.repeat(start - run_begin, length) + np.arange(total, dtype=np.int64)
-        j = grid.order[k]
+        j = np.repeat(start - run_begin, length) + np.arange(total, dtype=np.int64)
         keep = i != j
         i, j = i[keep], j[keep]
         terms, acting = _pair_terms(columns, i, j)
         i = i[acting] - lo
         for axis in range(3):
             sums = np.bincount(i, weights=terms[:, axis], minlength=len(cells))
-            out[lo : lo + len(cells), axis] = sums.astype(np.float32)
+            velocity[lo : lo + len(cells), axis] = sums.astype(np.float32)
+    out[order] = velocity
     return out
 
 
@@ -211,7 +246,8 @@ def pair_velocity_cuda(
     adhesion_range: Any,
     grid: CellGrid,
 ) -> Any:
-    """CUDA twin of :func:`pair_velocity_numpy` (gpu_kernels/cells.cu)."""
+    """CUDA twin of :func:`pair_velocity_numpy` (gpu_kernels/cells.cu): columns gathered
+    in bin order, one thread per cell, each writing its velocity to its row."""
     import cupy
 
     from gpu_kernels.loader import check_array, launch_1d
@@ -231,15 +267,16 @@ def pair_velocity_cuda(
     out = cupy.zeros((n, 3), dtype=cupy.float32)
     if n:
         bz, by, bx = grid.shape_zyx
+        order = grid.order
+        in_bin_order = gather_bin_order_cuda(
+            grid, positions, radius, repulsion, adhesion, adhesion_range
+        )
         launch_1d(
             "cells.cu",
             "pair_velocity",
             n,
-            (
-                positions, radius, repulsion, adhesion, adhesion_range,
-                grid.cell_bin, grid.order, grid.bin_start, out,
-                np.int32(n), np.int32(bz), np.int32(by), np.int32(bx),
-            ),
+            (*in_bin_order, grid.bin_start, order, out, np.int32(n), np.int32(bz), np.int32(by),
+             np.int32(bx)),
         )  # fmt: skip
     return out
 
@@ -250,34 +287,37 @@ def pair_velocity(*args: Any) -> Any:
 
 
 def deposit_numpy(voxel: np.ndarray, values: np.ndarray, n_voxels: int) -> np.ndarray:
-    """Per-voxel sums (K, n_voxels) float32 of per-cell values (N, K) float32.
+    """Per-voxel sums (K, n_voxels) of per-cell values (N, K), float32 or float64 (the
+    result has the values' dtype).
 
     Each voxel's cells are added in array order in float64, then rounded once.
     """
     n_cols = values.shape[1]
-    out = np.zeros((n_cols, n_voxels), dtype=np.float32)
+    out = np.zeros((n_cols, n_voxels), dtype=values.dtype)
     for col in range(n_cols):
         out[col] = np.bincount(voxel, weights=values[:, col], minlength=n_voxels)
     return out
 
 
 def deposit_cuda(voxel: Any, values: Any, n_voxels: int) -> Any:
-    """CUDA twin of :func:`deposit_numpy`: stable sort by voxel, one thread per voxel run."""
+    """CUDA twin of :func:`deposit_numpy`: stable sort by voxel, one thread per voxel run
+    (no atomics, so the sums do not depend on the schedule)."""
     import cupy
 
     from gpu_kernels.loader import check_array, launch_1d
 
     n = voxel.shape[0]
     check_array("voxel", voxel, cupy.int64, shape=(n,))
-    check_array("values", values, cupy.float32, ndim=2)
+    double = values.dtype == np.float64
+    check_array("values", values, cupy.float64 if double else cupy.float32, ndim=2)
     n_cols = values.shape[1]
-    out = cupy.zeros((n_cols, n_voxels), dtype=cupy.float32)
+    out = cupy.zeros((n_cols, n_voxels), dtype=values.dtype)
     if n:
         order = stable_argsort(voxel)
         sorted_voxel = cupy.ascontiguousarray(voxel[order])
         launch_1d(
             "cells.cu",
-            "deposit_sorted",
+            "deposit_sorted_f64" if double else "deposit_sorted",
             n,
             (sorted_voxel, order, values, out, np.int64(n), np.int32(n_cols), np.int64(n_voxels)),
         )
@@ -287,36 +327,3 @@ def deposit_cuda(voxel: Any, values: Any, n_voxels: int) -> Any:
 def deposit(voxel: Any, values: Any, n_voxels: int) -> Any:
     """Dispatch to the NumPy or CUDA deposit by the arrays' backend."""
     return (deposit_cuda if on_device(voxel) else deposit_numpy)(voxel, values, n_voxels)
-
-
-def voxel_sums_numpy(voxel: np.ndarray, values: np.ndarray, n_voxels: int) -> np.ndarray:
-    """Per-voxel sums (n_voxels,) float64 of per-cell values (N,) float64, each voxel's cells
-    added in array order (observables: no rounding to float32)."""
-    return np.bincount(voxel, weights=values, minlength=n_voxels).astype(np.float64)
-
-
-def voxel_sums_cuda(voxel: Any, values: Any, n_voxels: int) -> Any:
-    """CUDA twin of :func:`voxel_sums_numpy` (the same bits: no atomics, array order)."""
-    import cupy
-
-    from gpu_kernels.loader import check_array, launch_1d
-
-    n = voxel.shape[0]
-    check_array("voxel", voxel, cupy.int64, shape=(n,))
-    check_array("values", values, cupy.float64, shape=(n,))
-    out = cupy.zeros(n_voxels, dtype=cupy.float64)
-    if n:
-        order = stable_argsort(voxel)
-        sorted_voxel = cupy.ascontiguousarray(voxel[order])
-        launch_1d(
-            "cells.cu",
-            "deposit_sorted_f64",
-            n,
-            (sorted_voxel, order, cupy.ascontiguousarray(values), out, np.int64(n)),
-        )
-    return out
-
-
-def voxel_sums(voxel: Any, values: Any, n_voxels: int) -> Any:
-    """Dispatch to the NumPy or CUDA voxel sums by the arrays' backend."""
-    return (voxel_sums_cuda if on_device(voxel) else voxel_sums_numpy)(voxel, values, n_voxels)
