@@ -61,12 +61,15 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Wheels the GPU machine lacks (it has no network): see benchmarks/gpu_suite.sh.
+# Wheels the GPU machine lacks (it has no network and has NumPy already): see
+# benchmarks/gpu_suite.py. --no-deps keeps NumPy's 16 MB wheel out; the list is what pydantic,
+# tomli-w and tifffile need besides NumPy.
 gpu-wheels:
 	mkdir -p .wheels
-	$(PYTHON) -m pip download --quiet --only-binary=:all: --python-version 3.12 \
+	$(PYTHON) -m pip download --quiet --only-binary=:all: --no-deps --python-version 3.12 \
 	  --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 -d .wheels \
-	  'pydantic>=2.6' 'tomli-w>=1.0' 'tifffile>=2023.7'
+	  'pydantic>=2.6' pydantic-core annotated-types typing-extensions typing-inspection \
+	  'tomli-w>=1.0' 'tifffile>=2023.7'
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
