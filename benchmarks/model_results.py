@@ -327,12 +327,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         run(names, max(1, args.jobs), args.out, args.days, args.results)
         return 0
     text = README.read_text()
-    new = rendered(text, recorded_runs())
+    new = rendered(text, recorded_runs(args.results))
     if args.action == "tables":
         README.write_text(new)
         return 0
     if new != text:
-        print(f"{README}: the results tables differ from {RESULTS}; run "
+        print(f"{README}: the results tables differ from {args.results}; run "
               "python -m benchmarks.model_results tables")  # fmt: skip
         return 1
     return 0
