@@ -69,7 +69,7 @@ def place_cells(
         kinds = xp.full(positions.shape[0], t, dtype=xp.int16)
         device_positions = xp.asarray(positions, dtype=xp.float32)
         ok = organ.allowed_positions(kinds, device_positions)
-        organ.cells.add(t, device_positions[ok])
+        organ.add_cells(t, device_positions[ok], random)
 
 
 def _placement_uniforms(seed: int, entry_index: int, count: int, block: int) -> np.ndarray:
