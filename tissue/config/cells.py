@@ -213,8 +213,9 @@ class CellTypeConfig(Model):
 
 class SphereCells(Model):
     """Cells filling a ball (or the shell between ``inner_radius_um`` and ``radius_um``):
-    ``count`` uniform random positions, or hexagonal close packing at one cell diameter
-    when ``count`` is omitted. Positions outside the organ or in voxels the type may not
+    ``count`` uniform random positions, or when ``count`` is omitted a lattice: hexagonal
+    close packing at one cell diameter, or PhysiCell's cancer-immune sphere (``packing =
+    "physicell"``, its ``create_cell_sphere_positions``). Positions outside the organ or in voxels the type may not
     enter are left empty (the ball is clipped to the tissue)."""
 
     kind: Literal["sphere"]
@@ -224,6 +225,7 @@ class SphereCells(Model):
     radius_um: Positive
     inner_radius_um: NonNegative = 0.0
     count: Annotated[int, Field(ge=0)] | None = None
+    packing: Literal["hexagonal", "physicell"] = "hexagonal"
 
     @model_validator(mode="after")
     def check_shell(self) -> Self:
