@@ -215,8 +215,8 @@ class SphereCells(Model):
     """Cells filling a ball (or the shell between ``inner_radius_um`` and ``radius_um``):
     ``count`` uniform random positions, or when ``count`` is omitted a lattice: hexagonal
     close packing at one cell diameter, or PhysiCell's cancer-immune sphere (``packing =
-    "physicell"``, its ``create_cell_sphere_positions``). Positions outside the organ or in voxels the type may not
-    enter are left empty (the ball is clipped to the tissue)."""
+    "physicell"``, its ``create_cell_sphere_positions``). Positions outside the organ or in
+    voxels the type may not enter are left empty (the ball is clipped to the tissue)."""
 
     kind: Literal["sphere"]
     organ: str
