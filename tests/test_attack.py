@@ -158,3 +158,17 @@ def test_attackers_hold_still_at_an_eligible_target_even_when_they_fail_to_attac
         moved = np.abs(cells.position_um[cells.type == 1] - before).max(axis=1) > 0
         assert moved.all() if moves else not moved.any()
         assert (cells.state == LIVE).all()
+
+
+def test_a_search_voxel_limits_the_targets_to_the_attackers_own_cube() -> None:
+    """With 30 um cubes from the origin, an attacker attaches to its target (all but
+    certain at this rate) exactly when the two share a cube."""
+    for distance in (8.0, 12.0, 16.0):
+        sim = pairs(distance, 2.0, attach_rate_per_min=1e3, search_voxel_um=30.0)
+        cells = sim.organs["box"].cells
+        attacker_x = cells.position_um[cells.type == 1, 0]
+        share = np.floor(attacker_x / 30) == np.floor((attacker_x + distance) / 30)
+        assert share.any()
+        assert distance == 8.0 or not share.all()
+        sim.step(1)
+        np.testing.assert_array_equal(cells.partner[cells.type == 1] >= 0, share)

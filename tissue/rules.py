@@ -298,8 +298,9 @@ def attack_step(
        probability 1 - exp(-kill_rate s dt) and lets go when it kills, when it is released
        (after ``attachment_min``, or at rate 1/``attachment_min``), when its target is gone
        and when the target is out of reach;
-    2. an attacker that was free picks one live target in reach with s > 0 uniformly and
-       attaches with probability 1 - exp(-attach_rate s g dt).
+    2. an attacker that was free picks one live target in reach (and in its search voxel,
+       where one is set) with s > 0 uniformly and attaches with probability
+       1 - exp(-attach_rate s g dt).
 
     Returns:
         (N,) bool: the attackers that hold still this step (attached, or with a target in
@@ -344,6 +345,11 @@ def attack_step(
         distance = xp.sqrt((gap * gap).sum(axis=1))
         reach = F32(spec.reach_um) if spec.fixed_reach else F32(math.inf)
         usable = was_free[i] & (score[j] > 0) & (distance <= reach)
+        if config.search_voxel_um is not None:
+            origin = xp.asarray(organ.grid.origin_xyz_um, dtype=xp.float32)
+            side = F32(config.search_voxel_um)
+            box = xp.floor((cells.position_um - origin) / side).astype(xp.int64)
+            usable &= (box[i] == box[j]).all(axis=1)
         i, j, distance = i[usable], j[usable], distance[usable]
         if i.shape[0] == 0:
             continue

@@ -107,7 +107,10 @@ class Attack(Model):
     never attacked). g: 1, or with ``attach_full_within_um`` a ramp of the distance d, 1 at
     and below it, 0 at ``attach_distance_um``. An attacker that has a target in reach does
     not migrate that step (attached or not, as in PhysiCell); ``spring_per_min`` pulls an
-    attached pair together (each cell's velocity gains k (x_other - x_self)).
+    attached pair together (each cell's velocity gains k (x_other - x_self)). With
+    ``search_voxel_um`` an attacker only looks at cells in its own cube of that side (a grid
+    from the organ's origin), as PhysiCell's cancer-immune attacker searches only its
+    mechanics voxel (30 um).
     """
 
     targets: list[str] = Field(min_length=1)
@@ -117,6 +120,7 @@ class Attack(Model):
     release: Literal["fixed", "random"] = "fixed"
     attach_distance_um: Positive | None = None
     attach_full_within_um: NonNegative | None = None
+    search_voxel_um: Positive | None = None
     target_attribute: str | None = None
     attribute_zero_at: Finite = 0.0
     attribute_full_at: Finite = 1.0
