@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.physicell import compare, physicell, side_by_side
+from benchmarks.physicell import compare, physicell, side_by_side, tissue_runs
 from benchmarks.physicell.multicellds import read_mat4, read_output, write_mat4, write_output
 from benchmarks.physicell.quantities import QUANTITIES, compute_quantities
 
@@ -216,3 +216,34 @@ def test_settings_edit_sets_every_changed_key(tmp_path: Path) -> None:
         "mechanics": 0.1,
         "phenotype": 6.0,
     }
+
+
+def test_the_immune_shell_patch_matches_once_and_is_recorded(tmp_path: Path) -> None:
+    module = tmp_path / physicell.SAMPLE_MODULE
+    module.parent.mkdir(parents=True)
+    shipped = "\t// if this goes wackadoodle, choose 250 \n\tif( tumor_radius < 250.0 )\n"
+    module.write_text(shipped + "\t{ tumor_radius = 250.0; }\n")
+    assert physicell.patch_sample(tmp_path) == list(physicell.PATCHES)
+    text = module.read_text()
+    assert "250.0" not in text
+    assert text.count('parameters.doubles("tumor_radius")') == 2
+    with pytest.raises(RuntimeError, match="matches 0 times"):
+        physicell.patch_sample(tmp_path)
+
+
+def test_cells_outside_the_domain_are_not_counted(tmp_path: Path) -> None:
+    cells = physicell_like_cells()
+    cells["position"][3] = [300.0, 0.0, 0.0]  # the live immune cell, frozen outside
+    write_output(tmp_path / "output00000000.xml", 0.0, {0: "cancer cell", 1: "immune cell"}, cells)
+    run = physicell.read_run(tmp_path)
+    assert run["immune"] == [0]
+    assert run["cells_out_of_domain"] == [1]
+
+
+def test_tissue_runs_ask_for_hourly_snapshots_on_the_cpu() -> None:
+    line = tissue_runs.command(Path("s.toml"), Path("out"), 3, 1.5, ["run.x=1"])
+    assert line[line.index("--seed") + 1] == "3"
+    assert line[line.index("--days") + 1] == "1.5"
+    assert line[line.index("--backend") + 1] == "cpu"
+    sets = [line[i + 1] for i, part in enumerate(line) if part == "--set"]
+    assert sets == ["run.snapshot_interval_min=60", "run.x=1"]

@@ -38,6 +38,7 @@ SOURCE_DIR = BUILD_DIR / "PhysiCell"
 BINARY = SOURCE_DIR / "cancer_immune_3D"
 BUILD_INFO = BUILD_DIR / "build-info.json"
 RUNS_DIR = BUILD_DIR / "runs"
+RUN_RECORD = "run.json"  # written into a run folder when the run has finished
 DEFAULT_MIRROR = Path("/work/.mirror/MathCancer+PhysiCell/repo")
 SAMPLE_SETTINGS = Path("sample_projects/cancer_immune/config/PhysiCell_settings.xml")
 DOMAIN_HALF_WIDTH_UM = 250.0
@@ -109,6 +110,31 @@ def time_steps_min(tree: ET.ElementTree) -> dict[str, float]:
 
 # --- build ----------------------------------------------------------------------------
 
+SAMPLE_MODULE = Path("sample_projects/cancer_immune/custom_modules/cancer_immune_3D.cpp")
+# introduce_immune_cells() seeds the immune shell from max(tumour radius, 250 um) + 30 um
+# outwards: in the reduced [-250, 250]^3 domain that shell (280-355 um from the centre) lies
+# mostly outside the domain, where PhysiCell freezes the cells. The patch makes the floor the
+# user parameter tumor_radius, 250 as shipped (so the patch changes nothing there) and 100 here.
+PATCHES: dict[str, tuple[str, str]] = {
+    "immune shell floor = user parameter tumor_radius (shipped: the constant 250)": (
+        "if( tumor_radius < 250.0 )\n\t{ tumor_radius = 250.0; }",
+        'if( tumor_radius < parameters.doubles("tumor_radius") )\n'
+        '\t{ tumor_radius = parameters.doubles("tumor_radius"); }',
+    ),
+}
+
+
+def patch_sample(source_dir: Path) -> list[str]:
+    """Apply :data:`PATCHES` to the sample's custom module (each must match once)."""
+    path = source_dir / SAMPLE_MODULE
+    text = path.read_text()
+    for what, (old, new) in PATCHES.items():
+        if text.count(old) != 1:
+            raise RuntimeError(f"{path}: patch '{what}' matches {text.count(old)} times, not 1")
+        text = text.replace(old, new)
+    path.write_text(text)
+    return list(PATCHES)
+
 
 def _unpack(physicell_dir: Path | None, mirror: Path) -> str:
     if SOURCE_DIR.exists():
@@ -140,10 +166,13 @@ def _make_variable(name: str) -> str:
     return " ".join(done.stdout.split())
 
 
-def build(physicell_dir: Path | None, mirror: Path, jobs: int) -> dict[str, Any]:
-    """Unpack PhysiCell into ``build/PhysiCell``, build the cancer-immune sample, write and
-    return the build info."""
+def build(
+    physicell_dir: Path | None, mirror: Path, jobs: int, patch: bool = True
+) -> dict[str, Any]:
+    """Unpack PhysiCell into ``build/PhysiCell``, patch (see :data:`PATCHES`) and build the
+    cancer-immune sample, write and return the build info."""
     source = _unpack(physicell_dir, mirror)
+    patches = patch_sample(SOURCE_DIR) if patch else []
     start = time.perf_counter()
     log = BUILD_DIR / "build.log"
     with log.open("w") as out:
@@ -157,6 +186,7 @@ def build(physicell_dir: Path | None, mirror: Path, jobs: int) -> dict[str, Any]
     info = {
         "physicell_version": (SOURCE_DIR / "VERSION.txt").read_text().strip(),
         "source": source,
+        "patches": patches,
         "compiler": subprocess.run(
             [compiler, "--version"], capture_output=True, text=True
         ).stdout.splitlines()[0],
@@ -192,26 +222,44 @@ def run_seed(seed: int, days: float, threads: int, runs_dir: Path = RUNS_DIR) ->
     wall_s = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"seed {seed}: PhysiCell exited {done.returncode}; see {folder}")
+    record = {"seed": seed, "days": days, "threads": threads, "wall_s": round(wall_s, 2)}
+    (folder / RUN_RECORD).write_text(json.dumps(record) + "\n")
+    return read_seed(folder)
+
+
+def read_seed(folder: Path) -> dict[str, Any]:
+    """The curves, wall time and threads of a finished run folder (its ``run.json`` record
+    and outputs)."""
+    record = json.loads((folder / RUN_RECORD).read_text())
     result = read_run(folder / "output")
     simulated = result["time_min"][-1] - result["time_min"][0]
+    loop = result.pop("loop_wall_s")
     result.update(
-        seed=seed,
-        wall_s=round(wall_s, 2),
-        wall_s_per_sim_min=wall_s / (days * 1440.0),
-        loop_wall_s_per_sim_min=result.pop("loop_wall_s") / simulated if simulated else None,
-        threads=threads,
+        seed=record["seed"],
+        wall_s=record["wall_s"],
+        wall_s_per_sim_min=record["wall_s"] / (record["days"] * 1440.0),
+        loop_wall_s_per_sim_min=loop / simulated if simulated and loop is not None else None,
+        threads=record["threads"],
     )
     return result
 
 
+def in_domain(position: np.ndarray) -> np.ndarray:
+    """(n,) bool: inside the reduced domain. PhysiCell keeps cells placed or pushed outside
+    it in its output but freezes them (``is_out_of_domain``): they are not counted."""
+    return np.all(np.abs(np.asarray(position).reshape(-1, 3)) <= DOMAIN_HALF_WIDTH_UM, axis=1)
+
+
 def cell_masks(output: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(tumour, immune, dead) masks of a :class:`~.multicellds.Output` of the sample: types by
-    name ("cancer cell", "immune cell"; IDs 0 and 1 without a legend), dead from the ``dead``
-    column or, in older outputs, from the death phase codes."""
+    name ("cancer cell", "immune cell"; IDs 0 and 1 without a legend) among the cells inside
+    the domain (:func:`in_domain`), dead from the ``dead`` column or, in older outputs, from
+    the death phase codes."""
     names = {name: type_id for type_id, name in output.cell_types.items()}
     cell_type = output.columns["cell_type"]
-    tumour = cell_type == names.get("cancer cell", 0)
-    immune = cell_type == names.get("immune cell", 1)
+    inside = in_domain(output.columns["position"])
+    tumour = (cell_type == names.get("cancer cell", 0)) & inside
+    immune = (cell_type == names.get("immune cell", 1)) & inside
     if "dead" in output.columns:
         dead = output.columns["dead"] > 0.5
     else:
@@ -226,7 +274,7 @@ def read_run(output_dir: Path) -> dict[str, Any]:
     paths = sorted(output_dir.glob("output[0-9]*.xml"))
     if not paths:
         raise FileNotFoundError(f"no output*.xml in {output_dir}")
-    rows, times, runtimes = [], [], []
+    rows, times, runtimes, outside = [], [], [], []
     for path in paths:
         output = read_output(path)
         tumour, immune, dead = cell_masks(output)
@@ -236,6 +284,7 @@ def read_run(output_dir: Path) -> dict[str, Any]:
                 output.columns.get("oncoprotein"),
             )
         )  # fmt: skip
+        outside.append(int((~in_domain(output.columns["position"])).sum()))
         times.append(output.time_min)
         runtime = _runtime_s(path)
         runtimes.append(runtime if runtime is not None else float("nan"))
@@ -250,6 +299,7 @@ def read_run(output_dir: Path) -> dict[str, Any]:
     return {
         "time_min": [round(t, 4) for t in times],
         **curves(rows),
+        "cells_out_of_domain": outside,
         "outputs": len(paths),
         "initial_equals_first_output": initial_matches,
         "loop_wall_s": loop if np.isfinite(loop) else None,
@@ -263,9 +313,12 @@ def _runtime_s(path: Path) -> float | None:
 
 
 def run_seeds(
-    seeds: Sequence[int], days: float, jobs: int, runs_dir: Path = RUNS_DIR
+    seeds: Sequence[int], days: float, jobs: int, runs_dir: Path = RUNS_DIR, run: bool = True
 ) -> list[dict[str, Any]]:
-    """Run every seed, ``jobs`` at a time, each on ``max(1, cores // jobs)`` OpenMP threads."""
+    """Run every seed, ``jobs`` at a time, each on ``max(1, cores // jobs)`` OpenMP threads
+    (``run=False``: read the finished run folders instead)."""
+    if not run:
+        return [read_seed(runs_dir / f"seed{seed}") for seed in seeds]
     if not BINARY.exists():
         raise SystemExit(f"no {BINARY}: run the build subcommand first")
     threads = max(1, (os.cpu_count() or 1) // jobs)

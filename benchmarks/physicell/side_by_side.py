@@ -62,7 +62,7 @@ def _now() -> str:
 def run_physicell(args: argparse.Namespace) -> dict[str, Any]:
     """Run PhysiCell's seeds and return the result file's contents."""
     start_host = host()
-    seeds = physicell.run_seeds(args.seeds, args.days, args.jobs, args.runs_dir)
+    seeds = physicell.run_seeds(args.seeds, args.days, args.jobs, args.runs_dir, not args.no_run)
     sample = physicell.SOURCE_DIR / physicell.SAMPLE_SETTINGS
     tree = physicell.reduced_settings(sample, args.days, seeds[0]["threads"], args.seeds[0])
     changed = physicell.settings_values(tree, list(physicell.SETTINGS_CHANGED))
@@ -142,6 +142,8 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--physicell-dir", type=Path, default=os.environ.get("PHYSICELL_DIR"))
     build.add_argument("--mirror", type=Path, default=physicell.DEFAULT_MIRROR)
     build.add_argument("--jobs", type=int, default=2, help="make -j")
+    build.add_argument("--unpatched", action="store_true",
+                       help="build the sample as shipped (see physicell.PATCHES)")  # fmt: skip
     for name, runs_dir, out in (
         ("physicell", physicell.RUNS_DIR, PHYSICELL_RESULT),
         ("tissue", tissue_runs.RUNS_DIR, TISSUE_RESULT),
@@ -152,6 +154,9 @@ def parser() -> argparse.ArgumentParser:
         runs.add_argument("--jobs", type=int, default=2, help="runs at a time")
         runs.add_argument("--runs-dir", type=Path, default=runs_dir)
         runs.add_argument("--out", type=Path, default=out)
+        if name == "physicell":
+            runs.add_argument("--no-run", action="store_true",
+                              help="read the finished run folders again, run nothing")  # fmt: skip
         if name == "tissue":
             runs.add_argument("--scenario", type=Path, default=tissue_runs.DEFAULT_SCENARIO)
             runs.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
@@ -167,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; 0 on success."""
     args = parser().parse_args(argv)
     if args.command == "build":
-        info = physicell.build(args.physicell_dir, args.mirror, args.jobs)
+        info = physicell.build(args.physicell_dir, args.mirror, args.jobs, not args.unpatched)
         print(json.dumps(info, indent=2))
         return 0
     run = {"physicell": run_physicell, "tissue": run_tissue, "compare": run_compare}
