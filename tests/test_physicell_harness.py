@@ -247,3 +247,32 @@ def test_tissue_runs_ask_for_hourly_snapshots_on_the_cpu() -> None:
     assert line[line.index("--backend") + 1] == "cpu"
     sets = [line[i + 1] for i, part in enumerate(line) if part == "--set"]
     assert sets == ["run.snapshot_interval_min=60", "run.x=1"]
+
+
+def test_physicell_command_reads_finished_runs_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = tmp_path / "PhysiCell" / physicell.SAMPLE_SETTINGS
+    settings.parent.mkdir(parents=True)
+    settings.write_text(SAMPLE_LIKE)
+    monkeypatch.setattr(physicell, "SOURCE_DIR", tmp_path / "PhysiCell")
+    monkeypatch.setattr(physicell, "BUILD_INFO", tmp_path / "none.json")
+    types = {0: "cancer cell", 1: "immune cell"}
+    for seed in (1, 2):
+        output = tmp_path / "runs" / f"seed{seed}" / "output"
+        output.mkdir(parents=True)
+        for index, time_min in enumerate((0.0, 60.0)):
+            write_output(output / f"output{index:08d}.xml", time_min, types, physicell_like_cells())
+        record = {"seed": seed, "days": 1 / 24, "threads": 1, "wall_s": 6.0}
+        (output.parent / physicell.RUN_RECORD).write_text(json.dumps(record))
+    out = tmp_path / "physicell.json"
+    argv = ["physicell", "--no-run", "--seeds", "1", "2", "--days", str(1 / 24),
+            "--runs-dir", str(tmp_path / "runs"), "--out", str(out)]  # fmt: skip
+    assert side_by_side.main(argv) == 0
+    written = json.loads(out.read_text())
+    assert [seed["seed"] for seed in written["seeds"]] == [1, 2]
+    assert written["seeds"][0]["tumour_live"] == [2, 2]
+    assert written["seeds"][0]["wall_s_per_sim_min"] == pytest.approx(0.1)
+    assert written["time_steps_min"]["diffusion"] == 0.01
+    assert written["setup"]["settings_changed"]["user_parameters/tumor_radius"] == "100"
+    assert "--no-run" in written["provenance"]["runs"]

@@ -222,7 +222,14 @@ def run_seed(seed: int, days: float, threads: int, runs_dir: Path = RUNS_DIR) ->
     wall_s = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"seed {seed}: PhysiCell exited {done.returncode}; see {folder}")
-    record = {"seed": seed, "days": days, "threads": threads, "wall_s": round(wall_s, 2)}
+    record = {
+        "seed": seed,
+        "days": days,
+        "threads": threads,
+        "wall_s": round(wall_s, 2),
+        "finished_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "host_load_average_at_end": list(os.getloadavg()),
+    }
     (folder / RUN_RECORD).write_text(json.dumps(record) + "\n")
     return read_seed(folder)
 
@@ -235,6 +242,8 @@ def read_seed(folder: Path) -> dict[str, Any]:
     simulated = result["time_min"][-1] - result["time_min"][0]
     loop = result.pop("loop_wall_s")
     result.update(
+        finished_utc=record.get("finished_utc"),
+        host_load_average_at_end=record.get("host_load_average_at_end"),
         seed=record["seed"],
         wall_s=record["wall_s"],
         wall_s_per_sim_min=record["wall_s"] / (record["days"] * 1440.0),

@@ -77,6 +77,10 @@ def run_physicell(args: argparse.Namespace) -> dict[str, Any]:
             "host": start_host,
             "host_load_average_at_end": load_average(),
             "command": " ".join(sys.argv),
+            "runs": f"read back from {args.runs_dir} (--no-run; each seed's run.json holds its "
+            "wall time)"
+            if args.no_run
+            else "made by this command",
         },
         "setup": {
             "sample": "sample_projects/cancer_immune (config/PhysiCell_settings.xml as shipped "
