@@ -1,0 +1,278 @@
+"""The PhysiCell side-by-side harness without PhysiCell: its output reader on fixtures this
+test writes, the quantities on cells with known answers, the comparison's verdicts and the
+settings it edits."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.physicell import compare, physicell, side_by_side, tissue_runs
+from benchmarks.physicell.multicellds import read_mat4, read_output, write_mat4, write_output
+from benchmarks.physicell.quantities import QUANTITIES, compute_quantities
+
+
+def test_mat4_round_trip_and_physicells_unterminated_name(tmp_path: Path) -> None:
+    values = np.arange(12, dtype=np.float64).reshape(3, 4) * 0.5
+    write_mat4(tmp_path / "a.mat", "cells", values)
+    name, back = read_mat4(tmp_path / "a.mat")
+    assert name == "cells"
+    np.testing.assert_array_equal(back, values)
+    # PhysiCell counts the name without its NUL; the data are column-major
+    raw = struct.pack("<5i", 0, 2, 3, 0, 5) + b"cells" + np.arange(6.0).tobytes()
+    (tmp_path / "b.mat").write_bytes(raw)
+    name, back = read_mat4(tmp_path / "b.mat")
+    assert name == "cells"
+    np.testing.assert_array_equal(back, [[0.0, 2.0, 4.0], [1.0, 3.0, 5.0]])
+    (tmp_path / "c.mat").write_bytes(raw[:-8])
+    with pytest.raises(ValueError, match="data bytes"):
+        read_mat4(tmp_path / "c.mat")
+
+
+def physicell_like_cells() -> dict[str, np.ndarray]:
+    """Five cells: three cancer (one dead), two immune (one dead); columns as PhysiCell names
+    them, with a vector (position) between scalars."""
+    return {
+        "ID": np.arange(5.0),
+        "position": np.array(
+            [[10.0, 0, 0], [0, 20.0, 0], [0, 0, -30.0], [100.0, 0, 0], [0, 100.0, 0]]
+        ),
+        "cell_type": np.array([0.0, 0, 0, 1, 1]),
+        "current_phase": np.array([14.0, 14, 100, 14, 103]),
+        "dead": np.array([0.0, 0, 1, 0, 1]),
+        "oncoprotein": np.array([0.3, 1.2, 0.9, 0.0, 0.0]),
+    }
+
+
+def test_multicellds_output_is_read_back_by_label(tmp_path: Path) -> None:
+    cells = physicell_like_cells()
+    write_output(
+        tmp_path / "output00000003.xml", 180.0, {0: "cancer cell", 1: "immune cell"}, cells
+    )
+    output = read_output(tmp_path / "output00000003.xml")
+    assert output.time_min == 180.0
+    assert output.cell_types == {0: "cancer cell", 1: "immune cell"}
+    assert output.count == 5
+    for name, values in cells.items():
+        np.testing.assert_array_equal(output.columns[name], values)
+    tumour, immune, dead = physicell.cell_masks(output)
+    assert tumour.tolist() == [True, True, True, False, False]
+    assert immune.tolist() == [False, False, False, True, True]
+    assert dead.tolist() == [False, False, True, False, True]
+
+
+def test_a_run_folder_gives_curves_and_checks_initial(tmp_path: Path) -> None:
+    cells = physicell_like_cells()
+    types = {0: "cancer cell", 1: "immune cell"}
+    write_output(tmp_path / "initial.xml", 0.0, types, cells)
+    write_output(tmp_path / "output00000000.xml", 0.0, types, cells)
+    moved = {**cells, "dead": np.zeros(5)}
+    write_output(tmp_path / "output00000001.xml", 60.0, types, moved)
+    run = physicell.read_run(tmp_path)
+    assert run["time_min"] == [0.0, 60.0]
+    assert run["tumour_live"] == [2, 3]
+    assert run["immune"] == [1, 2]
+    assert run["initial_equals_first_output"] is True
+
+
+def test_quantities_on_cells_with_known_answers() -> None:
+    cells = physicell_like_cells()
+    dead = cells["dead"] > 0.5
+    out = compute_quantities(
+        cells["position"] + 250.0, cells["cell_type"] == 0, cells["cell_type"] == 1, dead,
+        (250.0, 250.0, 250.0), cells["oncoprotein"],
+    )  # fmt: skip
+    assert set(out) == set(QUANTITIES)
+    assert (out["tumour_live"], out["tumour_dead"], out["immune"]) == (2, 1, 1)
+    # live tumour cells at 10 and 20 um: the 95th percentile interpolates to 19.5
+    assert out["tumour_radius_um"] == pytest.approx(19.5)
+    assert out["low_onco_fraction"] == pytest.approx(0.5)
+    assert out["mean_onco_live"] == pytest.approx(0.75)
+    no_onco = compute_quantities(cells["position"], cells["cell_type"] == 0,
+                                 cells["cell_type"] == 1, dead, (0, 0, 0))  # fmt: skip
+    assert no_onco["low_onco_fraction"] is None
+    assert no_onco["mean_onco_live"] is None
+    all_dead = np.ones(5, dtype=bool)
+    none_live = compute_quantities(cells["position"], cells["cell_type"] == 0,
+                                   cells["cell_type"] == 1, all_dead, (0, 0, 0))  # fmt: skip
+    assert none_live["tumour_live"] == 0
+    assert none_live["tumour_radius_um"] is None
+
+
+def result(code: str, seeds: dict[int, list[float | None]], times: list[float]) -> dict:
+    """A result file's contents with one quantity (``tumour_live``) given per seed, the
+    others constant."""
+    return {
+        "code": code,
+        "time_steps_min": {"diffusion": 1.0},
+        "seeds": [
+            {
+                "seed": seed,
+                "time_min": times,
+                "wall_s_per_sim_min": 0.5 if code == "physicell" else 0.25,
+                **{q: [1.0] * len(times) for q in QUANTITIES},
+                "tumour_live": values,
+            }
+            for seed, values in seeds.items()
+        ],
+    }
+
+
+def test_compare_flags_a_curve_outside_the_spread() -> None:
+    times = [0.0, 60.0, 119.99]  # PhysiCell's clock drifts off the minute
+    physicell_result = result(
+        "physicell", {1: [100, 110, 120], 2: [100, 112, 124], 3: [100, 114, 128]}, times
+    )
+    inside = result("tissue", {1: [100, 111, 125], 2: [100, 113, 127]}, [0.0, 60.0, 120.0])
+    outside = result("tissue", {1: [100, 150, 130], 2: [100, 150, 132]}, [0.0, 60.0, 120.0])
+    good = compare.compare(physicell_result, inside)["quantities"]["tumour_live"]
+    assert good["outputs"] == 3
+    assert good["fraction_inside_range"] == 1.0
+    assert good["fraction_inside_2sd"] == 1.0
+    bad = compare.compare(physicell_result, outside)
+    entry = bad["quantities"]["tumour_live"]
+    assert [v["inside_range"] for v in entry["values"]] == [True, False, False]
+    assert entry["fraction_inside_range"] == pytest.approx(1 / 3)
+    assert entry["worst"]["time_min"] == 60
+    assert entry["worst"]["tissue_mean"] == 150.0
+    assert bad["speed"]["ratio_physicell_over_tissue"] == pytest.approx(2.0)
+    # a quantity tissue does not record is not compared
+    missing = result("tissue", {1: [None, None, None]}, [0.0, 60.0, 120.0])
+    assert compare.compare(physicell_result, missing)["quantities"]["tumour_live"] == {
+        "compared": False,
+        "why": "no values from tissue",
+    }
+
+
+def test_compare_command_writes_json_and_plot(tmp_path: Path) -> None:
+    times = [0.0, 60.0]
+    (tmp_path / "p.json").write_text(
+        json.dumps(result("physicell", {1: [10, 12], 2: [10, 14]}, times))
+    )
+    (tmp_path / "t.json").write_text(json.dumps(result("tissue", {1: [10, 20]}, times)))
+    argv = ["compare", "--physicell", str(tmp_path / "p.json"), "--tissue",
+            str(tmp_path / "t.json"), "--out", str(tmp_path / "c.json"), "--plot",
+            str(tmp_path / "c.png")]  # fmt: skip
+    assert side_by_side.main(argv) == 0
+    written = json.loads((tmp_path / "c.json").read_text())
+    assert written["quantities"]["tumour_live"]["fraction_inside_range"] == 0.5
+    assert (tmp_path / "c.png").stat().st_size > 10_000
+
+
+SAMPLE_LIKE = """<?xml version="1.0" encoding="UTF-8"?>
+<PhysiCell_settings version="devel-version">
+  <domain><x_min>-750</x_min><x_max>750</x_max><y_min>-750</y_min><y_max>750</y_max>
+    <z_min>-750</z_min><z_max>750</z_max><dx>20</dx><dy>20</dy><dz>20</dz></domain>
+  <overall><max_time units="min">30240</max_time><dt_diffusion units="min">0.01</dt_diffusion>
+    <dt_mechanics units="min">0.1</dt_mechanics><dt_phenotype units="min">6</dt_phenotype>
+  </overall>
+  <parallel><omp_num_threads>12</omp_num_threads></parallel>
+  <save><folder>output</folder>
+    <full_data><interval units="min">60</interval><enable>true</enable></full_data>
+    <SVG><interval units="min">60</interval><enable>true</enable></SVG></save>
+  <options><virtual_wall_at_domain_edge>true</virtual_wall_at_domain_edge></options>
+  <user_parameters>
+    <random_seed type="int" units="dimensionless">0</random_seed>
+    <immune_activation_time type="double" units="min">20160</immune_activation_time>
+    <save_interval_after_therapy_start type="double">15.0</save_interval_after_therapy_start>
+    <SVG_interval_after_therapy_start type="double">3.0</SVG_interval_after_therapy_start>
+    <number_of_immune_cells type="int">7500</number_of_immune_cells>
+    <tumor_radius type="double" units="micron">250</tumor_radius>
+    <tumor_mean_immunogenicity type="double">1.0</tumor_mean_immunogenicity>
+  </user_parameters>
+</PhysiCell_settings>
+"""
+
+
+def test_settings_edit_sets_every_changed_key(tmp_path: Path) -> None:
+    (tmp_path / "sample.xml").write_text(SAMPLE_LIKE)
+    tree = physicell.reduced_settings(tmp_path / "sample.xml", days=3, threads=1, seed=7)
+    tree.write(tmp_path / "reduced.xml")
+    back = physicell.settings_values(
+        physicell.ET.parse(tmp_path / "reduced.xml"), list(physicell.SETTINGS_CHANGED)
+    )
+    assert back["domain/x_min"] == "-250"
+    assert back["domain/z_max"] == "250"
+    assert back["overall/max_time"] == "4320"
+    assert back["parallel/omp_num_threads"] == "1"
+    assert back["save/SVG/enable"] == "false"
+    assert back["options/random_seed"] == back["user_parameters/random_seed"] == "7"
+    assert back["user_parameters/tumor_radius"] == "100"
+    assert back["user_parameters/immune_activation_time"] == "720"
+    assert back["user_parameters/number_of_immune_cells"] == "400"
+    assert back["user_parameters/save_interval_after_therapy_start"] == "60"
+    for path, template in physicell.SETTINGS_CHANGED.items():
+        expected = template.format(max_time="4320", threads="1", seed="7")
+        assert back[path] == expected, path
+    reread = physicell.ET.parse(tmp_path / "reduced.xml")
+    unchanged = reread.getroot().findtext("user_parameters/tumor_mean_immunogenicity")
+    assert unchanged == "1.0"
+    assert physicell.time_steps_min(reread) == {
+        "diffusion": 0.01,
+        "mechanics": 0.1,
+        "phenotype": 6.0,
+    }
+
+
+def test_the_immune_shell_patch_matches_once_and_is_recorded(tmp_path: Path) -> None:
+    module = tmp_path / physicell.SAMPLE_MODULE
+    module.parent.mkdir(parents=True)
+    shipped = "\t// if this goes wackadoodle, choose 250 \n\tif( tumor_radius < 250.0 )\n"
+    module.write_text(shipped + "\t{ tumor_radius = 250.0; }\n")
+    assert physicell.patch_sample(tmp_path) == list(physicell.PATCHES)
+    text = module.read_text()
+    assert "250.0" not in text
+    assert text.count('parameters.doubles("tumor_radius")') == 2
+    with pytest.raises(RuntimeError, match="matches 0 times"):
+        physicell.patch_sample(tmp_path)
+
+
+def test_cells_outside_the_domain_are_not_counted(tmp_path: Path) -> None:
+    cells = physicell_like_cells()
+    cells["position"][3] = [300.0, 0.0, 0.0]  # the live immune cell, frozen outside
+    write_output(tmp_path / "output00000000.xml", 0.0, {0: "cancer cell", 1: "immune cell"}, cells)
+    run = physicell.read_run(tmp_path)
+    assert run["immune"] == [0]
+    assert run["cells_out_of_domain"] == [1]
+
+
+def test_tissue_runs_ask_for_hourly_snapshots_on_the_cpu() -> None:
+    line = tissue_runs.command(Path("s.toml"), Path("out"), 3, 1.5, ["run.x=1"])
+    assert line[line.index("--seed") + 1] == "3"
+    assert line[line.index("--days") + 1] == "1.5"
+    assert line[line.index("--backend") + 1] == "cpu"
+    sets = [line[i + 1] for i, part in enumerate(line) if part == "--set"]
+    assert sets == ["run.snapshot_interval_min=60", "run.x=1"]
+
+
+def test_physicell_command_reads_finished_runs_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = tmp_path / "PhysiCell" / physicell.SAMPLE_SETTINGS
+    settings.parent.mkdir(parents=True)
+    settings.write_text(SAMPLE_LIKE)
+    monkeypatch.setattr(physicell, "SOURCE_DIR", tmp_path / "PhysiCell")
+    monkeypatch.setattr(physicell, "BUILD_INFO", tmp_path / "none.json")
+    types = {0: "cancer cell", 1: "immune cell"}
+    for seed in (1, 2):
+        output = tmp_path / "runs" / f"seed{seed}" / "output"
+        output.mkdir(parents=True)
+        for index, time_min in enumerate((0.0, 60.0)):
+            write_output(output / f"output{index:08d}.xml", time_min, types, physicell_like_cells())
+        record = {"seed": seed, "days": 1 / 24, "threads": 1, "wall_s": 6.0}
+        (output.parent / physicell.RUN_RECORD).write_text(json.dumps(record))
+    out = tmp_path / "physicell.json"
+    argv = ["physicell", "--no-run", "--seeds", "1", "2", "--days", str(1 / 24),
+            "--runs-dir", str(tmp_path / "runs"), "--out", str(out)]  # fmt: skip
+    assert side_by_side.main(argv) == 0
+    written = json.loads(out.read_text())
+    assert [seed["seed"] for seed in written["seeds"]] == [1, 2]
+    assert written["seeds"][0]["tumour_live"] == [2, 2]
+    assert written["seeds"][0]["wall_s_per_sim_min"] == pytest.approx(0.1)
+    assert written["time_steps_min"]["diffusion"] == 0.01
+    assert written["setup"]["settings_changed"]["user_parameters/tumor_radius"] == "100"
+    assert "--no-run" in written["provenance"]["runs"]
