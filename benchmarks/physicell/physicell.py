@@ -41,19 +41,19 @@ RUNS_DIR = BUILD_DIR / "runs"
 RUN_RECORD = "run.json"  # written into a run folder when the run has finished
 DEFAULT_MIRROR = Path("/work/.mirror/MathCancer+PhysiCell/repo")
 SAMPLE_SETTINGS = Path("sample_projects/cancer_immune/config/PhysiCell_settings.xml")
-DOMAIN_HALF_WIDTH_UM = 250.0
+DOMAIN_HALF_WIDTH_UM = 180.0
 CENTRE_UM = (0.0, 0.0, 0.0)  # PhysiCell's domain is centred on the origin
 DEAD_PHASE_CODES = (100, 101, 102, 103, 104)  # PhysiCell_constants.cpp: apoptotic .. debris
 
 # element path (under the root) -> value, for a run of `days` on `threads` with `seed`;
 # functions of those three are filled in by reduced_settings
 SETTINGS_CHANGED: dict[str, str] = {
-    "domain/x_min": "-250",
-    "domain/x_max": "250",
-    "domain/y_min": "-250",
-    "domain/y_max": "250",
-    "domain/z_min": "-250",
-    "domain/z_max": "250",
+    "domain/x_min": "-180",
+    "domain/x_max": "180",
+    "domain/y_min": "-180",
+    "domain/y_max": "180",
+    "domain/z_min": "-180",
+    "domain/z_max": "180",
     "domain/dx": "20",
     "domain/dy": "20",
     "domain/dz": "20",
@@ -65,9 +65,9 @@ SETTINGS_CHANGED: dict[str, str] = {
     "save/SVG/enable": "false",
     "options/random_seed": "{seed}",  # 1.14's place for the seed (added where absent)
     "user_parameters/random_seed": "{seed}",  # the sample re-seeds from this one
-    "user_parameters/tumor_radius": "100",
+    "user_parameters/tumor_radius": "60",
     "user_parameters/immune_activation_time": "720",
-    "user_parameters/number_of_immune_cells": "400",
+    "user_parameters/number_of_immune_cells": "100",
     "user_parameters/save_interval_after_therapy_start": "60",
     "user_parameters/SVG_interval_after_therapy_start": "1000000",
 }
