@@ -276,3 +276,11 @@ def test_physicell_command_reads_finished_runs_back(
     assert written["time_steps_min"]["diffusion"] == 0.01
     assert written["setup"]["settings_changed"]["user_parameters/tumor_radius"] == "60"
     assert "--no-run" in written["provenance"]["runs"]
+
+
+def test_further_settings_override_the_reduced_ones(tmp_path: Path) -> None:
+    (tmp_path / "sample.xml").write_text(SAMPLE_LIKE)
+    extra = {"overall/dt_diffusion": "0.002"}
+    tree = physicell.reduced_settings(tmp_path / "sample.xml", 1, 1, 3, extra)
+    assert physicell.settings_values(tree, ["overall/dt_diffusion"]) == extra
+    assert physicell.time_steps_min(tree)["diffusion"] == 0.002

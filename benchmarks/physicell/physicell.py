@@ -73,13 +73,20 @@ SETTINGS_CHANGED: dict[str, str] = {
 }
 
 
-def reduced_settings(source: str | Path, days: float, threads: int, seed: int) -> ET.ElementTree:
-    """The sample's settings with :data:`SETTINGS_CHANGED` applied (missing elements are
-    added under their existing parent; a missing parent is an error)."""
+def reduced_settings(
+    source: str | Path,
+    days: float,
+    threads: int,
+    seed: int,
+    extra: dict[str, str] | None = None,
+) -> ET.ElementTree:
+    """The sample's settings with :data:`SETTINGS_CHANGED` and then ``extra`` (element path
+    -> value, e.g. a shorter ``overall/dt_diffusion``) applied (missing elements are added
+    under their existing parent; a missing parent is an error)."""
     tree = ET.parse(source)
     root = tree.getroot()
     values = {"max_time": f"{days * 1440.0:g}", "threads": str(threads), "seed": str(seed)}
-    for path, template in SETTINGS_CHANGED.items():
+    for path, template in {**SETTINGS_CHANGED, **(extra or {})}.items():
         node = root.find(path)
         if node is None:
             parent_path, _, leaf = path.rpartition("/")
@@ -204,13 +211,20 @@ def build(
 # --- runs -----------------------------------------------------------------------------
 
 
-def run_seed(seed: int, days: float, threads: int, runs_dir: Path = RUNS_DIR) -> dict[str, Any]:
-    """Run the sample once in ``runs_dir/seed<seed>``; its wall time and curves."""
+def run_seed(
+    seed: int,
+    days: float,
+    threads: int,
+    runs_dir: Path = RUNS_DIR,
+    extra: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run the sample once in ``runs_dir/seed<seed>`` (settings: see
+    :func:`reduced_settings`); its wall time and curves."""
     folder = runs_dir / f"seed{seed}"
     if folder.exists():
         shutil.rmtree(folder)
     (folder / "output").mkdir(parents=True)
-    tree = reduced_settings(SOURCE_DIR / SAMPLE_SETTINGS, days, threads, seed)
+    tree = reduced_settings(SOURCE_DIR / SAMPLE_SETTINGS, days, threads, seed, extra)
     tree.write(folder / "PhysiCell_settings.xml", encoding="utf-8", xml_declaration=True)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     start = time.perf_counter()
@@ -322,7 +336,12 @@ def _runtime_s(path: Path) -> float | None:
 
 
 def run_seeds(
-    seeds: Sequence[int], days: float, jobs: int, runs_dir: Path = RUNS_DIR, run: bool = True
+    seeds: Sequence[int],
+    days: float,
+    jobs: int,
+    runs_dir: Path = RUNS_DIR,
+    run: bool = True,
+    extra: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every seed, ``jobs`` at a time, each on ``max(1, cores // jobs)`` OpenMP threads
     (``run=False``: read the finished run folders instead)."""
@@ -332,7 +351,7 @@ def run_seeds(
         raise SystemExit(f"no {BINARY}: run the build subcommand first")
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(run_seed, seed, days, threads, runs_dir) for seed in seeds]
+        futures = [pool.submit(run_seed, seed, days, threads, runs_dir, extra) for seed in seeds]
         return [future.result() for future in futures]
 
 

@@ -62,10 +62,13 @@ def _now() -> str:
 def run_physicell(args: argparse.Namespace) -> dict[str, Any]:
     """Run PhysiCell's seeds and return the result file's contents."""
     start_host = host()
-    seeds = physicell.run_seeds(args.seeds, args.days, args.jobs, args.runs_dir, not args.no_run)
+    extra = dict(item.split("=", 1) for item in args.xml)
+    seeds = physicell.run_seeds(
+        args.seeds, args.days, args.jobs, args.runs_dir, not args.no_run, extra
+    )
     sample = physicell.SOURCE_DIR / physicell.SAMPLE_SETTINGS
-    tree = physicell.reduced_settings(sample, args.days, seeds[0]["threads"], args.seeds[0])
-    changed = physicell.settings_values(tree, list(physicell.SETTINGS_CHANGED))
+    tree = physicell.reduced_settings(sample, args.days, seeds[0]["threads"], args.seeds[0], extra)
+    changed = physicell.settings_values(tree, [*physicell.SETTINGS_CHANGED, *extra])
     changed["options/random_seed"] = changed["user_parameters/random_seed"] = "the run's seed"
     info = physicell.build_info() or {}
     return {
@@ -161,6 +164,8 @@ def parser() -> argparse.ArgumentParser:
         if name == "physicell":
             runs.add_argument("--no-run", action="store_true",
                               help="read the finished run folders again, run nothing")  # fmt: skip
+            runs.add_argument("--xml", action="append", default=[], metavar="PATH=VALUE",
+                              help="a further setting: overall/dt_diffusion=0.002")  # fmt: skip
         if name == "tissue":
             runs.add_argument("--scenario", type=Path, default=tissue_runs.DEFAULT_SCENARIO)
             runs.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
