@@ -1,8 +1,8 @@
 """PhysiCell's cancer-immune sample and tissue's ``cancer_immune`` scenario, side by side.
 
     python -m benchmarks.physicell.side_by_side build [--physicell-dir DIR] [--jobs 2]
-    python -m benchmarks.physicell.side_by_side physicell --seeds 1 2 3 4 5 --days 4 --jobs 2
-    python -m benchmarks.physicell.side_by_side tissue --seeds 1 2 3 --days 4 --jobs 2 \\
+    python -m benchmarks.physicell.side_by_side physicell --seeds 1 2 3 --days 3 --jobs 3
+    python -m benchmarks.physicell.side_by_side tissue --seeds 1 2 3 --days 3 --jobs 2 \\
         [--scenario PATH] [--set KEY=VALUE ...]
     python -m benchmarks.physicell.side_by_side compare
 
@@ -157,7 +157,7 @@ def parser() -> argparse.ArgumentParser:
     ):
         runs = sub.add_parser(name, help=f"run {name}'s seeds, write {out.name}")
         runs.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-        runs.add_argument("--days", type=float, default=4.0)
+        runs.add_argument("--days", type=float, default=3.0)
         runs.add_argument("--jobs", type=int, default=2, help="runs at a time")
         runs.add_argument("--runs-dir", type=Path, default=runs_dir)
         runs.add_argument("--out", type=Path, default=out)
