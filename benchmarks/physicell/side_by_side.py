@@ -77,6 +77,7 @@ def run_physicell(args: argparse.Namespace) -> dict[str, Any]:
             "host": start_host,
             "host_load_average_at_end": load_average(),
             "command": " ".join(sys.argv),
+            "note": args.note,
             "runs": f"read back from {args.runs_dir} (--no-run; each seed's run.json holds its "
             "wall time)"
             if args.no_run
@@ -112,6 +113,7 @@ def run_tissue(args: argparse.Namespace) -> dict[str, Any]:
             "host_load_average_at_end": load_average(),
             "python": platform.python_version(),
             "command": " ".join(sys.argv),
+            "note": args.note,
         },
         "setup": {
             "scenario": str(args.scenario),
@@ -158,6 +160,7 @@ def parser() -> argparse.ArgumentParser:
         runs.add_argument("--jobs", type=int, default=2, help="runs at a time")
         runs.add_argument("--runs-dir", type=Path, default=runs_dir)
         runs.add_argument("--out", type=Path, default=out)
+        runs.add_argument("--note", default=None, help="a line for the provenance")
         if name == "physicell":
             runs.add_argument("--no-run", action="store_true",
                               help="read the finished run folders again, run nothing")  # fmt: skip
