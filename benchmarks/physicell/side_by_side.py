@@ -62,7 +62,9 @@ def _now() -> str:
 def run_physicell(args: argparse.Namespace) -> dict[str, Any]:
     """Run PhysiCell's seeds and return the result file's contents."""
     start_host = host()
-    seeds = physicell.run_seeds(args.seeds, args.days, args.jobs, args.runs_dir, not args.no_run)
+    seeds = physicell.run_seeds(
+        args.seeds, args.days, args.jobs, args.runs_dir, not args.no_run, args.partial
+    )
     sample = physicell.SOURCE_DIR / physicell.SAMPLE_SETTINGS
     tree = physicell.reduced_settings(sample, args.days, seeds[0]["threads"], args.seeds[0])
     changed = physicell.settings_values(tree, list(physicell.SETTINGS_CHANGED))
@@ -164,6 +166,9 @@ def parser() -> argparse.ArgumentParser:
         if name == "physicell":
             runs.add_argument("--no-run", action="store_true",
                               help="read the finished run folders again, run nothing")  # fmt: skip
+            runs.add_argument("--partial", action="store_true",
+                              help="with --no-run: read unfinished run folders as far as "
+                                   "they go")  # fmt: skip
         if name == "tissue":
             runs.add_argument("--scenario", type=Path, default=tissue_runs.DEFAULT_SCENARIO)
             runs.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
