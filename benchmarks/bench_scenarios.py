@@ -15,7 +15,7 @@ Cases (``--cases``):
 - ``whole-lung``: a whole mouse lung, 800^3 voxels of 10 um (5.1e8), three fields and 1e6
   cells (the issue's GPU target: fits one 80 GB GPU, >= 1 simulated day per wall minute);
 - ``cancer-immune-tumour`` and ``cancer-immune``: the cancer_immune scenario at PhysiCell's
-  set-up (75^3 voxels of 20 um, a 250 um tumour of ~19,600 cells), without and with its
+  set-up (75^3 voxels of 20 um, a 250 um tumour of 18,317 cells), without and with its
   7,500 immune cells (added at the start here, where PhysiCell adds them at day 14),
   in wall seconds per simulated minute against PhysiCell's measured figures.
 """
@@ -218,7 +218,7 @@ CASES: dict[str, Case] = {
         "cancer_immune",
         {"cpu": 60.0, "gpu": 360.0},
         "minute",
-        "cancer_immune at PhysiCell's set-up, tumour only (75^3 x 20 um, ~19,600 cells)",
+        "cancer_immune at PhysiCell's set-up, tumour only (75^3 x 20 um, 18,317 cells)",
         header_sizes("cancer_immune"),
     ),
     "cancer-immune": Case(

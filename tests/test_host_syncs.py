@@ -50,27 +50,32 @@ CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] 
     "busy": (
         lambda: scenario_from_dict(busy_scenario(), "busy"),
         61,
-        {"phenotype": {CLEARANCE: 2, DIVISION: 2}, "fields": {CONVERGENCE: 239}},
+        {"phenotype": {CLEARANCE: 2, DIVISION: 2}, "fields": {CONVERGENCE: 242}},
     ),
-    # the immune cells arrive at tick 0; three phenotype steps
+    # the immune cells arrive at tick 0 touching the tumour; 61 mechanics (and attack) steps
+    # of 0.1 min, two phenotype steps
     "cancer_immune": (
-        lambda: load_scenario("cancer_immune", {"interventions.immune_arrival.start_day": 0}),
-        13,
+        lambda: load_scenario(
+            "cancer_immune",
+            {
+                "interventions.immune_arrival.start_day": 0,
+                "interventions.immune_arrival.cells.0.inner_radius_um": 100.0,
+                "interventions.immune_arrival.cells.0.radius_um": 125.0,
+            },
+        ),
+        61,
         {
             "interventions": {
                 "get@tissue/backend.py:to_numpy": 2,  # placement draws on the host
                 "mask-index@tissue/placement.py:place_cells": 1,
             },
-            "phenotype": {
-                CLEARANCE: 3,
-                DIVISION: 3,
-                **{site: 3 * count for site, count in CONTACTS.items()},
-                "nonzero@tissue/rules.py:attack_step": 3,  # attached attackers
-                "bool@tissue/rules.py:attack_step": 3,  # any free attacker
-                "mask-index@tissue/rules.py:attack_step": 15,  # kills, releases, targets
-                "unique@tissue/rules.py:attack_step": 2,  # attackers with a target
+            "attack": {
+                **{site: 61 * count for site, count in CONTACTS.items()},
+                "mask-index@tissue/rules.py:attack_step": 3 * 61,  # attackers with a target
+                "unique@tissue/rules.py:attack_step": 61,
             },
-            "fields": {CONVERGENCE: 81},
+            "phenotype": {CLEARANCE: 2, DIVISION: 2},
+            "fields": {CONVERGENCE: 44},
         },
     ),
     # two organs, rules on contacts and fields, transitions, the body; six phenotype steps
@@ -118,6 +123,7 @@ def guarded(monkeypatch: pytest.MonkeyPatch, scenario: Scenario) -> tuple[Simula
             if name.endswith("_numpy") and twin in vars(module):
                 monkeypatch.setattr(module, name, guard.as_kernel(value))
     for name, label in (
+        ("attack_step", "attack"),
         ("update_motility", "mechanics"),
         ("move_cells", "mechanics"),
         ("phenotype_step", "phenotype"),

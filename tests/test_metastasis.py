@@ -145,21 +145,26 @@ def test_model_restart_is_bit_identical(tmp_path, stop: int) -> None:
 
 
 def test_cancer_immune_restart_is_bit_identical(tmp_path) -> None:
-    """Attack state (partners, attachment clocks) and added cells survive a checkpoint."""
+    """Attack state (partners, attachment clocks), attributes and added cells survive a
+    checkpoint (the immune cells arrive touching the tumour at tick 144)."""
     from tests.test_checkpoint import assert_same_state
 
-    overrides = {"interventions.immune_arrival.start_day": 0.01, "organs.tissue.shape": [16] * 3}
+    overrides = {
+        "interventions.immune_arrival.start_day": 0.01,
+        "interventions.immune_arrival.cells.0.inner_radius_um": 100.0,
+        "interventions.immune_arrival.cells.0.radius_um": 120.0,
+    }
 
     def model() -> Simulation:
         return Simulation(load_scenario("cancer_immune", overrides), backend="cpu", seed=2)
 
     straight = model()
-    straight.step(90)
+    straight.step(400)
     first = model()
-    first.step(50)
+    first.step(230)
     first.save_checkpoint(tmp_path / "checkpoint.h5")
     restored = Simulation.from_checkpoint(tmp_path / "checkpoint.h5", backend="cpu")
-    restored.step(40)
+    restored.step(170)
     cells = straight.organs["tissue"].cells
     assert int((cells.partner >= 0).sum()) > 0, "some immune cells must be attached"
     assert_same_state(straight.state(), restored.state())

@@ -195,15 +195,15 @@ def test_settings_edit_sets_every_changed_key(tmp_path: Path) -> None:
     back = physicell.settings_values(
         physicell.ET.parse(tmp_path / "reduced.xml"), list(physicell.SETTINGS_CHANGED)
     )
-    assert back["domain/x_min"] == "-250"
-    assert back["domain/z_max"] == "250"
+    assert back["domain/x_min"] == "-180"
+    assert back["domain/z_max"] == "180"
     assert back["overall/max_time"] == "4320"
     assert back["parallel/omp_num_threads"] == "1"
     assert back["save/SVG/enable"] == "false"
     assert back["options/random_seed"] == back["user_parameters/random_seed"] == "7"
-    assert back["user_parameters/tumor_radius"] == "100"
+    assert back["user_parameters/tumor_radius"] == "60"
     assert back["user_parameters/immune_activation_time"] == "720"
-    assert back["user_parameters/number_of_immune_cells"] == "400"
+    assert back["user_parameters/number_of_immune_cells"] == "100"
     assert back["user_parameters/save_interval_after_therapy_start"] == "60"
     for path, template in physicell.SETTINGS_CHANGED.items():
         expected = template.format(max_time="4320", threads="1", seed="7")
@@ -274,7 +274,7 @@ def test_physicell_command_reads_finished_runs_back(
     assert written["seeds"][0]["tumour_live"] == [2, 2]
     assert written["seeds"][0]["wall_s_per_sim_min"] == pytest.approx(0.1)
     assert written["time_steps_min"]["diffusion"] == 0.01
-    assert written["setup"]["settings_changed"]["user_parameters/tumor_radius"] == "100"
+    assert written["setup"]["settings_changed"]["user_parameters/tumor_radius"] == "60"
     assert "--no-run" in written["provenance"]["runs"]
 
 
@@ -295,3 +295,11 @@ def test_an_unfinished_run_is_read_as_far_as_it_goes(tmp_path: Path) -> None:
     assert run["partial"] is True
     assert run["time_min"] == [0.0, 60.0]
     assert (run["seed"], run["threads"], run["wall_s"]) == (5, 1, None)
+
+
+def test_further_settings_override_the_reduced_ones(tmp_path: Path) -> None:
+    (tmp_path / "sample.xml").write_text(SAMPLE_LIKE)
+    extra = {"overall/dt_diffusion": "0.002"}
+    tree = physicell.reduced_settings(tmp_path / "sample.xml", 1, 1, 3, extra)
+    assert physicell.settings_values(tree, ["overall/dt_diffusion"]) == extra
+    assert physicell.time_steps_min(tree)["diffusion"] == 0.002

@@ -199,7 +199,7 @@ def test_sphere_placement_is_clipped_to_the_tissue() -> None:
 def test_oxygen_ramps() -> None:
     """Cycle rises from threshold to saturation; necrosis falls in from threshold to max;
     equal ends are a step; no oxygen field (sampled as +inf) means full cycle, no necrosis."""
-    from tissue.rules import falling_ramp, rising_ramp
+    from tissue.signals import falling_ramp, rising_ramp
 
     oxygen = np.array([-np.inf, 0.0, 2.5, 3.75, 5.0, 20.0, 38.0, 50.0, np.inf], np.float32)
     f32 = np.float32

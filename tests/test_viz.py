@@ -100,6 +100,41 @@ def test_picture_errors_are_one_line(tmp_path: Path) -> None:
         assert expected in result.output
 
 
+def test_cells_coloured_by_an_attribute(tmp_path: Path) -> None:
+    """The same snapshot coloured by type and by oncoprotein differ; cells with low and high
+    values get different colours; an unknown attribute is a one-line error."""
+    from tissue.config import scenario_from_dict
+    from tissue.runner import Runner, RunSettings
+    from tissue.simulation import Simulation
+    from viz.scene import cell_colours
+
+    data = {
+        "organs": {"box": {"shape": [10, 10, 10], "spacing_um": 10.0}},
+        "time_steps": {"diffusion_min": 0.5, "mechanics_min": 0.5, "phenotype_min": 6.0},
+        "run": {"output_interval_min": 6.0},
+        "fields": {"oxygen": {"diffusion_um2_per_min": 1e3, "initial": 38.0}},
+        "cell_types": {"tumour": {"attributes": {"oncoprotein": {
+            "distribution": "uniform", "low": 0.0, "high": 2.0}}}},
+        "initial_cells": [{"kind": "sphere", "organ": "box", "type": "tumour",
+                           "center_um": [50, 50, 50], "radius_um": 30.0}],
+    }  # fmt: skip
+    sim = Simulation(scenario_from_dict(data, "coloured"), backend="cpu", seed=1)
+    Runner(sim, tmp_path, RunSettings(target_days=6 / 1440, snapshot_every_min=6.0)).run()
+    reader = RunReader(tmp_path / "run.h5")
+    options = {"size": (320, 240), "field": ""}
+    by_type = render(reader, -1, RenderOptions(**options)).astype(np.int32)
+    by_value = render(reader, -1, RenderOptions(**options, color_by="oncoprotein"))
+    assert is_picture(by_value)
+    assert np.any(by_type != by_value.astype(np.int32), axis=-1).mean() > 0.01
+    colours = cell_colours(np.zeros(3), np.zeros(3), np.array([0.0, 2.0, np.nan]), (0.0, 2.0))
+    assert not np.allclose(colours[0], colours[1])
+    np.testing.assert_allclose(colours[2], cell_colours(np.zeros(1), np.zeros(1))[0])
+    result = CliRunner().invoke(main, ["render", str(tmp_path), "-o", "x.png", "--color-by", "p53"])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1
+    assert "allowed: a per-cell attribute (oncoprotein)" in result.output
+
+
 def test_stride_bounds_the_voxels_read() -> None:
     assert stride_for((64, 64, 64), 2_000_000) == 1
     k = stride_for((512, 512, 512), 2_000_000)

@@ -1,12 +1,18 @@
-"""The scenario's rules on cell behaviours (PhysiCell-style): what each cell senses and how
+"""The scenario's rules on cell behaviours (PhysiCell's rules): what each cell senses and how
 its rates and secretion factors move with it.
 
 A *behaviour* (a rate or a secretion factor, see :mod:`tissue.signals` for the names) starts
-from the cell type's value and each rule on it moves it toward the rule's ``to_value`` by a
-Hill function of the rule's signal, in the order the rules are written. A signal is read at
-each cell: a field of its organ at its voxel, a systemic concentration, or the number of live
-cells of a type touching it (from the step's :class:`~tissue.organ.Contacts`). An active
-blocking intervention scales a signal by (1 - efficacy) wherever it is read.
+from the cell type's value. The rules on it combine as PhysiCell's do (1.10 and later): those
+whose ``to_value`` is above the type's own value raise it, the others lower it; with U the
+multivariate Hill response of the raising rules' signals and D that of the lowering ones,
+
+    value -> base + (up - base) U, then value -> value + (down - value) D,
+
+where ``up`` and ``down`` are the two groups' ``to_value`` (one each, see the checks). Then a
+type's ``scale_by`` attribute multiplies the result (see :class:`AttributeScale`). A signal
+is read at each cell: a field of its organ at its voxel, a systemic concentration, or the
+number of live cells of a type touching it (from the step's :class:`~tissue.organ.Contacts`).
+An active blocking intervention scales a signal by (1 - efficacy) wherever it is read.
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from tissue.config import Rule, Scenario
+from tissue.config.cells import AttributeScale
 from tissue.grid import F32
 from tissue.organ import CellTypes, Contacts, Organ
-from tissue.signals import Sensing, hill, parse_signal
+from tissue.signals import Sensing, base_value, hill_sum, parse_signal, rising_ramp
 
 Behave = Callable[[str, Any], Any]  # (behaviour, base (N,) float32) -> (N,) float32
 
@@ -29,13 +36,16 @@ def unchanged(_behaviour: str, base: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class _TypedRule:
+class _Group:
+    """The rules of one cell type on one behaviour that move it the same way."""
+
     type_index: int
-    rule: Rule
+    to_value: float
+    rules: tuple[Rule, ...]
 
 
 class Behaviours:
-    """The scenario's rules, grouped by behaviour.
+    """The scenario's rules and attribute scalings, grouped by behaviour.
 
     Args:
         scenario: the validated scenario. types: its cell types.
@@ -43,10 +53,20 @@ class Behaviours:
 
     def __init__(self, scenario: Scenario, types: CellTypes) -> None:
         self.type_names = types.names
-        self.by_behaviour: dict[str, list[_TypedRule]] = {}
+        grouped: dict[tuple[str, int, bool], list[Rule]] = {}
         for rule in scenario.rules.values():
-            entry = _TypedRule(types.names.index(rule.cell_type), rule)
-            self.by_behaviour.setdefault(rule.behaviour, []).append(entry)
+            rises = rule.to_value >= base_value(scenario.cell_types[rule.cell_type], rule.behaviour)
+            key = (rule.behaviour, types.names.index(rule.cell_type), rises)
+            grouped.setdefault(key, []).append(rule)
+        # per behaviour: the raising groups, then the lowering ones (PhysiCell's order)
+        self.by_behaviour: dict[str, list[_Group]] = {}
+        for (behaviour, t, _rises), rules in sorted(grouped.items(), key=lambda kv: not kv[0][2]):
+            group = _Group(t, rules[0].to_value, tuple(rules))
+            self.by_behaviour.setdefault(behaviour, []).append(group)
+        self.scales: dict[str, list[tuple[int, AttributeScale]]] = {}
+        for t, ctype in enumerate(scenario.cell_types.values()):
+            for behaviour, scale in ctype.scale_by.items():
+                self.scales.setdefault(behaviour, []).append((t, scale))
 
     def bind(self, organ: Organ, sensing: Sensing, contacts: Contacts) -> Behave:
         """``behave(behaviour, base)`` for the rule functions of :mod:`tissue.rules`."""
@@ -64,35 +84,47 @@ class Behaviours:
         sensing: Sensing,
         contacts: Contacts,
     ) -> Any:
-        """(N,) float32: ``base`` (per cell) moved by the rules on ``behaviour``."""
-        rules = self.by_behaviour.get(behaviour)
-        if not rules:
+        """(N,) float32: ``base`` (per cell) moved by the rules on ``behaviour``, then scaled
+        by the attributes that scale it."""
+        groups = self.by_behaviour.get(behaviour, [])
+        scales = self.scales.get(behaviour, [])
+        if not groups and not scales:
             return base
         xp, cells = organ.xp, organ.cells
         value = xp.array(base, dtype=xp.float32, copy=True)
         flat = None
         n = cells.n
-        for entry in rules:
+        for group in groups:
             # every cell is evaluated and the rule's type takes the result (no host round
             # trip), except that contacts are only searched for a type that has cells
-            selected = cells.type == entry.type_index
-            rule = entry.rule
-            parsed = parse_signal(rule.signal)
-            if parsed.kind == "blood":
-                signal = xp.full(n, sensing.signal_value(rule.signal), dtype=xp.float32)
-            elif parsed.kind == "contact":
-                if not bool(selected.any()):
-                    continue
-                factor = F32(sensing.factor(rule.signal))
-                counts = contacts.count(entry.type_index, self.type_names.index(parsed.name))
-                signal = counts * factor
-            elif rule.signal in organ.fields:
-                if flat is None:
-                    flat = organ.grid.flat_index(xp, cells.position_um)
-                factor = F32(sensing.factor(rule.signal))
-                signal = organ.fields.sample(rule.signal, flat) * factor
+            selected = cells.type == group.type_index
+            terms = []
+            for rule in group.rules:
+                parsed = parse_signal(rule.signal)
+                if parsed.kind == "blood":
+                    signal = xp.full(n, sensing.signal_value(rule.signal), dtype=xp.float32)
+                elif parsed.kind == "contact":
+                    if not bool(selected.any()):
+                        break
+                    factor = F32(sensing.factor(rule.signal))
+                    counts = contacts.count(group.type_index, self.type_names.index(parsed.name))
+                    signal = counts * factor
+                elif rule.signal in organ.fields:
+                    if flat is None:
+                        flat = organ.grid.flat_index(xp, cells.position_um)
+                    factor = F32(sensing.factor(rule.signal))
+                    signal = organ.fields.sample(rule.signal, flat) * factor
+                else:
+                    signal = xp.zeros(n, dtype=xp.float32)
+                terms.append(
+                    (signal, rule.half_max, rule.hill_coefficient, rule.as_signal == "rises")
+                )
             else:
-                signal = xp.zeros(n, dtype=xp.float32)
-            h = hill(xp, signal, rule.half_max, rule.hill_coefficient, rule.as_signal == "rises")
-            value = xp.where(selected, value + (F32(rule.to_value) - value) * h, value)
+                h = hill_sum(xp, terms)
+                value = xp.where(selected, value + (F32(group.to_value) - value) * h, value)
+        for t, scale in scales:
+            a = getattr(cells, scale.attribute)
+            if scale.kind == "ramp":
+                a = rising_ramp(xp, a, F32(scale.zero_at), F32(scale.full_at))
+            value = xp.where(cells.type == t, value * a, value)
         return value

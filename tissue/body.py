@@ -274,7 +274,7 @@ class Body:
         u = self.random.uniform(ids, tick, Purpose.ARRIVAL)
         pick = xp.minimum((u[:, 0] * voxels.shape[0]).astype(xp.int64), voxels.shape[0] - 1)
         positions = organ.grid.in_voxels(xp, voxels[pick], u[:, 1:4])
-        cells.add(self._arrest, positions, founder=ids)
+        organ.add_cells(self._arrest, positions, self.random, founder=ids)
 
     def _recruit(self, index: int, recruit: Any, tick: int, dt_min: float) -> None:
         """Each voxel of the recruitment label brings in a cell with probability
@@ -303,7 +303,7 @@ class Body:
         hit = xp.nonzero(u[:, 0] < p)[0]
         if hit.shape[0]:
             positions = organ.grid.in_voxels(xp, voxels[hit], u[hit, 1:4])
-            organ.cells.add(self.types.names.index(recruit.type), positions)
+            organ.add_cells(self.types.names.index(recruit.type), positions, self.random)
 
     def record_transitions(self, changed: dict[tuple[int, int], int]) -> None:
         """Count extravasations: arrested cells that became another type."""

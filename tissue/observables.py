@@ -172,7 +172,9 @@ class Observables:
 
     def measure(self, time_min: float, organs: Mapping[str, Organ]) -> dict[str, float]:
         """A flat dict: time, cell counts per organ/type/state, the RMS-equivalent radius of
-        each type's live cells (um), field summaries, and the tumour census and front."""
+        each type's live cells (um), their attributes' mean, sd, min and max
+        (``organ.type.attribute.name.stat``), field summaries, and the tumour census and
+        front."""
         out: dict[str, float] = {"time_min": time_min, "time_days": time_min / 1440}
         n_states = len(STATE_NAMES)
         n_types = len(self.types.names)
@@ -186,6 +188,7 @@ class Observables:
                 for s, sname in STATE_NAMES.items():
                     out[f"{oname}.{tname}.{sname}"] = float(counts[t * n_states + s])
                 out[f"{oname}.{tname}.radius_um"] = _equivalent_radius(organ, t)
+            out.update(_attribute_summary(oname, organ, self.types.names))
             for fname in organ.fields.names:
                 for stat, value in organ.fields.summary(fname).items():
                     out[f"{oname}.{fname}.{stat}"] = value
@@ -264,3 +267,25 @@ def _equivalent_radius(organ: Organ, type_index: int) -> float:
     p = cells.position_um[sel].astype(xp.float64)
     rms = float(xp.sqrt(((p - p.mean(axis=0)) ** 2).sum(axis=1).mean()))
     return math.sqrt(5.0 / 3.0) * rms
+
+
+def _attribute_summary(oname: str, organ: Organ, type_names: list[str]) -> dict[str, float]:
+    """Mean, sd, min and max of each attribute over each declaring type's live cells (NaN
+    when there are none)."""
+    out: dict[str, float] = {}
+    cells = organ.cells
+    for name, specs in organ.attributes.specs.items():
+        column = to_numpy(getattr(cells, name))
+        kinds, states = to_numpy(cells.type), to_numpy(cells.state)
+        for t in specs:
+            values = column[(kinds == t) & (states == LIVE)].astype(np.float64)
+            some = values.size > 0
+            stats = {
+                "mean": values.mean() if some else math.nan,
+                "sd": values.std() if some else math.nan,
+                "min": values.min() if some else math.nan,
+                "max": values.max() if some else math.nan,
+            }
+            for stat, value in stats.items():
+                out[f"{oname}.{type_names[t]}.attribute.{name}.{stat}"] = float(value)
+    return out

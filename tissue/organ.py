@@ -9,11 +9,13 @@ step, shared by every rule that reads contacts in that step).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from tissue.attributes import Attributes
 from tissue.backend import Backend, to_numpy
 from tissue.cells import LIVE, CellStore
 from tissue.config import OrganConfig, Scenario
@@ -22,10 +24,23 @@ from tissue.geometry import build_labels
 from tissue.grid import Grid
 from tissue.kernels.cells import CellGrid, build_cell_grid, contact_pairs
 from tissue.limits import check_cell_growth
+from tissue.rng import CellRandom
 from tissue.signals import parse_behaviour
 from tissue.state import SimulationState
 
 ID_BITS = 40  # organ k numbers its cells from k << ID_BITS: ids are unique for the run
+
+
+@dataclass(frozen=True)
+class AttackSpec:
+    """An attacker type's :class:`~tissue.config.cells.Attack` with its targets' type codes
+    ((k,) int16 backend array) and reach: ``attach_distance_um`` when given (``fixed_reach``),
+    else touching (the contact search's reach)."""
+
+    attack: Any
+    target_codes: Any
+    reach_um: float
+    fixed_reach: bool
 
 
 @dataclass(frozen=True)
@@ -37,9 +52,11 @@ class CellTypes:
     chemotaxis_field: list[str | None]
     oxygen_field: list[str | None]
     secretion: dict[str, dict[str, Any]]  # field -> {"S","T","U","E"} (n_types,) arrays
+    dead_secretion: dict[str, dict[str, Any]]  # the same for dead cells
     max_interaction_um: float  # longest centre-to-centre interaction between any two types
     transitions: dict[int, dict[int, float]]  # from type -> to type -> base rate (1/min)
-    attack: dict[int, Any]  # attacker type -> its Attack config
+    attack: dict[int, AttackSpec]  # attacker type -> its attack
+    springs: bool  # some attack holds its pairs with a spring
     any_motile: bool  # some type has a speed > 0
 
     PARAMS = (
@@ -58,29 +75,28 @@ class CellTypes:
             p: xp.asarray([getattr(types[t], p) for t in names], dtype=xp.float32)
             for p in cls.PARAMS
         }
-        secretion: dict[str, dict[str, Any]] = {}
-        for field in scenario.fields:
-            specs = [types[t].secretion.get(field) for t in names]
-            if not any(specs):
-                continue
-            table: dict[str, list[float]] = {"S": [], "T": [], "U": [], "E": []}
-            for spec in specs:
-                table["S"].append(spec.secretion_rate_per_min if spec else 0.0)
-                table["T"].append(spec.secretion_target if spec else 0.0)
-                table["U"].append(spec.uptake_rate_per_min if spec else 0.0)
-                table["E"].append(spec.export_rate if spec else 0.0)
-            secretion[field] = {k: xp.asarray(v, dtype=xp.float32) for k, v in table.items()}
         reach = [max(2 * c.radius_um, 2 * c.adhesion_range * c.radius_um) for c in types.values()]
         return cls(
             names=names,
             params=params,
             chemotaxis_field=[types[t].chemotaxis_field for t in names],
             oxygen_field=[types[t].oxygen_field for t in names],
-            secretion=secretion,
+            secretion=_exchange_tables(xp, scenario, "secretion"),
+            dead_secretion=_exchange_tables(xp, scenario, "dead_secretion"),
             # a hair wider than the float32 reach the kernels compare distances with
             max_interaction_um=max(reach, default=1.0) * (1 + 1e-5),
             transitions=_transition_table(scenario, names),
-            attack={names.index(t): c.attack for t, c in types.items() if c.attack},
+            attack={
+                names.index(t): AttackSpec(
+                    c.attack,
+                    xp.asarray([names.index(x) for x in c.attack.targets], dtype=xp.int16),
+                    c.attack.attach_distance_um or math.inf,
+                    c.attack.attach_distance_um is not None,
+                )
+                for t, c in types.items()
+                if c.attack
+            },
+            springs=any(c.attack and c.attack.spring_per_min > 0 for c in types.values()),
             any_motile=any(c.speed_um_per_min > 0 for c in types.values()),
         )
 
@@ -91,6 +107,24 @@ class CellTypes:
     def index(self, names: list[str]) -> list[int]:
         """Type codes of the named types."""
         return [self.names.index(name) for name in names]
+
+
+def _exchange_tables(xp: Any, scenario: Scenario, which: str) -> dict[str, dict[str, Any]]:
+    """field -> {"S", "T", "U", "E"} (n_types,) float32 arrays of the types' ``which``
+    (``secretion`` or ``dead_secretion``), for the fields some type exchanges."""
+    tables: dict[str, dict[str, Any]] = {}
+    for field in scenario.fields:
+        specs = [getattr(c, which).get(field) for c in scenario.cell_types.values()]
+        if not any(specs):
+            continue
+        table: dict[str, list[float]] = {"S": [], "T": [], "U": [], "E": []}
+        for spec in specs:
+            table["S"].append(spec.secretion_rate_per_min if spec else 0.0)
+            table["T"].append(spec.secretion_target if spec else 0.0)
+            table["U"].append(spec.uptake_rate_per_min if spec else 0.0)
+            table["E"].append(spec.export_rate if spec else 0.0)
+        tables[field] = {k: xp.asarray(v, dtype=xp.float32) for k, v in table.items()}
+    return tables
 
 
 def _transition_table(scenario: Scenario, names: list[str]) -> dict[int, dict[int, float]]:
@@ -113,7 +147,8 @@ class Organ:
         name: the organ's name. config: its scenario entry.
         grid: the voxel grid. labels: (nz, ny, nx) uint8 label volume.
         label_codes: label name -> code. fields: the :class:`FieldSolver`.
-        cells: the :class:`CellStore`. allowed: (n_types, 256) bool, labels each type may
+        cells: the :class:`CellStore`. attributes: the per-cell :class:`Attributes`.
+        allowed: (n_types, 256) bool, labels each type may
         enter.
 
     Args:
@@ -146,8 +181,10 @@ class Organ:
         self.fields = FieldSolver(
             xp, scenario, name, self.grid, self.labels, self.label_codes, barrier
         )
+        self.attributes = Attributes(scenario)
         self.cells = CellStore(
             xp,
+            extra_columns=self.attributes.columns(),
             id_base=index << ID_BITS,
             grow_check=lambda rows: check_cell_growth(name, rows, backend),
         )
@@ -160,6 +197,16 @@ class Organ:
                 codes = [self.label_codes[x] for x in ctype.allowed_labels if x in self.label_codes]
                 allowed[t, codes] = True
         self.allowed = xp.asarray(allowed)
+
+    def add_cells(
+        self, type_index: int, positions_um: Any, random: CellRandom, **values: Any
+    ) -> Any:
+        """Append cells of one type (see :meth:`CellStore.add`) with their attributes drawn;
+        returns their ids."""
+        first = self.cells.n
+        ids = self.cells.add(type_index, positions_um, **values)
+        self.attributes.draw(self.cells, first, random)
+        return ids
 
     def allowed_positions(self, type_index: Any, positions_um: Any) -> Any:
         """(N,) bool: inside the organ's box and in a voxel the cell's type may enter."""

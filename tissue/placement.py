@@ -69,7 +69,7 @@ def place_cells(
         kinds = xp.full(positions.shape[0], t, dtype=xp.int16)
         device_positions = xp.asarray(positions, dtype=xp.float32)
         ok = organ.allowed_positions(kinds, device_positions)
-        organ.cells.add(t, device_positions[ok])
+        organ.add_cells(t, device_positions[ok], random)
 
 
 def _placement_uniforms(seed: int, entry_index: int, count: int, block: int) -> np.ndarray:
@@ -83,7 +83,8 @@ def _sphere_positions(entry: SphereCells, entry_index: int, radius_um: float, se
     """(N, 3) float32: close packed at one cell diameter, or ``count`` uniform in the ball."""
     centre = np.asarray(entry.center_um, dtype=np.float64)
     if entry.count is None:
-        points = _close_packed_ball(entry.radius_um, radius_um)
+        pack = _physicell_ball if entry.packing == "physicell" else _close_packed_ball
+        points = pack(entry.radius_um, radius_um)
         points = points[(points**2).sum(axis=1) >= entry.inner_radius_um**2]
         return (points + centre).astype(np.float32)
     u = _placement_uniforms(seed, entry_index, entry.count, 0)
@@ -153,6 +154,31 @@ def _check_listed(
             f"'{names.get(int(label[refused][0]), '?')}', which this cell type "
             f"may not enter",
         )
+
+
+def _physicell_ball(ball_radius: float, cell_radius: float) -> np.ndarray:
+    """PhysiCell's sphere of cells (sample_projects/cancer_immune, 1.14.2,
+    ``create_cell_sphere_positions``), point for point: a lattice r sqrt(3), 2r, r sqrt(3)
+    apart in x, y, z, with x shifted r/2 on odd z rows and y shifted r on odd x columns (its
+    column count runs on across z rows), kept strictly inside the ball. (N, 3), its order."""
+    r, big = cell_radius, ball_radius
+    points = []
+    xc = zc = 0
+    z = -big
+    while z < big:
+        x = -big
+        while x < big:
+            y = -big
+            while y < big:
+                p = (x + (zc % 2) * 0.5 * r, y + (xc % 2) * r, z)
+                if math.sqrt(p[0] * p[0] + p[1] * p[1] + p[2] * p[2]) < big:
+                    points.append(p)
+                y += 2 * r
+            x += r * math.sqrt(3)
+            xc += 1
+        z += r * math.sqrt(3)
+        zc += 1
+    return np.asarray(points, dtype=np.float64).reshape(-1, 3)
 
 
 def _close_packed_ball(ball_radius: float, cell_radius: float) -> np.ndarray:

@@ -44,6 +44,7 @@ def summary_tables(observables: Mapping[str, float]) -> list[Table]:
     used: set[str] = set()
     tables = [
         _cells(values, used),
+        _attributes(values, used),
         _fields(values, used),
         _blood(values, used),
         _ledger(values, used),
@@ -83,12 +84,29 @@ def _cells(values: Mapping[str, float], used: set[str]) -> Table:
     return table
 
 
+def _attributes(values: Mapping[str, float], used: set[str]) -> Table:
+    table = Table(title="per-cell attributes (live cells)", show_header=True)
+    table.add_column("organ.type.attribute")
+    stats = ("mean", "sd", "min", "max")
+    for stat in stats:
+        table.add_column(stat, justify="right")
+    prefixes = sorted({k.rsplit(".", 1)[0] for k in values if ".attribute." in k})
+    for prefix in prefixes:
+        keys = [f"{prefix}.{s}" for s in stats]
+        if all(k in values for k in keys):
+            used.update(keys)
+            table.add_row(prefix.replace(".attribute.", "."), *(f"{values[k]:.4g}" for k in keys))
+    return table
+
+
 def _fields(values: Mapping[str, float], used: set[str]) -> Table:
     table = Table(title="fields", show_header=True)
     table.add_column("organ.field")
     for stat in ("mean", "min", "max"):
         table.add_column(stat, justify="right")
-    prefixes = sorted({k.rsplit(".", 1)[0] for k in values if k.endswith(".mean")})
+    prefixes = sorted(
+        {k.rsplit(".", 1)[0] for k in values if k.endswith(".mean") and k not in used}
+    )
     for prefix in prefixes:
         keys = [f"{prefix}.{s}" for s in ("mean", "min", "max")]
         if all(k in values for k in keys):

@@ -36,6 +36,7 @@ class Purpose(enum.IntEnum):
     INTRAVASATION = 7  # u0: enter the blood?
     ARRIVAL = 8  # u0: which voxel  u1..u3: where in it (keyed by the new cell's id)
     RECRUITMENT = 9  # keyed by voxel index, block = recruitment entry; u0: recruit?  u1..u3
+    ATTRIBUTE = 10  # per-cell attributes; block = attribute; u0, u1: normal  u2: uniform
     BLOOD = 0xB10D  # the host stream of the blood's fates
 
 

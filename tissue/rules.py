@@ -1,11 +1,13 @@
 """Cell rules, written once against the backend's array module.
 
 Order within a step of each process (documented, fixed):
-- mechanics (dt_m): motility direction update -> pair velocities -> move, confined to
+- mechanics (dt_m): attack (attach, kill, let go; attackers with a target in reach hold
+  still) -> motility direction update -> pair and spring velocities -> move, confined to
   labels the type may enter and to the organ's box; attached cells do not migrate;
-- phenotype (dt_p): attack (attach, kill, let go) -> death (apoptosis, then necrosis) ->
-  clearance of dead cells -> type transitions -> division of live cells;
-- exchange (each diffusion step): secretion and uptake of live cells into their voxels.
+- phenotype (dt_p): death (apoptosis, then necrosis) -> clearance of dead cells -> type
+  transitions -> division of live cells (daughters inherit attributes);
+- exchange (each diffusion step): secretion and uptake of live and dead cells into their
+  voxels.
 
 Rates and secretion factors pass through ``behave(behaviour, base)``, which applies the
 scenario's rules (see :mod:`tissue.behaviours`); without rules it returns ``base``.
@@ -26,6 +28,7 @@ from tissue.grid import F32
 from tissue.kernels.cells import build_cell_grid, deposit, pair_velocity
 from tissue.organ import CellTypes, Contacts, Organ
 from tissue.rng import CellRandom, Purpose, unit_vectors
+from tissue.signals import falling_ramp, rising_ramp
 
 # --- mechanics -----------------------------------------------------------------------
 
@@ -37,23 +40,27 @@ def update_motility(
     step: int,
     dt_min: float,
     block_factor: Callable[[str], float] | None = None,
+    still: Any = None,
 ) -> None:
     """PhysiCell's persistent biased random walk: with probability 1 - exp(-dt/P) a motile
     cell draws direction = normalise(b * grad/|grad| + (1 - b) * random unit vector).
 
-    ``block_factor(field)`` (default 1) scales b: a neutralised attractant guides less.
-    Attached cells keep their direction (they do not migrate, see :func:`move_cells`)."""
+    As in PhysiCell, a cell that is not motile (dead, attached, or in ``still``, (N,) bool:
+    attackers holding at a target) has no direction, and a cell without one (new cells too)
+    waits for its next turn. ``block_factor(field)`` (default 1) scales b: a neutralised
+    attractant guides less."""
     xp, cells = organ.xp, organ.cells
     if cells.n == 0 or not types.any_motile:
         return
     # every cell draws and mixes; only motile ones take the result (no host round trip)
     type_index = cells.type
-    motile = (cells.state == LIVE) & (types.of("speed_um_per_min", type_index) > 0)
+    motile = (cells.state == LIVE) & (cells.partner < 0)
+    if still is not None:
+        motile &= ~still
     u = rng.uniform(cells.id, step, Purpose.MOTILITY)
     p_turn = -xp.expm1(F32(-dt_min) / types.of("persistence_min", type_index))
-    old = cells.direction
-    unset = (old * old).sum(axis=1) == 0
-    turn = motile & ((u[:, 0] < p_turn) | unset)
+    old = xp.where(motile[:, None], cells.direction, F32(0))
+    turn = motile & (types.of("speed_um_per_min", type_index) > 0) & (u[:, 0] < p_turn)
     new = unit_vectors(xp, u[:, 1], u[:, 2])
     bias = types.of("chemotaxis_bias", type_index)
     for t, field in enumerate(types.chemotaxis_field):
@@ -97,6 +104,8 @@ def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
     )
     migrating = ((cells.state == LIVE) & (cells.partner < 0))[:, None]
     velocity += xp.where(migrating, types.of("speed_um_per_min", t)[:, None] * cells.direction, 0)
+    if types.springs:
+        velocity += spring_velocity(organ, types)
     old = cells.position_um
     new = old + F32(dt_min) * velocity
     # positions are always allowed (placement, division and motion keep them so); a cell
@@ -111,6 +120,32 @@ def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
         position[:, axis] = xp.where(fits, trial[:, axis], position[:, axis])
     blocked = ~organ.allowed_positions(t, new)
     cells.position_um[...] = xp.where(blocked[:, None], position, new)
+
+
+def spring_velocity(organ: Organ, types: CellTypes) -> Any:
+    """(N, 3) float32 velocities of attached pairs' springs (PhysiCell's elastic contact):
+    an attacker of a type with ``spring_per_min`` k attached to a present cell gains
+    k (x_target - x_self) and its target the opposite; a target held by several attackers
+    sums theirs (deterministically, in cell order)."""
+    xp, cells = organ.xp, organ.cells
+    k = xp.zeros(cells.n, dtype=xp.float32)
+    for attacker, spec in types.attack.items():
+        k = xp.where(cells.type == attacker, F32(spec.attack.spring_per_min), k)
+    row, found = _partner_rows(xp, cells)
+    k = xp.where(found, k, F32(0))
+    pull = k[:, None] * (cells.position_um[row] - cells.position_um)
+    # each pull lands on the target's row as its opposite (cells without one add 0 to row 0)
+    on_target = deposit(row, -pull, cells.n).T
+    return (pull + on_target).astype(xp.float32)
+
+
+def _partner_rows(xp: Any, cells: Any) -> tuple[Any, Any]:
+    """(N,) int64 row of each cell's partner (0 where none) and (N,) bool: it has one and it
+    is still present (cells are in id order, so a search finds it)."""
+    partner = cells.partner
+    row = xp.minimum(xp.searchsorted(cells.id, partner), cells.n - 1)
+    found = (partner >= 0) & (cells.id[row] == partner)
+    return xp.where(found, row, 0).astype(xp.int64), found
 
 
 # --- phenotype -----------------------------------------------------------------------
@@ -131,20 +166,6 @@ def _oxygen(organ: Organ, types: CellTypes, fill: float) -> Any:
     return out
 
 
-def rising_ramp(xp: Any, value: Any, zero_at: Any, full_at: Any) -> Any:
-    """0 at or below ``zero_at``, 1 at or above ``full_at`` (>= zero_at), linear between; a
-    step at ``full_at`` when the two are equal."""
-    span = full_at - zero_at
-    linear = xp.clip((value - zero_at) / xp.where(span > 0, span, F32(1)), F32(0), F32(1))
-    return xp.where(span > 0, linear, (value >= full_at).astype(xp.float32))
-
-
-def falling_ramp(xp: Any, value: Any, zero_at: Any, full_at: Any) -> Any:
-    """0 at or above ``zero_at``, 1 at or below ``full_at`` (<= zero_at), linear between; a
-    step at ``full_at`` when the two are equal."""
-    return rising_ramp(xp, -value, -zero_at, -full_at)
-
-
 def phenotype_step(
     organ: Organ,
     types: CellTypes,
@@ -154,8 +175,8 @@ def phenotype_step(
     contacts: Contacts,
     behave: Behave = unchanged,
 ) -> dict[tuple[int, int], int]:
-    """Attack, death, clearance, transitions and division over ``dt_min``; ``contacts`` are
-    the step's (the attack and ``behave``'s contact signals share them).
+    """Death, clearance, transitions and division over ``dt_min``; ``contacts`` are the
+    step's (``behave``'s contact signals read them).
 
     Probabilities per step: apoptosis and necrosis 1 - exp(-rate dt); division
     exp(rate dt) - 1, so the expected number of live cells grows as exp((b - d) t) exactly.
@@ -167,8 +188,6 @@ def phenotype_step(
     if cells.n == 0:
         return {}
     dt = F32(dt_min)
-    if types.attack:
-        attack_step(organ, types, rng, step, dt_min, contacts)
     t = cells.type
     oxygen = _oxygen(organ, types, fill=math.inf)
     live = cells.state == LIVE
@@ -213,7 +232,8 @@ def phenotype_step(
     p_divide = xp.minimum(xp.expm1(cycle * dt), F32(1))
     parents = xp.nonzero(live & (u[:, 0] < p_divide))[0]
     if parents.shape[0]:
-        divide_cells(organ, types, parents, unit_vectors(xp, u[parents, 1], u[parents, 2]))
+        axis = unit_vectors(xp, u[parents, 1], u[parents, 2])
+        divide_cells(organ, types, parents, axis, rng)
     return changed
 
 
@@ -270,59 +290,110 @@ def attack_step(
     rng: CellRandom,
     step: int,
     dt_min: float,
-    contacts: Contacts,
-) -> None:
-    """Cytotoxic attack (PhysiCell's cancer-immune rules), for every attacker type:
+) -> Any:
+    """Cytotoxic attack (PhysiCell's cancer-immune rules, see
+    :class:`~tissue.config.cells.Attack`), for every attacker type, over one mechanics step:
 
-    1. an attached attacker whose target is gone or dead lets go; otherwise it kills the
-       target (apoptosis) with probability 1 - exp(-kill_rate dt), and lets go once it has
-       been attached ``attachment_min``;
-    2. a free live attacker touching live targets attaches with probability
-       1 - exp(-attach_rate dt) to one of them, chosen uniformly.
+    1. an attached attacker kills its target (apoptosis, if it is still live) with
+       probability 1 - exp(-kill_rate s dt) and lets go when it kills, when it is released
+       (after ``attachment_min``, or at rate 1/``attachment_min``), when its target is gone
+       and when the target is out of reach;
+    2. an attacker that was free picks one live target in reach (and in its search voxel,
+       where one is set) with s > 0 uniformly and attaches with probability
+       1 - exp(-attach_rate s g dt).
+
+    Returns:
+        (N,) bool: the attackers that hold still this step (attached, or with a target in
+        reach), or None when no type attacks.
     """
     xp, cells = organ.xp, organ.cells
+    if cells.n == 0 or not types.attack:
+        return None
     dt = F32(dt_min)
     u = rng.uniform(cells.id, step, Purpose.ATTACK)
+    contacts = Contacts(organ, types)
+    held = xp.zeros(cells.n, dtype=bool)
     for attacker, spec in types.attack.items():
-        target_codes = xp.asarray([types.names.index(x) for x in spec.targets], dtype=xp.int16)
+        config = spec.attack
         mine = (cells.type == attacker) & (cells.state == LIVE)
-        attached = xp.nonzero(mine & (cells.partner >= 0))[0]
-        if attached.shape[0]:
-            where = xp.searchsorted(cells.id, cells.partner[attached])
-            where = xp.minimum(where, cells.n - 1)
-            found = cells.id[where] == cells.partner[attached]
-            alive = found & (cells.state[where] == LIVE)
-            kill = alive & (u[attached, 2] < -xp.expm1(-F32(spec.kill_rate_per_min) * dt))
-            victims = where[kill]
-            cells.state[victims] = APOPTOTIC
-            cells.state_time_min[victims] = 0
-            cells.attached_min[attached] += dt
-            done = ~alive | kill | (cells.attached_min[attached] >= F32(spec.attachment_min))
-            cells.partner[attached[done]] = -1
-            cells.attached_min[attached[done]] = 0
-        free = mine & (cells.partner < 0)
-        if not bool(free.any()):
-            continue
+        # 1. attached attackers
+        was_free = mine & (cells.partner < 0)
+        row, found = _partner_rows(xp, cells)
+        found &= mine
+        score = _target_score(xp, cells, spec)
+        s_target = score[row]
+        gap = cells.position_um[row] - cells.position_um
+        in_reach = (gap * gap).sum(axis=1) <= F32(spec.reach_um) ** 2 if spec.fixed_reach else True
+        kill = found & (u[:, 2] < -xp.expm1(-F32(config.kill_rate_per_min) * s_target * dt))
+        attached_min = cells.attached_min + dt
+        if config.release == "fixed":
+            released = attached_min >= F32(config.attachment_min)
+        else:
+            released = u[:, 3] < -xp.expm1(-dt / F32(config.attachment_min))
+        done = mine & (cells.partner >= 0) & ~(found & ~kill & ~released & in_reach)
+        killed = deposit(row, kill.astype(xp.float64)[:, None], cells.n)[0] > 0
+        victim = killed & (cells.state == LIVE)
+        cells.state[...] = xp.where(victim, APOPTOTIC, cells.state)
+        cells.state_time_min[...] = xp.where(victim, F32(0), cells.state_time_min)
+        cells.attached_min[...] = xp.where(found & ~done, attached_min, cells.attached_min)
+        cells.attached_min[...] = xp.where(done, F32(0), cells.attached_min)
+        cells.partner[...] = xp.where(done, -1, cells.partner)
+        held |= mine & ~was_free
+        # 2. attackers that were free at the start of the step
         i, j = contacts.pairs(attacker)
-        usable = free[i] & xp.isin(cells.type[j], target_codes) & (cells.state[j] == LIVE)
-        i, j = i[usable], j[usable]
+        gap = cells.position_um[j] - cells.position_um[i]
+        distance = xp.sqrt((gap * gap).sum(axis=1))
+        reach = F32(spec.reach_um) if spec.fixed_reach else F32(math.inf)
+        usable = was_free[i] & (score[j] > 0) & (distance <= reach)
+        if config.search_voxel_um is not None:
+            origin = xp.asarray(organ.grid.origin_xyz_um, dtype=xp.float32)
+            side = F32(config.search_voxel_um)
+            box = xp.floor((cells.position_um - origin) / side).astype(xp.int64)
+            usable &= (box[i] == box[j]).all(axis=1)
+        i, j, distance = i[usable], j[usable], distance[usable]
         if i.shape[0] == 0:
             continue
         order = xp.lexsort(xp.stack([cells.id[j], i]))
-        i, j = i[order], j[order]
+        i, j, distance = i[order], j[order], distance[order]
         attackers, start = xp.unique(i, return_index=True)
         n_options = xp.searchsorted(i, attackers, side="right") - start
         chosen = start + xp.minimum(
             (u[attackers, 1] * n_options.astype(xp.float32)).astype(xp.int64), n_options - 1
         )
-        attach = u[attackers, 0] < -xp.expm1(-F32(spec.attach_rate_per_min) * dt)
-        cells.partner[attackers[attach]] = cells.id[j[chosen[attach]]]
-        cells.attached_min[attackers[attach]] = 0
+        g = F32(1)
+        if config.attach_full_within_um is not None:
+            g = falling_ramp(
+                xp, distance[chosen], F32(spec.reach_um), F32(config.attach_full_within_um)
+            )
+        rate = F32(config.attach_rate_per_min) * score[j[chosen]] * g
+        attach = u[attackers, 0] < -xp.expm1(-rate * dt)
+        partner = xp.where(attach, cells.id[j[chosen]], -1)
+        cells.partner[attackers] = partner
+        cells.attached_min[attackers] = 0
+        held[attackers] = True
+    return held
 
 
-def divide_cells(organ: Organ, types: CellTypes, parents: Any, axis: Any) -> None:
+def _target_score(xp: Any, cells: Any, spec: Any) -> Any:
+    """(N,) float32 s of each cell as a target of ``spec``'s attacker: 0 for cells that are
+    not live cells of a target type, else 1 or the ramp of its attribute."""
+    config = spec.attack
+    target = xp.isin(cells.type, spec.target_codes) & (cells.state == LIVE)
+    if config.target_attribute is None:
+        return target.astype(xp.float32)
+    s = rising_ramp(
+        xp,
+        getattr(cells, config.target_attribute),
+        F32(config.attribute_zero_at),
+        F32(config.attribute_full_at),
+    )
+    return xp.where(target & ~xp.isnan(s), s, F32(0))
+
+
+def divide_cells(organ: Organ, types: CellTypes, parents: Any, axis: Any, rng: CellRandom) -> None:
     """Split each parent into two cells half a radius either side of its centre along
-    ``axis`` (k, 3); a position the type may not occupy falls back to the centre."""
+    ``axis`` (k, 3); a position the type may not occupy falls back to the centre. The
+    daughter inherits the parent's attributes (with their mutation spread)."""
     xp, cells = organ.xp, organ.cells
     t = cells.type[parents]
     centre = cells.position_um[parents]
@@ -334,7 +405,8 @@ def divide_cells(organ: Organ, types: CellTypes, parents: Any, axis: Any) -> Non
         placed.append(xp.where(ok, trial, centre))
     cells.position_um[parents] = placed[0]
     cells.age_min[parents] = 0
-    cells.duplicate(parents, placed[1])
+    daughters = cells.duplicate(parents, placed[1])
+    organ.attributes.mutate(cells, daughters, rng)
 
 
 # --- exchange with fields ------------------------------------------------------------
@@ -345,12 +417,13 @@ def cell_exchange(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Per-voxel source (units/min) and uptake (1/min) of each field from live cells.
 
-    BioFVM's cell model: a cell adds f (S T V_c + E) / V_vox to the source and
+    BioFVM's cell model: a live cell adds f (S T V_c + E) / V_vox to the source and
     (f S + U) V_c / V_vox to the uptake of its voxel, with f the ``secretion.<field>``
-    factor of its rules (1 without).
+    factor of its rules (1 without); a dead one adds the same with its type's
+    ``dead_secretion`` (and f = 1), or nothing.
     """
     xp, cells = organ.xp, organ.cells
-    fields = [f for f in types.secretion if f in organ.fields.values]
+    fields = [f for f in {**types.secretion, **types.dead_secretion} if f in organ.fields.values]
     if cells.n == 0 or not fields:
         return {}, {}
     live = cells.state == LIVE
@@ -358,13 +431,20 @@ def cell_exchange(
     volume = F32(4.0 / 3.0 * math.pi) * types.of("radius_um", t) ** 3
     inv_vox = F32(1.0 / organ.grid.voxel_volume_um3)
     columns = []
+    zero = xp.zeros(cells.n, dtype=xp.float32)
     for field in fields:
-        table = types.secretion[field]
-        s, target, u, e = (table[k][t] for k in ("S", "T", "U", "E"))
+        s, target, u, e = _exchange_of(types.secretion.get(field), t, zero)
         factor = behave(f"secretion.{field}", xp.ones(cells.n, dtype=xp.float32))
         s, e = s * factor, e * factor
-        columns.append(xp.where(live, (s * target * volume + e) * inv_vox, F32(0)))
-        columns.append(xp.where(live, (s + u) * volume * inv_vox, F32(0)))
+        if field in types.dead_secretion:
+            dead = _exchange_of(types.dead_secretion[field], t, zero)
+            s, target, u, e = (
+                xp.where(live, a, b) for a, b in zip((s, target, u, e), dead, strict=True)
+            )
+        elif field in types.secretion:
+            s, u, e = (xp.where(live, a, F32(0)) for a in (s, u, e))
+        columns.append((s * target * volume + e) * inv_vox)
+        columns.append((s + u) * volume * inv_vox)
     values = xp.stack(columns, axis=1).astype(xp.float32)
     flat = organ.grid.flat_index(xp, cells.position_um)
     sums = deposit(flat, values, organ.grid.n_voxels)
@@ -372,3 +452,10 @@ def cell_exchange(
     source = {f: sums[2 * i].reshape(shape) for i, f in enumerate(fields)}
     uptake = {f: sums[2 * i + 1].reshape(shape) for i, f in enumerate(fields)}
     return source, uptake
+
+
+def _exchange_of(table: dict[str, Any] | None, t: Any, zero: Any) -> tuple[Any, ...]:
+    """Each cell's (S, T, U, E) from a (n_types,) table (zeros without one)."""
+    if table is None:
+        return zero, zero, zero, zero
+    return tuple(table[k][t] for k in ("S", "T", "U", "E"))

@@ -104,6 +104,50 @@ def behaviour_problem(text: str, fields: list[str], cell_types: list[str]) -> st
     return None if ok else f"'{text}': allowed: {BEHAVIOURS_ALLOWED}"
 
 
+def base_value(cell_type: Any, behaviour: str) -> float:
+    """A cell type's (a :class:`~tissue.config.CellTypeConfig`) own value of ``behaviour``,
+    before rules: its rate, or 1 for a secretion factor."""
+    parsed = parse_behaviour(behaviour)
+    if parsed.kind == "cycle":
+        return float(cell_type.cycle_rate_per_min)
+    if parsed.kind == "apoptosis":
+        return float(cell_type.apoptosis_rate_per_min)
+    if parsed.kind == "transition":
+        return float(cell_type.transitions.get(parsed.target, 0.0))
+    return 1.0
+
+
+def rising_ramp(xp: Any, value: Any, zero_at: Any, full_at: Any) -> Any:
+    """0 at or below ``zero_at``, 1 at or above ``full_at`` (>= zero_at), linear between; a
+    step at ``full_at`` when the two are equal."""
+    span = full_at - zero_at
+    linear = xp.clip(
+        (value - zero_at) / xp.where(span > 0, span, np.float32(1)), np.float32(0), np.float32(1)
+    )
+    return xp.where(span > 0, linear, (value >= full_at).astype(xp.float32))
+
+
+def falling_ramp(xp: Any, value: Any, zero_at: Any, full_at: Any) -> Any:
+    """0 at or above ``zero_at``, 1 at or below ``full_at`` (<= zero_at), linear between; a
+    step at ``full_at`` when the two are equal."""
+    return rising_ramp(xp, -value, -zero_at, -full_at)
+
+
+def hill_sum(xp: Any, terms: list[tuple[Any, float, float, bool]]) -> Any:
+    """PhysiCell's multivariate Hill response X / (1 + X), X = sum of (s/h)^n over the
+    ``terms`` (signal, half_max h, n, rises), with (h/s)^n for a term whose behaviour moves
+    as its signal falls; float32 in [0, 1]. One rising term is :func:`hill` exactly."""
+    total = None
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # s = 0 when falling
+        for signal, half_max, n, rises in terms:
+            ratio = xp.maximum(xp.asarray(signal, dtype=xp.float32), np.float32(0))
+            ratio = ratio / np.float32(half_max) if rises else np.float32(half_max) / ratio
+            power = ratio ** np.float32(n)
+            total = power if total is None else total + power
+        assert total is not None, "hill_sum needs a term"
+        return xp.where(xp.isinf(total), np.float32(1), total / (np.float32(1) + total))
+
+
 def hill(xp: Any, signal: Any, half_max: float, n: float, rises: bool = True) -> Any:
     """s^n / (h^n + s^n) (or h^n / (h^n + s^n) when not ``rises``), float32, 0 <= H <= 1."""
     ratio = xp.maximum(xp.asarray(signal, dtype=xp.float32), np.float32(0)) / np.float32(half_max)

@@ -11,8 +11,8 @@ that are due run in this order, each over its own time step:
 
 1. diffusion (fields, with secretion and uptake of the cells as they are, and exchange
    with the blood; then the blood's concentrations),
-2. mechanics (motility and pair forces, then motion),
-3. phenotype (each organ's cell rules: attack, death, clearance, transitions, division;
+2. mechanics (attack, motility, pair and spring forces, then motion),
+3. phenotype (each organ's cell rules: death, clearance, transitions, division;
    then the body: intravasation, the fates of circulating cells, recruitment),
 
 then the tick count advances; at output ticks the observables remember the tumour front;
@@ -42,7 +42,13 @@ from tissue.observables import Observables
 from tissue.organ import CellTypes, Contacts, Organ
 from tissue.placement import place_cells
 from tissue.rng import CellRandom
-from tissue.rules import cell_exchange, move_cells, phenotype_step, update_motility
+from tissue.rules import (
+    attack_step,
+    cell_exchange,
+    move_cells,
+    phenotype_step,
+    update_motility,
+)
 from tissue.schedule import Schedule
 from tissue.state import SimulationState
 
@@ -122,7 +128,8 @@ class Simulation:
             if k % sched.mechanics == 0:
                 dt = sched.mechanics * sched.base_min
                 for organ in self.organs.values():
-                    update_motility(organ, self.types, self.rng, k, dt, body.factor)
+                    still = attack_step(organ, self.types, self.rng, k, dt)
+                    update_motility(organ, self.types, self.rng, k, dt, body.factor, still)
                     move_cells(organ, self.types, dt)
             if k % sched.phenotype == 0:
                 dt = sched.phenotype * sched.base_min

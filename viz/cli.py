@@ -51,6 +51,11 @@ def scene_options(func):  # type: ignore[no-untyped-def]
                 help="Cell type whose density makes the invasion front (default: tumour).",
             ),
             click.option(
+                "--color-by",
+                default=None,
+                help="Colour cells by a per-cell attribute (e.g. oncoprotein), not by type.",
+            ),
+            click.option(
                 "--front-level",
                 type=float,
                 default=0.2,
@@ -63,7 +68,7 @@ def scene_options(func):  # type: ignore[no-untyped-def]
     return func
 
 
-def _options(organ, field, view, no_cut, size, front_types, front_level) -> RenderOptions:  # type: ignore[no-untyped-def]
+def _options(organ, field, view, no_cut, size, front_types, color_by, front_level) -> RenderOptions:  # type: ignore[no-untyped-def]
     if not 0 < front_level < 1:
         raise InputError("--front-level", str(front_level), "allowed: between 0 and 1")
     return RenderOptions(
@@ -74,6 +79,7 @@ def _options(organ, field, view, no_cut, size, front_types, front_level) -> Rend
         size=_size(size),
         front_types=list(front_types) or None,
         front_level=front_level,
+        color_by=color_by,
     )
 
 

@@ -70,7 +70,9 @@ class RenderOptions:
         named like "tumour", else the first type). front_level: volume fraction of those
         cells on the front surface. clim: field colour range (default: the snapshot's).
         opacity: a PyVista opacity transfer function name (default: ramp up towards the
-        values that differ from the bulk of the field).
+        values that differ from the bulk of the field). color_by: a per-cell attribute
+        (e.g. oncoprotein): the cells that have it are coloured by its value (plasma, over
+        the live cells' range), the others by type.
     """
 
     organ: str | None = None
@@ -83,6 +85,7 @@ class RenderOptions:
     front_level: float = 0.2
     clim: tuple[float, float] | None = None
     opacity: str | None = None
+    color_by: str | None = None
 
 
 @dataclass
@@ -142,10 +145,24 @@ def read_volume(reader: RunReader, which: int, organ: str, name: str, stride: in
     return Volume(values, spacing, first)  # type: ignore[arg-type]
 
 
-def cell_colours(types: np.ndarray, states: np.ndarray) -> np.ndarray:
-    """(n, 3) float RGB: by type, greyed when apoptotic, dark brown when necrotic."""
+def cell_colours(
+    types: np.ndarray,
+    states: np.ndarray,
+    values: np.ndarray | None = None,
+    value_range: tuple[float, float] = (0.0, 1.0),
+) -> np.ndarray:
+    """(n, 3) float RGB: by type, or by ``values`` (an attribute; NaN where a cell has none)
+    on the plasma map over ``value_range``; greyed when apoptotic, dark brown when
+    necrotic."""
     palette = np.array([_rgb(c) for c in TYPE_COLOURS])
     colours = palette[types.astype(np.int64) % len(palette)]
+    if values is not None:
+        from matplotlib import colormaps
+
+        lo, hi = value_range
+        has = ~np.isnan(values)
+        scaled = np.clip((values[has] - lo) / max(hi - lo, 1e-30), 0.0, 1.0)
+        colours[has] = colormaps["plasma"](scaled)[:, :3]
     apoptotic = states == APOPTOTIC
     colours[apoptotic] = 0.4 * colours[apoptotic] + 0.6 * np.array([0.6, 0.6, 0.6])
     colours[states == NECROTIC] = NECROTIC_COLOUR
@@ -193,6 +210,13 @@ class SnapshotScene:
         if unknown:
             raise InputError("--front-type", unknown[0], f"allowed: {', '.join(reader.cell_types)}")
         self.front_types = [reader.cell_types.index(t) for t in front]
+        attributes = sorted({a for c in scenario.cell_types.values() for a in c.attributes})
+        if options.color_by is not None and options.color_by not in attributes:
+            raise InputError(
+                "--color-by",
+                options.color_by,
+                f"allowed: a per-cell attribute ({', '.join(attributes) or 'the run has none'})",
+            )
         self.labels = read_volume(reader, -1, self.organ, "labels", self.stride)
         self.tissue = self._tissue_surfaces()
 
@@ -228,17 +252,25 @@ class SnapshotScene:
             plotter.add_mesh(surface, color=colour, opacity=0.25, smooth_shading=True)
         if self.field:
             self._add_field(which)
-        cells = self.reader.cells(which, self.organ, ["position_um", "type", "state"])
+        columns = ["position_um", "type", "state"]
+        if self.options.color_by:
+            columns.append(self.options.color_by)
+        cells = self.reader.cells(which, self.organ, columns)
         positions = cells["position_um"].astype(np.float64)
         types, states = cells["type"], cells["state"]
+        values = cells.get(self.options.color_by) if self.options.color_by else None
         radius = np.array([self.radius.get(t, 5.0) for t in self.reader.cell_types])[
             types.astype(np.int64)
         ] if len(types) else np.zeros(0)  # fmt: skip
         self._add_front(positions, types, states, radius)
-        self._add_cells(positions, types, states, radius)
+        value_range = self._add_cells(positions, types, states, radius, values)
         day = snap.time_min / 1440
+        coloured = ""
+        if value_range is not None:
+            lo, hi = value_range
+            coloured = f"; colour: {self.options.color_by} {lo:.3g}..{hi:.3g}"
         plotter.add_text(
-            f"{self.reader.scenario_name}: {self.organ}, day {day:.2f}",
+            f"{self.reader.scenario_name}: {self.organ}, day {day:.2f}{coloured}",
             position="upper_edge",
             font_size=12,
             color="black",
@@ -320,15 +352,31 @@ class SnapshotScene:
             )
 
     def _add_cells(
-        self, positions: np.ndarray, types: np.ndarray, states: np.ndarray, radius: np.ndarray
-    ) -> None:
+        self,
+        positions: np.ndarray,
+        types: np.ndarray,
+        states: np.ndarray,
+        radius: np.ndarray,
+        values: np.ndarray | None = None,
+    ) -> tuple[float, float] | None:
+        """Draw the cells; returns the colour range of ``values`` (None without)."""
+        value_range = None
+        if values is not None:
+            shown = values[(states == LIVE) & ~np.isnan(values)]
+            value_range = (float(shown.min()), float(shown.max())) if shown.size else (0.0, 1.0)
         if positions.shape[0] == 0:
-            return
+            return value_range
         keep = positions[:, 1] >= self.middle[1] if self.options.cut else np.ones(len(types), bool)
         if not keep.any():
-            return
+            return value_range
         cloud = self.pv.PolyData(positions[keep])
-        cloud.point_data["rgb"] = (cell_colours(types[keep], states[keep]) * 255).astype(np.uint8)
+        rgb = cell_colours(
+            types[keep],
+            states[keep],
+            None if values is None else values[keep],
+            value_range or (0.0, 1.0),
+        )
+        cloud.point_data["rgb"] = (rgb * 255).astype(np.uint8)
         cloud.point_data["radius"] = radius[keep]
         if keep.sum() <= 50_000:
             sphere = self.pv.Sphere(radius=1.0, theta_resolution=10, phi_resolution=10)
@@ -338,6 +386,7 @@ class SnapshotScene:
             self.plotter.add_mesh(
                 cloud, scalars="rgb", rgb=True, render_points_as_spheres=True, point_size=4
             )
+        return value_range
 
     def _add_scale_bar(self) -> None:
         lo, hi = self.bounds

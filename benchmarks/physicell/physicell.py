@@ -41,19 +41,19 @@ RUNS_DIR = BUILD_DIR / "runs"
 RUN_RECORD = "run.json"  # written into a run folder when the run has finished
 DEFAULT_MIRROR = Path("/work/.mirror/MathCancer+PhysiCell/repo")
 SAMPLE_SETTINGS = Path("sample_projects/cancer_immune/config/PhysiCell_settings.xml")
-DOMAIN_HALF_WIDTH_UM = 250.0
+DOMAIN_HALF_WIDTH_UM = 180.0
 CENTRE_UM = (0.0, 0.0, 0.0)  # PhysiCell's domain is centred on the origin
 DEAD_PHASE_CODES = (100, 101, 102, 103, 104)  # PhysiCell_constants.cpp: apoptotic .. debris
 
 # element path (under the root) -> value, for a run of `days` on `threads` with `seed`;
 # functions of those three are filled in by reduced_settings
 SETTINGS_CHANGED: dict[str, str] = {
-    "domain/x_min": "-250",
-    "domain/x_max": "250",
-    "domain/y_min": "-250",
-    "domain/y_max": "250",
-    "domain/z_min": "-250",
-    "domain/z_max": "250",
+    "domain/x_min": "-180",
+    "domain/x_max": "180",
+    "domain/y_min": "-180",
+    "domain/y_max": "180",
+    "domain/z_min": "-180",
+    "domain/z_max": "180",
     "domain/dx": "20",
     "domain/dy": "20",
     "domain/dz": "20",
@@ -65,21 +65,28 @@ SETTINGS_CHANGED: dict[str, str] = {
     "save/SVG/enable": "false",
     "options/random_seed": "{seed}",  # 1.14's place for the seed (added where absent)
     "user_parameters/random_seed": "{seed}",  # the sample re-seeds from this one
-    "user_parameters/tumor_radius": "100",
+    "user_parameters/tumor_radius": "60",
     "user_parameters/immune_activation_time": "720",
-    "user_parameters/number_of_immune_cells": "400",
+    "user_parameters/number_of_immune_cells": "100",
     "user_parameters/save_interval_after_therapy_start": "60",
     "user_parameters/SVG_interval_after_therapy_start": "1000000",
 }
 
 
-def reduced_settings(source: str | Path, days: float, threads: int, seed: int) -> ET.ElementTree:
-    """The sample's settings with :data:`SETTINGS_CHANGED` applied (missing elements are
-    added under their existing parent; a missing parent is an error)."""
+def reduced_settings(
+    source: str | Path,
+    days: float,
+    threads: int,
+    seed: int,
+    extra: dict[str, str] | None = None,
+) -> ET.ElementTree:
+    """The sample's settings with :data:`SETTINGS_CHANGED` and then ``extra`` (element path
+    -> value, e.g. a shorter ``overall/dt_diffusion``) applied (missing elements are added
+    under their existing parent; a missing parent is an error)."""
     tree = ET.parse(source)
     root = tree.getroot()
     values = {"max_time": f"{days * 1440.0:g}", "threads": str(threads), "seed": str(seed)}
-    for path, template in SETTINGS_CHANGED.items():
+    for path, template in {**SETTINGS_CHANGED, **(extra or {})}.items():
         node = root.find(path)
         if node is None:
             parent_path, _, leaf = path.rpartition("/")
@@ -204,13 +211,20 @@ def build(
 # --- runs -----------------------------------------------------------------------------
 
 
-def run_seed(seed: int, days: float, threads: int, runs_dir: Path = RUNS_DIR) -> dict[str, Any]:
-    """Run the sample once in ``runs_dir/seed<seed>``; its wall time and curves."""
+def run_seed(
+    seed: int,
+    days: float,
+    threads: int,
+    runs_dir: Path = RUNS_DIR,
+    extra: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run the sample once in ``runs_dir/seed<seed>`` (settings: see
+    :func:`reduced_settings`); its wall time and curves."""
     folder = runs_dir / f"seed{seed}"
     if folder.exists():
         shutil.rmtree(folder)
     (folder / "output").mkdir(parents=True)
-    tree = reduced_settings(SOURCE_DIR / SAMPLE_SETTINGS, days, threads, seed)
+    tree = reduced_settings(SOURCE_DIR / SAMPLE_SETTINGS, days, threads, seed, extra)
     tree.write(folder / "PhysiCell_settings.xml", encoding="utf-8", xml_declaration=True)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     start = time.perf_counter()
@@ -350,6 +364,7 @@ def run_seeds(
     jobs: int,
     runs_dir: Path = RUNS_DIR,
     run: bool = True,
+    extra: dict[str, str] | None = None,
     partial: bool = False,
 ) -> list[dict[str, Any]]:
     """Run every seed, ``jobs`` at a time, each on ``max(1, cores // jobs)`` OpenMP threads
@@ -360,7 +375,7 @@ def run_seeds(
         raise SystemExit(f"no {BINARY}: run the build subcommand first")
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(run_seed, seed, days, threads, runs_dir) for seed in seeds]
+        futures = [pool.submit(run_seed, seed, days, threads, runs_dir, extra) for seed in seeds]
         return [future.result() for future in futures]
 
 

@@ -1,8 +1,8 @@
 """PhysiCell's cancer-immune sample and tissue's ``cancer_immune`` scenario, side by side.
 
     python -m benchmarks.physicell.side_by_side build [--physicell-dir DIR] [--jobs 2]
-    python -m benchmarks.physicell.side_by_side physicell --seeds 1 2 3 4 5 --days 4 --jobs 2
-    python -m benchmarks.physicell.side_by_side tissue --seeds 1 2 3 --days 4 --jobs 2 \\
+    python -m benchmarks.physicell.side_by_side physicell --seeds 1 2 3 --days 3 --jobs 3
+    python -m benchmarks.physicell.side_by_side tissue --seeds 1 2 3 --days 3 --jobs 2 \\
         [--scenario PATH] [--set KEY=VALUE ...]
     python -m benchmarks.physicell.side_by_side compare
 
@@ -62,12 +62,13 @@ def _now() -> str:
 def run_physicell(args: argparse.Namespace) -> dict[str, Any]:
     """Run PhysiCell's seeds and return the result file's contents."""
     start_host = host()
+    extra = dict(item.split("=", 1) for item in args.xml)
     seeds = physicell.run_seeds(
-        args.seeds, args.days, args.jobs, args.runs_dir, not args.no_run, args.partial
+        args.seeds, args.days, args.jobs, args.runs_dir, not args.no_run, extra, args.partial
     )
     sample = physicell.SOURCE_DIR / physicell.SAMPLE_SETTINGS
-    tree = physicell.reduced_settings(sample, args.days, seeds[0]["threads"], args.seeds[0])
-    changed = physicell.settings_values(tree, list(physicell.SETTINGS_CHANGED))
+    tree = physicell.reduced_settings(sample, args.days, seeds[0]["threads"], args.seeds[0], extra)
+    changed = physicell.settings_values(tree, [*physicell.SETTINGS_CHANGED, *extra])
     changed["options/random_seed"] = changed["user_parameters/random_seed"] = "the run's seed"
     info = physicell.build_info() or {}
     return {
@@ -158,7 +159,7 @@ def parser() -> argparse.ArgumentParser:
     ):
         runs = sub.add_parser(name, help=f"run {name}'s seeds, write {out.name}")
         runs.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-        runs.add_argument("--days", type=float, default=4.0)
+        runs.add_argument("--days", type=float, default=3.0)
         runs.add_argument("--jobs", type=int, default=2, help="runs at a time")
         runs.add_argument("--runs-dir", type=Path, default=runs_dir)
         runs.add_argument("--out", type=Path, default=out)
@@ -166,6 +167,8 @@ def parser() -> argparse.ArgumentParser:
         if name == "physicell":
             runs.add_argument("--no-run", action="store_true",
                               help="read the finished run folders again, run nothing")  # fmt: skip
+            runs.add_argument("--xml", action="append", default=[], metavar="PATH=VALUE",
+                              help="a further setting: overall/dt_diffusion=0.002")  # fmt: skip
             runs.add_argument("--partial", action="store_true",
                               help="with --no-run: read unfinished run folders as far as "
                                    "they go")  # fmt: skip

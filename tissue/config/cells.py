@@ -3,11 +3,11 @@ and the initial placements (a ball or shell, random positions in a label, a list
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self, Union
+from typing import Annotated, ClassVar, Literal, Self, Union
 
 from pydantic import Field, model_validator
 
-from tissue.config.base import Model, NonNegative, Positive, Vector3, require
+from tissue.config.base import Finite, Model, NonNegative, Positive, Vector3, require
 
 
 class Secretion(Model):
@@ -23,16 +23,124 @@ class Secretion(Model):
     export_rate: NonNegative = 0.0
 
 
+class Attribute(Model):
+    """A per-cell attribute (PhysiCell's custom data): each new cell of the type draws its
+    value from ``distribution``, clipped to [``min``, ``max``] where given; daughters keep
+    their parent's value, plus a normal ``mutation_sd`` where it is > 0 (then clipped).
+
+    Distributions: ``constant`` (``value``), ``normal`` (``mean``, ``sd``), ``lognormal``
+    (``mean`` and ``sd`` of the value itself, > 0), ``uniform`` (``low`` to ``high``).
+    """
+
+    units: str = "dimensionless"
+    distribution: Literal["constant", "normal", "lognormal", "uniform"] = "constant"
+    value: Finite | None = None
+    mean: Finite | None = None
+    sd: NonNegative | None = None
+    low: Finite | None = None
+    high: Finite | None = None
+    min: Finite | None = None
+    max: Finite | None = None
+    mutation_sd: NonNegative = 0.0
+
+    NEEDS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "constant": ("value",),
+        "normal": ("mean", "sd"),
+        "lognormal": ("mean", "sd"),
+        "uniform": ("low", "high"),
+    }
+
+    @model_validator(mode="after")
+    def check_parameters(self) -> Self:
+        """The distribution has its parameters and no others; the ranges run upward."""
+        needed = self.NEEDS[self.distribution]
+        for name in ("value", "mean", "sd", "low", "high"):
+            given = getattr(self, name) is not None
+            require(
+                given == (name in needed),
+                name,
+                f"{'required' if name in needed else 'not used'} for a {self.distribution} "
+                f"distribution (it takes {', '.join(needed)})",
+            )
+        if self.distribution == "lognormal":
+            require(self.mean is not None and self.mean > 0, "mean", "must be > 0 (lognormal)")
+        if self.distribution == "uniform":
+            require(self.low is not None and self.high is not None and self.low < self.high,
+                    "high", "must be greater than low")  # fmt: skip
+        require(self.min is None or self.max is None or self.min <= self.max,
+                "max", "must be >= min")  # fmt: skip
+        return self
+
+
+class AttributeScale(Model):
+    """A behaviour of the type scaled by one of its attributes, after the rules: by the
+    attribute's value (``kind = "multiply"``, PhysiCell's oncoprotein on the cycle) or by a
+    linear ramp from 0 at ``zero_at`` to 1 at and above ``full_at`` (``kind = "ramp"``)."""
+
+    attribute: str
+    kind: Literal["multiply", "ramp"] = "multiply"
+    zero_at: Finite | None = None
+    full_at: Finite | None = None
+
+    @model_validator(mode="after")
+    def check_ramp(self) -> Self:
+        """A ramp has both ends, in order; a multiplication has neither."""
+        ramp = self.kind == "ramp"
+        for name in ("zero_at", "full_at"):
+            require((getattr(self, name) is not None) == ramp, name,
+                    "required for a ramp" if ramp else "only for kind = \"ramp\"")  # fmt: skip
+        require(not ramp or self.zero_at < self.full_at, "full_at", "must be > zero_at")  # type: ignore[operator]
+        return self
+
+
 class Attack(Model):
-    """A cytotoxic cell's attack (PhysiCell's cancer-immune rules): a free attacker in
-    contact with a live cell of ``targets`` attaches at ``attach_rate_per_min``, then, while
-    attached, kills it (apoptosis) at ``kill_rate_per_min`` and lets go after
-    ``attachment_min``; an attached cell does not migrate."""
+    """A cytotoxic cell's attack (PhysiCell's cancer-immune rules), checked every mechanics
+    step. A free live attacker picks one live cell of ``targets`` within
+    ``attach_distance_um`` uniformly and attaches with probability
+    1 - exp(-attach_rate * s * g * dt); while attached it kills the target (apoptosis) with
+    probability 1 - exp(-kill_rate * s * dt) and lets go after ``attachment_min`` (``release
+    = "fixed"``) or at rate 1/``attachment_min`` (``"random"``, PhysiCell), when it kills, and
+    when its target is gone or farther than the reach.
+
+    s: 1, or with ``target_attribute`` a ramp of the target's attribute from 0 at
+    ``attribute_zero_at`` to 1 at ``attribute_full_at`` (targets at or below the zero are
+    never attacked). g: 1, or with ``attach_full_within_um`` a ramp of the distance d, 1 at
+    and below it, 0 at ``attach_distance_um``. An attacker that has a target in reach does
+    not migrate that step (attached or not, as in PhysiCell); ``spring_per_min`` pulls an
+    attached pair together (each cell's velocity gains k (x_other - x_self)). With
+    ``search_voxel_um`` an attacker only looks at cells in its own cube of that side (a grid
+    from the organ's origin), as PhysiCell's cancer-immune attacker searches only its
+    mechanics voxel (30 um).
+    """
 
     targets: list[str] = Field(min_length=1)
     attach_rate_per_min: NonNegative = 0.2  # PhysiCell cancer-immune sample
     kill_rate_per_min: NonNegative = 0.06667  # PhysiCell cancer-immune sample
     attachment_min: Positive = 60.0  # PhysiCell cancer-immune sample
+    release: Literal["fixed", "random"] = "fixed"
+    attach_distance_um: Positive | None = None
+    attach_full_within_um: NonNegative | None = None
+    search_voxel_um: Positive | None = None
+    target_attribute: str | None = None
+    attribute_zero_at: Finite = 0.0
+    attribute_full_at: Finite = 1.0
+    spring_per_min: NonNegative = 0.0
+
+    @model_validator(mode="after")
+    def check_ramps(self) -> Self:
+        """The distance and attribute ramps run upward."""
+        require(
+            self.attach_full_within_um is None
+            or (
+                self.attach_distance_um is not None
+                and self.attach_full_within_um < self.attach_distance_um
+            ),
+            "attach_full_within_um",
+            "needs attach_distance_um, and must be less than it",
+        )
+        require(self.attribute_zero_at < self.attribute_full_at, "attribute_full_at",
+                "must be > attribute_zero_at")  # fmt: skip
+        return self
 
 
 class CellTypeConfig(Model):
@@ -42,6 +150,12 @@ class CellTypeConfig(Model):
     Cycle: rate ramps linearly from 0 at ``cycle_oxygen_threshold`` to full at
     ``cycle_oxygen_saturation``. Necrosis: rate ramps from 0 at
     ``necrosis_oxygen_threshold`` to full at and below ``necrosis_oxygen_max``.
+    Secretion: live cells exchange by ``secretion``, dead ones by ``dead_secretion`` (none
+    by default; PhysiCell's dead cells take up a tenth of their oxygen, and its cancer-immune
+    tumour cells keep secreting the immunostimulatory factor).
+    Attributes: per-cell values (see :class:`Attribute`); ``scale_by`` maps a behaviour
+    (``cycle``, ``apoptosis``, ``transition.<type>``, ``secretion.<field>``) to the attribute
+    that scales it (see :class:`AttributeScale`).
     Transitions: a live cell becomes type T at ``transitions[T]`` per minute (before rules).
     Intravasation: a live cell within ``intravasation_distance_um`` of a voxel of
     ``intravasation_label`` enters the blood at ``intravasation_rate_per_min``.
@@ -67,6 +181,9 @@ class CellTypeConfig(Model):
     adhesion_um_per_min: NonNegative = 0.4
     adhesion_range: Annotated[float, Field(ge=1.0, le=3.0)] = 1.25
     secretion: dict[str, Secretion] = {}
+    dead_secretion: dict[str, Secretion] = {}
+    attributes: dict[str, Attribute] = {}
+    scale_by: dict[str, AttributeScale] = {}
     transitions: dict[str, NonNegative] = {}
     intravasation_rate_per_min: NonNegative = 0.0
     intravasation_label: str | None = None
@@ -86,6 +203,10 @@ class CellTypeConfig(Model):
             "cycle_oxygen_saturation",
             "must be > cycle_oxygen_threshold",
         )
+        for behaviour, scale in self.scale_by.items():
+            require(scale.attribute in self.attributes, f"scale_by.{behaviour}.attribute",
+                    f"'{scale.attribute}' is not an attribute of this type; attributes: "
+                    f"{', '.join(self.attributes) or '(none)'}")  # fmt: skip
         require(
             self.intravasation_rate_per_min == 0 or self.intravasation_label is not None,
             "intravasation_label",
@@ -96,9 +217,10 @@ class CellTypeConfig(Model):
 
 class SphereCells(Model):
     """Cells filling a ball (or the shell between ``inner_radius_um`` and ``radius_um``):
-    ``count`` uniform random positions, or hexagonal close packing at one cell diameter
-    when ``count`` is omitted. Positions outside the organ or in voxels the type may not
-    enter are left empty (the ball is clipped to the tissue)."""
+    ``count`` uniform random positions, or when ``count`` is omitted a lattice: hexagonal
+    close packing at one cell diameter, or PhysiCell's cancer-immune sphere (``packing =
+    "physicell"``, its ``create_cell_sphere_positions``). Positions outside the organ or in
+    voxels the type may not enter are left empty (the ball is clipped to the tissue)."""
 
     kind: Literal["sphere"]
     organ: str
@@ -107,6 +229,7 @@ class SphereCells(Model):
     radius_um: Positive
     inner_radius_um: NonNegative = 0.0
     count: Annotated[int, Field(ge=0)] | None = None
+    packing: Literal["hexagonal", "physicell"] = "hexagonal"
 
     @model_validator(mode="after")
     def check_shell(self) -> Self:

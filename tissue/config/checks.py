@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tissue.cells import BASE_COLUMNS
 from tissue.config.body import AddCells, BlockSignal, Injection, Resection
 from tissue.config.cells import RandomCells
 from tissue.config.fields import HillProduction, LabelSource
 from tissue.errors import InputError
 from tissue.limits import is_whole_multiple
-from tissue.signals import behaviour_problem, parse_signal, signal_problem
+from tissue.signals import base_value, behaviour_problem, parse_signal, signal_problem
 
 Need = Callable[[bool, str, str], None]
 ValidatedScenario = Any  # a tissue.config.scenario.Scenario (which imports these checks)
@@ -101,6 +102,32 @@ def check_references(scenario: ValidatedScenario) -> None:
                 f"{key}.allowed_labels",
                 f"unknown label '{label}'; labels: {', '.join(sorted(all_labels))}",
             )
+        for fname in ctype.dead_secretion:
+            need(
+                fname in scenario.fields,
+                f"{key}.dead_secretion.{fname}",
+                f"unknown field; fields: {', '.join(scenario.fields) or '(none)'}",
+            )
+        for behaviour in ctype.scale_by:
+            problem = behaviour_problem(behaviour, list(scenario.fields), list(scenario.cell_types))
+            need(problem is None, f"{key}.scale_by", str(problem))
+        for aname, attribute in ctype.attributes.items():
+            need(
+                aname not in BASE_COLUMNS,
+                f"{key}.attributes.{aname}",
+                f"'{aname}' is a built-in cell column; choose another name",
+            )
+            units = {
+                other.attributes[aname].units
+                for other in scenario.cell_types.values()
+                if aname in other.attributes
+            }
+            need(
+                units == {attribute.units},
+                f"{key}.attributes.{aname}.units",
+                f"types give '{aname}' different units ({', '.join(sorted(units))}); one "
+                "attribute has one unit",
+            )
 
     placements = [(f"initial_cells.{i}", e) for i, e in enumerate(scenario.initial_cells)]
     for name, action in scenario.interventions.items():
@@ -163,6 +190,13 @@ def _check_body(scenario: ValidatedScenario, need: Need, labels: dict[str, dict[
             need(blood is not None, f"{key}.intravasation_rate_per_min", "needs [circulation]")
         for target in ctype.attack.targets if ctype.attack else []:
             need(target in types, f"{key}.attack.targets", f"unknown type '{target}'; {type_list}")
+            wanted = ctype.attack.target_attribute if ctype.attack else None
+            if wanted is not None and target in types:
+                need(
+                    wanted in types[target].attributes,
+                    f"{key}.attack.target_attribute",
+                    f"target type '{target}' has no attribute '{wanted}'",
+                )
     for fname, field in scenario.fields.items():
         exchange = field.blood_exchange
         if exchange is None:
@@ -209,6 +243,7 @@ def _check_body(scenario: ValidatedScenario, need: Need, labels: dict[str, dict[
         if recruit.signal is not None:
             problem = _signal_problem(scenario, recruit.signal)
             need(problem is None, f"{key}.signal", str(problem))
+    saturation: dict[tuple[str, str, bool], tuple[str, float]] = {}
     for rname, rule in scenario.rules.items():
         key = f"rules.{rname}"
         need(rule.cell_type in types, f"{key}.cell_type", f"unknown type; types: {type_list}")
@@ -216,6 +251,18 @@ def _check_body(scenario: ValidatedScenario, need: Need, labels: dict[str, dict[
         need(problem is None, f"{key}.behaviour", str(problem))
         problem = _signal_problem(scenario, rule.signal)
         need(problem is None, f"{key}.signal", str(problem))
+        rises = rule.to_value >= base_value(types[rule.cell_type], rule.behaviour)
+        first = saturation.setdefault(
+            (rule.cell_type, rule.behaviour, rises), (rname, rule.to_value)
+        )
+        need(
+            first[1] == rule.to_value,
+            f"{key}.to_value",
+            f"rules '{first[0]}' and '{rname}' both {'raise' if rises else 'lower'} "
+            f"{rule.cell_type}'s {rule.behaviour} but to different values ({first[1]} and "
+            f"{rule.to_value}); the rules on one behaviour combine as PhysiCell's do, with one "
+            "value for those that raise it and one for those that lower it",
+        )
     for iname, action in scenario.interventions.items():
         key = f"interventions.{iname}"
         if isinstance(action, BlockSignal):
@@ -254,7 +301,7 @@ def _check_time_steps(scenario: ValidatedScenario) -> None:
             )
     dt = steps.mechanics_min
     for tname, ctype in scenario.cell_types.items():
-        limit = 0.5 * ctype.radius_um / max(ctype.repulsion_um_per_min, 1e-30)
+        limit = ctype.radius_um / max(ctype.repulsion_um_per_min, 1e-30)
         if dt > limit:
             raise InputError(
                 src,

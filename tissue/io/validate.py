@@ -112,8 +112,22 @@ def _check_cells(
     states = columns.get("state")
     if states is not None and n and not np.isin(states, list(STATE_NAMES)).all():
         fail("state", f"unknown state codes; allowed: {sorted(STATE_NAMES)}")
+    declaring = {  # attribute -> type codes that have it (the others hold NaN)
+        name: [
+            t for t, ctype in enumerate(scenario.cell_types.values()) if name in ctype.attributes
+        ]
+        for ctype in scenario.cell_types.values()
+        for name in ctype.attributes
+    }
     for name, values in columns.items():
-        if values.dtype.kind == "f" and not np.isfinite(values).all():
+        if values.dtype.kind != "f":
+            continue
+        if name in declaring and types is not None:
+            has = np.isin(types, declaring[name])
+            if not (np.isfinite(values[has]).all() and np.isnan(values[~has]).all()):
+                fail(name, "holds NaN or infinite values for cells of types that have it, or "
+                     "values for cells of types that do not")  # fmt: skip
+        elif not np.isfinite(values).all():
             fail(name, "holds NaN or infinite values")
     positions = columns.get("position_um")
     if positions is not None and n:

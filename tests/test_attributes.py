@@ -1,0 +1,238 @@
+"""Per-cell attributes (issue 15): drawn from their distributions, inherited at division,
+saved and restored, scaling behaviours; and the rules combined as PhysiCell combines them."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import box_scenario
+from tissue.backend import Backend, to_numpy
+from tissue.behaviours import Behaviours
+from tissue.cli import main
+from tissue.config import scenario_from_dict
+from tissue.errors import InputError
+from tissue.io.runfile import RunReader
+from tissue.organ import Contacts
+from tissue.rules import divide_cells
+from tissue.runner import Runner, RunSettings
+from tissue.simulation import Simulation
+
+N = 20_000
+
+
+def many_cells(attributes: dict[str, Any], count: int = N, **ctype: Any) -> dict[str, Any]:
+    """``count`` cells of type ``a`` (with ``attributes``) and a few of type ``b``."""
+    return box_scenario(
+        organs={"box": {"shape": [10, 10, 10], "spacing_um": 100.0}},
+        cell_types={"a": {"attributes": attributes, **ctype}, "b": {}},
+        initial_cells=[
+            {"kind": "random", "organ": "box", "type": "a", "count": count},
+            {"kind": "random", "organ": "box", "type": "b", "count": 10},
+        ],
+    )
+
+
+def drawn(backend: Backend, attributes: dict[str, Any], seed: int = 3) -> dict[str, np.ndarray]:
+    sim = Simulation(scenario_from_dict(many_cells(attributes), "t"), backend=backend, seed=seed)
+    columns = sim.organs["box"].cells.to_numpy()
+    a = columns["type"] == 0
+    return {name: columns[name][a] for name in attributes} | {
+        f"{name}.b": columns[name][~a] for name in attributes
+    }
+
+
+@pytest.mark.parametrize(
+    ("spec", "mean", "sd"),
+    [
+        ({"distribution": "constant", "value": 2.5}, 2.5, 0.0),
+        ({"distribution": "normal", "mean": 1.0, "sd": 0.25}, 1.0, 0.25),
+        ({"distribution": "lognormal", "mean": 2.0, "sd": 1.0}, 2.0, 1.0),
+        ({"distribution": "uniform", "low": -1.0, "high": 3.0}, 1.0, 4 / math.sqrt(12)),
+    ],
+)
+def test_each_distribution_has_its_moments(backend: Backend, spec: dict, mean: float, sd: float):
+    values = drawn(backend, {"x": spec})
+    x = values["x"].astype(np.float64)
+    # 5 standard errors of the mean and of the sd (the sd's for a normal, wider otherwise)
+    assert abs(x.mean() - mean) <= 5 * sd / math.sqrt(N) + 1e-6
+    assert abs(x.std() - sd) <= 0.05 * sd + 1e-6
+    assert np.isnan(values["x.b"]).all()  # a type without the attribute holds NaN
+    if spec["distribution"] == "lognormal":
+        assert (x > 0).all()
+        log = np.log(x)  # log-normal: the log is normal (skew ~0)
+        assert abs(((log - log.mean()) ** 3).mean() / log.std() ** 3) < 0.1
+    if spec["distribution"] == "uniform":
+        assert x.min() >= -1.0
+        assert x.max() <= 3.0
+
+
+def test_clipping_and_the_same_draws_for_the_same_seed(backend: Backend) -> None:
+    spec = {"distribution": "normal", "mean": 1.0, "sd": 0.25, "min": 0.8, "max": 1.1}
+    one, two = drawn(backend, {"p": spec}), drawn(backend, {"p": spec})
+    p = one["p"]
+    assert p.min() == np.float32(0.8)
+    assert p.max() == np.float32(1.1)
+    # the share clipped at each end is the normal's tail beyond it
+    assert abs((p == np.float32(0.8)).mean() - 0.2119) < 0.01
+    assert abs((p == np.float32(1.1)).mean() - 0.3446) < 0.01
+    np.testing.assert_array_equal(one["p"], two["p"])
+    other = drawn(backend, {"p": spec}, seed=4)["p"]
+    assert not np.array_equal(other, p)
+
+
+def test_two_attributes_draw_independently() -> None:
+    values = drawn("cpu", {"u": {"distribution": "normal", "mean": 0.0, "sd": 1.0},
+                           "v": {"distribution": "normal", "mean": 0.0, "sd": 1.0}})  # fmt: skip
+    assert abs(np.corrcoef(values["u"], values["v"])[0, 1]) < 5 / math.sqrt(N)
+
+
+def test_daughters_inherit_and_mutate(backend: Backend) -> None:
+    spec = {"distribution": "uniform", "low": 0.0, "high": 10.0}
+    for mutation_sd in (0.0, 0.5):
+        data = many_cells({"p": {**spec, "mutation_sd": mutation_sd}})
+        sim = Simulation(scenario_from_dict(data, "t"), backend=backend, seed=1)
+        organ = sim.organs["box"]
+        xp, cells = organ.xp, organ.cells
+        parents = xp.nonzero(cells.type == 0)[0]
+        before = to_numpy(cells.p[parents]).copy()
+        axis = xp.zeros((parents.shape[0], 3), dtype=xp.float32)
+        axis[:, 0] = 1
+        divide_cells(organ, sim.types, parents, axis, sim.rng)
+        after = to_numpy(cells.p)
+        daughters = after[-parents.shape[0] :]
+        np.testing.assert_array_equal(to_numpy(cells.p[parents]), before)  # parents keep
+        if mutation_sd == 0:
+            np.testing.assert_array_equal(daughters, before)
+        else:
+            step = (daughters - before).astype(np.float64)
+            assert abs(step.mean()) < 5 * 0.5 / math.sqrt(N)
+            assert abs(step.std() - 0.5) < 0.02
+
+
+def test_attributes_survive_a_checkpoint_and_reach_the_run_file_and_summary(tmp_path: Path) -> None:
+    data = many_cells(
+        {"p": {"distribution": "normal", "mean": 1.0, "sd": 0.25, "units": "a.u."}},
+        count=300,
+        cycle_rate_per_min=1e-3,
+    )
+    sim = Simulation(scenario_from_dict(data, "t"), backend="cpu", seed=5)
+    sim.step(120)
+    sim.save_checkpoint(tmp_path / "c.h5")
+    back = Simulation.from_checkpoint(tmp_path / "c.h5", backend="cpu")
+    mine, theirs = sim.organs["box"].cells.to_numpy(), back.organs["box"].cells.to_numpy()
+    np.testing.assert_array_equal(mine["p"], theirs["p"])
+    sim.step(120)
+    back.step(120)
+    np.testing.assert_array_equal(
+        sim.organs["box"].cells.to_numpy()["p"], back.organs["box"].cells.to_numpy()["p"]
+    )
+    Runner(back, tmp_path / "run", RunSettings(target_days=0.2, snapshot_every_min=60.0)).run()
+    reader = RunReader(tmp_path / "run" / "run.h5")
+    stored = reader.cells(-1, "box", ["type", "p"])
+    live = back.organs["box"].cells.to_numpy()
+    np.testing.assert_array_equal(stored["p"], live["p"])
+    final = reader.final()
+    a = live["p"][live["type"] == 0].astype(np.float64)
+    assert final["box.a.attribute.p.mean"] == pytest.approx(a.mean(), rel=1e-12)
+    assert final["box.a.attribute.p.sd"] == pytest.approx(a.std(), rel=1e-12)
+    assert "box.b.attribute.p.mean" not in final  # b has no p
+    shown = CliRunner().invoke(main, ["summary", str(tmp_path / "run")], terminal_width=200)
+    assert shown.exit_code == 0, shown.output
+    assert "per-cell attributes" in shown.output
+    assert f"{a.mean():.4g}" in shown.output
+
+
+def test_attribute_errors_name_the_key() -> None:
+    bad = [
+        ({"distribution": "normal", "mean": 1.0}, "cell_types.a.attributes.p.sd"),
+        ({"distribution": "constant", "value": 1.0, "sd": 1.0}, "cell_types.a.attributes.p.sd"),
+        ({"distribution": "lognormal", "mean": -1.0, "sd": 1.0}, "attributes.p.mean"),
+        ({"distribution": "uniform", "low": 2.0, "high": 1.0}, "attributes.p.high"),
+    ]
+    for spec, key in bad:
+        with pytest.raises(InputError, match=key.replace(".", r"\.")):
+            scenario_from_dict(many_cells({"p": spec}), "t")
+    with pytest.raises(InputError, match="built-in cell column"):
+        scenario_from_dict(many_cells({"partner": {"value": 1.0}}), "t")
+    with pytest.raises(InputError, match=r"scale_by\.cycle\.attribute"):
+        scenario_from_dict(many_cells({}, scale_by={"cycle": {"attribute": "p"}}), "t")
+
+
+# --- behaviours scaled by attributes, and rules combined ----------------------------------
+
+
+def behaviour_of(data: dict[str, Any], behaviour: str, base: float, seed: int = 2) -> tuple:
+    sim = Simulation(scenario_from_dict(data, "t"), backend="cpu", seed=seed)
+    organ = sim.organs["box"]
+    contacts = Contacts(organ, sim.types)
+    base_values = np.full(organ.cells.n, base, dtype=np.float32)
+    value = Behaviours(sim.scenario, sim.types).apply(
+        organ, behaviour, base_values, sim.body, contacts
+    )
+    return organ, value
+
+
+def test_scale_by_multiplies_or_ramps() -> None:
+    spec = {"distribution": "uniform", "low": 0.0, "high": 3.0}
+    for scale, expect in [
+        ({"attribute": "p"}, lambda p: 2e-3 * p),
+        ({"attribute": "p", "kind": "ramp", "zero_at": 0.5, "full_at": 2.0},
+         lambda p: 2e-3 * np.clip((p - 0.5) / 1.5, 0, 1)),
+    ]:  # fmt: skip
+        data = many_cells({"p": spec}, scale_by={"cycle": scale})
+        organ, value = behaviour_of(data, "cycle", 2e-3)
+        a = organ.cells.type == 0
+        np.testing.assert_allclose(value[a], expect(organ.cells.p[a]), rtol=1e-6, atol=1e-12)
+        np.testing.assert_array_equal(value[~a], np.float32(2e-3))  # type b unscaled
+
+
+def rule(signal: str, to_value: float, half_max: float, n: float = 1.0, **extra: Any) -> dict:
+    return {"cell_type": "a", "behaviour": "cycle", "signal": signal, "to_value": to_value,
+            "half_max": half_max, "hill_coefficient": n, **extra}  # fmt: skip
+
+
+def field_scenario(rules: dict[str, Any]) -> dict[str, Any]:
+    """Cells of type ``a`` (base cycle 1e-3) in two uniform fields, s1 = 2 and s2 = 3."""
+    return box_scenario(
+        fields={"s1": {"diffusion_um2_per_min": 1.0, "initial": 2.0},
+                "s2": {"diffusion_um2_per_min": 1.0, "initial": 3.0}},
+        cell_types={"a": {"cycle_rate_per_min": 1e-3}},
+        initial_cells=[{"kind": "random", "organ": "box", "type": "a", "count": 50}],
+        rules=rules,
+    )  # fmt: skip
+
+
+def test_rules_combine_as_physicells_multivariate_hill() -> None:
+    """PhysiCell 1.14 (Hypothesis_Rule::evaluate): U = X/(1+X), X = sum (s/h)^n of the
+    raising rules; value = b + (max - b) U; then D likewise for the lowering ones and
+    value + (min - value) D. Written out here from PhysiCell's formula."""
+    rules = {
+        "up1": rule("s1", 4e-3, 1.0, 2.0),
+        "up2": rule("s2", 4e-3, 6.0, 1.0),
+        "down": rule("s1", 0.0, 4.0, 3.0),
+        "down_falls": rule("s2", 0.0, 1.5, 2.0, as_signal="falls"),
+    }
+    _, value = behaviour_of(field_scenario(rules), "cycle", 1e-3)
+    x_up = (2 / 1) ** 2 + (3 / 6) ** 1
+    u = 1e-3 + (4e-3 - 1e-3) * x_up / (1 + x_up)
+    x_down = (2 / 4) ** 3 + (1.5 / 3) ** 2
+    expect = u + (0.0 - u) * x_down / (1 + x_down)
+    np.testing.assert_allclose(value, expect, rtol=1e-6)
+    # the order in which the rules are written does not matter
+    _, again = behaviour_of(field_scenario(dict(reversed(list(rules.items())))), "cycle", 1e-3)
+    np.testing.assert_array_equal(value, again)
+    # one rule alone is its Hill function
+    _, one = behaviour_of(field_scenario({"up1": rules["up1"]}), "cycle", 1e-3)
+    np.testing.assert_allclose(one, 1e-3 + 3e-3 * 4 / 5, rtol=1e-6)
+
+
+def test_rules_raising_one_behaviour_to_different_values_are_refused() -> None:
+    rules = {"up1": rule("s1", 4e-3, 1.0), "up2": rule("s2", 5e-3, 1.0)}
+    with pytest.raises(InputError, match=r"rules\.up2\.to_value: .*'up1' and 'up2' both raise"):
+        scenario_from_dict(field_scenario(rules), "t")

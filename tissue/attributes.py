@@ -1,0 +1,108 @@
+"""Per-cell attributes (PhysiCell's custom data): values each cell carries in a float32 column
+of its organ's cell store, drawn when the cell is made and inherited at division.
+
+A scenario declares them per cell type (``[cell_types.T.attributes.NAME]``, see
+:class:`~tissue.config.cells.Attribute`). Every organ's store has one column per attribute
+name; a cell of a type that does not declare it holds NaN. Draws come from the run's keyed
+stream (:attr:`~tissue.rng.Purpose.ATTRIBUTE`, keyed by the cell's id; block = the
+attribute's place in :attr:`Attributes.names`; step 0 for a new cell, 1 for a daughter's
+mutation), so every backend draws the same values.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tissue.cells import CellStore, Column
+from tissue.config import Scenario
+from tissue.config.cells import Attribute
+from tissue.rng import CellRandom, Purpose
+
+F32 = np.float32
+NEW, MUTATION = 0, 1  # the draws' steps
+
+
+def normal_from(xp: Any, u1: Any, u2: Any) -> Any:
+    """Standard normal float32 draws from two (N,) uniforms in (0, 1) (Box-Muller)."""
+    return xp.sqrt(F32(-2) * xp.log(u1)) * xp.cos(F32(2 * math.pi) * u2)
+
+
+class Attributes:
+    """The scenario's per-cell attributes: name -> type index -> :class:`Attribute`.
+
+    Args:
+        scenario: the validated scenario.
+    """
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.specs: dict[str, dict[int, Attribute]] = {}
+        for t, ctype in enumerate(scenario.cell_types.values()):
+            for name, spec in ctype.attributes.items():
+                self.specs.setdefault(name, {})[t] = spec
+        self.names = sorted(self.specs)
+
+    def columns(self) -> dict[str, Column]:
+        """The cell-store columns of the attributes (float32, NaN for cells without)."""
+        return {name: Column(np.float32, (), math.nan) for name in self.names}
+
+    def draw(self, cells: CellStore, first_row: int, random: CellRandom) -> None:
+        """Give the cells in rows ``first_row:`` (just added) their types' initial values."""
+        if not self.names or cells.n == first_row:
+            return
+        xp = cells.xp
+        rows = slice(first_row, cells.n)
+        ids, types = cells.id[rows], cells.type[rows]
+        for block, name in enumerate(self.names):
+            u = random.uniform(ids, NEW, Purpose.ATTRIBUTE, block)
+            column = getattr(cells, name)
+            value = column[rows]
+            for t, spec in self.specs[name].items():
+                drawn = _clip(xp, _sample(xp, spec, u), spec)
+                value = xp.where(types == t, drawn, value)
+            column[rows] = value
+
+    def mutate(self, cells: CellStore, daughters: Any, random: CellRandom) -> None:
+        """Add each attribute's ``mutation_sd`` normal spread to the ``daughters`` (row
+        indices; they hold their parents' values), then clip."""
+        names = [n for n in self.names if any(s.mutation_sd > 0 for s in self.specs[n].values())]
+        if not names or daughters.shape[0] == 0:
+            return
+        xp = cells.xp
+        ids, types = cells.id[daughters], cells.type[daughters]
+        for name in names:
+            block = self.names.index(name)
+            u = random.uniform(ids, MUTATION, Purpose.ATTRIBUTE, block)
+            z = normal_from(xp, u[:, 0], u[:, 1])
+            column = getattr(cells, name)
+            value = column[daughters]
+            for t, spec in self.specs[name].items():
+                if spec.mutation_sd > 0:
+                    moved = _clip(xp, value + F32(spec.mutation_sd) * z, spec)
+                    value = xp.where(types == t, moved, value)
+            column[daughters] = value
+
+
+def _sample(xp: Any, spec: Attribute, u: Any) -> Any:
+    """(N,) float32 values of ``spec``'s distribution from (N, 4) uniforms."""
+    if spec.distribution == "constant":
+        return xp.full(u.shape[0], spec.value, dtype=xp.float32)
+    if spec.distribution == "uniform":
+        low, high = F32(spec.low), F32(spec.high)
+        return low + (high - low) * u[:, 2]
+    z = normal_from(xp, u[:, 0], u[:, 1])
+    mean, sd = float(spec.mean), float(spec.sd)  # type: ignore[arg-type]
+    if spec.distribution == "normal":
+        return F32(mean) + F32(sd) * z
+    sigma2 = math.log1p((sd / mean) ** 2)  # lognormal with this mean and sd
+    return xp.exp(F32(math.log(mean) - sigma2 / 2) + F32(math.sqrt(sigma2)) * z)
+
+
+def _clip(xp: Any, value: Any, spec: Attribute) -> Any:
+    if spec.min is not None:
+        value = xp.maximum(value, F32(spec.min))
+    if spec.max is not None:
+        value = xp.minimum(value, F32(spec.max))
+    return value.astype(xp.float32)
