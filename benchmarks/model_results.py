@@ -69,9 +69,9 @@ SCENARIOS: dict[str, tuple[str, str]] = {
         "the Luzzi-style ledger at days 3 and 13",
     ),
     "cancer_immune": (
-        "PhysiCell's cancer-immune sample, reduced: 100 um tumour, 400 immune cells "
-        "added at day 0.5, 2 days",
-        "immune cells attach and kill; the tumour regresses",
+        "PhysiCell's cancer-immune model, reduced (the side-by-side set-up): 60 um "
+        "tumour, 100 immune cells added at day 0.5, 3 days",
+        "immune cells kill the high-oncoprotein cells; the tumour regresses partly, regrows",
     ),
     "spheroid": ("a tumour spheroid in oxygen, 2 days", "oxygen-limited growth"),
 }

@@ -172,3 +172,33 @@ def test_a_search_voxel_limits_the_targets_to_the_attackers_own_cube() -> None:
         assert distance == 8.0 or not share.all()
         sim.step(1)
         np.testing.assert_array_equal(cells.partner[cells.type == 1] >= 0, share)
+
+
+def test_apoptotic_cells_shrink_as_physicells() -> None:
+    """With ``apoptotic_volume`` a killed cell's volume follows PhysiCell's apoptotic volume
+    loss (fluid, cytoplasmic and nuclear solids draining at their rates); without, it keeps
+    its size."""
+    sim = pairs(12.0, 1.25, attach_rate_per_min=0.0)
+    cells = sim.organs["box"].cells
+    cells.state[cells.type == 0] = APOPTOTIC
+    cells.state_time_min[cells.type == 0] = 60.0
+    np.testing.assert_array_equal(sim.types.radius(cells), sim.types.of("radius_um", cells.type))
+    data_spec = {"apoptotic_volume": {}}
+    data = box_scenario(
+        organs={"box": {"shape": [4, 4, 4], "spacing_um": 20.0}},
+        cell_types={"tumour": data_spec, "immune": {}},
+        initial_cells=[{"kind": "list", "organ": "box", "type": t, "positions_um": [[30, 30, 30]]}
+                       for t in ("tumour", "immune")],
+    )  # fmt: skip
+    shrinking = Simulation(scenario_from_dict(data, "shrink"), backend="cpu", seed=1)
+    cells = shrinking.organs["box"].cells
+    cells.state[:] = APOPTOTIC
+    cells.state_time_min[:] = 60.0
+    f, n = 0.75, 540 / 2494
+    left = f * math.exp(-0.05 * 60) + (1 - f) * (
+        n * math.exp(-0.35 / 60 * 60) + (1 - n) * math.exp(-1 / 60 * 60)
+    )
+    fraction = shrinking.types.volume_fraction(cells)
+    np.testing.assert_allclose(fraction, [left, 1.0], rtol=1e-5)
+    radius = shrinking.types.radius(cells)
+    np.testing.assert_allclose(radius, [8.4 * left ** (1 / 3), 8.4], rtol=1e-5)

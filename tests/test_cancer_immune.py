@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from benchmarks.physicell import side_by_side, tissue_runs
 
@@ -36,26 +35,30 @@ def test_the_recorded_runs_cover_several_seeds_of_both_codes_at_the_same_set_up(
     assert RECORDED["provenance"]["git"]["dirty"] is False
 
 
-@pytest.mark.parametrize("code", ["tissue", "physicell"])
-def test_the_tumour_regresses_partly_and_regrows_in_every_seed(code: str) -> None:
+def test_the_tumour_regresses_partly_and_regrows_in_every_seed() -> None:
     """After the immune cells arrive the live tumour falls well below its peak but not to
-    nothing, and grows again from the cells the immune cells cannot kill."""
-    for seed in (RECORDED if code == "tissue" else PHYSICELL)["seeds"]:
+    nothing, and grows again from the cells the immune cells cannot kill (low oncoprotein)
+    by the end."""
+    for seed in RECORDED["seeds"]:
         live, immune = np.asarray(seed["tumour_live"]), np.asarray(seed["immune"])
         peak, trough, last = shape(live, immune)
-        assert trough < 0.8 * peak, (code, seed["seed"], peak, trough)
-        assert trough > 0.05 * peak, (code, seed["seed"], peak, trough)
-        assert last > 1.1 * trough, (code, seed["seed"], trough, last)
+        assert trough < 0.9 * peak, (seed["seed"], peak, trough)
+        assert trough > 0.25 * peak, (seed["seed"], peak, trough)
+        assert last > 1.15 * trough, (seed["seed"], trough, last)
 
 
 def test_tissue_lies_within_physicells_seed_spread() -> None:
-    """The recorded comparison: immune counts and the low-oncoprotein fraction inside
-    PhysiCell's seed range at nearly every output, the tumour within 2 sd (sd floored at 5%
-    of PhysiCell's mean) at every output."""
+    """The recorded comparison (README, PhysiCell side by side): tissue's seed mean within
+    2 sd of PhysiCell's seeds at every output for the live tumour, its oncoprotein mix and
+    the share the immune cells cannot kill, and the immune count inside PhysiCell's range at
+    every output but the arrival hour (PhysiCell writes it after adding the cells)."""
     quantities = SIDE_BY_SIDE["quantities"]
-    for name in ("tumour_live", "tumour_dead", "immune", "low_onco_fraction"):
+    for name in ("tumour_live", "mean_onco_live", "low_onco_fraction"):
         assert quantities[name]["compared"], name
-    assert quantities["tumour_live"]["worst"]["difference_over_scale"] <= 2.0
+        assert quantities[name]["fraction_inside_2sd"] == 1.0, name
+    immune = quantities["immune"]
+    outside = [v["time_min"] for v in immune["values"] if not v["inside_range"]]
+    assert outside == [720], outside
 
 
 def test_the_recorded_runs_are_this_codes(tmp_path: Path) -> None:
@@ -66,8 +69,10 @@ def test_the_recorded_runs_are_this_codes(tmp_path: Path) -> None:
     scenario = tissue_runs.DEFAULT_SCENARIO
     overrides = [o for o in RECORDED["setup"]["overrides"] if not o.startswith("run.snapshot")]
     now = tissue_runs.run_seed(scenario, 1, CHECK_DAYS, 1, overrides, tmp_path)
-    rows = len(now["time_min"])
-    assert rows >= 14
-    for key in ("time_min", "tumour_live", "tumour_dead", "immune", "tumour_radius_um",
-                "low_onco_fraction", "mean_onco_live"):  # fmt: skip
-        assert now[key] == recorded[key][:rows], key
+    index = {t: i for i, t in enumerate(recorded["time_min"])}
+    shared = [i for i, t in enumerate(now["time_min"]) if t in index]
+    assert len(shared) >= 14  # hourly to day 0.6, the immune cells' arrival included
+    for key in ("tumour_live", "tumour_dead", "immune", "tumour_radius_um", "low_onco_fraction",
+                "mean_onco_live"):  # fmt: skip
+        then = [recorded[key][index[now["time_min"][i]]] for i in shared]
+        assert [now[key][i] for i in shared] == then, key

@@ -59,8 +59,8 @@ CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] 
             "cancer_immune",
             {
                 "interventions.immune_arrival.start_day": 0,
-                "interventions.immune_arrival.cells.0.inner_radius_um": 100.0,
-                "interventions.immune_arrival.cells.0.radius_um": 125.0,
+                "interventions.immune_arrival.cells.0.inner_radius_um": 62.0,
+                "interventions.immune_arrival.cells.0.radius_um": 75.0,
             },
         ),
         61,
@@ -75,7 +75,7 @@ CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] 
                 "unique@tissue/rules.py:attack_step": 61,
             },
             "phenotype": {CLEARANCE: 2, DIVISION: 2},
-            "fields": {CONVERGENCE: 44},
+            "fields": {CONVERGENCE: 39},
         },
     ),
     # two organs, rules on contacts and fields, transitions, the body; six phenotype steps

@@ -278,6 +278,25 @@ def test_physicell_command_reads_finished_runs_back(
     assert "--no-run" in written["provenance"]["runs"]
 
 
+def test_an_unfinished_run_is_read_as_far_as_it_goes(tmp_path: Path) -> None:
+    (tmp_path / "sample.xml").write_text(SAMPLE_LIKE)
+    physicell.reduced_settings(tmp_path / "sample.xml", days=3, threads=1, seed=5).write(
+        tmp_path / "PhysiCell_settings.xml"
+    )
+    output = tmp_path / "output"
+    output.mkdir()
+    types = {0: "cancer cell", 1: "immune cell"}
+    for index in range(3):
+        write_output(output / f"output{index:08d}.xml", 60.0 * index, types, physicell_like_cells())
+    (output / "output00000002_cells.mat").write_bytes(b"\0" * 8)  # stopped while writing
+    with pytest.raises(FileNotFoundError):
+        physicell.read_seed(tmp_path)  # no run.json: not finished
+    run = physicell.read_seed(tmp_path, partial=True)
+    assert run["partial"] is True
+    assert run["time_min"] == [0.0, 60.0]
+    assert (run["seed"], run["threads"], run["wall_s"]) == (5, 1, None)
+
+
 def test_further_settings_override_the_reduced_ones(tmp_path: Path) -> None:
     (tmp_path / "sample.xml").write_text(SAMPLE_LIKE)
     extra = {"overall/dt_diffusion": "0.002"}

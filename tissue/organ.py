@@ -17,7 +17,7 @@ import numpy as np
 
 from tissue.attributes import Attributes
 from tissue.backend import Backend, to_numpy
-from tissue.cells import LIVE, CellStore
+from tissue.cells import APOPTOTIC, LIVE, CellStore
 from tissue.config import OrganConfig, Scenario
 from tissue.fields import FieldSolver
 from tissue.geometry import build_labels
@@ -28,6 +28,7 @@ from tissue.rng import CellRandom
 from tissue.signals import parse_behaviour
 from tissue.state import SimulationState
 
+F32 = np.float32
 ID_BITS = 40  # organ k numbers its cells from k << ID_BITS: ids are unique for the run
 
 
@@ -58,6 +59,7 @@ class CellTypes:
     attack: dict[int, AttackSpec]  # attacker type -> its attack
     springs: bool  # some attack holds its pairs with a spring
     any_motile: bool  # some type has a speed > 0
+    shrinks: bool  # some type's apoptotic cells shrink (shrink_* params; fraction -1 if not)
 
     PARAMS = (
         "radius_um", "speed_um_per_min", "persistence_min", "chemotaxis_bias",
@@ -75,6 +77,18 @@ class CellTypes:
             p: xp.asarray([getattr(types[t], p) for t in names], dtype=xp.float32)
             for p in cls.PARAMS
         }
+        shrink = [types[t].apoptotic_volume for t in names]
+        for key, attr in (
+            ("shrink_fluid_fraction", "fluid_fraction"),
+            ("shrink_nuclear_fraction", "nuclear_fraction"),
+            ("shrink_fluid_rate", "fluid_change_rate_per_min"),
+            ("shrink_cytoplasmic_rate", "cytoplasmic_biomass_change_rate_per_min"),
+            ("shrink_nuclear_rate", "nuclear_biomass_change_rate_per_min"),
+        ):
+            values = [
+                getattr(v, attr) if v else (-1.0 if "fraction" in key else 0.0) for v in shrink
+            ]
+            params[key] = xp.asarray(values, dtype=xp.float32)
         reach = [max(2 * c.radius_um, 2 * c.adhesion_range * c.radius_um) for c in types.values()]
         return cls(
             names=names,
@@ -98,11 +112,37 @@ class CellTypes:
             },
             springs=any(c.attack and c.attack.spring_per_min > 0 for c in types.values()),
             any_motile=any(c.speed_um_per_min > 0 for c in types.values()),
+            shrinks=any(v is not None for v in shrink),
         )
 
     def of(self, name: str, type_index: Any) -> Any:
         """Parameter ``name`` of each cell, (N,) float32."""
         return self.params[name][type_index]
+
+    def volume_fraction(self, cells: CellStore) -> Any:
+        """(N,) float32: each cell's volume over its type's (1, or less for an apoptotic cell
+        of a type with an ``apoptotic_volume``; see :class:`ApoptoticVolume`)."""
+        xp = cells.xp
+        if not self.shrinks:
+            return xp.ones(cells.n, dtype=xp.float32)
+        t, p = cells.type, self.params
+        minutes = cells.state_time_min
+        fluid = p["shrink_fluid_fraction"][t]
+        nuclear = p["shrink_nuclear_fraction"][t]
+        left = fluid * xp.exp(-p["shrink_fluid_rate"][t] * minutes) + (F32(1) - fluid) * (
+            nuclear * xp.exp(-p["shrink_nuclear_rate"][t] * minutes)
+            + (F32(1) - nuclear) * xp.exp(-p["shrink_cytoplasmic_rate"][t] * minutes)
+        )
+        shrinking = (cells.state == APOPTOTIC) & (p["shrink_fluid_fraction"][t] >= 0)
+        return xp.where(shrinking, left, F32(1)).astype(xp.float32)
+
+    def radius(self, cells: CellStore) -> Any:
+        """(N,) float32 radius of each cell (um): its type's, scaled by the cube root of its
+        :meth:`volume_fraction`."""
+        base = self.of("radius_um", cells.type)
+        if not self.shrinks:
+            return base
+        return (base * cells.xp.cbrt(self.volume_fraction(cells))).astype(cells.xp.float32)
 
     def index(self, names: list[str]) -> list[int]:
         """Type codes of the named types."""
@@ -288,7 +328,7 @@ class Contacts:
         if query_type not in self._pairs:
             xp = organ.xp
             assert self._grid is not None
-            reach = types.of("adhesion_range", cells.type) * types.of("radius_um", cells.type)
+            reach = types.of("adhesion_range", cells.type) * types.radius(cells)
             query = xp.nonzero(cells.type == query_type)[0].astype(xp.int64)
             self._pairs[query_type] = contact_pairs(xp, cells.position_um, reach, self._grid, query)
         return self._pairs[query_type]

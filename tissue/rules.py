@@ -96,7 +96,7 @@ def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
     )
     velocity = pair_velocity(
         cells.position_um,
-        types.of("radius_um", t),
+        types.radius(cells),
         types.of("repulsion_um_per_min", t),
         types.of("adhesion_um_per_min", t),
         types.of("adhesion_range", t),
@@ -429,6 +429,8 @@ def cell_exchange(
     live = cells.state == LIVE
     t = cells.type
     volume = F32(4.0 / 3.0 * math.pi) * types.of("radius_um", t) ** 3
+    if types.shrinks:
+        volume = volume * types.volume_fraction(cells)
     inv_vox = F32(1.0 / organ.grid.voxel_volume_um3)
     columns = []
     zero = xp.zeros(cells.n, dtype=xp.float32)

@@ -10,13 +10,16 @@ applies the cells' uptake as a separate implicit step after each diffusion step,
 read their voxel's oxygen (and its outputs record the field) right after that uptake, which
 is lower than the field by the factor 1 / (1 + dt u): with two cells in a voxel (u ~ 6/min)
 about 6% at dt = 0.01 min. This script ports the loop to NumPy line for line (float64), runs
-it to steady state on the harness's reduced domain (25^3 voxels of 20 um, oxygen D = 1e5
+it to steady state on the harness's reduced domain (18^3 voxels of 20 um, oxygen D = 1e5
 um^2/min, decay 0.1/min, 38 mmHg on the outer voxels) with a ball of cells' uptake, at
 PhysiCell's dt and shorter ones, and compares both samples with the exact steady state of
 the same discrete equation (a sparse direct solve), which tissue's implicit solver reaches
-(tests/validation). Writes ``benchmarks/results/biofvm-lod-oxygen.json``.
+(tests/validation). With ``--physicell-run DIR`` it also measures a real run of the harness:
+at each of its outputs up to the immune cells' arrival, the oxygen PhysiCell recorded at its
+tumour cells against the exact steady state for those same cells (uptake 10/min x each
+cell's own volume). Writes ``benchmarks/results/biofvm-lod-oxygen.json``.
 
-    python -m benchmarks.physicell.biofvm_lod
+    python -m benchmarks.physicell.biofvm_lod [--physicell-run build/runs/seed1]
 """
 
 from __future__ import annotations
@@ -33,14 +36,14 @@ if __package__ in (None, ""):
 
 from benchmarks.common import RESULTS_DIR, git_info
 
-N = 25  # voxels per side
+N = 18  # voxels per side (the harness's 360 um cube)
 DX = 20.0  # um
 D = 1.0e5  # um^2/min
 DECAY = 0.1  # 1/min
 BOUNDARY = 38.0  # mmHg on the outer voxels
-# the tumour at day 0.5 in the harness: ~1,750 cells within ~110 um; PhysiCell's lattice
-# gives each cell 3,566 um^3, so the voxels inside take up 10/min x 2,494 / 3,566
-BALL_UM = 110.0
+# the tumour at day 0.5 in the harness: ~420 cells within ~75 um; PhysiCell's lattice gives
+# each cell 3,566 um^3, so the voxels inside take up 10/min x 2,494 / 3,566
+BALL_UM = 75.0
 UPTAKE = 10.0 * 2494.0 / 3566.0
 RESULT = RESULTS_DIR / "biofvm-lod-oxygen.json"
 
@@ -148,7 +151,51 @@ def summary(field: np.ndarray, uptake: np.ndarray) -> dict[str, Any]:
     }
 
 
-def main() -> int:
+def measured(run_dir: Path, last_min: float = 720.0) -> list[dict[str, Any]]:
+    """PhysiCell's recorded oxygen at its live tumour cells against the exact steady state
+    for the same cells, at every output up to ``last_min`` after the first (mmHg)."""
+    from benchmarks.physicell.multicellds import read_mat4, read_output
+
+    _, edge = geometry()
+    rows = []
+    for index in range(1, 1000):
+        xml = run_dir / "output" / f"output{index:08d}.xml"
+        if not xml.exists():
+            break
+        output = read_output(xml)
+        if output.time_min > last_min + 1e-6:
+            break
+        cells = output.columns
+        tumour = (cells["cell_type"] == 0) & (cells["dead"] == 0)
+        ijk = np.floor((cells["position"][tumour] + N * DX / 2) / DX).astype(np.int64)
+        voxel = (ijk[:, 2], ijk[:, 1], ijk[:, 0])
+        uptake = np.zeros((N, N, N))
+        np.add.at(uptake, voxel, 10.0 * cells["total_volume"][tumour] / DX**3)
+        exact = exact_steady(uptake, edge)
+        _, mesh = read_mat4(xml.with_name(f"output{index:08d}_microenvironment0.mat"))
+        recorded = np.zeros((N, N, N))
+        at = np.floor((mesh[:3] + N * DX / 2) / DX).astype(np.int64)
+        recorded[at[2], at[1], at[0]] = mesh[4]
+        seen, truth = recorded[voxel], exact[voxel]
+        ramp = lambda o: np.clip((o - 5.0) / 33.0, 0.0, 1.0).mean()  # noqa: E731
+        rows.append({
+            "time_min": round(output.time_min, 2),
+            "tumour_cells": int(tumour.sum()),
+            "physicell_mmHg": round(float(seen.mean()), 3),
+            "exact_mmHg": round(float(truth.mean()), 3),
+            "physicell_minus_exact_mmHg": round(float((seen - truth).mean()), 3),
+            "cycle_multiplier_physicell": round(float(ramp(seen)), 4),
+            "cycle_multiplier_exact": round(float(ramp(truth)), 4),
+        })  # fmt: skip
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--physicell-run", type=Path, default=None)
+    args = parser.parse_args(argv)
     uptake, edge = geometry()
     exact = exact_steady(uptake, edge)
     result: dict[str, Any] = {
@@ -183,6 +230,13 @@ def main() -> int:
               f"state, after the uptake (what cells read) "
               f"{row['after_uptake']['ball_mean_minus_exact_mmHg']:+.3f}")  # fmt: skip
     print(f"exact: ball mean {result['exact_steady']['ball_mean_mmHg']:.3f} mmHg")
+    if args.physicell_run is not None:
+        rows = measured(args.physicell_run)
+        result["physicell_run"] = {"folder": args.physicell_run.name, "outputs": rows}
+        for row in rows:
+            print(f"PhysiCell at {row['time_min']:g} min: {row['physicell_mmHg']} mmHg at its "
+                  f"tumour cells, exact {row['exact_mmHg']} "
+                  f"({row['physicell_minus_exact_mmHg']:+.3f})")  # fmt: skip
     RESULT.write_text(json.dumps(result, indent=1) + "\n")
     return 0
 

@@ -248,10 +248,27 @@ def run_seed(
     return read_seed(folder)
 
 
-def read_seed(folder: Path) -> dict[str, Any]:
+def read_seed(folder: Path, partial: bool = False) -> dict[str, Any]:
     """The curves, wall time and threads of a finished run folder (its ``run.json`` record
-    and outputs)."""
-    record = json.loads((folder / RUN_RECORD).read_text())
+    and outputs). ``partial``: a folder without the record (a run stopped or still going) is
+    read as far as its outputs go, timed by PhysiCell's own clock, and marked ``partial``."""
+    record_path = folder / RUN_RECORD
+    if not record_path.exists() and partial:
+        settings = ET.parse(folder / "PhysiCell_settings.xml").getroot()
+        result = read_run(folder / "output", skip_unreadable_last=True)
+        simulated = result["time_min"][-1] - result["time_min"][0]
+        loop = result.pop("loop_wall_s")
+        rate = loop / simulated if simulated and loop is not None else None
+        result.update(
+            partial=True,
+            seed=int(settings.findtext("user_parameters/random_seed") or -1),
+            wall_s=None,
+            wall_s_per_sim_min=rate,
+            loop_wall_s_per_sim_min=rate,
+            threads=int(settings.findtext("parallel/omp_num_threads") or 0),
+        )
+        return result
+    record = json.loads(record_path.read_text())
     result = read_run(folder / "output")
     simulated = result["time_min"][-1] - result["time_min"][0]
     loop = result.pop("loop_wall_s")
@@ -290,13 +307,19 @@ def cell_masks(output: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tumour, immune, dead
 
 
-def read_run(output_dir: Path) -> dict[str, Any]:
+def read_run(output_dir: Path, skip_unreadable_last: bool = False) -> dict[str, Any]:
     """Curves of one run from its ``output*.xml`` (``initial.xml`` is checked to equal
     ``output00000000.xml``'s cells); ``loop_wall_s`` is PhysiCell's own wall clock from the
-    first to the last output."""
+    first to the last output. ``skip_unreadable_last``: drop a last output that does not read
+    (a run stopped while writing it)."""
     paths = sorted(output_dir.glob("output[0-9]*.xml"))
     if not paths:
         raise FileNotFoundError(f"no output*.xml in {output_dir}")
+    if skip_unreadable_last:
+        try:
+            read_output(paths[-1])
+        except (ValueError, OSError, ET.ParseError):
+            paths = paths[:-1]
     rows, times, runtimes, outside = [], [], [], []
     for path in paths:
         output = read_output(path)
@@ -342,11 +365,12 @@ def run_seeds(
     runs_dir: Path = RUNS_DIR,
     run: bool = True,
     extra: dict[str, str] | None = None,
+    partial: bool = False,
 ) -> list[dict[str, Any]]:
     """Run every seed, ``jobs`` at a time, each on ``max(1, cores // jobs)`` OpenMP threads
-    (``run=False``: read the finished run folders instead)."""
+    (``run=False``: read the run folders instead, unfinished ones too if ``partial``)."""
     if not run:
-        return [read_seed(runs_dir / f"seed{seed}") for seed in seeds]
+        return [read_seed(runs_dir / f"seed{seed}", partial) for seed in seeds]
     if not BINARY.exists():
         raise SystemExit(f"no {BINARY}: run the build subcommand first")
     threads = max(1, (os.cpu_count() or 1) // jobs)

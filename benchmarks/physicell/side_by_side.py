@@ -64,7 +64,7 @@ def run_physicell(args: argparse.Namespace) -> dict[str, Any]:
     start_host = host()
     extra = dict(item.split("=", 1) for item in args.xml)
     seeds = physicell.run_seeds(
-        args.seeds, args.days, args.jobs, args.runs_dir, not args.no_run, extra
+        args.seeds, args.days, args.jobs, args.runs_dir, not args.no_run, extra, args.partial
     )
     sample = physicell.SOURCE_DIR / physicell.SAMPLE_SETTINGS
     tree = physicell.reduced_settings(sample, args.days, seeds[0]["threads"], args.seeds[0], extra)
@@ -80,6 +80,7 @@ def run_physicell(args: argparse.Namespace) -> dict[str, Any]:
             "host": start_host,
             "host_load_average_at_end": load_average(),
             "command": " ".join(sys.argv),
+            "note": args.note,
             "runs": f"read back from {args.runs_dir} (--no-run; each seed's run.json holds its "
             "wall time)"
             if args.no_run
@@ -115,6 +116,7 @@ def run_tissue(args: argparse.Namespace) -> dict[str, Any]:
             "host_load_average_at_end": load_average(),
             "python": platform.python_version(),
             "command": " ".join(sys.argv),
+            "note": args.note,
         },
         "setup": {
             "scenario": str(args.scenario),
@@ -161,11 +163,15 @@ def parser() -> argparse.ArgumentParser:
         runs.add_argument("--jobs", type=int, default=2, help="runs at a time")
         runs.add_argument("--runs-dir", type=Path, default=runs_dir)
         runs.add_argument("--out", type=Path, default=out)
+        runs.add_argument("--note", default=None, help="a line for the provenance")
         if name == "physicell":
             runs.add_argument("--no-run", action="store_true",
                               help="read the finished run folders again, run nothing")  # fmt: skip
             runs.add_argument("--xml", action="append", default=[], metavar="PATH=VALUE",
                               help="a further setting: overall/dt_diffusion=0.002")  # fmt: skip
+            runs.add_argument("--partial", action="store_true",
+                              help="with --no-run: read unfinished run folders as far as "
+                                   "they go")  # fmt: skip
         if name == "tissue":
             runs.add_argument("--scenario", type=Path, default=tissue_runs.DEFAULT_SCENARIO)
             runs.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")

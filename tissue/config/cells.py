@@ -143,6 +143,24 @@ class Attack(Model):
         return self
 
 
+class ApoptoticVolume(Model):
+    """PhysiCell's volume loss of an apoptotic cell (its standard apoptosis model): the fluid
+    (``fluid_fraction`` of the volume) drains at ``fluid_change_rate_per_min`` and the
+    cytoplasmic and nuclear solids (the nucleus is ``nuclear_fraction`` of the solid) at their
+    biomass change rates, all toward 0, so
+
+    V(t) / V0 = f e^(-r_f t) + (1 - f) [n e^(-r_n t) + (1 - n) e^(-r_c t)]
+
+    t after death. The cell's radius (mechanics, contacts) and exchange volume follow V.
+    Defaults: PhysiCell 1.14.2's cell defaults (2,494 um^3 with a 540 um^3 nucleus)."""
+
+    fluid_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.75
+    nuclear_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 540.0 / 2494.0
+    fluid_change_rate_per_min: NonNegative = 0.05
+    cytoplasmic_biomass_change_rate_per_min: NonNegative = 1.0 / 60.0
+    nuclear_biomass_change_rate_per_min: NonNegative = 0.35 / 60.0
+
+
 class CellTypeConfig(Model):
     """One cell type. Defaults: PhysiCell 1.14.2 tumour cell (Ghaffarizadeh 2018).
 
@@ -150,6 +168,7 @@ class CellTypeConfig(Model):
     Cycle: rate ramps linearly from 0 at ``cycle_oxygen_threshold`` to full at
     ``cycle_oxygen_saturation``. Necrosis: rate ramps from 0 at
     ``necrosis_oxygen_threshold`` to full at and below ``necrosis_oxygen_max``.
+    Apoptotic cells keep their volume until cleared, or shrink by ``apoptotic_volume``.
     Secretion: live cells exchange by ``secretion``, dead ones by ``dead_secretion`` (none
     by default; PhysiCell's dead cells take up a tenth of their oxygen, and its cancer-immune
     tumour cells keep secreting the immunostimulatory factor).
@@ -173,6 +192,7 @@ class CellTypeConfig(Model):
     cycle_oxygen_saturation: NonNegative = 38.0
     apoptosis_rate_per_min: NonNegative = 0.0
     apoptotic_clearance_min: Positive = 516.0
+    apoptotic_volume: ApoptoticVolume | None = None
     necrosis_rate_per_min: NonNegative = 0.0
     necrosis_oxygen_threshold: NonNegative = 5.0
     necrosis_oxygen_max: NonNegative = 2.5
