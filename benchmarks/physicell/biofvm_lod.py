@@ -34,6 +34,7 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from benchmarks.bench_diffusion import thomas_coefficients, thomas_sweep
 from benchmarks.common import RESULTS_DIR, git_info
 
 N = 18  # voxels per side (the harness's 360 um cube)
@@ -58,33 +59,15 @@ def geometry() -> tuple[np.ndarray, np.ndarray]:
     return uptake, edge
 
 
-def thomas_coefficients(n: int, dt: float) -> tuple[np.ndarray, np.ndarray]:
-    """BioFVM's precomputed ``thomas_denom`` and ``thomas_c`` for one axis."""
-    k = dt * D / DX**2
-    decay = dt * DECAY / 3.0  # the decay split over the three sweeps
-    denom = np.full(n, 1 + 2 * k + decay)
-    denom[[0, -1]] = 1 + k + decay
-    c = np.full(n, -k)
-    c[0] /= denom[0]
-    for i in range(1, n):
-        denom[i] += k * c[i - 1]
-        c[i] /= denom[i]
-    return denom, c
-
-
 def lod_step(field: np.ndarray, edge: np.ndarray, dt: float, coefficients: Any) -> np.ndarray:
-    """One BioFVM LOD diffusion-decay step (x, then y, then z sweeps, the Dirichlet values
+    """One BioFVM LOD diffusion-decay step (x, then y, then z sweeps with the Thomas
+    factors of :func:`benchmarks.bench_diffusion.thomas_coefficients`, the Dirichlet values
     written before and after each), in place on a (z, y, x) float64 field."""
     k = dt * D / DX**2
-    denom, c = coefficients
+    denom, upper = coefficients
     field[edge] = BOUNDARY
     for axis in (2, 1, 0):
-        line = np.moveaxis(field, axis, -1)  # a view: writes go to ``field``
-        line[..., 0] /= denom[0]
-        for i in range(1, N):
-            line[..., i] = (line[..., i] + k * line[..., i - 1]) / denom[i]
-        for i in range(N - 2, -1, -1):
-            line[..., i] -= c[i] * line[..., i + 1]
+        thomas_sweep(field, axis, k, denom, upper)
         field[edge] = BOUNDARY
     return field
 
@@ -98,7 +81,7 @@ def biofvm_steady(
     field after the LOD step and after the uptake: PhysiCell's cells read (and its outputs
     write) the second."""
     field = np.full((N, N, N), BOUNDARY)
-    coefficients = thomas_coefficients(N, dt)
+    coefficients = thomas_coefficients(N, dt * D / DX**2, dt * DECAY / 3.0)
     sink = 1.0 / (1.0 + dt * uptake)
     for _ in range(round(minutes / dt)):
         lod_step(field, edge, dt, coefficients)
