@@ -31,6 +31,7 @@ FLOORS = {
     "tissue.kernels": 2,
     "tissue.config": 2,
     "tissue.cells": 3,
+    "tissue.attributes": 4,
     "tissue.fields": 3,
     "tissue.generators": 3,
     "tissue.rng": 3,

@@ -158,8 +158,8 @@ def test_attribute_errors_name_the_key() -> None:
     for spec, key in bad:
         with pytest.raises(InputError, match=key.replace(".", r"\.")):
             scenario_from_dict(many_cells({"p": spec}), "t")
-    with pytest.raises(InputError, match="built-in cell column"):
-        scenario_from_dict(many_cells({"partner": {"value": 1.0}}), "t")
+    with pytest.raises(InputError, match="built-in cell column"):  # found when built
+        Simulation(scenario_from_dict(many_cells({"partner": {"value": 1.0}}), "t"), "cpu")
     with pytest.raises(InputError, match=r"scale_by\.cycle\.attribute"):
         scenario_from_dict(many_cells({}, scale_by={"cycle": {"attribute": "p"}}), "t")
 

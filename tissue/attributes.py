@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from tissue.cells import CellStore, Column
+from tissue.cells import BASE_COLUMNS, CellStore, Column
 from tissue.config import Scenario
 from tissue.config.cells import Attribute
+from tissue.errors import InputError
 from tissue.rng import CellRandom, Purpose
 
 F32 = np.float32
@@ -39,8 +40,14 @@ class Attributes:
 
     def __init__(self, scenario: Scenario) -> None:
         self.specs: dict[str, dict[int, Attribute]] = {}
-        for t, ctype in enumerate(scenario.cell_types.values()):
+        for t, (tname, ctype) in enumerate(scenario.cell_types.items()):
             for name, spec in ctype.attributes.items():
+                if name in BASE_COLUMNS:
+                    raise InputError(
+                        scenario.source,
+                        f"cell_types.{tname}.attributes.{name}",
+                        f"'{name}' is a built-in cell column; choose another name",
+                    )
                 self.specs.setdefault(name, {})[t] = spec
         self.names = sorted(self.specs)
 

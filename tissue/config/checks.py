@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tissue.cells import BASE_COLUMNS
 from tissue.config.body import AddCells, BlockSignal, Injection, Resection
 from tissue.config.cells import RandomCells
 from tissue.config.fields import HillProduction, LabelSource
@@ -112,11 +111,6 @@ def check_references(scenario: ValidatedScenario) -> None:
             problem = behaviour_problem(behaviour, list(scenario.fields), list(scenario.cell_types))
             need(problem is None, f"{key}.scale_by", str(problem))
         for aname, attribute in ctype.attributes.items():
-            need(
-                aname not in BASE_COLUMNS,
-                f"{key}.attributes.{aname}",
-                f"'{aname}' is a built-in cell column; choose another name",
-            )
             units = {
                 other.attributes[aname].units
                 for other in scenario.cell_types.values()
