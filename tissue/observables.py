@@ -274,9 +274,11 @@ def _attribute_summary(oname: str, organ: Organ, type_names: list[str]) -> dict[
     when there are none)."""
     out: dict[str, float] = {}
     cells = organ.cells
+    if not organ.attributes.specs:
+        return out
+    kinds, states = to_numpy(cells.type), to_numpy(cells.state)
     for name, specs in organ.attributes.specs.items():
         column = to_numpy(getattr(cells, name))
-        kinds, states = to_numpy(cells.type), to_numpy(cells.state)
         for t in specs:
             values = column[(kinds == t) & (states == LIVE)].astype(np.float64)
             some = values.size > 0
