@@ -32,7 +32,7 @@ from tissue.organ import CellTypes, Organ
 from tissue.placement import place_cells
 from tissue.rng import CellRandom, Purpose
 from tissue.schedule import Schedule
-from tissue.signals import hill, parse_signal
+from tissue.signals import hill_sum, parse_signal
 from tissue.state import SimulationState
 
 LEDGER_COUNTERS = (
@@ -295,7 +295,7 @@ class Body:
                 )
             else:
                 signal = F32(0)
-            activation = hill(xp, signal, recruit.half_max, recruit.hill_coefficient)
+            activation = hill_sum(xp, [(signal, recruit.half_max, recruit.hill_coefficient, True)])
         rate = F32(recruit.basal_per_mm3_per_min) + F32(recruit.max_per_mm3_per_min) * activation
         voxel_mm3 = organ.grid.voxel_volume_um3 * 1e-9
         p = -xp.expm1(-rate * F32(voxel_mm3 * dt_min))

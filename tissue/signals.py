@@ -136,7 +136,7 @@ def falling_ramp(xp: Any, value: Any, zero_at: Any, full_at: Any) -> Any:
 def hill_sum(xp: Any, terms: list[tuple[Any, float, float, bool]]) -> Any:
     """PhysiCell's multivariate Hill response X / (1 + X), X = sum of (s/h)^n over the
     ``terms`` (signal, half_max h, n, rises), with (h/s)^n for a term whose behaviour moves
-    as its signal falls; float32 in [0, 1]. One rising term is :func:`hill` exactly."""
+    as its signal falls; float32 in [0, 1]. One rising term is s^n / (h^n + s^n)."""
     total = None
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # s = 0 when falling
         for signal, half_max, n, rises in terms:
@@ -146,14 +146,6 @@ def hill_sum(xp: Any, terms: list[tuple[Any, float, float, bool]]) -> Any:
             total = power if total is None else total + power
         assert total is not None, "hill_sum needs a term"
         return xp.where(xp.isinf(total), np.float32(1), total / (np.float32(1) + total))
-
-
-def hill(xp: Any, signal: Any, half_max: float, n: float, rises: bool = True) -> Any:
-    """s^n / (h^n + s^n) (or h^n / (h^n + s^n) when not ``rises``), float32, 0 <= H <= 1."""
-    ratio = xp.maximum(xp.asarray(signal, dtype=xp.float32), np.float32(0)) / np.float32(half_max)
-    power = ratio ** np.float32(n)
-    up = power / (np.float32(1) + power)
-    return up if rises else np.float32(1) - up
 
 
 class Sensing(Protocol):

@@ -112,13 +112,10 @@ def _check_cells(
     states = columns.get("state")
     if states is not None and n and not np.isin(states, list(STATE_NAMES)).all():
         fail("state", f"unknown state codes; allowed: {sorted(STATE_NAMES)}")
-    declaring = {  # attribute -> type codes that have it (the others hold NaN)
-        name: [
-            t for t, ctype in enumerate(scenario.cell_types.values()) if name in ctype.attributes
-        ]
-        for ctype in scenario.cell_types.values()
-        for name in ctype.attributes
-    }
+    declaring: dict[str, list[int]] = {}  # attribute -> type codes that have it (others: NaN)
+    for t, ctype in enumerate(scenario.cell_types.values()):
+        for name in ctype.attributes:
+            declaring.setdefault(name, []).append(t)
     for name, values in columns.items():
         if values.dtype.kind != "f":
             continue
