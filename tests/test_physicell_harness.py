@@ -218,15 +218,24 @@ def test_settings_edit_sets_every_changed_key(tmp_path: Path) -> None:
     }
 
 
-def test_the_immune_shell_patch_matches_once_and_is_recorded(tmp_path: Path) -> None:
+def test_the_patches_match_once_and_are_recorded(tmp_path: Path) -> None:
     module = tmp_path / physicell.SAMPLE_MODULE
     module.parent.mkdir(parents=True)
     shipped = "\t// if this goes wackadoodle, choose 250 \n\tif( tumor_radius < 250.0 )\n"
-    module.write_text(shipped + "\t{ tumor_radius = 250.0; }\n")
+    contact = (  # adhesion_contact_function as 1.14.2 ships it
+        "\tstd::vector<double> displacement = pAttachedTo->position - pActingOn->position; \n\t\n"
+        "\tstatic double max_elastic_displacement = pao.geometry.radius * "
+        "pao.mechanics.relative_detachment_distance; \n"
+        "\tstatic double max_displacement_squared = "
+        "max_elastic_displacement*max_elastic_displacement; \n"
+    )
+    module.write_text(shipped + "\t{ tumor_radius = 250.0; }\n" + contact)
     assert physicell.patch_sample(tmp_path) == list(physicell.PATCHES)
     text = module.read_text()
     assert "250.0" not in text
     assert text.count('parameters.doubles("tumor_radius")') == 2
+    assert "static double" not in text
+    assert "custom_data[max_attachment_i]" in text
     with pytest.raises(RuntimeError, match="matches 0 times"):
         physicell.patch_sample(tmp_path)
 

@@ -118,16 +118,39 @@ def time_steps_min(tree: ET.ElementTree) -> dict[str, float]:
 # --- build ----------------------------------------------------------------------------
 
 SAMPLE_MODULE = Path("sample_projects/cancer_immune/custom_modules/cancer_immune_3D.cpp")
-# introduce_immune_cells() seeds the immune shell from max(tumour radius, 250 um) + 30 um
-# outwards: in the reduced [-250, 250]^3 domain that shell (280-355 um from the centre) lies
-# mostly outside the domain, where PhysiCell freezes the cells. The patch makes the floor the
-# user parameter tumor_radius, 250 as shipped (so the patch changes nothing there) and 100 here.
+_STATIC_DETACH = (
+    "\tstatic double max_elastic_displacement = pao.geometry.radius * "
+    "pao.mechanics.relative_detachment_distance; \n"
+    "\tstatic double max_displacement_squared = "
+    "max_elastic_displacement*max_elastic_displacement; \n"
+)
+_PER_CALL_DETACH = (
+    "\tstatic int max_attachment_i = pActingOn->custom_data.find_variable_index( "
+    '"max_attachment_distance" ); \n'
+    "\tdouble max_elastic_displacement = pActingOn->custom_data[max_attachment_i]; \n"
+    "\tdouble max_displacement_squared = max_elastic_displacement*max_elastic_displacement; \n"
+)
+# Two patches to the sample's custom module; 1.14.2's shipped sample is unchanged by the first
+# and runs as its authors meant by the second:
+# - introduce_immune_cells() seeds the immune shell from max(tumour radius, 250 um) + 30 um
+#   outwards: in the reduced [-180, 180]^3 domain that shell (280-355 um from the centre) lies
+#   outside the domain, where PhysiCell freezes the cells. The floor becomes the user parameter
+#   tumor_radius (250 as shipped, 60 here).
+# - adhesion_contact_function() fixes its detachment distance in a function-static on its first
+#   call, as the radius of whichever cell comes first times max_attachment_distance (18 um) over
+#   the default radius: 18 um if that cell has its initial volume, ~14 um for a fresh daughter,
+#   less for a shrinking apoptotic cell (measured 18, 11.7 and 16.0 um in seeds 1-3 of
+#   benchmarks/results/physicell-cancer-immune-static-detach.json; at 11.7 um attached pairs
+#   part before a kill and seed 2's tumour grows unchecked). The patch reads
+#   max_attachment_distance (18 um) on every call, the distance attachment itself uses.
 PATCHES: dict[str, tuple[str, str]] = {
     "immune shell floor = user parameter tumor_radius (shipped: the constant 250)": (
         "if( tumor_radius < 250.0 )\n\t{ tumor_radius = 250.0; }",
         'if( tumor_radius < parameters.doubles("tumor_radius") )\n'
         '\t{ tumor_radius = parameters.doubles("tumor_radius"); }',
     ),
+    "detachment distance = max_attachment_distance on every call (shipped: a function-static "
+    "set from the first cell's radius)": (_STATIC_DETACH, _PER_CALL_DETACH),
 }
 
 
