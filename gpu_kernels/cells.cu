@@ -116,3 +116,84 @@ extern "C" __global__ void deposit_sorted_f64(const long long* sorted_voxel,
                                               long long n_voxels) {
   deposit_run(sorted_voxel, order, values, out, n, n_cols, n_voxels);
 }
+
+// The next candidate target of attacker i above id `after`: the eligible cell j != i with
+// the smallest id greater than `after` (-1 when none). Eligible: score[j] > 0, touching
+// (distance < reach_i + reach_j), within max_distance and in the same search box. Writes
+// the candidates' count to *count and the found cell's row and distance.
+__device__ long long next_target(int i, long long after, const float* position,
+                                 const float* reach, const float* score, const long long* box,
+                                 const long long* id, const int* cell_bin, const int* order,
+                                 const int* bin_start, int bz_n, int by_n, int bx_n,
+                                 float max_distance, int* count, long long* row, float* distance) {
+  const int b = cell_bin[i];
+  const int bx = b % bx_n;
+  const int by = (b / bx_n) % by_n;
+  const int bz = b / (bx_n * by_n);
+  const float xi = position[3 * i], yi = position[3 * i + 1], zi = position[3 * i + 2];
+  long long best = -1;
+  int n = 0;
+  for (int dz = -1; dz <= 1; ++dz) {
+    const int nz = bz + dz;
+    if (nz < 0 || nz >= bz_n) continue;
+    for (int dy = -1; dy <= 1; ++dy) {
+      const int ny = by + dy;
+      if (ny < 0 || ny >= by_n) continue;
+      for (int dx = -1; dx <= 1; ++dx) {
+        const int nx = bx + dx;
+        if (nx < 0 || nx >= bx_n) continue;
+        const int nb = (nz * by_n + ny) * bx_n + nx;
+        const int end = bin_start[nb + 1];
+        for (int k = bin_start[nb]; k < end; ++k) {
+          const int j = order[k];
+          if (j == i || !(score[j] > 0.0f) || box[j] != box[i]) continue;
+          const float ddx = xi - position[3 * j];
+          const float ddy = yi - position[3 * j + 1];
+          const float ddz = zi - position[3 * j + 2];
+          const float dist = sqrtf((ddx * ddx + ddy * ddy) + ddz * ddz);
+          if (!(dist < reach[i] + reach[j]) || !(dist <= max_distance)) continue;
+          ++n;
+          if (id[j] > after && (best < 0 || id[j] < best)) {
+            best = id[j];
+            *row = j;
+            *distance = dist;
+          }
+        }
+      }
+    }
+  }
+  *count = n;
+  return best;
+}
+
+// One target for each free attacker (free[i] != 0): of its n eligible candidates (see
+// next_target), the one of rank min(floor(u[i] n), n - 1) in id order, found by stepping
+// through the candidates in id order. chosen[i] is its row (-1 for no candidate or a busy
+// attacker) and distance[i] its distance (um, 0 when none). No writes but row i.
+extern "C" __global__ void choose_targets(const float* position, const float* reach,
+                                          const float* score, const long long* box,
+                                          const long long* id, const unsigned char* free,
+                                          const float* u, const int* cell_bin, const int* order,
+                                          const int* bin_start, long long* chosen,
+                                          float* distance, int n, int bz_n, int by_n, int bx_n,
+                                          float max_distance) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  chosen[i] = -1;
+  distance[i] = 0.0f;
+  if (!free[i]) return;
+  int count = 0;
+  long long row = -1;
+  float dist = 0.0f;
+  long long current = next_target(i, -1, position, reach, score, box, id, cell_bin, order,
+                                  bin_start, bz_n, by_n, bx_n, max_distance, &count, &row, &dist);
+  if (count == 0) return;
+  long long rank = (long long)(u[i] * (float)count);
+  if (rank > count - 1) rank = count - 1;
+  for (long long step = 0; step < rank; ++step) {
+    current = next_target(i, current, position, reach, score, box, id, cell_bin, order,
+                          bin_start, bz_n, by_n, bx_n, max_distance, &count, &row, &dist);
+  }
+  chosen[i] = row;
+  distance[i] = dist;
+}

@@ -3,9 +3,9 @@
 A busy simulation runs on :class:`tests.syncguard.SyncGuard`, NumPy instrumented to record
 every device-to-host synchronisation, with each process's work attributed to a phase. The
 NumPy references of CUDA kernels are run uncounted (on a GPU they are launches). Phases
-made free of synchronisations (motility and mechanics) must stay so; the others must show
-exactly the known synchronisations listed here, so that a new one fails the test (and a
-removed one asks for the list to shrink).
+made free of synchronisations (motility, mechanics and attack) must stay so; the others
+must show exactly the known synchronisations listed here, so that a new one fails the test
+(and a removed one asks for the list to shrink).
 """
 
 from __future__ import annotations
@@ -34,9 +34,10 @@ KERNEL_MODULES = (
     tissue.kernels.random,
 )
 # The remaining synchronisations, per phase as kind@file:function -> count. Mechanics
-# (motility, pair forces, motion) and secretion (rules on fields included) have none. What
-# is left needs device-side counters: cell counts that size arrays (clearance, division,
-# contacts, transitions, attack, intravasation, recruitment) and the solver's stopping test.
+# (motility, pair forces, motion), attack (every mechanics step) and secretion (rules on
+# fields included) have none. What is left needs device-side counters: cell counts that
+# size arrays (clearance, division, contacts, transitions, intravasation, recruitment) and
+# the solver's stopping test.
 CLEARANCE = "bool@tissue/rules.py:phenotype_step"  # any dead cell to clear, then keep()
 DIVISION = "nonzero@tissue/rules.py:phenotype_step"  # dividing cells
 CONTACTS = {  # per query type: its cells, the candidates' count, the hits
@@ -53,7 +54,7 @@ CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] 
         {"phenotype": {CLEARANCE: 2, DIVISION: 2}, "fields": {CONVERGENCE: 242}},
     ),
     # the immune cells arrive at tick 0 touching the tumour; 61 mechanics (and attack) steps
-    # of 0.1 min, two phenotype steps
+    # of 0.1 min, two phenotype steps; the attack phase has no synchronisation
     "cancer_immune": (
         lambda: load_scenario(
             "cancer_immune",
@@ -68,11 +69,6 @@ CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] 
             "interventions": {
                 "get@tissue/backend.py:to_numpy": 2,  # placement draws on the host
                 "mask-index@tissue/placement.py:place_cells": 1,
-            },
-            "attack": {
-                **{site: 61 * count for site, count in CONTACTS.items()},
-                "mask-index@tissue/rules.py:attack_step": 3 * 61,  # attackers with a target
-                "unique@tissue/rules.py:attack_step": 61,
             },
             "phenotype": {CLEARANCE: 2, DIVISION: 2},
             "fields": {CONVERGENCE: 39},

@@ -25,7 +25,7 @@ from tissue.backend import to_numpy
 from tissue.behaviours import Behave, unchanged
 from tissue.cells import APOPTOTIC, LIVE, NECROTIC
 from tissue.grid import F32
-from tissue.kernels.cells import build_cell_grid, deposit, pair_velocity
+from tissue.kernels.cells import build_cell_grid, choose_targets, deposit, pair_velocity
 from tissue.organ import CellTypes, Contacts, Organ
 from tissue.rng import CellRandom, Purpose, unit_vectors
 from tissue.signals import falling_ramp, rising_ramp
@@ -311,7 +311,20 @@ def attack_step(
         return None
     dt = F32(dt_min)
     u = rng.uniform(cells.id, step, Purpose.ATTACK)
-    contacts = Contacts(organ, types)
+    grid = build_cell_grid(
+        xp, cells.position_um, organ.grid.origin_xyz_um, organ.grid.extent_xyz_um,
+        types.max_interaction_um,
+    )  # fmt: skip
+    touch = types.of("adhesion_range", cells.type) * types.radius(cells)
+    origin = xp.asarray(organ.grid.origin_xyz_um, dtype=xp.float32)
+
+    def box(side_um: float | None) -> Any:
+        """(N,) int64 search box of each cell (all 0 without a search voxel)."""
+        if side_um is None:
+            return xp.zeros(cells.n, dtype=xp.int64)
+        ijk = xp.floor((cells.position_um - origin) / F32(side_um)).astype(xp.int64) + 1
+        return (ijk[:, 2] << 42) | (ijk[:, 1] << 21) | ijk[:, 0]
+
     held = xp.zeros(cells.n, dtype=bool)
     for attacker, spec in types.attack.items():
         config = spec.attack
@@ -340,37 +353,21 @@ def attack_step(
         cells.partner[...] = xp.where(done, -1, cells.partner)
         held |= mine & ~was_free
         # 2. attackers that were free at the start of the step
-        i, j = contacts.pairs(attacker)
-        gap = cells.position_um[j] - cells.position_um[i]
-        distance = xp.sqrt((gap * gap).sum(axis=1))
         reach = F32(spec.reach_um) if spec.fixed_reach else F32(math.inf)
-        usable = was_free[i] & (score[j] > 0) & (distance <= reach)
-        if config.search_voxel_um is not None:
-            origin = xp.asarray(organ.grid.origin_xyz_um, dtype=xp.float32)
-            side = F32(config.search_voxel_um)
-            box = xp.floor((cells.position_um - origin) / side).astype(xp.int64)
-            usable &= (box[i] == box[j]).all(axis=1)
-        i, j, distance = i[usable], j[usable], distance[usable]
-        if i.shape[0] == 0:
-            continue
-        order = xp.lexsort(xp.stack([cells.id[j], i]))
-        i, j, distance = i[order], j[order], distance[order]
-        attackers, start = xp.unique(i, return_index=True)
-        n_options = xp.searchsorted(i, attackers, side="right") - start
-        chosen = start + xp.minimum(
-            (u[attackers, 1] * n_options.astype(xp.float32)).astype(xp.int64), n_options - 1
-        )
+        chosen, distance = choose_targets(
+            cells.position_um, touch, score, box(config.search_voxel_um), cells.id, was_free,
+            xp.ascontiguousarray(u[:, 1]), grid, reach,
+        )  # fmt: skip
+        has = chosen >= 0
+        target = xp.where(has, chosen, 0)
         g = F32(1)
         if config.attach_full_within_um is not None:
-            g = falling_ramp(
-                xp, distance[chosen], F32(spec.reach_um), F32(config.attach_full_within_um)
-            )
-        rate = F32(config.attach_rate_per_min) * score[j[chosen]] * g
-        attach = u[attackers, 0] < -xp.expm1(-rate * dt)
-        partner = xp.where(attach, cells.id[j[chosen]], -1)
-        cells.partner[attackers] = partner
-        cells.attached_min[attackers] = 0
-        held[attackers] = True
+            g = falling_ramp(xp, distance, F32(spec.reach_um), F32(config.attach_full_within_um))
+        rate = F32(config.attach_rate_per_min) * score[target] * g
+        attach = has & (u[:, 0] < -xp.expm1(-rate * dt))
+        cells.partner[...] = xp.where(attach, cells.id[target], cells.partner)
+        cells.attached_min[...] = xp.where(has, F32(0), cells.attached_min)
+        held |= has
     return held
 
 

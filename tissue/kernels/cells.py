@@ -327,3 +327,98 @@ def deposit_cuda(voxel: Any, values: Any, n_voxels: int) -> Any:
 def deposit(voxel: Any, values: Any, n_voxels: int) -> Any:
     """Dispatch to the NumPy or CUDA deposit by the arrays' backend."""
     return (deposit_cuda if on_device(voxel) else deposit_numpy)(voxel, values, n_voxels)
+
+
+def choose_targets_numpy(
+    positions: np.ndarray,
+    reach: np.ndarray,
+    score: np.ndarray,
+    box: np.ndarray,
+    ids: np.ndarray,
+    free: np.ndarray,
+    u: np.ndarray,
+    grid: CellGrid,
+    max_distance: np.float32,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One target for each free attacker: of the cells j != i with score > 0, touching it
+    (:func:`contact_pairs` with ``reach``), at most ``max_distance`` um away and in the same
+    search ``box``, the one of rank min(floor(u n), n - 1) in id order among its n.
+
+    Args:
+        positions: (N, 3) float32 um. reach: (N,) float32 contact reach (um).
+        score: (N,) float32 (> 0: a possible target). box: (N,) int64 search box.
+        ids: (N,) int64 cell ids. free: (N,) bool attackers looking for a target.
+        u: (N,) float32 uniforms in (0, 1). grid: the cell grid of ``positions``.
+
+    Returns:
+        (N,) int64 row of each attacker's target (-1: none) and (N,) float32 its distance
+        (um, 0 where none).
+    """
+    n = positions.shape[0]
+    chosen = np.full(n, -1, dtype=np.int64)
+    distance = np.zeros(n, dtype=np.float32)
+    i, j = contact_pairs(np, positions, reach, grid, np.nonzero(free)[0].astype(np.int64))
+    gap = positions[j] - positions[i]
+    d = np.sqrt((gap * gap).sum(axis=1))
+    usable = (score[j] > 0) & (d <= max_distance) & (box[i] == box[j])
+    i, j, d = i[usable], j[usable], d[usable]
+    if i.shape[0] == 0:
+        return chosen, distance
+    order = np.lexsort(np.stack([ids[j], i]))
+    i, j, d = i[order], j[order], d[order]
+    attackers, start = np.unique(i, return_index=True)
+    n_options = np.searchsorted(i, attackers, side="right") - start
+    rank = (u[attackers] * n_options.astype(np.float32)).astype(np.int64)
+    pick = start + np.minimum(rank, n_options - 1)
+    chosen[attackers] = j[pick]
+    distance[attackers] = d[pick]
+    return chosen, distance
+
+
+def choose_targets_cuda(
+    positions: Any,
+    reach: Any,
+    score: Any,
+    box: Any,
+    ids: Any,
+    free: Any,
+    u: Any,
+    grid: CellGrid,
+    max_distance: np.float32,
+) -> tuple[Any, Any]:
+    """CUDA twin of :func:`choose_targets_numpy` (gpu_kernels/cells.cu): one thread per
+    cell, stepping through its candidates in id order; nothing read back to the host."""
+    import cupy
+
+    from gpu_kernels.loader import check_array, launch_1d
+
+    n = positions.shape[0]
+    check_array("positions", positions, cupy.float32, shape=(n, 3))
+    for name, array, dtype in (
+        ("reach", reach, cupy.float32),
+        ("score", score, cupy.float32),
+        ("box", box, cupy.int64),
+        ("ids", ids, cupy.int64),
+        ("u", u, cupy.float32),
+        ("cell_bin", grid.cell_bin, cupy.int32),
+        ("order", grid.order, cupy.int32),
+    ):
+        check_array(name, array, dtype, shape=(n,))
+    check_array("bin_start", grid.bin_start, cupy.int32, ndim=1)
+    chosen = cupy.empty(n, dtype=cupy.int64)
+    distance = cupy.empty(n, dtype=cupy.float32)
+    bz, by, bx = grid.shape_zyx
+    launch_1d(
+        "cells.cu",
+        "choose_targets",
+        n,
+        (positions, reach, score, box, ids, free.astype(cupy.uint8), u, grid.cell_bin,
+         grid.order, grid.bin_start, chosen, distance, np.int32(n), np.int32(bz),
+         np.int32(by), np.int32(bx), np.float32(max_distance)),
+    )  # fmt: skip
+    return chosen, distance
+
+
+def choose_targets(*args: Any) -> tuple[Any, Any]:
+    """Dispatch to the NumPy or CUDA target choice by the arrays' backend."""
+    return (choose_targets_cuda if on_device(args[0]) else choose_targets_numpy)(*args)
