@@ -92,6 +92,18 @@ def test_attached_attackers_kill_at_the_scaled_rate() -> None:
     assert not np.isin(cells.partner, victims).any()
 
 
+def test_an_attacker_holding_a_dead_target_lets_go_at_the_kill_rate() -> None:
+    """PhysiCell draws the kill on a target another attacker already killed: a success
+    lets go (at kill_rate x s), and kills nothing."""
+    sim = pairs(12.0, 1.25, attach_rate_per_min=0.0, kill_rate_per_min=3.0)
+    attach_all(sim)
+    cells = sim.organs["box"].cells
+    cells.state[cells.type == 0] = APOPTOTIC
+    sim.step(1)
+    assert binomial_ok(1 - attached_fraction(sim), 1 - math.exp(-3.0 * 0.5 * DT))
+    assert (cells.state_time_min[cells.type == 0] > 0).all()  # none killed a second time
+
+
 def test_release_at_random_or_after_a_fixed_time() -> None:
     sim = pairs(12.0, 1.25, attach_rate_per_min=0.0, attachment_min=1.0)
     attach_all(sim)

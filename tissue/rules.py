@@ -294,8 +294,10 @@ def attack_step(
     """Cytotoxic attack (PhysiCell's cancer-immune rules, see
     :class:`~tissue.config.cells.Attack`), for every attacker type, over one mechanics step:
 
-    1. an attached attacker kills its target (apoptosis, if it is still live) with
-       probability 1 - exp(-kill_rate s dt) and lets go when it kills, when it is released
+    1. an attached attacker's kill draw succeeds with probability 1 - exp(-kill_rate s dt)
+       (s of its target whether that is still live or not, as PhysiCell draws it): a live
+       target starts apoptosis, and the attacker lets go, so one whose target another
+       attacker killed lets go at rate kill_rate s. It also lets go when it is released
        (after ``attachment_min``, or at rate 1/``attachment_min``), when its target is gone
        and when the target is out of reach;
     2. an attacker that was free picks one live target in reach (and in its search voxel,
@@ -334,7 +336,7 @@ def attack_step(
         row, found = _partner_rows(xp, cells)
         found &= mine
         score = _target_score(xp, cells, spec)
-        s_target = score[row]
+        s_target = _target_score(xp, cells, spec, live_only=False)[row]
         gap = cells.position_um[row] - cells.position_um
         in_reach = (gap * gap).sum(axis=1) <= F32(spec.reach_um) ** 2 if spec.fixed_reach else True
         kill = found & (u[:, 2] < -xp.expm1(-F32(config.kill_rate_per_min) * s_target * dt))
@@ -371,11 +373,14 @@ def attack_step(
     return held
 
 
-def _target_score(xp: Any, cells: Any, spec: Any) -> Any:
+def _target_score(xp: Any, cells: Any, spec: Any, live_only: bool = True) -> Any:
     """(N,) float32 s of each cell as a target of ``spec``'s attacker: 0 for cells that are
-    not live cells of a target type, else 1 or the ramp of its attribute."""
+    not (live, with ``live_only``) cells of a target type, else 1 or the ramp of its
+    attribute."""
     config = spec.attack
-    target = xp.isin(cells.type, spec.target_codes) & (cells.state == LIVE)
+    target = xp.isin(cells.type, spec.target_codes)
+    if live_only:
+        target &= cells.state == LIVE
     if config.target_attribute is None:
         return target.astype(xp.float32)
     s = rising_ramp(

@@ -97,10 +97,12 @@ class Attack(Model):
     """A cytotoxic cell's attack (PhysiCell's cancer-immune rules), checked every mechanics
     step. A free live attacker picks one live cell of ``targets`` within
     ``attach_distance_um`` uniformly and attaches with probability
-    1 - exp(-attach_rate * s * g * dt); while attached it kills the target (apoptosis) with
-    probability 1 - exp(-kill_rate * s * dt) and lets go after ``attachment_min`` (``release
-    = "fixed"``) or at rate 1/``attachment_min`` (``"random"``, PhysiCell), when it kills, and
-    when its target is gone or farther than the reach.
+    1 - exp(-attach_rate * s * g * dt); while attached its kill draw succeeds with
+    probability 1 - exp(-kill_rate * s * dt), which starts the target's apoptosis if it is
+    still live (a dead one's s counts too, as in PhysiCell), and it lets go after
+    ``attachment_min`` (``release = "fixed"``) or at rate 1/``attachment_min`` (``"random"``,
+    PhysiCell), when its kill draw succeeds, and when its target is gone or farther than the
+    reach.
 
     s: 1, or with ``target_attribute`` a ramp of the target's attribute from 0 at
     ``attribute_zero_at`` to 1 at ``attribute_full_at`` (targets at or below the zero are
