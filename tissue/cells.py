@@ -34,7 +34,7 @@ BASE_COLUMNS: dict[str, Column] = {
     "state": Column(np.int8, (), LIVE),
     "position_um": Column(np.float32, (3,), 0.0),
     "direction": Column(np.float32, (3,), 0.0),  # motility direction, unit or 0
-    "age_min": Column(np.float32, (), 0.0),
+    "age_min": Column(np.float32, (), -1.0),  # since the division that made it; -1: placed
     "state_time_min": Column(np.float32, (), 0.0),  # time since entering the state
     "partner": Column(np.int64, (), -1),  # id of an attached cell, -1 for none
     "attached_min": Column(np.float32, (), 0.0),  # time attached to the partner

@@ -60,6 +60,7 @@ class CellTypes:
     springs: bool  # some attack holds its pairs with a spring
     any_motile: bool  # some type has a speed > 0
     shrinks: bool  # some type's apoptotic cells shrink (shrink_* params; fraction -1 if not)
+    regrows: bool  # some type's daughters start at half volume (grow_* params; -1 if not)
 
     PARAMS = (
         "radius_um", "speed_um_per_min", "persistence_min", "chemotaxis_bias",
@@ -89,6 +90,20 @@ class CellTypes:
                 getattr(v, attr) if v else (-1.0 if "fraction" in key else 0.0) for v in shrink
             ]
             params[key] = xp.asarray(values, dtype=xp.float32)
+        params["division_offset"] = xp.asarray(
+            [1.0 if types[t].division_placement == "physicell" else 0.5 for t in names],
+            dtype=xp.float32,
+        )  # the daughter's distance from the parent's centre, in radii
+        grow = [types[t].division_volume for t in names]
+        for key, attr in (
+            ("grow_fluid_fraction", "fluid_fraction"),
+            ("grow_nuclear_fraction", "nuclear_fraction"),
+            ("grow_fluid_rate", "fluid_change_rate_per_min"),
+            ("grow_cytoplasmic_rate", "cytoplasmic_biomass_change_rate_per_min"),
+            ("grow_nuclear_rate", "nuclear_biomass_change_rate_per_min"),
+        ):
+            values = [getattr(v, attr) if v else (-1.0 if "fraction" in key else 1.0) for v in grow]
+            params[key] = xp.asarray(values, dtype=xp.float32)
         reach = [max(2 * c.radius_um, 2 * c.adhesion_range * c.radius_um) for c in types.values()]
         return cls(
             names=names,
@@ -113,6 +128,7 @@ class CellTypes:
             springs=any(c.attack and c.attack.spring_per_min > 0 for c in types.values()),
             any_motile=any(c.speed_um_per_min > 0 for c in types.values()),
             shrinks=any(v is not None for v in shrink),
+            regrows=any(v is not None for v in grow),
         )
 
     def of(self, name: str, type_index: Any) -> Any:
@@ -120,33 +136,62 @@ class CellTypes:
         return self.params[name][type_index]
 
     def volume_fraction(self, cells: CellStore) -> Any:
-        """(N,) float32: each cell's volume over its type's (1, or less for an apoptotic cell
-        of a type with an ``apoptotic_volume``; see :class:`ApoptoticVolume`)."""
+        """(N,) float32: each cell's volume over its type's: below 1 for a daughter growing
+        back after its division (types with a ``division_volume``; from its volume at death
+        for a dead cell) and for an apoptotic cell of a type with an ``apoptotic_volume``
+        (the product of the two for a daughter that died young)."""
         xp = cells.xp
-        if not self.shrinks:
-            return xp.ones(cells.n, dtype=xp.float32)
+        out = xp.ones(cells.n, dtype=xp.float32)
         t, p = cells.type, self.params
-        minutes = cells.state_time_min
-        fluid = p["shrink_fluid_fraction"][t]
-        nuclear = p["shrink_nuclear_fraction"][t]
-        left = fluid * xp.exp(-p["shrink_fluid_rate"][t] * minutes) + (F32(1) - fluid) * (
-            nuclear * xp.exp(-p["shrink_nuclear_rate"][t] * minutes)
-            + (F32(1) - nuclear) * xp.exp(-p["shrink_cytoplasmic_rate"][t] * minutes)
-        )
-        shrinking = (cells.state == APOPTOTIC) & (p["shrink_fluid_fraction"][t] >= 0)
-        return xp.where(shrinking, left, F32(1)).astype(xp.float32)
+        if self.regrows:
+            dead = cells.state != LIVE
+            since = xp.maximum(cells.age_min - xp.where(dead, cells.state_time_min, F32(0)), F32(0))
+            regrowing = (p["grow_fluid_fraction"][t] >= 0) & (cells.age_min >= 0)
+            out = xp.where(regrowing, _regrown(xp, p, t, since), out)
+        if self.shrinks:
+            minutes = cells.state_time_min
+            fluid = p["shrink_fluid_fraction"][t]
+            nuclear = p["shrink_nuclear_fraction"][t]
+            left = fluid * xp.exp(-p["shrink_fluid_rate"][t] * minutes) + (F32(1) - fluid) * (
+                nuclear * xp.exp(-p["shrink_nuclear_rate"][t] * minutes)
+                + (F32(1) - nuclear) * xp.exp(-p["shrink_cytoplasmic_rate"][t] * minutes)
+            )
+            shrinking = (cells.state == APOPTOTIC) & (p["shrink_fluid_fraction"][t] >= 0)
+            out = xp.where(shrinking, out * left, out)
+        return out.astype(xp.float32)
 
     def radius(self, cells: CellStore) -> Any:
         """(N,) float32 radius of each cell (um): its type's, scaled by the cube root of its
         :meth:`volume_fraction`."""
         base = self.of("radius_um", cells.type)
-        if not self.shrinks:
+        if not (self.shrinks or self.regrows):
             return base
         return (base * cells.xp.cbrt(self.volume_fraction(cells))).astype(cells.xp.float32)
 
     def index(self, names: list[str]) -> list[int]:
         """Type codes of the named types."""
         return [self.names.index(name) for name in names]
+
+
+def _regrown(xp: Any, p: dict[str, Any], t: Any, minutes: Any) -> Any:
+    """(N,) float32 V / V0 of daughters ``minutes`` after their division by the types'
+    :class:`~tissue.config.cells.DivisionVolume` (``grow_*`` params, indexed by ``t``)."""
+    f, w_n = p["grow_fluid_fraction"][t], p["grow_nuclear_fraction"][t]
+    r_f = p["grow_fluid_rate"][t]
+    lam = r_f * (F32(1) - f)
+    half = F32(0.5)
+    out = F32(1) - half * f * xp.exp(-lam * minutes)
+    for weight, rate in (
+        (w_n, p["grow_nuclear_rate"][t]),
+        (F32(1) - w_n, p["grow_cytoplasmic_rate"][t]),
+    ):
+        gap = lam - rate
+        # (e^(-r t) - e^(-lambda t)) / (lambda - r), t e^(-r t) where the rates meet
+        lag = xp.exp(-rate * minutes) * xp.where(
+            gap != 0, -xp.expm1(-gap * minutes) / xp.where(gap != 0, gap, F32(1)), minutes
+        )
+        out = out - half * (F32(1) - f) * weight * (xp.exp(-rate * minutes) + r_f * f * lag)
+    return out.astype(xp.float32)
 
 
 def _exchange_tables(xp: Any, scenario: Scenario, which: str) -> dict[str, dict[str, Any]]:

@@ -204,7 +204,7 @@ def phenotype_step(
     cells.state[...] = xp.where(apoptotic, APOPTOTIC, xp.where(necrotic, NECROTIC, cells.state))
     cells.state_time_min[...] = xp.where(apoptotic | necrotic, F32(0), cells.state_time_min)
     cells.state_time_min[...] += dt
-    cells.age_min[...] += dt
+    cells.age_min[...] = xp.where(cells.age_min >= 0, cells.age_min + dt, cells.age_min)
 
     cleared = (
         (cells.state == APOPTOTIC)
@@ -393,15 +393,18 @@ def _target_score(xp: Any, cells: Any, spec: Any, live_only: bool = True) -> Any
 
 
 def divide_cells(organ: Organ, types: CellTypes, parents: Any, axis: Any, rng: CellRandom) -> None:
-    """Split each parent into two cells half a radius either side of its centre along
-    ``axis`` (k, 3); a position the type may not occupy falls back to the centre. The
-    daughter inherits the parent's attributes (with their mutation spread)."""
+    """Split each parent along ``axis`` (k, 3): it moves half its radius back, its daughter
+    half a radius forward (a radius with ``division_placement = "physicell"``); a position the
+    type may not occupy falls back to the centre. Both restart their age (and so their
+    ``division_volume``); the daughter inherits the parent's attributes (with their mutation
+    spread)."""
     xp, cells = organ.xp, organ.cells
     t = cells.type[parents]
     centre = cells.position_um[parents]
-    offset = F32(0.5) * types.of("radius_um", t)[:, None] * axis
+    radius = types.radius(cells)[parents][:, None]
+    offsets = (F32(0.5) * radius * axis, types.of("division_offset", t)[:, None] * radius * axis)
     placed = []
-    for sign in (-1, 1):
+    for sign, offset in zip((-1, 1), offsets, strict=True):
         trial = centre + F32(sign) * offset
         ok = organ.allowed_positions(t, trial)[:, None]
         placed.append(xp.where(ok, trial, centre))

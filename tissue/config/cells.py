@@ -163,6 +163,27 @@ class ApoptoticVolume(Model):
     nuclear_biomass_change_rate_per_min: NonNegative = 0.35 / 60.0
 
 
+class DivisionVolume(Model):
+    """PhysiCell's volume after division (its standard volume model for live cells): both
+    cells start at half the volume; the cytoplasmic and nuclear solids grow back to their
+    targets at their biomass change rates, and the fluid follows toward ``fluid_fraction`` of
+    the total at ``fluid_change_rate_per_min`` (so at rate r_f (1 - f)), which gives
+
+    V(t) / V0 = 1 - (1 - f) / 2 sum_x w_x e^(-r_x t) - f / 2 e^(-lambda t)
+                - r_f f (1 - f) / 2 sum_x w_x (e^(-r_x t) - e^(-lambda t)) / (lambda - r_x)
+
+    t after the division, x over the nuclear (w = ``nuclear_fraction``) and cytoplasmic
+    (w = 1 - it) solids, lambda = r_f (1 - f). Cells placed or added whole keep V0. A cell
+    that dies keeps the volume it had (an apoptotic one shrinks from it by
+    :class:`ApoptoticVolume`). Defaults: PhysiCell 1.14.2's cell defaults."""
+
+    fluid_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.75
+    nuclear_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 540.0 / 2494.0
+    fluid_change_rate_per_min: Positive = 0.05
+    cytoplasmic_biomass_change_rate_per_min: Positive = 0.0045
+    nuclear_biomass_change_rate_per_min: Positive = 0.0055
+
+
 class CellTypeConfig(Model):
     """One cell type. Defaults: PhysiCell 1.14.2 tumour cell (Ghaffarizadeh 2018).
 
@@ -171,6 +192,10 @@ class CellTypeConfig(Model):
     ``cycle_oxygen_saturation``. Necrosis: rate ramps from 0 at
     ``necrosis_oxygen_threshold`` to full at and below ``necrosis_oxygen_max``.
     Apoptotic cells keep their volume until cleared, or shrink by ``apoptotic_volume``.
+    Division: the two cells sit half a radius either side of the parent's centre
+    (``division_placement = "symmetric"``) or, as PhysiCell 1.14 places them, one a radius
+    out and the other half a radius back (``"physicell"``); both keep the type's volume, or
+    start at half of it and grow back by ``division_volume``.
     Secretion: live cells exchange by ``secretion``, dead ones by ``dead_secretion`` (none
     by default; PhysiCell's dead cells take up a tenth of their oxygen, and its cancer-immune
     tumour cells keep secreting the immunostimulatory factor).
@@ -195,6 +220,8 @@ class CellTypeConfig(Model):
     apoptosis_rate_per_min: NonNegative = 0.0
     apoptotic_clearance_min: Positive = 516.0
     apoptotic_volume: ApoptoticVolume | None = None
+    division_volume: DivisionVolume | None = None
+    division_placement: Literal["symmetric", "physicell"] = "symmetric"
     necrosis_rate_per_min: NonNegative = 0.0
     necrosis_oxygen_threshold: NonNegative = 5.0
     necrosis_oxygen_max: NonNegative = 2.5
