@@ -13,4 +13,11 @@ class InputError(Exception):
         self.source = source
         self.key = key
         self.message = message
-        super().__init__(f"{source}: {key}: {message}" if key else f"{source}: {message}")
+        line = f"{source}: {key}: {message}" if key else f"{source}: {message}"
+        super().__init__(_one_line(line))
+
+
+def _one_line(text: str) -> str:
+    """``text`` with line breaks and other unprintable characters escaped (a key may hold
+    them), so that the message stays one line."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
