@@ -71,7 +71,8 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "cancer_immune": (
         "PhysiCell's cancer-immune model, reduced (the side-by-side set-up): 60 um "
         "tumour, 100 immune cells added at day 0.5, 3 days",
-        "immune cells kill the high-oncoprotein cells; the tumour regresses partly, regrows",
+        "immune cells kill the high-oncoprotein cells; the tumour regresses partly while "
+        "the cells they cannot kill multiply (regrowth before day 3 in some seeds)",
     ),
     "spheroid": ("a tumour spheroid in oxygen, 2 days", "oxygen-limited growth"),
 }

@@ -35,30 +35,51 @@ def test_the_recorded_runs_cover_several_seeds_of_both_codes_at_the_same_set_up(
     assert RECORDED["provenance"]["git"]["dirty"] is False
 
 
-def test_the_tumour_regresses_partly_and_regrows_in_every_seed() -> None:
+def test_the_tumour_regresses_partly_and_the_cells_immune_cells_cannot_kill_grow() -> None:
     """After the immune cells arrive the live tumour falls well below its peak but not to
-    nothing, and grows again from the cells the immune cells cannot kill (low oncoprotein)
-    by the end."""
+    nothing in every seed; the live cells with oncoprotein below 0.5 (which the immune cells
+    neither attach to nor kill) at least double in number by day 3 in every seed; and the
+    tumour grows again before day 3 in at least two of five seeds (PhysiCell: three)."""
+    regrown = 0
     for seed in RECORDED["seeds"]:
         live, immune = np.asarray(seed["tumour_live"]), np.asarray(seed["immune"])
         peak, trough, last = shape(live, immune)
-        assert trough < 0.9 * peak, (seed["seed"], peak, trough)
-        assert trough > 0.25 * peak, (seed["seed"], peak, trough)
-        assert last > 1.15 * trough, (seed["seed"], trough, last)
+        assert 0.15 * peak < trough < 0.9 * peak, (seed["seed"], peak, trough)
+        low = np.asarray(seed["low_onco_fraction"]) * live
+        arrival = int(np.argmax(immune > 0))
+        assert low[-1] >= 2 * low[arrival], (seed["seed"], low[arrival], low[-1])
+        regrown += last >= 1.05 * trough
+    assert len(RECORDED["seeds"]) >= 5
+    assert regrown >= 2
 
 
 def test_tissue_lies_within_physicells_seed_spread() -> None:
-    """The recorded comparison (README, PhysiCell side by side): tissue's seed mean within
-    2 sd of PhysiCell's seeds at every output for the live tumour, its oncoprotein mix and
-    the share the immune cells cannot kill, and the immune count inside PhysiCell's range at
-    every output but the arrival hour (PhysiCell writes it after adding the cells)."""
+    """The recorded comparison (README, PhysiCell side by side): tissue's seed mean of the
+    live tumour inside PhysiCell's seed range at >= 90% of the hourly outputs and within 2 sd
+    at all; its oncoprotein mix and the share the immune cells cannot kill within 2 sd at
+    all; the tumour's radius (which follows the cells' volumes) within 2 sd at >= 90%; and
+    the immune count inside PhysiCell's range at every output but the arrival hour
+    (PhysiCell writes it after adding the cells)."""
     quantities = SIDE_BY_SIDE["quantities"]
-    for name in ("tumour_live", "mean_onco_live", "low_onco_fraction"):
+    for name in ("tumour_live", "mean_onco_live", "low_onco_fraction", "tumour_radius_um"):
         assert quantities[name]["compared"], name
+    assert quantities["tumour_live"]["fraction_inside_range"] >= 0.9
+    for name in ("tumour_live", "mean_onco_live", "low_onco_fraction"):
         assert quantities[name]["fraction_inside_2sd"] == 1.0, name
+    assert quantities["tumour_radius_um"]["fraction_inside_2sd"] >= 0.9
     immune = quantities["immune"]
     outside = [v["time_min"] for v in immune["values"] if not v["inside_range"]]
     assert outside == [720], outside
+
+
+def test_physicells_runs_are_built_with_both_patches() -> None:
+    """PhysiCell's recorded seeds ran the sample with the immune shell's floor and the
+    detachment distance patched (benchmarks/physicell/README.md): without the second its
+    seeds disagree with each other for a reason that is not the model."""
+    from benchmarks.physicell import physicell
+
+    assert PHYSICELL["provenance"]["build"]["patches"] == list(physicell.PATCHES)
+    assert len(PHYSICELL["seeds"]) >= 5
 
 
 def test_the_recorded_runs_are_this_codes(tmp_path: Path) -> None:
@@ -76,14 +97,3 @@ def test_the_recorded_runs_are_this_codes(tmp_path: Path) -> None:
                 "mean_onco_live"):  # fmt: skip
         then = [recorded[key][index[now["time_min"][i]]] for i in shared]
         assert [now[key][i] for i in shared] == then, key
-
-
-def test_tissue_follows_physicells_seed_that_runs_the_model_as_written() -> None:
-    """PhysiCell's seeds 2 and 3 have the sample's short static detachment distance (README,
-    PhysiCell side by side), which makes their spread wide; seed 1 has PhysiCell's 18 um.
-    tissue's seed mean of the live tumour stays within 20% of seed 1 at every output (its
-    ~7% faster growth from PhysiCell's oxygen read, plus tissue's seed spread of ~10%): a
-    cleared or unchecked tumour fails."""
-    seed_1 = np.asarray(next(s for s in PHYSICELL["seeds"] if s["seed"] == 1)["tumour_live"])
-    mean = np.mean([s["tumour_live"] for s in RECORDED["seeds"]], axis=0)
-    assert np.abs(mean / seed_1 - 1).max() <= 0.2
