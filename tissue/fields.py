@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from tissue.backend import to_numpy
 from tissue.config import FACES, HillProduction, LabelSource, LogisticReaction, Scenario
 from tissue.errors import InputError
 from tissue.grid import Grid
@@ -32,7 +33,7 @@ from tissue.signals import Sensing, parse_signal
 from tissue.solver import Hierarchy, SolveReport, solve
 
 
-@dataclass
+@dataclass(frozen=True)
 class SolverStats:
     """One field's solves since the organ was built: steps, CG iterations in all and at
     most, and steps that stopped at the iteration cap before reaching the tolerance."""
@@ -41,13 +42,6 @@ class SolverStats:
     iterations: int = 0
     most_iterations: int = 0
     unconverged: int = 0
-
-    def add(self, iterations: int, converged: bool) -> None:
-        """Count one step's solve."""
-        self.steps += 1
-        self.iterations += iterations
-        self.most_iterations = max(self.most_iterations, iterations)
-        self.unconverged += not converged
 
 
 class FieldSolver:
@@ -93,7 +87,12 @@ class FieldSolver:
             self._build(name, organ_name, barrier)
         self._masks: dict[tuple[str, ...], Any] = {}
         self.report: SolveReport | None = None
-        self.stats = {name: SolverStats() for name in self.names}
+        n_fields = len(self.names)
+        self._steps = 0  # solver totals per field, kept on the backend (read by ``stats``)
+        self._iterations = xp.zeros(n_fields, dtype=xp.int64)
+        self._most_iterations = xp.zeros(n_fields, dtype=xp.int64)
+        self._unconverged = xp.zeros(n_fields, dtype=xp.int64)
+        self._first_read = 0  # see step()
         self._hierarchy = Hierarchy([self.operators[f] for f in self.names]) if self.names else None
         self._tolerance = np.array([self.configs[f].solver_tolerance for f in self.names])
         self._max_iterations = max(
@@ -199,11 +198,17 @@ class FieldSolver:
         hierarchy.set_step(dt, np.float32(1) + dt * loss)
         rhs = self._defect(dt, source, loss)
         change = xp.zeros_like(source)
-        self.report = solve(
-            hierarchy, change, rhs, self._stack, dt, self._tolerance, self._max_iterations
-        )
-        for index, name in enumerate(self.names):
-            self.stats[name].add(self.report.iterations[index], self.report.converged[index])
+        report = solve(
+            hierarchy, change, rhs, self._stack, dt, self._tolerance, self._max_iterations,
+            self._first_read,
+        )  # fmt: skip
+        self.report = report
+        if xp is not np:  # next step: the first read where this one had converged (NumPy: each)
+            self._first_read = report.last_iteration
+        self._steps += 1
+        self._iterations += report.counts
+        self._most_iterations = xp.maximum(self._most_iterations, report.counts)
+        self._unconverged += ~report.met
         solution = self._stack + change
         for index, name in enumerate(self.names):
             finish_step(self.operators[name], self.values[name], solution[index])
@@ -213,6 +218,17 @@ class FieldSolver:
             for (species, _), flux in zip(exports, sums, strict=True):
                 exported[species] = exported.get(species, 0.0) + flux * self.grid.voxel_volume_um3
         return exported
+
+    @property
+    def stats(self) -> dict[str, SolverStats]:
+        """Field name -> its :class:`SolverStats` over every step so far (read from the
+        backend)."""
+        totals = [to_numpy(a) for a in (self._iterations, self._most_iterations,
+                                        self._unconverged)]  # fmt: skip
+        return {
+            name: SolverStats(self._steps, *(int(a[index]) for a in totals))
+            for index, name in enumerate(self.names)
+        }
 
     def defect(
         self,

@@ -29,8 +29,9 @@ an exact dense solve on the coarsest level (at most COARSEST_VOXELS voxels). The
 symmetric positive definite operator, so it preconditions plain CG.
 
 Everything runs against the backend's array module; the stencil, smoother, restriction,
-prolongation and dot products are the kernels of :mod:`tissue.kernels.multigrid`. The one
-host transfer per iteration is the convergence check.
+prolongation and dot products are the kernels of :mod:`tissue.kernels.multigrid`. The host
+reads the convergence test from a given iteration on (see :func:`solve`): on a GPU, from
+the iteration the previous step stopped at, one read per step while that does not change.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from tissue.backend import to_numpy
 from tissue.grid import F32
 from tissue.kernels import array_module
 from tissue.kernels.diffusion import FREE, DiffusionOperator
@@ -67,12 +69,35 @@ COARSE_SCALE = F32(1.5)  # over-correction of the piecewise-constant coarse corr
 class SolveReport:
     """What one step's solve did, per field: CG iterations, the final error bound
     max |r| / mass relative to the field's largest value, whether it met its target, and
-    the bound at the start and after each iteration (``history``)."""
+    the bound at the start and after each iteration (``history``), as host lists read when
+    asked from the backend arrays ``counts``, ``bounds``, ``met`` ((F,)) and ``table``
+    ((max_iterations + 1, F), row k the bounds after iteration k).
+    ``last_iteration``: the iteration at which its last field converged (the cap when the
+    solve stopped there); ``reads``: the times it read its convergence to the host."""
 
-    iterations: list[int]
-    error_bound: list[float]
-    converged: list[bool]
-    history: list[list[float]]
+    counts: Any
+    bounds: Any
+    met: Any
+    table: Any
+    last_iteration: int
+    reads: int
+
+    @property
+    def iterations(self) -> list[int]:
+        return [int(i) for i in to_numpy(self.counts)]
+
+    @property
+    def error_bound(self) -> list[float]:
+        return [float(b) for b in to_numpy(self.bounds)]
+
+    @property
+    def converged(self) -> list[bool]:
+        return [bool(c) for c in to_numpy(self.met)]
+
+    @property
+    def history(self) -> list[list[float]]:
+        table, counts = to_numpy(self.table), to_numpy(self.counts)
+        return [[float(v) for v in table[: n + 1, f]] for f, n in enumerate(counts)]
 
 
 @dataclass
@@ -198,10 +223,16 @@ def solve(
     dt: np.float32,
     tolerance: np.ndarray,
     max_iterations: int,
+    first_read: int = 0,
 ) -> SolveReport:
     """Solve A u = b for every field by preconditioned CG, from ``u`` (updated in place).
 
-    A field leaves the batch as soon as it has converged, so the others iterate alone.
+    Convergence is decided on the backend each iteration and read by the host from iteration
+    ``first_read`` on: there the fields found converged leave the batch, so the others
+    iterate alone, and the solve ends when all have. Before it, a converged field's updates
+    are multiplied by 0 (its iterate and residual stay exactly as they were), so the result
+    is the same bits for any ``first_read``; on a GPU the caller passes the iteration the
+    previous step stopped at, and a step that needs as many costs one read.
 
     Args:
         hierarchy: the fields' levels, set for this step (:meth:`Hierarchy.set_step`).
@@ -211,50 +242,63 @@ def solve(
             relative to its largest |offset + u|, is at most its tolerance and at most
             REDUCTION times the bound it started from (but not below FLOOR).
         max_iterations: iterations at most.
+        first_read: the first iteration whose convergence the host reads (0: every one).
     """
     xp = hierarchy.xp
     n_fields = u.shape[0]
-    iterations = np.zeros(n_fields, dtype=int)
-    bound = np.zeros(n_fields)
-    converged = np.zeros(n_fields, dtype=bool)
-    history: list[list[float]] = [[] for _ in range(n_fields)]
-    active = np.arange(n_fields)
+    history = xp.zeros((max_iterations + 1, n_fields), dtype=xp.float32)
+    bound = xp.zeros(n_fields, dtype=xp.float32)
+    iterations = xp.zeros(n_fields, dtype=xp.int64)
+    converged = xp.zeros(n_fields, dtype=bool)
+    active = np.arange(n_fields)  # the fields in the batch (host)
+    index = xp.asarray(active)
     level = hierarchy.levels[0]
     x = u
     r = xp.empty_like(u)
     residual(level, b, x, dt, r)
     p: Any = None
     rz: Any = None
+    target: Any = None
+    reads = 0
+    stopped = max_iterations
     for iteration in range(max_iterations + 1):
         mass = xp.where(level.free, level.mass, F32(1))
         found = _error_bound(xp, r, mass, offset + x)
         if iteration == 0:
-            target = np.maximum(FLOOR, np.minimum(tolerance, REDUCTION * found))
-        bound[active] = found
-        iterations[active] = iteration
-        for field_index, value in zip(active, found, strict=True):
-            history[field_index].append(float(value))
-        done = found <= target[active]
-        converged[active[done]] = True
-        if done.all() or iteration == max_iterations:
+            limit = xp.asarray(tolerance, dtype=xp.float64)
+            target = xp.maximum(FLOOR, xp.minimum(limit, REDUCTION * found.astype(xp.float64)))
+        before = converged[index]
+        now = before | (found.astype(xp.float64) <= target)
+        history[iteration, index] = xp.where(before, history[iteration, index], found)
+        bound[index] = xp.where(before, bound[index], found)
+        iterations[index] = xp.where(before, iterations[index], iteration)
+        converged[index] = now
+        if iteration == max_iterations:
             break
-        if done.any():  # the converged fields leave the batch
-            u[xp.asarray(active[done])] = x[xp.asarray(np.nonzero(done)[0])]
-            keep = np.nonzero(~done)[0]
-            index = xp.asarray(keep)
-            x, r, offset = x[index], r[index], offset[index]
-            if p is not None:
-                p, rz = p[index], rz[index]
-            hierarchy = hierarchy.subset(keep)
-            level = hierarchy.levels[0]
-            active = active[keep]
+        if iteration >= first_read:
+            done, counts = _read(now, iterations[index])
+            reads += 1
+            if done.all():
+                stopped = int(counts.max())
+                break
+            if done.any():  # the converged fields leave the batch
+                u[xp.asarray(active[done])] = x[xp.asarray(np.nonzero(done)[0])]
+                keep = np.nonzero(~done)[0]
+                kept = xp.asarray(keep)
+                x, r, offset, target, now = x[kept], r[kept], offset[kept], target[kept], now[kept]
+                if p is not None:
+                    p, rz = p[kept], rz[kept]
+                hierarchy = hierarchy.subset(keep)
+                level = hierarchy.levels[0]
+                active = active[keep]
+                index = xp.asarray(active)
         if p is None:
             p = hierarchy.precondition(r, dt).copy()
             rz = dot(r, p)
         q = xp.empty_like(p)
         operator(level, p, dt, q)
         pq = dot(p, q)
-        alpha = xp.where(pq > 0, rz / xp.where(pq > 0, pq, 1.0), 0.0)
+        alpha = xp.where(now, 0.0, xp.where(pq > 0, rz / xp.where(pq > 0, pq, 1.0), 0.0))
         alpha32 = alpha.astype(xp.float32)[:, None, None, None]
         x += alpha32 * p
         r -= alpha32 * q
@@ -265,8 +309,8 @@ def solve(
         p += z
         rz = rz_new
     if x is not u:
-        u[xp.asarray(active)] = x
-    return SolveReport(iterations.tolist(), bound.tolist(), converged.tolist(), history)
+        u[index] = x
+    return SolveReport(iterations, bound, converged, history, stopped, reads)
 
 
 _LEVEL_ARRAYS = ("free", "wz", "wy", "wx", "fixedw", "diagw", "mass", "diag")
@@ -278,14 +322,21 @@ def _buffers(xp: Any, levels: list[Level]) -> list[_Buffers]:
     ]
 
 
-def _error_bound(xp: Any, r: Any, mass: Any, c: Any) -> np.ndarray:
-    """(F,) host array: max |r| / mass over free voxels, relative to the field's largest
-    value max |c| (1 for a field that is 0 everywhere)."""
+def _read(flags: Any, counts: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The host's read (one device sync) of the batch's converged flags and iteration
+    counts: (k,) bool and (k,) int host arrays."""
+    both = counts * 2 + flags  # one array, one transfer
+    both = np.asarray(both.get() if hasattr(both, "get") else both)
+    return (both % 2).astype(bool), both // 2
+
+
+def _error_bound(xp: Any, r: Any, mass: Any, c: Any) -> Any:
+    """(F,) float32 on the backend: max |r| / mass over free voxels, relative to the
+    field's largest value max |c| (1 for a field that is 0 everywhere)."""
     n_fields = r.shape[0]
     error = (xp.abs(r) / mass).reshape(n_fields, -1).max(axis=1)
     scale = xp.abs(c).reshape(n_fields, -1).max(axis=1)
-    relative = error / xp.where(scale > 0, scale, F32(1))
-    return np.asarray(relative.get() if hasattr(relative, "get") else relative, dtype=float)
+    return error / xp.where(scale > 0, scale, F32(1))
 
 
 # --- building the levels --------------------------------------------------------------
