@@ -25,6 +25,30 @@ extern "C" __global__ void gather_bin_order(const int* order, const float* posit
   out_cell_bin[i] = cell_bin[j];
 }
 
+// Calls visit(begin, end) for the run [bin_start[nb], bin_start[nb + 1]) of the bin-sorted
+// cells in each bin nb next to bin b (itself included), z-major from -1 to +1.
+template <typename Visit>
+__device__ __forceinline__ void for_neighbour_runs(int b, const int* bin_start, int bz_n,
+                                                   int by_n, int bx_n, Visit visit) {
+  const int bx = b % bx_n;
+  const int by = (b / bx_n) % by_n;
+  const int bz = b / (bx_n * by_n);
+  for (int dz = -1; dz <= 1; ++dz) {
+    const int nz = bz + dz;
+    if (nz < 0 || nz >= bz_n) continue;
+    for (int dy = -1; dy <= 1; ++dy) {
+      const int ny = by + dy;
+      if (ny < 0 || ny >= by_n) continue;
+      for (int dx = -1; dx <= 1; ++dx) {
+        const int nx = bx + dx;
+        if (nx < 0 || nx >= bx_n) continue;
+        const int nb = (nz * by_n + ny) * bx_n + nx;
+        visit(bin_start[nb], bin_start[nb + 1]);
+      }
+    }
+  }
+}
+
 // Velocity (um/min) of cell i from its neighbours: PhysiCell's repulsion
 // sqrt(rep_i rep_j) (1 - d/R)^2 for d < R = r_i + r_j and adhesion sqrt(adh_i adh_j)
 // (1 - d/Ra)^2 for d < Ra = a_i r_i + a_j r_j, along the line between centres. All columns
@@ -39,46 +63,30 @@ extern "C" __global__ void pair_velocity(const float* position, const float* rad
                                          int n, int bz_n, int by_n, int bx_n) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  const int b = cell_bin[i];
-  const int bx = b % bx_n;
-  const int by = (b / bx_n) % by_n;
-  const int bz = b / (bx_n * by_n);
   const float xi = position[3 * i], yi = position[3 * i + 1], zi = position[3 * i + 2];
   const float ri = radius[i], rep_i = repulsion[i], adh_i = adhesion[i], ai = adhesion_range[i];
   double vx = 0.0, vy = 0.0, vz = 0.0;
-  for (int dz = -1; dz <= 1; ++dz) {
-    const int nz = bz + dz;
-    if (nz < 0 || nz >= bz_n) continue;
-    for (int dy = -1; dy <= 1; ++dy) {
-      const int ny = by + dy;
-      if (ny < 0 || ny >= by_n) continue;
-      for (int dx = -1; dx <= 1; ++dx) {
-        const int nx = bx + dx;
-        if (nx < 0 || nx >= bx_n) continue;
-        const int nb = (nz * by_n + ny) * bx_n + nx;
-        const int end = bin_start[nb + 1];
-        for (int j = bin_start[nb]; j < end; ++j) {
-          if (j == i) continue;
-          const float ddx = xi - position[3 * j];
-          const float ddy = yi - position[3 * j + 1];
-          const float ddz = zi - position[3 * j + 2];
-          const float dist = sqrtf((ddx * ddx + ddy * ddy) + ddz * ddz);
-          const float rj = radius[j];
-          const float rr = ri + rj;
-          const float ra = ai * ri + adhesion_range[j] * rj;
-          if (!(dist > 0.0f && (dist < rr || dist < ra))) continue;
-          const float t_rep = 1.0f - dist / rr;
-          const float t_adh = 1.0f - dist / ra;
-          const float rep = dist < rr ? sqrtf(rep_i * repulsion[j]) * t_rep * t_rep : 0.0f;
-          const float adh = dist < ra ? sqrtf(adh_i * adhesion[j]) * t_adh * t_adh : 0.0f;
-          const float f = (rep - adh) / dist;
-          vx += (double)(f * ddx);
-          vy += (double)(f * ddy);
-          vz += (double)(f * ddz);
-        }
-      }
+  for_neighbour_runs(cell_bin[i], bin_start, bz_n, by_n, bx_n, [&](int begin, int end) {
+    for (int j = begin; j < end; ++j) {
+      if (j == i) continue;
+      const float ddx = xi - position[3 * j];
+      const float ddy = yi - position[3 * j + 1];
+      const float ddz = zi - position[3 * j + 2];
+      const float dist = sqrtf((ddx * ddx + ddy * ddy) + ddz * ddz);
+      const float rj = radius[j];
+      const float rr = ri + rj;
+      const float ra = ai * ri + adhesion_range[j] * rj;
+      if (!(dist > 0.0f && (dist < rr || dist < ra))) continue;
+      const float t_rep = 1.0f - dist / rr;
+      const float t_adh = 1.0f - dist / ra;
+      const float rep = dist < rr ? sqrtf(rep_i * repulsion[j]) * t_rep * t_rep : 0.0f;
+      const float adh = dist < ra ? sqrtf(adh_i * adhesion[j]) * t_adh * t_adh : 0.0f;
+      const float f = (rep - adh) / dist;
+      vx += (double)(f * ddx);
+      vy += (double)(f * ddy);
+      vz += (double)(f * ddz);
     }
-  }
+  });
   const int row = order[i];
   velocity[3 * row] = (float)vx;
   velocity[3 * row + 1] = (float)vy;
@@ -126,42 +134,26 @@ __device__ long long next_target(int i, long long after, const float* position,
                                  const long long* id, const int* cell_bin, const int* order,
                                  const int* bin_start, int bz_n, int by_n, int bx_n,
                                  float max_distance, int* count, long long* row, float* distance) {
-  const int b = cell_bin[i];
-  const int bx = b % bx_n;
-  const int by = (b / bx_n) % by_n;
-  const int bz = b / (bx_n * by_n);
   const float xi = position[3 * i], yi = position[3 * i + 1], zi = position[3 * i + 2];
   long long best = -1;
   int n = 0;
-  for (int dz = -1; dz <= 1; ++dz) {
-    const int nz = bz + dz;
-    if (nz < 0 || nz >= bz_n) continue;
-    for (int dy = -1; dy <= 1; ++dy) {
-      const int ny = by + dy;
-      if (ny < 0 || ny >= by_n) continue;
-      for (int dx = -1; dx <= 1; ++dx) {
-        const int nx = bx + dx;
-        if (nx < 0 || nx >= bx_n) continue;
-        const int nb = (nz * by_n + ny) * bx_n + nx;
-        const int end = bin_start[nb + 1];
-        for (int k = bin_start[nb]; k < end; ++k) {
-          const int j = order[k];
-          if (j == i || !(score[j] > 0.0f) || box[j] != box[i]) continue;
-          const float ddx = xi - position[3 * j];
-          const float ddy = yi - position[3 * j + 1];
-          const float ddz = zi - position[3 * j + 2];
-          const float dist = sqrtf((ddx * ddx + ddy * ddy) + ddz * ddz);
-          if (!(dist < reach[i] + reach[j]) || !(dist <= max_distance)) continue;
-          ++n;
-          if (id[j] > after && (best < 0 || id[j] < best)) {
-            best = id[j];
-            *row = j;
-            *distance = dist;
-          }
-        }
+  for_neighbour_runs(cell_bin[i], bin_start, bz_n, by_n, bx_n, [&](int begin, int end) {
+    for (int k = begin; k < end; ++k) {
+      const int j = order[k];
+      if (j == i || !(score[j] > 0.0f) || box[j] != box[i]) continue;
+      const float ddx = xi - position[3 * j];
+      const float ddy = yi - position[3 * j + 1];
+      const float ddz = zi - position[3 * j + 2];
+      const float dist = sqrtf((ddx * ddx + ddy * ddy) + ddz * ddz);
+      if (!(dist < reach[i] + reach[j]) || !(dist <= max_distance)) continue;
+      ++n;
+      if (id[j] > after && (best < 0 || id[j] < best)) {
+        best = id[j];
+        *row = j;
+        *distance = dist;
       }
     }
-  }
+  });
   *count = n;
   return best;
 }

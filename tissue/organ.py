@@ -32,6 +32,15 @@ F32 = np.float32
 ID_BITS = 40  # organ k numbers its cells from k << ID_BITS: ids are unique for the run
 
 
+_VOLUME_PARAMS = (  # CellTypes key suffix -> the volume model's field
+    ("fluid_fraction", "fluid_fraction"),
+    ("nuclear_fraction", "nuclear_fraction"),
+    ("fluid_rate", "fluid_change_rate_per_min"),
+    ("cytoplasmic_rate", "cytoplasmic_biomass_change_rate_per_min"),
+    ("nuclear_rate", "nuclear_biomass_change_rate_per_min"),
+)
+
+
 @dataclass(frozen=True)
 class AttackSpec:
     """An attacker type's :class:`~tissue.config.cells.Attack` with its targets' type codes
@@ -78,32 +87,18 @@ class CellTypes:
             p: xp.asarray([getattr(types[t], p) for t in names], dtype=xp.float32)
             for p in cls.PARAMS
         }
-        shrink = [types[t].apoptotic_volume for t in names]
-        for key, attr in (
-            ("shrink_fluid_fraction", "fluid_fraction"),
-            ("shrink_nuclear_fraction", "nuclear_fraction"),
-            ("shrink_fluid_rate", "fluid_change_rate_per_min"),
-            ("shrink_cytoplasmic_rate", "cytoplasmic_biomass_change_rate_per_min"),
-            ("shrink_nuclear_rate", "nuclear_biomass_change_rate_per_min"),
-        ):
-            values = [
-                getattr(v, attr) if v else (-1.0 if "fraction" in key else 0.0) for v in shrink
-            ]
-            params[key] = xp.asarray(values, dtype=xp.float32)
+        # volume models' parameters as shrink_* (apoptotic_volume) and grow_* (division_volume);
+        # a fraction of -1 marks a type without the model
+        for prefix, model in (("shrink", "apoptotic_volume"), ("grow", "division_volume")):
+            specs = [getattr(types[t], model) for t in names]
+            for key, attr in _VOLUME_PARAMS:
+                missing = -1.0 if key.endswith("fraction") else 0.0
+                values = [getattr(s, attr) if s else missing for s in specs]
+                params[f"{prefix}_{key}"] = xp.asarray(values, dtype=xp.float32)
         params["division_offset"] = xp.asarray(
             [1.0 if types[t].division_placement == "physicell" else 0.5 for t in names],
             dtype=xp.float32,
         )  # the daughter's distance from the parent's centre, in radii
-        grow = [types[t].division_volume for t in names]
-        for key, attr in (
-            ("grow_fluid_fraction", "fluid_fraction"),
-            ("grow_nuclear_fraction", "nuclear_fraction"),
-            ("grow_fluid_rate", "fluid_change_rate_per_min"),
-            ("grow_cytoplasmic_rate", "cytoplasmic_biomass_change_rate_per_min"),
-            ("grow_nuclear_rate", "nuclear_biomass_change_rate_per_min"),
-        ):
-            values = [getattr(v, attr) if v else (-1.0 if "fraction" in key else 1.0) for v in grow]
-            params[key] = xp.asarray(values, dtype=xp.float32)
         reach = [max(2 * c.radius_um, 2 * c.adhesion_range * c.radius_um) for c in types.values()]
         return cls(
             names=names,
@@ -127,8 +122,8 @@ class CellTypes:
             },
             springs=any(c.attack and c.attack.spring_per_min > 0 for c in types.values()),
             any_motile=any(c.speed_um_per_min > 0 for c in types.values()),
-            shrinks=any(v is not None for v in shrink),
-            regrows=any(v is not None for v in grow),
+            shrinks=any(c.apoptotic_volume is not None for c in types.values()),
+            regrows=any(c.division_volume is not None for c in types.values()),
         )
 
     def of(self, name: str, type_index: Any) -> Any:
