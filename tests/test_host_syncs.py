@@ -94,7 +94,6 @@ CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] 
             },
             "fields": {
                 CONVERGENCE: 41,
-                "tolist@tissue/fields.py:step": 7,  # amounts exported to the blood
             },
         },
     ),

@@ -102,7 +102,8 @@ class Behaviours:
             for rule in group.rules:
                 parsed = parse_signal(rule.signal)
                 if parsed.kind == "blood":
-                    signal = xp.full(n, sensing.signal_value(rule.signal), dtype=xp.float32)
+                    level = xp.asarray(sensing.signal_value(rule.signal)).astype(xp.float32)
+                    signal = xp.broadcast_to(level, (n,))
                 elif parsed.kind == "contact":
                     if not bool(selected.any()):
                         break

@@ -60,7 +60,8 @@ class Body:
     """Blood, recruitment, interventions and the cascade ledger of one simulation.
 
     Attributes:
-        blood_values: systemic species -> concentration (float, field units).
+        blood_values: systemic species -> concentration (field units; a 0-d float64 array
+            on the organs' backend, so that the blood exchange needs no host round trip).
         ctc: circulating tumour cells now (whole-body count).
         counters: cumulative ledger counts (see ``LEDGER_COUNTERS``).
     """
@@ -79,7 +80,11 @@ class Body:
         self.random = random
         self.config = scenario.circulation
         species = self.config.species if self.config else {}
-        self.blood_values = {name: float(s.initial) for name, s in species.items()}
+        self.xp = next(iter(organs.values())).xp if organs else np
+        self.blood_values = {
+            name: self.xp.asarray(float(s.initial), dtype=self.xp.float64)
+            for name, s in species.items()
+        }
         self.ctc = 0
         self.counters = dict.fromkeys(LEDGER_COUNTERS, 0)
         self.tick = 0
@@ -110,11 +115,11 @@ class Body:
                 out *= 1.0 - action.efficacy
         return out
 
-    def blood(self, species: str) -> float:
-        """Systemic concentration of ``species`` now."""
+    def blood(self, species: str) -> Any:
+        """Systemic concentration of ``species`` now (0-d float64 on the backend, or 0.0)."""
         return self.blood_values.get(species, 0.0)
 
-    def signal_value(self, signal: str) -> float:
+    def signal_value(self, signal: str) -> Any:
         """A ``blood.<species>`` signal with active blocks applied."""
         return self.blood(parse_signal(signal).name) * self.factor(signal)
 
@@ -156,10 +161,11 @@ class Body:
 
     # --- blood exchange (each diffusion step) ----------------------------------------
 
-    def exchange(self, dt_min: float, exported: dict[str, dict[str, float]]) -> None:
+    def exchange(self, dt_min: float, exported: dict[str, dict[str, Any]]) -> None:
         """Blood concentrations after ``dt_min``: dC/dt = sum over organs of export /
         (fraction x V_blood) - clearance C, with export (amount/min) from
-        :meth:`FieldSolver.step`; clearance is taken implicitly (stable at any step)."""
+        :meth:`FieldSolver.step` (0-d float64 on the backend); clearance is taken implicitly
+        (stable at any step). Computed on the backend: no host round trip."""
         if self.config is None:
             return
         volume = self.config.blood_volume_um3
@@ -171,7 +177,7 @@ class Body:
             value = (self.blood_values[species] + dt_min * gain / volume) / (
                 1.0 + dt_min * spec.clearance_per_min
             )
-            self.blood_values[species] = max(value, 0.0)
+            self.blood_values[species] = self.xp.maximum(value, 0.0)
 
     # --- cells (each phenotype step) -------------------------------------------------
 
@@ -288,7 +294,7 @@ class Body:
         if recruit.signal is not None:
             signal: Any
             if parse_signal(recruit.signal).kind == "blood":
-                signal = F32(self.signal_value(recruit.signal))
+                signal = xp.asarray(self.signal_value(recruit.signal)).astype(xp.float32)
             elif recruit.signal in organ.fields:
                 signal = organ.fields[recruit.signal].reshape(-1)[voxels] * F32(
                     self.factor(recruit.signal)
@@ -321,7 +327,7 @@ class Body:
         if self.config is None:
             return {}
         out = {"circulation.ctc": float(self.ctc)}
-        out.update({f"circulation.{k}": v for k, v in self.blood_values.items()})
+        out.update({f"circulation.{k}": float(to_numpy(v)) for k, v in self.blood_values.items()})
         ledger: dict[str, float] = {k: float(v) for k, v in self.counters.items()}
         ledger["in_blood"] = float(self.ctc)
         ledger.update(self._lineages())
@@ -359,7 +365,7 @@ class Body:
         """Add the systemic concentrations ((1,) float64 each), the CTC count and the ledger
         counters to ``state``."""
         for name, value in self.blood_values.items():
-            state.arrays[f"circulation/species/{name}"] = np.array([value], dtype=np.float64)
+            state.arrays[f"circulation/species/{name}"] = to_numpy(value).reshape(1)
         state.counters["circulation"] = {"ctc": self.ctc, **self.counters}
 
     def restore_state(self, state: SimulationState) -> None:
@@ -376,7 +382,9 @@ class Body:
             raise ValueError("missing the circulation counters")
         for name in self.blood_values:
             value = state.require(f"circulation/species/{name}")
-            self.blood_values[name] = float(np.asarray(value).reshape(-1)[0])
+            self.blood_values[name] = self.xp.asarray(
+                float(np.asarray(value).reshape(-1)[0]), dtype=self.xp.float64
+            )
         missing = [k for k in ("ctc", *LEDGER_COUNTERS) if k not in counters]
         if missing:
             raise ValueError(f"missing circulation counters {missing}")

@@ -187,7 +187,7 @@ class FieldSolver:
         Returns:
             systemic species -> amount/min this block sent into the blood over the step
             (permeability x (c - c_blood) summed over exchange voxels at the step's start;
-            negative when the block takes it up).
+            negative when the block takes it up), a 0-d float64 array on the backend.
         """
         if self._hierarchy is None:
             return {}
@@ -212,11 +212,9 @@ class FieldSolver:
         solution = self._stack + change
         for index, name in enumerate(self.names):
             finish_step(self.operators[name], self.values[name], solution[index])
-        exported: dict[str, float] = {}
-        if exports:
-            sums = xp.stack([flux for _, flux in exports]).tolist()
-            for (species, _), flux in zip(exports, sums, strict=True):
-                exported[species] = exported.get(species, 0.0) + flux * self.grid.voxel_volume_um3
+        exported: dict[str, Any] = {}  # 0-d float64 on the backend: no host round trip
+        for species, flux in exports:
+            exported[species] = exported.get(species, 0.0) + flux * self.grid.voxel_volume_um3
         return exported
 
     @property
@@ -265,7 +263,7 @@ class FieldSolver:
         source = xp.stack([self.static_source[f] for f in self.names])
         uptake = xp.stack([self.static_uptake[f] for f in self.names])
         self._react(source, uptake, dt, sensing)
-        exports: list[tuple[str, Any]] = []  # (species, device sum): one transfer at the end
+        exports: list[tuple[str, Any]] = []  # (species, 0-d float64 sum on the backend)
         for index, name in enumerate(self.names):
             if cell_source and name in cell_source:
                 source[index] += cell_source[name]
@@ -273,13 +271,14 @@ class FieldSolver:
                 uptake[index] += cell_uptake[name]
             exchange = self.configs[name].blood_exchange
             if exchange is not None:
-                blood = sensing.blood(exchange.species) if sensing else 0.0
+                blood = xp.asarray(sensing.blood(exchange.species) if sensing else 0.0)
+                blood = blood.astype(xp.float32)
                 k = self._label_mask(tuple(exchange.labels)) * np.float32(
                     exchange.permeability_per_min
                 )
-                flux = (k * (self.values[name] - np.float32(blood))).astype(xp.float64).sum()
+                flux = (k * (self.values[name] - blood)).astype(xp.float64).sum()
                 exports.append((exchange.species, flux))
-                source[index] += k * np.float32(blood)
+                source[index] += k * blood
                 uptake[index] += k
         return source, self._decay + uptake, exports
 
@@ -287,7 +286,9 @@ class FieldSolver:
         """What a reaction sees of ``name``: this organ's field or a systemic
         concentration, scaled by active blocks; 0 when the organ lacks the field."""
         if parse_signal(name).kind == "blood":
-            return np.float32(sensing.signal_value(name) if sensing else 0.0)
+            return self.xp.asarray(sensing.signal_value(name) if sensing else 0.0).astype(
+                self.xp.float32
+            )
         if name not in self.values:
             return np.float32(0.0)
         factor = 1.0 if sensing is None else sensing.factor(name)

@@ -155,8 +155,9 @@ class Sensing(Protocol):
     def factor(self, signal: str) -> float:
         """1 - efficacy of the blocks on ``signal`` active now (1 when none)."""
 
-    def blood(self, species: str) -> float:
-        """Systemic concentration of ``species`` now (blocks not applied)."""
+    def blood(self, species: str) -> Any:
+        """Systemic concentration of ``species`` now (blocks not applied): a 0-d float64
+        array on the backend, or 0.0."""
 
-    def signal_value(self, signal: str) -> float:
-        """A ``blood.<species>`` signal as rules see it (blocks applied)."""
+    def signal_value(self, signal: str) -> Any:
+        """A ``blood.<species>`` signal as rules see it (blocks applied), as ``blood``."""
