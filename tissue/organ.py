@@ -181,11 +181,12 @@ def _regrown(xp: Any, p: dict[str, Any], t: Any, minutes: Any) -> Any:
         (F32(1) - w_n, p["grow_cytoplasmic_rate"][t]),
     ):
         gap = lam - rate
+        decay = xp.exp(-rate * minutes)
         # (e^(-r t) - e^(-lambda t)) / (lambda - r), t e^(-r t) where the rates meet
-        lag = xp.exp(-rate * minutes) * xp.where(
+        lag = decay * xp.where(
             gap != 0, -xp.expm1(-gap * minutes) / xp.where(gap != 0, gap, F32(1)), minutes
         )
-        out = out - half * (F32(1) - f) * weight * (xp.exp(-rate * minutes) + r_f * f * lag)
+        out = out - half * (F32(1) - f) * weight * (decay + r_f * f * lag)
     return out.astype(xp.float32)
 
 
