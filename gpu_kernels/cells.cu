@@ -66,27 +66,30 @@ extern "C" __global__ void pair_velocity(const float* position, const float* rad
   const float xi = position[3 * i], yi = position[3 * i + 1], zi = position[3 * i + 2];
   const float ri = radius[i], rep_i = repulsion[i], adh_i = adhesion[i], ai = adhesion_range[i];
   double vx = 0.0, vy = 0.0, vz = 0.0;
-  for_neighbour_runs(cell_bin[i], bin_start, bz_n, by_n, bx_n, [&](int begin, int end) {
-    for (int j = begin; j < end; ++j) {
-      if (j == i) continue;
-      const float ddx = xi - position[3 * j];
-      const float ddy = yi - position[3 * j + 1];
-      const float ddz = zi - position[3 * j + 2];
-      const float dist = sqrtf((ddx * ddx + ddy * ddy) + ddz * ddz);
-      const float rj = radius[j];
-      const float rr = ri + rj;
-      const float ra = ai * ri + adhesion_range[j] * rj;
-      if (!(dist > 0.0f && (dist < rr || dist < ra))) continue;
-      const float t_rep = 1.0f - dist / rr;
-      const float t_adh = 1.0f - dist / ra;
-      const float rep = dist < rr ? sqrtf(rep_i * repulsion[j]) * t_rep * t_rep : 0.0f;
-      const float adh = dist < ra ? sqrtf(adh_i * adhesion[j]) * t_adh * t_adh : 0.0f;
-      const float f = (rep - adh) / dist;
-      vx += (double)(f * ddx);
-      vy += (double)(f * ddy);
-      vz += (double)(f * ddz);
-    }
-  });
+  // a vacant row (the bin past the last, sorted after every cell) has no velocity
+  if (cell_bin[i] < bz_n * by_n * bx_n) {
+    for_neighbour_runs(cell_bin[i], bin_start, bz_n, by_n, bx_n, [&](int begin, int end) {
+      for (int j = begin; j < end; ++j) {
+        if (j == i) continue;
+        const float ddx = xi - position[3 * j];
+        const float ddy = yi - position[3 * j + 1];
+        const float ddz = zi - position[3 * j + 2];
+        const float dist = sqrtf((ddx * ddx + ddy * ddy) + ddz * ddz);
+        const float rj = radius[j];
+        const float rr = ri + rj;
+        const float ra = ai * ri + adhesion_range[j] * rj;
+        if (!(dist > 0.0f && (dist < rr || dist < ra))) continue;
+        const float t_rep = 1.0f - dist / rr;
+        const float t_adh = 1.0f - dist / ra;
+        const float rep = dist < rr ? sqrtf(rep_i * repulsion[j]) * t_rep * t_rep : 0.0f;
+        const float adh = dist < ra ? sqrtf(adh_i * adhesion[j]) * t_adh * t_adh : 0.0f;
+        const float f = (rep - adh) / dist;
+        vx += (double)(f * ddx);
+        vy += (double)(f * ddy);
+        vz += (double)(f * ddz);
+      }
+    });
+  }
   const int row = order[i];
   velocity[3 * row] = (float)vx;
   velocity[3 * row + 1] = (float)vy;
@@ -102,7 +105,7 @@ __device__ void deposit_run(const long long* sorted_voxel, const long long* orde
   const long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (k >= n) return;
   const long long v = sorted_voxel[k];
-  if (k > 0 && sorted_voxel[k - 1] == v) return;
+  if (v >= n_voxels || (k > 0 && sorted_voxel[k - 1] == v)) return;  // n_voxels: vacant
   long long end = k + 1;
   while (end < n && sorted_voxel[end] == v) ++end;
   for (int col = 0; col < n_cols; ++col) {

@@ -7,13 +7,15 @@ device and copy data back to the host:
 - conversions of values to Python: ``__bool__``, ``__int__``, ``__float__``, ``__index__``,
   ``.item()``, ``.tolist()``, ``.get()`` (the host copy :func:`tissue.backend.to_numpy`
   takes);
+- reads of a copy started earlier (:func:`tissue.backend.read_later`), as ``lagged``;
 - operations whose output size depends on the data: ``nonzero``, ``flatnonzero``,
   ``argwhere``, ``unique``, ``compress``, ``extract``, one-argument ``where``, ``repeat``
   with per-element counts, ``bincount`` (CuPy checks the minimum and maximum on the host),
   and boolean-mask indexing ``a[mask]`` and assignment ``a[mask] = value``.
 
 Each event is recorded as ``(phase, kind, site)``: ``site`` is ``file:function`` of the
-innermost frame in the ``tissue`` package, ``phase`` a label the caller sets with
+innermost frame in the ``tissue`` package (outside ``tissue/backend.py``, whose
+``to_numpy`` is the door every read goes through), ``phase`` a label the caller sets with
 :meth:`SyncGuard.phase`. Code inside :meth:`SyncGuard.kernel` (NumPy references of CUDA
 kernels, which run on the device without host round trips) is not counted.
 """
@@ -34,6 +36,7 @@ import tissue
 
 PACKAGE = Path(tissue.__file__).resolve().parent
 ROOT = PACKAGE.parent
+DOOR = PACKAGE / "backend.py"  # to_numpy: a read is its caller's
 SIZED_BY_DATA = {"nonzero", "flatnonzero", "argwhere", "unique", "compress", "extract"}
 
 
@@ -166,7 +169,7 @@ class SyncGuard(types.ModuleType):
         site = "?"
         while frame is not None:
             path = Path(frame.f_code.co_filename).resolve()
-            if path.is_relative_to(PACKAGE):
+            if path.is_relative_to(PACKAGE) and path != DOOR:
                 site = f"{path.relative_to(ROOT)}:{frame.f_code.co_name}"
                 break
             frame = frame.f_back
@@ -198,6 +201,19 @@ class SyncGuard(types.ModuleType):
             yield self
         finally:
             GuardArray.guard = outer
+
+    def read_later(self, array: Any) -> Any:
+        """:func:`tissue.backend.read_later` on this module: its ``value()`` is recorded
+        as a ``lagged`` read (on a GPU, of a copy started earlier that waits for nothing
+        when the device has passed it)."""
+        guard, host = self, np.array(array.view(np.ndarray), copy=True)
+
+        class Lagged:
+            def value(self) -> np.ndarray:
+                guard.record("lagged")
+                return host
+
+        return Lagged()
 
     def sites(self, phase: str) -> Counter[str]:
         """``kind@site`` -> count of the events of ``phase``."""

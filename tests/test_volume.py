@@ -97,7 +97,7 @@ def split_all(sim: Simulation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     centre = cells.position_um.copy()
     axis = np.zeros((cells.n, 3), np.float32)
     axis[:, 0] = 1
-    divide_cells(organ, sim.types, parents, axis, sim.rng)
+    divide_cells(organ, sim.types, np.ones(cells.n, bool), axis, sim.rng)
     return centre, parents, np.arange(parents.size, 2 * parents.size)
 
 

@@ -72,24 +72,25 @@ class Attributes:
             column[rows] = value
 
     def mutate(self, cells: CellStore, daughters: Any, random: CellRandom) -> None:
-        """Add each attribute's ``mutation_sd`` normal spread to the ``daughters`` (row
-        indices; they hold their parents' values), then clip."""
+        """Add each attribute's ``mutation_sd`` normal spread to the ``daughters`` ((n,)
+        bool; they hold their parents' values), then clip. Every row is drawn and the
+        daughters take the result (no host round trip)."""
         names = [n for n in self.names if any(s.mutation_sd > 0 for s in self.specs[n].values())]
-        if not names or daughters.shape[0] == 0:
+        if not names:
             return
         xp = cells.xp
-        ids, types = cells.id[daughters], cells.type[daughters]
+        ids, types = cells.id, cells.type
         for name in names:
             block = self.names.index(name)
             u = random.uniform(ids, MUTATION, Purpose.ATTRIBUTE, block)
             z = normal_from(xp, u[:, 0], u[:, 1])
             column = getattr(cells, name)
-            value = column[daughters]
+            value = column
             for t, spec in self.specs[name].items():
                 if spec.mutation_sd > 0:
                     moved = _clip(xp, value + F32(spec.mutation_sd) * z, spec)
-                    value = xp.where(types == t, moved, value)
-            column[daughters] = value
+                    value = xp.where(daughters & (types == t), moved, value)
+            column[...] = value
 
 
 def _sample(xp: Any, spec: Attribute, u: Any) -> Any:

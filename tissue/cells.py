@@ -3,6 +3,15 @@
 Cells are always kept in id order: new cells take the next ids and are appended, and
 removal compacts stably. Array order is therefore canonical (it depends only on what
 happened, never on the backend), which makes per-voxel sums reproducible.
+
+Births and removals run on the backend without a host round trip: the number of cells
+(``count``) and the next id are 0-d device counters, compaction and the placing of
+daughters are gathers by prefix sums. On a device (``lazy``) the host does not wait for
+the new count: the views keep a host-known number of rows ``n`` that bounds it (rows past
+the cells are *vacant*: state :data:`VACANT`, type -1, id :data:`NO_ID`, excluded from the
+cell grid and deposits), and each change starts an asynchronous copy of the counters that
+:meth:`CellStore.settle_lagged` reads a phenotype step later, when it has long arrived.
+On NumPy the views are trimmed at once (it costs nothing), so there are no vacant rows.
 """
 
 from __future__ import annotations
@@ -13,10 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from tissue.backend import to_numpy
+from tissue.backend import Pending, read_later, to_numpy
 
 LIVE, APOPTOTIC, NECROTIC = 0, 1, 2
 STATE_NAMES = {LIVE: "live", APOPTOTIC: "apoptotic", NECROTIC: "necrotic"}
+VACANT = 3  # a row past the cells (never a cell's state; see the module doc)
+NO_ID = np.iinfo(np.int64).max  # a vacant row's id: ids stay sorted over every row
 
 
 @dataclass(frozen=True)
@@ -40,13 +51,20 @@ BASE_COLUMNS: dict[str, Column] = {
     "attached_min": Column(np.float32, (), 0.0),  # time attached to the partner
     "founder": Column(np.int64, (), -1),  # id of the disseminated cell a lineage began with
 }
+_VACANT_FILL = {"id": NO_ID, "type": -1, "state": VACANT}
 
 
 class CellStore:
     """Per-organ cells as a structure of arrays on one backend.
 
     Columns are accessed as attributes (``cells.position_um``) and return views of the
-    ``n`` live rows; writes go through. Capacity doubles when needed (never a silent drop).
+    first ``n`` rows; writes go through. Capacity doubles when needed (never a silent drop).
+
+    Attributes:
+        n: rows in the views (host int): the number of cells, or on a ``lazy`` store a
+            bound on it until :meth:`settle` (the rows past ``count`` are vacant).
+        count: the number of cells, a 0-d int64 backend array.
+        version: a host counter that changes whenever cells are added or removed.
 
     Args:
         xp: array module (numpy or cupy).
@@ -56,6 +74,8 @@ class CellStore:
             unique for the run and random draws keyed by id never repeat).
         grow_check: called with the new capacity before the store grows; it raises to
             refuse growth that cannot fit (see :func:`tissue.limits.check_cell_growth`).
+        lazy: leave the views untrimmed between reads (default: on every backend but
+            NumPy; see the module doc).
     """
 
     def __init__(
@@ -65,19 +85,23 @@ class CellStore:
         extra_columns: dict[str, Column] | None = None,
         id_base: int = 0,
         grow_check: Callable[[int], None] | None = None,
+        lazy: bool | None = None,
     ) -> None:
         self.xp = xp
         self.grow_check = grow_check
+        self.lazy = xp is not np if lazy is None else lazy
         self.columns = {**BASE_COLUMNS, **(extra_columns or {})}
-        self.n = 0
-        self.next_id = int(id_base)
         self.capacity = max(16, int(capacity))
         self._data = {
-            name: self._allocate(col, self.capacity) for name, col in self.columns.items()
+            name: self._allocate(name, col, self.capacity) for name, col in self.columns.items()
         }
+        self.version = 0
+        self._pending: tuple[int, Pending] | None = None
+        self._set_exact(0, int(id_base))
 
-    def _allocate(self, column: Column, rows: int) -> Any:
-        return self.xp.full((rows, *column.shape), column.fill, dtype=column.dtype)
+    def _allocate(self, name: str, column: Column, rows: int) -> Any:
+        fill = _VACANT_FILL.get(name, column.fill)
+        return self.xp.full((rows, *column.shape), fill, dtype=column.dtype)
 
     def __getattr__(self, name: str) -> Any:
         data = self.__dict__.get("_data")
@@ -88,21 +112,76 @@ class CellStore:
     def __len__(self) -> int:
         return self.n
 
+    @property
+    def occupied(self) -> Any:
+        """(n,) bool: the rows that hold a cell (all of them on a settled store)."""
+        return self.state != VACANT
+
+    @property
+    def next_id(self) -> int:
+        """The id the next new cell gets (settles the store)."""
+        self.settle()
+        return self._next_id
+
+    # --- counters ----------------------------------------------------------------------
+
+    def _set_exact(self, n: int, next_id: int) -> None:
+        """Counters known on the host: ``n`` cells, the next id ``next_id``."""
+        self.n, self._next_id, self.exact = n, next_id, True
+        self.count = self.xp.asarray(n, dtype=self.xp.int64)
+        self._next = self.xp.asarray(next_id, dtype=self.xp.int64)
+        self.version += 1
+
+    def _changed(self) -> None:
+        """After a change made on the backend: trim at once (NumPy) or start the copy of
+        the counters that :meth:`settle_lagged` will read."""
+        self.version += 1
+        counters = self.xp.stack([self.count, self._next])
+        if self.lazy:
+            self.exact = False
+            self._pending = (self.version, read_later(self.xp, counters))
+        else:
+            self.n, self._next_id = (int(c) for c in counters)
+
+    def _take(self, counters: np.ndarray) -> None:
+        self.n, self._next_id = int(counters[0]), int(counters[1])
+        self.exact = True
+
+    def settle(self) -> None:
+        """Trim the views to the cells (a host read of the counters, waiting for the device
+        on a lazy store; nothing when they are known)."""
+        if not self.exact:
+            self._take(to_numpy(self.xp.stack([self.count, self._next])))
+
+    def settle_lagged(self) -> None:
+        """Trim the views from the copy of the counters started at the last change: on a
+        device it arrived long ago (a phenotype step), so the host waits for nothing. Falls
+        back to :meth:`settle` when there is no such copy."""
+        if self.exact:
+            return
+        if self._pending is not None and self._pending[0] == self.version:
+            self._take(self._pending[1].value())
+        else:
+            self.settle()
+
+    # --- rows --------------------------------------------------------------------------
+
     def ensure_capacity(self, rows: int) -> None:
-        """Grow (by doubling) so that ``rows`` cells fit."""
+        """Grow (by doubling) so that ``rows`` rows fit."""
         if rows <= self.capacity:
             return
         new_capacity = max(rows, 2 * self.capacity)
         if self.grow_check is not None:
             self.grow_check(new_capacity)
         for name, col in self.columns.items():
-            grown = self._allocate(col, new_capacity)
+            grown = self._allocate(name, col, new_capacity)
             grown[: self.n] = self._data[name][: self.n]
             self._data[name] = grown
         self.capacity = new_capacity
 
     def add(self, type_index: Any, position_um: Any, **values: Any) -> Any:
-        """Append cells with new ids; returns their ids (backend int64 array).
+        """Append cells with new ids; returns their ids (backend int64 array). Settles the
+        store first (the rows are placed by the host).
 
         Args:
             type_index: (k,) or scalar type index.
@@ -110,11 +189,12 @@ class CellStore:
             values: other columns, each (k, ...) or scalar; unspecified columns get fills.
         """
         xp = self.xp
+        self.settle()
         position_um = xp.asarray(position_um, dtype=xp.float32).reshape(-1, 3)
         k = position_um.shape[0]
         self.ensure_capacity(self.n + k)
         rows = slice(self.n, self.n + k)
-        ids = xp.arange(self.next_id, self.next_id + k, dtype=xp.int64)
+        ids = xp.arange(self._next_id, self._next_id + k, dtype=xp.int64)
         for name, col in self.columns.items():
             self._data[name][rows] = col.fill
         self._data["id"][rows] = ids
@@ -124,44 +204,75 @@ class CellStore:
             if name not in self.columns or name in ("id", "position_um", "type"):
                 raise KeyError(f"cannot set column '{name}' when adding cells")
             self._data[name][rows] = value
-        self.n += k
-        self.next_id += k
+        self._set_exact(self.n + k, self._next_id + k)
         return ids
 
-    def duplicate(self, parents: Any, position_um: Any) -> Any:
-        """Append daughters of cells ``parents`` (int64 indices, ascending) at the given
-        positions: every column is copied from the parent except id, position, age and
-        state time. Returns the daughters' indices."""
-        xp = self.xp
-        k = int(parents.shape[0])
-        self.ensure_capacity(self.n + k)
-        rows = slice(self.n, self.n + k)
+    def split(self, dividing: Any, position_um: Any) -> Any:
+        """Append a daughter of each cell where ``dividing`` ((n,) bool), in row order:
+        every column is copied from the parent except id (the next ids), position (the
+        parent's row of ``position_um``, (n, 3) float32), age, state time and attachment.
+        On the backend, without a host read. Returns (n,) bool over the new rows: the
+        daughters."""
+        xp, n = self.xp, self.n
+        if n == 0 or not (self.lazy or bool(dividing.any())):
+            return xp.zeros(n, dtype=bool)
+        dividing = dividing & (xp.arange(n, dtype=xp.int64) < self.count)
+        ranks = xp.cumsum(dividing, dtype=xp.int64)  # daughters up to each row
+        births = ranks[-1]
+        # a lazy store bounds its rows (every cell could divide); NumPy knows them
+        rows = 2 * n if self.lazy else int(self.count + births)
+        self.ensure_capacity(rows)
+        rank = xp.arange(rows, dtype=xp.int64) - self.count
+        daughter = (rank >= 0) & (rank < births)
+        parent = xp.minimum(xp.searchsorted(ranks, rank + 1, side="left"), n - 1)
         for name in self.columns:
-            self._data[name][rows] = self._data[name][parents]
-        self._data["id"][rows] = xp.arange(self.next_id, self.next_id + k, dtype=xp.int64)
-        self._data["position_um"][rows] = position_um
-        self._data["age_min"][rows] = 0.0
-        self._data["state_time_min"][rows] = 0.0
-        self._data["partner"][rows] = -1
-        self._data["attached_min"][rows] = 0.0
-        self.n += k
-        self.next_id += k
-        return xp.arange(rows.start, rows.stop, dtype=xp.int64)
+            data = self._data[name]
+            pick = daughter.reshape(-1, *([1] * (data.ndim - 1)))
+            data[:rows] = xp.where(pick, data[parent], data[:rows])
+        new = {
+            "id": self._next + rank,
+            "position_um": position_um[parent],
+            "age_min": 0.0,
+            "state_time_min": 0.0,
+            "partner": -1,
+            "attached_min": 0.0,
+        }
+        for name, value in new.items():
+            data = self._data[name]
+            pick = daughter.reshape(-1, *([1] * (data.ndim - 1)))
+            data[:rows] = xp.where(pick, xp.asarray(value, dtype=data.dtype), data[:rows])
+        self.n = rows
+        self.count = self.count + births
+        self._next = self._next + births
+        self._changed()
+        return daughter[: self.n]
 
     def keep(self, mask: Any) -> None:
-        """Remove the cells where ``mask`` (N,) bool is False, keeping order."""
-        index = self.xp.nonzero(mask)[0]
-        k = int(index.shape[0])
-        if k == self.n:
+        """Remove the cells where ``mask`` ((n,) bool) is False, keeping order; on the
+        backend, without a host read (rows past the kept cells become vacant)."""
+        xp, n = self.xp, self.n
+        if n == 0 or not (self.lazy or not bool(mask.all())):
             return
-        for name in self.columns:
-            self._data[name][:k] = self._data[name][index]
-        self.n = k
+        rows = xp.arange(n, dtype=xp.int64)
+        kept = xp.cumsum(mask & (rows < self.count), dtype=xp.int64)
+        count = kept[-1]
+        source = xp.minimum(xp.searchsorted(kept, rows + 1, side="left"), n - 1)
+        filled = rows < count
+        for name, col in self.columns.items():
+            data = self._data[name]
+            pick = filled.reshape(-1, *([1] * (data.ndim - 1)))
+            fill = xp.asarray(_VACANT_FILL.get(name, col.fill), dtype=data.dtype)
+            data[:n] = xp.where(pick, data[source], fill)
+        self.count = count
+        self._changed()
+
+    # --- state -------------------------------------------------------------------------
 
     def export_state(self) -> tuple[dict[str, np.ndarray], dict[str, int]]:
         """Everything needed to restore the store: host copies of the columns' live rows,
         and the counters ``n``, ``next_id`` and ``capacity``."""
-        counters = {"n": self.n, "next_id": self.next_id, "capacity": self.capacity}
+        self.settle()
+        counters = {"n": self.n, "next_id": self._next_id, "capacity": self.capacity}
         return self.to_numpy(), counters
 
     def restore_state(self, columns: dict[str, np.ndarray], counters: dict[str, int]) -> None:
@@ -184,13 +295,13 @@ class CellStore:
                     f"cell column '{name}' is {value.dtype}{tuple(value.shape)}, "
                     f"expected {np.dtype(col.dtype)}{(n, *col.shape)}"
                 )
-            data[name] = self._allocate(col, capacity)
+            data[name] = self._allocate(name, col, capacity)
             data[name][:n] = self.xp.asarray(value)
         self._data = data
-        self.n = n
-        self.next_id = int(counters["next_id"])
         self.capacity = capacity
+        self._set_exact(n, int(counters["next_id"]))
 
     def to_numpy(self) -> dict[str, np.ndarray]:
-        """Host copies of all columns' live rows."""
+        """Host copies of all columns' rows (settles the store)."""
+        self.settle()
         return {name: to_numpy(self._data[name][: self.n]).copy() for name in self.columns}

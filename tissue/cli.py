@@ -277,7 +277,10 @@ def _run_with_progress(runner: Any, stop: Any, name: str, backend: str) -> str:
 
         def report(done: int, _total: int) -> None:
             if done % every == 0 or done == _total:
-                cells = sum(organ.cells.n for organ in sim.organs.values())
+                cells = 0
+                for organ in sim.organs.values():
+                    organ.cells.settle()  # a few hundred reads a run, for the display
+                    cells += organ.cells.n
                 progress.update(task, completed=done, day=sim.time_min / 1440, cells=cells)
 
         return str(runner.run(stop, progress=report))

@@ -180,6 +180,7 @@ class Observables:
         n_types = len(self.types.names)
         for oname, organ in organs.items():
             cells = organ.cells
+            cells.settle()  # outputs read the counts (the step loop leaves them on the device)
             xp = organ.xp
             out[f"{oname}.cells"] = float(cells.n)
             code = cells.type.astype(xp.int64) * n_states + cells.state.astype(xp.int64)
@@ -200,6 +201,7 @@ class Observables:
         if not self.config.tumour_types:
             return
         for oname, organ in organs.items():
+            organ.cells.settle()
             radius = self._front(organ)[0]["front_radius_um"]
             speed = self._front_speed(oname, time_min, radius)
             if time_min != self.front_seen.get(oname, (math.nan,))[0]:

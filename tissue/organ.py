@@ -284,6 +284,7 @@ class Organ:
     ) -> Any:
         """Append cells of one type (see :meth:`CellStore.add`) with their attributes drawn;
         returns their ids."""
+        self.cells.settle()
         first = self.cells.n
         ids = self.cells.add(type_index, positions_um, **values)
         self.attributes.draw(self.cells, first, random)
@@ -346,7 +347,7 @@ class Contacts:
         self.types = types
         self._pairs: dict[int, tuple[Any, Any]] = {}
         self._grid: CellGrid | None = None
-        self._key: tuple[int, int] = (-1, -1)
+        self._key = -1
 
     def pairs(self, query_type: int) -> tuple[Any, Any]:
         """(i, j) with i a cell of ``query_type`` and j any cell touching it: centres
@@ -355,9 +356,8 @@ class Contacts:
         Recomputed when cells were added or removed since."""
         organ, types = self.organ, self.types
         cells = organ.cells
-        key = (cells.n, cells.next_id)
-        if key != self._key:
-            self._key = key
+        if cells.version != self._key:
+            self._key = cells.version
             self._pairs = {}
             self._grid = build_cell_grid(
                 organ.xp,
@@ -365,6 +365,7 @@ class Contacts:
                 organ.grid.origin_xyz_um,
                 organ.grid.extent_xyz_um,
                 types.max_interaction_um,
+                cells.occupied,
             )
         if query_type not in self._pairs:
             xp = organ.xp

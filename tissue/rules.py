@@ -93,6 +93,7 @@ def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
         organ.grid.origin_xyz_um,
         organ.grid.extent_xyz_um,
         types.max_interaction_um,
+        cells.occupied,
     )
     velocity = pair_velocity(
         cells.position_um,
@@ -185,6 +186,7 @@ def phenotype_step(
         (from type, to type) -> number of cells that changed type.
     """
     xp, cells = organ.xp, organ.cells
+    cells.settle_lagged()
     if cells.n == 0:
         return {}
     dt = F32(dt_min)
@@ -212,10 +214,9 @@ def phenotype_step(
     ) | (
         (cells.state == NECROTIC) & (cells.state_time_min >= types.of("necrotic_clearance_min", t))
     )
-    if bool(cleared.any()):
-        cells.keep(~cleared)
-        t = cells.type
-        oxygen = _oxygen(organ, types, fill=math.inf)
+    cells.keep(~cleared)
+    t = cells.type
+    oxygen = _oxygen(organ, types, fill=math.inf)
 
     changed = transition_step(organ, types, rng, step, dt_min, behave)
     if changed:
@@ -230,10 +231,7 @@ def phenotype_step(
     cycle = behave("cycle", cycle)
     u = rng.uniform(cells.id, step, Purpose.DIVISION)
     p_divide = xp.minimum(xp.expm1(cycle * dt), F32(1))
-    parents = xp.nonzero(live & (u[:, 0] < p_divide))[0]
-    if parents.shape[0]:
-        axis = unit_vectors(xp, u[parents, 1], u[parents, 2])
-        divide_cells(organ, types, parents, axis, rng)
+    divide_cells(organ, types, live & (u[:, 0] < p_divide), unit_vectors(xp, u[:, 1], u[:, 2]), rng)
     return changed
 
 
@@ -315,7 +313,7 @@ def attack_step(
     u = rng.uniform(cells.id, step, Purpose.ATTACK)
     grid = build_cell_grid(
         xp, cells.position_um, organ.grid.origin_xyz_um, organ.grid.extent_xyz_um,
-        types.max_interaction_um,
+        types.max_interaction_um, cells.occupied,
     )  # fmt: skip
     touch = types.of("adhesion_range", cells.type) * types.radius(cells)
     origin = xp.asarray(organ.grid.origin_xyz_um, dtype=xp.float32)
@@ -392,25 +390,26 @@ def _target_score(xp: Any, cells: Any, spec: Any, live_only: bool = True) -> Any
     return xp.where(target & ~xp.isnan(s), s, F32(0))
 
 
-def divide_cells(organ: Organ, types: CellTypes, parents: Any, axis: Any, rng: CellRandom) -> None:
-    """Split each parent along ``axis`` (k, 3): it moves half its radius back, its daughter
-    half a radius forward (a radius with ``division_placement = "physicell"``); a position the
-    type may not occupy falls back to the centre. Both restart their age (and so their
-    ``division_volume``); the daughter inherits the parent's attributes (with their mutation
-    spread)."""
+def divide_cells(organ: Organ, types: CellTypes, dividing: Any, axis: Any, rng: CellRandom) -> None:
+    """Split each cell where ``dividing`` ((N,) bool) along its row of ``axis`` (N, 3): it
+    moves half its radius back, its daughter half a radius forward (a radius with
+    ``division_placement = "physicell"``); a position the type may not occupy falls back to
+    the centre. Both restart their age (and so their ``division_volume``); the daughter
+    inherits the parent's attributes (with their mutation spread). Every cell is computed
+    and the dividing ones take the result (no host round trip)."""
     xp, cells = organ.xp, organ.cells
-    t = cells.type[parents]
-    centre = cells.position_um[parents]
-    radius = types.radius(cells)[parents][:, None]
+    t = cells.type
+    centre = cells.position_um
+    radius = types.radius(cells)[:, None]
     offsets = (F32(0.5) * radius * axis, types.of("division_offset", t)[:, None] * radius * axis)
     placed = []
     for sign, offset in zip((-1, 1), offsets, strict=True):
         trial = centre + F32(sign) * offset
         ok = organ.allowed_positions(t, trial)[:, None]
         placed.append(xp.where(ok, trial, centre))
-    cells.position_um[parents] = placed[0]
-    cells.age_min[parents] = 0
-    daughters = cells.duplicate(parents, placed[1])
+    cells.position_um[...] = xp.where(dividing[:, None], placed[0], centre)
+    cells.age_min[...] = xp.where(dividing, F32(0), cells.age_min)
+    daughters = cells.split(dividing, placed[1])
     organ.attributes.mutate(cells, daughters, rng)
 
 
@@ -453,8 +452,9 @@ def cell_exchange(
         columns.append((s * target * volume + e) * inv_vox)
         columns.append((s + u) * volume * inv_vox)
     values = xp.stack(columns, axis=1).astype(xp.float32)
-    flat = organ.grid.flat_index(xp, cells.position_um)
-    sums = deposit(flat, values, organ.grid.n_voxels)
+    n_voxels = organ.grid.n_voxels
+    flat = xp.where(cells.occupied, organ.grid.flat_index(xp, cells.position_um), n_voxels)
+    sums = deposit(flat, values, n_voxels)
     shape = organ.grid.shape_zyx
     source = {f: sums[2 * i].reshape(shape) for i, f in enumerate(fields)}
     uptake = {f: sums[2 * i + 1].reshape(shape) for i, f in enumerate(fields)}

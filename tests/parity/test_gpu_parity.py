@@ -131,6 +131,14 @@ def test_pair_velocity_identical(cp, n: int) -> None:
     cpu = pair_velocity_numpy(positions, *columns, cpu_grid)
     gpu = pair_velocity_cuda(cp.asarray(positions), *(cp.asarray(a) for a in columns), gpu_grid)
     np.testing.assert_array_equal(gpu.get(), cpu)
+    occupied = rng.random(n) < 0.8  # with vacant rows, as a device's cell store has
+    cpu_grid = build_cell_grid(np, positions, (0, 0, 0), extent, 27.0, occupied)
+    gpu_grid = build_cell_grid(
+        cp, cp.asarray(positions), (0, 0, 0), extent, 27.0, cp.asarray(occupied)
+    )
+    cpu = pair_velocity_numpy(positions, *columns, cpu_grid)
+    gpu = pair_velocity_cuda(cp.asarray(positions), *(cp.asarray(a) for a in columns), gpu_grid)
+    np.testing.assert_array_equal(gpu.get(), cpu)
 
 
 def test_deposit_identical(cp) -> None:
@@ -138,6 +146,7 @@ def test_deposit_identical(cp) -> None:
 
     rng = np.random.default_rng(6)
     voxel = rng.integers(0, 300, size=20_000).astype(np.int64)
+    voxel[::9] = 400  # vacant rows: left out
     values = rng.normal(size=(20_000, 5)).astype(np.float32)
     np.testing.assert_array_equal(
         deposit_cuda(cp.asarray(voxel), cp.asarray(values), 400).get(),

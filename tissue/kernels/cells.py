@@ -46,14 +46,21 @@ def build_cell_grid(
     origin_xyz_um: tuple[float, float, float],
     extent_xyz_um: tuple[float, float, float],
     bin_um: float,
+    occupied: Any = None,
 ) -> CellGrid:
-    """Bin cells (N, 3 float32 um) into cubes of ``bin_um`` over the given box."""
+    """Bin cells (N, 3 float32 um) into cubes of ``bin_um`` over the given box.
+
+    Rows where ``occupied`` ((N,) bool, default all) is False (vacant rows of a cell
+    store) get the bin past the last, ``n_bins``: they sort last, lie in no bin's run and
+    so are nobody's neighbour; ``bin_start[n_bins]`` is the number of occupied rows."""
     shape_xyz = tuple(max(1, int(np.ceil(e / bin_um))) for e in extent_xyz_um)
     origin = xp.asarray(origin_xyz_um, dtype=xp.float32)
     ijk = xp.floor((positions_um - origin) / xp.float32(bin_um)).astype(xp.int32)
     ijk = xp.minimum(xp.maximum(ijk, 0), xp.asarray(shape_xyz, dtype=xp.int32) - 1)
     bx, by, bz = shape_xyz
     cell_bin = (ijk[:, 2] * by + ijk[:, 1]) * bx + ijk[:, 0]
+    if occupied is not None:
+        cell_bin = xp.where(occupied, cell_bin, xp.int32(bx * by * bz))
     order = stable_argsort(cell_bin).astype(xp.int32)
     # each bin's run starts where the sorted bins reach it: sizes known without a host read
     bins = xp.arange(bx * by * bz + 1, dtype=xp.int32)
@@ -159,12 +166,14 @@ def pair_velocity_numpy(
     b_zyx = np.stack(
         [cell_bin // (shape[1] * shape[2]), (cell_bin // shape[2]) % shape[1], cell_bin % shape[2]]
     )  # (3, N)
+    binned = cell_bin < shape.prod()  # vacant rows (the bin past the last) have no velocity
     velocity = np.zeros((n, 3), dtype=np.float32)  # in bin order
     for lo in range(0, n, CHUNK_CELLS):
         cells = np.arange(lo, min(n, lo + CHUNK_CELLS), dtype=np.int64)
         offsets = NEIGHBOUR_OFFSETS.T[:, :, None]
         nb_zyx = b_zyx[:, None, lo : lo + len(cells)] + offsets  # (3, 27, m)
         valid = (nb_zyx.min(axis=0) >= 0) & np.all(nb_zyx < shape[:, None, None], axis=0)
+        valid &= binned[lo : lo + len(cells)]
         nb = np.where(valid, (nb_zyx[0] * shape[1] + nb_zyx[1]) * shape[2] + nb_zyx[2], 0)
         length = np.where(valid, counts[nb], 0).ravel()  # offset-major: offset, then cell
         start = bin_start[nb].ravel()
@@ -288,14 +297,15 @@ def pair_velocity(*args: Any) -> Any:
 
 def deposit_numpy(voxel: np.ndarray, values: np.ndarray, n_voxels: int) -> np.ndarray:
     """Per-voxel sums (K, n_voxels) of per-cell values (N, K), float32 or float64 (the
-    result has the values' dtype).
+    result has the values' dtype); cells in voxel ``n_voxels`` (vacant rows) are left out.
 
     Each voxel's cells are added in array order in float64, then rounded once.
     """
     n_cols = values.shape[1]
     out = np.zeros((n_cols, n_voxels), dtype=values.dtype)
     for col in range(n_cols):
-        out[col] = np.bincount(voxel, weights=values[:, col], minlength=n_voxels)
+        sums = np.bincount(voxel, weights=values[:, col], minlength=n_voxels + 1)
+        out[col] = sums[:n_voxels]
     return out
 
 
