@@ -192,3 +192,33 @@ extern "C" __global__ void choose_targets(const float* position, const float* re
   chosen[i] = row;
   distance[i] = dist;
 }
+
+// Live cells of type `target` touching each cell of type `query` (distance < reach_i +
+// reach_j, j != i), as float; 0 for the other cells. One thread per cell in array order,
+// walking the neighbour bins' runs of the bin-sorted cells (vacant rows are in none). The
+// count is an integer, so the order of the walk does not matter.
+extern "C" __global__ void count_contacts(const float* position, const float* reach,
+                                          const short* type, const signed char* state,
+                                          const int* cell_bin, const int* order,
+                                          const int* bin_start, float* out, int n, int bz_n,
+                                          int by_n, int bx_n, int query, int target) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  if (type[i] != query || cell_bin[i] >= bz_n * by_n * bx_n) {
+    out[i] = 0.0f;
+    return;
+  }
+  const float xi = position[3 * i], yi = position[3 * i + 1], zi = position[3 * i + 2];
+  int count = 0;
+  for_neighbour_runs(cell_bin[i], bin_start, bz_n, by_n, bx_n, [&](int begin, int end) {
+    for (int k = begin; k < end; ++k) {
+      const int j = order[k];
+      if (j == i || type[j] != target || state[j] != 0) continue;
+      const float ddx = xi - position[3 * j];
+      const float ddy = yi - position[3 * j + 1];
+      const float ddz = zi - position[3 * j + 2];
+      if (sqrtf((ddx * ddx + ddy * ddy) + ddz * ddz) < reach[i] + reach[j]) ++count;
+    }
+  });
+  out[i] = (float)count;
+}

@@ -36,19 +36,15 @@ KERNEL_MODULES = (
     tissue.kernels.random,
 )
 # The remaining synchronisations, per phase as kind@file:function -> count. Mechanics
-# (motility, pair forces, motion), attack (every mechanics step) and secretion (rules on
-# fields included) have none. Deaths, clearance and births run on the backend with device
-# counters (see tissue.cells): each phenotype step reads the count once, from the copy the
-# previous change started (LAGGED: on a GPU a copy a phenotype step old, which waits for
-# nothing), except where the host placed cells since and knows it. What is left needs
-# device-side counters too: contacts, transitions, intravasation, recruitment, and the
-# solver's stopping test.
+# (motility, pair forces, motion), attack (every mechanics step), secretion (rules on
+# fields included), contacts (a kernel counts them) and transitions have none. Deaths,
+# clearance and births run on the backend with device counters (see tissue.cells): each
+# phenotype step reads the count once, from the copy the previous change started (LAGGED:
+# on a GPU a copy a phenotype step old, which waits for nothing), except where the host
+# placed cells since and knows it. What is left: the body's stochastic blood (the cells
+# leaving, the circulating cells' fates and the arrivals placed by the host), recruitment,
+# and the solver's stopping test.
 LAGGED = "lagged@tissue/cells.py:settle_lagged"
-CONTACTS = {  # per query type: its cells, the candidates' count, the hits
-    "nonzero@tissue/organ.py:pairs": 1,
-    "int@tissue/kernels/cells.py:contact_pairs": 1,
-    "mask-index@tissue/kernels/cells.py:contact_pairs": 2,
-}
 CONVERGENCE = "get@tissue/solver.py:_read"  # the field solver's stopping test, read from
 # the iteration the previous step stopped at (one read per solve while that holds)
 CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] = {
@@ -88,11 +84,6 @@ CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] 
             "phenotype": {
                 LAGGED: 9,  # 12 organ steps, 3 after arrivals the host placed
                 "get@tissue/cells.py:settle": 1,  # the next id for arrivals' draws
-                **{site: 7 * count for site, count in CONTACTS.items()},
-                "bool@tissue/behaviours.py:apply": 36,  # any cell of a contact rule's type
-                "mask-index@tissue/organ.py:count": 7,  # live contacts of a type
-                "bincount@tissue/organ.py:count": 7,
-                "nonzero@tissue/rules.py:transition_step": 12,  # cells changing type
                 "int@tissue/body.py:_intravasate": 7,  # cells leaving
                 "nonzero@tissue/body.py:_label_voxels": 1,  # where recruits appear
                 "nonzero@tissue/body.py:_recruit": 14,

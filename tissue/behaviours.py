@@ -96,7 +96,7 @@ class Behaviours:
         n = cells.n
         for group in groups:
             # every cell is evaluated and the rule's type takes the result (no host round
-            # trip), except that contacts are only searched for a type that has cells
+            # trip)
             selected = cells.type == group.type_index
             terms = []
             for rule in group.rules:
@@ -105,8 +105,6 @@ class Behaviours:
                     level = xp.asarray(sensing.signal_value(rule.signal)).astype(xp.float32)
                     signal = xp.broadcast_to(level, (n,))
                 elif parsed.kind == "contact":
-                    if not bool(selected.any()):
-                        break
                     factor = F32(sensing.factor(rule.signal))
                     counts = contacts.count(group.type_index, self.type_names.index(parsed.name))
                     signal = counts * factor
@@ -120,9 +118,8 @@ class Behaviours:
                 terms.append(
                     (signal, rule.half_max, rule.hill_coefficient, rule.as_signal == "rises")
                 )
-            else:
-                h = hill_sum(xp, terms)
-                value = xp.where(selected, value + (F32(group.to_value) - value) * h, value)
+            h = hill_sum(xp, terms)
+            value = xp.where(selected, value + (F32(group.to_value) - value) * h, value)
         for t, scale in scales:
             a = getattr(cells, scale.attribute)
             if scale.kind == "ramp":

@@ -87,6 +87,7 @@ class Body:
         }
         self.ctc = 0
         self.counters = dict.fromkeys(LEDGER_COUNTERS, 0)
+        self._extravasated = self.xp.zeros((), dtype=self.xp.int64)  # since the last read
         self.tick = 0
         self._start = {
             name: schedule.ticks_of_min(action.start_day * 1440.0) if action.start_day > 0 else 0
@@ -311,14 +312,20 @@ class Body:
             positions = organ.grid.in_voxels(xp, voxels[hit], u[hit, 1:4])
             organ.add_cells(self.types.names.index(recruit.type), positions, self.random)
 
-    def record_transitions(self, changed: dict[tuple[int, int], int]) -> None:
-        """Count extravasations: arrested cells that became another type."""
+    def record_transitions(self, changed: Any) -> None:
+        """Count extravasations, arrested cells that became another type, from a phenotype
+        step's type changes ((n_types, n_types) int64 backend array or None); the count
+        stays on the backend until the ledger is read."""
         arrest = self._arrest
-        if arrest < 0:
+        if arrest < 0 or changed is None:
             return
-        self.counters["extravasated"] += sum(
-            n for (a, b), n in changed.items() if a == arrest and b != arrest
-        )
+        self._extravasated = self._extravasated + changed[arrest].sum()
+
+    def ledger(self) -> dict[str, int]:
+        """The ledger's counters, with the extravasations counted on the backend added."""
+        self.counters["extravasated"] += int(self._extravasated)
+        self._extravasated = self.xp.zeros((), dtype=self.xp.int64)
+        return self.counters
 
     # --- observables and state -------------------------------------------------------
 
@@ -328,7 +335,7 @@ class Body:
             return {}
         out = {"circulation.ctc": float(self.ctc)}
         out.update({f"circulation.{k}": float(to_numpy(v)) for k, v in self.blood_values.items()})
-        ledger: dict[str, float] = {k: float(v) for k, v in self.counters.items()}
+        ledger: dict[str, float] = {k: float(v) for k, v in self.ledger().items()}
         ledger["in_blood"] = float(self.ctc)
         ledger.update(self._lineages())
         out.update({f"ledger.{k}": v for k, v in ledger.items()})
@@ -366,7 +373,7 @@ class Body:
         counters to ``state``."""
         for name, value in self.blood_values.items():
             state.arrays[f"circulation/species/{name}"] = to_numpy(value).reshape(1)
-        state.counters["circulation"] = {"ctc": self.ctc, **self.counters}
+        state.counters["circulation"] = {"ctc": self.ctc, **self.ledger()}
 
     def restore_state(self, state: SimulationState) -> None:
         """Take the blood and the ledger from ``state`` (a body without a circulation has
@@ -390,3 +397,4 @@ class Body:
             raise ValueError(f"missing circulation counters {missing}")
         self.ctc = int(counters["ctc"])
         self.counters = {k: int(counters[k]) for k in LEDGER_COUNTERS}
+        self._extravasated = self.xp.zeros((), dtype=self.xp.int64)

@@ -22,7 +22,7 @@ from tissue.config import OrganConfig, Scenario
 from tissue.fields import FieldSolver
 from tissue.geometry import build_labels
 from tissue.grid import Grid
-from tissue.kernels.cells import CellGrid, build_cell_grid, contact_pairs
+from tissue.kernels.cells import CellGrid, build_cell_grid, count_contacts
 from tissue.limits import check_cell_growth
 from tissue.rng import CellRandom
 from tissue.signals import parse_behaviour
@@ -335,8 +335,8 @@ class Organ:
 
 
 class Contacts:
-    """Cells touching each other in one organ at one moment (computed on demand, once for
-    each type of querying cell).
+    """Cells touching each other in one organ at one moment: centres closer than the sum
+    of their adhesion reaches (the cell grid built on demand, once while the cells stay).
 
     One is made per organ for each process step (diffusion, phenotype) and shared by all
     that read contacts in it; cells move only in the mechanics step, between them.
@@ -345,20 +345,18 @@ class Contacts:
     def __init__(self, organ: Organ, types: CellTypes) -> None:
         self.organ = organ
         self.types = types
-        self._pairs: dict[int, tuple[Any, Any]] = {}
         self._grid: CellGrid | None = None
+        self._reach: Any = None
         self._key = -1
 
-    def pairs(self, query_type: int) -> tuple[Any, Any]:
-        """(i, j) with i a cell of ``query_type`` and j any cell touching it: centres
-        closer than the sum of their adhesion reaches.
-
-        Recomputed when cells were added or removed since."""
+    def count(self, query_type: int, type_index: int) -> Any:
+        """(N,) float32: live cells of ``type_index`` touching each cell of ``query_type``
+        (0 for the others); on the backend, without a host round trip. Cells added or
+        removed since the last call are seen."""
         organ, types = self.organ, self.types
         cells = organ.cells
         if cells.version != self._key:
             self._key = cells.version
-            self._pairs = {}
             self._grid = build_cell_grid(
                 organ.xp,
                 cells.position_um,
@@ -367,18 +365,13 @@ class Contacts:
                 types.max_interaction_um,
                 cells.occupied,
             )
-        if query_type not in self._pairs:
-            xp = organ.xp
-            assert self._grid is not None
-            reach = types.of("adhesion_range", cells.type) * types.radius(cells)
-            query = xp.nonzero(cells.type == query_type)[0].astype(xp.int64)
-            self._pairs[query_type] = contact_pairs(xp, cells.position_um, reach, self._grid, query)
-        return self._pairs[query_type]
-
-    def count(self, query_type: int, type_index: int) -> Any:
-        """(N,) float32: live cells of ``type_index`` touching each cell (counted for the
-        cells of ``query_type``, 0 for others)."""
-        xp, cells = self.organ.xp, self.organ.cells
-        i, j = self.pairs(query_type)
-        hit = (cells.type[j] == type_index) & (cells.state[j] == LIVE)
-        return xp.bincount(i[hit], minlength=cells.n).astype(xp.float32)
+            self._reach = types.of("adhesion_range", cells.type) * types.radius(cells)
+        return count_contacts(
+            cells.position_um,
+            self._reach,
+            cells.type,
+            cells.state,
+            np.int16(query_type),
+            np.int16(type_index),
+            self._grid,
+        )

@@ -19,9 +19,6 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
-from tissue.backend import to_numpy
 from tissue.behaviours import Behave, unchanged
 from tissue.cells import APOPTOTIC, LIVE, NECROTIC
 from tissue.grid import F32
@@ -175,7 +172,7 @@ def phenotype_step(
     dt_min: float,
     contacts: Contacts,
     behave: Behave = unchanged,
-) -> dict[tuple[int, int], int]:
+) -> Any:
     """Death, clearance, transitions and division over ``dt_min``; ``contacts`` are the
     step's (``behave``'s contact signals read them).
 
@@ -183,12 +180,13 @@ def phenotype_step(
     exp(rate dt) - 1, so the expected number of live cells grows as exp((b - d) t) exactly.
 
     Returns:
-        (from type, to type) -> number of cells that changed type.
+        the type changes of :func:`transition_step` ((n_types, n_types) int64 backend
+        array, or None).
     """
     xp, cells = organ.xp, organ.cells
     cells.settle_lagged()
     if cells.n == 0:
-        return {}
+        return None
     dt = F32(dt_min)
     t = cells.type
     oxygen = _oxygen(organ, types, fill=math.inf)
@@ -219,8 +217,7 @@ def phenotype_step(
     oxygen = _oxygen(organ, types, fill=math.inf)
 
     changed = transition_step(organ, types, rng, step, dt_min, behave)
-    if changed:
-        t = cells.type
+    t = cells.type
     live = cells.state == LIVE
     cycle = types.of("cycle_rate_per_min", t) * rising_ramp(
         xp,
@@ -242,19 +239,21 @@ def transition_step(
     step: int,
     dt_min: float,
     behave: Behave = unchanged,
-) -> dict[tuple[int, int], int]:
+) -> Any:
     """Live cells change type at their type's transition rates (moved by rules): with
     total rate R a cell changes with probability 1 - exp(-R dt), to each target in
-    proportion to its rate. A changed cell keeps its place, age and lineage.
+    proportion to its rate. A changed cell keeps its place, age and lineage. Every cell
+    draws and picks; the changing ones take the result (no host round trip).
 
     Returns:
-        (from type, to type) -> number of cells that changed.
+        (n_types, n_types) int64 backend array: cells that changed from type a to type b
+        (None when no type changes).
     """
     xp, cells = organ.xp, organ.cells
     n_types = len(types.names)
     targets = sorted({to for table in types.transitions.values() for to in table})
     if cells.n == 0 or not targets:
-        return {}
+        return None
     t = cells.type
     live = cells.state == LIVE
     rates = []
@@ -268,18 +267,19 @@ def transition_step(
     rate = xp.stack(rates, axis=1)  # (N, n_targets)
     total = rate.sum(axis=1)
     u = rng.uniform(cells.id, step, Purpose.TRANSITION)
-    moving = xp.nonzero((total > 0) & (u[:, 0] < -xp.expm1(-total * F32(dt_min))))[0]
-    if moving.shape[0] == 0:
-        return {}
-    cumulative = xp.cumsum(rate[moving], axis=1)
-    pick = (u[moving, 1] * total[moving])[:, None] >= cumulative
+    moving = (total > 0) & (u[:, 0] < -xp.expm1(-total * F32(dt_min)))
+    cumulative = xp.cumsum(rate, axis=1)
+    pick = (u[:, 1] * total)[:, None] >= cumulative
     choice = xp.minimum(pick.sum(axis=1), len(targets) - 1)
-    new_type = xp.asarray(targets, dtype=xp.int16)[choice]
-    pairs = xp.stack([t[moving].astype(xp.int64), new_type.astype(xp.int64)], axis=1)
-    keys, counts = np.unique(to_numpy(pairs), axis=0, return_counts=True)
-    cells.type[moving] = new_type
-    cells.direction[moving] = 0
-    return {(int(a), int(b)): int(c) for (a, b), c in zip(keys, counts, strict=True)}
+    codes = xp.asarray(targets, dtype=xp.int16)
+    new_type = codes[choice]
+    chosen = new_type[:, None] == codes[None, :]  # (N, n_targets)
+    changed = xp.zeros((n_types, n_types), dtype=xp.int64)
+    for a in range(n_types):
+        changed[a, codes] = (chosen & (moving & (t == a))[:, None]).sum(axis=0)
+    cells.type[...] = xp.where(moving, new_type, t)
+    cells.direction[...] = xp.where(moving[:, None], F32(0), cells.direction)
+    return changed
 
 
 def attack_step(

@@ -1,7 +1,8 @@
 """Cell hot paths: the cell grid, pairwise mechanics, contact pairs and deposits into voxels.
 
-``contact_pairs`` is written once against the array module (no CUDA twin); the others pair
-a NumPy reference with a CUDA launcher.
+``contact_pairs`` is written once against the array module (no CUDA twin; the references
+of ``choose_targets`` and ``count_contacts`` use it); the others pair a NumPy reference
+with a CUDA launcher.
 
 Determinism: every sum over a cell's neighbours or a voxel's cells runs in a fixed order
 (neighbour bins z-major from -1 to +1, then cells by position in the bin-sorted order;
@@ -432,3 +433,72 @@ def choose_targets_cuda(
 def choose_targets(*args: Any) -> tuple[Any, Any]:
     """Dispatch to the NumPy or CUDA target choice by the arrays' backend."""
     return (choose_targets_cuda if on_device(args[0]) else choose_targets_numpy)(*args)
+
+
+def count_contacts_numpy(
+    positions: np.ndarray,
+    reach: np.ndarray,
+    cell_type: np.ndarray,
+    state: np.ndarray,
+    query: np.int16,
+    target: np.int16,
+    grid: CellGrid,
+) -> np.ndarray:
+    """(N,) float32: the live cells of type ``target`` touching each cell of type ``query``
+    (:func:`contact_pairs` with ``reach``), 0 for the other cells.
+
+    Args:
+        positions: (N, 3) float32 um. reach: (N,) float32 contact reach (um).
+        cell_type: (N,) int16. state: (N,) int8 (0: live). grid: the cell grid of
+            ``positions`` (vacant rows outside every bin).
+    """
+    n = positions.shape[0]
+    rows = np.nonzero(cell_type == query)[0].astype(np.int64)
+    rows = rows[grid.cell_bin[rows] < int(np.prod(grid.shape_zyx))]
+    i, j = contact_pairs(np, positions, reach, grid, rows)
+    hit = (cell_type[j] == target) & (state[j] == 0)
+    return np.bincount(i[hit], minlength=n).astype(np.float32)
+
+
+def count_contacts_cuda(
+    positions: Any,
+    reach: Any,
+    cell_type: Any,
+    state: Any,
+    query: np.int16,
+    target: np.int16,
+    grid: CellGrid,
+) -> Any:
+    """CUDA twin of :func:`count_contacts_numpy` (gpu_kernels/cells.cu): one thread per
+    cell walking its neighbour runs; nothing read back to the host."""
+    import cupy
+
+    from gpu_kernels.loader import check_array, launch_1d
+
+    n = positions.shape[0]
+    check_array("positions", positions, cupy.float32, shape=(n, 3))
+    for name, array, dtype in (
+        ("reach", reach, cupy.float32),
+        ("cell_type", cell_type, cupy.int16),
+        ("state", state, cupy.int8),
+        ("cell_bin", grid.cell_bin, cupy.int32),
+        ("order", grid.order, cupy.int32),
+    ):
+        check_array(name, array, dtype, shape=(n,))
+    check_array("bin_start", grid.bin_start, cupy.int32, ndim=1)
+    out = cupy.empty(n, dtype=cupy.float32)
+    bz, by, bx = grid.shape_zyx
+    launch_1d(
+        "cells.cu",
+        "count_contacts",
+        n,
+        (positions, reach, cell_type, state, grid.cell_bin, grid.order, grid.bin_start, out,
+         np.int32(n), np.int32(bz), np.int32(by), np.int32(bx), np.int32(query),
+         np.int32(target)),
+    )  # fmt: skip
+    return out
+
+
+def count_contacts(*args: Any) -> Any:
+    """Dispatch to the NumPy or CUDA contact count by the arrays' backend."""
+    return (count_contacts_cuda if on_device(args[0]) else count_contacts_numpy)(*args)
