@@ -37,13 +37,13 @@ KERNEL_MODULES = (
 )
 # The remaining synchronisations, per phase as kind@file:function -> count. Mechanics
 # (motility, pair forces, motion), attack (every mechanics step), secretion (rules on
-# fields included), contacts (a kernel counts them) and transitions have none. Deaths,
-# clearance and births run on the backend with device counters (see tissue.cells): each
-# phenotype step reads the count once, from the copy the previous change started (LAGGED:
-# on a GPU a copy a phenotype step old, which waits for nothing), except where the host
-# placed cells since and knows it. What is left: the body's stochastic blood (the cells
-# leaving, the circulating cells' fates and the arrivals placed by the host), recruitment,
-# and the solver's stopping test.
+# fields included), contacts (a kernel counts them), transitions and recruitment have none.
+# Deaths, clearance, births and recruits run on the backend with device counters (see
+# tissue.cells): each phenotype step reads the count once, from the copy the previous
+# change started (LAGGED: on a GPU a copy a phenotype step old, which waits for nothing),
+# except where the host placed cells since and knows it. What is left: the body's
+# stochastic blood (the number of cells leaving, drawn on the host with the circulating
+# cells' fates; arrivals placed by the host), and the solver's stopping test.
 LAGGED = "lagged@tissue/cells.py:settle_lagged"
 CONVERGENCE = "get@tissue/solver.py:_read"  # the field solver's stopping test, read from
 # the iteration the previous step stopped at (one read per solve while that holds)
@@ -82,11 +82,8 @@ CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] 
         13,
         {
             "phenotype": {
-                LAGGED: 9,  # 12 organ steps, 3 after arrivals the host placed
-                "get@tissue/cells.py:settle": 1,  # the next id for arrivals' draws
-                "int@tissue/body.py:_intravasate": 7,  # cells leaving
-                "nonzero@tissue/body.py:_label_voxels": 1,  # where recruits appear
-                "nonzero@tissue/body.py:_recruit": 14,
+                LAGGED: 12,  # one per organ per phenotype step
+                "int@tissue/body.py:_intravasate": 7,  # cells leaving for the blood
             },
             "fields": {
                 CONVERGENCE: 41,

@@ -55,21 +55,21 @@ class Attributes:
         """The cell-store columns of the attributes (float32, NaN for cells without)."""
         return {name: Column(np.float32, (), math.nan) for name in self.names}
 
-    def draw(self, cells: CellStore, first_row: int, random: CellRandom) -> None:
-        """Give the cells in rows ``first_row:`` (just added) their types' initial values."""
-        if not self.names or cells.n == first_row:
+    def draw(self, cells: CellStore, new: Any, random: CellRandom) -> None:
+        """Give the cells where ``new`` ((n,) bool; just added) their types' initial values.
+        Every row is drawn and the new ones take the result (no host round trip)."""
+        if not self.names:
             return
         xp = cells.xp
-        rows = slice(first_row, cells.n)
-        ids, types = cells.id[rows], cells.type[rows]
+        ids, types = cells.id, cells.type
         for block, name in enumerate(self.names):
             u = random.uniform(ids, NEW, Purpose.ATTRIBUTE, block)
             column = getattr(cells, name)
-            value = column[rows]
+            value = column
             for t, spec in self.specs[name].items():
                 drawn = _clip(xp, _sample(xp, spec, u), spec)
-                value = xp.where(types == t, drawn, value)
-            column[rows] = value
+                value = xp.where(new & (types == t), drawn, value)
+            column[...] = value
 
     def mutate(self, cells: CellStore, daughters: Any, random: CellRandom) -> None:
         """Add each attribute's ``mutation_sd`` normal spread to the ``daughters`` ((n,)

@@ -102,6 +102,13 @@ class Body:
         self._near: dict[tuple[str, str, float], Any] = {}
         arrest_type = self.config.arrest_type if self.config else None
         self._arrest = -1 if arrest_type is None else types.names.index(arrest_type)
+        # the voxels where cells arrive or are recruited, found now (not in the step loop)
+        if self.config is not None and self.config.arrest_label is not None:
+            organ = organs.get(self.config.arrest_organ or "")
+            if organ is not None:
+                self._label_voxels(organ, self.config.arrest_label)
+        for recruit in scenario.recruitment.values():
+            self._label_voxels(organs[recruit.organ], recruit.label)
 
     # --- what rules sense (tissue.behaviours.Sensing) --------------------------------
 
@@ -307,10 +314,9 @@ class Body:
         voxel_mm3 = organ.grid.voxel_volume_um3 * 1e-9
         p = -xp.expm1(-rate * F32(voxel_mm3 * dt_min))
         u = self.random.uniform(voxels, tick, Purpose.RECRUITMENT, index)
-        hit = xp.nonzero(u[:, 0] < p)[0]
-        if hit.shape[0]:
-            positions = organ.grid.in_voxels(xp, voxels[hit], u[hit, 1:4])
-            organ.add_cells(self.types.names.index(recruit.type), positions, self.random)
+        positions = organ.grid.in_voxels(xp, voxels, u[:, 1:4])
+        kind = self.types.names.index(recruit.type)
+        organ.append_cells(kind, u[:, 0] < p, positions, self.random)
 
     def record_transitions(self, changed: Any) -> None:
         """Count extravasations, arrested cells that became another type, from a phenotype

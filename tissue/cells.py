@@ -207,45 +207,47 @@ class CellStore:
         self._set_exact(self.n + k, self._next_id + k)
         return ids
 
-    def split(self, dividing: Any, position_um: Any) -> Any:
-        """Append a daughter of each cell where ``dividing`` ((n,) bool), in row order:
-        every column is copied from the parent except id (the next ids), position (the
-        parent's row of ``position_um``, (n, 3) float32), age, state time and attachment.
-        On the backend, without a host read. Returns (n,) bool over the new rows: the
-        daughters."""
-        xp, n = self.xp, self.n
-        if n == 0 or not (self.lazy or bool(dividing.any())):
-            return xp.zeros(n, dtype=bool)
-        dividing = dividing & (xp.arange(n, dtype=xp.int64) < self.count)
-        ranks = xp.cumsum(dividing, dtype=xp.int64)  # daughters up to each row
+    def append(self, selected: Any, values: dict[str, Any]) -> Any:
+        """Append a cell for each True of ``selected`` ((m,) bool), in order, with the next
+        ids: each column takes its row of ``values`` (column -> (m, ...) backend array, or a
+        scalar for all) or its fill. On the backend, without a host read (a lazy store's
+        views grow by m rows). Returns (n,) bool over the new rows: the new cells."""
+        xp, m = self.xp, int(selected.shape[0])
+        if m == 0 or not (self.lazy or bool(selected.any())):
+            return xp.zeros(self.n, dtype=bool)
+        ranks = xp.cumsum(selected, dtype=xp.int64)  # new cells up to each entry
         births = ranks[-1]
-        # a lazy store bounds its rows (every cell could divide); NumPy knows them
-        rows = 2 * n if self.lazy else int(self.count + births)
+        rows = self.n + m if self.lazy else int(self.count + births)
         self.ensure_capacity(rows)
         rank = xp.arange(rows, dtype=xp.int64) - self.count
-        daughter = (rank >= 0) & (rank < births)
-        parent = xp.minimum(xp.searchsorted(ranks, rank + 1, side="left"), n - 1)
-        for name in self.columns:
+        new = (rank >= 0) & (rank < births)
+        source = xp.minimum(xp.searchsorted(ranks, rank + 1, side="left"), m - 1)
+        for name, col in self.columns.items():
             data = self._data[name]
-            pick = daughter.reshape(-1, *([1] * (data.ndim - 1)))
-            data[:rows] = xp.where(pick, data[parent], data[:rows])
-        new = {
-            "id": self._next + rank,
-            "position_um": position_um[parent],
-            "age_min": 0.0,
-            "state_time_min": 0.0,
-            "partner": -1,
-            "attached_min": 0.0,
-        }
-        for name, value in new.items():
-            data = self._data[name]
-            pick = daughter.reshape(-1, *([1] * (data.ndim - 1)))
+            value = values.get(name, col.fill)
+            if name == "id":
+                value = self._next + rank
+            elif getattr(value, "ndim", 0) == data.ndim:  # a row for each entry
+                value = value[source]
+            pick = new.reshape(-1, *([1] * (data.ndim - 1)))
             data[:rows] = xp.where(pick, xp.asarray(value, dtype=data.dtype), data[:rows])
         self.n = rows
         self.count = self.count + births
         self._next = self._next + births
         self._changed()
-        return daughter[: self.n]
+        return new[: self.n]
+
+    def split(self, dividing: Any, position_um: Any) -> Any:
+        """Append a daughter of each cell where ``dividing`` ((n,) bool), in row order (see
+        :meth:`append`): every column is copied from the parent except id, position (the
+        parent's row of ``position_um``, (n, 3) float32), age, state time and attachment.
+        Returns (n,) bool over the new rows: the daughters."""
+        n = self.n
+        parents = {name: self._data[name][:n] for name in self.columns}
+        daughters = {"position_um": position_um, "age_min": 0.0, "state_time_min": 0.0,
+                     "partner": -1, "attached_min": 0.0}  # fmt: skip
+        occupied = self.xp.arange(n, dtype=self.xp.int64) < self.count
+        return self.append(dividing & occupied, {**parents, **daughters})
 
     def keep(self, mask: Any) -> None:
         """Remove the cells where ``mask`` ((n,) bool) is False, keeping order; on the

@@ -284,11 +284,23 @@ class Organ:
     ) -> Any:
         """Append cells of one type (see :meth:`CellStore.add`) with their attributes drawn;
         returns their ids."""
-        self.cells.settle()
-        first = self.cells.n
-        ids = self.cells.add(type_index, positions_um, **values)
-        self.attributes.draw(self.cells, first, random)
+        cells = self.cells
+        cells.settle()
+        first = cells.n
+        ids = cells.add(type_index, positions_um, **values)
+        new = cells.xp.arange(cells.n, dtype=cells.xp.int64) >= first
+        self.attributes.draw(cells, new, random)
         return ids
+
+    def append_cells(
+        self, type_index: int, selected: Any, positions_um: Any, random: CellRandom
+    ) -> None:
+        """Append a cell of one type for each True of ``selected`` ((m,) bool) at its row of
+        ``positions_um`` ((m, 3) float32), with its attributes drawn; on the backend,
+        without a host read (see :meth:`CellStore.append`)."""
+        values = {"type": type_index, "position_um": positions_um}
+        new = self.cells.append(selected, values)
+        self.attributes.draw(self.cells, new, random)
 
     def allowed_positions(self, type_index: Any, positions_um: Any) -> Any:
         """(N,) bool: inside the organ's box and in a voxel the cell's type may enter."""
