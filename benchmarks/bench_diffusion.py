@@ -158,12 +158,13 @@ KERNEL_BYTES = {
 # (estimates, same rule). Per CG iteration (tissue.solver.solve): the error bound (masked
 # masses 9, |r| / mass 20 and its max 4, offset + x 12, its |.| 8 and max 4: 57), x += alpha
 # p and r -= alpha q with their temporaries (40), r copied into the cycle (8), p = z + beta
-# p (20): 125 B. Per step: the linear terms (stacking source and uptake 16, adding the
-# cells' 24, decay + uptake 12: 52), the masses (1 + dt loss 16, the masked copy 17), the
-# finest diagonal (41), the zeroed change (4), field + change (12): 142 B. Copies on coarse
-# levels are left out (under 1/8 of these).
+# p (20): 125 B. Per step: the linear terms (stacking source and uptake 16, decay + uptake
+# 12: 28; the cells' terms are added only in the voxels that hold cells, by the sparse
+# deposit, so not per voxel), the masses (1 + dt loss 16, the masked copy 17), the finest
+# diagonal (41), the zeroed change (4), field + change (12): 118 B. Copies on coarse levels
+# are left out (under 1/8 of these).
 ARRAY_BYTES_PER_ITERATION = 125
-ARRAY_BYTES_PER_STEP = 142
+ARRAY_BYTES_PER_STEP = 118
 BYTES_COUNTED = (
     "Estimate: every array element a kernel or array expression touches is read or written "
     "once from memory (float32 4 B, bool 1 B); neighbour values and coarse parents are "
@@ -281,7 +282,8 @@ def build(backend: Backend, data: dict[str, Any], seed: int = 0) -> Simulation:
 @dataclass
 class OrganFields:
     """One organ of a simulation, as a diffusion step sees it: its fields and the cells'
-    source and uptake (field -> (nz, ny, nx) float32), held for every step here."""
+    source and uptake (field -> :class:`~tissue.rules.CellDeposit`), held for every step
+    here."""
 
     sim: Simulation
     name: str
@@ -668,10 +670,11 @@ class Agents:
         )
         vox = o.grid.voxel_volume_um3
         deposited = np.bincount(agents.voxel, agents.rate(vox), o.grid.n_voxels)
-        uptake = to_numpy(organ.uptake[FIELD]).astype(np.float64).ravel()
+        shape = o.grid.shape_zyx
+        uptake = to_numpy(organ.uptake[FIELD].dense(shape)).astype(np.float64).ravel()
         if np.abs(deposited - uptake).max() > 1e-5 * max(uptake.max(), 1.0):
             raise RuntimeError("the agents' uptake differs from the cells' uptake")
-        if FIELD in organ.source and to_numpy(organ.source[FIELD]).any():
+        if FIELD in organ.source and to_numpy(organ.source[FIELD].dense(shape)).any():
             raise RuntimeError("the comparison takes cells that only take up oxygen")
         return agents
 

@@ -222,3 +222,21 @@ extern "C" __global__ void count_contacts(const float* position, const float* re
   });
   out[i] = (float)count;
 }
+
+// out[v] += the sum of values[cell, col] over the cells in voxel v (in cell order, in double,
+// rounded once to float), only for voxels that hold a cell: a sparse deposit into a
+// full-size array (nothing zero-filled). `sorted_voxel` and `order` as for deposit_run;
+// voxel n_voxels (vacant rows) is left out. One thread per run head: no atomics.
+extern "C" __global__ void deposit_add(const long long* sorted_voxel, const long long* order,
+                                       const float* values, float* out, long long n,
+                                       int n_cols, int col, long long n_voxels) {
+  const long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (k >= n) return;
+  const long long v = sorted_voxel[k];
+  if (v >= n_voxels || (k > 0 && sorted_voxel[k - 1] == v)) return;
+  double sum = 0.0;
+  for (long long j = k; j < n && sorted_voxel[j] == v; ++j) {
+    sum += (double)values[order[j] * n_cols + col];
+  }
+  out[v] = out[v] + (float)sum;
+}

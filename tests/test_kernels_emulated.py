@@ -167,6 +167,37 @@ def test_pair_velocity_and_deposit(emulated) -> None:
         np.testing.assert_array_equal(sums, deposit_numpy(voxel[kept], typed[kept], 400))
 
 
+def test_sparse_deposit(emulated) -> None:
+    """The sparse deposit adds each voxel's sum into a full array where cells are and
+    leaves the other voxels (even a -0.0) as they were, through the kernel as through the
+    reference; its sums equal the dense deposit's."""
+    from tissue.kernels.cells import (
+        deposit_add_cuda,
+        deposit_add_numpy,
+        deposit_numpy,
+        voxel_sums_cuda,
+        voxel_sums_numpy,
+    )
+
+    rng = np.random.default_rng(13)
+    n_voxels = 5000
+    voxel = rng.integers(0, n_voxels, size=3000).astype(np.int64)
+    voxel[::11] = n_voxels  # vacant rows: left out
+    values = rng.normal(size=(3000, 3)).astype(np.float32)
+    start = rng.normal(size=n_voxels).astype(np.float32)
+    start[voxel[voxel < n_voxels].max() + 1 :] = -0.0
+    empty = np.bincount(voxel, minlength=n_voxels + 1)[:n_voxels] == 0
+    for column in range(3):
+        ref, out = start.copy(), start.copy()
+        deposit_add_numpy(voxel_sums_numpy(voxel, values, n_voxels), column, ref)
+        deposit_add_cuda(voxel_sums_cuda(voxel, values, n_voxels), column, out)
+        np.testing.assert_array_equal(out, ref, strict=True)
+        assert np.signbit(out[empty]).tolist() == np.signbit(start[empty]).tolist()
+        np.testing.assert_array_equal(out[empty], start[empty])
+        dense = deposit_numpy(voxel, values, n_voxels)[column]
+        np.testing.assert_array_equal(out[~empty], start[~empty] + dense[~empty])
+
+
 def test_choose_targets(emulated) -> None:
     """Attackers among 2,000 cells pick the same target and distance through the kernel as
     through the reference, with and without a search box and a distance cap."""

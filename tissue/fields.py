@@ -179,8 +179,9 @@ class FieldSolver:
         """Advance every field by ``dt_min``.
 
         Args:
-            cell_source: field -> (nz, ny, nx) float32 units/min added by cells, or absent.
-            cell_uptake: field -> (nz, ny, nx) float32 1/min removed by cells, or absent.
+            cell_source: field -> (nz, ny, nx) float32 units/min added by cells (a full
+                array or the sparse :class:`~tissue.rules.CellDeposit`), or absent.
+            cell_uptake: field -> (nz, ny, nx) float32 1/min removed by cells, likewise.
             sensing: systemic concentrations and active blocks (reactions with systemic
                 activators, exchange with the blood); none: blood at 0, no blocks.
 
@@ -265,10 +266,9 @@ class FieldSolver:
         self._react(source, uptake, dt, sensing)
         exports: list[tuple[str, Any]] = []  # (species, 0-d float64 sum on the backend)
         for index, name in enumerate(self.names):
-            if cell_source and name in cell_source:
-                source[index] += cell_source[name]
-            if cell_uptake and name in cell_uptake:
-                uptake[index] += cell_uptake[name]
+            for cells, terms in ((cell_source, source), (cell_uptake, uptake)):
+                if cells and name in cells:
+                    _add_cells(terms[index], cells[name])
             exchange = self.configs[name].blood_exchange
             if exchange is not None:
                 blood = xp.asarray(sensing.blood(exchange.species) if sensing else 0.0)
@@ -376,3 +376,12 @@ class FieldSolver:
             "min": float(values.min()),
             "max": float(values.max()),
         }
+
+
+def _add_cells(out: Any, cells: Any) -> None:
+    """``out`` += the cells' term: a sparse deposit (with ``add_to``, added where cells
+    are) or a full (nz, ny, nx) array."""
+    if hasattr(cells, "add_to"):
+        cells.add_to(out)
+    else:
+        out += cells

@@ -17,12 +17,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from tissue.behaviours import Behave, unchanged
 from tissue.cells import APOPTOTIC, LIVE, NECROTIC
 from tissue.grid import F32
-from tissue.kernels.cells import build_cell_grid, choose_targets, deposit, pair_velocity
+from tissue.kernels.cells import (
+    VoxelSums,
+    build_cell_grid,
+    choose_targets,
+    deposit,
+    pair_velocity,
+)
 from tissue.organ import CellTypes, Contacts, Organ
 from tissue.rng import CellRandom, Purpose, unit_vectors
 from tissue.signals import falling_ramp, rising_ramp
@@ -419,7 +426,8 @@ def divide_cells(organ: Organ, types: CellTypes, dividing: Any, axis: Any, rng: 
 def cell_exchange(
     organ: Organ, types: CellTypes, behave: Behave = unchanged
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Per-voxel source (units/min) and uptake (1/min) of each field from live cells.
+    """Per-voxel source (units/min) and uptake (1/min) of each field from live cells, as
+    :class:`CellDeposit` (sparse: added into the solver's terms where cells are).
 
     BioFVM's cell model: a live cell adds f (S T V_c + E) / V_vox to the source and
     (f S + U) V_c / V_vox to the uptake of its voxel, with f the ``secretion.<field>``
@@ -454,11 +462,27 @@ def cell_exchange(
     values = xp.stack(columns, axis=1).astype(xp.float32)
     n_voxels = organ.grid.n_voxels
     flat = xp.where(cells.occupied, organ.grid.flat_index(xp, cells.position_um), n_voxels)
-    sums = deposit(flat, values, n_voxels)
-    shape = organ.grid.shape_zyx
-    source = {f: sums[2 * i].reshape(shape) for i, f in enumerate(fields)}
-    uptake = {f: sums[2 * i + 1].reshape(shape) for i, f in enumerate(fields)}
+    sums = VoxelSums.of(flat, values, n_voxels)
+    source = {f: CellDeposit(sums, 2 * i) for i, f in enumerate(fields)}
+    uptake = {f: CellDeposit(sums, 2 * i + 1) for i, f in enumerate(fields)}
     return source, uptake
+
+
+@dataclass(frozen=True)
+class CellDeposit:
+    """One field's source or uptake from the cells: a column of :class:`VoxelSums`, added
+    into the solver's full-size terms only where cells are (:meth:`add_to`)."""
+
+    sums: VoxelSums
+    column: int
+
+    def add_to(self, out: Any) -> None:
+        """``out`` ((nz, ny, nx) float32, in place) += the cells' per-voxel sums."""
+        self.sums.add_to(self.column, out)
+
+    def dense(self, shape_zyx: tuple[int, int, int]) -> Any:
+        """The per-voxel sums as a full (nz, ny, nx) float32 array."""
+        return self.sums.dense(self.column).reshape(shape_zyx)
 
 
 def _exchange_of(table: dict[str, Any] | None, t: Any, zero: Any) -> tuple[Any, ...]:

@@ -195,6 +195,24 @@ def test_count_contacts_and_choose_targets_identical(cp) -> None:
         np.testing.assert_array_equal(a.get(), b)
 
 
+def test_sparse_deposit_identical(cp) -> None:
+    from tissue.kernels.cells import VoxelSums
+
+    rng = np.random.default_rng(14)
+    n_voxels = 400_000
+    voxel = rng.integers(0, n_voxels, size=200_000).astype(np.int64)
+    voxel[::9] = n_voxels  # vacant rows: left out
+    values = rng.normal(size=(200_000, 4)).astype(np.float32)
+    start = rng.normal(size=n_voxels).astype(np.float32)
+    cpu = VoxelSums.of(voxel, values, n_voxels)
+    gpu = VoxelSums.of(cp.asarray(voxel), cp.asarray(values), n_voxels)
+    for column in range(4):
+        ref, out = start.copy(), cp.asarray(start)
+        cpu.add_to(column, ref)
+        gpu.add_to(column, out)
+        np.testing.assert_array_equal(out.get(), ref)
+
+
 def test_launchers_refuse_bad_arguments(cp) -> None:
     from tissue.kernels.cells import deposit_cuda
 

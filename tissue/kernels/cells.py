@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from tissue.grid import F32, NEIGHBOUR_OFFSETS
-from tissue.kernels import on_device, stable_argsort
+from tissue.kernels import array_module, on_device, stable_argsort
 
 CHUNK_CELLS = 1 << 15  # cells per vectorised block in the NumPy pair search
 
@@ -338,6 +338,90 @@ def deposit_cuda(voxel: Any, values: Any, n_voxels: int) -> Any:
 def deposit(voxel: Any, values: Any, n_voxels: int) -> Any:
     """Dispatch to the NumPy or CUDA deposit by the arrays' backend."""
     return (deposit_cuda if on_device(voxel) else deposit_numpy)(voxel, values, n_voxels)
+
+
+@dataclass(frozen=True)
+class VoxelSums:
+    """Per-cell float32 values (N, K) to be summed per voxel and added, one column at a
+    time, into full-size arrays (:meth:`add_to`): a sparse deposit, which touches only the
+    voxels that hold cells (nothing of full size is allocated or zero-filled).
+
+    Attributes:
+        voxel: (N,) int64 flat voxel of each cell (``n_voxels`` for vacant rows).
+        values: (N, K) float32. n_voxels: voxels of the grid.
+        order, sorted_voxel: on a device, the cells sorted stably by voxel (once for all
+            columns); None on NumPy.
+        held: on NumPy, (n_voxels,) bool: the voxels that hold a cell; None on a device.
+    """
+
+    voxel: Any
+    values: Any
+    n_voxels: int
+    order: Any = None
+    sorted_voxel: Any = None
+    held: Any = None
+
+    @classmethod
+    def of(cls, voxel: Any, values: Any, n_voxels: int) -> VoxelSums:
+        """The sums of ``values`` (N, K) float32 by ``voxel`` (N,) int64."""
+        prepare = voxel_sums_cuda if on_device(voxel) else voxel_sums_numpy
+        return prepare(voxel, values, n_voxels)
+
+    def add_to(self, column: int, out: Any) -> None:
+        """``out`` (a full-size float32 array, C-contiguous, ``n_voxels`` elements) += the
+        per-voxel sums of column ``column`` where cells are, in place."""
+        flat = out.reshape(-1)
+        if on_device(flat):
+            deposit_add_cuda(self, column, flat)
+        else:
+            deposit_add_numpy(self, column, flat)
+
+    def dense(self, column: int) -> Any:
+        """The per-voxel sums of column ``column`` as a full (n_voxels,) float32 array."""
+        out = array_module(self.values).zeros(self.n_voxels, dtype=np.float32)
+        self.add_to(column, out)
+        return out
+
+
+def voxel_sums_numpy(voxel: np.ndarray, values: np.ndarray, n_voxels: int) -> VoxelSums:
+    """:class:`VoxelSums` on NumPy: the voxels that hold a cell, found once."""
+    held = np.bincount(voxel, minlength=n_voxels + 1)[:n_voxels] > 0
+    return VoxelSums(voxel, values, n_voxels, held=held)
+
+
+def voxel_sums_cuda(voxel: Any, values: Any, n_voxels: int) -> VoxelSums:
+    """:class:`VoxelSums` on a device: the cells sorted stably by voxel, once."""
+    order = stable_argsort(voxel)
+    return VoxelSums(voxel, values, n_voxels, order, voxel[order])
+
+
+def deposit_add_numpy(sums: VoxelSums, column: int, out: np.ndarray) -> None:
+    """Reference of :meth:`VoxelSums.add_to`: each voxel's cells summed in array order in
+    float64, rounded once, added to ``out`` (flat) where the voxel holds a cell."""
+    n = sums.n_voxels
+    total = np.bincount(sums.voxel, weights=sums.values[:, column], minlength=n + 1)[:n]
+    out[sums.held] += total[sums.held].astype(np.float32)
+
+
+def deposit_add_cuda(sums: VoxelSums, column: int, out: Any) -> None:
+    """CUDA twin of :func:`deposit_add_numpy`: one thread per voxel run of the sorted
+    cells (no atomics)."""
+    import cupy
+
+    from gpu_kernels.loader import check_array, launch_1d
+
+    n = sums.voxel.shape[0]
+    check_array("sorted_voxel", sums.sorted_voxel, cupy.int64, shape=(n,))
+    check_array("order", sums.order, cupy.int64, shape=(n,))
+    check_array("values", sums.values, cupy.float32, ndim=2)
+    check_array("out", out, cupy.float32, shape=(sums.n_voxels,))
+    launch_1d(
+        "cells.cu",
+        "deposit_add",
+        n,
+        (sums.sorted_voxel, sums.order, sums.values, out, np.int64(n),
+         np.int32(sums.values.shape[1]), np.int32(column), np.int64(sums.n_voxels)),
+    )  # fmt: skip
 
 
 def choose_targets_numpy(
