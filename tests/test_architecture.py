@@ -44,6 +44,7 @@ FLOORS = {
     "tissue.behaviours": 6,
     "tissue.placement": 6,
     "tissue.observables": 6,
+    "tissue.io.multicellds": 6,  # PhysiCell output: cell volumes from the types' volume model
     "tissue.body": 7,
     "tissue.simulation": 8,
     "tissue.observers": 9,

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from benchmarks.physicell import compare, physicell, side_by_side, tissue_runs
-from benchmarks.physicell.multicellds import read_mat4, read_output, write_mat4, write_output
 from benchmarks.physicell.quantities import QUANTITIES, compute_quantities
+from tissue.io.multicellds import read_mat4, read_output, write_mat4, write_output
 
 
 def test_mat4_round_trip_and_physicells_unterminated_name(tmp_path: Path) -> None:

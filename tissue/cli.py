@@ -338,6 +338,32 @@ def summary(run_path: str, as_json: bool) -> None:
     console.print(f"{len(reader.snapshots)} snapshots; {path}")
 
 
+@main.command("export-physicell")
+@click.argument("run_path", metavar="RUN", type=click.Path())
+@click.option(
+    "-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
+    help="Folder to write (made if absent).",
+)  # fmt: skip
+@click.option(
+    "--organ", default=None,
+    help="The organ to write (default: every organ; several go in subfolders by name).",
+)  # fmt: skip
+@click.option("--overwrite", is_flag=True, help="Replace PhysiCell output already in the folder.")
+@fail_on_input_errors
+def export_physicell(run_path: str, out_dir: str, organ: str | None, overwrite: bool) -> None:
+    """Write RUN's snapshots (a run.h5 or the folder holding it) as PhysiCell output:
+    MultiCellDS v2 XML, MATLAB .mat tables and cell graphs, which PhysiCell's tools (pcdl,
+    PhysiCell Studio) read."""
+    from tissue.io.multicellds import export_run
+    from tissue.runner import RUN_FILE
+
+    path = Path(run_path)
+    if path.is_dir():
+        path = path / RUN_FILE
+    written = export_run(path, out_dir, organ, overwrite=overwrite)
+    click.echo(f"{len(written)} outputs written to {out_dir}")
+
+
 @main.command()
 @fail_on_input_errors
 def scenarios() -> None:

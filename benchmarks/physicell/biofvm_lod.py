@@ -137,7 +137,7 @@ def summary(field: np.ndarray, uptake: np.ndarray) -> dict[str, Any]:
 def measured(run_dir: Path, last_min: float = 720.0) -> list[dict[str, Any]]:
     """PhysiCell's recorded oxygen at its live tumour cells against the exact steady state
     for the same cells, at every output up to ``last_min`` after the first (mmHg)."""
-    from benchmarks.physicell.multicellds import read_mat4, read_output
+    from tissue.io.multicellds import read_mat4, read_output
 
     _, edge = geometry()
     rows = []

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.physicell.multicellds import read_output
 from benchmarks.physicell.quantities import compute_quantities, curves
+from tissue.io.multicellds import read_output
 
 HERE = Path(__file__).resolve().parent
 BUILD_DIR = HERE / "build"
@@ -314,10 +314,10 @@ def in_domain(position: np.ndarray) -> np.ndarray:
 
 
 def cell_masks(output: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(tumour, immune, dead) masks of a :class:`~.multicellds.Output` of the sample: types by
-    name ("cancer cell", "immune cell"; IDs 0 and 1 without a legend) among the cells inside
-    the domain (:func:`in_domain`), dead from the ``dead`` column or, in older outputs, from
-    the death phase codes."""
+    """(tumour, immune, dead) masks of a :class:`~tissue.io.multicellds.Output` of the sample:
+    types by name ("cancer cell", "immune cell"; IDs 0 and 1 without a legend) among the cells
+    inside the domain (:func:`in_domain`), dead from the ``dead`` column or, in older outputs,
+    from the death phase codes."""
     names = {name: type_id for type_id, name in output.cell_types.items()}
     cell_type = output.columns["cell_type"]
     inside = in_domain(output.columns["position"])

@@ -1,4 +1,5 @@
-"""Files: run files (time series and snapshots), checkpoints, and ParaView/VisIt sidecars.
+"""Files: run files (time series and snapshots), checkpoints, ParaView/VisIt sidecars, and
+PhysiCell's output format (:mod:`tissue.io.multicellds`, read, and written from run files).
 
 All files are HDF5 written through h5py; nothing is pickled, so a file from someone else
 cannot run code. Each file names its format and version in root attributes, and readers
