@@ -121,6 +121,34 @@ def test_dirichlet_faces_fix_only_their_layer() -> None:
     assert 0 < c[7].max() < 3.0
 
 
+def test_each_dirichlet_face_holds_its_own_value() -> None:
+    """x- at 10 and x+ at 2 (boundary_values), the y and z faces no-flux, no decay: the
+    steady profile is linear between the fixed layers (the discrete solution is exact;
+    rtol 1e-5); a value for a face that is not Dirichlet is refused with its key."""
+    fields = make_fields(
+        organs={"box": {"shape": [20, 3, 3], "spacing_um": 10.0}},
+        fields={"s": {"diffusion_um2_per_min": 1000.0, "boundary": "dirichlet",
+                      "boundary_value": 99.0, "boundary_faces": ["x-", "x+"],
+                      "boundary_values": {"x-": 10.0, "x+": 2.0}, "solver_tolerance": 1e-7}},
+    )  # fmt: skip
+    for _ in range(300):
+        fields.step(50.0)
+    profile = fields.values["s"][1, 1, :].astype(np.float64)
+    assert profile[0] == 10.0
+    assert profile[-1] == 2.0
+    np.testing.assert_allclose(profile, np.linspace(10.0, 2.0, 20), rtol=1e-5)
+    np.testing.assert_array_equal(
+        fields.values["s"], fields.values["s"][1:2, 1:2, :].repeat(3, 0).repeat(3, 1)
+    )
+    with pytest.raises(
+        InputError, match=r"fields\.s\.boundary_values\.y-: .*Dirichlet faces: x-, x\+"
+    ):
+        make_fields(
+            fields={"s": {"diffusion_um2_per_min": 1.0, "boundary": "dirichlet",
+                          "boundary_faces": ["x-", "x+"], "boundary_values": {"y-": 1.0}}},
+        )  # fmt: skip
+
+
 @pytest.mark.parametrize("dt", [0.05, 5.0, 500.0])
 def test_fixed_point_is_the_discrete_steady_state_at_any_dt(dt: float) -> None:
     """Run to convergence, then the backward-Euler defect with c_old = c (that is,

@@ -139,7 +139,8 @@ class FieldSolver:
             for face in cfg.boundary_faces:
                 # table order z-, z+, y-, y+, x-, x+; FACES order x-, x+, y-, y+, z-, z+
                 index = FACES.index(face)
-                face_value[(2 - index // 2) * 2 + index % 2] = cfg.boundary_value
+                value = cfg.boundary_values.get(face, cfg.boundary_value)
+                face_value[(2 - index // 2) * 2 + index % 2] = value
         self.operators[name] = DiffusionOperator(
             labels=self.labels,
             diffusivity=xp.asarray(diffusivity),

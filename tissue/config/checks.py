@@ -58,6 +58,13 @@ def check_references(scenario: ValidatedScenario) -> None:
                 f"{key}.diffusion_by_label.{label}",
                 f"unknown label; labels: {', '.join(sorted(all_labels))}",
             )
+        for face in field.boundary_values:
+            need(
+                field.boundary == "dirichlet" and face in field.boundary_faces,
+                f"{key}.boundary_values.{face}",
+                f"a value for a face that is not a Dirichlet face; Dirichlet faces: "
+                f"{', '.join(field.boundary_faces) if field.boundary == 'dirichlet' else '(none)'}",
+            )
         for i, source in enumerate(field.sources):
             skey = f"{key}.sources.{i}"
             if isinstance(source, LabelSource):

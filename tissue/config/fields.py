@@ -68,8 +68,9 @@ class FieldConfig(Model):
     """A diffusing species: diffusion per label, decay, boundaries, sources, reactions.
 
     Domain faces listed in ``boundary_faces`` hold ``boundary_value`` in their outer
-    voxel layer when ``boundary = "dirichlet"``; otherwise they are no-flux. Barrier
-    labels of an organ are always no-flux and hold 0.
+    voxel layer when ``boundary = "dirichlet"`` (a face named in ``boundary_values`` holds its
+    own value, as PhysiCell's per-face Dirichlet options do); otherwise they are no-flux.
+    Barrier labels of an organ are always no-flux and hold 0.
 
     Each diffusion step solves its backward-Euler system (see tissue.solver) until the
     bound on the step's error, max |residual| / (1 + dt (decay + uptake)), is at most
@@ -88,6 +89,7 @@ class FieldConfig(Model):
     initial: NonNegative = 0.0
     boundary: Literal["no_flux", "dirichlet"] = "no_flux"
     boundary_value: NonNegative = 0.0
+    boundary_values: dict[Face, NonNegative] = {}
     boundary_faces: list[Face] = list(FACES)
     solver_tolerance: Annotated[float, Field(gt=0.0, le=0.1, allow_inf_nan=False)] = 1e-4
     solver_max_iterations: Annotated[int, Field(ge=1, le=1000)] = 100
