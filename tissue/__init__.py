@@ -4,6 +4,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from tissue.backend import Backend, get_backend, to_numpy
 from tissue.config import Scenario, load_scenario
+from tissue.io.multicellds import export_physicell
 from tissue.simulation import Simulation
 
 try:
@@ -16,6 +17,7 @@ __all__ = [
     "Scenario",
     "Simulation",
     "__version__",
+    "export_physicell",
     "get_backend",
     "load_scenario",
     "to_numpy",

@@ -354,13 +354,13 @@ def export_physicell(run_path: str, out_dir: str, organ: str | None, overwrite: 
     """Write RUN's snapshots (a run.h5 or the folder holding it) as PhysiCell output:
     MultiCellDS v2 XML, MATLAB .mat tables and cell graphs, which PhysiCell's tools (pcdl,
     PhysiCell Studio) read."""
-    from tissue.io.multicellds import export_run
+    from tissue.io.multicellds import export_physicell
     from tissue.runner import RUN_FILE
 
     path = Path(run_path)
     if path.is_dir():
         path = path / RUN_FILE
-    written = export_run(path, out_dir, organ, overwrite=overwrite)
+    written = export_physicell(path, out_dir, organ, overwrite=overwrite)
     click.echo(f"{len(written)} outputs written to {out_dir}")
 
 

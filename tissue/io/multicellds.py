@@ -12,7 +12,8 @@ The ``.mat`` file is MATLAB level 4: a 20-byte header of five little-endian int3
 rows x columns float64 in column-major order. PhysiCell writes one column per cell and one row
 per datum, so a label of index i and size k is rows i..i+k-1.
 
-:func:`export_run` writes a run's snapshots in this format (``tissue export-physicell``), so
+:func:`export_physicell` writes a run's snapshots in this format (``tissue export-physicell``;
+``tissue.export_physicell`` in Python), so
 that PhysiCell's tools read them (pcdl loads them; a test checks). For each snapshot k of
 an organ: ``output%08d.xml`` with the metadata, the mesh (voxel centres and bounding box, um),
 the fields as BioFVM variables (name, units, diffusion coefficient and decay) and the cells'
@@ -213,7 +214,7 @@ def _coordinates(values: np.ndarray) -> str:
     return " ".join(f"{v:.17g}" for v in values)
 
 
-def export_run(
+def export_physicell(
     run_path: str | Path, out_dir: str | Path, organ: str | None = None, overwrite: bool = False
 ) -> list[Path]:
     """Write every snapshot of a run file as PhysiCell output (see the module docstring).
@@ -321,13 +322,11 @@ def _document(
     base: str,
 ) -> ET.Element:
     """The XML of one output without its cells' legend (an empty ``simplified_data``)."""
-    from importlib.metadata import version
-
     root = ET.Element("MultiCellDS", version="2", type="snapshot/simulation")
     metadata = ET.SubElement(root, "metadata")
     software = ET.SubElement(metadata, "software")
     ET.SubElement(software, "name").text = "tissue"
-    ET.SubElement(software, "version").text = version("tissue")
+    ET.SubElement(software, "version").text = reader.tissue_version  # the one that ran it
     ET.SubElement(metadata, "created").text = datetime.now(UTC).isoformat(timespec="seconds")
     ET.SubElement(metadata, "current_time", units="min").text = repr(float(time_min))
     ET.SubElement(metadata, "current_runtime", units="sec").text = "0"  # not recorded
