@@ -40,3 +40,33 @@ def multigrid_case(xp: Any, seed: int) -> tuple[Any, list[Any]]:
     hierarchy.set_step(np.float32(0.7), xp.asarray(np.float32(1) + np.float32(0.7) * uptake))
     vectors = [xp.asarray(rng.normal(size=shape).astype(np.float32)) for _ in range(5)]
     return hierarchy, vectors
+
+
+def contact_case(seed: int, n: int, box_um: float) -> dict[str, np.ndarray]:
+    """Cells for the contact and target kernels: ``n`` cells uniform in a cube of ``box_um``,
+    reaches 5-11 um, three types, a fifth dead, a tenth of the rows vacant (type -1, state 3)
+    as a device's cell store has them. Keys: positions, reach, cell_type, state, occupied."""
+    rng = np.random.default_rng(seed)
+    case = {
+        "positions": rng.uniform(0, box_um, size=(n, 3)).astype(np.float32),
+        "reach": rng.uniform(5, 11, n).astype(np.float32),
+        "cell_type": rng.integers(0, 3, n).astype(np.int16),
+        "state": np.where(rng.random(n) < 0.2, 1, 0).astype(np.int8),
+        "occupied": rng.random(n) < 0.9,
+    }
+    case["cell_type"][~case["occupied"]] = -1
+    case["state"][~case["occupied"]] = 3
+    return case
+
+
+def deposit_case(
+    seed: int, n_cells: int, n_voxels: int, columns: int, vacant_every: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(voxel (n_cells,) int64 with every ``vacant_every``-th row in voxel ``n_voxels``, as
+    vacant rows are; values (n_cells, columns) float32; a starting field (n_voxels,) float32)
+    for the deposit kernels."""
+    rng = np.random.default_rng(seed)
+    voxel = rng.integers(0, n_voxels, size=n_cells).astype(np.int64)
+    voxel[::vacant_every] = n_voxels
+    values = rng.normal(size=(n_cells, columns)).astype(np.float32)
+    return voxel, values, rng.normal(size=n_voxels).astype(np.float32)

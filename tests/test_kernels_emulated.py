@@ -14,7 +14,12 @@ import tissue.kernels.diffusion
 import tissue.kernels.multigrid
 import tissue.kernels.random
 from tests import emulator
-from tests.kernel_cases import diffusion_operator, multigrid_case
+from tests.kernel_cases import (
+    contact_case,
+    deposit_case,
+    diffusion_operator,
+    multigrid_case,
+)
 
 KERNEL_MODULES = (
     tissue.kernels.cells,
@@ -179,12 +184,8 @@ def test_sparse_deposit(emulated) -> None:
         voxel_sums_numpy,
     )
 
-    rng = np.random.default_rng(13)
     n_voxels = 5000
-    voxel = rng.integers(0, n_voxels, size=3000).astype(np.int64)
-    voxel[::11] = n_voxels  # vacant rows: left out
-    values = rng.normal(size=(3000, 3)).astype(np.float32)
-    start = rng.normal(size=n_voxels).astype(np.float32)
+    voxel, values, start = deposit_case(13, 3000, n_voxels, 3, vacant_every=11)
     start[voxel[voxel < n_voxels].max() + 1 :] = -0.0
     empty = np.bincount(voxel, minlength=n_voxels + 1)[:n_voxels] == 0
     for column in range(3):
@@ -228,14 +229,8 @@ def test_count_contacts(emulated) -> None:
     count over all pairs."""
     from tissue.kernels.cells import build_cell_grid, count_contacts_cuda, count_contacts_numpy
 
-    rng = np.random.default_rng(11)
     n, box_um = 2000, 120.0
-    positions = rng.uniform(0, box_um, size=(n, 3)).astype(np.float32)
-    reach = rng.uniform(5, 11, n).astype(np.float32)
-    cell_type = rng.integers(0, 3, n).astype(np.int16)
-    state = np.where(rng.random(n) < 0.2, 1, 0).astype(np.int8)
-    occupied = rng.random(n) < 0.9
-    cell_type[~occupied], state[~occupied] = -1, 3  # vacant rows
+    positions, reach, cell_type, state, occupied = contact_case(11, n, box_um).values()
     grid = build_cell_grid(np, positions, (0, 0, 0), (box_um,) * 3, 22.0, occupied)
     gap = positions[:, None, :] - positions[None, :, :]
     distance = np.sqrt((gap[..., 0] ** 2 + gap[..., 1] ** 2) + gap[..., 2] ** 2)

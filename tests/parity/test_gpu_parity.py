@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import requires_gpu
-from tests.kernel_cases import diffusion_operator, multigrid_case
+from tests.kernel_cases import contact_case, deposit_case, diffusion_operator, multigrid_case
 
 pytestmark = [pytest.mark.gpu, requires_gpu]
 
@@ -163,14 +163,10 @@ def test_count_contacts_and_choose_targets_identical(cp) -> None:
         count_contacts_numpy,
     )
 
-    rng = np.random.default_rng(12)
     n, box_um = 20_000, 260.0
-    positions = rng.uniform(0, box_um, size=(n, 3)).astype(np.float32)
-    reach = rng.uniform(5, 11, n).astype(np.float32)
-    cell_type = rng.integers(0, 3, n).astype(np.int16)
-    state = np.where(rng.random(n) < 0.2, 1, 0).astype(np.int8)
-    occupied = rng.random(n) < 0.9
-    cell_type[~occupied], state[~occupied] = -1, 3
+    case = contact_case(12, n, box_um)
+    positions, reach, cell_type, state, occupied = case.values()
+    rng = np.random.default_rng(12)
     extent = (box_um,) * 3
     cpu_grid = build_cell_grid(np, positions, (0, 0, 0), extent, 22.0, occupied)
     gpu_grid = build_cell_grid(
@@ -198,12 +194,8 @@ def test_count_contacts_and_choose_targets_identical(cp) -> None:
 def test_sparse_deposit_identical(cp) -> None:
     from tissue.kernels.cells import VoxelSums
 
-    rng = np.random.default_rng(14)
     n_voxels = 400_000
-    voxel = rng.integers(0, n_voxels, size=200_000).astype(np.int64)
-    voxel[::9] = n_voxels  # vacant rows: left out
-    values = rng.normal(size=(200_000, 4)).astype(np.float32)
-    start = rng.normal(size=n_voxels).astype(np.float32)
+    voxel, values, start = deposit_case(14, 200_000, n_voxels, 4, vacant_every=9)
     cpu = VoxelSums.of(voxel, values, n_voxels)
     gpu = VoxelSums.of(cp.asarray(voxel), cp.asarray(values), n_voxels)
     for column in range(4):

@@ -470,6 +470,27 @@ def choose_targets_numpy(
     return chosen, distance
 
 
+def _check_cell_arguments(positions: Any, grid: CellGrid, **columns: Any) -> None:
+    """Refuse what a kernel walking the cell grid would misread: (N, 3) float32 positions,
+    the grid's int32 arrays, and each (N,) column of its dtype (float32 unless named in
+    ``_COLUMN_DTYPES``)."""
+    import cupy
+
+    from gpu_kernels.loader import check_array
+
+    n = positions.shape[0]
+    check_array("positions", positions, cupy.float32, shape=(n, 3))
+    for name, array in {**columns, "cell_bin": grid.cell_bin, "order": grid.order}.items():
+        check_array(name, array, _COLUMN_DTYPES.get(name, np.float32), shape=(n,))
+    check_array("bin_start", grid.bin_start, cupy.int32, ndim=1)
+
+
+_COLUMN_DTYPES = {
+    "box": np.int64, "ids": np.int64, "cell_type": np.int16, "state": np.int8,
+    "cell_bin": np.int32, "order": np.int32,
+}  # fmt: skip
+
+
 def choose_targets_cuda(
     positions: Any,
     reach: Any,
@@ -485,21 +506,10 @@ def choose_targets_cuda(
     cell, stepping through its candidates in id order; nothing read back to the host."""
     import cupy
 
-    from gpu_kernels.loader import check_array, launch_1d
+    from gpu_kernels.loader import launch_1d
 
     n = positions.shape[0]
-    check_array("positions", positions, cupy.float32, shape=(n, 3))
-    for name, array, dtype in (
-        ("reach", reach, cupy.float32),
-        ("score", score, cupy.float32),
-        ("box", box, cupy.int64),
-        ("ids", ids, cupy.int64),
-        ("u", u, cupy.float32),
-        ("cell_bin", grid.cell_bin, cupy.int32),
-        ("order", grid.order, cupy.int32),
-    ):
-        check_array(name, array, dtype, shape=(n,))
-    check_array("bin_start", grid.bin_start, cupy.int32, ndim=1)
+    _check_cell_arguments(positions, grid, reach=reach, score=score, box=box, ids=ids, u=u)
     chosen = cupy.empty(n, dtype=cupy.int64)
     distance = cupy.empty(n, dtype=cupy.float32)
     bz, by, bx = grid.shape_zyx
@@ -557,19 +567,10 @@ def count_contacts_cuda(
     cell walking its neighbour runs; nothing read back to the host."""
     import cupy
 
-    from gpu_kernels.loader import check_array, launch_1d
+    from gpu_kernels.loader import launch_1d
 
     n = positions.shape[0]
-    check_array("positions", positions, cupy.float32, shape=(n, 3))
-    for name, array, dtype in (
-        ("reach", reach, cupy.float32),
-        ("cell_type", cell_type, cupy.int16),
-        ("state", state, cupy.int8),
-        ("cell_bin", grid.cell_bin, cupy.int32),
-        ("order", grid.order, cupy.int32),
-    ):
-        check_array(name, array, dtype, shape=(n,))
-    check_array("bin_start", grid.bin_start, cupy.int32, ndim=1)
+    _check_cell_arguments(positions, grid, reach=reach, cell_type=cell_type, state=state)
     out = cupy.empty(n, dtype=cupy.float32)
     bz, by, bx = grid.shape_zyx
     launch_1d(
