@@ -96,6 +96,26 @@ extern "C" __global__ void pair_velocity(const float* position, const float* rad
   velocity[3 * row + 2] = (float)vz;
 }
 
+// The sum in double of column `col` of values over the run of equal voxels in
+// `sorted_voxel` that starts at k, the cells taken in `order` (so in cell order).
+template <typename T>
+__device__ double run_sum(const long long* sorted_voxel, const long long* order,
+                          const T* values, long long n, int n_cols, int col, long long k) {
+  const long long v = sorted_voxel[k];
+  double sum = 0.0;
+  for (long long j = k; j < n && sorted_voxel[j] == v; ++j) {
+    sum += (double)values[order[j] * n_cols + col];
+  }
+  return sum;
+}
+
+// Whether k starts a run of a voxel that counts (voxel n_voxels holds vacant rows).
+__device__ __forceinline__ bool run_head(const long long* sorted_voxel, long long k,
+                                         long long n_voxels) {
+  const long long v = sorted_voxel[k];
+  return v < n_voxels && (k == 0 || sorted_voxel[k - 1] != v);
+}
+
 // out[col, v] = sum of values[cell, col] over the cells in voxel v, in cell order.
 // `sorted_voxel` is the cells' voxels sorted stably, `order` the sorting permutation; the
 // first thread of each voxel's run sums the run in double and rounds once to T.
@@ -103,15 +123,10 @@ template <typename T>
 __device__ void deposit_run(const long long* sorted_voxel, const long long* order,
                             const T* values, T* out, long long n, int n_cols, long long n_voxels) {
   const long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-  if (k >= n) return;
-  const long long v = sorted_voxel[k];
-  if (v >= n_voxels || (k > 0 && sorted_voxel[k - 1] == v)) return;  // n_voxels: vacant
-  long long end = k + 1;
-  while (end < n && sorted_voxel[end] == v) ++end;
+  if (k >= n || !run_head(sorted_voxel, k, n_voxels)) return;
   for (int col = 0; col < n_cols; ++col) {
-    double sum = 0.0;
-    for (long long j = k; j < end; ++j) sum += (double)values[order[j] * n_cols + col];
-    out[col * n_voxels + v] = (T)sum;
+    out[col * n_voxels + sorted_voxel[k]] =
+        (T)run_sum(sorted_voxel, order, values, n, n_cols, col, k);
   }
 }
 
@@ -231,12 +246,7 @@ extern "C" __global__ void deposit_add(const long long* sorted_voxel, const long
                                        const float* values, float* out, long long n,
                                        int n_cols, int col, long long n_voxels) {
   const long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-  if (k >= n) return;
+  if (k >= n || !run_head(sorted_voxel, k, n_voxels)) return;
   const long long v = sorted_voxel[k];
-  if (v >= n_voxels || (k > 0 && sorted_voxel[k - 1] == v)) return;
-  double sum = 0.0;
-  for (long long j = k; j < n && sorted_voxel[j] == v; ++j) {
-    sum += (double)values[order[j] * n_cols + col];
-  }
-  out[v] = out[v] + (float)sum;
+  out[v] = out[v] + (float)run_sum(sorted_voxel, order, values, n, n_cols, col, k);
 }

@@ -136,7 +136,7 @@ def spring_velocity(organ: Organ, types: CellTypes) -> Any:
     k = xp.zeros(cells.n, dtype=xp.float32)
     for attacker, spec in types.attack.items():
         k = xp.where(cells.type == attacker, F32(spec.attack.spring_per_min), k)
-    row, found = _partner_rows(xp, cells)
+    row, found = partner_rows(xp, cells)
     k = xp.where(found, k, F32(0))
     pull = k[:, None] * (cells.position_um[row] - cells.position_um)
     # each pull lands on the target's row as its opposite (cells without one add 0 to row 0)
@@ -144,7 +144,7 @@ def spring_velocity(organ: Organ, types: CellTypes) -> Any:
     return (pull + on_target).astype(xp.float32)
 
 
-def _partner_rows(xp: Any, cells: Any) -> tuple[Any, Any]:
+def partner_rows(xp: Any, cells: Any) -> tuple[Any, Any]:
     """(N,) int64 row of each cell's partner (0 where none) and (N,) bool: it has one and it
     is still present (cells are in id order, so a search finds it)."""
     partner = cells.partner
@@ -338,7 +338,7 @@ def attack_step(
         mine = (cells.type == attacker) & (cells.state == LIVE)
         # 1. attached attackers
         was_free = mine & (cells.partner < 0)
-        row, found = _partner_rows(xp, cells)
+        row, found = partner_rows(xp, cells)
         found &= mine
         score = _target_score(xp, cells, spec)
         s_target = _target_score(xp, cells, spec, live_only=False)[row]

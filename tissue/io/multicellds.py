@@ -43,13 +43,14 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from tissue.cells import APOPTOTIC, BASE_COLUMNS, LIVE
+from tissue.cells import APOPTOTIC, BASE_COLUMNS, LIVE, NECROTIC
 from tissue.config import Scenario
 from tissue.errors import InputError
 from tissue.grid import Grid
 from tissue.io.runfile import RunReader
 from tissue.kernels.cells import build_cell_grid, contact_pairs
 from tissue.organ import CellTypes
+from tissue.rules import partner_rows
 
 SIMPLIFIED_DATA = "cellular_information/cell_populations/cell_population/custom/simplified_data"
 HEADER = struct.Struct("<5i")
@@ -286,7 +287,8 @@ def _export_organ(reader: RunReader, organ: str, out_dir: Path) -> list[Path]:
             np.vstack([mesh, *values]) if values else mesh,
         )
         cells = reader.cells(snap.index, organ)
-        columns = _cell_columns(cells, types, scenario, info.fields)
+        radius = types.radius(_cells_view(cells))  # (n,) float32 um
+        columns = _cell_columns(cells, radius, types, info.fields)
         root = _document(scenario, reader, snap.time_min, centres, grid, info.fields, base)
         node = root.find(SIMPLIFIED_DATA)
         assert node is not None
@@ -295,7 +297,7 @@ def _export_organ(reader: RunReader, organ: str, out_dir: Path) -> list[Path]:
         write_mat4(out_dir / f"{base}_cells.mat", "cells", table)
         custom = root.find(SIMPLIFIED_DATA.rsplit("/", 1)[0])
         assert custom is not None
-        graphs = _graphs(cells, types, grid)
+        graphs = _graphs(cells, radius, types, grid)
         for tag, suffix, lines in zip(
             ("neighbor_graph", "attached_cells_graph"),
             ("cell_neighbor_graph", "attached_cells_graph"),
@@ -375,15 +377,14 @@ def _cells_view(cells: dict[str, np.ndarray]) -> SimpleNamespace:
 
 
 def _cell_columns(
-    cells: dict[str, np.ndarray], types: CellTypes, scenario: Scenario, fields: list[str]
+    cells: dict[str, np.ndarray], radius: np.ndarray, types: CellTypes, fields: list[str]
 ) -> dict[str, tuple[np.ndarray, str]]:
-    """The cells' labels in order: name -> (values, units) (see the module docstring)."""
+    """The cells' labels in order: name -> (values, units) (see the module docstring);
+    ``radius`` (n,) um from the types' volume model."""
     state, kind = cells["state"], cells["type"].astype(np.int64)
     live, apoptotic = state == LIVE, state == APOPTOTIC
-    radius = types.radius(_cells_view(cells)).astype(np.float64)
-    chemotaxis = np.asarray(
-        [fields.index(f) if f in fields else 0 for f in types.chemotaxis_field] or [0]
-    )
+    radius = radius.astype(np.float64)
+    chemotaxis = np.asarray([fields.index(f) if f in fields else 0 for f in types.chemotaxis_field])
     columns: dict[str, tuple[np.ndarray, str]] = {
         "ID": (cells["id"], "none"),
         "position": (cells["position_um"], "microns"),
@@ -399,8 +400,11 @@ def _cell_columns(
         ),
         "elapsed_time_in_phase": (cells["state_time_min"], "min"),
         "dead": (~live, "none"),
-        "current_death_model": (np.where(state == 2, NECROSIS_MODEL, APOPTOSIS_MODEL), "none"),
-        "chemotaxis_index": (chemotaxis[kind] if kind.size else kind, "none"),
+        "current_death_model": (
+            np.where(state == NECROTIC, NECROSIS_MODEL, APOPTOSIS_MODEL),
+            "none",
+        ),
+        "chemotaxis_index": (chemotaxis[kind], "none"),
     }
     units = {"direction": "none", "age_min": "min", "attached_min": "min"}
     for name in ("direction", "age_min", "attached_min", "partner", "founder"):
@@ -411,16 +415,15 @@ def _cell_columns(
 
 
 def _graphs(
-    cells: dict[str, np.ndarray], types: CellTypes, grid: Grid
+    cells: dict[str, np.ndarray], radius: np.ndarray, types: CellTypes, grid: Grid
 ) -> tuple[list[str], list[str]]:
-    """Lines ``ID: id,id,...`` per cell of the neighbour graph (touching cells) and of the
+    """Lines ``ID: id,id,...`` per cell of the neighbour graph (touching cells: centres
+    closer than the sum of their adhesion reaches, as tissue's contacts) and of the
     attached-cells graph (an attacker and its target)."""
     ids = cells["id"]
     n = int(ids.shape[0])
     positions = cells["position_um"].astype(np.float32)
-    reach = (types.of("adhesion_range", cells["type"]) * types.radius(_cells_view(cells))).astype(
-        np.float32
-    )
+    reach = (types.of("adhesion_range", cells["type"]) * radius).astype(np.float32)
     cell_grid = build_cell_grid(
         np, positions, grid.origin_xyz_um, grid.extent_xyz_um, types.max_interaction_um
     )
@@ -429,8 +432,7 @@ def _graphs(
     for a, b in zip(i.tolist(), j.tolist(), strict=True):
         neighbours[a].append(int(ids[b]))
     partner = cells["partner"]
-    row = np.minimum(np.searchsorted(ids, partner), max(n - 1, 0))
-    found = (partner >= 0) & (ids[row] == partner) if n else np.zeros(0, bool)
+    row, found = partner_rows(np, _cells_view(cells))
     attached: list[list[int]] = [[] for _ in range(n)]
     for a in np.nonzero(found)[0].tolist():
         attached[a].append(int(partner[a]))
