@@ -5,6 +5,7 @@ from importlib.metadata import PackageNotFoundError, version
 from tissue.backend import Backend, get_backend, to_numpy
 from tissue.config import Scenario, load_scenario
 from tissue.io.multicellds import export_physicell
+from tissue.io.physicell import import_physicell
 from tissue.simulation import Simulation
 
 try:
@@ -19,6 +20,7 @@ __all__ = [
     "__version__",
     "export_physicell",
     "get_backend",
+    "import_physicell",
     "load_scenario",
     "to_numpy",
 ]

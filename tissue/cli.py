@@ -338,6 +338,49 @@ def summary(run_path: str, as_json: bool) -> None:
     console.print(f"{len(reader.snapshots)} snapshots; {path}")
 
 
+@main.command("import-physicell")
+@click.argument("project", type=click.Path())
+@click.option(
+    "-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False),
+    help="The scenario file to write (.toml).",
+)  # fmt: skip
+@click.option(
+    "--lenient", is_flag=True,
+    help="Drop or approximate what tissue cannot express, with a warning each (default: fail).",
+)  # fmt: skip
+@click.option("--overwrite", is_flag=True, help="Replace the scenario file if it exists.")
+def import_physicell(project: str, out_path: str, lenient: bool, overwrite: bool) -> None:
+    """Convert a PhysiCell project (a folder with config/PhysiCell_settings.xml, its rules CSV
+    and cells CSV, as PhysiCell Studio writes them; or the settings file itself) into a
+    commented tissue scenario. Strict by default: every element or rule tissue cannot
+    express is listed with its file and line, and nothing is written."""
+    from tissue.io.physicell import UnsupportedModel
+    from tissue.io.physicell import import_physicell as convert
+
+    @fail_on_input_errors
+    def run() -> None:
+        out = Path(out_path)
+        if out.exists() and not overwrite:
+            raise InputError(out_path, "", "exists; pass --overwrite to replace it")
+        try:
+            imported = convert(project, lenient=lenient)
+        except UnsupportedModel as error:
+            for finding in error.findings:
+                click.echo(f"  {finding}", err=True)
+            raise
+        for finding in imported.dropped:
+            click.echo(f"warning: {finding}", err=True)
+        out.write_text(imported.toml)
+        scenario = imported.scenario
+        click.echo(
+            f"{out_path}: {len(scenario.cell_types)} cell types, {len(scenario.fields)} fields, "
+            f"{len(scenario.rules)} rules"
+            + (f"; {len(imported.dropped)} parts dropped or approximated" if lenient else "")
+        )
+
+    run()
+
+
 @main.command("export-physicell")
 @click.argument("run_path", metavar="RUN", type=click.Path())
 @click.option(

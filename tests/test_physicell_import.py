@@ -1,0 +1,283 @@
+"""`tissue import-physicell`: PhysiCell projects (settings XML, rules CSV, cells CSV) as
+scenarios. The fixture project in tests/data/physicell was written for these tests in the
+layout PhysiCell Studio writes; PhysiCell's own sample projects are imported too where the
+side-by-side harness has built PhysiCell (benchmarks/physicell/build, not in CI)."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tomllib
+from pathlib import Path
+
+import pcdl
+import pytest
+from click.testing import CliRunner
+
+from tissue.cli import main
+from tissue.config.scenario import scenario_from_dict
+from tissue.errors import InputError
+from tissue.io.physicell import UnsupportedModel, import_physicell
+
+pytestmark = pytest.mark.filterwarnings("ignore:::pcdl")  # pandas deprecations in pcdl
+
+FIXTURE = Path(__file__).parent / "data" / "physicell" / "tumour_immune"
+SAMPLES = Path(__file__).parents[1] / "benchmarks" / "physicell" / "build" / "PhysiCell"
+SAMPLES = SAMPLES / "sample_projects"
+
+
+def radius(volume_um3: float) -> float:
+    return (3.0 * volume_um3 / (4.0 * math.pi)) ** (1.0 / 3.0)
+
+
+def project_copy(tmp_path: Path, **edits: tuple[str, str]) -> Path:
+    """The fixture project copied to ``tmp_path``, with ``file=(old, new)`` text edits
+    (file: ``settings``, ``rules`` or ``cells``); each ``old`` must occur."""
+    out = tmp_path / "project"
+    shutil.copytree(FIXTURE, out)
+    names = {"settings": "PhysiCell_settings.xml", "rules": "cell_rules.csv", "cells": "cells.csv"}
+    for key, (old, new) in edits.items():
+        path = out / "config" / names[key.rstrip("0123456789")]
+        text = path.read_text()
+        assert old in text, old
+        path.write_text(text.replace(old, new, 1))
+    return out
+
+
+def line_of(path: Path, text: str) -> int:
+    """The 1-based line of the first occurrence of ``text`` in ``path``."""
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+def test_every_value_of_the_fixture_maps_to_its_scenario_key() -> None:
+    imported = import_physicell(FIXTURE)
+    s = imported.scenario
+    assert imported.dropped == []
+    organ = s.organs["domain"]
+    assert organ.shape == (10, 10, 6)
+    assert organ.origin_um == (-100.0, -100.0, -60.0)
+    assert organ.spacing_um == 20.0
+    assert s.run.days == pytest.approx(120.0 / 1440.0)
+    assert (s.run.seed, s.run.output_interval_min, s.run.snapshot_interval_min) == (7, 60.0, 60.0)
+    assert (s.time_steps.diffusion_min, s.time_steps.mechanics_min) == (0.5, 0.5)
+    assert s.time_steps.phenotype_min == 6.0
+
+    oxygen, chemokine = s.fields["oxygen"], s.fields["chemokine"]
+    assert (oxygen.diffusion_um2_per_min, oxygen.decay_per_min, oxygen.initial) == (1e5, 0.1, 38.0)
+    assert oxygen.boundary == "dirichlet"
+    # y faces switched off, x+ at its own value; the rest at the substrate's value
+    assert oxygen.boundary_values == {"x-": 38.0, "x+": 20.0, "z-": 38.0, "z+": 38.0}
+    assert set(oxygen.boundary_faces) == {"x-", "x+", "z-", "z+"}
+    # not enabled for the chemokine: no Dirichlet faces although oxygen's turn them on
+    assert chemokine.boundary == "no_flux"
+    assert (chemokine.diffusion_um2_per_min, chemokine.decay_per_min) == (1000.0, 0.016)
+
+    tumour, immune, exhausted = (s.cell_types[t] for t in ("tumour", "immune", "exhausted"))
+    assert tumour.radius_um == pytest.approx(radius(2494.0))
+    assert tumour.cycle_rate_per_min == 0.00072
+    assert tumour.oxygen_field is None  # PhysiCell's rules move the cycle, not a built-in ramp
+    assert (tumour.apoptosis_rate_per_min, tumour.apoptotic_clearance_min) == (5.31667e-05, 516)
+    assert tumour.apoptotic_volume.cytoplasmic_biomass_change_rate_per_min == 1.66667e-02
+    assert tumour.apoptotic_volume.nuclear_fraction == pytest.approx(540.0 / 2494.0)
+    assert tumour.division_volume.nuclear_biomass_change_rate_per_min == 0.0055
+    assert tumour.speed_um_per_min == 0.0  # motility disabled
+    assert tumour.secretion["oxygen"].uptake_rate_per_min == 10.0
+    assert tumour.secretion["chemokine"].secretion_rate_per_min == 0.1
+    assert tumour.attributes["oncoprotein"].value == 1.0
+    assert (tumour.repulsion_um_per_min, tumour.adhesion_um_per_min) == (10.0, 0.4)
+
+    assert immune.radius_um == pytest.approx(radius(1500.0))
+    assert immune.cycle_rate_per_min == pytest.approx(1e-5)  # a 100,000 min phase duration
+    assert immune.apoptotic_clearance_min == pytest.approx(1.0 / 0.016667)
+    assert (immune.speed_um_per_min, immune.persistence_min) == (2.0, 5.0)
+    assert (immune.chemotaxis_field, immune.chemotaxis_bias) == ("chemokine", 0.7)
+    assert immune.transitions == {"exhausted": 0.0001}
+    # no parent_type: PhysiCell copies the defaults but not their secretion
+    assert immune.secretion == {}
+    assert immune.attributes["oncoprotein"].value == 0.0
+    # parent_type="immune": the parent's values, then its own
+    assert exhausted.speed_um_per_min == 0.5
+    assert exhausted.radius_um == immune.radius_um
+    assert exhausted.chemotaxis_field == "chemokine"
+    assert exhausted.transitions == {}
+
+    rules = {(r.cell_type, r.behaviour): r for r in s.rules.values()}
+    assert len(rules) == 4
+    hypoxia = rules[("tumour", "apoptosis")]
+    # "oxygen decreases apoptosis to 0": the rate falls toward 0 as oxygen rises
+    assert (hypoxia.signal, hypoxia.to_value, hypoxia.half_max) == ("oxygen", 0.0, 10.0)
+    assert (hypoxia.hill_coefficient, hypoxia.as_signal) == (4.0, "rises")
+    # a secretion rate of 0.02 against the type's 0.1: tissue's factor 0.2
+    assert rules[("tumour", "secretion.chemokine")].to_value == pytest.approx(0.2)
+    assert rules[("immune", "transition.exhausted")].to_value == 0.001
+    assert rules[("immune", "apoptosis")].to_value == 0.002
+
+    placed = {c.type: c.positions_um for c in s.initial_cells}
+    assert len(placed["tumour"]) == 7  # by name and by ID 0, "s" skipping a value
+    assert (0.0, 17.0, 0.0) in placed["tumour"]
+    assert placed["immune"] == [(80.0, 80.0, 40.0), (-80.0, 80.0, -40.0), (80.0, -80.0, 0.0)]
+
+    # the commented TOML loads back to the same scenario, each value with its source line
+    again = scenario_from_dict(tomllib.loads(imported.toml), "again")
+    assert again.to_dict() == s.to_dict()
+    settings = FIXTURE / "config" / "PhysiCell_settings.xml"
+    assert f"config/PhysiCell_settings.xml:{line_of(settings, '<max_time')}" in imported.toml
+
+
+def test_an_imported_model_runs_and_exports_back_to_physicell(tmp_path: Path) -> None:
+    scenario = tmp_path / "model.toml"
+    runner = CliRunner()
+    result = runner.invoke(main, ["import-physicell", str(FIXTURE), "-o", str(scenario)])
+    assert result.exit_code == 0, result.output
+    assert "3 cell types, 2 fields, 4 rules" in result.output
+    again = runner.invoke(main, ["import-physicell", str(FIXTURE), "-o", str(scenario)])
+    assert again.exit_code == 2
+    assert "exists; pass --overwrite" in again.output
+    run = tmp_path / "run"
+    result = runner.invoke(main, ["run", str(scenario), "-o", str(run), "--backend", "cpu"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "physicell"
+    result = runner.invoke(main, ["export-physicell", str(run), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    last = pcdl.TimeStep(str(out / "output00000002.xml"), verbose=False)
+    cells = last.get_cell_df()
+    assert set(cells["cell_type"]) <= {"tumour", "immune", "exhausted"}
+    assert (cells["cell_type"] == "tumour").sum() >= 7
+    assert last.get_time() == pytest.approx(120.0)
+
+
+UNSUPPORTED = {
+    "settings": (
+        '<cycle code="5" name="live">\n                    <phase_transition_rates units="1/min">\n'
+        '                        <rate start_index="0" end_index="0" fixed_duration="false">'
+        "0.00072</rate>",
+        '<cycle code="6" name="Flow cytometry model (separated)">\n'
+        '                    <phase_transition_rates units="1/min">\n'
+        '                        <rate start_index="0" end_index="1" fixed_duration="false">'
+        "0.00072</rate>\n"
+        '                        <rate start_index="1" end_index="2" fixed_duration="true">'
+        "0.002083</rate>",
+    ),
+    "settings2": (
+        '<apoptotic_phagocytosis_rate units="1/min">0</apoptotic_phagocytosis_rate>',
+        '<apoptotic_phagocytosis_rate units="1/min">0.01</apoptotic_phagocytosis_rate>',
+    ),
+    "settings3": (
+        "<maximum_number_of_attachments>12</maximum_number_of_attachments>",
+        "<maximum_number_of_attachments>12</maximum_number_of_attachments>\n"
+        "                    <cell_stiffness>3</cell_stiffness>",
+    ),
+    "rules": (
+        "// immune cells",
+        "tumour,pressure,decreases,cycle entry,0,1,4,0\n"
+        "immune,chemokine,increases,migration speed,4,0.5,4,0\n"
+        "immune,contact with tumour,increases,apoptosis,0.01,1,4,0\n"
+        "// immune cells",
+    ),
+    "cells": ("0,0,-17,tumour", "0,0,-17,tumour,3000"),
+}
+
+
+def test_a_strict_import_lists_each_part_it_cannot_express_with_its_line(tmp_path: Path) -> None:
+    project = project_copy(tmp_path, **UNSUPPORTED)
+    config = project / "config"
+    settings, rules, cells = (config / f for f in ("PhysiCell_settings.xml", "cell_rules.csv",
+                                                   "cells.csv"))  # fmt: skip
+    with pytest.raises(UnsupportedModel) as raised:
+        import_physicell(project)
+    found = {(Path(f.file).name, f.line, f.item.split(" of ")[0]) for f in raised.value.findings}
+    xml, csv_rules = "PhysiCell_settings.xml", "cell_rules.csv"
+    expected = {
+        (xml, line_of(settings, '<cycle code="6"'), "cycle model 6 (flow cytometry (separated))"),
+        (xml, line_of(settings, ">0.01</apoptotic_phag"), "<apoptotic_phagocytosis_rate>"),
+        (xml, line_of(settings, "<cell_stiffness>"), "<cell_stiffness>"),
+        (csv_rules, line_of(rules, "pressure"), "rule 'tumour, pressure, decreases, cycle entry'"),
+        (csv_rules, line_of(rules, "migration speed"),
+         "rule 'immune, chemokine, increases, migration speed'"),
+        (csv_rules, line_of(rules, "contact with"),
+         "rule 'immune, contact with tumour, increases, apoptosis'"),
+        ("cells.csv", line_of(cells, "3000"), "column 'volume'"),
+    }  # fmt: skip
+    assert found == expected
+    # the command line: each finding on its own line, then one error line; nothing written
+    out = tmp_path / "model.toml"
+    result = CliRunner().invoke(main, ["import-physicell", str(project), "-o", str(out)])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == len(expected) + 1
+    assert lines[-1].startswith("error: ")
+    assert "7 parts of the model cannot be imported" in lines[-1]
+    assert not out.exists()
+
+
+def test_a_lenient_import_drops_or_approximates_them_and_says_so(tmp_path: Path) -> None:
+    project = project_copy(tmp_path, **UNSUPPORTED)
+    imported = import_physicell(project, lenient=True)
+    assert len(imported.dropped) == 7
+    s = imported.scenario
+    # the flow-cytometry cycle as one phase at its mean rate: 1 / (1/0.00072 + 1/0.002083)
+    mean = 1.0 / 0.00072 + 1.0 / 0.002083
+    assert s.cell_types["tumour"].cycle_rate_per_min == pytest.approx(1.0 / mean)
+    kept = {(r.cell_type, r.behaviour, r.signal) for r in s.rules.values()}
+    assert ("immune", "apoptosis", "contact.tumour") in kept  # live neighbours only
+    assert not any(r.signal == "pressure" for r in s.rules.values())
+    assert "Dropped or approximated (--lenient):" in imported.toml
+    result = CliRunner().invoke(
+        main, ["import-physicell", str(project), "-o", str(tmp_path / "m.toml"), "--lenient"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.count("warning: ") == 7
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("settings", ('parent_type="immune"', 'parent_type="macrophage"')),
+         "parent_type 'macrophage' is not a definition above it"),
+        (("settings", ("<random_seed>7</random_seed>", "<random_seed>system_clock</random_seed>")),
+         "a run needs a fixed seed"),
+        (("settings", ("<x_max>100</x_max>", "<x_max>110</x_max>")),
+         "voxels: tissue needs a whole"),
+        (("rules", ("0.02,5,2,0", "0.5,5,2,0")), "it decreases the behaviour to 0.5"),
+        (("rules", ("tumour,oxygen,decreases,apoptosis,0,10,4,0", "tumour,oxygen,apoptosis,0")),
+         "4 columns: a version 3 rule has 8"),
+        (("cells", ("80,-80,0,immune", "80,-80,0,macrophage")), "unknown cell type 'macrophage'"),
+        (("cells", ("80,-80,0,immune", "180,-80,0,immune")), "outside the domain"),
+    ],
+)  # fmt: skip
+def test_each_mistake_is_a_finding(tmp_path: Path, edit: tuple, message: str) -> None:
+    key, change = edit
+    with pytest.raises(UnsupportedModel) as raised:
+        import_physicell(project_copy(tmp_path, **{key: change}))
+    assert [message in f.reason for f in raised.value.findings].count(True) == 1
+
+
+def test_bad_files_are_one_line_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read"):
+        import_physicell(tmp_path)
+    broken = project_copy(tmp_path, settings=("</domain>", "</domian>"))
+    with pytest.raises(InputError, match="not well-formed XML"):
+        import_physicell(broken)
+    result = CliRunner().invoke(main, ["import-physicell", str(tmp_path / "x"), "-o", "m.toml"])
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1
+
+
+SHIPPED = {
+    # each sample's findings that must be among the report (PhysiCell 1.14.2's files)
+    "template": ["cycle model 6"],
+    "rules_sample": ["cycle model 6", "necrosis of", "<apoptotic_phagocytosis_rate>"],
+    "immune_function": ["<attack_rate>", "<dead_phagocytosis_rate>"],
+}
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason="PhysiCell not built (benchmarks/physicell)")
+@pytest.mark.parametrize("sample", sorted(SHIPPED))
+def test_physicells_samples_import_leniently_and_say_what_is_missing(sample: str) -> None:
+    with pytest.raises(UnsupportedModel) as raised:
+        import_physicell(SAMPLES / sample)
+    items = [f.item for f in raised.value.findings]
+    for expected in SHIPPED[sample]:
+        assert any(item.startswith(expected) for item in items), (expected, items)
+    imported = import_physicell(SAMPLES / sample, lenient=True)
+    assert imported.scenario.organs["domain"].two_d

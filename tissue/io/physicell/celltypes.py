@@ -1,0 +1,522 @@
+"""PhysiCell cell definitions (after inheritance, :mod:`definitions`) as tissue cell
+types: volume, cycle, death, mechanics, motility, secretion, interactions, custom data.
+
+Each element is mapped, known to change nothing tissue computes, or reported where the
+process it sets can happen (a rate above 0, or a rule that can raise it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from tissue.io.physicell.definitions import Definition
+from tissue.io.physicell.report import Report
+from tissue.io.physicell.xmltree import Node, truthy
+
+# PhysiCell 1.14.2's phenotype defaults (core/PhysiCell_phenotype.cpp), for what a file omits
+VOLUME_DEFAULTS = {
+    "total": 2494.0,
+    "fluid_fraction": 0.75,
+    "nuclear": 540.0,
+    "fluid_change_rate": 0.05,
+    "cytoplasmic_biomass_change_rate": 0.0045,
+    "nuclear_biomass_change_rate": 0.0055,
+}
+APOPTOSIS_DEFAULTS = {
+    "unlysed_fluid_change_rate": 0.05,
+    "cytoplasmic_biomass_change_rate": 1.0 / 60.0,
+    "nuclear_biomass_change_rate": 0.35 / 60.0,
+}
+# cycle models that tissue runs as one phase: live (5)
+LIVE_CYCLE = 5
+CYCLE_NAMES = {
+    0: "Ki67 (advanced)",
+    1: "Ki67 (basic)",
+    2: "flow cytometry",
+    5: "live",
+    6: "flow cytometry (separated)",
+    7: "cycling-quiescent",
+}
+APOPTOSIS, NECROSIS = 100, 101
+
+
+@dataclass
+class TypeParts:
+    """A definition mapped: the cell type's scenario entries and the base values of the
+    behaviours rules move (cycle, apoptosis and secretion rates)."""
+
+    entries: dict[str, Any]
+    base_secretion: dict[str, float]
+    cycle_code: int
+    volume_um3: float
+
+
+def cell_type(
+    d: Definition,
+    report: Report,
+    substrates: list[str],
+    type_names: list[str],
+    ruled: set[str],
+    two_d: bool,
+) -> TypeParts:
+    """The tissue cell type of definition ``d``. ``ruled``: the behaviours rules move for
+    this type (PhysiCell names), so that a process with rate 0 that a rule can raise counts
+    as present."""
+    key = f"cell_types.{d.name}"
+    entries: dict[str, Any] = {}
+    who = f"'{d.name}'"
+
+    # volume: radius from the total; division halves it and it grows back
+    v = {
+        k: d.number(f"phenotype/volume/{k}", default, report)
+        for k, default in VOLUME_DEFAULTS.items()
+    }
+    for extra in ("calcified_fraction", "calcification_rate"):
+        node = d.get(f"phenotype/volume/{extra}")
+        if node is not None and d.number(f"phenotype/volume/{extra}", 0.0, report) != 0:
+            report.cannot(node, f"<{extra}> of {who}", "calcification is not modelled")
+    entries["radius_um"] = (3.0 * v["total"] / (4.0 * math.pi)) ** (1.0 / 3.0)
+    report.note(
+        f"{key}.radius_um",
+        d.get("phenotype/volume/total"),
+        f"from the total volume {v['total']:g} um^3",
+    )
+
+    cycle_code = _cycle(d, report, entries, key, ruled)
+    if entries.get("cycle_rate_per_min", 0.0) > 0 or "cycle entry" in ruled:
+        rates = [
+            v["fluid_change_rate"],
+            v["cytoplasmic_biomass_change_rate"],
+            v["nuclear_biomass_change_rate"],
+        ]
+        if min(rates) > 0 and v["fluid_fraction"] < 1:
+            entries["division_volume"] = {
+                "fluid_fraction": v["fluid_fraction"],
+                "nuclear_fraction": v["nuclear"] / v["total"],
+                "fluid_change_rate_per_min": v["fluid_change_rate"],
+                "cytoplasmic_biomass_change_rate_per_min": v["cytoplasmic_biomass_change_rate"],
+                "nuclear_biomass_change_rate_per_min": v["nuclear_biomass_change_rate"],
+            }
+            report.note(
+                f"{key}.division_volume",
+                d.get("phenotype/volume"),
+                "PhysiCell's volume model after division",
+            )
+        else:
+            report.cannot(
+                d.get("phenotype/volume") or d.node,
+                f"volume of {who}",
+                "a daughter that does not grow back (a change rate of 0 or fluid "
+                "fraction 1) is not modelled",
+            )
+
+    _death(d, report, entries, key, v, ruled)
+    _mechanics(d, report, entries)
+    _motility(d, report, entries, key, substrates, two_d)
+    base_secretion = _secretion(d, report, entries, substrates)
+    _interactions(d, report, entries, type_names)
+    _custom_data(d, report, entries, key)
+    _distributions(d, report)
+    for child in d.node.children:
+        if child.tag == "intracellular":
+            report.cannot(
+                child, f"<intracellular> of {who}", "intracellular models are not imported"
+            )
+    return TypeParts(entries, base_secretion, cycle_code, v["total"])
+
+
+def _rate_or_duration(
+    d: Definition, prefix: str, start: int, end: int, report: Report
+) -> tuple[float | None, bool, Node | None]:
+    """The rate (1/min) of the transition ``start`` -> ``end`` of a cycle or death model,
+    given as a rate or as the duration of phase ``start``, whether it is fixed, and its
+    element; (None, False, None) when neither is given."""
+    node = d.get(f"{prefix}/phase_transition_rates/rate[{start}-{end}]")
+    if node is not None:
+        rate = d.number(f"{prefix}/phase_transition_rates/rate[{start}-{end}]", 0.0, report)
+        return rate, truthy(node.attrib.get("fixed_duration", "false")), node
+    node = d.get(f"{prefix}/phase_durations/duration[{start}]")
+    if node is not None:
+        duration = d.number(f"{prefix}/phase_durations/duration[{start}]", math.inf, report)
+        rate = 0.0 if duration == math.inf else (math.inf if duration == 0 else 1.0 / duration)
+        return rate, truthy(node.attrib.get("fixed_duration", "false")), node
+    return None, False, None
+
+
+def _cycle(
+    d: Definition, report: Report, entries: dict[str, Any], key: str, ruled: set[str]
+) -> int:
+    """The cycle: PhysiCell's live model as tissue's one rate; others are reported."""
+    node = d.get("phenotype/cycle")
+    d.under("phenotype/cycle/")
+    if node is None:
+        return LIVE_CYCLE
+    code = int(node.attrib.get("code", LIVE_CYCLE))
+    links = [k for k in d.elements if k.startswith("phenotype/cycle/phase_")]
+    if code == LIVE_CYCLE:
+        rate, fixed, where = _rate_or_duration(d, "phenotype/cycle", 0, 0, report)
+        rate = rate or 0.0
+        if not math.isfinite(rate):
+            report.cannot(
+                where or node,
+                f"live cycle of '{d.name}'",
+                "a cycle of 0 min (a division every step) is not modelled; --lenient: no division",
+            )
+            rate = 0.0
+        if fixed and (rate > 0 or "cycle entry" in ruled):
+            report.cannot(
+                where or node,
+                f"live cycle of '{d.name}'",
+                "a fixed cycle duration is not modelled (tissue divides at a rate); "
+                "--lenient: at the same mean rate",
+            )
+        entries["cycle_rate_per_min"] = rate
+        report.note(f"{key}.cycle_rate_per_min", where, "live cycle model")
+        return code
+    durations = []
+    for link in sorted(links):
+        n = d.elements[link]
+        if not n.text:
+            continue
+        value = float(n.text)
+        durations.append(value if "duration" in link else (1.0 / value if value > 0 else math.inf))
+    mean = sum(durations)
+    rate = 1.0 / mean if 0 < mean < math.inf else 0.0
+    if rate > 0 or "cycle entry" in ruled:
+        report.cannot(
+            node,
+            f"cycle model {code} ({CYCLE_NAMES.get(code, 'unknown')}) of '{d.name}'",
+            f"cycle models with {len(durations)} phases are not modelled (tissue's cycle "
+            f"has one); --lenient: one phase at the mean rate 1/{mean:g} min",
+        )
+    entries["cycle_rate_per_min"] = rate
+    report.note(
+        f"{key}.cycle_rate_per_min",
+        node,
+        f"cycle model {code}: one phase at 1 / the sum of its mean durations",
+    )
+    return code
+
+
+def _death(
+    d: Definition,
+    report: Report,
+    entries: dict[str, Any],
+    key: str,
+    v: dict[str, float],
+    ruled: set[str],
+) -> None:
+    """Apoptosis (rate, clearance, shrinking) and necrosis (reported where it can occur)."""
+    who = f"'{d.name}'"
+    models = {k for k in d.elements if k.startswith("phenotype/death/model[") and k.count("/") == 2}
+    d.get("phenotype/death")
+    for model_key in sorted(models):
+        node = d.get(model_key)
+        code = int(node.attrib.get("code", "-1"))
+        prefix = model_key
+        rate = d.number(f"{prefix}/death_rate", 0.0, report)
+        params = d.under(f"{prefix}/parameters/")
+        happens = (
+            rate > 0
+            or (code == APOPTOSIS and "apoptosis" in ruled)
+            or (code == NECROSIS and "necrosis" in ruled)
+        )
+        if code == APOPTOSIS:
+            entries["apoptosis_rate_per_min"] = rate
+            report.note(f"{key}.apoptosis_rate_per_min", d.get(f"{prefix}/death_rate"))
+            clear, fixed, where = _rate_or_duration(d, prefix, 0, 1, report)
+            if clear is not None and 0 < clear < math.inf:
+                entries["apoptotic_clearance_min"] = 1.0 / clear
+                report.note(f"{key}.apoptotic_clearance_min", where, "the apoptotic phase")
+                if not fixed and happens:
+                    report.cannot(
+                        where,
+                        f"apoptotic phase of {who}",
+                        "a random (exponential) phase length is not modelled: tissue "
+                        "clears apoptotic cells after a fixed time; --lenient: the "
+                        "mean",
+                    )
+            number = {k.rsplit("/", 1)[1]: float(n.text) for k, n in params.items() if n.text}
+            for name in ("lysed_fluid_change_rate", "calcification_rate"):
+                if number.get(name, 0.0) != 0 and happens:
+                    report.cannot(
+                        params[f"{prefix}/parameters/{name}"],
+                        f"<{name}> of {who}",
+                        "not modelled for apoptotic cells",
+                    )
+            a = {k: number.get(k, default) for k, default in APOPTOSIS_DEFAULTS.items()}
+            entries["apoptotic_volume"] = {
+                "fluid_fraction": v["fluid_fraction"],
+                "nuclear_fraction": v["nuclear"] / v["total"],
+                "fluid_change_rate_per_min": a["unlysed_fluid_change_rate"],
+                "cytoplasmic_biomass_change_rate_per_min": a["cytoplasmic_biomass_change_rate"],
+                "nuclear_biomass_change_rate_per_min": a["nuclear_biomass_change_rate"],
+            }
+            report.note(f"{key}.apoptotic_volume", node, "PhysiCell's apoptotic shrinking")
+        elif code == NECROSIS:
+            d.under(f"{prefix}/phase_")
+            if happens:
+                report.cannot(
+                    node,
+                    f"necrosis of {who}",
+                    "PhysiCell's necrosis (a rate set by rules, swelling, lysis) is "
+                    "not modelled: tissue's necrosis is an oxygen ramp; --lenient: "
+                    "no necrosis",
+                )
+        else:
+            d.under(f"{prefix}/")
+            if happens:
+                report.cannot(
+                    node,
+                    f"death model {code} of {who}",
+                    "only apoptosis (100) and necrosis (101) are known",
+                )
+
+
+def _mechanics(d: Definition, report: Report, entries: dict[str, Any]) -> None:
+    """Adhesion and repulsion; affinities other than 1, set equilibrium distances and
+    attachments are reported."""
+    m = "phenotype/mechanics"
+    entries["adhesion_um_per_min"] = d.number(f"{m}/cell_cell_adhesion_strength", 0.4, report)
+    entries["repulsion_um_per_min"] = d.number(f"{m}/cell_cell_repulsion_strength", 10.0, report)
+    reach = d.number(f"{m}/relative_maximum_adhesion_distance", 1.25, report)
+    if 1.0 <= reach <= 3.0:
+        entries["adhesion_range"] = reach
+    else:
+        report.cannot(
+            d.get(f"{m}/relative_maximum_adhesion_distance") or d.node,
+            f"relative_maximum_adhesion_distance of '{d.name}'",
+            f"{reach:g}: tissue allows 1 to 3",
+        )
+    for _k, node in d.under(f"{m}/cell_adhesion_affinities/").items():
+        if node.text and float(node.text) != 1.0:
+            report.cannot(
+                node,
+                f"adhesion affinity of '{d.name}' to '{node.attrib.get('name')}'",
+                "type-specific adhesion is not modelled (tissue: affinity 1)",
+            )
+    for option in ("set_relative_equilibrium_distance", "set_absolute_equilibrium_distance"):
+        node = d.get(f"{m}/options/{option}")
+        if node is not None and node.enabled(default=False):
+            report.cannot(node, f"<{option}> of '{d.name}'", "not modelled")
+    rate = d.number(f"{m}/attachment_rate", 0.0, report)
+    if rate > 0:
+        report.cannot(
+            d.get(f"{m}/attachment_rate") or d.node,
+            f"attachment_rate of '{d.name}'",
+            "spring attachments between cells are not modelled",
+        )
+
+
+def _motility(
+    d: Definition,
+    report: Report,
+    entries: dict[str, Any],
+    key: str,
+    substrates: list[str],
+    two_d: bool,
+) -> None:
+    """Speed, persistence and chemotaxis (up one substrate, bias = migration bias)."""
+    m = "phenotype/motility"
+    speed = d.number(f"{m}/speed", 1.0, report)
+    persistence = d.number(f"{m}/persistence_time", 1.0, report)
+    bias = d.number(f"{m}/migration_bias", 0.5, report)
+    enabled = d.flag(f"{m}/options/enabled", False)
+    planar = d.flag(f"{m}/options/use_2D", two_d)
+    if not enabled or speed == 0:
+        d.under(f"{m}/options/")
+        entries["speed_um_per_min"] = 0.0
+        return
+    if planar and not two_d:
+        report.cannot(
+            d.get(f"{m}/options/use_2D") or d.node,
+            f"2-D motility of '{d.name}'",
+            "cells moving in a plane of a 3-D domain are not modelled",
+        )
+    entries["speed_um_per_min"] = speed
+    if persistence > 0:
+        entries["persistence_min"] = persistence
+    else:
+        report.cannot(
+            d.get(f"{m}/persistence_time") or d.node,
+            f"persistence_time of '{d.name}'",
+            "must be > 0 in tissue",
+        )
+    report.note(f"{key}.speed_um_per_min", d.get(f"{m}/speed"))
+    field_name = None
+    if d.flag(f"{m}/options/chemotaxis/enabled", False):
+        field_name = d.get(f"{m}/options/chemotaxis/substrate")
+        direction = d.number(f"{m}/options/chemotaxis/direction", 1.0, report)
+        chosen = field_name.text if field_name is not None else ""
+        if direction < 0:
+            report.cannot(
+                d.get(f"{m}/options/chemotaxis/direction") or d.node,
+                f"chemotaxis of '{d.name}'",
+                "down a gradient (direction -1) is not modelled",
+            )
+        field_name = chosen
+    else:
+        d.under(f"{m}/options/chemotaxis/")
+    if d.flag(f"{m}/options/advanced_chemotaxis/enabled", False):
+        sens = {
+            n.attrib.get("substrate", ""): float(n.text or 0)
+            for n in d.under(f"{m}/options/advanced_chemotaxis/chemotactic_sensitivities/").values()
+        }
+        d.get(f"{m}/options/advanced_chemotaxis/normalize_each_gradient")
+        nonzero = {s: x for s, x in sens.items() if x != 0}
+        if len(nonzero) == 1 and next(iter(nonzero.values())) > 0:
+            field_name = next(iter(nonzero))
+        elif nonzero:
+            report.cannot(
+                d.get(f"{m}/options/advanced_chemotaxis") or d.node,
+                f"advanced chemotaxis of '{d.name}'",
+                "only chemotaxis up one substrate is modelled",
+            )
+    else:
+        d.under(f"{m}/options/advanced_chemotaxis/")
+    if field_name:
+        if field_name in substrates:
+            entries["chemotaxis_field"] = field_name
+            entries["chemotaxis_bias"] = min(max(bias, 0.0), 1.0)
+        else:
+            report.cannot(
+                d.get(f"{m}/options/chemotaxis/substrate") or d.node,
+                f"chemotaxis of '{d.name}'",
+                f"unknown substrate '{field_name}'",
+            )
+
+
+def _secretion(
+    d: Definition, report: Report, entries: dict[str, Any], substrates: list[str]
+) -> dict[str, float]:
+    """Secretion, uptake and export per substrate; returns the secretion rates."""
+    out: dict[str, float] = {}
+    table: dict[str, dict[str, float]] = {}
+    names = {
+        "secretion_rate": "secretion_rate_per_min",
+        "secretion_target": "secretion_target",
+        "uptake_rate": "uptake_rate_per_min",
+        "net_export_rate": "export_rate",
+    }
+    for _k, node in d.under("phenotype/secretion/").items():
+        if node.tag != "substrate":
+            continue
+        substrate = node.attrib.get("name", "")
+        values = {}
+        for child in node.children:
+            if child.tag in names and child.text:
+                values[names[child.tag]] = float(child.text)
+            elif child.text:
+                report.cannot(child, f"<{child.tag}> of '{d.name}'", "not modelled")
+        out[substrate] = values.get("secretion_rate_per_min", 0.0)
+        if substrate not in substrates:
+            report.cannot(node, f"secretion of '{d.name}'", f"unknown substrate '{substrate}'")
+            continue
+        if any(
+            values.get(n, 0.0) != 0
+            for n in ("secretion_rate_per_min", "uptake_rate_per_min", "export_rate")
+        ):
+            if values.get("export_rate", 0.0) < 0:
+                report.cannot(node, f"net_export_rate of '{d.name}'", "must be >= 0 in tissue")
+                values.pop("export_rate")
+            table[substrate] = values
+    if table:
+        entries["secretion"] = table
+    return out
+
+
+def _interactions(
+    d: Definition, report: Report, entries: dict[str, Any], type_names: list[str]
+) -> None:
+    """Transformations become transitions; phagocytosis, attack, fusion, damage and
+    asymmetric division are reported where their rates are not 0."""
+    who = f"'{d.name}'"
+    transitions = {}
+    for node in d.under("phenotype/cell_transformations/").values():
+        if node.tag != "transformation_rate" or not node.text:
+            continue
+        target, rate = node.attrib.get("name", ""), float(node.text)
+        if rate > 0 and target != d.name:
+            if target in type_names:
+                transitions[target] = rate
+            else:
+                report.cannot(node, f"transformation of {who}", f"unknown cell type '{target}'")
+    if transitions:
+        entries["transitions"] = transitions
+    processes = {
+        "apoptotic_phagocytosis_rate": "phagocytosis",
+        "necrotic_phagocytosis_rate": "phagocytosis",
+        "other_dead_phagocytosis_rate": "phagocytosis",
+        "dead_phagocytosis_rate": "phagocytosis",
+        "phagocytosis_rate": "phagocytosis",
+        "attack_rate": "attack (PhysiCell's damage-based attack)",
+        "fusion_rate": "fusion",
+        "damage_rate": "damage accumulation",
+        "asymmetric_division_probability": "asymmetric division",
+    }
+    for prefix in (
+        "phenotype/cell_interactions/",
+        "phenotype/cell_integrity/",
+        "phenotype/cycle/asymmetric_division/",
+    ):
+        for node in d.under(prefix).values():
+            if node.tag in processes and node.text and float(node.text) != 0:
+                target = node.attrib.get("name")
+                item = f"<{node.tag}>" + (f" for '{target}'" if target else "") + f" of {who}"
+                report.cannot(node, item, f"{processes[node.tag]} is not modelled")
+
+
+def _custom_data(d: Definition, report: Report, entries: dict[str, Any], key: str) -> None:
+    """Custom data as constant attributes (daughters keep them; conserved ones, which
+    PhysiCell halves at division, are reported)."""
+    attributes = {}
+    for node in d.under("custom_data/").values():
+        if node.children:
+            continue
+        try:
+            value = float(node.text)
+        except ValueError:
+            report.cannot(
+                node, f"custom_data '{node.tag}' of '{d.name}'", f"'{node.text}' is not a number"
+            )
+            continue
+        if not node.tag.isidentifier():
+            report.cannot(
+                node,
+                f"custom_data '{node.tag}' of '{d.name}'",
+                "tissue's attribute names are identifiers",
+            )
+            continue
+        if truthy(node.attrib.get("conserved", "false")):
+            report.cannot(
+                node,
+                f"custom_data '{node.tag}' of '{d.name}'",
+                "conserved quantities (split at division) are not modelled; "
+                "--lenient: daughters keep the value",
+            )
+        attributes[node.tag] = {
+            "distribution": "constant",
+            "value": value,
+            "units": node.attrib.get("units") or "dimensionless",
+        }
+        report.note(f"{key}.attributes.{node.tag}", node, "custom_data")
+    if attributes:
+        entries["attributes"] = attributes
+
+
+def _distributions(d: Definition, report: Report) -> None:
+    """Initial parameter distributions: reported when enabled."""
+    node = d.node.child("initial_parameter_distributions")
+    if node is None or not node.enabled(default=True):
+        return
+    for dist in node.all("distribution"):
+        if dist.enabled(default=True):
+            behaviour = dist.child("behavior")
+            what = behaviour.text if behaviour is not None else "?"
+            report.cannot(
+                dist,
+                f"initial distribution of '{what}' of '{d.name}'",
+                "per-cell initial distributions of behaviours are not imported",
+            )

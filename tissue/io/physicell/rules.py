@@ -1,0 +1,210 @@
+"""PhysiCell's rules CSV (version 3, as PhysiCell Studio writes it) as tissue rules.
+
+A row reads ``cell type, signal, increases|decreases, behaviour, value, half-max, Hill
+power, applies to dead``; lines starting with ``//`` are comments. PhysiCell moves the
+behaviour from the type's value toward ``value`` by the multivariate Hill response of its
+signals, raising rules first, and tissue's rules combine the same way
+(:mod:`tissue.behaviours`), so a row maps to one tissue rule when tissue knows its signal and
+behaviour: a substrate, ``contact with <type>`` (reported: PhysiCell counts dead neighbours
+too), ``cycle entry``, ``apoptosis``, ``transform to <type>`` and ``<substrate>
+secretion`` (a factor on the type's secretion rate in tissue).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tissue.io.physicell.report import Report
+
+COLUMNS = 8
+
+
+@dataclass(frozen=True)
+class Row:
+    """One rule as written: its line in ``file`` and its eight fields."""
+
+    file: str
+    line: int
+    cell_type: str
+    signal: str
+    direction: str
+    behaviour: str
+    value: float
+    half_max: float
+    hill: float
+    dead: bool
+
+
+def read_rows(path: Path, shown: str, report: Report) -> list[Row]:
+    """The rules of one v3 CSV file (malformed lines are reported)."""
+    rows = []
+    for number, text in enumerate(path.read_text().splitlines(), start=1):
+        stripped = text.strip()
+        if not stripped or stripped.startswith("//"):
+            continue
+        fields = [f.strip() for f in next(csv.reader([stripped]))]
+        if len(fields) != COLUMNS:
+            report.cannot(
+                number, "rule", f"{len(fields)} columns: a version 3 rule has {COLUMNS}", file=shown
+            )
+            continue
+        try:
+            value, half_max, hill = (float(x) for x in fields[4:7])
+        except ValueError:
+            report.cannot(
+                number, "rule", "value, half-max and Hill power must be numbers", file=shown
+            )
+            continue
+        direction = fields[2].lower()
+        if direction not in ("increases", "decreases"):
+            report.cannot(
+                number,
+                "rule",
+                f"direction '{fields[2]}': allowed: increases, decreases",
+                file=shown,
+            )
+            continue
+        rows.append(
+            Row(
+                shown,
+                number,
+                fields[0],
+                fields[1],
+                direction,
+                fields[3],
+                value,
+                half_max,
+                hill,
+                fields[7] not in ("", "0", "0.0"),
+            )
+        )
+    return rows
+
+
+def behaviour_name(text: str, substrates: list[str], types: list[str]) -> tuple[str, str | None]:
+    """tissue's name of PhysiCell behaviour ``text`` and, for a secretion, its substrate;
+    ("", None) when tissue has no such behaviour."""
+    if text in ("cycle entry", "exit from cycle phase 0"):
+        return "cycle", None
+    if text == "apoptosis":
+        return "apoptosis", None
+    for prefix in ("transform to ", "transition to "):
+        if text.startswith(prefix) and text[len(prefix) :] in types:
+            return f"transition.{text[len(prefix) :]}", None
+    if text.endswith(" secretion") and text[: -len(" secretion")] in substrates:
+        substrate = text[: -len(" secretion")]
+        return f"secretion.{substrate}", substrate
+    return "", None
+
+
+def rules(
+    rows: list[Row],
+    report: Report,
+    substrates: list[str],
+    types: list[str],
+    base: dict[str, dict[str, float]],
+) -> dict[str, dict[str, Any]]:
+    """Scenario ``rules`` entries from ``rows``. ``base``: type -> tissue behaviour -> the
+    type's own value (rates in 1/min, and secretion rates under ``secretion.<substrate>``)."""
+    out: dict[str, dict[str, Any]] = {}
+    last: dict[tuple[str, str, str], float] = {}
+    for row in rows:
+        last[(row.cell_type, row.behaviour, row.direction)] = row.value
+    for row in rows:
+        where = f"rule '{row.cell_type}, {row.signal}, {row.direction}, {row.behaviour}'"
+        if row.cell_type not in types:
+            report.cannot(row.line, where, f"unknown cell type '{row.cell_type}'", file=row.file)
+            continue
+        behaviour, substrate = behaviour_name(row.behaviour, substrates, types)
+        if not behaviour:
+            report.cannot(
+                row.line, where, f"the behaviour '{row.behaviour}' is not modelled", file=row.file
+            )
+            continue
+        signal = _signal(row, report, where, substrates, types)
+        if signal is None:
+            continue
+        if row.dead:
+            report.cannot(
+                row.line,
+                where,
+                "rules on dead cells are not modelled (tissue's "
+                "rules act on live cells); --lenient: live cells only",
+                file=row.file,
+            )
+        if row.half_max <= 0 or row.hill <= 0:
+            report.cannot(row.line, where, "half-max and Hill power must be > 0", file=row.file)
+            continue
+        value = last[(row.cell_type, row.behaviour, row.direction)]
+        own = base.get(row.cell_type, {}).get(behaviour, 0.0)
+        if substrate is not None:
+            if own <= 0:
+                report.cannot(
+                    row.line,
+                    where,
+                    f"tissue's rules scale the secretion rate, and "
+                    f"'{row.cell_type}' secretes no {substrate} to scale",
+                    file=row.file,
+                )
+                continue
+            to_value, own = float(f"{value / own:.12g}"), 1.0  # a factor on the rate
+        else:
+            to_value = value
+        if (row.direction == "increases") != (to_value >= own):
+            report.cannot(
+                row.line,
+                where,
+                f"it {row.direction} the behaviour to {row.value:g}, "
+                f"but the type's own value is {own:g}",
+                file=row.file,
+            )
+            continue
+        name = _unique(out, f"{row.cell_type} {behaviour} {row.signal}")
+        out[name] = {
+            "cell_type": row.cell_type,
+            "behaviour": behaviour,
+            "signal": signal,
+            "to_value": to_value,
+            "half_max": row.half_max,
+            "hill_coefficient": row.hill,
+        }
+        report.note(
+            f"rules.{name}",
+            row.line,
+            f"{row.signal} {row.direction} {row.behaviour}",
+            file=row.file,
+        )
+    return out
+
+
+def _signal(
+    row: Row, report: Report, where: str, substrates: list[str], types: list[str]
+) -> str | None:
+    """tissue's name of the row's signal, or None (reported) when it has none."""
+    if row.signal in substrates:
+        return row.signal
+    prefix = "contact with "
+    if row.signal.startswith(prefix) and row.signal[len(prefix) :] in types:
+        report.cannot(
+            row.line,
+            where,
+            "PhysiCell counts dead neighbours of the type too; "
+            "tissue's contact signal counts live ones; --lenient: live ones",
+            file=row.file,
+        )
+        return f"contact.{row.signal[len(prefix) :]}"
+    report.cannot(row.line, where, f"the signal '{row.signal}' is not modelled", file=row.file)
+    return None
+
+
+def _unique(taken: dict[str, Any], text: str) -> str:
+    """A rule name from ``text`` (lower case, words joined by _) not in ``taken``."""
+    stem = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "rule"
+    name, k = stem, 2
+    while name in taken:
+        name, k = f"{stem}_{k}", k + 1
+    return name
