@@ -17,7 +17,7 @@ import numpy as np
 
 from tissue.attributes import Attributes
 from tissue.backend import Backend, to_numpy
-from tissue.cells import APOPTOTIC, LIVE, CellStore
+from tissue.cells import APOPTOTIC, LIVE, CellStore, Column
 from tissue.config import OrganConfig, Scenario
 from tissue.fields import FieldSolver
 from tissue.geometry import build_labels
@@ -30,6 +30,10 @@ from tissue.state import SimulationState
 
 F32 = np.float32
 ID_BITS = 40  # organ k numbers its cells from k << ID_BITS: ids are unique for the run
+PHASE_COLUMNS = {  # a cell's cycle phase and the time in it, when some type has phases
+    "cycle_phase": Column(np.int8, (), 0),
+    "phase_time_min": Column(np.float32, (), 0.0),
+}
 
 
 _VOLUME_PARAMS = (  # CellTypes key suffix -> the volume model's field
@@ -54,6 +58,39 @@ class AttackSpec:
 
 
 @dataclass(frozen=True)
+class CyclePhases:
+    """The types' cycle phases (:class:`~tissue.config.cells.CyclePhase`) as tables over
+    (type, phase), (n_types, K) backend arrays with phase 0 the first phase (left at the
+    cycle rate) and K the most phases of any type: ``rate`` (1/min, 0 for fixed phases),
+    ``duration`` (min, inf for phases left at a rate), ``divides`` (bool); ``count``
+    ((n_types,) int64): each type's number of phases (1 without ``cycle_phases``)."""
+
+    rate: Any
+    duration: Any
+    divides: Any
+    count: Any
+
+    @classmethod
+    def from_scenario(cls, xp: Any, scenario: Scenario) -> CyclePhases | None:
+        """The tables, or None when no type has cycle phases."""
+        types = list(scenario.cell_types.values())
+        if not any(c.cycle_phases for c in types):
+            return None
+        k = 1 + max(len(c.cycle_phases) for c in types)
+        rate = np.zeros((len(types), k), dtype=np.float32)
+        duration = np.full((len(types), k), np.inf, dtype=np.float32)
+        divides = np.zeros((len(types), k), dtype=bool)
+        for t, ctype in enumerate(types):
+            divides[t, 0] = not ctype.cycle_phases
+            for j, phase in enumerate(ctype.cycle_phases, start=1):
+                rate[t, j] = phase.rate_per_min or 0.0
+                duration[t, j] = np.inf if phase.duration_min is None else phase.duration_min
+                divides[t, j] = phase.divides
+        count = np.array([1 + len(c.cycle_phases) for c in types], dtype=np.int64)
+        return cls(*(xp.asarray(a) for a in (rate, duration, divides, count)))
+
+
+@dataclass(frozen=True)
 class CellTypes:
     """Per-type parameters as (n_types,) backend arrays, indexed by a cell's type."""
 
@@ -70,6 +107,7 @@ class CellTypes:
     any_motile: bool  # some type has a speed > 0
     shrinks: bool  # some type's apoptotic cells shrink (shrink_* params; fraction -1 if not)
     regrows: bool  # some type's daughters start at half volume (grow_* params; -1 if not)
+    phases: CyclePhases | None  # the cycle phases, when some type has them
 
     PARAMS = (
         "radius_um", "speed_um_per_min", "persistence_min", "chemotaxis_bias",
@@ -124,6 +162,7 @@ class CellTypes:
             any_motile=any(c.speed_um_per_min > 0 for c in types.values()),
             shrinks=any(c.apoptotic_volume is not None for c in types.values()),
             regrows=any(c.division_volume is not None for c in types.values()),
+            phases=CyclePhases.from_scenario(xp, scenario),
         )
 
     def of(self, name: str, type_index: Any) -> Any:
@@ -263,9 +302,10 @@ class Organ:
             xp, scenario, name, self.grid, self.labels, self.label_codes, barrier
         )
         self.attributes = Attributes(scenario)
+        phased = any(c.cycle_phases for c in scenario.cell_types.values())
         self.cells = CellStore(
             xp,
-            extra_columns=self.attributes.columns(),
+            extra_columns={**self.attributes.columns(), **(PHASE_COLUMNS if phased else {})},
             id_base=index << ID_BITS,
             grow_check=lambda rows: check_cell_growth(name, rows, backend),
         )

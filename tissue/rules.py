@@ -235,8 +235,40 @@ def phenotype_step(
     cycle = behave("cycle", cycle)
     u = rng.uniform(cells.id, step, Purpose.DIVISION)
     p_divide = xp.minimum(xp.expm1(cycle * dt), F32(1))
-    divide_cells(organ, types, live & (u[:, 0] < p_divide), unit_vectors(xp, u[:, 1], u[:, 2]), rng)
+    dividing = live & (u[:, 0] < p_divide)
+    if types.phases is not None:
+        dividing = _advance_phases(organ, types, live, cycle, u[:, 0], dt, dividing)
+    divide_cells(organ, types, dividing, unit_vectors(xp, u[:, 1], u[:, 2]), rng)
     return changed
+
+
+def _advance_phases(
+    organ: Organ, types: CellTypes, live: Any, cycle: Any, u: Any, dt: Any, one_phase: Any
+) -> Any:
+    """Move live cells of types with cycle phases through them over ``dt``; returns (N,)
+    bool: the cells that divide (``one_phase``'s for types without phases).
+
+    The first phase is left at ``cycle`` ((N,) 1/min, after rules) with probability
+    1 - exp(-cycle dt) drawn with ``u`` ((N,) uniforms), a later one at its rate or when the
+    time in it passes its duration less dt / 2 (PhysiCell's test); a cell leaving a phase
+    starts the next at time 0, dividing if the phase divides (the daughter copies the
+    parent's new phase). A cell whose type has fewer phases than its phase (it changed
+    type) restarts the first."""
+    xp, cells, phases = organ.xp, organ.cells, types.phases
+    t = cells.type.astype(xp.int64)
+    count = phases.count[t]
+    phase = cells.cycle_phase.astype(xp.int64)
+    phase = xp.where(phase < count, phase, 0)
+    time = cells.phase_time_min + dt
+    rate = xp.where(phase == 0, cycle, phases.rate[t, phase])
+    leave = (u < -xp.expm1(-rate * dt)) | (time > phases.duration[t, phase] - F32(0.5) * dt)
+    phased = live & (count > 1)
+    leave &= phased
+    after = xp.where(phase + 1 < count, phase + 1, 0)
+    cells.cycle_phase[...] = xp.where(leave, after, phase).astype(xp.int8)
+    kept = xp.where(phased, time, cells.phase_time_min)
+    cells.phase_time_min[...] = xp.where(leave, F32(0), kept)
+    return xp.where(count > 1, leave & phases.divides[t, phase], one_phase)
 
 
 def transition_step(

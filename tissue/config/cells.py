@@ -184,6 +184,26 @@ class DivisionVolume(Model):
     nuclear_biomass_change_rate_per_min: Positive = 0.0055
 
 
+class CyclePhase(Model):
+    """A phase of a cell cycle after its first (PhysiCell's cycle models): left after
+    ``duration_min`` (fixed: at the first phenotype step when the time in the phase exceeds
+    the duration less half a step, as PhysiCell does) or at ``rate_per_min`` (exponential);
+    the cell moves to the next phase (from the last back to the first) and, if ``divides``,
+    divides as it leaves (both cells start the next phase)."""
+
+    name: str = ""
+    duration_min: Positive | None = None
+    rate_per_min: NonNegative | None = None
+    divides: bool = False
+
+    @model_validator(mode="after")
+    def check_exit(self) -> Self:
+        """A phase is left after a duration or at a rate, not both."""
+        require((self.duration_min is None) != (self.rate_per_min is None), "duration_min",
+                "give duration_min (fixed) or rate_per_min (exponential), one of them")  # fmt: skip
+        return self
+
+
 class CellTypeConfig(Model):
     """One cell type. Defaults: PhysiCell 1.14.2 tumour cell (Ghaffarizadeh 2018).
 
@@ -192,6 +212,11 @@ class CellTypeConfig(Model):
     ``cycle_oxygen_saturation``. Necrosis: rate ramps from 0 at
     ``necrosis_oxygen_threshold`` to full at and below ``necrosis_oxygen_max``.
     Apoptotic cells keep their volume until cleared, or shrink by ``apoptotic_volume``.
+    Cycle phases: without ``cycle_phases`` a live cell divides at ``cycle_rate_per_min``
+    (probability exp(rate dt) - 1 per step: exponential growth at exactly that rate); with
+    them, ``cycle_rate_per_min`` is the rate of leaving the first phase (PhysiCell's "cycle
+    entry", probability 1 - exp(-rate dt)), and the cell then passes through the listed
+    phases (see :class:`CyclePhase`), dividing on leaving those that divide.
     Division: the two cells sit half a radius either side of the parent's centre
     (``division_placement = "symmetric"``) or, as PhysiCell 1.14 places them, one a radius
     out and the other half a radius back (``"physicell"``); both keep the type's volume, or
@@ -214,6 +239,7 @@ class CellTypeConfig(Model):
     chemotaxis_bias: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
     chemotaxis_field: str | None = None
     cycle_rate_per_min: NonNegative = 0.0
+    cycle_phases: list[CyclePhase] = []
     oxygen_field: str | None = None
     cycle_oxygen_threshold: NonNegative = 5.0
     cycle_oxygen_saturation: NonNegative = 38.0
@@ -256,6 +282,11 @@ class CellTypeConfig(Model):
             require(scale.attribute in self.attributes, f"scale_by.{behaviour}.attribute",
                     f"'{scale.attribute}' is not an attribute of this type; attributes: "
                     f"{', '.join(self.attributes) or '(none)'}")  # fmt: skip
+        require(
+            not self.cycle_phases or any(phase.divides for phase in self.cycle_phases),
+            "cycle_phases",
+            "one phase at least divides (divides = true)",
+        )
         require(
             self.intravasation_rate_per_min == 0 or self.intravasation_label is not None,
             "intravasation_label",

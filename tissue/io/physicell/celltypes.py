@@ -29,16 +29,16 @@ APOPTOSIS_DEFAULTS = {
     "cytoplasmic_biomass_change_rate": 1.0 / 60.0,
     "nuclear_biomass_change_rate": 0.35 / 60.0,
 }
-# cycle models that tissue runs as one phase: live (5)
 LIVE_CYCLE = 5
-CYCLE_NAMES = {
-    0: "Ki67 (advanced)",
-    1: "Ki67 (basic)",
-    2: "flow cytometry",
-    5: "live",
-    6: "flow cytometry (separated)",
-    7: "cycling-quiescent",
+CYCLE_MODELS = {  # code -> name, phases, the phase a cell divides on leaving (PhysiCell 1.14)
+    0: ("Ki67 (advanced)", ("Ki67-", "Ki67+ premitotic", "Ki67+ postmitotic"), 1),
+    1: ("Ki67 (basic)", ("Ki67-", "Ki67+"), 1),
+    2: ("flow cytometry", ("G0/G1", "S", "G2/M"), 2),
+    5: ("live", ("live",), 0),
+    6: ("flow cytometry (separated)", ("G0/G1", "S", "G2", "M"), 3),
+    7: ("cycling-quiescent", ("quiescent", "cycling"), 1),
 }
+MIN_DURATION = 1e-6  # min: a fixed phase of 0 min (left at the next phenotype step)
 APOPTOSIS, NECROSIS = 100, 101
 
 
@@ -148,55 +148,61 @@ def _rate_or_duration(
 def _cycle(
     d: Definition, report: Report, entries: dict[str, Any], key: str, ruled: set[str]
 ) -> int:
-    """The cycle: PhysiCell's live model as tissue's one rate; others are reported."""
+    """The cycle: phase 0 left at tissue's cycle rate, the model's later phases as
+    ``cycle_phases`` (fixed durations or rates, dividing where PhysiCell divides)."""
     node = d.get("phenotype/cycle")
     d.under("phenotype/cycle/")
     if node is None:
         return LIVE_CYCLE
     code = int(node.attrib.get("code", LIVE_CYCLE))
-    links = [k for k in d.elements if k.startswith("phenotype/cycle/phase_")]
-    if code == LIVE_CYCLE:
-        rate, fixed, where = _rate_or_duration(d, "phenotype/cycle", 0, 0, report)
-        rate = rate or 0.0
-        if not math.isfinite(rate):
-            report.cannot(
-                where or node,
-                f"live cycle of '{d.name}'",
-                "a cycle of 0 min (a division every step) is not modelled; --lenient: no division",
-            )
-            rate = 0.0
-        if fixed and (rate > 0 or "cycle entry" in ruled):
-            report.cannot(
-                where or node,
-                f"live cycle of '{d.name}'",
-                "a fixed cycle duration is not modelled (tissue divides at a rate); "
-                "--lenient: at the same mean rate",
-            )
-        entries["cycle_rate_per_min"] = rate
-        report.note(f"{key}.cycle_rate_per_min", where, "live cycle model")
-        return code
-    durations = []
-    for link in sorted(links):
-        n = d.elements[link]
-        if not n.text:
-            continue
-        value = float(n.text)
-        durations.append(value if "duration" in link else (1.0 / value if value > 0 else math.inf))
-    mean = sum(durations)
-    rate = 1.0 / mean if 0 < mean < math.inf else 0.0
-    if rate > 0 or "cycle entry" in ruled:
+    if code not in CYCLE_MODELS:
         report.cannot(
             node,
-            f"cycle model {code} ({CYCLE_NAMES.get(code, 'unknown')}) of '{d.name}'",
-            f"cycle models with {len(durations)} phases are not modelled (tissue's cycle "
-            f"has one); --lenient: one phase at the mean rate 1/{mean:g} min",
+            f"cycle model {code} of '{d.name}'",
+            "a cycle model tissue does "
+            f"not know (known: {', '.join(map(str, sorted(CYCLE_MODELS)))})",
+        )
+        return code
+    title, phases, dividing = CYCLE_MODELS[code]
+    n = len(phases)
+    exits = [_rate_or_duration(d, "phenotype/cycle", k, (k + 1) % n, report) for k in range(n)]
+    rate, fixed, where = exits[0]
+    rate = rate or 0.0
+    what = f"cycle model {code} ({title}) of '{d.name}'"
+    if not math.isfinite(rate):
+        report.cannot(
+            where or node,
+            what,
+            "a first phase of 0 min (a division every step) is "
+            "not modelled; --lenient: no division",
+        )
+        rate = 0.0
+    if fixed and (rate > 0 or "cycle entry" in ruled):
+        report.cannot(
+            where or node,
+            what,
+            f"a fixed duration of the first phase ({phases[0]}) "
+            "is not modelled (tissue leaves it at a rate); --lenient: the same mean",
         )
     entries["cycle_rate_per_min"] = rate
-    report.note(
-        f"{key}.cycle_rate_per_min",
-        node,
-        f"cycle model {code}: one phase at 1 / the sum of its mean durations",
-    )
+    report.note(f"{key}.cycle_rate_per_min", where or node, f"{title} cycle: leaving {phases[0]}")
+    later = []
+    for k in range(1, n):
+        rate_k, fixed_k, _ = exits[k]
+        phase: dict[str, Any] = {"name": phases[k]}
+        if rate_k is None:
+            report.cannot(node, what, f"no rate or duration for phase {k} ({phases[k]})")
+            rate_k = 0.0
+        if fixed_k and rate_k > 0:
+            phase["duration_min"] = 1.0 / rate_k if math.isfinite(rate_k) else MIN_DURATION
+        else:
+            phase["rate_per_min"] = rate_k
+        if k == dividing:
+            phase["divides"] = True
+        later.append(phase)
+    if later:
+        entries["cycle_phases"] = later
+        report.note(f"{key}.cycle_phases", node, f"{title} cycle model (code {code})")
     return code
 
 
