@@ -60,9 +60,8 @@ def initial_cells(
                 report.cannot(
                     number,
                     f"column '{column}'",
-                    "per-cell values are not imported "
-                    "(this is the first cell that sets one); --lenient: the type's "
-                    "value",
+                    f"per-cell values of '{column}' are not imported (this is the first "
+                    "cell that sets one); --lenient: the type's value",
                     file=shown,
                 )
         if plane_z is not None:

@@ -1,0 +1,326 @@
+"""PhysiCell's sample projects run in both codes: PhysiCell as built from its sources, and
+tissue on the scenario `tissue import-physicell` makes of the same project files (without
+--lenient), several seeds each; the population curves compared against PhysiCell's seed
+spread.
+
+```sh
+python -m benchmarks.physicell.samples build template           # PhysiCell's binary (~1 min)
+python -m benchmarks.physicell.samples physicell template --seeds 1 2 3 4 5 6 7 8 9 10 --jobs 2
+python -m benchmarks.physicell.samples tissue template --seeds 1 2 3 4 5 6 7 8 9 10 --jobs 2
+python -m benchmarks.physicell.samples compare template          # results/template.json
+```
+
+``--3d`` runs the project's 3-D variant instead: ``use_2D`` off, the domain a cube of
+``VARIANT_SIDE_UM`` (PhysiCell solves its fields at dt 0.01 min on every voxel, so the
+shipped 1,000 um square as a cube would take hours a seed). Sources come from the
+side-by-side harness's build (``build/PhysiCell``, see README.md); each sample is built in
+its own copy, ``build/samples/<sample>/PhysiCell``, so the cancer-immune binary stays.
+
+What is changed from the shipped files, in both codes alike: ``random_seed`` (per run),
+``omp_num_threads`` (1), SVG output (off). In tissue, ``time_steps.diffusion_min`` is the
+mechanics step where the project's fields have no source, sink or boundary value and start
+at 0 (they stay exactly 0 at any step; PhysiCell's 0.01 min step would only cost time),
+and is the project's own otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+BUILD = HERE / "build"
+SOURCE = BUILD / "PhysiCell"
+RESULTS = HERE / "results"
+TARGETS = {  # sample -> PhysiCell's make target
+    "template": "template",
+    "rules_sample": "rules-sample",
+    "immune_function": "immune-function-sample",
+}
+VARIANT_SIDE_UM = 400.0  # the 3-D variants' cube (um)
+
+
+def sample_dir(sample: str) -> Path:
+    return BUILD / "samples" / sample
+
+
+def variant(three_d: bool) -> str:
+    return "3d" if three_d else "2d"
+
+
+def build(sample: str) -> Path:
+    """PhysiCell's binary of ``sample``, built in a copy of the harness's sources."""
+    if not SOURCE.is_dir():
+        sys.exit(
+            f"no PhysiCell sources at {SOURCE}: run `python -m benchmarks.physicell."
+            "side_by_side build` first"
+        )
+    tree = sample_dir(sample) / "PhysiCell"
+    if tree.exists():
+        shutil.rmtree(tree)
+    shutil.copytree(SOURCE, tree, ignore=shutil.ignore_patterns("output*", "*.o", "runs"))
+    log = tree.parent / "build.log"
+    with log.open("w") as out:
+        for command in (["make", "reset"], ["make", TARGETS[sample]], ["make", "-j2"]):
+            done = subprocess.run(command, cwd=tree, stdout=out, stderr=subprocess.STDOUT)
+            if done.returncode != 0 and command[1] != "reset":
+                sys.exit(f"{' '.join(command)} failed; see {log}")
+    return tree / "project"
+
+
+def settings(sample: str, three_d: bool, seed: int) -> ET.ElementTree:
+    """The project's settings as shipped, with the seed, one thread and no SVG; for the
+    3-D variant ``use_2D`` off and a cube of VARIANT_SIDE_UM."""
+    tree = ET.parse(
+        sample_dir(sample)
+        / "PhysiCell"
+        / "sample_projects"
+        / sample
+        / "config"
+        / "PhysiCell_settings.xml"
+    )
+    root = tree.getroot()
+    root.find("options/random_seed").text = str(seed)  # type: ignore[union-attr]
+    root.find("parallel/omp_num_threads").text = "1"  # type: ignore[union-attr]
+    root.find("save/SVG/enable").text = "false"  # type: ignore[union-attr]
+    root.find("save/folder").text = "output"  # type: ignore[union-attr]
+    if three_d:
+        half = VARIANT_SIDE_UM / 2
+        for axis in "xyz":
+            root.find(f"domain/{axis}_min").text = str(-half)  # type: ignore[union-attr]
+            root.find(f"domain/{axis}_max").text = str(half)  # type: ignore[union-attr]
+        root.find("domain/use_2D").text = "false"  # type: ignore[union-attr]
+        for node in root.iter("use_2D"):
+            node.text = "false"
+    return tree
+
+
+def project(sample: str, three_d: bool, seed: int, folder: Path) -> Path:
+    """A run folder laid out as a PhysiCell project: config/ with the settings and the
+    sample's other config files."""
+    config = folder / "config"
+    shipped = sample_dir(sample) / "PhysiCell" / "sample_projects" / sample / "config"
+    shutil.copytree(shipped, config, dirs_exist_ok=True)
+    settings(sample, three_d, seed).write(
+        config / "PhysiCell_settings.xml", encoding="utf-8", xml_declaration=True
+    )
+    (folder / "output").mkdir(exist_ok=True)
+    return config / "PhysiCell_settings.xml"
+
+
+def run_physicell(sample: str, three_d: bool, seed: int) -> dict[str, Any]:
+    folder = sample_dir(sample) / "runs" / variant(three_d) / f"physicell-seed{seed}"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    xml = project(sample, three_d, seed, folder)
+    binary = sample_dir(sample) / "PhysiCell" / "project"
+    start = time.perf_counter()
+    with (folder / "stdout.txt").open("w") as out:
+        done = subprocess.run(
+            [str(binary), str(xml.relative_to(folder))],
+            cwd=folder,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"PhysiCell seed {seed} exited {done.returncode}; see {folder}")
+    return {
+        "seed": seed,
+        "wall_s": round(time.perf_counter() - start, 2),
+        **physicell_curves(folder / "output"),
+    }
+
+
+def physicell_curves(output: Path) -> dict[str, Any]:
+    """Live and dead cells of each type at every full output."""
+    from tissue.io.multicellds import read_output
+
+    times, live, dead = [], {}, {}
+    for path in sorted(output.glob("output[0-9]*.xml")):
+        out = read_output(path)
+        times.append(out.time_min)
+        kinds = out.columns["cell_type"].astype(int)
+        is_dead = out.columns["dead"] > 0
+        for code, name in out.cell_types.items():
+            live.setdefault(name, []).append(int(((kinds == code) & ~is_dead).sum()))
+            dead.setdefault(name, []).append(int(((kinds == code) & is_dead).sum()))
+    return {"time_min": times, "live": live, "dead": dead}
+
+
+def run_tissue(sample: str, three_d: bool, seed: int) -> dict[str, Any]:
+    import csv
+
+    from tissue.io.physicell import import_physicell
+
+    folder = sample_dir(sample) / "runs" / variant(three_d) / f"tissue-seed{seed}"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    project(sample, three_d, seed, folder)
+    imported = import_physicell(folder)
+    (folder / "scenario.toml").write_text(imported.toml)
+    scenario = imported.scenario
+    changes = {}
+    if all(_inert(scenario, f) for f in scenario.fields):
+        changes["time_steps.diffusion_min"] = scenario.time_steps.mechanics_min
+    command = [
+        str(Path(sys.executable).parent / "tissue"),
+        "run",
+        "scenario.toml",
+        "-o",
+        "run",
+        "--backend",
+        "cpu",
+        "--quiet",
+    ]
+    for key, value in changes.items():
+        command += ["--set", f"{key}={value}"]
+    start = time.perf_counter()
+    with (folder / "stdout.txt").open("w") as out:
+        done = subprocess.run(command, cwd=folder, stdout=out, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        raise RuntimeError(f"tissue seed {seed} exited {done.returncode}; see {folder}")
+    wall = time.perf_counter() - start
+    with (folder / "run" / "timeseries.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    live = {t: [int(float(r[f"domain.{t}.live"])) for r in rows] for t in scenario.cell_types}
+    dead = {
+        t: [int(float(r[f"domain.{t}.apoptotic"]) + float(r[f"domain.{t}.necrotic"])) for r in rows]
+        for t in scenario.cell_types
+    }
+    return {
+        "seed": seed,
+        "wall_s": round(wall, 2),
+        "changes": changes,
+        "time_min": [float(r["time_min"]) for r in rows],
+        "live": live,
+        "dead": dead,
+    }
+
+
+def _inert(scenario: Any, name: str) -> bool:
+    """Whether field ``name`` stays 0: no initial value, boundary value, source or cell
+    exchange."""
+    f = scenario.fields[name]
+    if (
+        f.initial
+        or f.sources
+        or f.reactions
+        or (f.boundary == "dirichlet" and (f.boundary_value or any(f.boundary_values.values())))
+    ):
+        return False
+    for ctype in scenario.cell_types.values():
+        for table in (ctype.secretion, ctype.dead_secretion):
+            s = table.get(name)
+            if s and (s.secretion_rate_per_min * s.secretion_target or s.export_rate):
+                return False
+    return True
+
+
+def runs(code: str, sample: str, three_d: bool, seeds: list[int], jobs: int) -> None:
+    work = run_physicell if code == "physicell" else run_tissue
+    out = RESULTS / f"{sample}-{variant(three_d)}-{code}.json"
+    RESULTS.mkdir(exist_ok=True)
+    with ProcessPoolExecutor(jobs) as pool:
+        results = list(pool.map(work, [sample] * len(seeds), [three_d] * len(seeds), seeds))
+    out.write_text(
+        json.dumps(
+            {
+                "sample": sample,
+                "variant": variant(three_d),
+                "code": code,
+                "finished_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "runs": results,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
+    print(f"{out}: {len(results)} runs, wall {sum(r['wall_s'] for r in results):.0f} s")
+
+
+def compare(sample: str, three_d: bool) -> dict[str, Any]:
+    """Per type and output time: each code's mean and sd over seeds, and whether tissue's
+    mean lies within PhysiCell's mean +- 2 sd (its seed spread) and within 2 standard
+    errors of the difference (a two-sample test of the means)."""
+    name = f"{sample}-{variant(three_d)}"
+    pc = json.loads((RESULTS / f"{name}-physicell.json").read_text())["runs"]
+    ti = json.loads((RESULTS / f"{name}-tissue.json").read_text())["runs"]
+    times = sorted(set(pc[0]["time_min"]) & set(ti[0]["time_min"]))
+    table: dict[str, Any] = {}
+    for kind in ("live", "dead"):
+        for t in pc[0][kind]:
+            rows = []
+            for time_min in times:
+                a = np.array([r[kind][t][r["time_min"].index(time_min)] for r in pc], float)
+                b = np.array([r[kind][t][r["time_min"].index(time_min)] for r in ti], float)
+                se = np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
+                rows.append(
+                    {
+                        "time_min": time_min,
+                        "physicell_mean": a.mean(),
+                        "physicell_sd": a.std(ddof=1),
+                        "tissue_mean": b.mean(),
+                        "tissue_sd": b.std(ddof=1),
+                        "within_seed_spread": bool(abs(b.mean() - a.mean()) <= 2 * a.std(ddof=1)),
+                        "means_within_2_se": bool(abs(b.mean() - a.mean()) <= 2 * se),
+                    }
+                )
+            table[f"{kind}.{t}"] = rows
+    result = {
+        "sample": sample,
+        "variant": variant(three_d),
+        "seeds": {"physicell": len(pc), "tissue": len(ti)},
+        "wall_s_per_run": {
+            "physicell": float(np.mean([r["wall_s"] for r in pc])),
+            "tissue": float(np.mean([r["wall_s"] for r in ti])),
+        },
+        "tissue_changes": ti[0]["changes"],
+        "all_within_seed_spread": all(r["within_seed_spread"] for v in table.values() for r in v),
+        "curves": table,
+    }
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("action", choices=["build", "physicell", "tissue", "compare"])
+    parser.add_argument("sample", choices=sorted(TARGETS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--3d", dest="three_d", action="store_true")
+    args = parser.parse_args(argv)
+    if args.action == "build":
+        print(build(args.sample))
+    elif args.action == "compare":
+        result = compare(args.sample, args.three_d)
+        for key, rows in result["curves"].items():
+            last = rows[-1]
+            print(
+                f"{key:40s} day {last['time_min'] / 1440:g}: PhysiCell {last['physicell_mean']:.1f}"
+                f" +- {last['physicell_sd']:.1f}, tissue {last['tissue_mean']:.1f} +- "
+                f"{last['tissue_sd']:.1f}"
+            )
+        print("within PhysiCell's seed spread at every output:", result["all_within_seed_spread"])
+    else:
+        runs(args.action, args.sample, args.three_d, args.seeds, args.jobs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
