@@ -1,0 +1,168 @@
+"""2-D organs (``two_d``, PhysiCell's ``use_2D``): one voxel layer whose fields have no flux
+through the z faces, and cells that live and move in its mid-plane."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.conftest import box_scenario
+from tissue.backend import Backend, to_numpy
+from tissue.config import scenario_from_dict
+from tissue.errors import InputError
+from tissue.geometry import build_labels
+from tissue.grid import Grid
+from tissue.simulation import Simulation
+
+
+def flat_box(shape: tuple[int, int], spacing: float = 10.0, **extra: Any) -> dict[str, Any]:
+    """A scenario dict with one 2-D box organ ``box`` of ``shape`` (nx, ny) voxels."""
+    organ = {"shape": [*shape, 1], "spacing_um": spacing, "two_d": True}
+    return box_scenario(organs={"box": organ}, **extra)
+
+
+# --- fields ---------------------------------------------------------------------------
+
+
+def layered(two_d: bool) -> dict[str, Any]:
+    """A field with decay, Dirichlet x faces at 10 and 2 and y faces at 1, a source in a
+    z-invariant cylinder and six consuming cells: one layer (2-D, every face listed, so the
+    z faces are left out), or three with the same cells in each and no flux in z."""
+    faces = ["x-", "x+", "y-", "y+", "z-", "z+"] if two_d else ["x-", "x+", "y-", "y+"]
+    layers = [5.0] if two_d else [5.0, 15.0, 25.0]
+    positions = [[x, y, z] for z in layers for x in (65.0, 125.0, 185.0) for y in (45.0, 115.0)]
+    return box_scenario(
+        organs={"box": {"shape": [24, 16, 1 if two_d else 3], "spacing_um": 10.0,
+                        "two_d": two_d,
+                        "regions": [{"shape": "cylinder", "label": "core", "axis": "z",
+                                     "center_um": [150.0, 80.0, 0.0], "radius_um": 35.0}]}},
+        time_steps={"diffusion_min": 2.0, "mechanics_min": 2.0, "phenotype_min": 2.0},
+        fields={"o": {"diffusion_um2_per_min": 2000.0, "decay_per_min": 0.05, "initial": 5.0,
+                      "boundary": "dirichlet", "boundary_value": 1.0, "boundary_faces": faces,
+                      "boundary_values": {"x-": 10.0, "x+": 2.0}, "solver_tolerance": 1e-7,
+                      "sources": [{"kind": "label", "label": "core", "rate_per_min": 0.5}]}},
+        cell_types={"sink": {"repulsion_um_per_min": 0.0, "adhesion_um_per_min": 0.0,
+                             "secretion": {"o": {"uptake_rate_per_min": 20.0}}}},
+        initial_cells=[{"kind": "list", "organ": "box", "type": "sink",
+                        "positions_um": positions}],
+    )  # fmt: skip
+
+
+def test_one_layer_solves_as_a_z_invariant_box(backend: Backend) -> None:
+    """The same box, sources, boundaries and cells' uptake on one layer (2-D) and on three
+    layers with no flux in z, 20 steps of 2 min from a uniform start: every layer of the
+    3-D field equals the 2-D field to 1e-5 of its largest value (each step is solved to an
+    error bound of 1e-7; the two multigrid hierarchies differ, so the iterates do too)."""
+    fields = {}
+    for two_d in (True, False):
+        sim = Simulation(scenario_from_dict(layered(two_d), "layered"), backend=backend)
+        sim.step(20)
+        fields[two_d] = to_numpy(sim.organs["box"].fields["o"]).astype(np.float64)
+    flat, thick = fields[True], fields[False]
+    assert flat.shape == (1, 16, 24)
+    assert flat.min() < 1.0 < 2.0 < flat.max() == 10.0  # the cells' sinks and the source
+    np.testing.assert_allclose(thick, np.repeat(flat, 3, axis=0), rtol=0, atol=1e-5 * 10.0)
+
+
+def test_steady_state_between_two_dirichlet_faces_is_the_analytic_one() -> None:
+    """Decay between x- held at 10 and x+ at 2 (y faces no-flux): the steady state of
+    D u'' = k u is u = (10 sinh(a (L - x)) + 2 sinh(a x)) / sinh(a L), a = sqrt(k / D),
+    between the two fixed layers' centres. The solver's field is the discrete solution
+    (cosh(a' dx) = 1 + (a dx)^2 / 2) to 1e-5 of 10, and the analytic one to 4e-4 of 10 (its
+    discretisation error, of order (a dx)^2 / 12 relative, is 1.6e-4 here)."""
+    scenario = flat_box(
+        (41, 3),
+        fields={"u": {"diffusion_um2_per_min": 1000.0, "decay_per_min": 0.1,
+                      "boundary": "dirichlet", "boundary_faces": ["x-", "x+"],
+                      "boundary_values": {"x-": 10.0, "x+": 2.0}, "solver_tolerance": 1e-7}},
+    )  # fmt: skip
+    fields = Simulation(scenario_from_dict(scenario, "steady"), backend="cpu").organs["box"].fields
+    for _ in range(10):  # each step leaves 1/(1 + 50) of the distance to the steady state
+        fields.step(500.0)
+    u = fields["u"].astype(np.float64)
+    np.testing.assert_allclose(u, np.broadcast_to(u[0, 1], u.shape), rtol=1e-6)  # no y part
+    n, a, dx = 41, math.sqrt(0.1 / 1000.0), 10.0
+    i = np.arange(n)
+    discrete = np.arccosh(1.0 + (a * dx) ** 2 / 2.0) / dx
+    for rate, tolerance in ((discrete, 1e-5), (a, 4e-4)):
+        length = (n - 1) * dx
+        x = i * dx
+        exact = (10.0 * np.sinh(rate * (length - x)) + 2.0 * np.sinh(rate * x)) / np.sinh(
+            rate * length
+        )
+        np.testing.assert_allclose(u[0, 1], exact, rtol=0, atol=tolerance * 10.0)
+
+
+def test_an_in_plane_eigenmode_decays_at_its_discrete_rate(backend: Backend) -> None:
+    """u = 1 + cos(pi x / Lx) cos(pi y / Ly) / 2 in a closed 2-D box is an eigenvector of the
+    discrete operator with eigenvalue D ((2/dx)^2 sin^2(pi dx / 2Lx) + (2/dy)^2
+    sin^2(pi dy / 2Ly)): each backward-Euler step divides the mode by 1 + dt lambda, and the
+    field stays 1 + that mode to 1e-6 (float32 and the solver's 1e-7 bound)."""
+    scenario = flat_box(
+        (32, 24),
+        fields={"u": {"diffusion_um2_per_min": 1000.0, "solver_tolerance": 1e-7}},
+    )
+    fields = Simulation(scenario_from_dict(scenario, "mode"), backend=backend).organs["box"].fields
+    lx, ly, d = 320.0, 240.0, 10.0
+    x = (np.arange(32) + 0.5) * d
+    y = (np.arange(24) + 0.5) * d
+    mode = (np.cos(np.pi * y / ly)[:, None] * np.cos(np.pi * x / lx)[None, :])[None]
+    xp = fields.xp
+    fields["u"][...] = xp.asarray(1.0 + 0.5 * mode, dtype=xp.float32)
+    rate = 1000.0 * sum((2 / d) ** 2 * math.sin(math.pi * d / (2 * n)) ** 2 for n in (lx, ly))
+    for _ in range(10):
+        fields.step(1.0)
+    amplitude = 0.5 / (1.0 + rate) ** 10
+    assert amplitude > 0.04
+    np.testing.assert_allclose(
+        to_numpy(fields["u"]).astype(np.float64), 1.0 + amplitude * mode, rtol=0, atol=1e-6
+    )
+
+
+def test_gradients_lie_in_the_plane() -> None:
+    """The chemotactic gradient of a 2-D field has a zero z component and central
+    differences in x and y."""
+    scenario = flat_box((8, 6), fields={"s": {"diffusion_um2_per_min": 10.0}})
+    fields = Simulation(scenario_from_dict(scenario, "grad"), backend="cpu").organs["box"].fields
+    y, x = np.mgrid[0:6, 0:8].astype(np.float32)
+    fields["s"][...] = (3.0 * x + 0.5 * y * y)[None]
+    ijk = np.array([[3, 2, 0], [0, 0, 0], [7, 5, 0]])
+    gradient = fields.gradient("s", ijk)
+    np.testing.assert_array_equal(gradient[:, 2], 0.0)
+    np.testing.assert_allclose(gradient[:, :2], [[0.3, 0.2], [0.3, 0.05], [0.3, 0.45]], rtol=1e-6)
+
+
+def test_grid_places_arrivals_on_the_plane() -> None:
+    """Cells entering through voxels (arrest, recruitment) sit on the plane."""
+    grid = Grid((1, 4, 5), (10.0, 10.0, 7.0), (0.0, 0.0, -3.0), two_d=True)
+    u = np.random.default_rng(0).random((20, 3)).astype(np.float32)
+    positions = grid.in_voxels(np, np.arange(20), u)
+    assert np.all(positions[:, 2] == np.float32(0.5))
+    np.testing.assert_array_equal(grid.flat_index(np, positions), np.arange(20))
+
+
+# --- validation -------------------------------------------------------------------------
+
+
+def test_a_label_image_must_match_two_d(tmp_path: Path) -> None:
+    """A one-layer label file is a 2-D organ, and a 2-D organ's file has one layer."""
+    flat, thick = tmp_path / "flat.npy", tmp_path / "thick.npy"
+    np.save(flat, np.zeros((1, 5, 6), dtype=np.uint8))
+    np.save(thick, np.zeros((3, 5, 6), dtype=np.uint8))
+    geometry = {"kind": "file", "labels": {"tissue": 0}}
+    for path, two_d, grid_shape in ((flat, True, (1, 5, 6)), (thick, False, (3, 5, 6))):
+        data = {"organs": {"o": {"geometry": {**geometry, "path": str(path)}, "two_d": two_d}}}
+        organ = scenario_from_dict(data, "s").organs["o"]
+        grid, _ = build_labels(np, "o", organ, "s")
+        assert (grid.shape_zyx, grid.two_d) == (grid_shape, two_d)
+    for path, two_d, layers in ((flat, False, 1), (thick, True, 3)):
+        data = {"organs": {"o": {"geometry": {**geometry, "path": str(path)}, "two_d": two_d}}}
+        with pytest.raises(InputError) as info:
+            build_labels(np, "o", scenario_from_dict(data, "s").organs["o"], "s")
+        assert info.value.key == "organs.o.two_d"
+        assert f"the image has {layers} z-layer(s)" in info.value.message
+        assert "\n" not in str(info.value)
