@@ -12,10 +12,13 @@ import pytest
 
 from tests.conftest import box_scenario
 from tissue.backend import Backend, to_numpy
-from tissue.config import scenario_from_dict
+from tissue.config import load_scenario, scenario_from_dict
 from tissue.errors import InputError
 from tissue.geometry import build_labels
 from tissue.grid import Grid
+from tissue.organ import Contacts
+from tissue.placement import _physicell_disc
+from tissue.rules import move_cells, phenotype_step, update_motility
 from tissue.simulation import Simulation
 
 
@@ -134,6 +137,153 @@ def test_gradients_lie_in_the_plane() -> None:
     gradient = fields.gradient("s", ijk)
     np.testing.assert_array_equal(gradient[:, 2], 0.0)
     np.testing.assert_allclose(gradient[:, :2], [[0.3, 0.2], [0.3, 0.05], [0.3, 0.45]], rtol=1e-6)
+
+
+# --- cells ----------------------------------------------------------------------------
+
+
+def movers(count: int, **cell_type: Any) -> Simulation:
+    """``count`` cells of one type at random in a 2-D box of 40 x 40 voxels of 20 um."""
+    scenario = flat_box(
+        (40, 40), 20.0,
+        fields={"s": {"diffusion_um2_per_min": 100.0}},
+        cell_types={"mover": {"repulsion_um_per_min": 1.0, **cell_type}},
+        initial_cells=[{"kind": "random", "organ": "box", "type": "mover", "count": count}],
+    )  # fmt: skip
+    return Simulation(scenario_from_dict(scenario, "movers"), backend="cpu", seed=4)
+
+
+def test_random_directions_are_uniform_in_angle_in_the_plane() -> None:
+    """20,000 cells all turning at once: unit directions with z exactly 0, their angles
+    uniform on the circle by a Kolmogorov-Smirnov statistic below 1.95 / sqrt(n) (the
+    0.1% critical value)."""
+    sim = movers(20_000, speed_um_per_min=1.0, persistence_min=1e-3)
+    organ = sim.organs["box"]
+    update_motility(organ, sim.types, sim.rng, 0, 1.0)
+    direction = organ.cells.direction.astype(np.float64)
+    assert np.all(direction[:, 2] == 0.0)
+    np.testing.assert_allclose(np.hypot(direction[:, 0], direction[:, 1]), 1.0, atol=1e-6)
+    angle = np.sort((np.arctan2(direction[:, 1], direction[:, 0]) + np.pi) / (2 * np.pi))
+    n = angle.size
+    steps = np.arange(1, n + 1) / n
+    ks = max(np.max(steps - angle), np.max(angle - (steps - 1 / n)))
+    assert ks < 1.95 / math.sqrt(n)
+
+
+def test_chemotaxis_follows_the_in_plane_gradient() -> None:
+    """Fully biased cells (bias 1) turn up the field's gradient, which has no z part."""
+    sim = movers(200, speed_um_per_min=1.0, persistence_min=1e-3, chemotaxis_field="s",
+                 chemotaxis_bias=1.0)  # fmt: skip
+    organ = sim.organs["box"]
+    y, x = np.mgrid[0:40, 0:40].astype(np.float32)
+    organ.fields["s"][...] = (x + 2.0 * y)[None]
+    update_motility(organ, sim.types, sim.rng, 0, 1.0)
+    direction = organ.cells.direction
+    assert np.all(direction[:, 2] == 0.0)
+    np.testing.assert_allclose(direction, np.broadcast_to([1, 2, 0] / np.sqrt(5.0), (200, 3)),
+                               atol=1e-6)  # fmt: skip
+
+
+def test_motion_has_no_z_component() -> None:
+    """A direction with a z part (as one set from outside could have) moves a cell only in
+    the plane."""
+    sim = movers(50, speed_um_per_min=1.0, repulsion_um_per_min=0.0, adhesion_um_per_min=0.0)
+    organ = sim.organs["box"]
+    before = organ.cells.position_um.copy()
+    organ.cells.direction[...] = [0.6, 0.0, 0.8]
+    move_cells(organ, sim.types, 2.0)
+    after = organ.cells.position_um
+    assert np.all(after[:, 2] == organ.grid.plane_z_um)
+    inner = before[:, 0] < 790.0  # not stopped by the box's x+ face
+    np.testing.assert_allclose(after[inner, 0] - before[inner, 0], 1.2, rtol=1e-4)
+
+
+def test_division_axes_lie_in_the_plane() -> None:
+    """Every cell divides in one phenotype step: parent and daughter end a radius apart
+    (half a radius either side) in the plane, along axes of every direction, z unchanged
+    to the bit."""
+    sim = movers(500, cycle_rate_per_min=1.0)
+    organ = sim.organs["box"]
+    before = organ.cells.position_um.copy()
+    phenotype_step(organ, sim.types, sim.rng, 0, 6.0, Contacts(organ, sim.types))
+    cells = organ.cells
+    assert cells.n == 1000
+    assert np.all(cells.position_um[:, 2] == organ.grid.plane_z_um)
+    inner = np.all((before[:, :2] > 5.0) & (before[:, :2] < 795.0), axis=1)  # room either side
+    parents, daughters = cells.position_um[:500][inner], cells.position_um[500:][inner]
+    np.testing.assert_allclose(np.linalg.norm(daughters - parents, axis=1), 8.4, rtol=1e-5)
+    np.testing.assert_allclose((parents + daughters) / 2, before[inner], atol=1e-4)
+    axes = np.arctan2(*(daughters - parents)[:, 1::-1].T)
+    assert np.histogram(axes, bins=4, range=(-np.pi, np.pi))[0].min() > 90
+
+
+def test_cells_stay_on_the_plane_through_a_run(backend: Backend) -> None:
+    """The cancer-immune model in 2-D for 0.1 day: tumour cells on PhysiCell's disc divide,
+    immune cells added in a ring chemotax, attach (held by springs) and kill, all cells
+    push each other; every position keeps z = origin_z + dz/2 exactly at every output."""
+    arrival = "interventions.immune_arrival"
+    scenario = load_scenario("cancer_immune", {
+        "organs.tissue.shape": [18, 18, 1], "organs.tissue.two_d": True,
+        "initial_cells.0.center_um": [180.0, 180.0, 10.0], f"{arrival}.start_day": 0.02,
+        f"{arrival}.cells.0.center_um": [180.0, 180.0, 10.0],
+        f"{arrival}.cells.0.inner_radius_um": 62.0, f"{arrival}.cells.0.radius_um": 75.0,
+        "cell_types.tumour.cycle_rate_per_min": 0.01,
+    })  # fmt: skip
+    sim = Simulation(scenario, backend=backend, seed=1)
+    organ = sim.organs["tissue"]
+    plane = organ.grid.plane_z_um
+    assert plane == np.float32(10.0)
+    start = organ.cells.to_numpy()
+    assert start["id"].size == _physicell_disc(60.0, 8.41271).shape[0] == 53
+    attached = 0
+    for _ in range(15):
+        sim.step(96)
+        cells = organ.cells.to_numpy()
+        assert np.all(cells["position_um"][:, 2] == plane)
+        attached = max(attached, int((cells["partner"] >= 0).sum()))
+    immune = cells["type"] == 1
+    radius = np.linalg.norm(cells["position_um"][immune, :2] - 180.0, axis=1)
+    assert immune.sum() == 100
+    assert radius.min() < 62.0
+    assert cells["id"].size > 200
+    assert attached > 5
+    assert (cells["state"] != 0).any()
+
+
+def test_placements_put_cells_on_the_plane() -> None:
+    """Spheres meet the plane in a disc (a ring for a shell; hexagonal, PhysiCell's or
+    random), random and listed cells take the plane's z; a list outside the layer is
+    refused."""
+    entries = [
+        {"kind": "sphere", "organ": "box", "type": "t", "center_um": [200.0, 200.0, 40.0],
+         "radius_um": 50.0},  # meets the plane (z = 10) in a disc of radius 40
+        {"kind": "sphere", "organ": "box", "type": "t", "center_um": [100.0, 300.0, 10.0],
+         "radius_um": 60.0, "packing": "physicell"},
+        {"kind": "sphere", "organ": "box", "type": "t", "center_um": [300.0, 100.0, 10.0],
+         "radius_um": 80.0, "inner_radius_um": 50.0, "count": 300},
+        {"kind": "random", "organ": "box", "type": "t", "count": 40},
+        {"kind": "list", "organ": "box", "type": "t", "positions_um": [[50.0, 50.0, 19.0]]},
+    ]  # fmt: skip
+    scenario = flat_box((20, 20), 20.0, cell_types={"t": {}}, initial_cells=entries)
+    sim = Simulation(scenario_from_dict(scenario, "placed"), backend="cpu", seed=2)
+    cells = sim.organs["box"].cells.to_numpy()
+    assert np.all(cells["position_um"][:, 2] == np.float32(10.0))
+    position = cells["position_um"][:, :2].astype(np.float64)
+    physicell = _physicell_disc(60.0, 8.4)[:, :2] + [100.0, 300.0]
+    counts = [19, len(physicell), 300, 40, 1]  # the disc of radius 40: 1 + 3 rings of 6
+    assert len(position) == sum(counts)
+    disc, pc, ring, scattered, listed = np.split(position, np.cumsum(counts)[:-1])
+    assert np.hypot(*(disc - 200.0).T).max() <= 40.0 + 1e-4
+    np.testing.assert_allclose(pc, physicell, atol=1e-4)
+    ring_radius = np.hypot(*(ring - [300.0, 100.0]).T)
+    assert ring_radius.min() >= 50.0 - 1e-4
+    assert ring_radius.max() <= 80.0 + 1e-4
+    assert np.all((scattered >= 0.0) & (scattered < 400.0))
+    np.testing.assert_array_equal(listed, [[50.0, 50.0]])
+    outside = [{"kind": "list", "organ": "box", "type": "t", "positions_um": [[5.0, 5.0, 25.0]]}]
+    scenario = flat_box((20, 20), 20.0, cell_types={"t": {}}, initial_cells=outside)
+    with pytest.raises(InputError, match=r"initial_cells\.0\.positions_um: .* is outside"):
+        Simulation(scenario_from_dict(scenario, "s"), backend="cpu")
 
 
 def test_grid_places_arrivals_on_the_plane() -> None:
