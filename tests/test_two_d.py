@@ -8,18 +8,26 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pcdl
 import pytest
+from click.testing import CliRunner
 
 from tests.conftest import box_scenario
 from tissue.backend import Backend, to_numpy
+from tissue.cli import main
 from tissue.config import load_scenario, scenario_from_dict
 from tissue.errors import InputError
 from tissue.geometry import build_labels
 from tissue.grid import Grid
+from tissue.io.multicellds import read_output
+from tissue.io.runfile import RunReader
 from tissue.organ import Contacts
 from tissue.placement import _physicell_disc
 from tissue.rules import move_cells, phenotype_step, update_motility
-from tissue.simulation import Simulation
+from tissue.simulation import Simulation, load_checkpoint
+
+FLAT = {"organs.tissue.shape": "[30, 30, 1]", "organs.tissue.two_d": "true",
+        "initial_cells.0.center_um": "[300.0, 300.0, 10.0]"}  # fmt: skip  # --set: 2-D spheroid
 
 
 def flat_box(shape: tuple[int, int], spacing: float = 10.0, **extra: Any) -> dict[str, Any]:
@@ -316,3 +324,48 @@ def test_a_label_image_must_match_two_d(tmp_path: Path) -> None:
         assert info.value.key == "organs.o.two_d"
         assert f"the image has {layers} z-layer(s)" in info.value.message
         assert "\n" not in str(info.value)
+
+
+# --- end to end -----------------------------------------------------------------------
+
+
+def cli(*args: str) -> None:
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.filterwarnings("ignore:::pcdl")  # pandas deprecations in pcdl
+def test_a_2d_spheroid_runs_and_resumes_bit_for_bit(tmp_path: Path) -> None:
+    """``tissue run spheroid`` made 2-D with --set, for 0.1 day straight and as 0.05 day then
+    ``tissue resume``: the final checkpoints hold the same state to the bit; the run file
+    holds one-layer fields, its XDMF a one-layer mesh, and the PhysiCell export a mesh of
+    one z layer that pcdl reads."""
+    flat = [part for key, value in FLAT.items() for part in ("--set", f"{key}={value}")]
+    common = ["--seed", "3", "--backend", "cpu", "--quiet", *flat]
+    cli("run", "spheroid", "-o", str(tmp_path / "straight"), "--days", "0.1", *common)
+    cli("run", "spheroid", "-o", str(tmp_path / "split"), "--days", "0.05", *common)
+    cli("resume", str(tmp_path / "split"), "--days", "0.1", "--quiet")
+    states = [
+        load_checkpoint(tmp_path / name / "checkpoint.h5", backend="cpu").simulation.state()
+        for name in ("straight", "split")
+    ]
+    assert states[0].tick == states[1].tick == 1440
+    assert states[0].arrays.keys() == states[1].arrays.keys()
+    for key, value in states[0].arrays.items():
+        assert value.tobytes() == states[1].arrays[key].tobytes(), key
+    cells = states[0].arrays["organs/tissue/cells/position_um"]
+    assert cells.shape[0] > 43
+    assert np.all(cells[:, 2] == np.float32(10.0))
+
+    out = tmp_path / "straight"
+    reader = RunReader(out / "run.h5")
+    assert reader.field(-1, "tissue", "oxygen").shape == (1, 30, 30)
+    assert 'Dimensions="2 31 31"' in (out / "run.xmf").read_text()
+    cli("export-physicell", str(out), "-o", str(tmp_path / "physicell"))
+    last = sorted((tmp_path / "physicell").glob("output*.xml"))[-1]
+    exported = read_output(last)
+    np.testing.assert_array_equal(exported.columns["position"][:, 2], 10.0)
+    mcds = pcdl.TimeSeries(str(tmp_path / "physicell"), verbose=False).get_mcds_list()[-1]
+    concentration = mcds.get_conc_df()
+    assert len(concentration) == 900
+    assert concentration["mesh_center_p"].unique().tolist() == [10.0]
