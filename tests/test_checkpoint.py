@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 import pytest
 
-from tests.conftest import busy_scenario, requires_gpu
+from tests.conftest import box_scenario, busy_scenario, requires_gpu
 from tissue.backend import Backend
 from tissue.cells import LIVE
 from tissue.config import scenario_from_dict
@@ -281,6 +281,27 @@ def test_resealed_bad_counters_are_refused(
 ) -> None:
     set_attr(good_checkpoint, group, name, value)
     assert expected in refused(good_checkpoint)
+
+
+def test_resealed_cell_off_a_2d_organs_plane_is_refused(tmp_path: Path) -> None:
+    """In a 2-D organ every cell lies on the plane z = origin_z + dz/2; one that does not
+    (a hair above it) is refused, and the untouched checkpoint loads."""
+    data = box_scenario(
+        organs={"box": {"shape": [12, 12, 1], "spacing_um": 10.0, "two_d": True}},
+        cell_types={"t": {}},
+        initial_cells=[{"kind": "random", "organ": "box", "type": "t", "count": 5}],
+    )
+    path = tmp_path / "checkpoint.h5"
+    Simulation(scenario_from_dict(data, "flat"), backend="cpu").save_checkpoint(path)
+    assert load_checkpoint(path, backend="cpu").simulation.organs["box"].cells.n == 5
+
+    def lift(positions: np.ndarray) -> np.ndarray:
+        positions = positions.copy()
+        positions[2, 2] = np.nextafter(positions[2, 2], np.float32(np.inf))
+        return positions
+
+    edit(path, f"{CELLS}/position_um", lift)
+    assert "1 cells off the 2-D organ's plane z = 5.0 um" in refused(path)
 
 
 def test_resealed_scenario_that_no_longer_fits_is_refused(good_checkpoint: Path) -> None:

@@ -70,6 +70,37 @@ def test_front_of_a_ball_of_cells(backend: Backend) -> None:
     assert front["front_area_um2"] == pytest.approx(sphere, rel=0.05)
 
 
+def test_front_of_a_disc_of_cells_in_2d(backend: Backend) -> None:
+    """Cells 14 um apart in a disc of radius R in a 2-D layer (dz 20 um), smoothed in the plane
+    only: the front's radius (of the disc of equal area) is within a voxel of R, its area
+    within 5% of the rim of a disc of the front's own radius times dz; for a packed disc in
+    a simulation, the cells' equivalent radius (of the uniform disc) is within a cell radius
+    of R."""
+    xp = backend.xp
+    g = np.arange(-150.0, 151.0, 14.0)
+    points = np.stack([*np.meshgrid(g, g), np.zeros((g.size, g.size))], axis=-1).reshape(-1, 3)
+    points = points[(points**2).sum(axis=1) <= 150**2] + [300.0, 300.0, 10.0]
+    fraction = volume_fraction(
+        xp, xp.asarray(points, dtype=xp.float32), xp.full(len(points), 8.4), (1, 60, 60),
+        (10.0, 10.0, 20.0), (0.0, 0.0, 0.0), two_d=True,
+    )  # fmt: skip
+    volume = float(to_numpy(fraction).astype(np.float64).sum()) * 2000.0
+    assert volume == pytest.approx(len(points) * 4 / 3 * math.pi * 8.4**3, rel=1e-5)
+    front = front_metrics(xp, fraction, 0.2, (10.0, 10.0, 20.0), two_d=True)
+    assert abs(front["front_radius_um"] - 150.0) < 10.0
+    rim = 2 * math.pi * front["front_radius_um"] * 20.0
+    assert front["front_area_um2"] == pytest.approx(rim, rel=0.05)
+    scenario = scenario_from_dict(
+        {"organs": {"box": {"shape": [60, 60, 1], "spacing_um": 10.0, "two_d": True}},
+         "cell_types": {"t": {}}, "observables": {"tumour_types": ["t"]},
+         "initial_cells": [{"kind": "sphere", "organ": "box", "type": "t",
+                            "center_um": [300.0, 300.0, 5.0], "radius_um": 150.0}]}, "disc",
+    )  # fmt: skip
+    values = Simulation(scenario, backend=backend).observables()
+    assert abs(values["box.t.radius_um"] - 150.0) < 8.4
+    assert abs(values["box.front_radius_um"] - 150.0) < 10.0 + 8.4  # the rim cells' edges
+
+
 def test_simulation_reports_census_and_front() -> None:
     data = busy_scenario(observables={"tumour_types": ["tumour"]})
     sim = Simulation(scenario_from_dict(data, "busy"), backend="cpu", seed=1)

@@ -8,7 +8,8 @@ One step of the organ's fields (length dt), all fields in one batched solve:
    as the source g c and the uptake g c / K, g = (e^{r dt} - 1) / dt, which is exact for a
    uniform field and keeps the step positive and bounded by K);
 2. the backward-Euler step [(1 + dt (decay + U)) - dt div(D grad)] c_new = c_old + dt S,
-   with fixed voxels as boundary values and no flux into barriers or out of no-flux faces,
+   with fixed voxels as boundary values and no flux into barriers or out of no-flux faces
+   (a 2-D organ's z faces are no-flux whatever its boundary, as PhysiCell's 2-D domains),
    solved for the change c_new - c_old from the step's defect in flux form (differences of
    neighbouring values, accurate in float32 however large dt D / dx^2 is), to each field's
    ``solver_tolerance`` (see :mod:`tissue.solver`);
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from tissue.backend import to_numpy
-from tissue.config import FACES, HillProduction, LabelSource, LogisticReaction, Scenario
+from tissue.config import FACES, Z_FACES, HillProduction, LabelSource, LogisticReaction, Scenario
 from tissue.errors import InputError
 from tissue.grid import Grid
 from tissue.kernels.diffusion import BARRIER, FIXED, FREE, DiffusionOperator, finish_step
@@ -137,6 +138,8 @@ class FieldSolver:
         face_value = np.full(6, np.nan, dtype=np.float32)
         if cfg.boundary == "dirichlet":
             for face in cfg.boundary_faces:
+                if self.grid.two_d and face in Z_FACES:
+                    continue  # a 2-D organ has no flux through its z faces (as PhysiCell)
                 # table order z-, z+, y-, y+, x-, x+; FACES order x-, x+, y-, y+, z-, z+
                 index = FACES.index(face)
                 value = cfg.boundary_values.get(face, cfg.boundary_value)

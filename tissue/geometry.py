@@ -23,16 +23,16 @@ def build_labels(
     spacing = organ.spacing_xyz_um
     if isinstance(organ.geometry, FileGeometry):
         volume = _load_label_file(organ_name, organ, scenario_source)
-        grid = Grid(tuple(volume.shape), spacing, organ.origin_um)  # type: ignore[arg-type]
+        grid = Grid(tuple(volume.shape), spacing, organ.origin_um, organ.two_d)  # type: ignore[arg-type]
         labels = xp.asarray(volume)
     elif isinstance(organ.geometry, LungGeometry | BreastGeometry):
         nx, ny, nz = organ.shape  # type: ignore[misc]
-        grid = Grid((nz, ny, nx), spacing, organ.origin_um)
+        grid = Grid((nz, ny, nx), spacing, organ.origin_um)  # never two_d (a config check)
         generate = lung_labels if isinstance(organ.geometry, LungGeometry) else breast_labels
         labels = generate(xp, grid, organ.geometry)
     else:
         nx, ny, nz = organ.shape  # type: ignore[misc]
-        grid = Grid((nz, ny, nx), spacing, organ.origin_um)
+        grid = Grid((nz, ny, nx), spacing, organ.origin_um, organ.two_d)
         labels = xp.full(grid.shape_zyx, names[organ.geometry.label], dtype=xp.uint8)
     for region in organ.regions:
         mask = _region_mask(xp, grid, region)
@@ -83,6 +83,14 @@ def _load_label_file(organ_name: str, organ: OrganConfig, scenario_source: str) 
             f"organs.{organ_name}.shape",
             f"{list(organ.shape)} does "
             f"not match the image's [nx, ny, nz] = {list(volume.shape[::-1])}",
+        )
+    layers = volume.shape[0]
+    if organ.two_d != (layers == 1):
+        raise InputError(
+            str(path),
+            f"organs.{organ_name}.two_d",
+            f"{str(organ.two_d).lower()}, but the image has {layers} z-layer(s); allowed: "
+            "two_d = true with one layer (a 2-D organ), or false with more",
         )
     present = {int(v) for v in np.unique(volume)}
     named = set(geometry.labels.values())

@@ -29,11 +29,29 @@ class Grid:
         shape_zyx: array shape (nz, ny, nx).
         spacing_xyz_um: voxel edge lengths (dx, dy, dz) in um.
         origin_xyz_um: position of the grid's lower corner (x, y, z) in um.
+        two_d: one voxel layer (nz = 1) whose cells live in its mid-plane
+            (:attr:`plane_z_um`).
     """
 
     shape_zyx: tuple[int, int, int]
     spacing_xyz_um: tuple[float, float, float]
     origin_xyz_um: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    two_d: bool = False
+
+    @property
+    def plane_z_um(self) -> np.float32:
+        """z of a 2-D grid's cells (um): the layer's mid-plane, origin_z + dz/2, in float32
+        as positions hold it."""
+        return F32(self.origin_xyz_um[2] + 0.5 * self.spacing_xyz_um[2])
+
+    def on_plane(self, xp: Any, positions_um: Any) -> Any:
+        """(N, 3) float32 ``positions_um`` with z set to :attr:`plane_z_um` in a 2-D grid (a
+        copy); in a 3-D grid the positions themselves."""
+        if not self.two_d:
+            return positions_um
+        out = xp.array(positions_um, dtype=xp.float32, copy=True)
+        out[:, 2] = self.plane_z_um
+        return out
 
     @property
     def n_voxels(self) -> int:
@@ -88,13 +106,15 @@ class Grid:
 
     def in_voxels(self, xp: Any, flat: Any, u: Any) -> Any:
         """(k, 3) float32 positions (x, y, z) inside voxels ``flat`` (k,) int64 at relative
-        places ``u`` (k, 3) float32 in (0, 1), kept off the voxels' faces."""
+        places ``u`` (k, 3) float32 in (0, 1), kept off the voxels' faces (on the plane of a
+        2-D grid)."""
         _, ny, nx = self.shape_zyx
         ijk = xp.stack([flat % nx, (flat // nx) % ny, flat // (nx * ny)], axis=1)
         spacing = xp.asarray(self.spacing_xyz_um, dtype=xp.float64)
         origin = xp.asarray(self.origin_xyz_um, dtype=xp.float64)
         inside = F32(0.05) + F32(0.9) * u
-        return (origin + (ijk + inside.astype(xp.float64)) * spacing).astype(xp.float32)
+        out = (origin + (ijk + inside.astype(xp.float64)) * spacing).astype(xp.float32)
+        return self.on_plane(xp, out)
 
     def near(self, xp: Any, mask: Any, distance_um: float) -> Any:
         """(nz, ny, nx) bool: voxels whose centre is within ``distance_um`` of the centre of

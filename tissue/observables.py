@@ -14,6 +14,9 @@ speed is the change over the last output interval whoever asks and however often
   surface where this volume fraction equals ``level``. Its radius is that of the sphere of
   equal enclosed volume; its area is estimated from the voxel faces between inside and
   outside times 2/3 (the mean ratio of an isotropic surface's area to its voxel faces).
+  In a 2-D organ the smoothing is in the plane, the front is a curve: its radius that of
+  the disc of equal area, its area the curve's length (pi/4 of the voxel edges between
+  inside and outside, the mean ratio for an isotropic curve) times the layer's thickness.
 """
 
 from __future__ import annotations
@@ -105,11 +108,12 @@ def volume_fraction(
     shape_zyx: tuple[int, int, int],
     spacing_xyz_um: tuple[float, float, float],
     origin_xyz_um: tuple[float, float, float],
+    two_d: bool = False,
 ) -> Any:
     """Smoothed volume fraction of the given cells on a grid: (nz, ny, nx) float32 on
-        ``xp``. Each cell's volume is added to its voxel (sums in float64, in cell order, no
-    atomics: the same bits on every run and backend) and
-        smoothed by a Gaussian with sigma one voxel (zero outside the grid)."""
+    ``xp``. Each cell's volume is added to its voxel (sums in float64, in cell order, no
+    atomics: the same bits on every run and backend) and smoothed by a Gaussian with sigma
+    one voxel (zero outside the grid; in x and y only in a 2-D grid)."""
     nz, ny, nx = shape_zyx
     spacing = xp.asarray(spacing_xyz_um, dtype=xp.float64)
     ijk = xp.floor((positions_um.astype(xp.float64) - xp.asarray(origin_xyz_um)) / spacing)
@@ -118,16 +122,17 @@ def volume_fraction(
     volume = 4.0 / 3.0 * math.pi * radius_um.astype(xp.float64) ** 3
     fraction = deposit(flat, volume[:, None], nx * ny * nz).reshape(nz, ny, nx)
     fraction /= float(np.prod(spacing_xyz_um))
-    return gaussian(xp, fraction, 1.0).astype(xp.float32)
+    return gaussian(xp, fraction, 1.0, (1, 2) if two_d else (0, 1, 2)).astype(xp.float32)
 
 
-def gaussian(xp: Any, values: Any, sigma: float) -> Any:
-    """Separable Gaussian smoothing of a 3-D array, sigma in voxels, zero padding."""
+def gaussian(xp: Any, values: Any, sigma: float, axes: tuple[int, ...] = (0, 1, 2)) -> Any:
+    """Separable Gaussian smoothing of a 3-D array along ``axes``, sigma in voxels, zero
+    padding."""
     radius = max(1, math.ceil(3 * sigma))
     taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     taps /= taps.sum()
     out = values
-    for axis in range(3):
+    for axis in axes:
         padded = xp.pad(out, [(radius, radius) if a == axis else (0, 0) for a in range(3)])
         n = out.shape[axis]
         total = xp.zeros_like(out)
@@ -140,12 +145,27 @@ def gaussian(xp: Any, values: Any, sigma: float) -> Any:
 
 
 def front_metrics(
-    xp: Any, fraction: Any, level: float, spacing_xyz_um: tuple[float, float, float]
+    xp: Any,
+    fraction: Any,
+    level: float,
+    spacing_xyz_um: tuple[float, float, float],
+    two_d: bool = False,
 ) -> dict[str, float]:
     """Radius (um, of the sphere of equal volume) and area (um^2, face-count estimate) of
-    the region where ``fraction`` (nz, ny, nx) >= ``level``."""
+    the region where ``fraction`` (nz, ny, nx) >= ``level``; in a 2-D grid, the radius of
+    the disc of equal area and the front curve's length (edge-count estimate) times dz."""
     inside = fraction >= level
     dx, dy, dz = spacing_xyz_um
+    if two_d:
+        area = float(inside.sum()) * dx * dy
+        edges = 0.0
+        for axis, edge_length in ((1, dx), (2, dy)):  # y, x normals
+            padded = xp.pad(inside, [(1, 1) if a == axis else (0, 0) for a in range(3)])
+            edges += float((xp.diff(padded.astype(xp.int8), axis=axis) != 0).sum()) * edge_length
+        return {
+            "front_radius_um": math.sqrt(area / math.pi),
+            "front_area_um2": math.pi / 4.0 * edges * dz,
+        }
     volume = float(inside.sum()) * dx * dy * dz
     faces = 0.0
     for axis, face_area in ((0, dx * dy), (1, dx * dz), (2, dy * dz)):  # z, y, x normals
@@ -233,10 +253,11 @@ class Observables:
         positions = cells.position_um[chosen]
         radius = self.types.of("radius_um", cells.type[chosen])
         grid = organ.grid
-        fraction = volume_fraction(
-            xp, positions, radius, grid.shape_zyx, grid.spacing_xyz_um, grid.origin_xyz_um
-        )
-        return front_metrics(xp, fraction, self.config.front_level, grid.spacing_xyz_um), positions
+        fraction = volume_fraction(xp, positions, radius, grid.shape_zyx, grid.spacing_xyz_um,
+                                   grid.origin_xyz_um, grid.two_d)  # fmt: skip
+        front = front_metrics(xp, fraction, self.config.front_level, grid.spacing_xyz_um,
+                              grid.two_d)  # fmt: skip
+        return front, positions
 
     def _front_speed(self, oname: str, time_min: float, radius_um: float) -> float:
         """Change of the front radius since the remembered front at an earlier time, in
@@ -260,7 +281,8 @@ class Observables:
 
 def _equivalent_radius(organ: Organ, type_index: int) -> float:
     """Radius of the uniform ball with the live cells' RMS distance from their centroid:
-    sqrt(5/3) * RMS (0 for fewer than two cells)."""
+    sqrt(5/3) * RMS; in a 2-D organ of the uniform disc, sqrt(2) * RMS (0 for fewer than
+    two cells)."""
     xp, cells = organ.xp, organ.cells
     sel = (cells.type == type_index) & (cells.state == LIVE)
     n = int(sel.sum())
@@ -268,7 +290,7 @@ def _equivalent_radius(organ: Organ, type_index: int) -> float:
         return 0.0
     p = cells.position_um[sel].astype(xp.float64)
     rms = float(xp.sqrt(((p - p.mean(axis=0)) ** 2).sum(axis=1).mean()))
-    return math.sqrt(5.0 / 3.0) * rms
+    return math.sqrt(2.0 if organ.grid.two_d else 5.0 / 3.0) * rms
 
 
 def _attribute_summary(oname: str, organ: Organ, type_names: list[str]) -> dict[str, float]:

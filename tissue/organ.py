@@ -294,7 +294,7 @@ class Organ:
             self.grid, self.labels = build_labels(xp, name, config, scenario.source)
         else:
             shape_zyx = tuple(int(n) for n in labels.shape)
-            self.grid = Grid(shape_zyx, config.spacing_xyz_um, config.origin_um)  # type: ignore[arg-type]
+            self.grid = Grid(shape_zyx, config.spacing_xyz_um, config.origin_um, config.two_d)  # type: ignore[arg-type]
             self.labels = xp.asarray(labels, dtype=xp.uint8)
         self.label_codes = config.label_names()
         barrier = [self.label_codes[x] for x in config.barrier_labels]

@@ -4,6 +4,10 @@ Entries are ``sphere`` (close packed, or ``count`` uniform in a ball or shell), 
 (exactly ``count`` in the voxels of a label a type may enter) and ``list`` (explicit
 positions, each checked). Positions are drawn on the host from the run's generator, keyed by
 the entry's placement stream, so every backend places the same cells.
+
+In a 2-D organ every cell is placed on its plane z = origin_z + dz/2: a sphere fills the
+disc (or ring) where its ball meets the plane, random cells take the plane's z in their
+voxels, and listed positions, which must lie in the layer, are moved onto it.
 """
 
 from __future__ import annotations
@@ -63,6 +67,11 @@ def place_cells(
         elif isinstance(entry, ListCells):
             positions = np.asarray(entry.positions_um, dtype=np.float32).reshape(-1, 3)
             _check_listed(positions, organ, labels, allowed, source, key)
+            positions = organ.grid.on_plane(np, positions)
+        elif organ.grid.two_d:
+            radius = scenario.cell_types[entry.type].radius_um
+            positions = _disc_positions(entry, entry_index, radius, random.seed,
+                                        organ.grid.plane_z_um)  # fmt: skip
         else:
             radius = scenario.cell_types[entry.type].radius_um
             positions = _sphere_positions(entry, entry_index, radius, random.seed)
@@ -94,6 +103,31 @@ def _sphere_positions(entry: SphereCells, entry_index: int, radius_um: float, se
     return (centre + r[:, None] * direction).astype(np.float32)
 
 
+def _disc_positions(
+    entry: SphereCells, entry_index: int, radius_um: float, seed: int, plane_z_um: float
+) -> np.ndarray:
+    """(N, 3) float32 on the plane z = ``plane_z_um``, in the disc (a ring for a shell)
+    where the entry's ball meets it: a hexagonal lattice at one cell diameter, PhysiCell's
+    circle (``packing = "physicell"``), or ``count`` uniform in the disc; none when the ball
+    does not reach the plane."""
+    cx, cy, cz = entry.center_um
+    height2 = (cz - float(plane_z_um)) ** 2
+    outer2 = entry.radius_um**2 - height2
+    if outer2 <= 0:
+        return np.zeros((0, 3), dtype=np.float32)
+    inner2 = max(entry.inner_radius_um**2 - height2, 0.0)
+    if entry.count is None:
+        pack = _physicell_disc if entry.packing == "physicell" else _hexagonal_disc
+        points = pack(math.sqrt(outer2), radius_um)
+        points = points[(points**2).sum(axis=1) >= inner2]
+    else:
+        u = _placement_uniforms(seed, entry_index, entry.count, 0).astype(np.float64)
+        r = np.sqrt(inner2 + (outer2 - inner2) * u[:, 2])
+        phi = 2.0 * math.pi * u[:, 1]
+        points = np.stack([r * np.cos(phi), r * np.sin(phi), np.zeros_like(r)], axis=1)
+    return (points + np.array([cx, cy, float(plane_z_um)])).astype(np.float32)
+
+
 def _random_in_voxels(
     entry: RandomCells,
     entry_index: int,
@@ -104,7 +138,8 @@ def _random_in_voxels(
     seed: int,
 ) -> np.ndarray:
     """``count`` positions (N, 3) float32, uniform within uniformly chosen voxels of the
-    label (or any) that the type may enter; empty if there is no such voxel."""
+    label (or any) that the type may enter (on the plane of a 2-D grid); empty if there is
+    no such voxel."""
     flat = labels.reshape(-1)
     usable = allowed[flat]
     if entry.label is not None:
@@ -126,7 +161,7 @@ def _random_in_voxels(
     # rounding to float32 can land a point on its voxel's upper face: use the centre then
     strayed = np.any(grid.voxel_ijk(np, positions) != ijk, axis=1) | ~grid.contains(np, positions)
     positions[strayed] = (origin + (ijk[strayed] + 0.5) * spacing).astype(np.float32)
-    return positions
+    return grid.on_plane(np, positions)
 
 
 def _check_listed(
@@ -179,6 +214,40 @@ def _physicell_ball(ball_radius: float, cell_radius: float) -> np.ndarray:
         z += r * math.sqrt(3)
         zc += 1
     return np.asarray(points, dtype=np.float64).reshape(-1, 3)
+
+
+def _physicell_disc(disc_radius: float, cell_radius: float) -> np.ndarray:
+    """PhysiCell's disc of cells in 2-D (``create_cell_circle_positions``, as in its
+    sample_projects_intracellular/ode/ode_energy), point for point: columns r sqrt(3) apart
+    in x from -R, rows r sqrt(3) apart in y from -R, shifted r on odd columns, z = 0, kept
+    strictly inside the disc. (N, 3), its order."""
+    r, big = cell_radius, disc_radius
+    points = []
+    xc = 0
+    x = -big
+    while x < big:
+        y = -big
+        while y < big:
+            p = (x, y + (xc % 2) * r, 0.0)
+            if math.sqrt(p[0] * p[0] + p[1] * p[1]) < big:
+                points.append(p)
+            y += r * math.sqrt(3)
+        x += r * math.sqrt(3)
+        xc += 1
+    return np.asarray(points, dtype=np.float64).reshape(-1, 3)
+
+
+def _hexagonal_disc(disc_radius: float, cell_radius: float) -> np.ndarray:
+    """Hexagonal packing of discs of ``cell_radius`` centred in a disc in the plane z = 0
+    (the middle layer of :func:`_close_packed_ball`), (N, 3)."""
+    r = cell_radius
+    n = math.ceil(disc_radius / r) + 2
+    i, j = np.meshgrid(np.arange(-n, n + 1), np.arange(-n, n + 1), indexing="ij")
+    x = (2 * i + j % 2) * r
+    y = math.sqrt(3.0) * j * r
+    points = np.stack([x.ravel(), y.ravel(), np.zeros(x.size)], axis=1)
+    points = points[(points**2).sum(axis=1) <= disc_radius**2]
+    return points[np.lexsort((points[:, 0], points[:, 1]))]
 
 
 def _close_packed_ball(ball_radius: float, cell_radius: float) -> np.ndarray:

@@ -68,3 +68,16 @@ def unit_vectors(xp: Any, u1: Any, u2: Any) -> Any:
     phi = xp.float32(2.0 * 3.141592653589793) * u2
     r = xp.sqrt(xp.maximum(xp.float32(1.0) - z * z, xp.float32(0.0)))
     return xp.stack([r * xp.cos(phi), r * xp.sin(phi), z], axis=1).astype(xp.float32)
+
+
+def plane_vectors(xp: Any, u: Any) -> Any:
+    """Uniform random directions in the plane z = 0 from one uniform, the angle 2 pi u:
+    (N, 3) float32 (cos, sin, 0)."""
+    phi = xp.float32(2.0 * 3.141592653589793) * u
+    return xp.stack([xp.cos(phi), xp.sin(phi), xp.zeros_like(phi)], axis=1).astype(xp.float32)
+
+
+def random_directions(xp: Any, u1: Any, u2: Any, two_d: bool) -> Any:
+    """(N, 3) float32 uniform random directions from two uniforms: on the unit sphere
+    (:func:`unit_vectors`), or in a 2-D organ's plane from ``u2`` (:func:`plane_vectors`)."""
+    return plane_vectors(xp, u2) if two_d else unit_vectors(xp, u1, u2)

@@ -9,6 +9,9 @@ Order within a step of each process (documented, fixed):
 - exchange (each diffusion step): secretion and uptake of live and dead cells into their
   voxels.
 
+In a 2-D organ random directions (motility, division axes) are uniform in angle in the
+plane, and motion has no z component: cells stay on the plane z = origin_z + dz/2.
+
 Rates and secretion factors pass through ``behave(behaviour, base)``, which applies the
 scenario's rules (see :mod:`tissue.behaviours`); without rules it returns ``base``.
 """
@@ -31,7 +34,7 @@ from tissue.kernels.cells import (
     pair_velocity,
 )
 from tissue.organ import CellTypes, Contacts, Organ
-from tissue.rng import CellRandom, Purpose, unit_vectors
+from tissue.rng import CellRandom, Purpose, random_directions
 from tissue.signals import falling_ramp, rising_ramp
 
 # --- mechanics -----------------------------------------------------------------------
@@ -65,7 +68,7 @@ def update_motility(
     p_turn = -xp.expm1(F32(-dt_min) / types.of("persistence_min", type_index))
     old = xp.where(motile[:, None], cells.direction, F32(0))
     turn = motile & (types.of("speed_um_per_min", type_index) > 0) & (u[:, 0] < p_turn)
-    new = unit_vectors(xp, u[:, 1], u[:, 2])
+    new = random_directions(xp, u[:, 1], u[:, 2], organ.grid.two_d)
     bias = types.of("chemotaxis_bias", type_index)
     for t, field in enumerate(types.chemotaxis_field):
         if field is None or field not in organ.fields.values:
@@ -85,8 +88,9 @@ def update_motility(
 
 
 def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
-    """Overdamped motion: velocity = motility + pair forces; moves into voxels the type may
-    not enter are cut back axis by axis (cells slide along walls)."""
+    """Overdamped motion: velocity = motility + pair forces (in the plane of a 2-D organ);
+    moves into voxels the type may not enter are cut back axis by axis (cells slide along
+    walls)."""
     xp, cells = organ.xp, organ.cells
     if cells.n == 0:
         return
@@ -111,6 +115,8 @@ def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
     velocity += xp.where(migrating, types.of("speed_um_per_min", t)[:, None] * cells.direction, 0)
     if types.springs:
         velocity += spring_velocity(organ, types)
+    if organ.grid.two_d:
+        velocity[:, 2] = F32(0)  # cells stay on the plane, bit for bit
     old = cells.position_um
     new = old + F32(dt_min) * velocity
     # positions are always allowed (placement, division and motion keep them so); a cell
@@ -238,7 +244,8 @@ def phenotype_step(
     dividing = live & (u[:, 0] < p_divide)
     if types.phases is not None:
         dividing = _advance_phases(organ, types, live, cycle, u[:, 0], dt, dividing)
-    divide_cells(organ, types, dividing, unit_vectors(xp, u[:, 1], u[:, 2]), rng)
+    axis = random_directions(xp, u[:, 1], u[:, 2], organ.grid.two_d)
+    divide_cells(organ, types, dividing, axis, rng)
     return changed
 
 

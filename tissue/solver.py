@@ -17,10 +17,11 @@ from the field's state, starting from the defect in flux form (see
 :func:`tissue.kernels.multigrid.defect`), so float32 rounding scales with the change, not
 with the field.
 
-Coarse levels keep the geometry: a coarse voxel is a 2x2x2 block of free voxels, and its
-operator is the Galerkin product P^T A P with P piecewise constant over blocks, which is again
-a 7-point operator of the same form: masses summed over the block, face conductances summed
-over the fine faces between two blocks, and conductances to fixed voxels summed. Walls of
+Coarse levels keep the geometry: a coarse voxel is a 2x2x2 block of free voxels (2x2x1 in a
+2-D organ: an axis of one voxel stays one), and its operator is the Galerkin product P^T A P
+with P piecewise constant over blocks, which is again a 7-point operator of the same form:
+masses summed over the block, face conductances summed over the fine faces between two
+blocks, and conductances to fixed voxels summed. Walls of
 barriers (alveolar air, adipocytes) and fixed vessels therefore stay where they are on every
 level. The cycle: two damped Jacobi steps before and after each coarse correction, the
 correction scaled by 1.5 (piecewise-constant coarsening underestimates smooth corrections),

@@ -18,6 +18,7 @@ name is importable from here.
 from tissue.config.base import (
     FACES,
     MAX_LABELS,
+    Z_FACES,
     Face,
     Finite,
     Model,
@@ -89,6 +90,7 @@ __all__ = [
     "FACES",
     "LUNG_LABELS",
     "MAX_LABELS",
+    "Z_FACES",
     "AddCells",
     "Attack",
     "BlockSignal",

@@ -22,10 +22,12 @@ Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Vector3 = Annotated[tuple[Finite, Finite, Finite], BeforeValidator(_list_to_tuple)]
 VoxelCount = Annotated[int, Field(ge=3)]
-Shape3 = Annotated[tuple[VoxelCount, VoxelCount, VoxelCount], BeforeValidator(_list_to_tuple)]
+LayerCount = Annotated[int, Field(ge=1)]  # nz: 1 in a 2-D organ, else >= 3 (OrganConfig checks)
+Shape3 = Annotated[tuple[VoxelCount, VoxelCount, LayerCount], BeforeValidator(_list_to_tuple)]
 Spacing3 = Annotated[tuple[Positive, Positive, Positive], BeforeValidator(_list_to_tuple)]
 FACES = ("x-", "x+", "y-", "y+", "z-", "z+")
 Face = Literal["x-", "x+", "y-", "y+", "z-", "z+"]
+Z_FACES = ("z-", "z+")  # no flux in a 2-D organ, whatever its fields' boundaries
 MAX_LABELS = 256
 CHECK_ERROR = "tissue_check"  # the pydantic error type of require(); see loading._describe
 

@@ -300,7 +300,9 @@ class SphereCells(Model):
     ``count`` uniform random positions, or when ``count`` is omitted a lattice: hexagonal
     close packing at one cell diameter, or PhysiCell's cancer-immune sphere (``packing =
     "physicell"``, its ``create_cell_sphere_positions``). Positions outside the organ or in
-    voxels the type may not enter are left empty (the ball is clipped to the tissue)."""
+    voxels the type may not enter are left empty (the ball is clipped to the tissue). In a
+    2-D organ the cells fill the disc (or ring) where the ball meets the organ's plane: a
+    hexagonal lattice, PhysiCell's ``create_cell_circle_positions``, or ``count`` uniform."""
 
     kind: Literal["sphere"]
     organ: str
@@ -332,7 +334,8 @@ class RandomCells(Model):
 
 
 class ListCells(Model):
-    """Cells at explicit positions, each inside the organ in a voxel the type may enter."""
+    """Cells at explicit positions, each inside the organ in a voxel the type may enter (in
+    a 2-D organ, inside its layer: the cell is put on the plane)."""
 
     kind: Literal["list"]
     organ: str

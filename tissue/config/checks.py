@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tissue.config.base import Z_FACES
 from tissue.config.body import AddCells, BlockSignal, Injection, Resection
 from tissue.config.cells import RandomCells
 from tissue.config.fields import HillProduction, LabelSource
@@ -58,12 +59,19 @@ def check_references(scenario: ValidatedScenario) -> None:
                 f"{key}.diffusion_by_label.{label}",
                 f"unknown label; labels: {', '.join(sorted(all_labels))}",
             )
+        two_d = [o for o in scenario.field_organs(fname) if organs[o].two_d]
         for face in field.boundary_values:
             need(
                 field.boundary == "dirichlet" and face in field.boundary_faces,
                 f"{key}.boundary_values.{face}",
                 f"a value for a face that is not a Dirichlet face; Dirichlet faces: "
                 f"{', '.join(field.boundary_faces) if field.boundary == 'dirichlet' else '(none)'}",
+            )
+            need(
+                face not in Z_FACES or not two_d,
+                f"{key}.boundary_values.{face}",
+                f"the z faces of a two_d organ ({', '.join(two_d)}) have no flux (as PhysiCell's "
+                "2-D domains); allowed faces: x-, x+, y-, y+",
             )
         for i, source in enumerate(field.sources):
             skey = f"{key}.sources.{i}"

@@ -124,6 +124,12 @@ class OrganConfig(Model):
     tumour) this block stands for: what it sends into the blood (systemic factors, shed
     cells) is divided by it, and it receives that fraction of the cells arresting in its
     organ.
+
+    ``two_d`` makes the organ one voxel layer (``shape = [nx, ny, 1]``), as PhysiCell's
+    ``use_2D``: its cells live in the mid-plane z = origin_z + dz/2 and move in it, its
+    fields have no flux through the z faces (Dirichlet boundaries leave those out), and a
+    voxel's volume stays dx dy dz. A box or a label file can be 2-D; the lung and breast
+    generators build 3-D tissue and are refused.
     """
 
     shape: Shape3 | None = None
@@ -136,15 +142,31 @@ class OrganConfig(Model):
     regions: list[Region] = []
     barrier_labels: list[str] = []
     whole_organ_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    two_d: bool = False
 
     @model_validator(mode="after")
     def check_shape_and_labels(self) -> Self:
-        """Only a label file brings its own shape; an organ has at most MAX_LABELS labels."""
+        """Only a label file brings its own shape; a 2-D organ is one layer of a box or a
+        label file, and only a 2-D organ is; an organ has at most MAX_LABELS labels."""
         if not isinstance(self.geometry, FileGeometry):
             require(
                 self.shape is not None,
                 "shape",
                 f"required for a {self.geometry.kind}: [nx, ny, nz]",
+            )
+        if self.shape is not None:
+            nz = self.shape[2]
+            if self.two_d:
+                require(nz == 1, "shape.2", f"{nz}: a two_d organ is one voxel layer; "
+                        "allowed: 1 (or two_d = false for a 3-D organ)")  # fmt: skip
+            else:
+                require(nz >= 3, "shape.2", f"{nz}: allowed: >= 3 (or 1 with two_d = true, "
+                        "a 2-D organ)")  # fmt: skip
+        if self.two_d:
+            require(
+                isinstance(self.geometry, BoxGeometry | FileGeometry),
+                "geometry.kind",
+                f"'{self.geometry.kind}' generates 3-D tissue; allowed in a two_d organ: box, file",
             )
         names = set(self._geometry_labels()) | {region.label for region in self.regions}
         require(len(names) <= MAX_LABELS, "", f"at most {MAX_LABELS} labels")

@@ -14,6 +14,7 @@ import numpy as np
 from tissue.cells import STATE_NAMES
 from tissue.config import Scenario
 from tissue.errors import InputError
+from tissue.grid import Grid
 from tissue.schedule import Schedule
 from tissue.state import SimulationState
 
@@ -24,8 +25,8 @@ def validate_state(scenario: Scenario, state: SimulationState, source: str) -> N
     Checks: tick >= 0 and time = tick x the base step; seed in range; each organ's labels
     of the grid's shape holding only the organ's label codes; every field finite; cells
     with n <= capacity, ids unique, increasing and below ``next_id``, known type and state
-    codes, finite positions inside the grid (within one voxel), finite ages; the blood's
-    concentrations finite and its counters non-negative.
+    codes, finite positions inside the grid (within one voxel; on the plane of a 2-D
+    organ), finite ages; the blood's concentrations finite and its counters non-negative.
 
     Raises:
         InputError: the first check that fails, as one line.
@@ -64,8 +65,8 @@ def validate_state(scenario: Scenario, state: SimulationState, source: str) -> N
         for name, values in state.under(f"{prefix}/fields").items():
             if not np.isfinite(values).all():
                 refuse(f"state/{prefix}/fields/{name}", "holds NaN or infinite values")
-        _check_cells(scenario, state, prefix, labels.shape, organ.spacing_xyz_um,
-                     organ.origin_um, source)  # fmt: skip
+        grid = Grid(labels.shape, organ.spacing_xyz_um, organ.origin_um, organ.two_d)
+        _check_cells(scenario, state, prefix, grid, source)
     for name, values in state.under("circulation/species").items():
         if not np.isfinite(values).all():
             refuse(f"state/circulation/species/{name}", "holds NaN or infinite values")
@@ -75,13 +76,7 @@ def validate_state(scenario: Scenario, state: SimulationState, source: str) -> N
 
 
 def _check_cells(
-    scenario: Scenario,
-    state: SimulationState,
-    prefix: str,
-    shape_zyx: tuple[int, ...],
-    spacing_xyz: tuple[float, float, float],
-    origin_xyz: tuple[float, float, float],
-    source: str,
+    scenario: Scenario, state: SimulationState, prefix: str, grid: Grid, source: str
 ) -> None:
     key = f"state/{prefix}/cells"
     counters = state.counters.get(f"{prefix}/cells", {})
@@ -128,12 +123,15 @@ def _check_cells(
             fail(name, "holds NaN or infinite values")
     positions = columns.get("position_um")
     if positions is not None and n:
-        spacing = np.asarray(spacing_xyz)
-        low = np.asarray(origin_xyz) - spacing
-        high = np.asarray(origin_xyz) + spacing * np.asarray(shape_zyx[::-1]) + spacing
+        spacing = np.asarray(grid.spacing_xyz_um)
+        low = np.asarray(grid.origin_xyz_um) - spacing
+        high = np.asarray(grid.origin_xyz_um) + np.asarray(grid.extent_xyz_um) + spacing
         outside = ~((positions >= low) & (positions <= high)).all(axis=1)
         if outside.any():
             fail(
                 "position_um",
                 f"{int(outside.sum())} cells outside the grid {low.tolist()}..{high.tolist()} um",
             )
+        off = int(np.count_nonzero(positions[:, 2] != grid.plane_z_um)) if grid.two_d else 0
+        if off:
+            fail("position_um", f"{off} cells off the 2-D organ's plane z = {grid.plane_z_um} um")
