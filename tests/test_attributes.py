@@ -4,6 +4,7 @@ saved and restored, scaling behaviours; and the rules combined as PhysiCell comb
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -237,3 +238,61 @@ def test_rules_raising_one_behaviour_to_different_values_are_refused() -> None:
     rules = {"up1": rule("s1", 4e-3, 1.0), "up2": rule("s2", 5e-3, 1.0)}
     with pytest.raises(InputError, match=r"rules\.up2\.to_value: .*'up1' and 'up2' both raise"):
         scenario_from_dict(field_scenario(rules), "t")
+
+
+def test_time_volume_and_attribute_signals() -> None:
+    """PhysiCell's ``time``, ``volume`` and ``custom:<name>`` signals: the run's time (min),
+    each cell's volume 4/3 pi r^3 (r from its volume model) and its attribute value, each
+    through the Hill response (written out here)."""
+    spec = {"distribution": "uniform", "low": 0.0, "high": 3.0}
+    data = many_cells({"p": spec}, count=2000, cycle_rate_per_min=1e-3, division_volume={})
+    data["rules"] = {
+        "late": rule("time", 0.0, 30.0, 4.0),
+        "attribute": rule("attribute.p", 5e-3, 1.5, 2.0),
+    }
+    sim = Simulation(scenario_from_dict(data, "t"), backend="cpu", seed=2)
+    sim.step(round(60.0 / sim.schedule.base_min))  # one hour: some divided, at half volume
+    organ = sim.organs["box"]
+    cells, a = organ.cells, organ.cells.type == 0
+    base = np.full(cells.n, 1e-3, dtype=np.float32)
+    value = Behaviours(sim.scenario, sim.types).apply(
+        organ, "cycle", base, sim.body, Contacts(organ, sim.types)
+    )
+    x_up = (cells.p / 1.5) ** 2
+    up = 1e-3 + (5e-3 - 1e-3) * x_up / (1 + x_up)
+    # rules read the time at the start of the step they act in: the last step's
+    now = sim.time_min - sim.schedule.base_min
+    assert sim.body.time_min == pytest.approx(now)
+    x_down = (now / 30.0) ** 4
+    np.testing.assert_allclose(value[a], up[a] - up[a] * x_down / (1 + x_down), rtol=1e-5)
+
+    data["rules"] = {"small": rule("volume", 0.0, 2000.0, 8.0)}
+    sim2 = Simulation(scenario_from_dict(data, "t"), backend="cpu", seed=2)
+    sim2.step(round(60.0 / sim2.schedule.base_min))
+    organ = sim2.organs["box"]
+    volume = 4.0 / 3.0 * np.pi * sim2.types.radius(organ.cells).astype(np.float64) ** 3
+    assert volume.min() < 2000.0 < volume.max()  # daughters start small
+    base = np.full(organ.cells.n, 1e-3, dtype=np.float32)
+    value = Behaviours(sim2.scenario, sim2.types).apply(
+        organ, "cycle", base, sim2.body, Contacts(organ, sim2.types)
+    )
+    x = (volume / 2000.0) ** 8
+    a = organ.cells.type == 0
+    np.testing.assert_allclose(value[a], (1e-3 - 1e-3 * x / (1 + x))[a], rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "message"),
+    [
+        ({"rules": {"r": rule("attribute.q", 0.0, 1.0)}}, "rules.r.signal",
+         "'q' is not an attribute of the rule's cell type"),
+        ({"recruitment": {"x": {"organ": "box", "type": "a", "label": "tissue",
+                                "signal": "time"}}}, "recruitment.x.signal", "in rules only"),
+    ],
+)  # fmt: skip
+def test_cell_signals_are_for_rules_of_types_that_have_them(
+    change: dict[str, Any], key: str, message: str
+) -> None:
+    data = many_cells({"p": {"value": 1.0}}, cycle_rate_per_min=1e-3) | change
+    with pytest.raises(InputError, match=re.escape(key) + ": .*" + re.escape(message)):
+        scenario_from_dict(data, "t")

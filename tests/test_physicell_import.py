@@ -138,6 +138,24 @@ def test_physicells_cycle_models_become_phases(tmp_path: Path) -> None:
     ]
 
 
+def test_time_volume_and_custom_data_signals_map(tmp_path: Path) -> None:
+    rows = (
+        "tumour,time,increases,apoptosis,0.001,1000,4,0\n"
+        "tumour,custom:oncoprotein,decreases,cycle entry,0,0.5,2,0\n"
+        "tumour,volume,decreases,cycle entry,0,2000,8,0\n"
+        "// immune cells"
+    )
+    s = import_physicell(project_copy(tmp_path, rules=("// immune cells", rows))).scenario
+    mapped = {(r.cell_type, r.behaviour, r.signal, r.to_value) for r in s.rules.values()}
+    assert ("tumour", "apoptosis", "time", 0.001) in mapped
+    assert ("tumour", "cycle", "attribute.oncoprotein", 0.0) in mapped
+    assert ("tumour", "cycle", "volume", 0.0) in mapped
+    with pytest.raises(UnsupportedModel, match="1 part") as raised:
+        import_physicell(project_copy(tmp_path / "b", rules=("// immune cells",
+                         "immune,custom:oncogene,increases,apoptosis,0.01,1,1,0")))  # fmt: skip
+    assert "'oncogene' is not custom data of 'immune'" in raised.value.findings[0].reason
+
+
 def test_an_imported_model_runs_and_exports_back_to_physicell(tmp_path: Path) -> None:
     scenario = tmp_path / "model.toml"
     runner = CliRunner()

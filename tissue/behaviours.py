@@ -10,13 +10,15 @@ multivariate Hill response of the raising rules' signals and D that of the lower
 
 where ``up`` and ``down`` are the two groups' ``to_value`` (one each, see the checks). Then a
 type's ``scale_by`` attribute multiplies the result (see :class:`AttributeScale`). A signal
-is read at each cell: a field of its organ at its voxel, a systemic concentration, or the
-number of live cells of a type touching it (from the step's :class:`~tissue.organ.Contacts`).
+is read at each cell: a field of its organ at its voxel, a systemic concentration, the
+number of live cells of a type touching it (from the step's :class:`~tissue.organ.Contacts`),
+the time, its volume or one of its attributes.
 An active blocking intervention scales a signal by (1 - efficacy) wherever it is read.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +55,7 @@ class Behaviours:
 
     def __init__(self, scenario: Scenario, types: CellTypes) -> None:
         self.type_names = types.names
+        self.types = types
         grouped: dict[tuple[str, int, bool], list[Rule]] = {}
         for rule in scenario.rules.values():
             rises = rule.to_value >= base_value(scenario.cell_types[rule.cell_type], rule.behaviour)
@@ -108,6 +111,12 @@ class Behaviours:
                     factor = F32(sensing.factor(rule.signal))
                     counts = contacts.count(group.type_index, self.type_names.index(parsed.name))
                     signal = counts * factor
+                elif parsed.kind == "time":
+                    signal = xp.full(n, sensing.time_min, dtype=xp.float32)
+                elif parsed.kind == "volume":
+                    signal = F32(4.0 * math.pi / 3.0) * self.types.radius(cells) ** 3
+                elif parsed.kind == "attribute":
+                    signal = getattr(cells, parsed.name)
                 elif rule.signal in organ.fields:
                     if flat is None:
                         flat = organ.grid.flat_index(xp, cells.position_um)

@@ -89,6 +89,7 @@ class Body:
         self.counters = dict.fromkeys(LEDGER_COUNTERS, 0)
         self._extravasated = self.xp.zeros((), dtype=self.xp.int64)  # since the last read
         self.tick = 0
+        self._base_min = schedule.base_min
         self._start = {
             name: schedule.ticks_of_min(action.start_day * 1440.0) if action.start_day > 0 else 0
             for name, action in scenario.interventions.items()
@@ -126,6 +127,11 @@ class Body:
     def blood(self, species: str) -> Any:
         """Systemic concentration of ``species`` now (0-d float64 on the backend, or 0.0)."""
         return self.blood_values.get(species, 0.0)
+
+    @property
+    def time_min(self) -> float:
+        """The simulated time now (min since day 0)."""
+        return self.tick * self._base_min
 
     def signal_value(self, signal: str) -> Any:
         """A ``blood.<species>`` signal with active blocks applied."""

@@ -6,7 +6,10 @@ A *signal* is written as
 
 - ``<field>``: a field of the cell's organ, read at the cell's voxel;
 - ``blood.<species>``: a systemic concentration;
-- ``contact.<type>``: the number of live cells of a type touching the cell.
+- ``contact.<type>``: the number of live cells of a type touching the cell;
+- ``time``: the simulated time (min since day 0), ``volume``: the cell's volume (um^3, from
+  its volume model) and ``attribute.<name>``: the cell's value of one of its type's
+  attributes (PhysiCell's ``time``, ``volume`` and ``custom:<name>``), for rules only.
 
 A *behaviour* is ``cycle``, ``apoptosis`` (rates, 1/min), ``transition.<type>`` (a rate,
 1/min) or ``secretion.<field>`` (a factor on the type's secretion, 1 before rules).
@@ -22,7 +25,8 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-SignalKind = Literal["field", "blood", "contact"]
+SignalKind = Literal["field", "blood", "contact", "time", "volume", "attribute"]
+CELL_SIGNALS = ("time", "volume", "attribute")  # read per cell: in rules only
 BEHAVIOUR_KINDS = ("cycle", "apoptosis", "transition", "secretion")
 BEHAVIOURS_ALLOWED = "cycle, apoptosis, transition.<type>, secretion.<field>"
 
@@ -32,8 +36,10 @@ class Signal:
     """A parsed signal name.
 
     Attributes:
-        text: the name as written. kind: ``field``, ``blood`` or ``contact``.
-        name: the field, the systemic species or the cell type.
+        text: the name as written. kind: ``field``, ``blood``, ``contact``, ``time``,
+            ``volume`` or ``attribute``.
+        name: the field, the systemic species, the cell type or the attribute (empty for
+            time and volume).
     """
 
     text: str
@@ -45,10 +51,10 @@ def parse_signal(text: str) -> Signal:
     """The kind and target of a signal name (any text parses; whether the target exists is
     for the scenario's checks to say)."""
     kind, _, name = text.partition(".")
-    if kind == "blood" and name:
-        return Signal(text, "blood", name)
-    if kind == "contact" and name:
-        return Signal(text, "contact", name)
+    if kind in ("blood", "contact", "attribute") and name:
+        return Signal(text, kind, name)  # type: ignore[arg-type]
+    if text in ("time", "volume"):
+        return Signal(text, text, "")  # type: ignore[arg-type]
     return Signal(text, "field", text)
 
 
@@ -72,11 +78,29 @@ def parse_behaviour(text: str) -> Behaviour:
 
 
 def signal_problem(
-    text: str, fields: list[str], species: list[str], cell_types: list[str]
+    text: str,
+    fields: list[str],
+    species: list[str],
+    cell_types: list[str],
+    attributes: list[str] | None = None,
 ) -> str | None:
     """Why ``text`` names nothing among the given fields, systemic species and cell types,
-    or None when it names one."""
+    or None when it names one. ``attributes``: those of the cell type of a rule, whose
+    per-cell signals (``time``, ``volume``, ``attribute.<name>``) are allowed; None where
+    a signal is read for a voxel or the body, not a cell."""
     signal = parse_signal(text)
+    if signal.kind in CELL_SIGNALS:
+        if attributes is None:
+            return (
+                f"'{text}' is read per cell, in rules only; allowed here: a field or "
+                "blood.<species>"
+            )
+        if signal.kind == "attribute" and signal.name not in attributes:
+            return (
+                f"'{signal.name}' is not an attribute of the rule's cell type; attributes: "
+                f"{', '.join(attributes) or '(none)'}"
+            )
+        return None
     if signal.kind == "blood":
         if signal.name not in species:
             return f"no systemic species '{signal.name}'; species: {', '.join(species) or '(none)'}"
@@ -158,6 +182,10 @@ class Sensing(Protocol):
     def blood(self, species: str) -> Any:
         """Systemic concentration of ``species`` now (blocks not applied): a 0-d float64
         array on the backend, or 0.0."""
+
+    @property
+    def time_min(self) -> float:
+        """The simulated time now (min since day 0)."""
 
     def signal_value(self, signal: str) -> Any:
         """A ``blood.<species>`` signal as rules see it (blocks applied), as ``blood``."""

@@ -167,11 +167,15 @@ def check_references(scenario: ValidatedScenario) -> None:
     _check_time_steps(scenario)
 
 
-def _signal_problem(scenario: ValidatedScenario, signal: str) -> str | None:
+def _signal_problem(
+    scenario: ValidatedScenario, signal: str, attributes: list[str] | None = None
+) -> str | None:
     """:func:`tissue.signals.signal_problem` against the fields, systemic species and cell
-    types of ``scenario``."""
+    types of ``scenario`` (and a rule's type's ``attributes``)."""
     species = scenario.circulation.species if scenario.circulation else {}
-    return signal_problem(signal, list(scenario.fields), list(species), list(scenario.cell_types))
+    return signal_problem(
+        signal, list(scenario.fields), list(species), list(scenario.cell_types), attributes
+    )
 
 
 def _activator_problem(scenario: ValidatedScenario, activator: str) -> str | None:
@@ -258,7 +262,8 @@ def _check_body(scenario: ValidatedScenario, need: Need, labels: dict[str, dict[
         need(rule.cell_type in types, f"{key}.cell_type", f"unknown type; types: {type_list}")
         problem = behaviour_problem(rule.behaviour, list(scenario.fields), list(types))
         need(problem is None, f"{key}.behaviour", str(problem))
-        problem = _signal_problem(scenario, rule.signal)
+        attributes = list(types[rule.cell_type].attributes) if rule.cell_type in types else []
+        problem = _signal_problem(scenario, rule.signal, attributes)
         need(problem is None, f"{key}.signal", str(problem))
         rises = rule.to_value >= base_value(types[rule.cell_type], rule.behaviour)
         first = saturation.setdefault(

@@ -97,7 +97,8 @@ def import_physicell(project: str | Path, lenient: bool = False) -> Imported:
         for key, node in d.unread():
             report.cannot(node, f"<{node.tag}> of '{d.name}'", f"{key}: not known to the importer")
     data["cell_types"] = types
-    data["rules"] = rules(rows, report, substrates, type_names, base)
+    attributes = {t: list(entry.get("attributes", {})) for t, entry in types.items()}
+    data["rules"] = rules(rows, report, substrates, type_names, base, attributes)
     ids = {
         n.attrib.get("ID", str(i)): d.name
         for i, (n, d) in enumerate(zip(nodes, resolved, strict=True))

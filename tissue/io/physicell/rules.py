@@ -5,9 +5,10 @@ power, applies to dead``; lines starting with ``//`` are comments. PhysiCell mov
 behaviour from the type's value toward ``value`` by the multivariate Hill response of its
 signals, raising rules first, and tissue's rules combine the same way
 (:mod:`tissue.behaviours`), so a row maps to one tissue rule when tissue knows its signal and
-behaviour: a substrate, ``contact with <type>`` (reported: PhysiCell counts dead neighbours
-too), ``cycle entry``, ``apoptosis``, ``transform to <type>`` and ``<substrate>
-secretion`` (a factor on the type's secretion rate in tissue).
+behaviour. Signals: a substrate, ``time``, ``volume``, ``custom:<name>`` (an attribute) and
+``contact with <type>`` (reported: PhysiCell counts dead neighbours too); behaviours:
+``cycle entry``, ``apoptosis``, ``transform to <type>`` and ``<substrate> secretion`` (a
+factor on the type's secretion rate in tissue).
 """
 
 from __future__ import annotations
@@ -107,9 +108,11 @@ def rules(
     substrates: list[str],
     types: list[str],
     base: dict[str, dict[str, float]],
+    attributes: dict[str, list[str]],
 ) -> dict[str, dict[str, Any]]:
     """Scenario ``rules`` entries from ``rows``. ``base``: type -> tissue behaviour -> the
-    type's own value (rates in 1/min, and secretion rates under ``secretion.<substrate>``)."""
+    type's own value (rates in 1/min, and secretion rates under ``secretion.<substrate>``);
+    ``attributes``: type -> its custom data's names."""
     out: dict[str, dict[str, Any]] = {}
     last: dict[tuple[str, str, str], float] = {}
     for row in rows:
@@ -125,7 +128,7 @@ def rules(
                 row.line, where, f"the behaviour '{row.behaviour}' is not modelled", file=row.file
             )
             continue
-        signal = _signal(row, report, where, substrates, types)
+        signal = _signal(row, report, where, substrates, types, attributes)
         if signal is None:
             continue
         if row.dead:
@@ -182,11 +185,26 @@ def rules(
 
 
 def _signal(
-    row: Row, report: Report, where: str, substrates: list[str], types: list[str]
+    row: Row,
+    report: Report,
+    where: str,
+    substrates: list[str],
+    types: list[str],
+    attributes: dict[str, list[str]],
 ) -> str | None:
     """tissue's name of the row's signal, or None (reported) when it has none."""
     if row.signal in substrates:
         return row.signal
+    if row.signal in ("time", "volume"):
+        return row.signal
+    if row.signal.startswith("custom:"):
+        name = row.signal[len("custom:") :]
+        if name in attributes.get(row.cell_type, []):
+            return f"attribute.{name}"
+        report.cannot(
+            row.line, where, f"'{name}' is not custom data of '{row.cell_type}'", file=row.file
+        )
+        return None
     prefix = "contact with "
     if row.signal.startswith(prefix) and row.signal[len(prefix) :] in types:
         report.cannot(
