@@ -296,3 +296,39 @@ def test_cell_signals_are_for_rules_of_types_that_have_them(
     data = many_cells({"p": {"value": 1.0}}, cycle_rate_per_min=1e-3) | change
     with pytest.raises(InputError, match=re.escape(key) + ": .*" + re.escape(message)):
         scenario_from_dict(data, "t")
+
+
+def test_rules_move_the_motility_each_phenotype_step() -> None:
+    """migration_speed, _persistence and _bias (PhysiCell's migration speed, persistence
+    time and bias): set per cell by the rules at each phenotype step, held between; each
+    mechanics step a cell with a direction moves its rule-set speed x dt."""
+    data = box_scenario(
+        organs={"box": {"shape": [30, 30, 30], "spacing_um": 20.0}},
+        time_steps={"diffusion_min": 1.0, "mechanics_min": 1.0, "phenotype_min": 6.0},
+        fields={"s1": {"diffusion_um2_per_min": 1.0, "initial": 2.0}},
+        cell_types={"a": {"speed_um_per_min": 2.0, "persistence_min": 1.0,
+                          "chemotaxis_field": "s1", "chemotaxis_bias": 0.5,
+                          "repulsion_um_per_min": 0.0, "adhesion_um_per_min": 0.0}},
+        initial_cells=[{"kind": "random", "organ": "box", "type": "a", "count": 40}],
+        rules={
+            "slow": {"cell_type": "a", "behaviour": "migration_speed", "signal": "s1",
+                     "to_value": 0.0, "half_max": 1.0, "hill_coefficient": 4.0},
+            "stubborn": {"cell_type": "a", "behaviour": "migration_persistence",
+                         "signal": "s1", "to_value": 50.0, "half_max": 2.0},
+        },
+    )  # fmt: skip
+    sim = Simulation(scenario_from_dict(data, "t"), backend="cpu", seed=4)
+    cells = sim.organs["box"].cells
+    assert np.isnan(cells.migration_speed).all()  # the type's until the first phenotype step
+    sim.step(1)  # tick 0: mechanics with the type's speed, then the phenotype step
+    speed = np.float32(2.0 * (1 - 16 / 17))
+    np.testing.assert_allclose(cells.migration_speed, speed, rtol=1e-6)
+    np.testing.assert_allclose(cells.migration_persistence, 1.0 + 49.0 * 0.5, rtol=1e-6)
+    np.testing.assert_array_equal(cells.migration_bias, np.float32(0.5))  # no rule: the type's
+    before = cells.position_um.copy()
+    moving = np.linalg.norm(cells.direction, axis=1) > 0
+    assert moving.any()
+    sim.step(1)
+    step = np.linalg.norm(cells.position_um - before, axis=1)
+    # to the float32 rounding of positions of up to 600 um (6e-5 um)
+    np.testing.assert_allclose(step[moving], speed * 1.0, rtol=0, atol=1e-4)

@@ -138,7 +138,22 @@ def test_physicells_cycle_models_become_phases(tmp_path: Path) -> None:
     ]
 
 
-def test_time_volume_and_custom_data_signals_map(tmp_path: Path) -> None:
+@pytest.mark.parametrize("decreasing_last", [True, False])
+def test_the_last_rule_on_a_behaviour_sets_its_range_as_in_physicell(
+    tmp_path: Path, decreasing_last: bool
+) -> None:
+    """PhysiCell 1.14 (parse_csv_rule_v3): each rule sets the behaviour's min and max, an
+    increasing one to [base, value], a decreasing one to [value, base], so only the last
+    rule's range stands; the rule whose end is then the base changes nothing."""
+    up = "tumour,oxygen,increases,cycle entry,0.002,10,4,0"
+    down = "tumour,chemokine,decreases,cycle entry,0.0001,0.5,2,0"
+    rows = "\n".join([up, down] if decreasing_last else [down, up]) + "\n// immune cells"
+    s = import_physicell(project_copy(tmp_path, rules=("// immune cells", rows))).scenario
+    cycle = [(r.signal, r.to_value) for r in s.rules.values() if r.behaviour == "cycle"]
+    assert cycle == ([("chemokine", 0.0001)] if decreasing_last else [("oxygen", 0.002)])
+
+
+def test_time_volume_custom_data_and_motility_rules_map(tmp_path: Path) -> None:
     rows = (
         "tumour,time,increases,apoptosis,0.001,1000,4,0\n"
         "tumour,custom:oncoprotein,decreases,cycle entry,0,0.5,2,0\n"
@@ -150,6 +165,17 @@ def test_time_volume_and_custom_data_signals_map(tmp_path: Path) -> None:
     assert ("tumour", "apoptosis", "time", 0.001) in mapped
     assert ("tumour", "cycle", "attribute.oncoprotein", 0.0) in mapped
     assert ("tumour", "cycle", "volume", 0.0) in mapped
+    motility = (
+        "immune,chemokine,decreases,migration speed,0.5,0.5,4,0\n"
+        "immune,oxygen,increases,migration bias,0.9,10,2,0\n"
+        "tumour,oxygen,decreases,migration speed,0,5,4,0\n"  # tumour cells do not move
+        "// immune cells"
+    )
+    s = import_physicell(project_copy(tmp_path / "m", rules=("// immune cells", motility))).scenario
+    moved = {(r.cell_type, r.behaviour, r.to_value) for r in s.rules.values()}
+    assert ("immune", "migration_speed", 0.5) in moved
+    assert ("immune", "migration_bias", 0.9) in moved
+    assert not any(t == "tumour" and b.startswith("migration") for t, b, _ in moved)
     with pytest.raises(UnsupportedModel, match="1 part") as raised:
         import_physicell(project_copy(tmp_path / "b", rules=("// immune cells",
                          "immune,custom:oncogene,increases,apoptosis,0.01,1,1,0")))  # fmt: skip
@@ -207,7 +233,7 @@ UNSUPPORTED = {
     "rules": (
         "// immune cells",
         "tumour,pressure,decreases,cycle entry,0,1,4,0\n"
-        "immune,chemokine,increases,migration speed,4,0.5,4,0\n"
+        "immune,chemokine,increases,phagocytose apoptotic cell,0.1,0.5,4,0\n"
         "immune,contact with tumour,increases,apoptosis,0.01,1,4,0\n"
         "// immune cells",
     ),
@@ -229,8 +255,8 @@ def test_a_strict_import_lists_each_part_it_cannot_express_with_its_line(tmp_pat
         (xml, line_of(settings, ">0.01</apoptotic_phag"), "<apoptotic_phagocytosis_rate>"),
         (xml, line_of(settings, "<cell_stiffness>"), "<cell_stiffness>"),
         (csv_rules, line_of(rules, "pressure"), "rule 'tumour, pressure, decreases, cycle entry'"),
-        (csv_rules, line_of(rules, "migration speed"),
-         "rule 'immune, chemokine, increases, migration speed'"),
+        (csv_rules, line_of(rules, "phagocytose"),
+         "rule 'immune, chemokine, increases, phagocytose apoptotic cell'"),
         (csv_rules, line_of(rules, "contact with"),
          "rule 'immune, contact with tumour, increases, apoptosis'"),
         ("cells.csv", line_of(cells, "3000"), "column 'volume'"),

@@ -25,11 +25,14 @@ from tissue.grid import Grid
 from tissue.kernels.cells import CellGrid, build_cell_grid, count_contacts
 from tissue.limits import check_cell_growth
 from tissue.rng import CellRandom
-from tissue.signals import parse_behaviour
+from tissue.signals import MIGRATION, parse_behaviour
 from tissue.state import SimulationState
 
 F32 = np.float32
 ID_BITS = 40  # organ k numbers its cells from k << ID_BITS: ids are unique for the run
+MIGRATION_COLUMNS = {  # each cell's motility after rules, when rules move it (NaN: the type's)
+    name: Column(np.float32, (), math.nan) for name in MIGRATION
+}
 PHASE_COLUMNS = {  # a cell's cycle phase and the time in it, when some type has phases
     "cycle_phase": Column(np.int8, (), 0),
     "phase_time_min": Column(np.float32, (), 0.0),
@@ -303,9 +306,15 @@ class Organ:
         )
         self.attributes = Attributes(scenario)
         phased = any(c.cycle_phases for c in scenario.cell_types.values())
+        migrates = any(r.behaviour in MIGRATION for r in scenario.rules.values())
+        extra = {
+            **self.attributes.columns(),
+            **(PHASE_COLUMNS if phased else {}),
+            **(MIGRATION_COLUMNS if migrates else {}),
+        }
         self.cells = CellStore(
             xp,
-            extra_columns={**self.attributes.columns(), **(PHASE_COLUMNS if phased else {})},
+            extra_columns=extra,
             id_base=index << ID_BITS,
             grow_check=lambda rows: check_cell_growth(name, rows, backend),
         )

@@ -5,7 +5,8 @@ Order within a step of each process (documented, fixed):
   still) -> motility direction update -> pair and spring velocities -> move, confined to
   labels the type may enter and to the organ's box; attached cells do not migrate;
 - phenotype (dt_p): death (apoptosis, then necrosis) -> clearance of dead cells -> type
-  transitions -> division of live cells (daughters inherit attributes);
+  transitions -> division of live cells (daughters inherit attributes) -> the motility
+  behaviours that rules move (speed, persistence, bias), kept per cell until the next;
 - exchange (each diffusion step): secretion and uptake of live and dead cells into their
   voxels.
 
@@ -35,7 +36,7 @@ from tissue.kernels.cells import (
 )
 from tissue.organ import CellTypes, Contacts, Organ
 from tissue.rng import CellRandom, Purpose, random_directions
-from tissue.signals import falling_ramp, rising_ramp
+from tissue.signals import MIGRATION, falling_ramp, rising_ramp
 
 # --- mechanics -----------------------------------------------------------------------
 
@@ -65,11 +66,12 @@ def update_motility(
     if still is not None:
         motile &= ~still
     u = rng.uniform(cells.id, step, Purpose.MOTILITY)
-    p_turn = -xp.expm1(F32(-dt_min) / types.of("persistence_min", type_index))
+    persistence = xp.maximum(migration(organ, types, "migration_persistence"), F32(1e-6))
+    p_turn = -xp.expm1(F32(-dt_min) / persistence)
     old = xp.where(motile[:, None], cells.direction, F32(0))
     turn = motile & (types.of("speed_um_per_min", type_index) > 0) & (u[:, 0] < p_turn)
     new = random_directions(xp, u[:, 1], u[:, 2], organ.grid.two_d)
-    bias = types.of("chemotaxis_bias", type_index)
+    bias = xp.clip(migration(organ, types, "migration_bias"), F32(0), F32(1))
     for t, field in enumerate(types.chemotaxis_field):
         if field is None or field not in organ.fields.values:
             continue
@@ -85,6 +87,27 @@ def update_motility(
         guided = (type_index == t)[:, None] & (length > 0)
         new = xp.where(guided, mixed / xp.maximum(length, F32(1e-30)), new)
     cells.direction[...] = xp.where(turn[:, None], new, old)
+
+
+def migration(organ: Organ, types: CellTypes, behaviour: str) -> Any:
+    """(N,) float32: each cell's ``migration_speed``, ``migration_persistence`` or
+    ``migration_bias``: as the rules last set it (:func:`update_migration`), else its
+    type's."""
+    cells = organ.cells
+    base = types.of(MIGRATION[behaviour], cells.type)
+    if behaviour not in cells.columns:
+        return base
+    value = getattr(cells, behaviour)
+    return organ.xp.where(organ.xp.isnan(value), base, value)
+
+
+def update_migration(organ: Organ, types: CellTypes, behave: Behave) -> None:
+    """Set each cell's motility behaviours that rules move (PhysiCell's phenotype update:
+    once a phenotype step, read by the mechanics steps until the next)."""
+    cells = organ.cells
+    for behaviour, param in MIGRATION.items():
+        if behaviour in cells.columns:
+            getattr(cells, behaviour)[...] = behave(behaviour, types.of(param, cells.type))
 
 
 def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
@@ -112,7 +135,8 @@ def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
         grid,
     )
     migrating = ((cells.state == LIVE) & (cells.partner < 0))[:, None]
-    velocity += xp.where(migrating, types.of("speed_um_per_min", t)[:, None] * cells.direction, 0)
+    speed = migration(organ, types, "migration_speed")
+    velocity += xp.where(migrating, speed[:, None] * cells.direction, 0)
     if types.springs:
         velocity += spring_velocity(organ, types)
     if organ.grid.two_d:
@@ -246,6 +270,7 @@ def phenotype_step(
         dividing = _advance_phases(organ, types, live, cycle, u[:, 0], dt, dividing)
     axis = random_directions(xp, u[:, 1], u[:, 2], organ.grid.two_d)
     divide_cells(organ, types, dividing, axis, rng)
+    update_migration(organ, types, behave)
     return changed
 
 

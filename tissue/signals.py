@@ -12,7 +12,9 @@ A *signal* is written as
   attributes (PhysiCell's ``time``, ``volume`` and ``custom:<name>``), for rules only.
 
 A *behaviour* is ``cycle``, ``apoptosis`` (rates, 1/min), ``transition.<type>`` (a rate,
-1/min) or ``secretion.<field>`` (a factor on the type's secretion, 1 before rules).
+1/min), ``secretion.<field>`` (a factor on the type's secretion, 1 before rules),
+``migration_speed`` (um/min), ``migration_persistence`` (min) or ``migration_bias`` (0 to 1,
+the chemotactic bias).
 
 Every module that reads these names goes through :func:`parse_signal` and
 :func:`parse_behaviour`, so the syntax lives here only.
@@ -25,10 +27,20 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+# motility behaviours -> the cell-type parameter each starts from (set per cell each
+# phenotype step, read by the mechanics steps between, as PhysiCell's phenotype is)
+MIGRATION = {
+    "migration_speed": "speed_um_per_min",
+    "migration_persistence": "persistence_min",
+    "migration_bias": "chemotaxis_bias",
+}
 SignalKind = Literal["field", "blood", "contact", "time", "volume", "attribute"]
 CELL_SIGNALS = ("time", "volume", "attribute")  # read per cell: in rules only
-BEHAVIOUR_KINDS = ("cycle", "apoptosis", "transition", "secretion")
-BEHAVIOURS_ALLOWED = "cycle, apoptosis, transition.<type>, secretion.<field>"
+BEHAVIOUR_KINDS = ("cycle", "apoptosis", "transition", "secretion", *MIGRATION)
+BEHAVIOURS_ALLOWED = (
+    "cycle, apoptosis, transition.<type>, secretion.<field>, migration_speed, "
+    "migration_persistence, migration_bias"
+)
 
 
 @dataclass(frozen=True)
@@ -121,7 +133,7 @@ def behaviour_problem(text: str, fields: list[str], cell_types: list[str]) -> st
     """Why ``text`` is not a behaviour of these fields and cell types, or None."""
     behaviour = parse_behaviour(text)
     ok = (
-        behaviour.kind in ("cycle", "apoptosis")
+        behaviour.kind in ("cycle", "apoptosis", *MIGRATION)
         or (behaviour.kind == "transition" and behaviour.target in cell_types)
         or (behaviour.kind == "secretion" and behaviour.target in fields)
     )
@@ -130,7 +142,7 @@ def behaviour_problem(text: str, fields: list[str], cell_types: list[str]) -> st
 
 def base_value(cell_type: Any, behaviour: str) -> float:
     """A cell type's (a :class:`~tissue.config.CellTypeConfig`) own value of ``behaviour``,
-    before rules: its rate, or 1 for a secretion factor."""
+    before rules: its rate, speed, persistence or bias, or 1 for a secretion factor."""
     parsed = parse_behaviour(behaviour)
     if parsed.kind == "cycle":
         return float(cell_type.cycle_rate_per_min)
@@ -138,6 +150,8 @@ def base_value(cell_type: Any, behaviour: str) -> float:
         return float(cell_type.apoptosis_rate_per_min)
     if parsed.kind == "transition":
         return float(cell_type.transitions.get(parsed.target, 0.0))
+    if parsed.kind in MIGRATION:
+        return float(getattr(cell_type, MIGRATION[parsed.kind]))
     return 1.0
 
 

@@ -380,12 +380,19 @@ def _placements(
 
 
 def _bases(parts: celltypes.TypeParts, substrates: list[str], types: list[str]) -> dict[str, float]:
-    """The type's own value of each behaviour a rule can move (tissue names)."""
+    """The type's own value of each behaviour a rule can move (tissue names); the motility
+    behaviours only where they change something (the type moves; it chemotaxes, for the
+    bias)."""
     e = parts.entries
     out = {
         "cycle": e.get("cycle_rate_per_min", 0.0),
         "apoptosis": e.get("apoptosis_rate_per_min", 0.0),
     }
+    if e.get("speed_um_per_min", 0.0) > 0:  # rules on motility matter only for cells that move
+        out["migration_speed"] = e["speed_um_per_min"]
+        out["migration_persistence"] = e.get("persistence_min", 5.0)
+        if "chemotaxis_field" in e:  # the bias weighs a gradient
+            out["migration_bias"] = e.get("chemotaxis_bias", 0.0)
     for t in types:
         out[f"transition.{t}"] = e.get("transitions", {}).get(t, 0.0)
     for s in substrates:

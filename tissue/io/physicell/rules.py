@@ -2,13 +2,17 @@
 
 A row reads ``cell type, signal, increases|decreases, behaviour, value, half-max, Hill
 power, applies to dead``; lines starting with ``//`` are comments. PhysiCell moves the
-behaviour from the type's value toward ``value`` by the multivariate Hill response of its
-signals, raising rules first, and tissue's rules combine the same way
-(:mod:`tissue.behaviours`), so a row maps to one tissue rule when tissue knows its signal and
-behaviour. Signals: a substrate, ``time``, ``volume``, ``custom:<name>`` (an attribute) and
-``contact with <type>`` (reported: PhysiCell counts dead neighbours too); behaviours:
-``cycle entry``, ``apoptosis``, ``transform to <type>`` and ``<substrate> secretion`` (a
-factor on the type's secretion rate in tissue).
+behaviour from the type's value by the multivariate Hill responses of its signals, raising
+rules first, toward the ends of one range that the behaviour's last rule sets (PhysiCell
+1.14: [own value, value] when it increases, [value, own value] when it decreases; a rule
+whose end is the own value changes nothing and is left out), and tissue's rules combine the
+same way (:mod:`tissue.behaviours`), so a row maps to one tissue rule when tissue knows its
+signal and behaviour. Signals: a substrate, ``time``, ``volume``, ``custom:<name>`` (an
+attribute) and ``contact with <type>`` (reported: PhysiCell counts dead neighbours too);
+behaviours: ``cycle entry``, ``apoptosis``, ``transform to <type>``, ``<substrate>
+secretion`` (a factor on the type's secretion rate in tissue) and ``migration speed``,
+``migration persistence time`` and ``migration bias`` (left out where they change nothing: a
+type that does not move, or the bias of one without chemotaxis).
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ from typing import Any
 from tissue.io.physicell.report import Report
 
 COLUMNS = 8
+MOTILITY = {
+    "migration speed": "migration_speed",
+    "migration persistence time": "migration_persistence",
+    "migration bias": "migration_bias",
+}
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,8 @@ def behaviour_name(text: str, substrates: list[str], types: list[str]) -> tuple[
         return "cycle", None
     if text == "apoptosis":
         return "apoptosis", None
+    if text in MOTILITY:
+        return MOTILITY[text], None
     for prefix in ("transform to ", "transition to "):
         if text.startswith(prefix) and text[len(prefix) :] in types:
             return f"transition.{text[len(prefix) :]}", None
@@ -114,9 +125,7 @@ def rules(
     type's own value (rates in 1/min, and secretion rates under ``secretion.<substrate>``);
     ``attributes``: type -> its custom data's names."""
     out: dict[str, dict[str, Any]] = {}
-    last: dict[tuple[str, str, str], float] = {}
-    for row in rows:
-        last[(row.cell_type, row.behaviour, row.direction)] = row.value
+    last = {(row.cell_type, row.behaviour): row for row in rows}
     for row in rows:
         where = f"rule '{row.cell_type}, {row.signal}, {row.direction}, {row.behaviour}'"
         if row.cell_type not in types:
@@ -142,8 +151,21 @@ def rules(
         if row.half_max <= 0 or row.hill <= 0:
             report.cannot(row.line, where, "half-max and Hill power must be > 0", file=row.file)
             continue
-        value = last[(row.cell_type, row.behaviour, row.direction)]
+        if behaviour.startswith("migration_") and behaviour not in base[row.cell_type]:
+            continue  # changes nothing: the type does not move, or has no gradient to weigh
         own = base.get(row.cell_type, {}).get(behaviour, 0.0)
+        # PhysiCell 1.14 takes the behaviour's range from its last rule: [own, value] when
+        # that one increases it, [value, own] when it decreases it
+        final = last[(row.cell_type, row.behaviour)]
+        low, high = (own, final.value) if final.direction == "increases" else (final.value, own)
+        value = high if row.direction == "increases" else low
+        if value == own:
+            report.note(
+                f"rules.{row.cell_type} {row.behaviour} {row.signal}",
+                row.line,
+                "left out: PhysiCell's range for it ends at the type's value",
+            )
+            continue
         if substrate is not None:
             if own <= 0:
                 report.cannot(
