@@ -312,3 +312,45 @@ def test_further_settings_override_the_reduced_ones(tmp_path: Path) -> None:
     tree = physicell.reduced_settings(tmp_path / "sample.xml", 1, 1, 3, extra)
     assert physicell.settings_values(tree, ["overall/dt_diffusion"]) == extra
     assert physicell.time_steps_min(tree)["diffusion"] == 0.002
+
+
+def test_the_sample_comparison_counts_outputs_inside_physicells_spread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks.physicell import samples
+
+    monkeypatch.setattr(samples, "RESULTS", tmp_path)
+    times = [0.0, 60.0]
+
+    def runs(values: list[list[int]]) -> dict:
+        return {"runs": [{"seed": k, "wall_s": 1.0, "changes": {}, "time_min": times,
+                          "live": {"a": v}, "dead": {"a": [0, 0]}}
+                         for k, v in enumerate(values)]}  # fmt: skip
+
+    # PhysiCell at 60 min: 10, 12, 14 (mean 12, sd 2); tissue 11, 13 (mean 12) then 20, 22
+    (tmp_path / "t-2d-physicell.json").write_text(json.dumps(runs([[5, 10], [5, 12], [5, 14]])))
+    (tmp_path / "t-2d-tissue.json").write_text(json.dumps(runs([[5, 11], [5, 13]])))
+    result = samples.compare("t", three_d=False)
+    assert result["outputs_passing"]["live.a"]["within_seed_spread"] == "2/2"
+    (tmp_path / "t-2d-tissue.json").write_text(json.dumps(runs([[5, 20], [5, 22]])))
+    result = samples.compare("t", three_d=False)
+    late = result["curves"]["live.a"][1]
+    assert (late["within_seed_spread"], late["within_seed_range"]) == (False, False)
+    assert late["means_within_2_se"] is False
+
+
+def test_a_field_is_inert_only_without_any_source() -> None:
+    from benchmarks.physicell.samples import _inert
+    from tests.conftest import box_scenario
+    from tissue.config import scenario_from_dict
+
+    data = box_scenario(
+        fields={"s": {"diffusion_um2_per_min": 1.0}},
+        cell_types={"a": {"secretion": {"s": {"uptake_rate_per_min": 1.0}}}},
+    )
+    assert _inert(scenario_from_dict(data, "t"), "s")  # uptake of nothing stays nothing
+    data["cell_types"]["a"]["secretion"]["s"]["export_rate"] = 1.0
+    assert not _inert(scenario_from_dict(data, "t"), "s")
+    data["cell_types"] = {}
+    data["fields"]["s"]["initial"] = 1.0
+    assert not _inert(scenario_from_dict(data, "t"), "s")
