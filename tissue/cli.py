@@ -349,6 +349,7 @@ def summary(run_path: str, as_json: bool) -> None:
     help="Drop or approximate what tissue cannot express, with a warning each (default: fail).",
 )  # fmt: skip
 @click.option("--overwrite", is_flag=True, help="Replace the scenario file if it exists.")
+@fail_on_input_errors
 def import_physicell(project: str, out_path: str, lenient: bool, overwrite: bool) -> None:
     """Convert a PhysiCell project (a folder with config/PhysiCell_settings.xml, its rules CSV
     and cells CSV, as PhysiCell Studio writes them; or the settings file itself) into a
@@ -357,28 +358,24 @@ def import_physicell(project: str, out_path: str, lenient: bool, overwrite: bool
     from tissue.io.physicell import UnsupportedModel
     from tissue.io.physicell import import_physicell as convert
 
-    @fail_on_input_errors
-    def run() -> None:
-        out = Path(out_path)
-        if out.exists() and not overwrite:
-            raise InputError(out_path, "", "exists; pass --overwrite to replace it")
-        try:
-            imported = convert(project, lenient=lenient)
-        except UnsupportedModel as error:
-            for finding in error.findings:
-                click.echo(f"  {finding}", err=True)
-            raise
-        for finding in imported.dropped:
-            click.echo(f"warning: {finding}", err=True)
-        out.write_text(imported.toml)
-        scenario = imported.scenario
-        click.echo(
-            f"{out_path}: {len(scenario.cell_types)} cell types, {len(scenario.fields)} fields, "
-            f"{len(scenario.rules)} rules"
-            + (f"; {len(imported.dropped)} parts dropped or approximated" if lenient else "")
-        )
-
-    run()
+    out = Path(out_path)
+    if out.exists() and not overwrite:
+        raise InputError(out_path, "", "exists; pass --overwrite to replace it")
+    try:
+        imported = convert(project, lenient=lenient)
+    except UnsupportedModel as error:
+        for finding in error.findings:
+            click.echo(f"  {finding}", err=True)
+        raise
+    for finding in imported.dropped:
+        click.echo(f"warning: {finding}", err=True)
+    out.write_text(imported.toml)
+    scenario = imported.scenario
+    click.echo(
+        f"{out_path}: {len(scenario.cell_types)} cell types, {len(scenario.fields)} fields, "
+        f"{len(scenario.rules)} rules"
+        + (f"; {len(imported.dropped)} parts dropped or approximated" if lenient else "")
+    )
 
 
 @main.command("export-physicell")

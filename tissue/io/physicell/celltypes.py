@@ -92,13 +92,7 @@ def cell_type(
             v["nuclear_biomass_change_rate"],
         ]
         if min(rates) > 0 and v["fluid_fraction"] < 1:
-            entries["division_volume"] = {
-                "fluid_fraction": v["fluid_fraction"],
-                "nuclear_fraction": v["nuclear"] / v["total"],
-                "fluid_change_rate_per_min": v["fluid_change_rate"],
-                "cytoplasmic_biomass_change_rate_per_min": v["cytoplasmic_biomass_change_rate"],
-                "nuclear_biomass_change_rate_per_min": v["nuclear_biomass_change_rate"],
-            }
+            entries["division_volume"] = _volume_model(v, *rates)
             report.note(
                 f"{key}.division_volume",
                 d.get("phenotype/volume"),
@@ -125,6 +119,18 @@ def cell_type(
                 child, f"<intracellular> of {who}", "intracellular models are not imported"
             )
     return TypeParts(entries, base_secretion, cycle_code, v["total"])
+
+
+def _volume_model(v: dict[str, float], fluid: float, cytoplasm: float, nucleus: float) -> dict:
+    """A tissue volume model (division or apoptotic) of the volume ``v`` with these change
+    rates (1/min): fluid, cytoplasmic and nuclear biomass."""
+    return {
+        "fluid_fraction": v["fluid_fraction"],
+        "nuclear_fraction": v["nuclear"] / v["total"],
+        "fluid_change_rate_per_min": fluid,
+        "cytoplasmic_biomass_change_rate_per_min": cytoplasm,
+        "nuclear_biomass_change_rate_per_min": nucleus,
+    }
 
 
 def _rate_or_duration(
@@ -253,13 +259,12 @@ def _death(
                         "not modelled for apoptotic cells",
                     )
             a = {k: number.get(k, default) for k, default in APOPTOSIS_DEFAULTS.items()}
-            entries["apoptotic_volume"] = {
-                "fluid_fraction": v["fluid_fraction"],
-                "nuclear_fraction": v["nuclear"] / v["total"],
-                "fluid_change_rate_per_min": a["unlysed_fluid_change_rate"],
-                "cytoplasmic_biomass_change_rate_per_min": a["cytoplasmic_biomass_change_rate"],
-                "nuclear_biomass_change_rate_per_min": a["nuclear_biomass_change_rate"],
-            }
+            entries["apoptotic_volume"] = _volume_model(
+                v,
+                a["unlysed_fluid_change_rate"],
+                a["cytoplasmic_biomass_change_rate"],
+                a["nuclear_biomass_change_rate"],
+            )
             report.note(f"{key}.apoptotic_volume", node, "PhysiCell's apoptotic shrinking")
         elif code == NECROSIS:
             d.under(f"{prefix}/phase_")
