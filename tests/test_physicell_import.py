@@ -304,6 +304,8 @@ def test_a_lenient_import_drops_or_approximates_them_and_says_so(tmp_path: Path)
         (("rules", ("tumour,oxygen,decreases,apoptosis,0,10,4,0", "tumour,oxygen,apoptosis,0")),
          "4 columns: a version 3 rule has 8"),
         (("cells", ("80,-80,0,immune", "80,-80,0,macrophage")), "unknown cell type 'macrophage'"),
+        (("settings", ('name="exhausted" ID="2"', 'name="immune" ID="2"')),
+         "a second definition of that name"),
         (("cells", ("80,-80,0,immune", "180,-80,0,immune")), "outside the domain"),
     ],
 )  # fmt: skip

@@ -115,6 +115,13 @@ def resolve(definitions: list[Node], report: Report) -> list[Definition]:
     defaults: Definition | None = None
     for node in definitions:
         name = node.attrib.get("name", "")
+        if name in out or not name:
+            report.cannot(
+                node,
+                f"cell_definition '{name}'",
+                "a second definition of that name" if name else "a definition needs a name",
+            )
+            continue
         own = {
             k: v for k, v in flatten(node).items() if k.startswith(("phenotype/", "custom_data/"))
         }

@@ -74,7 +74,7 @@ def import_physicell(project: str | Path, lenient: bool = False) -> Imported:
     data["organs"] = {ORGAN: domain}
     substrates, data["fields"] = _fields(root, report, two_d=plane_z is not None)
 
-    nodes = [n for n in _section(root, "cell_definitions").all("cell_definition")]
+    nodes = _section(root, "cell_definitions").all("cell_definition")
     resolved = definitions.resolve(nodes, report)
     type_names = [d.name for d in resolved]
     rows = []
@@ -99,15 +99,15 @@ def import_physicell(project: str | Path, lenient: bool = False) -> Imported:
     data["cell_types"] = types
     attributes = {t: list(entry.get("attributes", {})) for t, entry in types.items()}
     data["rules"] = rules(rows, report, substrates, type_names, base, attributes)
-    ids = {
-        n.attrib.get("ID", str(i)): d.name
-        for i, (n, d) in enumerate(zip(nodes, resolved, strict=True))
-    }
+    ids = {d.node.attrib.get("ID", str(i)): d.name for i, d in enumerate(resolved)}
     data["initial_cells"] = _placements(root, report, root_dir, ids, box, plane_z, type_names)
 
     # an element inherited by several types is reported once, for the first (its writer)
-    findings = list({(f.file, f.line, f.reason): f for f in reversed(report.findings)}.values())
-    findings.reverse()
+    findings, seen = [], set()
+    for finding in report.findings:
+        if (finding.file, finding.line, finding.reason) not in seen:
+            seen.add((finding.file, finding.line, finding.reason))
+            findings.append(finding)
     if findings and not lenient:
         raise UnsupportedModel(shown, findings)
     header = [
