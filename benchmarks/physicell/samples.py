@@ -7,7 +7,7 @@ spread.
 python -m benchmarks.physicell.samples build template           # PhysiCell's binary (~1 min)
 python -m benchmarks.physicell.samples physicell template --seeds 1 2 3 4 5 6 7 8 9 10 --jobs 2
 python -m benchmarks.physicell.samples tissue template --seeds 1 2 3 4 5 6 7 8 9 10 --jobs 2
-python -m benchmarks.physicell.samples compare template          # results/template.json
+python -m benchmarks.physicell.samples compare template          # results/template-2d.json
 ```
 
 ``--3d`` runs the project's 3-D variant instead: ``use_2D`` off, the domain a cube of
