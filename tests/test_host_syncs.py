@@ -76,6 +76,13 @@ CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] 
             "fields": {CONVERGENCE: 16},
         },
     ),
+    # PhysiCell's models: a flow-cytometry cycle, rules on time, volume and an attribute,
+    # and motility behaviours set by rules each phenotype step
+    "physicell_features": (
+        lambda: scenario_from_dict(physicell_features(), "physicell_features"),
+        61,
+        {"phenotype": {LAGGED: 1}, "fields": {CONVERGENCE: 77}},
+    ),
     # two organs, rules on contacts and fields, transitions, the body; six phenotype steps
     "metastasis": (
         lambda: load_scenario("metastasis"),
@@ -91,6 +98,29 @@ CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] 
         },
     ),
 }
+
+
+def physicell_features() -> dict[str, Any]:
+    """The busy scenario with cycle phases, a per-cell attribute and rules on PhysiCell's
+    signals and motility behaviours."""
+    data = busy_scenario()
+    tumour, scout = data["cell_types"]["tumour"], data["cell_types"]["scout"]
+    tumour["cycle_phases"] = [
+        {"name": "S", "duration_min": 12.0},
+        {"name": "M", "rate_per_min": 0.05, "divides": True},
+    ]
+    scout["attributes"] = {"grit": {"distribution": "uniform", "low": 0.0, "high": 2.0}}
+    data["rules"] = {
+        "late": {"cell_type": "tumour", "behaviour": "cycle", "signal": "time",
+                 "to_value": 0.0, "half_max": 60.0},
+        "big": {"cell_type": "tumour", "behaviour": "apoptosis", "signal": "volume",
+                "to_value": 1e-3, "half_max": 2000.0},
+        "slow": {"cell_type": "scout", "behaviour": "migration_speed", "signal": "signal",
+                 "to_value": 0.5, "half_max": 0.1},
+        "gritty": {"cell_type": "scout", "behaviour": "migration_persistence",
+                   "signal": "attribute.grit", "to_value": 10.0, "half_max": 1.0},
+    }  # fmt: skip
+    return data
 
 
 def phased(guard: SyncGuard, label: str, function: Callable[..., Any]) -> Callable[..., Any]:
