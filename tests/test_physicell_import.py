@@ -153,6 +153,26 @@ def test_the_last_rule_on_a_behaviour_sets_its_range_as_in_physicell(
     assert cycle == ([("chemokine", 0.0001)] if decreasing_last else [("oxygen", 0.002)])
 
 
+def test_necrosis_becomes_a_rate_that_rules_move_and_its_volume_is_reported(
+    tmp_path: Path,
+) -> None:
+    project = project_copy(
+        tmp_path,
+        settings=('<death_rate units="1/min">0.0</death_rate>',
+                  '<death_rate units="1/min">0.001</death_rate>'),
+        rules=("// immune cells", "tumour,oxygen,decreases,necrosis,0,3.75,8,0\n// immune cells"),
+    )  # fmt: skip
+    with pytest.raises(UnsupportedModel) as raised:
+        import_physicell(project)
+    assert [f.item for f in raised.value.findings] == ["necrosis of 'tumour'"]
+    s = import_physicell(project, lenient=True).scenario
+    tumour = s.cell_types["tumour"]
+    assert (tumour.necrosis_model, tumour.necrosis_rate_per_min) == ("rate", 0.001)
+    assert tumour.necrotic_clearance_min == 86400.0  # its phases: 0 + 86400 min
+    (rule,) = [r for r in s.rules.values() if r.behaviour == "necrosis"]
+    assert (rule.signal, rule.to_value, rule.half_max) == ("oxygen", 0.0, 3.75)
+
+
 def test_time_volume_custom_data_and_motility_rules_map(tmp_path: Path) -> None:
     rows = (
         "tumour,time,increases,apoptosis,0.001,1000,4,0\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -224,3 +225,33 @@ def test_no_oxygen_field_means_no_necrosis() -> None:
     sim.step(120)
     cells = sim.organs["box"].cells
     assert not (cells.state[cells.type == 0] == 2).any()
+
+
+def test_necrosis_at_a_rate_moved_by_rules() -> None:
+    """``necrosis_model = "rate"`` (PhysiCell's rule-based models): live cells become
+    necrotic at the rate wherever they are, 1 - exp(-r t) of them by t (within 4 binomial
+    sd, no division or apoptosis); a rule on ``necrosis`` moves the rate (here to 0 in a
+    field above its half-max)."""
+    n, rate = 3000, 1.0 / 120.0
+
+    def run(rules: dict[str, Any]) -> tuple[float, float]:
+        data = box_scenario(
+            organs={"box": {"shape": [20, 20, 20], "spacing_um": 20.0}},
+            time_steps={"diffusion_min": 6.0, "mechanics_min": 6.0, "phenotype_min": 6.0},
+            fields={"s": {"diffusion_um2_per_min": 1.0, "initial": 10.0}},
+            cell_types={"a": {"necrosis_model": "rate", "necrosis_rate_per_min": rate,
+                              "necrotic_clearance_min": 1e5, "repulsion_um_per_min": 0.0}},
+            initial_cells=[{"kind": "random", "organ": "box", "type": "a", "count": n}],
+            rules=rules,
+        )  # fmt: skip
+        sim = Simulation(scenario_from_dict(data, "t"), backend="cpu", seed=2)
+        sim.step(20)
+        return float((sim.organs["box"].cells.state == 2).mean()), sim.time_min
+
+    necrotic, minutes = run({})
+    expected = 1.0 - math.exp(-rate * minutes)
+    assert abs(necrotic - expected) < 4 * math.sqrt(expected * (1 - expected) / n)
+    fed = {"cell_type": "a", "behaviour": "necrosis", "signal": "s", "to_value": 0.0,
+           "half_max": 0.1, "hill_coefficient": 8.0}  # fmt: skip
+    spared, _ = run({"fed": fed})
+    assert spared == 0.0

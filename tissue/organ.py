@@ -136,6 +136,9 @@ class CellTypes:
                 missing = -1.0 if key.endswith("fraction") else 0.0
                 values = [getattr(s, attr) if s else missing for s in specs]
                 params[f"{prefix}_{key}"] = xp.asarray(values, dtype=xp.float32)
+        params["necrosis_by_rate"] = xp.asarray(
+            [1.0 if types[t].necrosis_model == "rate" else 0.0 for t in names], dtype=xp.float32
+        )  # 1: necrosis at its rate, not ramped by oxygen
         params["division_offset"] = xp.asarray(
             [1.0 if types[t].division_placement == "physicell" else 0.5 for t in names],
             dtype=xp.float32,

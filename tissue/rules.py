@@ -232,9 +232,11 @@ def phenotype_step(
     u = rng.uniform(cells.id, step, Purpose.DEATH)
     apoptosis = behave("apoptosis", types.of("apoptosis_rate_per_min", t))
     p_apoptosis = -xp.expm1(-apoptosis * dt)
-    necrosis_rate = types.of("necrosis_rate_per_min", t) * falling_ramp(
+    ramp = falling_ramp(
         xp, oxygen, types.of("necrosis_oxygen_threshold", t), types.of("necrosis_oxygen_max", t)
     )
+    ramp = xp.where(types.of("necrosis_by_rate", t) > 0, F32(1), ramp)
+    necrosis_rate = behave("necrosis", types.of("necrosis_rate_per_min", t) * ramp)
     p_necrosis = -xp.expm1(-necrosis_rate * dt)
     apoptotic = live & (u[:, 0] < p_apoptosis)
     necrotic = live & ~apoptotic & (u[:, 1] < p_necrosis)

@@ -11,7 +11,8 @@ A *signal* is written as
   its volume model) and ``attribute.<name>``: the cell's value of one of its type's
   attributes (PhysiCell's ``time``, ``volume`` and ``custom:<name>``), for rules only.
 
-A *behaviour* is ``cycle``, ``apoptosis`` (rates, 1/min), ``transition.<type>`` (a rate,
+A *behaviour* is ``cycle``, ``apoptosis``, ``necrosis`` (rates, 1/min; necrosis after its
+oxygen ramp), ``transition.<type>`` (a rate,
 1/min), ``secretion.<field>`` (a factor on the type's secretion, 1 before rules),
 ``migration_speed`` (um/min), ``migration_persistence`` (min) or ``migration_bias`` (0 to 1,
 the chemotactic bias).
@@ -36,9 +37,9 @@ MIGRATION = {
 }
 SignalKind = Literal["field", "blood", "contact", "time", "volume", "attribute"]
 CELL_SIGNALS = ("time", "volume", "attribute")  # read per cell: in rules only
-BEHAVIOUR_KINDS = ("cycle", "apoptosis", "transition", "secretion", *MIGRATION)
+BEHAVIOUR_KINDS = ("cycle", "apoptosis", "necrosis", "transition", "secretion", *MIGRATION)
 BEHAVIOURS_ALLOWED = (
-    "cycle, apoptosis, transition.<type>, secretion.<field>, migration_speed, "
+    "cycle, apoptosis, necrosis, transition.<type>, secretion.<field>, migration_speed, "
     "migration_persistence, migration_bias"
 )
 
@@ -133,7 +134,7 @@ def behaviour_problem(text: str, fields: list[str], cell_types: list[str]) -> st
     """Why ``text`` is not a behaviour of these fields and cell types, or None."""
     behaviour = parse_behaviour(text)
     ok = (
-        behaviour.kind in ("cycle", "apoptosis", *MIGRATION)
+        behaviour.kind in ("cycle", "apoptosis", "necrosis", *MIGRATION)
         or (behaviour.kind == "transition" and behaviour.target in cell_types)
         or (behaviour.kind == "secretion" and behaviour.target in fields)
     )
@@ -148,6 +149,8 @@ def base_value(cell_type: Any, behaviour: str) -> float:
         return float(cell_type.cycle_rate_per_min)
     if parsed.kind == "apoptosis":
         return float(cell_type.apoptosis_rate_per_min)
+    if parsed.kind == "necrosis":
+        return float(cell_type.necrosis_rate_per_min)
     if parsed.kind == "transition":
         return float(cell_type.transitions.get(parsed.target, 0.0))
     if parsed.kind in MIGRATION:

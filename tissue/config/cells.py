@@ -210,7 +210,9 @@ class CellTypeConfig(Model):
     Motility: persistent random walk with chemotactic bias (PhysiCell's rule).
     Cycle: rate ramps linearly from 0 at ``cycle_oxygen_threshold`` to full at
     ``cycle_oxygen_saturation``. Necrosis: rate ramps from 0 at
-    ``necrosis_oxygen_threshold`` to full at and below ``necrosis_oxygen_max``.
+    ``necrosis_oxygen_threshold`` to full at and below ``necrosis_oxygen_max``, or with
+    ``necrosis_model = "rate"`` is ``necrosis_rate_per_min`` wherever the cell is (PhysiCell's
+    rule-based models, where rules on ``necrosis`` move it).
     Apoptotic cells keep their volume until cleared, or shrink by ``apoptotic_volume``.
     Cycle phases: without ``cycle_phases`` a live cell divides at ``cycle_rate_per_min``
     (probability exp(rate dt) - 1 per step: exponential growth at exactly that rate); with
@@ -249,6 +251,7 @@ class CellTypeConfig(Model):
     division_volume: DivisionVolume | None = None
     division_placement: Literal["symmetric", "physicell"] = "symmetric"
     necrosis_rate_per_min: NonNegative = 0.0
+    necrosis_model: Literal["oxygen_ramp", "rate"] = "oxygen_ramp"
     necrosis_oxygen_threshold: NonNegative = 5.0
     necrosis_oxygen_max: NonNegative = 2.5
     necrotic_clearance_min: Positive = 86400.0

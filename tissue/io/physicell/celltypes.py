@@ -133,6 +133,14 @@ def _volume_model(v: dict[str, float], fluid: float, cytoplasm: float, nucleus: 
     }
 
 
+def _phase_length(node: Node) -> float:
+    """The length (min) a phase element gives: a duration, or 1 / a rate (inf at rate 0)."""
+    value = float(node.text or 0.0)
+    if node.tag == "duration":
+        return value
+    return 1.0 / value if value > 0 else math.inf
+
+
 def _rate_or_duration(
     d: Definition, prefix: str, start: int, end: int, report: Report
 ) -> tuple[float | None, bool, Node | None]:
@@ -267,14 +275,21 @@ def _death(
             )
             report.note(f"{key}.apoptotic_volume", node, "PhysiCell's apoptotic shrinking")
         elif code == NECROSIS:
-            d.under(f"{prefix}/phase_")
+            phases = [n for k, n in d.under(f"{prefix}/phase_").items() if not n.children]
             if happens:
+                # a rate that rules move, as PhysiCell's; cleared after its phases' lengths
+                entries["necrosis_model"] = "rate"
+                entries["necrosis_rate_per_min"] = rate
+                report.note(f"{key}.necrosis_rate_per_min", d.get(f"{prefix}/death_rate"))
+                lengths = [_phase_length(n) for n in phases]
+                if lengths and 0 < sum(lengths) < math.inf:
+                    entries["necrotic_clearance_min"] = sum(lengths)
                 report.cannot(
                     node,
                     f"necrosis of {who}",
-                    "PhysiCell's necrosis (a rate set by rules, swelling, lysis) is "
-                    "not modelled: tissue's necrosis is an oxygen ramp; --lenient: "
-                    "no necrosis",
+                    "the necrotic volume (swelling to rupture, then lysis) is not modelled; "
+                    "--lenient: necrotic cells keep their volume until cleared after the "
+                    "phases' lengths",
                 )
         else:
             d.under(f"{prefix}/")

@@ -387,6 +387,7 @@ def _bases(parts: celltypes.TypeParts, substrates: list[str], types: list[str]) 
     out = {
         "cycle": e.get("cycle_rate_per_min", 0.0),
         "apoptosis": e.get("apoptosis_rate_per_min", 0.0),
+        "necrosis": e.get("necrosis_rate_per_min", 0.0),
     }
     if e.get("speed_um_per_min", 0.0) > 0:  # rules on motility matter only for cells that move
         out["migration_speed"] = e["speed_um_per_min"]

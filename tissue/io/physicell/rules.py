@@ -9,7 +9,7 @@ whose end is the own value changes nothing and is left out), and tissue's rules 
 same way (:mod:`tissue.behaviours`), so a row maps to one tissue rule when tissue knows its
 signal and behaviour. Signals: a substrate, ``time``, ``volume``, ``custom:<name>`` (an
 attribute) and ``contact with <type>`` (reported: PhysiCell counts dead neighbours too);
-behaviours: ``cycle entry``, ``apoptosis``, ``transform to <type>``, ``<substrate>
+behaviours: ``cycle entry``, ``apoptosis``, ``necrosis``, ``transform to <type>``, ``<substrate>
 secretion`` (a factor on the type's secretion rate in tissue) and ``migration speed``,
 ``migration persistence time`` and ``migration bias`` (left out where they change nothing: a
 type that does not move, or the bias of one without chemotaxis).
@@ -100,8 +100,8 @@ def behaviour_name(text: str, substrates: list[str], types: list[str]) -> tuple[
     ("", None) when tissue has no such behaviour."""
     if text in ("cycle entry", "exit from cycle phase 0"):
         return "cycle", None
-    if text == "apoptosis":
-        return "apoptosis", None
+    if text in ("apoptosis", "necrosis"):
+        return text, None
     if text in MOTILITY:
         return MOTILITY[text], None
     for prefix in ("transform to ", "transition to "):
