@@ -138,19 +138,30 @@ def test_physicells_cycle_models_become_phases(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("decreasing_last", [True, False])
-def test_the_last_rule_on_a_behaviour_sets_its_range_as_in_physicell(
-    tmp_path: Path, decreasing_last: bool
-) -> None:
-    """PhysiCell 1.14 (parse_csv_rule_v3): each rule sets the behaviour's min and max, an
-    increasing one to [base, value], a decreasing one to [value, base], so only the last
-    rule's range stands; the rule whose end is then the base changes nothing."""
-    up = "tumour,oxygen,increases,cycle entry,0.002,10,4,0"
-    down = "tumour,chemokine,decreases,cycle entry,0.0001,0.5,2,0"
-    rows = "\n".join([up, down] if decreasing_last else [down, up]) + "\n// immune cells"
-    s = import_physicell(project_copy(tmp_path, rules=("// immune cells", rows))).scenario
-    cycle = [(r.signal, r.to_value) for r in s.rules.values() if r.behaviour == "cycle"]
-    assert cycle == ([("chemokine", 0.0001)] if decreasing_last else [("oxygen", 0.002)])
+@pytest.mark.parametrize("order", ["up first", "down first"])
+def test_a_behaviours_range_spans_its_rules_as_in_physicell(tmp_path: Path, order: str) -> None:
+    """PhysiCell 1.14 (parse_csv_rule_v3 and set_behavior_min/max_value, which only widen
+    the range): a behaviour's rules share one range, from the lowest value of its decreasing
+    rules to the highest of its increasing ones, whatever their order; the base joins the
+    range's other end, so a decreasing rule above the others' minimum still goes to it."""
+    rows = [
+        "tumour,oxygen,increases,cycle entry,0.002,10,4,0",
+        "tumour,chemokine,decreases,cycle entry,0.0001,0.5,2,0",
+        "tumour,oxygen,increases,cycle entry,0.001,20,1,0",
+        "tumour,chemokine,decreases,cycle entry,0.0003,2,1,0",
+    ]
+    rows = rows if order == "up first" else rows[::-1]
+    text = "\n".join(rows) + "\n// immune cells"
+    s = import_physicell(project_copy(tmp_path, rules=("// immune cells", text))).scenario
+    cycle = sorted((r.signal, r.half_max, r.to_value) for r in s.rules.values()
+                   if r.behaviour == "cycle")  # fmt: skip
+    assert cycle == [("chemokine", 0.5, 0.0001), ("chemokine", 2.0, 0.0001),
+                     ("oxygen", 10.0, 0.002), ("oxygen", 20.0, 0.002)]  # fmt: skip
+    # a rule whose end is the type's own value (0.00072 here) changes nothing: left out
+    alone = "tumour,oxygen,decreases,cycle entry,0.00072,10,4,0\n// immune cells"
+    imported = import_physicell(project_copy(tmp_path / "b", rules=("// immune cells", alone)))
+    assert not any(r.behaviour == "cycle" for r in imported.scenario.rules.values())
+    assert "left out: PhysiCell's range for it ends at the type's own value" in imported.toml
 
 
 def test_necrosis_becomes_a_rate_that_rules_move_and_its_volume_is_reported(

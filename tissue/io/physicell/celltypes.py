@@ -44,13 +44,11 @@ APOPTOSIS, NECROSIS = 100, 101
 
 @dataclass
 class TypeParts:
-    """A definition mapped: the cell type's scenario entries and the base values of the
-    behaviours rules move (cycle, apoptosis and secretion rates)."""
+    """A definition mapped: the cell type's scenario entries and its secretion rates per
+    substrate (1/min; the base of secretion rules, which tissue writes as factors)."""
 
     entries: dict[str, Any]
     base_secretion: dict[str, float]
-    cycle_code: int
-    volume_um3: float
 
 
 def cell_type(
@@ -84,7 +82,7 @@ def cell_type(
         f"from the total volume {v['total']:g} um^3",
     )
 
-    cycle_code = _cycle(d, report, entries, key, ruled)
+    _cycle(d, report, entries, key, ruled)
     if entries.get("cycle_rate_per_min", 0.0) > 0 or "cycle entry" in ruled:
         rates = [
             v["fluid_change_rate"],
@@ -118,7 +116,7 @@ def cell_type(
             report.cannot(
                 child, f"<intracellular> of {who}", "intracellular models are not imported"
             )
-    return TypeParts(entries, base_secretion, cycle_code, v["total"])
+    return TypeParts(entries, base_secretion)
 
 
 def _volume_model(v: dict[str, float], fluid: float, cytoplasm: float, nucleus: float) -> dict:
@@ -131,14 +129,6 @@ def _volume_model(v: dict[str, float], fluid: float, cytoplasm: float, nucleus: 
         "cytoplasmic_biomass_change_rate_per_min": cytoplasm,
         "nuclear_biomass_change_rate_per_min": nucleus,
     }
-
-
-def _phase_length(node: Node) -> float:
-    """The length (min) a phase element gives: a duration, or 1 / a rate (inf at rate 0)."""
-    value = float(node.text or 0.0)
-    if node.tag == "duration":
-        return value
-    return 1.0 / value if value > 0 else math.inf
 
 
 def _rate_or_duration(
@@ -161,13 +151,13 @@ def _rate_or_duration(
 
 def _cycle(
     d: Definition, report: Report, entries: dict[str, Any], key: str, ruled: set[str]
-) -> int:
+) -> None:
     """The cycle: phase 0 left at tissue's cycle rate, the model's later phases as
     ``cycle_phases`` (fixed durations or rates, dividing where PhysiCell divides)."""
     node = d.get("phenotype/cycle")
     d.under("phenotype/cycle/")
     if node is None:
-        return LIVE_CYCLE
+        return
     code = int(node.attrib.get("code", LIVE_CYCLE))
     if code not in CYCLE_MODELS:
         report.cannot(
@@ -176,7 +166,7 @@ def _cycle(
             "a cycle model tissue does "
             f"not know (known: {', '.join(map(str, sorted(CYCLE_MODELS)))})",
         )
-        return code
+        return
     title, phases, dividing = CYCLE_MODELS[code]
     n = len(phases)
     exits = [_rate_or_duration(d, "phenotype/cycle", k, (k + 1) % n, report) for k in range(n)]
@@ -217,7 +207,6 @@ def _cycle(
     if later:
         entries["cycle_phases"] = later
         report.note(f"{key}.cycle_phases", node, f"{title} cycle model (code {code})")
-    return code
 
 
 def _death(
@@ -275,13 +264,15 @@ def _death(
             )
             report.note(f"{key}.apoptotic_volume", node, "PhysiCell's apoptotic shrinking")
         elif code == NECROSIS:
-            phases = [n for k, n in d.under(f"{prefix}/phase_").items() if not n.children]
+            exits = [_rate_or_duration(d, prefix, k, k + 1, report)[0] for k in range(2)]
+            d.under(f"{prefix}/phase_")
             if happens:
                 # a rate that rules move, as PhysiCell's; cleared after its phases' lengths
                 entries["necrosis_model"] = "rate"
                 entries["necrosis_rate_per_min"] = rate
                 report.note(f"{key}.necrosis_rate_per_min", d.get(f"{prefix}/death_rate"))
-                lengths = [_phase_length(n) for n in phases]
+                # swelling then lysis (PhysiCell's two phases); a phase left at once adds 0
+                lengths = [1.0 / r if r else math.inf for r in exits if r is not None]
                 if lengths and 0 < sum(lengths) < math.inf:
                     entries["necrotic_clearance_min"] = sum(lengths)
                 report.cannot(

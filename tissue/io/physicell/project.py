@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tissue.config import Scenario
+from tissue.config import CellTypeConfig, Scenario
 from tissue.config.scenario import scenario_from_dict
 from tissue.errors import InputError
 from tissue.io.physicell import celltypes, definitions
@@ -82,7 +82,7 @@ def import_physicell(project: str | Path, lenient: bool = False) -> Imported:
         rows += read_rows(path_, file_shown, report)
     ruled = {(r.cell_type, r.behaviour) for r in rows}
     types: dict[str, Any] = {}
-    base: dict[str, dict[str, float]] = {}
+    secretion: dict[str, dict[str, float]] = {}
     for d in resolved:
         parts = celltypes.cell_type(
             d,
@@ -93,12 +93,12 @@ def import_physicell(project: str | Path, lenient: bool = False) -> Imported:
             two_d=plane_z is not None,
         )
         types[d.name] = parts.entries
-        base[d.name] = _bases(parts, substrates, type_names)
+        secretion[d.name] = parts.base_secretion
         for key, node in d.unread():
             report.cannot(node, f"<{node.tag}> of '{d.name}'", f"{key}: not known to the importer")
     data["cell_types"] = types
-    attributes = {t: list(entry.get("attributes", {})) for t, entry in types.items()}
-    data["rules"] = rules(rows, report, substrates, type_names, base, attributes)
+    configs = {t: CellTypeConfig.model_construct(**entries) for t, entries in types.items()}
+    data["rules"] = rules(rows, report, substrates, type_names, configs, secretion)
     ids = {d.node.attrib.get("ID", str(i)): d.name for i, d in enumerate(resolved)}
     data["initial_cells"] = _placements(root, report, root_dir, ids, box, plane_z, type_names)
 
@@ -117,6 +117,8 @@ def import_physicell(project: str | Path, lenient: bool = False) -> Imported:
     ]
     if findings:
         header += ["", "Dropped or approximated (--lenient):"] + [f"  {f}" for f in findings]
+    if report.remarks:
+        header += ["", "Left out (they change nothing):"] + [f"  {r}" for r in report.remarks]
     text = commented_toml(data, report.comments, header)
     scenario = scenario_from_dict(tomllib.loads(text), f"{shown} (imported)")
     return Imported(scenario, text, findings)
@@ -292,7 +294,10 @@ def _fields(root: Node, report: Report, two_d: bool) -> tuple[list[str], dict[st
             faces = {f: x for f, x in faces.items() if f[0] != "z"}
         if outer and faces:
             if min(faces.values()) < 0:
-                report.cannot(boundary or v, f"Dirichlet values of '{name}'", "must be >= 0")
+                report.cannot(
+                    boundary or v, f"Dirichlet values of '{name}'", "must be >= 0; --lenient: 0"
+                )
+                faces = {f: max(x, 0.0) for f, x in faces.items()}
             entry.update(boundary="dirichlet", boundary_faces=list(faces), boundary_values=faces)
             report.note(f"fields.{name}.boundary_values", boundary, "Dirichlet condition")
         fields[name] = entry
@@ -308,11 +313,8 @@ def _fields(root: Node, report: Report, two_d: bool) -> tuple[list[str], dict[st
 def _rule_files(root: Node, report: Report, root_dir: Path) -> list[tuple[Path, str]]:
     """The enabled rules CSV files (version 3)."""
     out = []
-    for ruleset in (
-        _section(root, "cell_rules").find("rulesets").all("ruleset")
-        if root.find("cell_rules/rulesets")
-        else []
-    ):
+    rulesets = root.find("cell_rules/rulesets")
+    for ruleset in rulesets.all("ruleset") if rulesets is not None else []:
         if not ruleset.enabled(default=True):
             continue
         version = ruleset.attrib.get("version", "3")
@@ -376,26 +378,4 @@ def _placements(
                     report.settings, f"line {positions.line}", f"cells file {path} not found"
                 )
             out += initial_cells(path, str(path), report, ORGAN, ids, box, plane_z)
-    return out
-
-
-def _bases(parts: celltypes.TypeParts, substrates: list[str], types: list[str]) -> dict[str, float]:
-    """The type's own value of each behaviour a rule can move (tissue names); the motility
-    behaviours only where they change something (the type moves; it chemotaxes, for the
-    bias)."""
-    e = parts.entries
-    out = {
-        "cycle": e.get("cycle_rate_per_min", 0.0),
-        "apoptosis": e.get("apoptosis_rate_per_min", 0.0),
-        "necrosis": e.get("necrosis_rate_per_min", 0.0),
-    }
-    if e.get("speed_um_per_min", 0.0) > 0:  # rules on motility matter only for cells that move
-        out["migration_speed"] = e["speed_um_per_min"]
-        out["migration_persistence"] = e.get("persistence_min", 5.0)
-        if "chemotaxis_field" in e:  # the bias weighs a gradient
-            out["migration_bias"] = e.get("chemotaxis_bias", 0.0)
-    for t in types:
-        out[f"transition.{t}"] = e.get("transitions", {}).get(t, 0.0)
-    for s in substrates:
-        out[f"secretion.{s}"] = parts.base_secretion.get(s, 0.0)
     return out

@@ -45,13 +45,18 @@ class Report:
     Attributes:
         project: the project folder. settings: the settings file, as shown in messages.
         findings: what cannot be expressed. comments: dotted scenario key -> where its
-            value came from (a comment beside it in the TOML).
+            value came from (a comment beside it in the TOML). remarks: header lines.
     """
 
     project: Path
     settings: str
     findings: list[Finding] = field(default_factory=list)
     comments: dict[str, str] = field(default_factory=dict)
+    remarks: list[str] = field(default_factory=list)
+
+    def remark(self, text: str) -> None:
+        """A line for the TOML's header: something left out because it changes nothing."""
+        self.remarks.append(text)
 
     def cannot(self, where: Node | int, item: str, reason: str, file: str | None = None) -> None:
         """Record that ``item`` (written at ``where``: an element or a line) cannot be

@@ -3,13 +3,14 @@
 A row reads ``cell type, signal, increases|decreases, behaviour, value, half-max, Hill
 power, applies to dead``; lines starting with ``//`` are comments. PhysiCell moves the
 behaviour from the type's value by the multivariate Hill responses of its signals, raising
-rules first, toward the ends of one range that the behaviour's last rule sets (PhysiCell
-1.14: [own value, value] when it increases, [value, own value] when it decreases; a rule
-whose end is the own value changes nothing and is left out), and tissue's rules combine the
-same way (:mod:`tissue.behaviours`), so a row maps to one tissue rule when tissue knows its
-signal and behaviour. Signals: a substrate, ``time``, ``volume``, ``custom:<name>`` (an
-attribute) and ``contact with <type>`` (reported: PhysiCell counts dead neighbours too);
-behaviours: ``cycle entry``, ``apoptosis``, ``necrosis``, ``transform to <type>``, ``<substrate>
+rules first, toward the two ends of one range per behaviour: the highest value of its
+increasing rules and the lowest of its decreasing ones (PhysiCell 1.14; each end also takes
+in the type's own value when rules of the other direction exist, so a rule whose end is the
+own value changes nothing and is left out). tissue's rules combine the same way
+(:mod:`tissue.behaviours`), so a row maps to one tissue rule when tissue knows its signal and
+behaviour. Signals: a substrate, ``time``, ``volume``, ``custom:<name>`` (an attribute) and
+``contact with <type>`` (reported: PhysiCell counts dead neighbours too); behaviours:
+``cycle entry``, ``apoptosis``, ``necrosis``, ``transform to <type>``, ``<substrate>
 secretion`` (a factor on the type's secretion rate in tissue) and ``migration speed``,
 ``migration persistence time`` and ``migration bias`` (left out where they change nothing: a
 type that does not move, or the bias of one without chemotaxis).
@@ -23,7 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tissue.config import CellTypeConfig
 from tissue.io.physicell.report import Report
+from tissue.signals import MIGRATION, base_value
 
 COLUMNS = 8
 MOTILITY = {
@@ -118,14 +121,16 @@ def rules(
     report: Report,
     substrates: list[str],
     types: list[str],
-    base: dict[str, dict[str, float]],
-    attributes: dict[str, list[str]],
+    configs: dict[str, CellTypeConfig],
+    secretion: dict[str, dict[str, float]],
 ) -> dict[str, dict[str, Any]]:
-    """Scenario ``rules`` entries from ``rows``. ``base``: type -> tissue behaviour -> the
-    type's own value (rates in 1/min, and secretion rates under ``secretion.<substrate>``);
-    ``attributes``: type -> its custom data's names."""
+    """Scenario ``rules`` entries from ``rows``. ``configs``: the imported cell types (their
+    own values of the behaviours, :func:`tissue.signals.base_value`, and attributes);
+    ``secretion``: type -> substrate -> PhysiCell's secretion rate (1/min)."""
     out: dict[str, dict[str, Any]] = {}
-    last = {(row.cell_type, row.behaviour): row for row in rows}
+    responses: dict[tuple[str, str, str], list[float]] = {}
+    for row in rows:
+        responses.setdefault((row.cell_type, row.behaviour, row.direction), []).append(row.value)
     for row in rows:
         where = f"rule '{row.cell_type}, {row.signal}, {row.direction}, {row.behaviour}'"
         if row.cell_type not in types:
@@ -137,6 +142,7 @@ def rules(
                 row.line, where, f"the behaviour '{row.behaviour}' is not modelled", file=row.file
             )
             continue
+        attributes = list(configs[row.cell_type].attributes)
         signal = _signal(row, report, where, substrates, types, attributes)
         if signal is None:
             continue
@@ -151,19 +157,21 @@ def rules(
         if row.half_max <= 0 or row.hill <= 0:
             report.cannot(row.line, where, "half-max and Hill power must be > 0", file=row.file)
             continue
-        if behaviour.startswith("migration_") and behaviour not in base[row.cell_type]:
+        config = configs[row.cell_type]
+        if substrate is not None:
+            own = secretion[row.cell_type].get(substrate, 0.0)
+        elif behaviour in MIGRATION and (
+            config.speed_um_per_min == 0
+            or (behaviour == "migration_bias" and config.chemotaxis_field is None)
+        ):
             continue  # changes nothing: the type does not move, or has no gradient to weigh
-        own = base.get(row.cell_type, {}).get(behaviour, 0.0)
-        # PhysiCell 1.14 takes the behaviour's range from its last rule: [own, value] when
-        # that one increases it, [value, own] when it decreases it
-        final = last[(row.cell_type, row.behaviour)]
-        low, high = (own, final.value) if final.direction == "increases" else (final.value, own)
-        value = high if row.direction == "increases" else low
+        else:
+            own = base_value(config, behaviour)
+        value = _range_end(responses, row, own)
         if value == own:
-            report.note(
-                f"rules.{row.cell_type} {row.behaviour} {row.signal}",
-                row.line,
-                "left out: PhysiCell's range for it ends at the type's value",
+            report.remark(
+                f"{report.short(row.file)}:{row.line}: {where} left out: "
+                "PhysiCell's range for it ends at the type's own value"
             )
             continue
         if substrate is not None:
@@ -183,7 +191,7 @@ def rules(
             report.cannot(
                 row.line,
                 where,
-                f"it {row.direction} the behaviour to {row.value:g}, "
+                f"it {row.direction} the behaviour to {value:g}, "
                 f"but the type's own value is {own:g}",
                 file=row.file,
             )
@@ -206,13 +214,26 @@ def rules(
     return out
 
 
+def _range_end(responses: dict[tuple[str, str, str], list[float]], row: Row, own: float) -> float:
+    """The value ``row``'s rule moves its behaviour toward, as PhysiCell 1.14 sets it
+    (``set_behavior_min_value`` and ``_max_value``, which only widen the range): the
+    highest response of the behaviour's increasing rules, or the lowest of its decreasing
+    ones, each range also reaching the type's own value when rules of the other direction
+    exist. ``responses``: (type, behaviour, direction) -> every rule's value."""
+    ups = responses.get((row.cell_type, row.behaviour, "increases"), [])
+    downs = responses.get((row.cell_type, row.behaviour, "decreases"), [])
+    if row.direction == "increases":
+        return max(ups + ([own] if downs else []))
+    return min(downs + ([own] if ups else []))
+
+
 def _signal(
     row: Row,
     report: Report,
     where: str,
     substrates: list[str],
     types: list[str],
-    attributes: dict[str, list[str]],
+    attributes: list[str],
 ) -> str | None:
     """tissue's name of the row's signal, or None (reported) when it has none."""
     if row.signal in substrates:
@@ -221,7 +242,7 @@ def _signal(
         return row.signal
     if row.signal.startswith("custom:"):
         name = row.signal[len("custom:") :]
-        if name in attributes.get(row.cell_type, []):
+        if name in attributes:
             return f"attribute.{name}"
         report.cannot(
             row.line, where, f"'{name}' is not custom data of '{row.cell_type}'", file=row.file
