@@ -147,7 +147,9 @@ def resolve(definitions: list[Node], report: Report) -> list[Definition]:
         # a cycle, or a death model's phases, written here replace the inherited ones whole
         replaced = ["phenotype/cycle"] if any(k.startswith("phenotype/cycle") for k in own) else []
         replaced += [
-            k.rsplit("/", 1)[0] + "/phase_" for k in own if "/phase_" in k and "/death/" in k
+            k[: k.index("/phase_")] + "/phase_"
+            for k in own
+            if "/death/model[" in k and "/phase_" in k
         ]
         inherited = {k: v for k, v in inherited.items() if not k.startswith(tuple(replaced))}
         definition = Definition(name, node, {**inherited, **own})
