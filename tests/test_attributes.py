@@ -288,6 +288,8 @@ def test_time_volume_and_attribute_signals() -> None:
          "'q' is not an attribute of the rule's cell type"),
         ({"recruitment": {"x": {"organ": "box", "type": "a", "label": "tissue",
                                 "signal": "time"}}}, "recruitment.x.signal", "in rules only"),
+        ({"fields": {"volume": {"diffusion_um2_per_min": 1.0}}}, "fields.volume",
+         "'volume' names a rule signal"),
     ],
 )  # fmt: skip
 def test_cell_signals_are_for_rules_of_types_that_have_them(

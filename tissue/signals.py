@@ -12,10 +12,9 @@ A *signal* is written as
   attributes (PhysiCell's ``time``, ``volume`` and ``custom:<name>``), for rules only.
 
 A *behaviour* is ``cycle``, ``apoptosis``, ``necrosis`` (rates, 1/min; necrosis after its
-oxygen ramp), ``transition.<type>`` (a rate,
-1/min), ``secretion.<field>`` (a factor on the type's secretion, 1 before rules),
-``migration_speed`` (um/min), ``migration_persistence`` (min) or ``migration_bias`` (0 to 1,
-the chemotactic bias).
+oxygen ramp), ``transition.<type>`` (a rate, 1/min), ``secretion.<field>`` (a factor on the
+type's secretion, 1 before rules), ``migration_speed`` (um/min), ``migration_persistence``
+(min) or ``migration_bias`` (0 to 1, the chemotactic bias).
 
 Every module that reads these names goes through :func:`parse_signal` and
 :func:`parse_behaviour`, so the syntax lives here only.
@@ -37,6 +36,7 @@ MIGRATION = {
 }
 SignalKind = Literal["field", "blood", "contact", "time", "volume", "attribute"]
 CELL_SIGNALS = ("time", "volume", "attribute")  # read per cell: in rules only
+RESERVED_SIGNALS = ("time", "volume")  # signal names no field may take
 BEHAVIOUR_KINDS = ("cycle", "apoptosis", "necrosis", "transition", "secretion", *MIGRATION)
 BEHAVIOURS_ALLOWED = (
     "cycle, apoptosis, necrosis, transition.<type>, secretion.<field>, migration_speed, "
@@ -66,7 +66,7 @@ def parse_signal(text: str) -> Signal:
     kind, _, name = text.partition(".")
     if kind in ("blood", "contact", "attribute") and name:
         return Signal(text, kind, name)  # type: ignore[arg-type]
-    if text in ("time", "volume"):
+    if text in RESERVED_SIGNALS:
         return Signal(text, text, "")  # type: ignore[arg-type]
     return Signal(text, "field", text)
 

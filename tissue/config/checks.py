@@ -14,7 +14,13 @@ from tissue.config.cells import RandomCells
 from tissue.config.fields import HillProduction, LabelSource
 from tissue.errors import InputError
 from tissue.limits import is_whole_multiple
-from tissue.signals import base_value, behaviour_problem, parse_signal, signal_problem
+from tissue.signals import (
+    RESERVED_SIGNALS,
+    base_value,
+    behaviour_problem,
+    parse_signal,
+    signal_problem,
+)
 
 Need = Callable[[bool, str, str], None]
 ValidatedScenario = Any  # a tissue.config.scenario.Scenario (which imports these checks)
@@ -47,6 +53,11 @@ def check_references(scenario: ValidatedScenario) -> None:
 
     for fname, field in scenario.fields.items():
         key = f"fields.{fname}"
+        need(
+            fname not in RESERVED_SIGNALS,
+            key,
+            f"'{fname}' names a rule signal ({', '.join(RESERVED_SIGNALS)}); rename the field",
+        )
         for organ in field.organs or []:
             need(
                 organ in organs,
