@@ -4,7 +4,6 @@ lines)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.parsers import expat
@@ -36,12 +35,6 @@ class Node:
         for tag in path.split("/"):
             node = node.child(tag) if node is not None else None
         return node
-
-    def walk(self) -> Iterator[Node]:
-        """This element and every element below it, in document order."""
-        yield self
-        for c in self.children:
-            yield from c.walk()
 
     def enabled(self, default: bool = True) -> bool:
         """The ``enabled`` attribute as PhysiCell reads it (true/1/yes, any case)."""
