@@ -185,12 +185,13 @@ extern "C" __global__ void choose_targets(const float* position, const float* re
                                           const long long* id, const unsigned char* free,
                                           const float* u, const int* cell_bin, const int* order,
                                           const int* bin_start, long long* chosen,
-                                          float* distance, int n, int bz_n, int by_n, int bx_n,
-                                          float max_distance) {
+                                          float* distance, float* options, int n, int bz_n,
+                                          int by_n, int bx_n, float max_distance) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
   chosen[i] = -1;
   distance[i] = 0.0f;
+  options[i] = 0.0f;
   if (!free[i]) return;
   int count = 0;
   long long row = -1;
@@ -206,6 +207,7 @@ extern "C" __global__ void choose_targets(const float* position, const float* re
   }
   chosen[i] = row;
   distance[i] = dist;
+  options[i] = (float)count;
 }
 
 // Live cells of type `target` touching each cell of type `query` (distance < reach_i +

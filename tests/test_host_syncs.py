@@ -83,6 +83,12 @@ CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] 
         61,
         {"phenotype": {LAGGED: 1}, "fields": {CONVERGENCE: 77}},
     ),
+    # PhysiCell 1.14's damage attack, damage rules and debris from dead cells
+    "damage_features": (
+        lambda: scenario_from_dict(damage_features(), "damage_features"),
+        61,
+        {"phenotype": {LAGGED: 1}, "fields": {CONVERGENCE: 81}},
+    ),
     # two organs, rules on contacts and fields, transitions, the body; six phenotype steps
     "metastasis": (
         lambda: load_scenario("metastasis"),
@@ -123,6 +129,28 @@ def physicell_features() -> dict[str, Any]:
     return data
 
 
+def damage_features() -> dict[str, Any]:
+    """The busy scenario with scouts that attack the tumour (PhysiCell 1.14's damage attack,
+    its rate moved by a rule), damage repaired and killing by a rule, and dead tumour cells
+    secreting by a rule on dead cells."""
+    data = busy_scenario()
+    tumour, scout = data["cell_types"]["tumour"], data["cell_types"]["scout"]
+    scout["damage_attack"] = {"rates_per_min": {"tumour": 0.5}, "duration_min": 1.0,
+                              "damage_rate_per_min": 5.0, "spring_per_min": 0.01}  # fmt: skip
+    tumour["damage_repair_rate_per_min"] = 0.01
+    tumour["immunogenicity"] = {"scout": 0.8}
+    data["rules"] = {
+        "harm": {"cell_type": "tumour", "behaviour": "apoptosis", "signal": "damage",
+                 "to_value": 0.5, "half_max": 2.0, "hill_coefficient": 4.0},
+        "arm": {"cell_type": "scout", "behaviour": "attack.tumour", "signal": "signal",
+                "to_value": 2.0, "half_max": 0.1},
+        "debris": {"cell_type": "tumour", "behaviour": "secretion_rate.signal",
+                   "signal": "apoptotic", "to_value": 1.0, "half_max": 0.5,
+                   "hill_coefficient": 10.0, "applies_to_dead": True},
+    }  # fmt: skip
+    return data
+
+
 def phased(guard: SyncGuard, label: str, function: Callable[..., Any]) -> Callable[..., Any]:
     """``function`` with its synchronisations attributed to ``label``."""
 
@@ -143,6 +171,7 @@ def guarded(monkeypatch: pytest.MonkeyPatch, scenario: Scenario) -> tuple[Simula
                 monkeypatch.setattr(module, name, guard.as_kernel(value))
     for name, label in (
         ("attack_step", "attack"),
+        ("damage_attack_step", "attack"),
         ("update_motility", "mechanics"),
         ("move_cells", "mechanics"),
         ("phenotype_step", "phenotype"),

@@ -216,11 +216,13 @@ def test_choose_targets(emulated) -> None:
     boxes = (np.floor(positions / 30).astype(np.int64) * [1, 1 << 21, 1 << 42]).sum(axis=1)
     for box, cap in ((np.zeros(n, np.int64), np.float32(np.inf)), (boxes, np.float32(14))):
         args = (positions, reach, score, box, ids, free, u, grid, cap)
-        ref_chosen, ref_distance = choose_targets_numpy(*args)
-        chosen, distance = choose_targets_cuda(*args)
+        ref_chosen, ref_distance, ref_options = choose_targets_numpy(*args)
+        chosen, distance, options = choose_targets_cuda(*args)
         assert (ref_chosen >= 0).sum() > 50
+        assert ref_options.max() > 1
         np.testing.assert_array_equal(chosen, ref_chosen)
         np.testing.assert_array_equal(distance, ref_distance)
+        np.testing.assert_array_equal(options, ref_options)
 
 
 def test_count_contacts(emulated) -> None:

@@ -12,7 +12,9 @@ where ``up`` and ``down`` are the two groups' ``to_value`` (one each, see the ch
 type's ``scale_by`` attribute multiplies the result (see :class:`AttributeScale`). A signal
 is read at each cell: a field of its organ at its voxel, a systemic concentration, the
 number of live cells of a type touching it (from the step's :class:`~tissue.organ.Contacts`),
-the time, its volume or one of its attributes.
+the time, its volume, one of its attributes, its state (dead, apoptotic, necrotic), its damage
+taken or dealt, and whether it attacks. On a dead cell only the rules that apply to dead cells
+read their signals (the others count as no signal), as in PhysiCell.
 An active blocking intervention scales a signal by (1 - efficacy) wherever it is read.
 """
 
@@ -23,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tissue.cells import APOPTOTIC, LIVE, NECROTIC
 from tissue.config import Rule, Scenario
 from tissue.config.cells import AttributeScale
 from tissue.grid import F32
@@ -30,6 +33,12 @@ from tissue.organ import CellTypes, Contacts, Organ
 from tissue.signals import Sensing, base_value, hill_sum, parse_signal, rising_ramp
 
 Behave = Callable[[str, Any], Any]  # (behaviour, base (N,) float32) -> (N,) float32
+STATE_CODES = {"apoptotic": (APOPTOTIC,), "necrotic": (NECROTIC,), "dead": (APOPTOTIC, NECROTIC)}
+
+
+def _state_signal(xp: Any, state: Any, name: str) -> Any:
+    """(N,) float32: 1 for cells in the state ``name`` (a key of :data:`STATE_CODES`)."""
+    return xp.isin(state, xp.asarray(STATE_CODES[name], dtype=state.dtype)).astype(xp.float32)
 
 
 def unchanged(_behaviour: str, base: Any) -> Any:
@@ -117,6 +126,12 @@ class Behaviours:
                     signal = F32(4.0 * math.pi / 3.0) * self.types.radius(cells) ** 3
                 elif parsed.kind == "attribute":
                     signal = getattr(cells, parsed.name)
+                elif parsed.kind in STATE_CODES:
+                    signal = _state_signal(xp, cells.state, parsed.kind)
+                elif parsed.kind in ("damage", "damage_delivered"):
+                    signal = getattr(cells, parsed.kind)
+                elif parsed.kind == "attacking":
+                    signal = (cells.partner >= 0).astype(xp.float32)
                 elif rule.signal in organ.fields:
                     if flat is None:
                         flat = organ.grid.flat_index(xp, cells.position_um)
@@ -124,9 +139,11 @@ class Behaviours:
                     signal = organ.fields.sample(rule.signal, flat) * factor
                 else:
                     signal = xp.zeros(n, dtype=xp.float32)
-                terms.append(
-                    (signal, rule.half_max, rule.hill_coefficient, rule.as_signal == "rises")
-                )
+                rises = rule.as_signal == "rises"
+                if not rule.applies_to_dead:  # no signal on dead cells: a term of 0
+                    silent = F32(0) if rises else F32(math.inf)
+                    signal = xp.where(cells.state == LIVE, signal, silent)
+                terms.append((signal, rule.half_max, rule.hill_coefficient, rises))
             h = hill_sum(xp, terms)
             value = xp.where(selected, value + (F32(group.to_value) - value) * h, value)
         for t, scale in scales:

@@ -25,13 +25,15 @@ from tissue.grid import Grid
 from tissue.kernels.cells import CellGrid, build_cell_grid, count_contacts
 from tissue.limits import check_cell_growth
 from tissue.rng import CellRandom
-from tissue.signals import MIGRATION, parse_behaviour
+from tissue.signals import DAMAGE_SIGNALS, HELD, parse_behaviour, parse_signal
 from tissue.state import SimulationState
 
 F32 = np.float32
 ID_BITS = 40  # organ k numbers its cells from k << ID_BITS: ids are unique for the run
-MIGRATION_COLUMNS = {  # each cell's motility after rules, when rules move it (NaN: the type's)
-    name: Column(np.float32, (), math.nan) for name in MIGRATION
+HELD_COLUMN = Column(np.float32, (), math.nan)  # a held behaviour's value (NaN: the type's)
+DAMAGE_COLUMNS = {  # damage taken and dealt, when some type takes or deals damage
+    "damage": Column(np.float32, (), 0.0),
+    "damage_delivered": Column(np.float32, (), 0.0),
 }
 PHASE_COLUMNS = {  # a cell's cycle phase and the time in it, when some type has phases
     "cycle_phase": Column(np.int8, (), 0),
@@ -58,6 +60,44 @@ class AttackSpec:
     target_codes: Any
     reach_um: float
     fixed_reach: bool
+
+
+@dataclass(frozen=True)
+class DamageAttacks:
+    """The types' :class:`~tissue.config.cells.DamageAttack` as tables: ``rate`` (n_types,
+    n_types) float32, attacker x target type (1/min, before rules); ``immunogenicity``
+    (n_types, n_types) float32, target x attacker type; ``candidate`` (n_types, n_types)
+    bool: attacker x target types it may start on (a rate > 0 or a rule on it, and an
+    immunogenicity > 0); ``attackers``: the attacking type codes (host list)."""
+
+    rate: Any
+    immunogenicity: Any
+    candidate: Any
+    attackers: list[int]
+
+    @classmethod
+    def from_scenario(cls, xp: Any, scenario: Scenario) -> DamageAttacks | None:
+        """The tables, or None when no type has a damage attack."""
+        names = list(scenario.cell_types)
+        if not any(c.damage_attack for c in scenario.cell_types.values()):
+            return None
+        n = len(names)
+        rate = np.zeros((n, n), dtype=np.float32)
+        ruled = np.zeros((n, n), dtype=bool)
+        immunogenicity = np.ones((n, n), dtype=np.float32)
+        for a, ctype in enumerate(scenario.cell_types.values()):
+            for other, value in ctype.immunogenicity.items():
+                immunogenicity[a, names.index(other)] = value
+            if ctype.damage_attack is not None:
+                for other, value in ctype.damage_attack.rates_per_min.items():
+                    rate[a, names.index(other)] = value
+        for rule in scenario.rules.values():
+            parsed = parse_behaviour(rule.behaviour)
+            if parsed.kind == "attack":
+                ruled[names.index(rule.cell_type), names.index(parsed.target)] = True
+        candidate = ((rate > 0) | ruled) & (immunogenicity.T > 0)
+        attackers = [a for a, c in enumerate(scenario.cell_types.values()) if c.damage_attack]
+        return cls(xp.asarray(rate), xp.asarray(immunogenicity), xp.asarray(candidate), attackers)
 
 
 @dataclass(frozen=True)
@@ -111,6 +151,9 @@ class CellTypes:
     shrinks: bool  # some type's apoptotic cells shrink (shrink_* params; fraction -1 if not)
     regrows: bool  # some type's daughters start at half volume (grow_* params; -1 if not)
     phases: CyclePhases | None  # the cycle phases, when some type has them
+    damage_attacks: DamageAttacks | None  # the damage attacks, when some type has one
+    damages: bool  # cells carry damage columns (some type takes or deals damage)
+    dead_rules: dict[str, Any]  # behaviour -> (n_types,) bool: types with rules on dead cells
 
     PARAMS = (
         "radius_um", "speed_um_per_min", "persistence_min", "chemotaxis_bias",
@@ -118,6 +161,7 @@ class CellTypes:
         "apoptosis_rate_per_min", "apoptotic_clearance_min", "necrosis_rate_per_min",
         "necrosis_oxygen_threshold", "necrosis_oxygen_max", "necrotic_clearance_min",
         "repulsion_um_per_min", "adhesion_um_per_min", "adhesion_range",
+        "damage_rate_per_min", "damage_repair_rate_per_min",
     )  # fmt: skip
 
     @classmethod
@@ -143,7 +187,25 @@ class CellTypes:
             [1.0 if types[t].division_placement == "physicell" else 0.5 for t in names],
             dtype=xp.float32,
         )  # the daughter's distance from the parent's centre, in radii
+        params["migrates_attached"] = xp.asarray(
+            [1.0 if c.damage_attack else 0.0 for c in types.values()], dtype=xp.float32
+        )  # 1: migrates while attached to its target (a damage attacker)
+        params["attack_damage_per_min"], params["attack_duration_min"] = (
+            xp.asarray(
+                [
+                    getattr(c.damage_attack, key) if c.damage_attack else none
+                    for c in types.values()
+                ],
+                dtype=xp.float32,
+            )
+            for key, none in (("damage_rate_per_min", 0.0), ("duration_min", math.inf))
+        )
         reach = [max(2 * c.radius_um, 2 * c.adhesion_range * c.radius_um) for c in types.values()]
+        dead_rules: dict[str, np.ndarray] = {}
+        for rule in scenario.rules.values():
+            if rule.applies_to_dead:
+                mask = dead_rules.setdefault(rule.behaviour, np.zeros(len(names), dtype=bool))
+                mask[names.index(rule.cell_type)] = True
         return cls(
             names=names,
             params=params,
@@ -164,11 +226,18 @@ class CellTypes:
                 for t, c in types.items()
                 if c.attack
             },
-            springs=any(c.attack and c.attack.spring_per_min > 0 for c in types.values()),
+            springs=any(
+                (c.attack and c.attack.spring_per_min > 0)
+                or (c.damage_attack and c.damage_attack.spring_per_min > 0)
+                for c in types.values()
+            ),
             any_motile=any(c.speed_um_per_min > 0 for c in types.values()),
             shrinks=any(c.apoptotic_volume is not None for c in types.values()),
             regrows=any(c.division_volume is not None for c in types.values()),
             phases=CyclePhases.from_scenario(xp, scenario),
+            damage_attacks=DamageAttacks.from_scenario(xp, scenario),
+            damages=takes_damage(scenario),
+            dead_rules={k: xp.asarray(v) for k, v in dead_rules.items()},
         )
 
     def of(self, name: str, type_index: Any) -> Any:
@@ -211,6 +280,17 @@ class CellTypes:
     def index(self, names: list[str]) -> list[int]:
         """Type codes of the named types."""
         return [self.names.index(name) for name in names]
+
+
+def takes_damage(scenario: Scenario) -> bool:
+    """Whether cells carry damage: some type deals it (a damage attack), takes it at a rate,
+    or has rules that read or move it."""
+    types = scenario.cell_types.values()
+    return (
+        any(c.damage_attack or c.damage_rate_per_min > 0 for c in types)
+        or any(parse_signal(r.signal).kind in DAMAGE_SIGNALS for r in scenario.rules.values())
+        or any(r.behaviour == "damage_rate" for r in scenario.rules.values())
+    )
 
 
 def _regrown(xp: Any, p: dict[str, Any], t: Any, minutes: Any) -> Any:
@@ -309,11 +389,19 @@ class Organ:
         )
         self.attributes = Attributes(scenario)
         phased = any(c.cycle_phases for c in scenario.cell_types.values())
-        migrates = any(r.behaviour in MIGRATION for r in scenario.rules.values())
+        held = sorted(
+            {
+                r.behaviour
+                for r in scenario.rules.values()
+                if parse_behaviour(r.behaviour).kind in HELD
+            }
+        )
+        self.held = held  # the held behaviours that rules move, each a cell column
         extra = {
             **self.attributes.columns(),
             **(PHASE_COLUMNS if phased else {}),
-            **(MIGRATION_COLUMNS if migrates else {}),
+            **(DAMAGE_COLUMNS if takes_damage(scenario) else {}),
+            **{behaviour: HELD_COLUMN for behaviour in held},
         }
         self.cells = CellStore(
             xp,

@@ -2,11 +2,13 @@
 
 Order within a step of each process (documented, fixed):
 - mechanics (dt_m): attack (attach, kill, let go; attackers with a target in reach hold
-  still) -> motility direction update -> pair and spring velocities -> move, confined to
-  labels the type may enter and to the organ's box; attached cells do not migrate;
-- phenotype (dt_p): death (apoptosis, then necrosis) -> clearance of dead cells -> type
-  transitions -> division of live cells (daughters inherit attributes) -> the motility
-  behaviours that rules move (speed, persistence, bias), kept per cell until the next;
+  still) -> damage attack (start, deal damage, let go) -> motility direction update -> pair
+  and spring velocities -> move, confined to labels the type may enter and to the organ's
+  box; attached cells do not migrate, except damage attackers;
+- phenotype (dt_p): damage (its rate and repair, after the rules read it) -> death
+  (apoptosis, then necrosis) -> clearance of dead cells -> type transitions -> division of
+  live cells (daughters inherit attributes and damage) -> the held behaviours that rules move
+  (motility, attack rates), kept per cell until the next;
 - exchange (each diffusion step): secretion and uptake of live and dead cells into their
   voxels.
 
@@ -36,7 +38,7 @@ from tissue.kernels.cells import (
 )
 from tissue.organ import CellTypes, Contacts, Organ
 from tissue.rng import CellRandom, Purpose, random_directions
-from tissue.signals import MIGRATION, falling_ramp, rising_ramp
+from tissue.signals import MIGRATION, falling_ramp, parse_behaviour, rising_ramp
 
 # --- mechanics -----------------------------------------------------------------------
 
@@ -62,7 +64,7 @@ def update_motility(
         return
     # every cell draws and mixes; only motile ones take the result (no host round trip)
     type_index = cells.type
-    motile = (cells.state == LIVE) & (cells.partner < 0)
+    motile = _migrating(organ, types)
     if still is not None:
         motile &= ~still
     u = rng.uniform(cells.id, step, Purpose.MOTILITY)
@@ -89,25 +91,47 @@ def update_motility(
     cells.direction[...] = xp.where(turn[:, None], new, old)
 
 
+def _migrating(organ: Organ, types: CellTypes) -> Any:
+    """(N,) bool: live cells free to migrate: not attached, or of a type that migrates while
+    attached (a damage attacker)."""
+    cells = organ.cells
+    free = (cells.partner < 0) | (types.of("migrates_attached", cells.type) > 0)
+    return (cells.state == LIVE) & free
+
+
 def migration(organ: Organ, types: CellTypes, behaviour: str) -> Any:
     """(N,) float32: each cell's ``migration_speed``, ``migration_persistence`` or
-    ``migration_bias``: as the rules last set it (:func:`update_migration`), else its
-    type's."""
+    ``migration_bias``: as the rules last set it (:func:`update_held`), else its type's."""
+    return held(organ, types, behaviour)
+
+
+def held(organ: Organ, types: CellTypes, behaviour: str) -> Any:
+    """(N,) float32: each cell's value of a held behaviour (:data:`tissue.signals.HELD`): as
+    the rules last set it (:func:`update_held`), else its type's."""
     cells = organ.cells
-    base = types.of(MIGRATION[behaviour], cells.type)
+    base = _held_base(types, behaviour, cells.type)
     if behaviour not in cells.columns:
         return base
     value = getattr(cells, behaviour)
     return organ.xp.where(organ.xp.isnan(value), base, value)
 
 
-def update_migration(organ: Organ, types: CellTypes, behave: Behave) -> None:
-    """Set each cell's motility behaviours that rules move (PhysiCell's phenotype update:
-    once a phenotype step, read by the mechanics steps until the next)."""
+def _held_base(types: CellTypes, behaviour: str, type_index: Any) -> Any:
+    """(N,) float32: the types' own value of a held behaviour."""
+    parsed = parse_behaviour(behaviour)
+    if parsed.kind == "attack":
+        attacks = types.damage_attacks
+        assert attacks is not None, "attack behaviours need a damage attack (checked)"
+        return attacks.rate[type_index, types.names.index(parsed.target)]
+    return types.of(MIGRATION[parsed.kind], type_index)
+
+
+def update_held(organ: Organ, types: CellTypes, behave: Behave) -> None:
+    """Set each cell's held behaviours that rules move (PhysiCell's phenotype update: once a
+    phenotype step, read by the mechanics steps until the next)."""
     cells = organ.cells
-    for behaviour, param in MIGRATION.items():
-        if behaviour in cells.columns:
-            getattr(cells, behaviour)[...] = behave(behaviour, types.of(param, cells.type))
+    for behaviour in organ.held:
+        getattr(cells, behaviour)[...] = behave(behaviour, _held_base(types, behaviour, cells.type))
 
 
 def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
@@ -134,7 +158,7 @@ def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
         types.of("adhesion_range", t),
         grid,
     )
-    migrating = ((cells.state == LIVE) & (cells.partner < 0))[:, None]
+    migrating = _migrating(organ, types)[:, None]
     speed = migration(organ, types, "migration_speed")
     velocity += xp.where(migrating, speed[:, None] * cells.direction, 0)
     if types.springs:
@@ -238,6 +262,10 @@ def phenotype_step(
     ramp = xp.where(types.of("necrosis_by_rate", t) > 0, F32(1), ramp)
     necrosis_rate = behave("necrosis", types.of("necrosis_rate_per_min", t) * ramp)
     p_necrosis = -xp.expm1(-necrosis_rate * dt)
+    if types.damages:  # after the rules read it, before the death draws (PhysiCell's order)
+        gain = behave("damage_rate", types.of("damage_rate_per_min", t)) * dt
+        repair = behave("damage_repair_rate", types.of("damage_repair_rate_per_min", t)) * dt
+        cells.damage[...] = (cells.damage + gain) / (F32(1) + repair)
     apoptotic = live & (u[:, 0] < p_apoptosis)
     necrotic = live & ~apoptotic & (u[:, 1] < p_necrosis)
     cells.state[...] = xp.where(apoptotic, APOPTOTIC, xp.where(necrotic, NECROTIC, cells.state))
@@ -272,7 +300,7 @@ def phenotype_step(
         dividing = _advance_phases(organ, types, live, cycle, u[:, 0], dt, dividing)
     axis = random_directions(xp, u[:, 1], u[:, 2], organ.grid.two_d)
     divide_cells(organ, types, dividing, axis, rng)
-    update_migration(organ, types, behave)
+    update_held(organ, types, behave)
     return changed
 
 
@@ -427,7 +455,7 @@ def attack_step(
         held |= mine & ~was_free
         # 2. attackers that were free at the start of the step
         reach = F32(spec.reach_um) if spec.fixed_reach else F32(math.inf)
-        chosen, distance = choose_targets(
+        chosen, distance, _ = choose_targets(
             cells.position_um, touch, score, box(config.search_voxel_um), cells.id, was_free,
             xp.ascontiguousarray(u[:, 1]), grid, reach,
         )  # fmt: skip
@@ -442,6 +470,58 @@ def attack_step(
         cells.attached_min[...] = xp.where(has, F32(0), cells.attached_min)
         held |= has
     return held
+
+
+def damage_attack_step(
+    organ: Organ, types: CellTypes, rng: CellRandom, step: int, dt_min: float
+) -> None:
+    """PhysiCell 1.14's attack (:class:`~tissue.config.cells.DamageAttack`) over one
+    mechanics step: free live attackers may start an attack on a touching candidate; then
+    every attacker with a live target deals it damage (the new ones too) and adds it to its
+    damage delivered, and lets go with probability min(dt / duration, 1), or when its target
+    is dead or gone (dead attackers let go). A target of several attackers takes their sum
+    (in cell order)."""
+    xp, cells, attacks = organ.xp, organ.cells, types.damage_attacks
+    if cells.n == 0 or attacks is None:
+        return
+    dt = F32(dt_min)
+    t = cells.type
+    live = cells.state == LIVE
+    u = rng.uniform(cells.id, step, Purpose.DAMAGE_ATTACK)
+    grid = build_cell_grid(
+        xp, cells.position_um, organ.grid.origin_xyz_um, organ.grid.extent_xyz_um,
+        types.max_interaction_um, cells.occupied,
+    )  # fmt: skip
+    touch = types.of("adhesion_range", t) * types.radius(cells)
+    no_box = xp.zeros(cells.n, dtype=xp.int64)
+    attacker = xp.zeros(cells.n, dtype=bool)
+    for a in attacks.attackers:
+        mine = (t == a) & live
+        attacker |= t == a
+        score = (attacks.candidate[a][t] & live).astype(xp.float32)
+        free = mine & (cells.partner < 0)
+        chosen, _, options = choose_targets(
+            cells.position_um, touch, score, no_box, cells.id, free,
+            xp.ascontiguousarray(u[:, 1]), grid, F32(math.inf),
+        )  # fmt: skip
+        has = chosen >= 0
+        target = xp.where(has, chosen, 0)
+        rate = xp.zeros(cells.n, dtype=xp.float32)
+        for b in range(len(types.names)):
+            on_b = held(organ, types, f"attack.{types.names[b]}")
+            rate = xp.where(t[target] == b, on_b, rate)
+        p = xp.minimum(rate * attacks.immunogenicity[t[target], a] * dt, F32(1))
+        start = has & (u[:, 0] < F32(1) - (F32(1) - p) ** options)
+        cells.partner[...] = xp.where(start, cells.id[target], cells.partner)
+    row, found = partner_rows(xp, cells)
+    hitting = attacker & live & found & live[row]
+    damage = xp.where(hitting, types.of("attack_damage_per_min", t) * dt, F32(0))
+    taken = deposit(row, damage[:, None], cells.n)[0]
+    cells.damage[...] += taken
+    cells.damage_delivered[...] += damage
+    ends = u[:, 2] < xp.minimum(dt / types.of("attack_duration_min", t), F32(1))
+    done = attacker & (cells.partner >= 0) & ~(hitting & ~ends)
+    cells.partner[...] = xp.where(done, -1, cells.partner)
 
 
 def _target_score(xp: Any, cells: Any, spec: Any, live_only: bool = True) -> Any:
@@ -496,9 +576,11 @@ def cell_exchange(
     :class:`CellDeposit` (sparse: added into the solver's terms where cells are).
 
     BioFVM's cell model: a live cell adds f (S T V_c + E) / V_vox to the source and
-    (f S + U) V_c / V_vox to the uptake of its voxel, with f the ``secretion.<field>``
-    factor of its rules (1 without); a dead one adds the same with its type's
-    ``dead_secretion`` (and f = 1), or nothing.
+    (f S + U) V_c / V_vox to the uptake of its voxel, with S its rate after the rules on
+    ``secretion_rate.<field>`` and f the ``secretion.<field>`` factor of its rules (1
+    without); a dead one adds the same with its type's ``dead_secretion`` (and f = 1), or
+    nothing, except that a dead cell of a type with rules on ``secretion_rate.<field>`` for
+    dead cells secretes at the rate they give, toward the type's live target.
     """
     xp, cells = organ.xp, organ.cells
     fields = [f for f in {**types.secretion, **types.dead_secretion} if f in organ.fields.values]
@@ -514,15 +596,19 @@ def cell_exchange(
     zero = xp.zeros(cells.n, dtype=xp.float32)
     for field in fields:
         s, target, u, e = _exchange_of(types.secretion.get(field), t, zero)
+        s = behave(f"secretion_rate.{field}", s)
         factor = behave(f"secretion.{field}", xp.ones(cells.n, dtype=xp.float32))
         s, e = s * factor, e * factor
-        if field in types.dead_secretion:
-            dead = _exchange_of(types.dead_secretion[field], t, zero)
-            s, target, u, e = (
-                xp.where(live, a, b) for a, b in zip((s, target, u, e), dead, strict=True)
-            )
-        elif field in types.secretion:
-            s, u, e = (xp.where(live, a, F32(0)) for a in (s, u, e))
+        dead_s, dead_target, dead_u, dead_e = _exchange_of(types.dead_secretion.get(field), t, zero)
+        ruled = types.dead_rules.get(f"secretion_rate.{field}")
+        if ruled is not None:  # dead cells of these types secrete as their rules say
+            follows = ruled[t]
+            dead_s = xp.where(follows, s, dead_s)
+            dead_target = xp.where(follows, target, dead_target)
+        s, target, u, e = (
+            xp.where(live, a, b)
+            for a, b in zip((s, target, u, e), (dead_s, dead_target, dead_u, dead_e), strict=True)
+        )
         columns.append((s * target * volume + e) * inv_vox)
         columns.append((s + u) * volume * inv_vox)
     values = xp.stack(columns, axis=1).astype(xp.float32)

@@ -9,12 +9,21 @@ A *signal* is written as
 - ``contact.<type>``: the number of live cells of a type touching the cell;
 - ``time``: the simulated time (min since day 0), ``volume``: the cell's volume (um^3, from
   its volume model) and ``attribute.<name>``: the cell's value of one of its type's
-  attributes (PhysiCell's ``time``, ``volume`` and ``custom:<name>``), for rules only.
+  attributes (PhysiCell's ``time``, ``volume`` and ``custom:<name>``), for rules only;
+- ``dead``, ``apoptotic``, ``necrotic``: 1 for a cell in that state, else 0; ``damage``: the
+  damage the cell has taken (attacks and its damage rate, less repair); ``damage_delivered``:
+  the damage it has dealt by attacks; ``attacking``: 1 while it attacks a cell (PhysiCell's
+  signals of those names), for rules only.
 
 A *behaviour* is ``cycle``, ``apoptosis``, ``necrosis`` (rates, 1/min; necrosis after its
 oxygen ramp), ``transition.<type>`` (a rate, 1/min), ``secretion.<field>`` (a factor on the
-type's secretion, 1 before rules), ``migration_speed`` (um/min), ``migration_persistence``
-(min) or ``migration_bias`` (0 to 1, the chemotactic bias).
+type's secretion, 1 before rules), ``secretion_rate.<field>`` (the secretion rate itself,
+1/min, PhysiCell's "<substrate> secretion"), ``migration_speed`` (um/min),
+``migration_persistence`` (min), ``migration_bias`` (0 to 1, the chemotactic bias),
+``damage_rate`` and ``damage_repair_rate`` (1/min) or ``attack.<type>`` (the rate of starting
+an attack on a cell of the type, 1/min, :class:`~tissue.config.cells.DamageAttack`).
+Behaviours in :data:`HELD` are set per cell once a phenotype step and held until the next, as
+PhysiCell's phenotype is (the mechanics steps between read them).
 
 Every module that reads these names goes through :func:`parse_signal` and
 :func:`parse_behaviour`, so the syntax lives here only.
@@ -34,13 +43,24 @@ MIGRATION = {
     "migration_persistence": "persistence_min",
     "migration_bias": "chemotaxis_bias",
 }
-SignalKind = Literal["field", "blood", "contact", "time", "volume", "attribute"]
-CELL_SIGNALS = ("time", "volume", "attribute")  # read per cell: in rules only
-RESERVED_SIGNALS = ("time", "volume")  # signal names no field may take
-BEHAVIOUR_KINDS = ("cycle", "apoptosis", "necrosis", "transition", "secretion", *MIGRATION)
+STATE_SIGNALS = ("dead", "apoptotic", "necrotic")  # 1 for a cell in the state, else 0
+DAMAGE_SIGNALS = ("damage", "damage_delivered", "attacking")
+SignalKind = Literal[
+    "field", "blood", "contact", "time", "volume", "attribute", "dead", "apoptotic", "necrotic",
+    "damage", "damage_delivered", "attacking",
+]  # fmt: skip
+RESERVED_SIGNALS = ("time", "volume", *STATE_SIGNALS, *DAMAGE_SIGNALS)  # no field takes these
+CELL_SIGNALS = (*RESERVED_SIGNALS, "attribute")  # read per cell: in rules only
+HELD = (*MIGRATION, "attack")  # behaviour kinds set once a phenotype step and held per cell
+TARGETED = ("transition", "secretion", "secretion_rate", "attack")  # kinds with a .target
+BEHAVIOUR_KINDS = (
+    "cycle", "apoptosis", "necrosis", "damage_rate", "damage_repair_rate", *MIGRATION,
+    *TARGETED,
+)  # fmt: skip
 BEHAVIOURS_ALLOWED = (
-    "cycle, apoptosis, necrosis, transition.<type>, secretion.<field>, migration_speed, "
-    "migration_persistence, migration_bias"
+    "cycle, apoptosis, necrosis, transition.<type>, secretion.<field>, "
+    "secretion_rate.<field>, migration_speed, migration_persistence, migration_bias, "
+    "damage_rate, damage_repair_rate, attack.<type>"
 )
 
 
@@ -49,10 +69,10 @@ class Signal:
     """A parsed signal name.
 
     Attributes:
-        text: the name as written. kind: ``field``, ``blood``, ``contact``, ``time``,
-            ``volume`` or ``attribute``.
+        text: the name as written. kind: ``field``, ``blood``, ``contact``, ``attribute``
+            or one of :data:`RESERVED_SIGNALS` (then the text itself).
         name: the field, the systemic species, the cell type or the attribute (empty for
-            time and volume).
+            the reserved signals).
     """
 
     text: str
@@ -85,7 +105,7 @@ class Behaviour:
 def parse_behaviour(text: str) -> Behaviour:
     """The kind and target of a behaviour name."""
     kind, _, target = text.partition(".")
-    if kind in ("transition", "secretion") and target:
+    if kind in TARGETED and target:
         return Behaviour(text, kind, target)
     return Behaviour(text, text, "")
 
@@ -99,8 +119,8 @@ def signal_problem(
 ) -> str | None:
     """Why ``text`` names nothing among the given fields, systemic species and cell types,
     or None when it names one. ``attributes``: those of the cell type of a rule, whose
-    per-cell signals (``time``, ``volume``, ``attribute.<name>``) are allowed; None where
-    a signal is read for a voxel or the body, not a cell."""
+    per-cell signals (:data:`CELL_SIGNALS`) are allowed; None where a signal is read for a
+    voxel or the body, not a cell."""
     signal = parse_signal(text)
     if signal.kind in CELL_SIGNALS:
         if attributes is None:
@@ -134,9 +154,10 @@ def behaviour_problem(text: str, fields: list[str], cell_types: list[str]) -> st
     """Why ``text`` is not a behaviour of these fields and cell types, or None."""
     behaviour = parse_behaviour(text)
     ok = (
-        behaviour.kind in ("cycle", "apoptosis", "necrosis", *MIGRATION)
-        or (behaviour.kind == "transition" and behaviour.target in cell_types)
-        or (behaviour.kind == "secretion" and behaviour.target in fields)
+        behaviour.kind in ("cycle", "apoptosis", "necrosis", "damage_rate", "damage_repair_rate")
+        or behaviour.kind in MIGRATION
+        or (behaviour.kind in ("transition", "attack") and behaviour.target in cell_types)
+        or (behaviour.kind in ("secretion", "secretion_rate") and behaviour.target in fields)
     )
     return None if ok else f"'{text}': allowed: {BEHAVIOURS_ALLOWED}"
 
@@ -155,6 +176,14 @@ def base_value(cell_type: Any, behaviour: str) -> float:
         return float(cell_type.transitions.get(parsed.target, 0.0))
     if parsed.kind in MIGRATION:
         return float(getattr(cell_type, MIGRATION[parsed.kind]))
+    if parsed.kind in ("damage_rate", "damage_repair_rate"):
+        return float(getattr(cell_type, f"{parsed.kind}_per_min"))
+    if parsed.kind == "secretion_rate":
+        exchange = cell_type.secretion.get(parsed.target)
+        return float(exchange.secretion_rate_per_min) if exchange is not None else 0.0
+    if parsed.kind == "attack":
+        attack = cell_type.damage_attack
+        return float(attack.rates_per_min.get(parsed.target, 0.0)) if attack is not None else 0.0
     return 1.0
 
 

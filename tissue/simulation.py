@@ -45,6 +45,7 @@ from tissue.rng import CellRandom
 from tissue.rules import (
     attack_step,
     cell_exchange,
+    damage_attack_step,
     move_cells,
     phenotype_step,
     update_motility,
@@ -129,6 +130,7 @@ class Simulation:
                 dt = sched.mechanics * sched.base_min
                 for organ in self.organs.values():
                     still = attack_step(organ, self.types, self.rng, k, dt)
+                    damage_attack_step(organ, self.types, self.rng, k, dt)
                     update_motility(organ, self.types, self.rng, k, dt, body.factor, still)
                     move_cells(organ, self.types, dt)
             if k % sched.phenotype == 0:

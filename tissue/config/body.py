@@ -65,11 +65,14 @@ class Rule(Model):
     ``as_signal = "rises"`` and half_max^n / (half_max^n + s^n) when it ``"falls"``; rules
     on one behaviour apply in the order written.
 
-    behaviour: ``cycle`` or ``apoptosis`` (rates, 1/min), ``transition.<type>`` (rate,
-    1/min) or ``secretion.<field>`` (a factor on the type's secretion of the field, 1 before
-    rules). signal: a field of the cell's organ (its value at the cell's voxel),
-    ``blood.<species>`` (a systemic concentration) or ``contact.<type>`` (the number of live
-    cells of that type touching the cell: centres closer than the adhesion range).
+    behaviour and signal: the names of :mod:`tissue.signals` (rates in 1/min, secretion
+    factors or rates, motility, damage, attack rates; a field at the cell's voxel,
+    ``blood.<species>``, ``contact.<type>``: the live cells of that type touching the cell,
+    and the per-cell signals such as ``volume``, ``damage`` or ``apoptotic``).
+    Dead cells: a rule acts on them only with ``applies_to_dead`` (PhysiCell's last column);
+    on a dead cell the others read no signal. A dead cell's secretion follows the rules on
+    ``secretion_rate.<field>`` of its type when one of them applies to dead cells (from the
+    type's live rate, as in PhysiCell), else its ``dead_secretion``.
     """
 
     cell_type: str
@@ -79,6 +82,7 @@ class Rule(Model):
     half_max: Positive
     hill_coefficient: Positive = 1.0
     as_signal: Literal["rises", "falls"] = "rises"
+    applies_to_dead: bool = False
 
 
 class BlockSignal(Model):

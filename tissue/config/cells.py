@@ -145,6 +145,31 @@ class Attack(Model):
         return self
 
 
+class DamageAttack(Model):
+    """PhysiCell 1.14's attack (its standard cell-cell interactions), checked every mechanics
+    step: damage dealt while attached, death left to the target's rules on ``damage``.
+
+    A live attacker that attacks no cell may start on a live cell touching it (centres closer
+    than the sum of their adhesion reaches) of a type T it attacks: PhysiCell draws each such
+    neighbour in turn with probability p = r_T i dt (r_T: ``rates_per_min[T]`` or the rules'
+    ``attack.<T>``; i: the target type's ``immunogenicity`` to the attacker's type, 1 by
+    default). tissue picks one of the k candidates uniformly and starts with probability
+    1 - (1 - min(p, 1))^k for the picked one's p: the same law when the candidates' p are
+    equal. While attacking, the attacker deals ``damage_rate_per_min`` dt damage to its live
+    target each step (the first step included) and adds it to its own damage delivered; the
+    attack ends with probability min(dt / ``duration_min``, 1) a step (PhysiCell's: its mean
+    length is ``duration_min``, and at least one step), or when the target is dead or gone.
+    Attackers keep migrating; ``spring_per_min`` pulls an attacking pair together as for
+    :class:`Attack` (PhysiCell's spring between attached cells, there from the step after the
+    start, here from the step of it). Defaults: PhysiCell 1.14.2's cell defaults.
+    """
+
+    rates_per_min: dict[str, NonNegative] = {}
+    damage_rate_per_min: NonNegative = 1.0
+    duration_min: Positive = 0.1
+    spring_per_min: NonNegative = 0.0
+
+
 class ApoptoticVolume(Model):
     """PhysiCell's volume loss of an apoptotic cell (its standard apoptosis model): the fluid
     (``fluid_fraction`` of the volume) drains at ``fluid_change_rate_per_min`` and the
@@ -232,6 +257,12 @@ class CellTypeConfig(Model):
     Transitions: a live cell becomes type T at ``transitions[T]`` per minute (before rules).
     Intravasation: a live cell within ``intravasation_distance_um`` of a voxel of
     ``intravasation_label`` enters the blood at ``intravasation_rate_per_min``.
+    Attack: ``attack`` (PhysiCell's cancer-immune sample: attach, then kill) or
+    ``damage_attack`` (PhysiCell 1.14's: damage, see :class:`DamageAttack`), not both;
+    ``immunogenicity`` scales a damage attack on this type by the attacker's type (1 for a
+    type not listed).
+    Damage: each phenotype step of dt, damage -> (damage + ``damage_rate_per_min`` dt) /
+    (1 + ``damage_repair_rate_per_min`` dt) (PhysiCell's step), besides the attacks' damage.
     """
 
     radius_um: Positive = 8.4
@@ -267,6 +298,10 @@ class CellTypeConfig(Model):
     intravasation_label: str | None = None
     intravasation_distance_um: NonNegative = 10.0
     attack: Attack | None = None
+    damage_attack: DamageAttack | None = None
+    immunogenicity: dict[str, NonNegative] = {}
+    damage_rate_per_min: NonNegative = 0.0
+    damage_repair_rate_per_min: NonNegative = 0.0
 
     @model_validator(mode="after")
     def check_ranges(self) -> Self:
@@ -289,6 +324,11 @@ class CellTypeConfig(Model):
             not self.cycle_phases or any(phase.divides for phase in self.cycle_phases),
             "cycle_phases",
             "one phase at least divides (divides = true)",
+        )
+        require(
+            self.attack is None or self.damage_attack is None,
+            "damage_attack",
+            "a type attacks one way: attack (attach and kill) or damage_attack, not both",
         )
         require(
             self.intravasation_rate_per_min == 0 or self.intravasation_label is not None,

@@ -18,6 +18,7 @@ from tissue.signals import (
     RESERVED_SIGNALS,
     base_value,
     behaviour_problem,
+    parse_behaviour,
     parse_signal,
     signal_problem,
 )
@@ -133,6 +134,18 @@ def check_references(scenario: ValidatedScenario) -> None:
                 f"{key}.dead_secretion.{fname}",
                 f"unknown field; fields: {', '.join(scenario.fields) or '(none)'}",
             )
+        type_list = ", ".join(scenario.cell_types)
+        attacks = ctype.damage_attack.rates_per_min if ctype.damage_attack else {}
+        for what, names in (
+            ("damage_attack.rates_per_min", attacks),
+            ("immunogenicity", ctype.immunogenicity),
+        ):
+            for other in names:
+                need(
+                    other in scenario.cell_types,
+                    f"{key}.{what}.{other}",
+                    f"unknown cell type; types: {type_list}",
+                )
         for behaviour in ctype.scale_by:
             problem = behaviour_problem(behaviour, list(scenario.fields), list(scenario.cell_types))
             need(problem is None, f"{key}.scale_by", str(problem))
@@ -276,6 +289,21 @@ def _check_body(scenario: ValidatedScenario, need: Need, labels: dict[str, dict[
         attributes = list(types[rule.cell_type].attributes) if rule.cell_type in types else []
         problem = _signal_problem(scenario, rule.signal, attributes)
         need(problem is None, f"{key}.signal", str(problem))
+        parsed = parse_behaviour(rule.behaviour)
+        owner = types.get(rule.cell_type)
+        if owner is not None and parsed.kind == "attack":
+            need(
+                owner.damage_attack is not None,
+                f"{key}.behaviour",
+                f"'{rule.cell_type}' has no damage_attack for attack rules to move",
+            )
+        if owner is not None and parsed.kind == "secretion_rate":
+            need(
+                parsed.target in owner.secretion,
+                f"{key}.behaviour",
+                f"'{rule.cell_type}' has no secretion.{parsed.target} (its target) for the "
+                "rule to move the rate of",
+            )
         rises = rule.to_value >= base_value(types[rule.cell_type], rule.behaviour)
         first = saturation.setdefault(
             (rule.cell_type, rule.behaviour, rises), (rname, rule.to_value)

@@ -434,7 +434,7 @@ def choose_targets_numpy(
     u: np.ndarray,
     grid: CellGrid,
     max_distance: np.float32,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One target for each free attacker: of the cells j != i with score > 0, touching it
     (:func:`contact_pairs` with ``reach``), at most ``max_distance`` um away and in the same
     search ``box``, the one of rank min(floor(u n), n - 1) in id order among its n.
@@ -446,19 +446,21 @@ def choose_targets_numpy(
         u: (N,) float32 uniforms in (0, 1). grid: the cell grid of ``positions``.
 
     Returns:
-        (N,) int64 row of each attacker's target (-1: none) and (N,) float32 its distance
-        (um, 0 where none).
+        (N,) int64 row of each attacker's target (-1: none), (N,) float32 its distance
+        (um, 0 where none) and (N,) float32 the number of cells it chose among (0 where
+        none).
     """
     n = positions.shape[0]
     chosen = np.full(n, -1, dtype=np.int64)
     distance = np.zeros(n, dtype=np.float32)
+    options = np.zeros(n, dtype=np.float32)
     i, j = contact_pairs(np, positions, reach, grid, np.nonzero(free)[0].astype(np.int64))
     gap = positions[j] - positions[i]
     d = np.sqrt((gap * gap).sum(axis=1))
     usable = (score[j] > 0) & (d <= max_distance) & (box[i] == box[j])
     i, j, d = i[usable], j[usable], d[usable]
     if i.shape[0] == 0:
-        return chosen, distance
+        return chosen, distance, options
     order = np.lexsort(np.stack([ids[j], i]))
     i, j, d = i[order], j[order], d[order]
     attackers, start = np.unique(i, return_index=True)
@@ -467,7 +469,8 @@ def choose_targets_numpy(
     pick = start + np.minimum(rank, n_options - 1)
     chosen[attackers] = j[pick]
     distance[attackers] = d[pick]
-    return chosen, distance
+    options[attackers] = n_options
+    return chosen, distance, options
 
 
 def _check_cell_arguments(positions: Any, grid: CellGrid, **columns: Any) -> None:
@@ -501,7 +504,7 @@ def choose_targets_cuda(
     u: Any,
     grid: CellGrid,
     max_distance: np.float32,
-) -> tuple[Any, Any]:
+) -> tuple[Any, Any, Any]:
     """CUDA twin of :func:`choose_targets_numpy` (gpu_kernels/cells.cu): one thread per
     cell, stepping through its candidates in id order; nothing read back to the host."""
     import cupy
@@ -512,19 +515,20 @@ def choose_targets_cuda(
     _check_cell_arguments(positions, grid, reach=reach, score=score, box=box, ids=ids, u=u)
     chosen = cupy.empty(n, dtype=cupy.int64)
     distance = cupy.empty(n, dtype=cupy.float32)
+    options = cupy.empty(n, dtype=cupy.float32)
     bz, by, bx = grid.shape_zyx
     launch_1d(
         "cells.cu",
         "choose_targets",
         n,
         (positions, reach, score, box, ids, free.astype(cupy.uint8), u, grid.cell_bin,
-         grid.order, grid.bin_start, chosen, distance, np.int32(n), np.int32(bz),
+         grid.order, grid.bin_start, chosen, distance, options, np.int32(n), np.int32(bz),
          np.int32(by), np.int32(bx), np.float32(max_distance)),
     )  # fmt: skip
-    return chosen, distance
+    return chosen, distance, options
 
 
-def choose_targets(*args: Any) -> tuple[Any, Any]:
+def choose_targets(*args: Any) -> tuple[Any, Any, Any]:
     """Dispatch to the NumPy or CUDA target choice by the arrays' backend."""
     return (choose_targets_cuda if on_device(args[0]) else choose_targets_numpy)(*args)
 

@@ -1,0 +1,290 @@
+"""PhysiCell 1.14's damage and its attack: damage at a rate with repair (PhysiCell's step),
+attacks started per touching candidate, damage dealt while attached, attacks that end at
+PhysiCell's per-step probability or with the target, rules that read damage and move attack
+rates, and rules on dead cells (debris secretion). Statistical checks use 1,000 independent
+pairs and a 5-sigma binomial tolerance."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.conftest import box_scenario
+from tests.test_checkpoint import assert_same_state
+from tissue.behaviours import Behaviours
+from tissue.cells import APOPTOTIC, LIVE
+from tissue.config import scenario_from_dict
+from tissue.errors import InputError
+from tissue.organ import Contacts
+from tissue.rules import cell_exchange
+from tissue.simulation import Simulation
+
+SIDE = 10  # groups on a SIDE^3 lattice, 100 um apart
+DT = 0.1  # mechanics step (min)
+STILL = {"repulsion_um_per_min": 0.0, "adhesion_um_per_min": 0.0}
+
+
+def lattice() -> list[tuple[float, float, float]]:
+    return [(50.0 + 100 * i, 50.0 + 100 * j, 50.0 + 100 * k)
+            for i in range(SIDE) for j in range(SIDE) for k in range(SIDE)]  # fmt: skip
+
+
+def groups(
+    targets_at: tuple[float, ...] = (12.0,),
+    attackers_at: tuple[float, ...] = (0.0,),
+    attack: dict[str, Any] | None = None,
+    tumour: dict[str, Any] | None = None,
+    tcell: dict[str, Any] | None = None,
+    **extra: Any,
+) -> Simulation:
+    """SIDE^3 isolated groups: tumour cells and T cells at the given x offsets from each
+    lattice point (12 um apart touch: the reaches are 10.5 um each); no forces, no motion."""
+    spec = {"rates_per_min": {"tumour": 3.0}, "damage_rate_per_min": 1.0,
+            "duration_min": 1e6, **(attack or {})}  # fmt: skip
+    data = box_scenario(
+        organs={"box": {"shape": [20, 20, 20], "spacing_um": 50.0}},
+        cell_types={
+            "tumour": {**STILL, **(tumour or {})},
+            "tcell": {**STILL, "damage_attack": spec, **(tcell or {})},
+        },
+        initial_cells=[
+            {"kind": "list", "organ": "box", "type": kind,
+             "positions_um": [[x + dx, y, z] for x, y, z in lattice() for dx in offsets]}
+            for kind, offsets in (("tumour", targets_at), ("tcell", attackers_at))
+        ],
+        **extra,
+    )  # fmt: skip
+    return Simulation(scenario_from_dict(data, "damage"), backend="cpu", seed=11)
+
+
+def of_type(sim: Simulation, name: str, column: str) -> np.ndarray:
+    cells = sim.organs["box"].cells
+    return getattr(cells, column)[cells.type == sim.types.names.index(name)]
+
+
+def binomial_ok(observed: float, p: float, n: int = SIDE**3) -> bool:
+    return abs(observed - p) <= 5 * math.sqrt(max(p * (1 - p), 1e-4) / n)
+
+
+@pytest.mark.parametrize(
+    ("targets_at", "immunogenicity", "expected"),
+    [((12.0,), 1.0, 0.3), ((12.0, -12.0), 1.0, 1 - 0.7**2), ((12.0,), 0.5, 0.15)],
+)
+def test_an_attack_starts_with_physicells_probability(
+    targets_at: tuple[float, ...], immunogenicity: float, expected: float
+) -> None:
+    """PhysiCell draws each touching candidate with p = rate x immunogenicity x dt (0.3
+    here): one step starts an attack with probability 1 - (1 - p)^k for k candidates."""
+    sim = groups(targets_at, tumour={"immunogenicity": {"tcell": immunogenicity}})
+    sim.step(1)
+    started = float((of_type(sim, "tcell", "partner") >= 0).mean())
+    assert binomial_ok(started, expected)
+
+
+def test_an_attacker_deals_damage_each_step_and_targets_sum_their_attackers() -> None:
+    """Attacks that start at once (p = 1) and do not end: after m steps each target has
+    taken m x damage_rate x dt from each of its two attackers, and each attacker has
+    delivered its share; attackers touch no other target (groups 100 um apart)."""
+    sim = groups(attackers_at=(0.0, 24.0), attack={"rates_per_min": {"tumour": 50.0},
+                                                   "damage_rate_per_min": 2.0})  # fmt: skip
+    steps = 37
+    sim.step(steps)
+    per_attacker = 2.0 * DT * steps
+    assert (of_type(sim, "tcell", "partner") >= 0).all()
+    np.testing.assert_allclose(of_type(sim, "tcell", "damage_delivered"), per_attacker, rtol=1e-5)
+    np.testing.assert_allclose(of_type(sim, "tumour", "damage"), 2 * per_attacker, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("duration", "p_end"), [(2.0, 0.05), (0.05, 1.0)])
+def test_an_attack_ends_with_physicells_per_step_probability(duration: float, p_end: float) -> None:
+    """An attack ends with probability min(dt / duration, 1) each step, its first included
+    (so one shorter than a step lasts exactly one step, as in PhysiCell)."""
+    sim = groups(attack={"rates_per_min": {"tumour": 50.0}, "duration_min": duration})
+    sim.step(1)
+    ended = float((of_type(sim, "tcell", "partner") < 0).mean())
+    assert binomial_ok(ended, p_end)
+    assert (of_type(sim, "tcell", "damage_delivered") > 0).all()  # each dealt its step
+
+
+def test_a_dead_target_is_let_go_and_takes_no_more_damage() -> None:
+    """Targets die at the first phenotype step (tick 0, after the attack started): at the
+    next mechanics step the attackers let go, deal nothing, and start on no dead cell."""
+    sim = groups(attack={"rates_per_min": {"tumour": 50.0}},
+                 tumour={"apoptosis_rate_per_min": 100.0})  # fmt: skip
+    sim.step(1)
+    assert (of_type(sim, "tumour", "state") == APOPTOTIC).all()
+    assert (of_type(sim, "tcell", "partner") >= 0).all()
+    sim.step(5)
+    assert (of_type(sim, "tcell", "partner") < 0).all()
+    np.testing.assert_allclose(of_type(sim, "tcell", "damage_delivered"), DT, rtol=1e-6)
+
+
+def test_attackers_keep_migrating_while_attached() -> None:
+    """Unlike the cancer-immune attack, a damage attacker moves at its speed while attached
+    (PhysiCell's standard attack holds no cell still): each step by speed x dt."""
+    sim = groups(attack={"rates_per_min": {"tumour": 50.0}},
+                 tcell={"speed_um_per_min": 1.0, "persistence_min": 0.01})  # fmt: skip
+    sim.step(2)
+    for _ in range(5):
+        start = of_type(sim, "tcell", "position_um").copy()
+        sim.step(1)
+        assert (of_type(sim, "tcell", "partner") >= 0).all()
+        moved = np.linalg.norm(of_type(sim, "tcell", "position_um") - start, axis=1)
+        np.testing.assert_allclose(moved, DT * 1.0, rtol=1e-3)
+
+
+def test_damage_accumulates_and_is_repaired_by_physicells_step() -> None:
+    """damage -> (damage + r dt) / (1 + k dt) each phenotype step: after n steps
+    D = (r / k) (1 - (1 + k dt)^-n) (at dt = 6 min this is far from the ODE's
+    (r / k)(1 - e^(-k t)), which a wrong model would give)."""
+    r, k, dt_p = 1.0, 0.1, 6.0
+    sim = groups(attackers_at=(), tumour={"damage_rate_per_min": r,
+                                          "damage_repair_rate_per_min": k})  # fmt: skip
+    sim.step(3 * 60)  # ticks of 0.1 min: 3 phenotype steps
+    expected = r / k * (1 - (1 + k * dt_p) ** -3)
+    np.testing.assert_allclose(of_type(sim, "tumour", "damage"), expected, rtol=1e-5)
+    assert abs(expected - r / k * (1 - math.exp(-k * 18.0))) > 0.5
+
+
+def test_a_damage_rule_kills_after_the_damage_it_reads() -> None:
+    """Damage at 1/min and apoptosis to 1000/min past 30 damage (Hill 100): the rule reads
+    the damage before the step adds to it (PhysiCell's order), so the cells live through
+    the step at 24 min (damage 24 read) and die at the step at 30 min (damage 30)."""
+    rule = {"cell_type": "tumour", "behaviour": "apoptosis", "signal": "damage",
+            "to_value": 1000.0, "half_max": 30.0, "hill_coefficient": 100.0}  # fmt: skip
+    sim = groups(attackers_at=(), tumour={"damage_rate_per_min": 1.0}, rules={"die": rule})
+    sim.step(25 * 10)  # steps at 0, 6, ..., 24 min
+    assert (of_type(sim, "tumour", "state") == LIVE).all()
+    sim.step(6 * 10)  # the step at 30 min
+    assert (of_type(sim, "tumour", "state") == APOPTOTIC).all()
+
+
+def test_a_rule_moves_the_attack_rate_held_between_phenotype_steps() -> None:
+    """A rate of 0 raised by the time (Hill 50 about 60 min) to 50/min: no attack before
+    about 50 min, every attacker at one after the phenotype step at 72 min sets it."""
+    rule = {"cell_type": "tcell", "behaviour": "attack.tumour", "signal": "time",
+            "to_value": 50.0, "half_max": 60.0, "hill_coefficient": 50.0}  # fmt: skip
+    sim = groups(attack={"rates_per_min": {"tumour": 0.0}}, rules={"arm": rule})
+    sim.step(48 * 10)
+    assert (of_type(sim, "tcell", "partner") < 0).all()
+    sim.step(25 * 10)
+    assert (of_type(sim, "tcell", "partner") >= 0).all()
+
+
+def debris_exchange(applies_to_dead: bool) -> tuple[Simulation, np.ndarray]:
+    """Tumour cells that die at the first step, with a debris rule on apoptotic cells; the
+    per-voxel debris source (1/min x units) of their exchange after it."""
+    rule = {"cell_type": "tumour", "behaviour": "secretion_rate.debris", "signal": "apoptotic",
+            "to_value": 2.0, "half_max": 0.5, "hill_coefficient": 10.0,
+            "applies_to_dead": applies_to_dead}  # fmt: skip
+    sim = groups(
+        attackers_at=(),
+        tumour={"apoptosis_rate_per_min": 100.0,
+                "secretion": {"debris": {"secretion_target": 1.0}},
+                "dead_secretion": {"debris": {"uptake_rate_per_min": 0.5}}},
+        fields={"debris": {"diffusion_um2_per_min": 100.0}},
+        rules={"debris": rule},
+    )  # fmt: skip
+    sim.step(1)
+    organ = sim.organs["box"]
+    behave = Behaviours(sim.scenario, sim.types).bind(organ, sim.body, Contacts(organ, sim.types))
+    source, uptake = cell_exchange(organ, sim.types, behave)
+    shape = organ.grid.shape_zyx
+    return sim, np.stack([source["debris"].dense(shape), uptake["debris"].dense(shape)])
+
+
+def test_rules_on_dead_cells_make_debris_and_the_others_do_not() -> None:
+    """An apoptotic cell secretes at the rate its dead-cell rule gives (2 x 1 / (1 +
+    0.5^10)), toward its live target 1, and takes up at its dead rate; without
+    ``applies_to_dead`` the rule reads no signal on it, and it only takes up."""
+    sim, (source, uptake) = debris_exchange(True)
+    assert (of_type(sim, "tumour", "state") == APOPTOTIC).all()
+    organ = sim.organs["box"]
+    volume = 4.0 / 3.0 * math.pi * 8.4**3 / organ.grid.voxel_volume_um3
+    rate = 2.0 / (1.0 + 0.5**10)
+    occupied = source > 0
+    assert occupied.sum() == SIDE**3  # one cell per voxel
+    np.testing.assert_allclose(source[occupied], rate * 1.0 * volume, rtol=1e-5)
+    np.testing.assert_allclose(uptake[occupied], (rate + 0.5) * volume, rtol=1e-5)
+    _, (source, uptake) = debris_exchange(False)
+    assert not source.any()
+    np.testing.assert_allclose(uptake[uptake > 0], 0.5 * volume, rtol=1e-5)
+    assert (uptake > 0).sum() == SIDE**3
+
+
+def test_state_and_damage_signals_read_per_cell() -> None:
+    """``dead``, ``apoptotic``, ``necrotic``, ``damage`` and ``attacking`` as rules read
+    them, through a rule whose Hill term is the signal itself (h = 1, n = 1: s / (1 + s))."""
+    sim = groups(attack={"rates_per_min": {"tumour": 50.0}, "damage_rate_per_min": 3.0})
+    sim.step(1)
+    organ = sim.organs["box"]
+    cells = organ.cells
+    expectations = {"dead": 0.0, "apoptotic": 0.0, "necrotic": 0.0,
+                    "attacking": (cells.partner >= 0) * 1.0, "damage": cells.damage,
+                    "damage_delivered": cells.damage_delivered}  # fmt: skip
+    for signal, expected in expectations.items():
+        rules = {"r": {"cell_type": "tumour", "behaviour": "cycle", "signal": signal,
+                       "to_value": 1.0, "half_max": 1.0}}  # fmt: skip
+        scenario = scenario_from_dict({**sim.scenario.model_dump(), "rules": rules}, "x")
+        behave = Behaviours(scenario, sim.types).bind(organ, sim.body, Contacts(organ, sim.types))
+        got = behave("cycle", np.zeros(cells.n, dtype=np.float32))
+        s = np.broadcast_to(np.asarray(expected, dtype=np.float32), got.shape)
+        tumour = cells.type == 0
+        np.testing.assert_allclose(got[tumour], (s / (1 + s))[tumour], rtol=1e-6, atol=1e-7)
+    assert (cells.damage[cells.type == 0] > 0).all()
+
+
+def test_same_seed_and_restart_are_bit_identical(tmp_path: Path) -> None:
+    def run() -> Simulation:
+        return groups(targets_at=(12.0, -12.0), attack={"duration_min": 1.0},
+                      tumour={"damage_repair_rate_per_min": 0.05})  # fmt: skip
+
+    straight = run()
+    straight.step(180)
+    again = run()
+    again.step(180)
+    assert_same_state(straight.state(), again.state())
+    first = run()
+    first.step(90)
+    path = tmp_path / "checkpoint.h5"
+    first.save_checkpoint(path, target_days=1.0)
+    restored = Simulation.from_checkpoint(path, backend="cpu")
+    restored.step(90)
+    assert_same_state(straight.state(), restored.state())
+    assert (of_type(straight, "tumour", "damage") > 0).any()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"rules": {"r": {"cell_type": "tumour", "behaviour": "attack.tcell", "signal": "time",
+                          "to_value": 1.0, "half_max": 1.0}}}, "has no damage_attack"),
+        ({"rules": {"r": {"cell_type": "tumour", "behaviour": "secretion_rate.o2",
+                          "signal": "time", "to_value": 1.0, "half_max": 1.0}}},
+         "has no secretion.o2"),
+        ({"fields": {"damage": {"diffusion_um2_per_min": 1.0}}}, "names a rule signal"),
+    ],
+)  # fmt: skip
+def test_rules_and_fields_that_cannot_work_are_refused(
+    change: dict[str, Any], message: str
+) -> None:
+    data = box_scenario(
+        cell_types={"tumour": {}, "tcell": {"damage_attack": {"rates_per_min": {"tumour": 1.0}}}},
+        fields={"o2": {"diffusion_um2_per_min": 1.0}},
+    )
+    data.update(change)
+    with pytest.raises(InputError, match=message):
+        scenario_from_dict(data, "bad")
+
+
+def test_a_type_attacks_one_way_and_names_known_types() -> None:
+    both = {"attack": {"targets": ["tumour"]}, "damage_attack": {}}
+    with pytest.raises(InputError, match="not both"):
+        scenario_from_dict(box_scenario(cell_types={"tumour": {}, "t": both}), "bad")
+    unknown = {"damage_attack": {"rates_per_min": {"nobody": 1.0}}}
+    with pytest.raises(InputError, match="unknown cell type"):
+        scenario_from_dict(box_scenario(cell_types={"tumour": {}, "t": unknown}), "bad")
