@@ -51,11 +51,11 @@ def groups(
             "tumour": {**STILL, **(tumour or {})},
             "tcell": {**STILL, "damage_attack": spec, **(tcell or {})},
         },
-        initial_cells=[
+        initial_cells=extra.pop("initial_cells", [
             {"kind": "list", "organ": "box", "type": kind,
              "positions_um": [[x + dx, y, z] for x, y, z in lattice() for dx in offsets]}
             for kind, offsets in (("tumour", targets_at), ("tcell", attackers_at))
-        ],
+        ]),
         **extra,
     )  # fmt: skip
     return Simulation(scenario_from_dict(data, "damage"), backend="cpu", seed=11)
@@ -288,3 +288,75 @@ def test_a_type_attacks_one_way_and_names_known_types() -> None:
     unknown = {"damage_attack": {"rates_per_min": {"nobody": 1.0}}}
     with pytest.raises(InputError, match="unknown cell type"):
         scenario_from_dict(box_scenario(cell_types={"tumour": {}, "t": unknown}), "bad")
+
+
+def own(values: dict[str, list[float]], kind: str = "tumour") -> dict[str, Any]:
+    """A list placement of two cells 100 um apart with per-cell behaviour values."""
+    return {"kind": "list", "organ": "box", "type": kind,
+            "positions_um": [[100.0, 100.0, 100.0], [300.0, 300.0, 300.0]],
+            "behaviours": values}  # fmt: skip
+
+
+def test_a_cells_own_values_replace_its_types_and_pass_to_daughters() -> None:
+    """PhysiCell's cells.csv: the first cell dies at once (its apoptosis 1000/min), the
+    second keeps its type's 0; a cell with its own cycle rate divides, and its daughters
+    keep the rate (exponential growth), while its sister of the type's rate 0 never does."""
+    data = box_scenario(
+        organs={"box": {"shape": [8, 8, 8], "spacing_um": 50.0}},
+        time_steps={"diffusion_min": 6.0, "mechanics_min": 6.0, "phenotype_min": 6.0},
+        cell_types={"tumour": STILL, "grower": {**STILL, "radius_um": 2.0}},
+        initial_cells=[own({"apoptosis": [1000.0, math.nan]}),
+                       own({"cycle": [math.nan, 0.02]}, "grower")],
+    )  # fmt: skip
+    sim = Simulation(scenario_from_dict(data, "own"), backend="cpu", seed=5)
+    sim.step(1)
+    states = of_type(sim, "tumour", "state")
+    assert states.tolist() == [APOPTOTIC, LIVE]
+    sim.step(50)  # 300 min: the grower's lineage grows as e^(0.02 t) (~400)
+    growers = of_type(sim, "grower", "position_um")
+    assert growers.shape[0] > 100
+    lone = np.linalg.norm(growers - 100.0, axis=1) < 1.0
+    assert lone.sum() == 1  # the cell of the type's rate 0 is still alone at its place
+
+
+def test_own_attack_values_arm_a_type_whose_rate_is_zero() -> None:
+    """immune_function's T cells: their type attacks nothing, their cells.csv rows give
+    each its attack rate, damage rate and duration: those attack and deal their damage."""
+    n = SIDE**3
+    sim = groups(
+        attack={"rates_per_min": {"tumour": 0.0}},
+        initial_cells=[
+            {"kind": "list", "organ": "box", "type": "tumour",
+             "positions_um": [[x + 12.0, y, z] for x, y, z in lattice()]},
+            {"kind": "list", "organ": "box", "type": "tcell",
+             "positions_um": [list(p) for p in lattice()],
+             "behaviours": {"attack.tumour": [50.0] * (n // 2) + [math.nan] * (n - n // 2),
+                            "attack_damage_rate": [3.0] * n, "attack_duration": [1e6] * n}},
+        ],
+    )  # fmt: skip
+    sim.step(4)
+    attacking = of_type(sim, "tcell", "partner") >= 0
+    assert attacking[: n // 2].all()
+    assert not attacking[n // 2 :].any()
+    delivered = of_type(sim, "tcell", "damage_delivered")
+    np.testing.assert_allclose(delivered[: n // 2], 4 * 3.0 * DT, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("entry", "rules", "message"),
+    [
+        (own({"apoptosis": [1.0]}), {}, "1 values for 2 positions"),
+        (own({"apoptosis": [1.0, -1.0]}), {}, "values are >= 0"),
+        (own({"attack.tumour": [1.0, 1.0]}), {}, "has no damage_attack"),
+        (own({"apoptosis": [1.0, 1.0]}),
+         {"r": {"cell_type": "tumour", "behaviour": "apoptosis", "signal": "time",
+                "to_value": 1.0, "half_max": 1.0}}, "rules of 'tumour' move this behaviour"),
+        (own({"speed": [1.0, 1.0]}), {}, "allowed: cycle"),
+    ],
+)  # fmt: skip
+def test_own_values_that_cannot_act_are_refused(
+    entry: dict[str, Any], rules: dict[str, Any], message: str
+) -> None:
+    data = box_scenario(cell_types={"tumour": {}}, initial_cells=[entry], rules=rules)
+    with pytest.raises(InputError, match=message):
+        scenario_from_dict(data, "bad")

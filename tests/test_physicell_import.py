@@ -5,6 +5,7 @@ side-by-side harness has built PhysiCell (benchmarks/physicell/build, not in CI)
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import tomllib
@@ -18,6 +19,7 @@ from tissue.cli import main
 from tissue.config.scenario import scenario_from_dict
 from tissue.errors import InputError
 from tissue.io.physicell import UnsupportedModel, import_physicell
+from tissue.simulation import Simulation
 
 pytestmark = pytest.mark.filterwarnings("ignore:::pcdl")  # pandas deprecations in pcdl
 
@@ -107,8 +109,8 @@ def test_every_value_of_the_fixture_maps_to_its_scenario_key() -> None:
     # "oxygen decreases apoptosis to 0": the rate falls toward 0 as oxygen rises
     assert (hypoxia.signal, hypoxia.to_value, hypoxia.half_max) == ("oxygen", 0.0, 10.0)
     assert (hypoxia.hill_coefficient, hypoxia.as_signal) == (4.0, "rises")
-    # a secretion rate of 0.02 against the type's 0.1: tissue's factor 0.2
-    assert rules[("tumour", "secretion.chemokine")].to_value == pytest.approx(0.2)
+    # "oxygen decreases chemokine secretion to 0.02" (the type's rate is 0.1)
+    assert rules[("tumour", "secretion_rate.chemokine")].to_value == pytest.approx(0.02)
     assert rules[("immune", "transition.exhausted")].to_value == 0.001
     assert rules[("immune", "apoptosis")].to_value == 0.002
 
@@ -211,6 +213,80 @@ def test_time_volume_custom_data_and_motility_rules_map(tmp_path: Path) -> None:
         import_physicell(project_copy(tmp_path / "b", rules=("// immune cells",
                          "immune,custom:oncogene,increases,apoptosis,0.01,1,1,0")))  # fmt: skip
     assert "'oncogene' is not custom data of 'immune'" in raised.value.findings[0].reason
+
+
+ATTACK = (
+    """                <cell_transformations>
+                    <transformation_rates>
+                        <transformation_rate name="exhausted" units="1/min">0.0001</transf""",
+    """                <cell_interactions>
+                    <attack_rates>
+                        <attack_rate name="tumour" units="1/min">0.05</attack_rate>
+                        <attack_rate name="immune" units="1/min">0</attack_rate>
+                    </attack_rates>
+                    <attack_damage_rate units="1/min">2</attack_damage_rate>
+                    <attack_duration units="min">3</attack_duration>
+                </cell_interactions>
+                <mechanics>
+                    <attachment_elastic_constant units="1/min">0.04</attachment_elastic_constant>
+                </mechanics>
+                <cell_transformations>
+                    <transformation_rates>
+                        <transformation_rate name="exhausted" units="1/min">0.0001</transf""",
+)
+
+
+def test_damage_attacks_dead_cell_rules_and_per_cell_values_map(tmp_path: Path) -> None:
+    """PhysiCell 1.14's attack (rates, damage rate, duration; the spring of the two types'
+    elastic constants, sqrt(0.04 x 0.01)), damage and its repair, rules on damage and
+    attack, rules on dead cells (debris from apoptotic cells, a substrate the type does not
+    secrete alive), dead cells' uptake at a tenth, and cells.csv's per-cell values: kept
+    where no rule of the type moves the behaviour, left out (and listed) where one does."""
+    rows = (
+        "tumour,damage,increases,apoptosis,0.5,10,4,0\n"
+        "tumour,apoptotic,increases,chemokine secretion,0.3,0.5,10,1\n"
+        "immune,damage delivered,decreases,attack tumour,0,50,2,0\n"
+        "// immune cells"
+    )
+    project = project_copy(
+        tmp_path,
+        settings=ATTACK,
+        settings2=('<damage_repair_rate units="1/min">0</damage_repair_rate>',
+                   '<damage_repair_rate units="1/min">0.02</damage_repair_rate>'),
+        rules=("// immune cells", rows),
+        cells=("x,y,z,type,volume,cycle entry,custom:oncoprotein",
+               "x,y,z,type,apoptosis,damage rate,custom:oncoprotein"),
+        cells2=("0,0,0,tumour", "0,0,0,tumour,0.01,0.5"),
+    )  # fmt: skip
+    imported = import_physicell(project)
+    s = imported.scenario
+    tumour, immune = s.cell_types["tumour"], s.cell_types["immune"]
+    attack = immune.damage_attack
+    assert attack is not None
+    assert attack.rates_per_min == {"tumour": 0.05}
+    assert (attack.damage_rate_per_min, attack.duration_min) == (2.0, 3.0)
+    assert attack.spring_per_min == pytest.approx(math.sqrt(0.04 * 0.01))
+    assert tumour.damage_repair_rate_per_min == 0.02
+    assert tumour.dead_secretion["oxygen"].uptake_rate_per_min == pytest.approx(1.0)
+    rules = {(r.cell_type, r.behaviour): r for r in s.rules.values()}
+    assert rules[("tumour", "apoptosis")].signal == "damage"
+    debris = rules[("tumour", "secretion_rate.chemokine")]
+    assert (debris.signal, debris.to_value, debris.applies_to_dead) == ("apoptotic", 0.3, True)
+    assert not rules[("tumour", "apoptosis")].applies_to_dead
+    tired = rules[("immune", "attack.tumour")]
+    assert (tired.signal, tired.to_value) == ("damage_delivered", 0.0)
+    # per-cell values: damage rate kept; apoptosis left out (a rule moves it)
+    placed = next(e for e in s.initial_cells if e.type == "tumour")
+    assert list(placed.behaviours) == ["damage_rate"]
+    assert placed.behaviours["damage_rate"][0] == 0.5
+    assert all(math.isnan(v) for v in placed.behaviours["damage_rate"][1:])
+    assert "column 'apoptosis' of 'tumour' left out" in imported.toml
+    # the TOML reloads to the same scenario (nan for a cell's "skip" included), which runs
+    again = scenario_from_dict(tomllib.loads(imported.toml), "again")
+    assert json.dumps(again.to_dict()) == json.dumps(s.to_dict())
+    sim = Simulation(s, backend="cpu", seed=1)
+    sim.step(20)
+    assert sim.organs["domain"].cells.damage.max() > 0
 
 
 def test_an_imported_model_runs_and_exports_back_to_physicell(tmp_path: Path) -> None:
@@ -363,7 +439,7 @@ SHIPPED = {
     # it imports strictly
     "template": [],
     "rules_sample": ["necrosis of", "<apoptotic_phagocytosis_rate>", "advanced chemotaxis"],
-    "immune_function": ["<attack_rate>", "<dead_phagocytosis_rate>"],
+    "immune_function": ["<dead_phagocytosis_rate>", "necrosis of"],
 }
 
 

@@ -30,10 +30,20 @@ from tissue.config import Rule, Scenario
 from tissue.config.cells import AttributeScale
 from tissue.grid import F32
 from tissue.organ import CellTypes, Contacts, Organ
-from tissue.signals import Sensing, base_value, hill_sum, parse_signal, rising_ramp
+from tissue.signals import OWN, Sensing, base_value, hill_sum, parse_signal, rising_ramp
 
 Behave = Callable[[str, Any], Any]  # (behaviour, base (N,) float32) -> (N,) float32
 STATE_CODES = {"apoptotic": (APOPTOTIC,), "necrotic": (NECROTIC,), "dead": (APOPTOTIC, NECROTIC)}
+
+
+def own_value(cells: Any, behaviour: str, base: Any) -> Any:
+    """(N,) float32: ``base`` with each cell's own value of ``behaviour`` where it has one
+    (placed with it, or a daughter of such a cell; see ``ListCells.behaviours``)."""
+    column = OWN + behaviour
+    if column not in cells.columns:
+        return base
+    own = getattr(cells, column)
+    return cells.xp.where(cells.xp.isnan(own), base, own)
 
 
 def _state_signal(xp: Any, state: Any, name: str) -> Any:
@@ -96,8 +106,9 @@ class Behaviours:
         sensing: Sensing,
         contacts: Contacts,
     ) -> Any:
-        """(N,) float32: ``base`` (per cell) moved by the rules on ``behaviour``, then scaled
-        by the attributes that scale it."""
+        """(N,) float32: ``base`` (per cell; a cell's own value where it has one) moved by
+        the rules on ``behaviour``, then scaled by the attributes that scale it."""
+        base = own_value(organ.cells, behaviour, base)
         groups = self.by_behaviour.get(behaviour, [])
         scales = self.scales.get(behaviour, [])
         if not groups and not scales:

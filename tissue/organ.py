@@ -25,7 +25,7 @@ from tissue.grid import Grid
 from tissue.kernels.cells import CellGrid, build_cell_grid, count_contacts
 from tissue.limits import check_cell_growth
 from tissue.rng import CellRandom
-from tissue.signals import DAMAGE_SIGNALS, HELD, parse_behaviour, parse_signal
+from tissue.signals import DAMAGE_SIGNALS, HELD, OWN, parse_behaviour, parse_signal
 from tissue.state import SimulationState
 
 F32 = np.float32
@@ -91,10 +91,12 @@ class DamageAttacks:
             if ctype.damage_attack is not None:
                 for other, value in ctype.damage_attack.rates_per_min.items():
                     rate[a, names.index(other)] = value
-        for rule in scenario.rules.values():
-            parsed = parse_behaviour(rule.behaviour)
+        moved = [(r.cell_type, r.behaviour) for r in scenario.rules.values()]
+        moved += [(e.type, b) for e in placements(scenario) for b in getattr(e, "behaviours", {})]
+        for cell_type, behaviour in moved:  # rules and per-cell values may raise a rate of 0
+            parsed = parse_behaviour(behaviour)
             if parsed.kind == "attack":
-                ruled[names.index(rule.cell_type), names.index(parsed.target)] = True
+                ruled[names.index(cell_type), names.index(parsed.target)] = True
         candidate = ((rate > 0) | ruled) & (immunogenicity.T > 0)
         attackers = [a for a, c in enumerate(scenario.cell_types.values()) if c.damage_attack]
         return cls(xp.asarray(rate), xp.asarray(immunogenicity), xp.asarray(candidate), attackers)
@@ -190,7 +192,7 @@ class CellTypes:
         params["migrates_attached"] = xp.asarray(
             [1.0 if c.damage_attack else 0.0 for c in types.values()], dtype=xp.float32
         )  # 1: migrates while attached to its target (a damage attacker)
-        params["attack_damage_per_min"], params["attack_duration_min"] = (
+        params["attack_damage_rate_per_min"], params["attack_duration_min"] = (
             xp.asarray(
                 [
                     getattr(c.damage_attack, key) if c.damage_attack else none
@@ -280,6 +282,19 @@ class CellTypes:
     def index(self, names: list[str]) -> list[int]:
         """Type codes of the named types."""
         return [self.names.index(name) for name in names]
+
+
+def placements(scenario: Scenario) -> list[Any]:
+    """Every placement entry: the initial cells and those that interventions add."""
+    entries = list(scenario.initial_cells)
+    for action in scenario.interventions.values():
+        entries += getattr(action, "cells", [])
+    return entries
+
+
+def own_values(scenario: Scenario) -> list[str]:
+    """The behaviours that placed cells set per cell (``ListCells.behaviours``), sorted."""
+    return sorted({b for e in placements(scenario) for b in getattr(e, "behaviours", {})})
 
 
 def takes_damage(scenario: Scenario) -> bool:
@@ -402,6 +417,7 @@ class Organ:
             **(PHASE_COLUMNS if phased else {}),
             **(DAMAGE_COLUMNS if takes_damage(scenario) else {}),
             **{behaviour: HELD_COLUMN for behaviour in held},
+            **{OWN + behaviour: HELD_COLUMN for behaviour in own_values(scenario)},
         }
         self.cells = CellStore(
             xp,

@@ -24,6 +24,7 @@ from tissue.errors import InputError
 from tissue.grid import Grid
 from tissue.organ import Organ
 from tissue.rng import CellRandom, Purpose, unit_vectors
+from tissue.signals import OWN
 
 
 def place_cells(
@@ -78,7 +79,11 @@ def place_cells(
         kinds = xp.full(positions.shape[0], t, dtype=xp.int16)
         device_positions = xp.asarray(positions, dtype=xp.float32)
         ok = organ.allowed_positions(kinds, device_positions)
-        organ.add_cells(t, device_positions[ok], random)
+        own = {
+            OWN + behaviour: xp.asarray(values, dtype=xp.float32)[ok]
+            for behaviour, values in getattr(entry, "behaviours", {}).items()
+        }
+        organ.add_cells(t, device_positions[ok], random, **own)
 
 
 def _placement_uniforms(seed: int, entry_index: int, count: int, block: int) -> np.ndarray:

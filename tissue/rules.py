@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tissue.behaviours import Behave, unchanged
+from tissue.behaviours import Behave, own_value, unchanged
 from tissue.cells import APOPTOTIC, LIVE, NECROTIC
 from tissue.grid import F32
 from tissue.kernels.cells import (
@@ -38,7 +38,7 @@ from tissue.kernels.cells import (
 )
 from tissue.organ import CellTypes, Contacts, Organ
 from tissue.rng import CellRandom, Purpose, random_directions
-from tissue.signals import MIGRATION, falling_ramp, parse_behaviour, rising_ramp
+from tissue.signals import ATTACK_PARAMS, MIGRATION, falling_ramp, parse_behaviour, rising_ramp
 
 # --- mechanics -----------------------------------------------------------------------
 
@@ -109,7 +109,7 @@ def held(organ: Organ, types: CellTypes, behaviour: str) -> Any:
     """(N,) float32: each cell's value of a held behaviour (:data:`tissue.signals.HELD`): as
     the rules last set it (:func:`update_held`), else its type's."""
     cells = organ.cells
-    base = _held_base(types, behaviour, cells.type)
+    base = own_value(cells, behaviour, _held_base(types, behaviour, cells.type))
     if behaviour not in cells.columns:
         return base
     value = getattr(cells, behaviour)
@@ -123,6 +123,8 @@ def _held_base(types: CellTypes, behaviour: str, type_index: Any) -> Any:
         attacks = types.damage_attacks
         assert attacks is not None, "attack behaviours need a damage attack (checked)"
         return attacks.rate[type_index, types.names.index(parsed.target)]
+    if parsed.kind in ATTACK_PARAMS:
+        return types.of(f"attack_{ATTACK_PARAMS[parsed.kind]}", type_index)
     return types.of(MIGRATION[parsed.kind], type_index)
 
 
@@ -515,11 +517,11 @@ def damage_attack_step(
         cells.partner[...] = xp.where(start, cells.id[target], cells.partner)
     row, found = partner_rows(xp, cells)
     hitting = attacker & live & found & live[row]
-    damage = xp.where(hitting, types.of("attack_damage_per_min", t) * dt, F32(0))
+    damage = xp.where(hitting, held(organ, types, "attack_damage_rate") * dt, F32(0))
     taken = deposit(row, damage[:, None], cells.n)[0]
     cells.damage[...] += taken
     cells.damage_delivered[...] += damage
-    ends = u[:, 2] < xp.minimum(dt / types.of("attack_duration_min", t), F32(1))
+    ends = u[:, 2] < xp.minimum(dt / held(organ, types, "attack_duration"), F32(1))
     done = attacker & (cells.partner >= 0) & ~(hitting & ~ends)
     cells.partner[...] = xp.where(done, -1, cells.partner)
 

@@ -20,8 +20,9 @@ oxygen ramp), ``transition.<type>`` (a rate, 1/min), ``secretion.<field>`` (a fa
 type's secretion, 1 before rules), ``secretion_rate.<field>`` (the secretion rate itself,
 1/min, PhysiCell's "<substrate> secretion"), ``migration_speed`` (um/min),
 ``migration_persistence`` (min), ``migration_bias`` (0 to 1, the chemotactic bias),
-``damage_rate`` and ``damage_repair_rate`` (1/min) or ``attack.<type>`` (the rate of starting
-an attack on a cell of the type, 1/min, :class:`~tissue.config.cells.DamageAttack`).
+``damage_rate`` and ``damage_repair_rate`` (1/min), ``attack.<type>`` (the rate of starting
+an attack on a cell of the type, 1/min, :class:`~tissue.config.cells.DamageAttack`),
+``attack_damage_rate`` (damage/min) or ``attack_duration`` (min).
 Behaviours in :data:`HELD` are set per cell once a phenotype step and held until the next, as
 PhysiCell's phenotype is (the mechanics steps between read them).
 
@@ -51,16 +52,17 @@ SignalKind = Literal[
 ]  # fmt: skip
 RESERVED_SIGNALS = ("time", "volume", *STATE_SIGNALS, *DAMAGE_SIGNALS)  # no field takes these
 CELL_SIGNALS = (*RESERVED_SIGNALS, "attribute")  # read per cell: in rules only
-HELD = (*MIGRATION, "attack")  # behaviour kinds set once a phenotype step and held per cell
+ATTACK_PARAMS = {"attack_damage_rate": "damage_rate_per_min", "attack_duration": "duration_min"}
+HELD = (*MIGRATION, "attack", *ATTACK_PARAMS)  # kinds set once a phenotype step, held per cell
+OWN = "own."  # prefix of the cell columns of per-cell values of behaviours
 TARGETED = ("transition", "secretion", "secretion_rate", "attack")  # kinds with a .target
-BEHAVIOUR_KINDS = (
-    "cycle", "apoptosis", "necrosis", "damage_rate", "damage_repair_rate", *MIGRATION,
-    *TARGETED,
-)  # fmt: skip
+UNTARGETED = ("cycle", "apoptosis", "necrosis", "damage_rate", "damage_repair_rate",
+              *MIGRATION, *ATTACK_PARAMS)  # fmt: skip
+BEHAVIOUR_KINDS = (*UNTARGETED, *TARGETED)
 BEHAVIOURS_ALLOWED = (
     "cycle, apoptosis, necrosis, transition.<type>, secretion.<field>, "
     "secretion_rate.<field>, migration_speed, migration_persistence, migration_bias, "
-    "damage_rate, damage_repair_rate, attack.<type>"
+    "damage_rate, damage_repair_rate, attack.<type>, attack_damage_rate, attack_duration"
 )
 
 
@@ -154,8 +156,7 @@ def behaviour_problem(text: str, fields: list[str], cell_types: list[str]) -> st
     """Why ``text`` is not a behaviour of these fields and cell types, or None."""
     behaviour = parse_behaviour(text)
     ok = (
-        behaviour.kind in ("cycle", "apoptosis", "necrosis", "damage_rate", "damage_repair_rate")
-        or behaviour.kind in MIGRATION
+        (behaviour.kind in UNTARGETED and not behaviour.target and "." not in text)
         or (behaviour.kind in ("transition", "attack") and behaviour.target in cell_types)
         or (behaviour.kind in ("secretion", "secretion_rate") and behaviour.target in fields)
     )
@@ -181,9 +182,11 @@ def base_value(cell_type: Any, behaviour: str) -> float:
     if parsed.kind == "secretion_rate":
         exchange = cell_type.secretion.get(parsed.target)
         return float(exchange.secretion_rate_per_min) if exchange is not None else 0.0
+    attack = cell_type.damage_attack
     if parsed.kind == "attack":
-        attack = cell_type.damage_attack
         return float(attack.rates_per_min.get(parsed.target, 0.0)) if attack is not None else 0.0
+    if parsed.kind in ATTACK_PARAMS:
+        return float(getattr(attack, ATTACK_PARAMS[parsed.kind])) if attack is not None else 0.0
     return 1.0
 
 

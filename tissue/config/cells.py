@@ -378,12 +378,29 @@ class RandomCells(Model):
 
 class ListCells(Model):
     """Cells at explicit positions, each inside the organ in a voxel the type may enter (in
-    a 2-D organ, inside its layer: the cell is put on the plane)."""
+    a 2-D organ, inside its layer: the cell is put on the plane).
+
+    ``behaviours``: per-cell values of behaviours (names as rules give them, e.g.
+    ``apoptosis`` or ``attack.<type>``), one per position, ``nan`` for the type's: a cell's
+    value replaces its type's for that cell and its daughters (PhysiCell's cells.csv). The
+    type's rules may not move a behaviour set so (PhysiCell's rules overwrite it at once).
+    """
 
     kind: Literal["list"]
     organ: str
     type: str
     positions_um: list[Vector3]
+    behaviours: dict[str, list[float]] = {}
+
+    @model_validator(mode="after")
+    def check_values(self) -> Self:
+        """One value per position, each >= 0 or nan."""
+        for name, values in self.behaviours.items():
+            require(len(values) == len(self.positions_um), f"behaviours.{name}",
+                    f"{len(values)} values for {len(self.positions_um)} positions")  # fmt: skip
+            require(all(v >= 0 or v != v for v in values), f"behaviours.{name}",
+                    "values are >= 0, or nan for the type's")  # fmt: skip
+        return self
 
 
 InitialCells = Annotated[

@@ -10,7 +10,7 @@ from typing import Any
 
 from tissue.config.base import Z_FACES
 from tissue.config.body import AddCells, BlockSignal, Injection, Resection
-from tissue.config.cells import RandomCells
+from tissue.config.cells import ListCells, RandomCells
 from tissue.config.fields import HillProduction, LabelSource
 from tissue.errors import InputError
 from tissue.limits import is_whole_multiple
@@ -180,6 +180,8 @@ def check_references(scenario: ValidatedScenario) -> None:
             f"unknown cell type "
             f"'{initial.type}'; types: {', '.join(scenario.cell_types) or '(none)'}",
         )
+        if isinstance(initial, ListCells) and initial.type in scenario.cell_types:
+            _check_own_values(scenario, key, initial, need)
         if isinstance(initial, RandomCells) and initial.label is not None:
             need(
                 initial.label in labels[initial.organ],
@@ -189,6 +191,28 @@ def check_references(scenario: ValidatedScenario) -> None:
 
     _check_body(scenario, need, labels)
     _check_time_steps(scenario)
+
+
+def _check_own_values(scenario: ValidatedScenario, key: str, entry: ListCells, need: Need) -> None:
+    """Per-cell values name behaviours of the type that its rules do not move."""
+    ctype = scenario.cell_types[entry.type]
+    moved = {r.behaviour for r in scenario.rules.values() if r.cell_type == entry.type}
+    for behaviour in entry.behaviours:
+        where = f"{key}.behaviours.{behaviour}"
+        problem = behaviour_problem(behaviour, list(scenario.fields), list(scenario.cell_types))
+        need(problem is None, where, str(problem))
+        need(
+            behaviour not in moved,
+            where,
+            f"rules of '{entry.type}' move this behaviour; a cell's own value would be "
+            "overwritten by them at once (as in PhysiCell): leave it out",
+        )
+        kind = parse_behaviour(behaviour).kind
+        need(
+            not kind.startswith("attack") or ctype.damage_attack is not None,
+            where,
+            f"'{entry.type}' has no damage_attack",
+        )
 
 
 def _signal_problem(

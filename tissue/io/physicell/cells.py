@@ -2,17 +2,31 @@
 2: a header ``x,y,z,type[,more]``) as tissue ``list`` placements, one per type.
 
 A type is a definition's name or its ID. Version 2's further columns set a behaviour,
-``volume`` or ``custom:<name>`` of one cell; tissue has no per-cell values of those, so any
-column that sets one (not empty, not ``s``/``skip``) is reported.
+``volume`` or ``custom:<name>`` of one cell (empty or ``s``/``skip``: the type's). A behaviour
+tissue knows becomes the placement's per-cell value (``behaviours``), unless rules of the
+cell's type move it: PhysiCell's rules overwrite it at the first phenotype step, before it
+acts, so it is left out (and listed). Other columns are reported where a cell sets them.
 """
 
 from __future__ import annotations
 
 import csv
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tissue.io.physicell.report import Report
+
+
+@dataclass
+class Placed:
+    """The file's ``list`` placements and the (type, PhysiCell behaviour) pairs whose
+    per-cell values they carry."""
+
+    placements: list[dict[str, Any]]
+    behaviours: set[tuple[str, str]]
 
 
 def initial_cells(
@@ -23,15 +37,19 @@ def initial_cells(
     ids: dict[str, str],
     box: tuple[tuple[float, float], ...],
     plane_z: float | None,
-) -> list[dict[str, Any]]:
-    """``list`` placements of the file's cells. ``ids``: definition ID -> name; ``box``:
-    the domain's (min, max) per axis (um); ``plane_z``: the z of a 2-D domain's cells."""
+    tissue_name: Callable[[str], str],
+    ruled: set[tuple[str, str]],
+) -> Placed:
+    """``list`` placements of the file's cells, one per type. ``ids``: definition ID ->
+    name; ``box``: the domain's (min, max) per axis (um); ``plane_z``: the z of a 2-D
+    domain's cells; ``tissue_name``: tissue's name of a PhysiCell behaviour ("" when it has
+    none); ``ruled``: the (type, behaviour) pairs that rules move."""
     lines = path.read_text().splitlines()
     rows = [
         (n, row) for n, row in enumerate(csv.reader(lines), start=1) if any(f.strip() for f in row)
     ]
     if not rows:
-        return []
+        return Placed([], set())
     header = [f.strip() for f in rows[0][1]]
     has_header = header[:1] == ["x"]
     if has_header:
@@ -40,8 +58,8 @@ def initial_cells(
     else:
         extra = []
     names = set(ids.values())
-    positions: dict[str, list[list[float]]] = {}
-    reported: set[str] = set()
+    cells: dict[str, list[tuple[list[float], dict[str, float]]]] = {}
+    reported: set[tuple[str, str]] = set()
     for number, row in rows:
         fields = [f.strip() for f in row]
         try:
@@ -54,16 +72,30 @@ def initial_cells(
         if not name:
             report.cannot(number, "cell", f"unknown cell type '{kind}'", file=shown)
             continue
+        values = {}
         for column, value in zip(extra, fields[4:], strict=False):
-            if value and value[:1] not in ("s", "S") and column not in reported:
-                reported.add(column)
-                report.cannot(
-                    number,
-                    f"column '{column}'",
-                    f"per-cell values of '{column}' are not imported (this is the first "
-                    "cell that sets one); --lenient: the type's value",
-                    file=shown,
-                )
+            if not value or value[:1] in ("s", "S"):
+                continue
+            behaviour = tissue_name(column)
+            if not behaviour:
+                if (column, "") not in reported:
+                    reported.add((column, ""))
+                    report.cannot(
+                        number,
+                        f"column '{column}'",
+                        f"per-cell values of '{column}' are not imported (this is the first "
+                        "cell that sets one); --lenient: the type's value",
+                        file=shown,
+                    )
+            elif (name, column) in ruled:
+                if (column, name) not in reported:
+                    reported.add((column, name))
+                    report.remark(
+                        f"{report.short(shown)}:{number}: column '{column}' of '{name}' left "
+                        "out: the type's rules set it at PhysiCell's first phenotype step"
+                    )
+            else:
+                values[column] = float(value)
         if plane_z is not None:
             z = plane_z
         if not all(lo <= v <= hi for v, (lo, hi) in zip((x, y, z), box, strict=True)):
@@ -71,11 +103,23 @@ def initial_cells(
                 number, "cell", f"({x:g}, {y:g}, {z:g}) is outside the domain", file=shown
             )
             continue
-        positions.setdefault(name, []).append([x, y, z])
-    return [
-        {"kind": "list", "organ": organ, "type": name, "positions_um": points}
-        for name, points in positions.items()
-    ]
+        cells.setdefault(name, []).append(([x, y, z], values))
+    placements, pairs = [], set()
+    for name, listed in cells.items():
+        entry: dict[str, Any] = {
+            "kind": "list",
+            "organ": organ,
+            "type": name,
+            "positions_um": [position for position, _ in listed],
+        }
+        columns = sorted({c for _, values in listed for c in values})
+        if columns:
+            entry["behaviours"] = {
+                tissue_name(c): [values.get(c, math.nan) for _, values in listed] for c in columns
+            }
+            pairs |= {(name, c) for c in columns}
+        placements.append(entry)
+    return Placed(placements, pairs)
 
 
 def _integer(text: str) -> str:

@@ -44,11 +44,12 @@ APOPTOSIS, NECROSIS = 100, 101
 
 @dataclass
 class TypeParts:
-    """A definition mapped: the cell type's scenario entries and its secretion rates per
-    substrate (1/min; the base of secretion rules, which tissue writes as factors)."""
+    """A definition mapped: the cell type's scenario entries, its secretion rates per
+    substrate (1/min; the own values of secretion rules) and its spring constant."""
 
     entries: dict[str, Any]
     base_secretion: dict[str, float]
+    elastic_per_min: float  # attachment_elastic_constant: the springs of attached pairs
 
 
 def cell_type(
@@ -107,8 +108,8 @@ def cell_type(
     _death(d, report, entries, key, v, ruled)
     _mechanics(d, report, entries)
     _motility(d, report, entries, key, substrates, two_d)
-    base_secretion = _secretion(d, report, entries, substrates)
-    _interactions(d, report, entries, type_names)
+    base_secretion = _secretion(d, report, entries, substrates, ruled)
+    _interactions(d, report, entries, type_names, ruled)
     _custom_data(d, report, entries, key)
     _distributions(d, report)
     for child in d.node.children:
@@ -116,7 +117,8 @@ def cell_type(
             report.cannot(
                 child, f"<intracellular> of {who}", "intracellular models are not imported"
             )
-    return TypeParts(entries, base_secretion)
+    elastic = d.number("phenotype/mechanics/attachment_elastic_constant", 0.01, report)
+    return TypeParts(entries, base_secretion, elastic)
 
 
 def _volume_model(v: dict[str, float], fluid: float, cytoplasm: float, nucleus: float) -> dict:
@@ -406,9 +408,11 @@ def _motility(
 
 
 def _secretion(
-    d: Definition, report: Report, entries: dict[str, Any], substrates: list[str]
+    d: Definition, report: Report, entries: dict[str, Any], substrates: list[str], ruled: set[str]
 ) -> dict[str, float]:
-    """Secretion, uptake and export per substrate; returns the secretion rates."""
+    """Secretion, uptake and export per substrate (also of a substrate whose secretion only
+    rules raise: its target); returns the secretion rates. Dead cells take up a tenth
+    (PhysiCell's death) and secrete nothing, unless rules on dead cells say so."""
     out: dict[str, float] = {}
     table: dict[str, dict[str, float]] = {}
     names = {
@@ -431,7 +435,7 @@ def _secretion(
         if substrate not in substrates:
             report.cannot(node, f"secretion of '{d.name}'", f"unknown substrate '{substrate}'")
             continue
-        if any(
+        if f"{substrate} secretion" in ruled or any(
             values.get(n, 0.0) != 0
             for n in ("secretion_rate_per_min", "uptake_rate_per_min", "export_rate")
         ):
@@ -441,14 +445,26 @@ def _secretion(
             table[substrate] = values
     if table:
         entries["secretion"] = table
+    dead = {
+        substrate: {"uptake_rate_per_min": 0.1 * values["uptake_rate_per_min"]}
+        for substrate, values in table.items()
+        if values.get("uptake_rate_per_min", 0.0) > 0
+    }
+    if dead:
+        entries["dead_secretion"] = dead
     return out
 
 
 def _interactions(
-    d: Definition, report: Report, entries: dict[str, Any], type_names: list[str]
+    d: Definition,
+    report: Report,
+    entries: dict[str, Any],
+    type_names: list[str],
+    ruled: set[str],
 ) -> None:
-    """Transformations become transitions; phagocytosis, attack, fusion, damage and
-    asymmetric division are reported where their rates are not 0."""
+    """Transformations become transitions, attack rates a damage attack (with the damage
+    rate and duration of its attacks), the cell's damage and repair rates its own;
+    phagocytosis, fusion and asymmetric division are reported where their rates are not 0."""
     who = f"'{d.name}'"
     transitions = {}
     for node in d.under("phenotype/cell_transformations/").values():
@@ -462,22 +478,41 @@ def _interactions(
                 report.cannot(node, f"transformation of {who}", f"unknown cell type '{target}'")
     if transitions:
         entries["transitions"] = transitions
+    attacks = {}
+    i = "phenotype/cell_interactions"
+    for node in d.under(f"{i}/attack_rates/").values():
+        if node.tag != "attack_rate" or not node.text:
+            continue
+        target, rate = node.attrib.get("name", ""), float(node.text)
+        if rate > 0 or f"attack {target}" in ruled:
+            if target in type_names:
+                attacks[target] = rate
+            else:
+                report.cannot(node, f"attack of {who}", f"unknown cell type '{target}'")
+    if attacks:
+        entries["damage_attack"] = {
+            "rates_per_min": attacks,
+            "damage_rate_per_min": d.number(f"{i}/attack_damage_rate", 1.0, report),
+            "duration_min": max(d.number(f"{i}/attack_duration", 0.1, report), MIN_DURATION),
+        }
+        report.note(f"cell_types.{d.name}.damage_attack", d.get(f"{i}/attack_rates"))
+    for tag in ("damage_rate", "damage_repair_rate"):
+        value = d.number(f"phenotype/cell_integrity/{tag}", 0.0, report)
+        if value > 0:
+            entries[f"{tag}_per_min"] = value
+            report.note(
+                f"cell_types.{d.name}.{tag}_per_min", d.get(f"phenotype/cell_integrity/{tag}")
+            )
     processes = {
         "apoptotic_phagocytosis_rate": "phagocytosis",
         "necrotic_phagocytosis_rate": "phagocytosis",
         "other_dead_phagocytosis_rate": "phagocytosis",
         "dead_phagocytosis_rate": "phagocytosis",
         "phagocytosis_rate": "phagocytosis",
-        "attack_rate": "attack (PhysiCell's damage-based attack)",
         "fusion_rate": "fusion",
-        "damage_rate": "damage accumulation",
         "asymmetric_division_probability": "asymmetric division",
     }
-    for prefix in (
-        "phenotype/cell_interactions/",
-        "phenotype/cell_integrity/",
-        "phenotype/cycle/asymmetric_division/",
-    ):
+    for prefix in (f"{i}/", "phenotype/cycle/asymmetric_division/"):
         for node in d.under(prefix).values():
             if node.tag in processes and node.text and float(node.text) != 0:
                 target = node.attrib.get("name")

@@ -3,7 +3,9 @@ CSV) as a tissue scenario."""
 
 from __future__ import annotations
 
+import math
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,9 +14,9 @@ from tissue.config import CellTypeConfig, Scenario
 from tissue.config.scenario import scenario_from_dict
 from tissue.errors import InputError
 from tissue.io.physicell import celltypes, definitions
-from tissue.io.physicell.cells import initial_cells
+from tissue.io.physicell.cells import Placed, initial_cells
 from tissue.io.physicell.report import Finding, Report, UnsupportedModel
-from tissue.io.physicell.rules import read_rows, rules
+from tissue.io.physicell.rules import behaviour_name, read_rows, rules
 from tissue.io.physicell.tomlout import commented_toml
 from tissue.io.physicell.xmltree import Node, parse, truthy
 
@@ -81,26 +83,34 @@ def import_physicell(project: str | Path, lenient: bool = False) -> Imported:
     for path_, file_shown in _rule_files(root, report, root_dir):
         rows += read_rows(path_, file_shown, report)
     ruled = {(r.cell_type, r.behaviour) for r in rows}
+    ids = {d.node.attrib.get("ID", str(i)): d.name for i, d in enumerate(resolved)}
+    placed = _placements(
+        root, report, root_dir, ids, box, plane_z, type_names,
+        lambda text: behaviour_name(text, substrates, type_names)[0], ruled,
+    )  # fmt: skip
+    present = ruled | placed.behaviours  # processes rules or cells.csv may raise from 0
     types: dict[str, Any] = {}
     secretion: dict[str, dict[str, float]] = {}
+    elastic: dict[str, float] = {}
     for d in resolved:
         parts = celltypes.cell_type(
             d,
             report,
             substrates,
             type_names,
-            {b for t, b in ruled if t == d.name},
+            {b for t, b in present if t == d.name},
             two_d=plane_z is not None,
         )
         types[d.name] = parts.entries
         secretion[d.name] = parts.base_secretion
+        elastic[d.name] = parts.elastic_per_min
         for key, node in d.unread():
             report.cannot(node, f"<{node.tag}> of '{d.name}'", f"{key}: not known to the importer")
+    _springs(root, report, types, elastic)
     data["cell_types"] = types
     configs = {t: CellTypeConfig.model_construct(**entries) for t, entries in types.items()}
     data["rules"] = rules(rows, report, substrates, type_names, configs, secretion)
-    ids = {d.node.attrib.get("ID", str(i)): d.name for i, d in enumerate(resolved)}
-    data["initial_cells"] = _placements(root, report, root_dir, ids, box, plane_z, type_names)
+    data["initial_cells"] = placed.placements
 
     # an element inherited by several types is reported once, for the first (its writer)
     findings, seen = [], set()
@@ -122,6 +132,29 @@ def import_physicell(project: str | Path, lenient: bool = False) -> Imported:
     text = commented_toml(data, report.comments, header)
     scenario = scenario_from_dict(tomllib.loads(text), f"{shown} (imported)")
     return Imported(scenario, text, findings)
+
+
+def _springs(root: Node, report: Report, types: dict[str, Any], elastic: dict[str, float]) -> None:
+    """The spring of each damage attack: PhysiCell holds an attacking pair with
+    sqrt(k_attacker k_target) (affinities 1; others are reported) unless the options disable
+    automated spring adhesions; one attacker's targets must agree on it."""
+    option = _section(root, "options").child("disable_automated_spring_adhesions")
+    if option is not None and truthy(option.text):
+        return
+    for name, entries in types.items():
+        attack = entries.get("damage_attack")
+        if attack is None:
+            continue
+        springs = {math.sqrt(elastic[name] * elastic[t]) for t in attack["rates_per_min"]}
+        if len(springs) == 1:
+            attack["spring_per_min"] = springs.pop()
+        else:
+            report.cannot(
+                option or root,
+                f"the springs of '{name}''s attacks",
+                "targets with different attachment_elastic_constant give different springs; "
+                "tissue has one per attacker",
+            )
 
 
 def _section(root: Node, tag: str) -> Node:
@@ -354,9 +387,11 @@ def _placements(
     box: tuple[tuple[float, float], ...],
     plane_z: float | None,
     type_names: list[str],
-) -> list[dict[str, Any]]:
+    tissue_name: Callable[[str], str],
+    ruled: set[tuple[str, str]],
+) -> Placed:
     """Initial cells: the template's ``number_of_cells`` of each type at random, then the
-    cells CSV."""
+    cells CSV (see :func:`initial_cells` for ``tissue_name`` and ``ruled``)."""
     out: list[dict[str, Any]] = []
     count_node = _section(root, "user_parameters").child("number_of_cells")
     count = int(_number(count_node, report, "number_of_cells", 0.0))
@@ -377,5 +412,8 @@ def _placements(
                 raise InputError(
                     report.settings, f"line {positions.line}", f"cells file {path} not found"
                 )
-            out += initial_cells(path, str(path), report, ORGAN, ids, box, plane_z)
-    return out
+            placed = initial_cells(
+                path, str(path), report, ORGAN, ids, box, plane_z, tissue_name, ruled
+            )
+            return Placed(out + placed.placements, placed.behaviours)
+    return Placed(out, set())

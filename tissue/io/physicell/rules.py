@@ -8,12 +8,15 @@ increasing rules and the lowest of its decreasing ones (PhysiCell 1.14; each end
 in the type's own value when rules of the other direction exist, so a rule whose end is the
 own value changes nothing and is left out). tissue's rules combine the same way
 (:mod:`tissue.behaviours`), so a row maps to one tissue rule when tissue knows its signal and
-behaviour. Signals: a substrate, ``time``, ``volume``, ``custom:<name>`` (an attribute) and
+behaviour. Signals: a substrate, ``time``, ``volume``, ``custom:<name>`` (an attribute),
+``dead``, ``apoptotic``, ``necrotic``, ``damage``, ``damage delivered``, ``attacking`` and
 ``contact with <type>`` (reported: PhysiCell counts dead neighbours too); behaviours:
 ``cycle entry``, ``apoptosis``, ``necrosis``, ``transform to <type>``, ``<substrate>
-secretion`` (a factor on the type's secretion rate in tissue) and ``migration speed``,
-``migration persistence time`` and ``migration bias`` (left out where they change nothing: a
-type that does not move, or the bias of one without chemotaxis).
+secretion`` (the secretion rate), ``damage rate``, ``damage repair rate``, ``attack <type>``
+and ``migration speed``, ``migration persistence time`` and ``migration bias`` (left out
+where they change nothing: a type that does not move, or the bias of one without
+chemotaxis). A rule that applies to dead cells (the last column) is one with
+``applies_to_dead``.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from tissue.config import CellTypeConfig
+from tissue.config.cells import DamageAttack
 from tissue.io.physicell.report import Report
-from tissue.signals import MIGRATION, base_value
+from tissue.signals import ATTACK_PARAMS, MIGRATION, base_value
 
 COLUMNS = 8
 MOTILITY = {
@@ -34,6 +38,17 @@ MOTILITY = {
     "migration persistence time": "migration_persistence",
     "migration bias": "migration_bias",
 }
+DAMAGE = {
+    "damage rate": "damage_rate",
+    "damage repair rate": "damage_repair_rate",
+    "attack damage rate": "attack_damage_rate",
+    "attack duration": "attack_duration",
+}
+CELL_SIGNALS = {  # PhysiCell's per-cell signals tissue reads under another name or the same
+    "time": "time", "volume": "volume", "dead": "dead", "apoptotic": "apoptotic",
+    "necrotic": "necrotic", "damage": "damage", "damage delivered": "damage_delivered",
+    "attacking": "attacking",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -107,12 +122,16 @@ def behaviour_name(text: str, substrates: list[str], types: list[str]) -> tuple[
         return text, None
     if text in MOTILITY:
         return MOTILITY[text], None
+    if text in DAMAGE:
+        return DAMAGE[text], None
+    if text.startswith("attack ") and text[len("attack ") :] in types:
+        return f"attack.{text[len('attack ') :]}", None
     for prefix in ("transform to ", "transition to "):
         if text.startswith(prefix) and text[len(prefix) :] in types:
             return f"transition.{text[len(prefix) :]}", None
     if text.endswith(" secretion") and text[: -len(" secretion")] in substrates:
         substrate = text[: -len(" secretion")]
-        return f"secretion.{substrate}", substrate
+        return f"secretion_rate.{substrate}", substrate
     return "", None
 
 
@@ -126,7 +145,8 @@ def rules(
 ) -> dict[str, dict[str, Any]]:
     """Scenario ``rules`` entries from ``rows``. ``configs``: the imported cell types (their
     own values of the behaviours, :func:`tissue.signals.base_value`, and attributes);
-    ``secretion``: type -> substrate -> PhysiCell's secretion rate (1/min)."""
+    ``secretion``: type -> substrate -> PhysiCell's secretion rate (1/min), the own value
+    of a secretion rule."""
     out: dict[str, dict[str, Any]] = {}
     responses: dict[tuple[str, str, str], list[float]] = {}
     for row in rows:
@@ -146,20 +166,14 @@ def rules(
         signal = _signal(row, report, where, substrates, types, attributes)
         if signal is None:
             continue
-        if row.dead:
-            report.cannot(
-                row.line,
-                where,
-                "rules on dead cells are not modelled (tissue's "
-                "rules act on live cells); --lenient: live cells only",
-                file=row.file,
-            )
         if row.half_max <= 0 or row.hill <= 0:
             report.cannot(row.line, where, "half-max and Hill power must be > 0", file=row.file)
             continue
         config = configs[row.cell_type]
         if substrate is not None:
             own = secretion[row.cell_type].get(substrate, 0.0)
+        elif behaviour.startswith("attack"):
+            own = _attack_value(config.damage_attack or {}, behaviour)
         elif behaviour in MIGRATION and (
             config.speed_um_per_min == 0
             or (behaviour == "migration_bias" and config.chemotaxis_field is None)
@@ -174,19 +188,7 @@ def rules(
                 "PhysiCell's range for it ends at the type's own value"
             )
             continue
-        if substrate is not None:
-            if own <= 0:
-                report.cannot(
-                    row.line,
-                    where,
-                    f"tissue's rules scale the secretion rate, and "
-                    f"'{row.cell_type}' secretes no {substrate} to scale",
-                    file=row.file,
-                )
-                continue
-            to_value, own = float(f"{value / own:.12g}"), 1.0  # a factor on the rate
-        else:
-            to_value = value
+        to_value = value
         if (row.direction == "increases") != (to_value >= own):
             report.cannot(
                 row.line,
@@ -204,6 +206,7 @@ def rules(
             "to_value": to_value,
             "half_max": row.half_max,
             "hill_coefficient": row.hill,
+            **({"applies_to_dead": True} if row.dead else {}),
         }
         report.note(
             f"rules.{name}",
@@ -212,6 +215,15 @@ def rules(
             file=row.file,
         )
     return out
+
+
+def _attack_value(attack: dict[str, Any], behaviour: str) -> float:
+    """An imported damage attack's (its scenario entries) own value of an attack
+    behaviour: ``attack.<type>``, ``attack_damage_rate`` or ``attack_duration``."""
+    if behaviour.startswith("attack."):
+        return attack.get("rates_per_min", {}).get(behaviour[len("attack.") :], 0.0)
+    field = ATTACK_PARAMS[behaviour]
+    return attack.get(field, getattr(DamageAttack(), field))
 
 
 def _range_end(responses: dict[tuple[str, str, str], list[float]], row: Row, own: float) -> float:
@@ -238,8 +250,8 @@ def _signal(
     """tissue's name of the row's signal, or None (reported) when it has none."""
     if row.signal in substrates:
         return row.signal
-    if row.signal in ("time", "volume"):
-        return row.signal
+    if row.signal in CELL_SIGNALS:
+        return CELL_SIGNALS[row.signal]
     if row.signal.startswith("custom:"):
         name = row.signal[len("custom:") :]
         if name in attributes:
