@@ -93,13 +93,50 @@ class CyclePhases:
         return cls(*(xp.asarray(a) for a in (rate, duration, divides, count)))
 
 
+def chemotaxis_fields(scenario: Scenario) -> list[str]:
+    """The fields some cell type senses chemotactically, in the scenario's order."""
+    sensed = {f for c in scenario.cell_types.values() for f in c.sensitivities}
+    return [f for f in scenario.fields if f in sensed]
+
+
+@dataclass(frozen=True)
+class Chemotaxis:
+    """The types' chemotaxis over ``fields`` (K, :func:`chemotaxis_fields`) as backend
+    tables: ``sensitivity`` ((n_types, K) float32, signed; 0 for a field a type does not
+    list), ``senses`` ((n_types, K) bool: the type lists the field) and ``normalize_each``
+    ((n_types,) bool: each gradient is normalised before the sum)."""
+
+    fields: list[str]
+    sensitivity: Any
+    senses: Any
+    normalize_each: Any
+
+    @classmethod
+    def from_scenario(cls, xp: Any, scenario: Scenario) -> Chemotaxis | None:
+        """The tables, or None when no type has chemotaxis."""
+        types = list(scenario.cell_types.values())
+        if not any(c.sensitivities for c in types):
+            return None
+        fields = chemotaxis_fields(scenario)
+        shape = (len(types), len(fields))
+        sensitivity = np.zeros(shape, dtype=np.float32)
+        senses = np.zeros(shape, dtype=bool)
+        for t, c in enumerate(types):
+            for k, f in enumerate(fields):
+                sensitivity[t, k] = c.sensitivities.get(f, 0.0)
+                senses[t, k] = f in c.sensitivities
+        each = np.asarray([c.chemotaxis_normalize_each for c in types], dtype=bool)
+        return cls(fields, *(xp.asarray(a) for a in (sensitivity, senses, each)))
+
+
 @dataclass(frozen=True)
 class CellTypes:
     """Per-type parameters as (n_types,) backend arrays, indexed by a cell's type."""
 
     names: list[str]
     params: dict[str, Any]
-    chemotaxis_field: list[str | None]
+    chemotaxis_field: list[str | None]  # the field of the largest |sensitivity|, or None
+    chemotaxis: Chemotaxis | None  # the chemotaxis tables, when some type has chemotaxis
     oxygen_field: list[str | None]
     secretion: dict[str, dict[str, Any]]  # field -> {"S","T","U","E"} (n_types,) arrays
     dead_secretion: dict[str, dict[str, Any]]  # the same for dead cells
@@ -147,7 +184,8 @@ class CellTypes:
         return cls(
             names=names,
             params=params,
-            chemotaxis_field=[types[t].chemotaxis_field for t in names],
+            chemotaxis_field=[_strongest(types[t].sensitivities) for t in names],
+            chemotaxis=Chemotaxis.from_scenario(xp, scenario),
             oxygen_field=[types[t].oxygen_field for t in names],
             secretion=_exchange_tables(xp, scenario, "secretion"),
             dead_secretion=_exchange_tables(xp, scenario, "dead_secretion"),
@@ -211,6 +249,11 @@ class CellTypes:
     def index(self, names: list[str]) -> list[int]:
         """Type codes of the named types."""
         return [self.names.index(name) for name in names]
+
+
+def _strongest(sensitivities: dict[str, float]) -> str | None:
+    """The field of the largest |sensitivity| (the first of equals), None for none."""
+    return max(sensitivities, key=lambda f: abs(sensitivities[f]), default=None)
 
 
 def _regrown(xp: Any, p: dict[str, Any], t: Any, minutes: Any) -> Any:

@@ -26,6 +26,7 @@ from typing import Any
 
 from tissue.behaviours import Behave, unchanged
 from tissue.cells import APOPTOTIC, LIVE, NECROTIC
+from tissue.chemotaxis import bias_direction, unit_rows
 from tissue.grid import F32
 from tissue.kernels.cells import (
     VoxelSums,
@@ -51,12 +52,15 @@ def update_motility(
     still: Any = None,
 ) -> None:
     """PhysiCell's persistent biased random walk: with probability 1 - exp(-dt/P) a motile
-    cell draws direction = normalise(b * grad/|grad| + (1 - b) * random unit vector).
+    cell draws a random unit vector v and takes direction = normalise(b d + (1 - b) v), d
+    its chemotactic bias direction (:mod:`tissue.chemotaxis`); a cell of a type without
+    chemotaxis takes v. As PhysiCell's ``normalize`` leaves a zero vector zero, a cell
+    whose mix is 0 (b = 1 where d = 0) stands still until its next turn.
 
     As in PhysiCell, a cell that is not motile (dead, attached, or in ``still``, (N,) bool:
     attackers holding at a target) has no direction, and a cell without one (new cells too)
-    waits for its next turn. ``block_factor(field)`` (default 1) scales b: a neutralised
-    attractant guides less."""
+    waits for its next turn. ``block_factor(field)`` (default 1): a neutralised attractant
+    guides less (it scales the field's term in d and b, see :func:`bias_direction`)."""
     xp, cells = organ.xp, organ.cells
     if cells.n == 0 or not types.any_motile:
         return
@@ -71,21 +75,11 @@ def update_motility(
     old = xp.where(motile[:, None], cells.direction, F32(0))
     turn = motile & (types.of("speed_um_per_min", type_index) > 0) & (u[:, 0] < p_turn)
     new = random_directions(xp, u[:, 1], u[:, 2], organ.grid.two_d)
-    bias = xp.clip(migration(organ, types, "migration_bias"), F32(0), F32(1))
-    for t, field in enumerate(types.chemotaxis_field):
-        if field is None or field not in organ.fields.values:
-            continue
-        ijk = organ.grid.voxel_ijk(xp, cells.position_um)
-        grad = organ.fields.gradient(field, ijk)
-        norm = xp.sqrt((grad * grad).sum(axis=1, keepdims=True))
-        unit_grad = xp.where(norm > 0, grad / xp.maximum(norm, F32(1e-30)), F32(0))
-        b = bias[:, None]
-        if block_factor is not None:
-            b = b * F32(block_factor(field))
-        mixed = b * unit_grad + (F32(1) - b) * new
-        length = xp.sqrt((mixed * mixed).sum(axis=1, keepdims=True))
-        guided = (type_index == t)[:, None] & (length > 0)
-        new = xp.where(guided, mixed / xp.maximum(length, F32(1e-30)), new)
+    if types.chemotaxis is not None:
+        direction, guided, weight = bias_direction(organ, types.chemotaxis, block_factor)
+        b = (xp.clip(migration(organ, types, "migration_bias"), F32(0), F32(1)) * weight)[:, None]
+        mixed = unit_rows(xp, b * direction + (F32(1) - b) * new)
+        new = xp.where(guided[:, None], mixed, new)
     cells.direction[...] = xp.where(turn[:, None], new, old)
 
 

@@ -115,6 +115,12 @@ def check_references(scenario: ValidatedScenario) -> None:
                 f"{key}.{attr}",
                 f"unknown field '{value}'; fields: {', '.join(scenario.fields) or '(none)'}",
             )
+        for fname in ctype.chemotaxis_sensitivities:
+            need(
+                fname in scenario.fields,
+                f"{key}.chemotaxis_sensitivities.{fname}",
+                f"unknown field; fields: {', '.join(scenario.fields) or '(none)'}",
+            )
         for fname in ctype.secretion:
             need(
                 fname in scenario.fields,
