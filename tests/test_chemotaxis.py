@@ -4,17 +4,19 @@ signed sensitivities s; ``chemotaxis_field`` is the one-field case."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.conftest import box_scenario
+from tests.conftest import box_scenario, busy_scenario
 from tissue.backend import Backend, to_numpy
 from tissue.chemotaxis import bias_direction
 from tissue.config import scenario_from_dict
 from tissue.errors import InputError
-from tissue.rules import move_cells, update_motility
+from tissue.organ import Contacts
+from tissue.rules import move_cells, update_migration, update_motility
 from tissue.simulation import Simulation
 
 SPACING = 10.0
@@ -22,10 +24,12 @@ GRAD_A = np.array([0.5, 0.0, 0.0])  # units/um: field a rises along x
 GRAD_B = np.array([0.0, 0.1, 0.2])  # and b along y and z (its z part is lost in 2-D)
 
 
-def walkers(backend: Backend | str, two_d: bool = False, count: int = 200, **mover: Any) -> Any:
-    """``count`` cells of type ``mover`` (speed 2 um/min, turning every step, no contact
-    forces) in a ball in a 20^3 box (one layer when ``two_d``), fields a and b linear
-    with gradients GRAD_A and GRAD_B, and a uniform field c."""
+def walkers(
+    backend: Backend | str, two_d: bool = False, rules: dict | None = None, **mover: Any
+) -> Any:
+    """200 cells of type ``mover`` (speed 2 um/min, turning every step, no contact forces)
+    in a ball in a 20^3 box (one layer when ``two_d``), fields a and b linear with
+    gradients GRAD_A and GRAD_B, a uniform field c, and ``rules``."""
     nz = 1 if two_d else 20
     scenario = box_scenario(
         organs={"box": {"shape": [20, 20, nz], "spacing_um": SPACING, "two_d": two_d}},
@@ -33,7 +37,8 @@ def walkers(backend: Backend | str, two_d: bool = False, count: int = 200, **mov
         cell_types={"mover": {"speed_um_per_min": 2.0, "persistence_min": 1e-3,
                               "repulsion_um_per_min": 0.0, "adhesion_um_per_min": 0.0,
                               **mover}},
-        initial_cells=[{"kind": "sphere", "organ": "box", "type": "mover", "count": count,
+        rules=rules or {},
+        initial_cells=[{"kind": "sphere", "organ": "box", "type": "mover", "count": 200,
                         "center_um": [100.0, 100.0, 5.0 if two_d else 100.0],
                         "radius_um": 60.0}],
     )  # fmt: skip
@@ -146,6 +151,79 @@ def test_a_block_weighs_its_fields_term_and_the_bias() -> None:
                                           lambda field: 0.3)  # fmt: skip
     np.testing.assert_allclose(direction, np.broadcast_to([1, 0, 0], (200, 3)))
     assert np.all(weight == np.float32(0.3))
+
+
+def test_a_rule_on_a_sensitivity_turns_each_cell_by_its_signal() -> None:
+    """``chemotaxis.b`` moved toward -4 by field a (half-max 20, read at each cell's voxel)
+    gives each cell s_b = -4 a / (20 + a) at the phenotype step, and its direction is then
+    normalise(g_a + s_b g_b): cells at different x turn differently. Before that step the
+    type's s_b = 0 holds."""
+    rule = {"cell_type": "mover", "behaviour": "chemotaxis.b", "signal": "a", "to_value": -4.0,
+            "half_max": 20.0}  # fmt: skip
+    sim = walkers("cpu", chemotaxis_bias=1.0, chemotaxis_sensitivities={"a": 1.0, "b": 0.0},
+                  rules={"steer": rule})  # fmt: skip
+    organ, types = sim.organs["box"], sim.types
+    update_motility(organ, types, sim.rng, 0, 0.5)
+    np.testing.assert_allclose(organ.cells.direction, np.broadcast_to([1, 0, 0], (200, 3)))
+    update_migration(organ, types, sim.behaviours.bind(organ, sim.body, Contacts(organ, types)))
+    update_motility(organ, types, sim.rng, 1, 0.5)
+    x = SPACING * (np.floor(organ.cells.position_um[:, 0] / SPACING) + 0.5)
+    a = GRAD_A[0] * x
+    s_b = -4.0 * a / (20.0 + a)
+    expected = GRAD_A + s_b[:, None] * GRAD_B
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(organ.cells.direction, expected, atol=2e-6)
+    assert np.ptp(expected[:, 1]) > 0.05  # the cells' directions differ
+
+
+def test_a_restart_keeps_the_sensitivities_rules_set(tmp_path: Path) -> None:
+    """The busy scenario's scouts sense two fields, one sensitivity moved by a rule: a run
+    checkpointed after a phenotype step (tick 65) and resumed ends bit for bit as one that
+    never stopped (the per-cell sensitivities travel with the cells)."""
+    data = busy_scenario(rules={"repelled": {
+        "cell_type": "scout", "behaviour": "chemotaxis.oxygen", "signal": "signal",
+        "to_value": -2.0, "half_max": 0.01}})  # fmt: skip
+    scout = data["cell_types"]["scout"]
+    del scout["chemotaxis_field"]
+    scout |= {"chemotaxis_sensitivities": {"signal": 1.0, "oxygen": -0.5},
+              "chemotaxis_normalize_each": True}  # fmt: skip
+    scenario = scenario_from_dict(data, "busy")
+    straight = Simulation(scenario, backend="cpu", seed=2)
+    straight.step(130)
+    first = Simulation(scenario, backend="cpu", seed=2)
+    first.step(65)
+    assert np.isfinite(first.organs["box"].cells.chemotaxis_sensitivity).all()
+    first.save_checkpoint(tmp_path / "checkpoint.h5", target_days=1.0)
+    restored = Simulation.from_checkpoint(tmp_path / "checkpoint.h5", backend="cpu")
+    restored.step(65)
+    a, b = straight.state(), restored.state()
+    assert a.arrays.keys() == b.arrays.keys()
+    for key, value in a.arrays.items():
+        assert value.tobytes() == b.arrays[key].tobytes(), key
+
+
+@pytest.mark.parametrize(
+    ("rule", "key", "fragment"),
+    [
+        ({"behaviour": "chemotaxis.vegf"}, "rules.r.behaviour", "chemotaxis.<field>"),
+        ({"behaviour": "cycle"}, "rules.r.to_value", "-1: allowed: >= 0 (only a chemotaxis"),
+        ({"cell_type": "still"}, "rules.r.behaviour", "'still' has no chemotaxis"),
+    ],
+)
+def test_bad_sensitivity_rules_are_one_line_errors(rule: dict, key: str, fragment: str) -> None:
+    """A rule may take a sensitivity below 0, and only a sensitivity; it needs a field and
+    a type with chemotaxis."""
+    base = {"cell_type": "mover", "behaviour": "chemotaxis.b", "signal": "a", "to_value": -1.0,
+            "half_max": 1.0}  # fmt: skip
+    scenario = box_scenario(
+        fields={"a": {"diffusion_um2_per_min": 1.0}, "b": {"diffusion_um2_per_min": 1.0}},
+        cell_types={"mover": {"chemotaxis_sensitivities": {"a": 1.0}}, "still": {}},
+    )
+    scenario_from_dict({**scenario, "rules": {"r": base}}, "good")
+    with pytest.raises(InputError) as raised:
+        scenario_from_dict({**scenario, "rules": {"r": {**base, **rule}}}, "bad")
+    assert raised.value.key == key
+    assert fragment in str(raised.value)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,9 @@ gradient at the cell's voxel,
 for a type that normalises each gradient (PhysiCell's normalize_each_gradient); a zero
 vector normalises to zero, as PhysiCell's ``normalize`` leaves it. A blocking intervention on
 field i (factor f_i = 1 - efficacy) scales its term (the cell senses f_i g_i) and the bias by
-sum_i |s_i| f_i / sum_i |s_i|, so that one field alone guides as b f_i.
+sum_i |s_i| f_i / sum_i |s_i|, so that one field alone guides as b f_i. Rules on
+``chemotaxis.<field>`` set a cell's s_i each phenotype step (PhysiCell's "chemotactic
+response to").
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tissue.behaviours import Behave
 from tissue.grid import F32
-from tissue.organ import Chemotaxis, Organ
+from tissue.organ import CHEMOTAXIS_COLUMN, Chemotaxis, Organ
 
 
 def bias_direction(
@@ -65,6 +68,24 @@ def unit_rows(xp: Any, v: Any) -> Any:
 
 
 def chemotaxis_sensitivity(organ: Organ, chemotaxis: Chemotaxis) -> Any:
-    """(N, K) float32: each cell's sensitivities to the K ``chemotaxis.fields``: its
-    type's."""
-    return chemotaxis.sensitivity[organ.cells.type]
+    """(N, K) float32: each cell's sensitivities to the K ``chemotaxis.fields``: as the
+    rules last set them (:func:`update_sensitivities`), else its type's."""
+    cells = organ.cells
+    base = chemotaxis.sensitivity[cells.type]
+    if CHEMOTAXIS_COLUMN not in cells.columns:
+        return base
+    value = getattr(cells, CHEMOTAXIS_COLUMN)
+    return organ.xp.where(organ.xp.isnan(value), base, value)
+
+
+def update_sensitivities(organ: Organ, chemotaxis: Chemotaxis, behave: Behave) -> None:
+    """Set each cell's sensitivities where rules move them (``chemotaxis.<field>``, once a
+    phenotype step like the migration behaviours, read by the mechanics steps until the
+    next)."""
+    cells = organ.cells
+    if CHEMOTAXIS_COLUMN not in cells.columns:
+        return
+    base = chemotaxis.sensitivity[cells.type]
+    column = getattr(cells, CHEMOTAXIS_COLUMN)
+    for k, field in enumerate(chemotaxis.fields):
+        column[:, k] = behave(f"chemotaxis.{field}", base[:, k])

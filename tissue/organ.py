@@ -33,6 +33,7 @@ ID_BITS = 40  # organ k numbers its cells from k << ID_BITS: ids are unique for 
 MIGRATION_COLUMNS = {  # each cell's motility after rules, when rules move it (NaN: the type's)
     name: Column(np.float32, (), math.nan) for name in MIGRATION
 }
+CHEMOTAXIS_COLUMN = "chemotaxis_sensitivity"  # (K,): a cell's sensitivities after rules
 PHASE_COLUMNS = {  # a cell's cycle phase and the time in it, when some type has phases
     "cycle_phase": Column(np.int8, (), 0),
     "phase_time_min": Column(np.float32, (), 0.0),
@@ -94,17 +95,26 @@ class CyclePhases:
 
 
 def chemotaxis_fields(scenario: Scenario) -> list[str]:
-    """The fields some cell type senses chemotactically, in the scenario's order."""
+    """The fields some cell type senses chemotactically or a rule's ``chemotaxis.<field>``
+    moves, in the scenario's order."""
     sensed = {f for c in scenario.cell_types.values() for f in c.sensitivities}
+    sensed |= {target for _, target in _chemotaxis_rules(scenario)}
     return [f for f in scenario.fields if f in sensed]
+
+
+def _chemotaxis_rules(scenario: Scenario) -> set[tuple[str, str]]:
+    """(cell type, field) of each rule on a chemotactic sensitivity."""
+    behaviours = [(r.cell_type, parse_behaviour(r.behaviour)) for r in scenario.rules.values()]
+    return {(t, b.target) for t, b in behaviours if b.kind == "chemotaxis"}
 
 
 @dataclass(frozen=True)
 class Chemotaxis:
     """The types' chemotaxis over ``fields`` (K, :func:`chemotaxis_fields`) as backend
     tables: ``sensitivity`` ((n_types, K) float32, signed; 0 for a field a type does not
-    list), ``senses`` ((n_types, K) bool: the type lists the field) and ``normalize_each``
-    ((n_types,) bool: each gradient is normalised before the sum)."""
+    list), ``senses`` ((n_types, K) bool: the type lists the field or has a rule on its
+    sensitivity to it) and ``normalize_each`` ((n_types,) bool: each gradient is normalised
+    before the sum)."""
 
     fields: list[str]
     sensitivity: Any
@@ -118,13 +128,14 @@ class Chemotaxis:
         if not any(c.sensitivities for c in types):
             return None
         fields = chemotaxis_fields(scenario)
+        ruled = _chemotaxis_rules(scenario)
         shape = (len(types), len(fields))
         sensitivity = np.zeros(shape, dtype=np.float32)
         senses = np.zeros(shape, dtype=bool)
-        for t, c in enumerate(types):
+        for t, (name, c) in enumerate(scenario.cell_types.items()):
             for k, f in enumerate(fields):
                 sensitivity[t, k] = c.sensitivities.get(f, 0.0)
-                senses[t, k] = f in c.sensitivities
+                senses[t, k] = f in c.sensitivities or (name, f) in ruled
         each = np.asarray([c.chemotaxis_normalize_each for c in types], dtype=bool)
         return cls(fields, *(xp.asarray(a) for a in (sensitivity, senses, each)))
 
@@ -353,10 +364,13 @@ class Organ:
         self.attributes = Attributes(scenario)
         phased = any(c.cycle_phases for c in scenario.cell_types.values())
         migrates = any(r.behaviour in MIGRATION for r in scenario.rules.values())
+        sensing = len(chemotaxis_fields(scenario)) if _chemotaxis_rules(scenario) else 0
         extra = {
             **self.attributes.columns(),
             **(PHASE_COLUMNS if phased else {}),
             **(MIGRATION_COLUMNS if migrates else {}),
+            # each cell's sensitivities when rules move them (NaN: the type's)
+            **({CHEMOTAXIS_COLUMN: Column(np.float32, (sensing,), math.nan)} if sensing else {}),
         }
         self.cells = CellStore(
             xp,

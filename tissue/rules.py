@@ -6,7 +6,8 @@ Order within a step of each process (documented, fixed):
   labels the type may enter and to the organ's box; attached cells do not migrate;
 - phenotype (dt_p): death (apoptosis, then necrosis) -> clearance of dead cells -> type
   transitions -> division of live cells (daughters inherit attributes) -> the motility
-  behaviours that rules move (speed, persistence, bias), kept per cell until the next;
+  behaviours that rules move (speed, persistence, bias, chemotactic sensitivities), kept
+  per cell until the next;
 - exchange (each diffusion step): secretion and uptake of live and dead cells into their
   voxels.
 
@@ -26,7 +27,7 @@ from typing import Any
 
 from tissue.behaviours import Behave, unchanged
 from tissue.cells import APOPTOTIC, LIVE, NECROTIC
-from tissue.chemotaxis import bias_direction, unit_rows
+from tissue.chemotaxis import bias_direction, unit_rows, update_sensitivities
 from tissue.grid import F32
 from tissue.kernels.cells import (
     VoxelSums,
@@ -96,12 +97,15 @@ def migration(organ: Organ, types: CellTypes, behaviour: str) -> Any:
 
 
 def update_migration(organ: Organ, types: CellTypes, behave: Behave) -> None:
-    """Set each cell's motility behaviours that rules move (PhysiCell's phenotype update:
-    once a phenotype step, read by the mechanics steps until the next)."""
+    """Set each cell's motility behaviours that rules move, its chemotactic sensitivities
+    too (PhysiCell's phenotype update: once a phenotype step, read by the mechanics steps
+    until the next)."""
     cells = organ.cells
     for behaviour, param in MIGRATION.items():
         if behaviour in cells.columns:
             getattr(cells, behaviour)[...] = behave(behaviour, types.of(param, cells.type))
+    if types.chemotaxis is not None:
+        update_sensitivities(organ, types.chemotaxis, behave)
 
 
 def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:

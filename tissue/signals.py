@@ -14,7 +14,8 @@ A *signal* is written as
 A *behaviour* is ``cycle``, ``apoptosis``, ``necrosis`` (rates, 1/min; necrosis after its
 oxygen ramp), ``transition.<type>`` (a rate, 1/min), ``secretion.<field>`` (a factor on the
 type's secretion, 1 before rules), ``migration_speed`` (um/min), ``migration_persistence``
-(min) or ``migration_bias`` (0 to 1, the chemotactic bias).
+(min), ``migration_bias`` (0 to 1, the chemotactic bias) or ``chemotaxis.<field>`` (the
+signed chemotactic sensitivity to a field, PhysiCell's "chemotactic response to").
 
 Every module that reads these names goes through :func:`parse_signal` and
 :func:`parse_behaviour`, so the syntax lives here only.
@@ -37,10 +38,13 @@ MIGRATION = {
 SignalKind = Literal["field", "blood", "contact", "time", "volume", "attribute"]
 CELL_SIGNALS = ("time", "volume", "attribute")  # read per cell: in rules only
 RESERVED_SIGNALS = ("time", "volume")  # signal names no field may take
-BEHAVIOUR_KINDS = ("cycle", "apoptosis", "necrosis", "transition", "secretion", *MIGRATION)
+BEHAVIOUR_KINDS = (
+    "cycle", "apoptosis", "necrosis", "transition", "secretion", *MIGRATION, "chemotaxis"
+)  # fmt: skip
+TARGETED = ("transition", "secretion", "chemotaxis")  # behaviours named <kind>.<target>
 BEHAVIOURS_ALLOWED = (
     "cycle, apoptosis, necrosis, transition.<type>, secretion.<field>, migration_speed, "
-    "migration_persistence, migration_bias"
+    "migration_persistence, migration_bias, chemotaxis.<field>"
 )
 
 
@@ -74,8 +78,8 @@ def parse_signal(text: str) -> Signal:
 @dataclass(frozen=True)
 class Behaviour:
     """A parsed behaviour name: ``kind`` (one of :data:`BEHAVIOUR_KINDS`, or the text when
-    it is none of them) and ``target`` (the type of a transition, the field of a secretion,
-    else empty)."""
+    it is none of them) and ``target`` (the type of a transition, the field of a secretion
+    or a chemotactic sensitivity, else empty)."""
 
     text: str
     kind: str
@@ -85,7 +89,7 @@ class Behaviour:
 def parse_behaviour(text: str) -> Behaviour:
     """The kind and target of a behaviour name."""
     kind, _, target = text.partition(".")
-    if kind in ("transition", "secretion") and target:
+    if kind in TARGETED and target:
         return Behaviour(text, kind, target)
     return Behaviour(text, text, "")
 
@@ -136,14 +140,15 @@ def behaviour_problem(text: str, fields: list[str], cell_types: list[str]) -> st
     ok = (
         behaviour.kind in ("cycle", "apoptosis", "necrosis", *MIGRATION)
         or (behaviour.kind == "transition" and behaviour.target in cell_types)
-        or (behaviour.kind == "secretion" and behaviour.target in fields)
+        or (behaviour.kind in ("secretion", "chemotaxis") and behaviour.target in fields)
     )
     return None if ok else f"'{text}': allowed: {BEHAVIOURS_ALLOWED}"
 
 
 def base_value(cell_type: Any, behaviour: str) -> float:
     """A cell type's (a :class:`~tissue.config.CellTypeConfig`) own value of ``behaviour``,
-    before rules: its rate, speed, persistence or bias, or 1 for a secretion factor."""
+    before rules: its rate, speed, persistence, bias or sensitivity (0 to a field it does
+    not list), or 1 for a secretion factor."""
     parsed = parse_behaviour(behaviour)
     if parsed.kind == "cycle":
         return float(cell_type.cycle_rate_per_min)
@@ -155,6 +160,8 @@ def base_value(cell_type: Any, behaviour: str) -> float:
         return float(cell_type.transitions.get(parsed.target, 0.0))
     if parsed.kind in MIGRATION:
         return float(getattr(cell_type, MIGRATION[parsed.kind]))
+    if parsed.kind == "chemotaxis":
+        return float(cell_type.sensitivities.get(parsed.target, 0.0))
     return 1.0
 
 

@@ -8,8 +8,9 @@ from typing import Annotated, Literal, Self, Union
 
 from pydantic import Field, model_validator
 
-from tissue.config.base import Model, NonNegative, Positive, require
+from tissue.config.base import Finite, Model, NonNegative, Positive, require
 from tissue.config.cells import InitialCells
+from tissue.signals import parse_behaviour
 
 
 class SystemicSpecies(Model):
@@ -66,19 +67,32 @@ class Rule(Model):
     on one behaviour apply in the order written.
 
     behaviour: ``cycle`` or ``apoptosis`` (rates, 1/min), ``transition.<type>`` (rate,
-    1/min) or ``secretion.<field>`` (a factor on the type's secretion of the field, 1 before
-    rules). signal: a field of the cell's organ (its value at the cell's voxel),
-    ``blood.<species>`` (a systemic concentration) or ``contact.<type>`` (the number of live
-    cells of that type touching the cell: centres closer than the adhesion range).
+    1/min), ``secretion.<field>`` (a factor on the type's secretion of the field, 1 before
+    rules) and the others of :mod:`tissue.signals`; only ``chemotaxis.<field>`` (a signed
+    sensitivity) may move toward a negative ``to_value``. signal: a field of the cell's
+    organ (its value at the cell's voxel), ``blood.<species>`` (a systemic concentration) or
+    ``contact.<type>`` (the number of live cells of that type touching the cell: centres
+    closer than the adhesion range).
     """
 
     cell_type: str
     behaviour: str
     signal: str
-    to_value: NonNegative
+    to_value: Finite
     half_max: Positive
     hill_coefficient: Positive = 1.0
     as_signal: Literal["rises", "falls"] = "rises"
+
+    @model_validator(mode="after")
+    def check_sign(self) -> Self:
+        """Rates and factors are not negative; a chemotactic sensitivity may be."""
+        require(
+            self.to_value >= 0 or parse_behaviour(self.behaviour).kind == "chemotaxis",
+            "to_value",
+            f"{self.to_value:g}: allowed: >= 0 (only a chemotaxis.<field> sensitivity may be "
+            "negative)",
+        )
+        return self
 
 
 class BlockSignal(Model):

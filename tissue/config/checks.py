@@ -18,6 +18,7 @@ from tissue.signals import (
     RESERVED_SIGNALS,
     base_value,
     behaviour_problem,
+    parse_behaviour,
     parse_signal,
     signal_problem,
 )
@@ -279,6 +280,13 @@ def _check_body(scenario: ValidatedScenario, need: Need, labels: dict[str, dict[
         need(rule.cell_type in types, f"{key}.cell_type", f"unknown type; types: {type_list}")
         problem = behaviour_problem(rule.behaviour, list(scenario.fields), list(types))
         need(problem is None, f"{key}.behaviour", str(problem))
+        need(
+            parse_behaviour(rule.behaviour).kind != "chemotaxis"
+            or bool(types[rule.cell_type].sensitivities),
+            f"{key}.behaviour",
+            f"'{rule.cell_type}' has no chemotaxis for the rule to move; give it "
+            "chemotaxis_field or chemotaxis_sensitivities (0 for a field only rules raise)",
+        )
         attributes = list(types[rule.cell_type].attributes) if rule.cell_type in types else []
         problem = _signal_problem(scenario, rule.signal, attributes)
         need(problem is None, f"{key}.signal", str(problem))
