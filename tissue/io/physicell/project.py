@@ -83,6 +83,7 @@ def import_physicell(project: str | Path, lenient: bool = False) -> Imported:
     ruled = {(r.cell_type, r.behaviour) for r in rows}
     types: dict[str, Any] = {}
     secretion: dict[str, dict[str, float]] = {}
+    advanced: set[str] = set()  # the types that move by advanced chemotaxis
     for d in resolved:
         parts = celltypes.cell_type(
             d,
@@ -94,11 +95,13 @@ def import_physicell(project: str | Path, lenient: bool = False) -> Imported:
         )
         types[d.name] = parts.entries
         secretion[d.name] = parts.base_secretion
+        if parts.advanced_chemotaxis:
+            advanced.add(d.name)
         for key, node in d.unread():
             report.cannot(node, f"<{node.tag}> of '{d.name}'", f"{key}: not known to the importer")
     data["cell_types"] = types
     configs = {t: CellTypeConfig.model_construct(**entries) for t, entries in types.items()}
-    data["rules"] = rules(rows, report, substrates, type_names, configs, secretion)
+    data["rules"] = rules(rows, report, substrates, type_names, configs, secretion, advanced)
     ids = {d.node.attrib.get("ID", str(i)): d.name for i, d in enumerate(resolved)}
     data["initial_cells"] = _placements(root, report, root_dir, ids, box, plane_z, type_names)
 

@@ -11,9 +11,11 @@ own value changes nothing and is left out). tissue's rules combine the same way
 behaviour. Signals: a substrate, ``time``, ``volume``, ``custom:<name>`` (an attribute) and
 ``contact with <type>`` (reported: PhysiCell counts dead neighbours too); behaviours:
 ``cycle entry``, ``apoptosis``, ``necrosis``, ``transform to <type>``, ``<substrate>
-secretion`` (a factor on the type's secretion rate in tissue) and ``migration speed``,
-``migration persistence time`` and ``migration bias`` (left out where they change nothing: a
-type that does not move, or the bias of one without chemotaxis).
+secretion`` (a factor on the type's secretion rate in tissue), ``migration speed``,
+``migration persistence time``, ``migration bias`` and ``chemotactic response to
+<substrate>`` (``chemotaxis.<substrate>``; left out where they change nothing: a type that
+does not move, the bias of one without chemotaxis, a sensitivity of one without advanced
+chemotaxis).
 """
 
 from __future__ import annotations
@@ -107,6 +109,9 @@ def behaviour_name(text: str, substrates: list[str], types: list[str]) -> tuple[
         return text, None
     if text in MOTILITY:
         return MOTILITY[text], None
+    for prefix in ("chemotactic response to ", "chemotactic sensitivity to "):
+        if text.startswith(prefix) and text[len(prefix) :] in substrates:
+            return f"chemotaxis.{text[len(prefix) :]}", None
     for prefix in ("transform to ", "transition to "):
         if text.startswith(prefix) and text[len(prefix) :] in types:
             return f"transition.{text[len(prefix) :]}", None
@@ -123,10 +128,12 @@ def rules(
     types: list[str],
     configs: dict[str, CellTypeConfig],
     secretion: dict[str, dict[str, float]],
+    advanced: set[str],
 ) -> dict[str, dict[str, Any]]:
     """Scenario ``rules`` entries from ``rows``. ``configs``: the imported cell types (their
     own values of the behaviours, :func:`tissue.signals.base_value`, and attributes);
-    ``secretion``: type -> substrate -> PhysiCell's secretion rate (1/min)."""
+    ``secretion``: type -> substrate -> PhysiCell's secretion rate (1/min); ``advanced``:
+    the types that move by advanced chemotaxis (whose sensitivities rules change)."""
     out: dict[str, dict[str, Any]] = {}
     responses: dict[tuple[str, str, str], list[float]] = {}
     for row in rows:
@@ -160,11 +167,13 @@ def rules(
         config = configs[row.cell_type]
         if substrate is not None:
             own = secretion[row.cell_type].get(substrate, 0.0)
-        elif behaviour in MIGRATION and (
+        elif (behaviour in MIGRATION or behaviour.startswith("chemotaxis.")) and (
             config.speed_um_per_min == 0
-            or (behaviour == "migration_bias" and config.chemotaxis_field is None)
+            or (behaviour == "migration_bias" and not config.sensitivities)
+            or (behaviour.startswith("chemotaxis.") and row.cell_type not in advanced)
         ):
-            continue  # changes nothing: the type does not move, or has no gradient to weigh
+            continue  # changes nothing: the type does not move, has no gradient to weigh, or
+            # its sensitivities act only in advanced chemotaxis (PhysiCell)
         else:
             own = base_value(config, behaviour)
         value = _range_end(responses, row, own)
