@@ -176,6 +176,21 @@ def test_a_rule_on_a_sensitivity_turns_each_cell_by_its_signal() -> None:
     assert np.ptp(expected[:, 1]) > 0.05  # the cells' directions differ
 
 
+def test_an_attribute_scales_a_sensitivity() -> None:
+    """``scale_by."chemotaxis.a"`` multiplies each cell's s_a by its attribute: cells of
+    value -1 turn down the gradient, those of value 1 up it."""
+    sim = walkers("cpu", chemotaxis_bias=1.0, chemotaxis_sensitivities={"a": 1.0},
+                  attributes={"taste": {"distribution": "uniform", "low": -1.0, "high": 1.0}},
+                  scale_by={"chemotaxis.a": {"attribute": "taste"}})  # fmt: skip
+    organ, types = sim.organs["box"], sim.types
+    update_migration(organ, types, sim.behaviours.bind(organ, sim.body, Contacts(organ, types)))
+    update_motility(organ, types, sim.rng, 0, 0.5)
+    sign = np.sign(organ.cells.taste)
+    assert (sign < 0).any()
+    assert (sign > 0).any()
+    np.testing.assert_array_equal(organ.cells.direction[:, 0], sign)
+
+
 def test_a_restart_keeps_the_sensitivities_rules_set(tmp_path: Path) -> None:
     """The busy scenario's scouts sense two fields, one sensitivity moved by a rule: a run
     checkpointed after a phenotype step (tick 65) and resumed ends bit for bit as one that

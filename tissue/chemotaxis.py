@@ -79,9 +79,9 @@ def chemotaxis_sensitivity(organ: Organ, chemotaxis: Chemotaxis) -> Any:
 
 
 def update_sensitivities(organ: Organ, chemotaxis: Chemotaxis, behave: Behave) -> None:
-    """Set each cell's sensitivities where rules move them (``chemotaxis.<field>``, once a
-    phenotype step like the migration behaviours, read by the mechanics steps until the
-    next)."""
+    """Set each cell's sensitivities where rules or attributes move them
+    (``chemotaxis.<field>``; once a phenotype step like the migration behaviours, read by
+    the mechanics steps until the next)."""
     cells = organ.cells
     if CHEMOTAXIS_COLUMN not in cells.columns:
         return

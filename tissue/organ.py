@@ -95,24 +95,27 @@ class CyclePhases:
 
 
 def chemotaxis_fields(scenario: Scenario) -> list[str]:
-    """The fields some cell type senses chemotactically or a rule's ``chemotaxis.<field>``
-    moves, in the scenario's order."""
+    """The fields some cell type senses chemotactically or whose ``chemotaxis.<field>``
+    rules move, in the scenario's order."""
     sensed = {f for c in scenario.cell_types.values() for f in c.sensitivities}
-    sensed |= {target for _, target in _chemotaxis_rules(scenario)}
+    sensed |= {target for _, target in _steered(scenario)}
     return [f for f in scenario.fields if f in sensed]
 
 
-def _chemotaxis_rules(scenario: Scenario) -> set[tuple[str, str]]:
-    """(cell type, field) of each rule on a chemotactic sensitivity."""
-    behaviours = [(r.cell_type, parse_behaviour(r.behaviour)) for r in scenario.rules.values()]
-    return {(t, b.target) for t, b in behaviours if b.kind == "chemotaxis"}
+def _steered(scenario: Scenario) -> set[tuple[str, str]]:
+    """(cell type, field) of each sensitivity that rules or an attribute (``scale_by``)
+    move."""
+    moved = [(r.cell_type, r.behaviour) for r in scenario.rules.values()]
+    moved += [(t, b) for t, c in scenario.cell_types.items() for b in c.scale_by]
+    parsed = [(t, parse_behaviour(b)) for t, b in moved]
+    return {(t, b.target) for t, b in parsed if b.kind == "chemotaxis"}
 
 
 @dataclass(frozen=True)
 class Chemotaxis:
     """The types' chemotaxis over ``fields`` (K, :func:`chemotaxis_fields`) as backend
     tables: ``sensitivity`` ((n_types, K) float32, signed; 0 for a field a type does not
-    list), ``senses`` ((n_types, K) bool: the type lists the field or has a rule on its
+    list), ``senses`` ((n_types, K) bool: the type lists the field or rules move its
     sensitivity to it) and ``normalize_each`` ((n_types,) bool: each gradient is normalised
     before the sum)."""
 
@@ -128,7 +131,7 @@ class Chemotaxis:
         if not any(c.sensitivities for c in types):
             return None
         fields = chemotaxis_fields(scenario)
-        ruled = _chemotaxis_rules(scenario)
+        ruled = _steered(scenario)
         shape = (len(types), len(fields))
         sensitivity = np.zeros(shape, dtype=np.float32)
         senses = np.zeros(shape, dtype=bool)
@@ -364,12 +367,12 @@ class Organ:
         self.attributes = Attributes(scenario)
         phased = any(c.cycle_phases for c in scenario.cell_types.values())
         migrates = any(r.behaviour in MIGRATION for r in scenario.rules.values())
-        sensing = len(chemotaxis_fields(scenario)) if _chemotaxis_rules(scenario) else 0
+        sensing = len(chemotaxis_fields(scenario)) if _steered(scenario) else 0
         extra = {
             **self.attributes.columns(),
             **(PHASE_COLUMNS if phased else {}),
             **(MIGRATION_COLUMNS if migrates else {}),
-            # each cell's sensitivities when rules move them (NaN: the type's)
+            # each cell's sensitivities when rules or attributes move them (NaN: the type's)
             **({CHEMOTAXIS_COLUMN: Column(np.float32, (sensing,), math.nan)} if sensing else {}),
         }
         self.cells = CellStore(

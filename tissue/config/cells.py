@@ -232,8 +232,8 @@ class CellTypeConfig(Model):
     by default; PhysiCell's dead cells take up a tenth of their oxygen, and its cancer-immune
     tumour cells keep secreting the immunostimulatory factor).
     Attributes: per-cell values (see :class:`Attribute`); ``scale_by`` maps a behaviour
-    (``cycle``, ``apoptosis``, ``transition.<type>``, ``secretion.<field>``) to the attribute
-    that scales it (see :class:`AttributeScale`).
+    (``cycle``, ``apoptosis``, ``transition.<type>``, ``secretion.<field>``,
+    ``chemotaxis.<field>``) to the attribute that scales it (see :class:`AttributeScale`).
     Transitions: a live cell becomes type T at ``transitions[T]`` per minute (before rules).
     Intravasation: a live cell within ``intravasation_distance_um`` of a voxel of
     ``intravasation_label`` enters the blood at ``intravasation_rate_per_min``.

@@ -143,6 +143,12 @@ def check_references(scenario: ValidatedScenario) -> None:
         for behaviour in ctype.scale_by:
             problem = behaviour_problem(behaviour, list(scenario.fields), list(scenario.cell_types))
             need(problem is None, f"{key}.scale_by", str(problem))
+            need(
+                parse_behaviour(behaviour).kind != "chemotaxis" or bool(ctype.sensitivities),
+                f"{key}.scale_by",
+                f"'{behaviour}': the type has no chemotaxis; give it chemotaxis_field or "
+                "chemotaxis_sensitivities",
+            )
         for aname, attribute in ctype.attributes.items():
             units = {
                 other.attributes[aname].units
