@@ -41,6 +41,8 @@ FLOORS = {
     "tissue.io": 4,
     "tissue.organ": 5,
     "tissue.rules": 6,
+    "tissue.attack": 6,
+    "tissue.chemotaxis": 6,
     "tissue.behaviours": 6,
     "tissue.placement": 6,
     "tissue.observables": 6,

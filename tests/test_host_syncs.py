@@ -77,7 +77,8 @@ CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] 
         },
     ),
     # PhysiCell's models: a flow-cytometry cycle, rules on time, volume and an attribute,
-    # and motility behaviours set by rules each phenotype step
+    # and motility behaviours (a chemotactic sensitivity too) set by rules each phenotype
+    # step, chemotaxis over two fields
     "physicell_features": (
         lambda: scenario_from_dict(physicell_features(), "physicell_features"),
         61,
@@ -107,8 +108,8 @@ CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] 
 
 
 def physicell_features() -> dict[str, Any]:
-    """The busy scenario with cycle phases, a per-cell attribute and rules on PhysiCell's
-    signals and motility behaviours."""
+    """The busy scenario with cycle phases, a per-cell attribute, advanced chemotaxis and
+    rules on PhysiCell's signals and motility behaviours."""
     data = busy_scenario()
     tumour, scout = data["cell_types"]["tumour"], data["cell_types"]["scout"]
     tumour["cycle_phases"] = [
@@ -116,6 +117,9 @@ def physicell_features() -> dict[str, Any]:
         {"name": "M", "rate_per_min": 0.05, "divides": True},
     ]
     scout["attributes"] = {"grit": {"distribution": "uniform", "low": 0.0, "high": 2.0}}
+    del scout["chemotaxis_field"]
+    scout["chemotaxis_sensitivities"] = {"signal": 1.0, "oxygen": -0.5}
+    scout["chemotaxis_normalize_each"] = True
     data["rules"] = {
         "late": {"cell_type": "tumour", "behaviour": "cycle", "signal": "time",
                  "to_value": 0.0, "half_max": 60.0},
@@ -125,6 +129,8 @@ def physicell_features() -> dict[str, Any]:
                  "to_value": 0.5, "half_max": 0.1},
         "gritty": {"cell_type": "scout", "behaviour": "migration_persistence",
                    "signal": "attribute.grit", "to_value": 10.0, "half_max": 1.0},
+        "repelled": {"cell_type": "scout", "behaviour": "chemotaxis.oxygen",
+                     "signal": "signal", "to_value": -2.0, "half_max": 0.1},
     }  # fmt: skip
     return data
 

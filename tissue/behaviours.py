@@ -30,7 +30,17 @@ from tissue.config import Rule, Scenario
 from tissue.config.cells import AttributeScale
 from tissue.grid import F32
 from tissue.organ import CellTypes, Contacts, Organ
-from tissue.signals import OWN, Sensing, base_value, hill_sum, parse_signal, rising_ramp
+from tissue.signals import (
+    ATTACK_PARAMS,
+    MIGRATION,
+    OWN,
+    Sensing,
+    base_value,
+    hill_sum,
+    parse_behaviour,
+    parse_signal,
+    rising_ramp,
+)
 
 Behave = Callable[[str, Any], Any]  # (behaviour, base (N,) float32) -> (N,) float32
 STATE_CODES = {"apoptotic": (APOPTOTIC,), "necrotic": (NECROTIC,), "dead": (APOPTOTIC, NECROTIC)}
@@ -163,3 +173,26 @@ class Behaviours:
                 a = rising_ramp(xp, a, F32(scale.zero_at), F32(scale.full_at))
             value = xp.where(cells.type == t, value * a, value)
         return value
+
+
+def held(organ: Organ, types: CellTypes, behaviour: str) -> Any:
+    """(N,) float32: each cell's value of a held behaviour (:data:`tissue.signals.HELD`): as
+    the rules last set it (:func:`tissue.rules.update_held`), else its type's."""
+    cells = organ.cells
+    base = own_value(cells, behaviour, held_base(types, behaviour, cells.type))
+    if behaviour not in cells.columns:
+        return base
+    value = getattr(cells, behaviour)
+    return organ.xp.where(organ.xp.isnan(value), base, value)
+
+
+def held_base(types: CellTypes, behaviour: str, type_index: Any) -> Any:
+    """(N,) float32: the types' own value of a held behaviour."""
+    parsed = parse_behaviour(behaviour)
+    if parsed.kind == "attack":
+        attacks = types.damage_attacks
+        assert attacks is not None, "attack behaviours need a damage attack (checked)"
+        return attacks.rate[type_index, types.names.index(parsed.target)]
+    if parsed.kind in ATTACK_PARAMS:
+        return types.of(f"attack_{ATTACK_PARAMS[parsed.kind]}", type_index)
+    return types.of(MIGRATION[parsed.kind], type_index)

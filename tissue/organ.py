@@ -25,7 +25,7 @@ from tissue.grid import Grid
 from tissue.kernels.cells import CellGrid, build_cell_grid, count_contacts
 from tissue.limits import check_cell_growth
 from tissue.rng import CellRandom
-from tissue.signals import DAMAGE_SIGNALS, HELD, OWN, parse_behaviour, parse_signal
+from tissue.signals import HELD, OWN, parse_behaviour
 from tissue.state import SimulationState
 
 F32 = np.float32
@@ -35,6 +35,7 @@ DAMAGE_COLUMNS = {  # damage taken and dealt, when some type takes or deals dama
     "damage": Column(np.float32, (), 0.0),
     "damage_delivered": Column(np.float32, (), 0.0),
 }
+CHEMOTAXIS_COLUMN = "chemotaxis_sensitivity"  # (K,): a cell's sensitivities after rules
 PHASE_COLUMNS = {  # a cell's cycle phase and the time in it, when some type has phases
     "cycle_phase": Column(np.int8, (), 0),
     "phase_time_min": Column(np.float32, (), 0.0),
@@ -92,7 +93,9 @@ class DamageAttacks:
                 for other, value in ctype.damage_attack.rates_per_min.items():
                     rate[a, names.index(other)] = value
         moved = [(r.cell_type, r.behaviour) for r in scenario.rules.values()]
-        moved += [(e.type, b) for e in placements(scenario) for b in getattr(e, "behaviours", {})]
+        moved += [
+            (e.type, b) for _, e in scenario.placements() for b in getattr(e, "behaviours", {})
+        ]
         for cell_type, behaviour in moved:  # rules and per-cell values may raise a rate of 0
             parsed = parse_behaviour(behaviour)
             if parsed.kind == "attack":
@@ -135,13 +138,63 @@ class CyclePhases:
         return cls(*(xp.asarray(a) for a in (rate, duration, divides, count)))
 
 
+def chemotaxis_fields(scenario: Scenario) -> list[str]:
+    """The fields some cell type senses chemotactically or whose ``chemotaxis.<field>``
+    rules move, in the scenario's order."""
+    sensed = {f for c in scenario.cell_types.values() for f in c.sensitivities}
+    sensed |= {target for _, target in _steered(scenario)}
+    return [f for f in scenario.fields if f in sensed]
+
+
+def _steered(scenario: Scenario) -> set[tuple[str, str]]:
+    """(cell type, field) of each sensitivity that rules or an attribute (``scale_by``)
+    move."""
+    moved = [(r.cell_type, r.behaviour) for r in scenario.rules.values()]
+    moved += [(t, b) for t, c in scenario.cell_types.items() for b in c.scale_by]
+    parsed = [(t, parse_behaviour(b)) for t, b in moved]
+    return {(t, b.target) for t, b in parsed if b.kind == "chemotaxis"}
+
+
+@dataclass(frozen=True)
+class Chemotaxis:
+    """The types' chemotaxis over ``fields`` (K, :func:`chemotaxis_fields`) as backend
+    tables: ``sensitivity`` ((n_types, K) float32, signed; 0 for a field a type does not
+    list), ``senses`` ((n_types, K) bool: the type lists the field or rules move its
+    sensitivity to it) and ``normalize_each`` ((n_types,) bool: each gradient is normalised
+    before the sum)."""
+
+    fields: list[str]
+    sensitivity: Any
+    senses: Any
+    normalize_each: Any
+
+    @classmethod
+    def from_scenario(cls, xp: Any, scenario: Scenario) -> Chemotaxis | None:
+        """The tables, or None when no type has chemotaxis."""
+        types = list(scenario.cell_types.values())
+        if not any(c.sensitivities for c in types):
+            return None
+        fields = chemotaxis_fields(scenario)
+        ruled = _steered(scenario)
+        shape = (len(types), len(fields))
+        sensitivity = np.zeros(shape, dtype=np.float32)
+        senses = np.zeros(shape, dtype=bool)
+        for t, (name, c) in enumerate(scenario.cell_types.items()):
+            for k, f in enumerate(fields):
+                sensitivity[t, k] = c.sensitivities.get(f, 0.0)
+                senses[t, k] = f in c.sensitivities or (name, f) in ruled
+        each = np.asarray([c.chemotaxis_normalize_each for c in types], dtype=bool)
+        return cls(fields, *(xp.asarray(a) for a in (sensitivity, senses, each)))
+
+
 @dataclass(frozen=True)
 class CellTypes:
     """Per-type parameters as (n_types,) backend arrays, indexed by a cell's type."""
 
     names: list[str]
     params: dict[str, Any]
-    chemotaxis_field: list[str | None]
+    chemotaxis_field: list[str | None]  # the field of the largest |sensitivity|, or None
+    chemotaxis: Chemotaxis | None  # the chemotaxis tables, when some type has chemotaxis
     oxygen_field: list[str | None]
     secretion: dict[str, dict[str, Any]]  # field -> {"S","T","U","E"} (n_types,) arrays
     dead_secretion: dict[str, dict[str, Any]]  # the same for dead cells
@@ -211,7 +264,8 @@ class CellTypes:
         return cls(
             names=names,
             params=params,
-            chemotaxis_field=[types[t].chemotaxis_field for t in names],
+            chemotaxis_field=[_strongest(types[t].sensitivities) for t in names],
+            chemotaxis=Chemotaxis.from_scenario(xp, scenario),
             oxygen_field=[types[t].oxygen_field for t in names],
             secretion=_exchange_tables(xp, scenario, "secretion"),
             dead_secretion=_exchange_tables(xp, scenario, "dead_secretion"),
@@ -238,7 +292,7 @@ class CellTypes:
             regrows=any(c.division_volume is not None for c in types.values()),
             phases=CyclePhases.from_scenario(xp, scenario),
             damage_attacks=DamageAttacks.from_scenario(xp, scenario),
-            damages=takes_damage(scenario),
+            damages=scenario.takes_damage(),
             dead_rules={k: xp.asarray(v) for k, v in dead_rules.items()},
         )
 
@@ -284,28 +338,9 @@ class CellTypes:
         return [self.names.index(name) for name in names]
 
 
-def placements(scenario: Scenario) -> list[Any]:
-    """Every placement entry: the initial cells and those that interventions add."""
-    entries = list(scenario.initial_cells)
-    for action in scenario.interventions.values():
-        entries += getattr(action, "cells", [])
-    return entries
-
-
-def own_values(scenario: Scenario) -> list[str]:
-    """The behaviours that placed cells set per cell (``ListCells.behaviours``), sorted."""
-    return sorted({b for e in placements(scenario) for b in getattr(e, "behaviours", {})})
-
-
-def takes_damage(scenario: Scenario) -> bool:
-    """Whether cells carry damage: some type deals it (a damage attack), takes it at a rate,
-    or has rules that read or move it."""
-    types = scenario.cell_types.values()
-    return (
-        any(c.damage_attack or c.damage_rate_per_min > 0 for c in types)
-        or any(parse_signal(r.signal).kind in DAMAGE_SIGNALS for r in scenario.rules.values())
-        or any(r.behaviour == "damage_rate" for r in scenario.rules.values())
-    )
+def _strongest(sensitivities: dict[str, float]) -> str | None:
+    """The field of the largest |sensitivity| (the first of equals), None for none."""
+    return max(sensitivities, key=lambda f: abs(sensitivities[f]), default=None)
 
 
 def _regrown(xp: Any, p: dict[str, Any], t: Any, minutes: Any) -> Any:
@@ -412,12 +447,15 @@ class Organ:
             }
         )
         self.held = held  # the held behaviours that rules move, each a cell column
+        sensing = len(chemotaxis_fields(scenario)) if _steered(scenario) else 0
         extra = {
             **self.attributes.columns(),
             **(PHASE_COLUMNS if phased else {}),
-            **(DAMAGE_COLUMNS if takes_damage(scenario) else {}),
+            **(DAMAGE_COLUMNS if scenario.takes_damage() else {}),
             **{behaviour: HELD_COLUMN for behaviour in held},
-            **{OWN + behaviour: HELD_COLUMN for behaviour in own_values(scenario)},
+            **{OWN + behaviour: HELD_COLUMN for behaviour in scenario.own_values()},
+            # each cell's sensitivities when rules or attributes move them (NaN: the type's)
+            **({CHEMOTAXIS_COLUMN: Column(np.float32, (sensing,), math.nan)} if sensing else {}),
         }
         self.cells = CellStore(
             xp,

@@ -8,7 +8,7 @@ Order within a step of each process (documented, fixed):
 - phenotype (dt_p): damage (its rate and repair, after the rules read it) -> death
   (apoptosis, then necrosis) -> clearance of dead cells -> type transitions -> division of
   live cells (daughters inherit attributes and damage) -> the held behaviours that rules move
-  (motility, attack rates), kept per cell until the next;
+  (motility, chemotactic sensitivities, attack rates), kept per cell until the next;
 - exchange (each diffusion step): secretion and uptake of live and dead cells into their
   voxels.
 
@@ -26,19 +26,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tissue.behaviours import Behave, own_value, unchanged
+from tissue.attack import spring_velocity
+from tissue.behaviours import Behave, held, held_base, unchanged
 from tissue.cells import APOPTOTIC, LIVE, NECROTIC
+from tissue.chemotaxis import bias_direction, unit_rows, update_sensitivities
 from tissue.grid import F32
 from tissue.kernels.cells import (
     VoxelSums,
     build_cell_grid,
-    choose_targets,
-    deposit,
     pair_velocity,
 )
 from tissue.organ import CellTypes, Contacts, Organ
 from tissue.rng import CellRandom, Purpose, random_directions
-from tissue.signals import ATTACK_PARAMS, MIGRATION, falling_ramp, parse_behaviour, rising_ramp
+from tissue.signals import falling_ramp, rising_ramp
 
 # --- mechanics -----------------------------------------------------------------------
 
@@ -53,12 +53,15 @@ def update_motility(
     still: Any = None,
 ) -> None:
     """PhysiCell's persistent biased random walk: with probability 1 - exp(-dt/P) a motile
-    cell draws direction = normalise(b * grad/|grad| + (1 - b) * random unit vector).
+    cell draws a random unit vector v and takes direction = normalise(b d + (1 - b) v), d
+    its chemotactic bias direction (:mod:`tissue.chemotaxis`); a cell of a type without
+    chemotaxis takes v. As PhysiCell's ``normalize`` leaves a zero vector zero, a cell
+    whose mix is 0 (b = 1 where d = 0) stands still until its next turn.
 
     As in PhysiCell, a cell that is not motile (dead, attached, or in ``still``, (N,) bool:
     attackers holding at a target) has no direction, and a cell without one (new cells too)
-    waits for its next turn. ``block_factor(field)`` (default 1) scales b: a neutralised
-    attractant guides less."""
+    waits for its next turn. ``block_factor(field)`` (default 1): a neutralised attractant
+    guides less (it scales the field's term in d and b, see :func:`bias_direction`)."""
     xp, cells = organ.xp, organ.cells
     if cells.n == 0 or not types.any_motile:
         return
@@ -73,21 +76,11 @@ def update_motility(
     old = xp.where(motile[:, None], cells.direction, F32(0))
     turn = motile & (types.of("speed_um_per_min", type_index) > 0) & (u[:, 0] < p_turn)
     new = random_directions(xp, u[:, 1], u[:, 2], organ.grid.two_d)
-    bias = xp.clip(migration(organ, types, "migration_bias"), F32(0), F32(1))
-    for t, field in enumerate(types.chemotaxis_field):
-        if field is None or field not in organ.fields.values:
-            continue
-        ijk = organ.grid.voxel_ijk(xp, cells.position_um)
-        grad = organ.fields.gradient(field, ijk)
-        norm = xp.sqrt((grad * grad).sum(axis=1, keepdims=True))
-        unit_grad = xp.where(norm > 0, grad / xp.maximum(norm, F32(1e-30)), F32(0))
-        b = bias[:, None]
-        if block_factor is not None:
-            b = b * F32(block_factor(field))
-        mixed = b * unit_grad + (F32(1) - b) * new
-        length = xp.sqrt((mixed * mixed).sum(axis=1, keepdims=True))
-        guided = (type_index == t)[:, None] & (length > 0)
-        new = xp.where(guided, mixed / xp.maximum(length, F32(1e-30)), new)
+    if types.chemotaxis is not None:
+        direction, guided, weight = bias_direction(organ, types.chemotaxis, block_factor)
+        b = (xp.clip(migration(organ, types, "migration_bias"), F32(0), F32(1)) * weight)[:, None]
+        mixed = unit_rows(xp, b * direction + (F32(1) - b) * new)
+        new = xp.where(guided[:, None], mixed, new)
     cells.direction[...] = xp.where(turn[:, None], new, old)
 
 
@@ -105,35 +98,15 @@ def migration(organ: Organ, types: CellTypes, behaviour: str) -> Any:
     return held(organ, types, behaviour)
 
 
-def held(organ: Organ, types: CellTypes, behaviour: str) -> Any:
-    """(N,) float32: each cell's value of a held behaviour (:data:`tissue.signals.HELD`): as
-    the rules last set it (:func:`update_held`), else its type's."""
-    cells = organ.cells
-    base = own_value(cells, behaviour, _held_base(types, behaviour, cells.type))
-    if behaviour not in cells.columns:
-        return base
-    value = getattr(cells, behaviour)
-    return organ.xp.where(organ.xp.isnan(value), base, value)
-
-
-def _held_base(types: CellTypes, behaviour: str, type_index: Any) -> Any:
-    """(N,) float32: the types' own value of a held behaviour."""
-    parsed = parse_behaviour(behaviour)
-    if parsed.kind == "attack":
-        attacks = types.damage_attacks
-        assert attacks is not None, "attack behaviours need a damage attack (checked)"
-        return attacks.rate[type_index, types.names.index(parsed.target)]
-    if parsed.kind in ATTACK_PARAMS:
-        return types.of(f"attack_{ATTACK_PARAMS[parsed.kind]}", type_index)
-    return types.of(MIGRATION[parsed.kind], type_index)
-
-
 def update_held(organ: Organ, types: CellTypes, behave: Behave) -> None:
-    """Set each cell's held behaviours that rules move (PhysiCell's phenotype update: once a
-    phenotype step, read by the mechanics steps until the next)."""
+    """Set each cell's held behaviours that rules move, its chemotactic sensitivities too
+    (PhysiCell's phenotype update: once a phenotype step, read by the mechanics steps until
+    the next)."""
     cells = organ.cells
     for behaviour in organ.held:
-        getattr(cells, behaviour)[...] = behave(behaviour, _held_base(types, behaviour, cells.type))
+        getattr(cells, behaviour)[...] = behave(behaviour, held_base(types, behaviour, cells.type))
+    if types.chemotaxis is not None:
+        update_sensitivities(organ, types.chemotaxis, behave)
 
 
 def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
@@ -181,32 +154,6 @@ def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
         position[:, axis] = xp.where(fits, trial[:, axis], position[:, axis])
     blocked = ~organ.allowed_positions(t, new)
     cells.position_um[...] = xp.where(blocked[:, None], position, new)
-
-
-def spring_velocity(organ: Organ, types: CellTypes) -> Any:
-    """(N, 3) float32 velocities of attached pairs' springs (PhysiCell's elastic contact):
-    an attacker of a type with ``spring_per_min`` k attached to a present cell gains
-    k (x_target - x_self) and its target the opposite; a target held by several attackers
-    sums theirs (deterministically, in cell order)."""
-    xp, cells = organ.xp, organ.cells
-    k = xp.zeros(cells.n, dtype=xp.float32)
-    for attacker, spec in types.attack.items():
-        k = xp.where(cells.type == attacker, F32(spec.attack.spring_per_min), k)
-    row, found = partner_rows(xp, cells)
-    k = xp.where(found, k, F32(0))
-    pull = k[:, None] * (cells.position_um[row] - cells.position_um)
-    # each pull lands on the target's row as its opposite (cells without one add 0 to row 0)
-    on_target = deposit(row, -pull, cells.n).T
-    return (pull + on_target).astype(xp.float32)
-
-
-def partner_rows(xp: Any, cells: Any) -> tuple[Any, Any]:
-    """(N,) int64 row of each cell's partner (0 where none) and (N,) bool: it has one and it
-    is still present (cells are in id order, so a search finds it)."""
-    partner = cells.partner
-    row = xp.minimum(xp.searchsorted(cells.id, partner), cells.n - 1)
-    found = (partner >= 0) & (cells.id[row] == partner)
-    return xp.where(found, row, 0).astype(xp.int64), found
 
 
 # --- phenotype -----------------------------------------------------------------------
@@ -383,166 +330,6 @@ def transition_step(
     cells.type[...] = xp.where(moving, new_type, t)
     cells.direction[...] = xp.where(moving[:, None], F32(0), cells.direction)
     return changed
-
-
-def attack_step(
-    organ: Organ,
-    types: CellTypes,
-    rng: CellRandom,
-    step: int,
-    dt_min: float,
-) -> Any:
-    """Cytotoxic attack (PhysiCell's cancer-immune rules, see
-    :class:`~tissue.config.cells.Attack`), for every attacker type, over one mechanics step:
-
-    1. an attached attacker's kill draw succeeds with probability 1 - exp(-kill_rate s dt)
-       (s of its target whether that is still live or not, as PhysiCell draws it): a live
-       target starts apoptosis, and the attacker lets go, so one whose target another
-       attacker killed lets go at rate kill_rate s. It also lets go when it is released
-       (after ``attachment_min``, or at rate 1/``attachment_min``), when its target is gone
-       and when the target is out of reach;
-    2. an attacker that was free picks one live target in reach (and in its search voxel,
-       where one is set) with s > 0 uniformly and attaches with probability
-       1 - exp(-attach_rate s g dt).
-
-    Returns:
-        (N,) bool: the attackers that hold still this step (attached, or with a target in
-        reach), or None when no type attacks.
-    """
-    xp, cells = organ.xp, organ.cells
-    if cells.n == 0 or not types.attack:
-        return None
-    dt = F32(dt_min)
-    u = rng.uniform(cells.id, step, Purpose.ATTACK)
-    grid = build_cell_grid(
-        xp, cells.position_um, organ.grid.origin_xyz_um, organ.grid.extent_xyz_um,
-        types.max_interaction_um, cells.occupied,
-    )  # fmt: skip
-    touch = types.of("adhesion_range", cells.type) * types.radius(cells)
-    origin = xp.asarray(organ.grid.origin_xyz_um, dtype=xp.float32)
-
-    def box(side_um: float | None) -> Any:
-        """(N,) int64 search box of each cell (all 0 without a search voxel)."""
-        if side_um is None:
-            return xp.zeros(cells.n, dtype=xp.int64)
-        ijk = xp.floor((cells.position_um - origin) / F32(side_um)).astype(xp.int64) + 1
-        return (ijk[:, 2] << 42) | (ijk[:, 1] << 21) | ijk[:, 0]
-
-    held = xp.zeros(cells.n, dtype=bool)
-    for attacker, spec in types.attack.items():
-        config = spec.attack
-        mine = (cells.type == attacker) & (cells.state == LIVE)
-        # 1. attached attackers
-        was_free = mine & (cells.partner < 0)
-        row, found = partner_rows(xp, cells)
-        found &= mine
-        score = _target_score(xp, cells, spec)
-        s_target = _target_score(xp, cells, spec, live_only=False)[row]
-        gap = cells.position_um[row] - cells.position_um
-        in_reach = (gap * gap).sum(axis=1) <= F32(spec.reach_um) ** 2 if spec.fixed_reach else True
-        kill = found & (u[:, 2] < -xp.expm1(-F32(config.kill_rate_per_min) * s_target * dt))
-        attached_min = cells.attached_min + dt
-        if config.release == "fixed":
-            released = attached_min >= F32(config.attachment_min)
-        else:
-            released = u[:, 3] < -xp.expm1(-dt / F32(config.attachment_min))
-        done = mine & (cells.partner >= 0) & ~(found & ~kill & ~released & in_reach)
-        killed = deposit(row, kill.astype(xp.float64)[:, None], cells.n)[0] > 0
-        victim = killed & (cells.state == LIVE)
-        cells.state[...] = xp.where(victim, APOPTOTIC, cells.state)
-        cells.state_time_min[...] = xp.where(victim, F32(0), cells.state_time_min)
-        cells.attached_min[...] = xp.where(found & ~done, attached_min, cells.attached_min)
-        cells.attached_min[...] = xp.where(done, F32(0), cells.attached_min)
-        cells.partner[...] = xp.where(done, -1, cells.partner)
-        held |= mine & ~was_free
-        # 2. attackers that were free at the start of the step
-        reach = F32(spec.reach_um) if spec.fixed_reach else F32(math.inf)
-        chosen, distance, _ = choose_targets(
-            cells.position_um, touch, score, box(config.search_voxel_um), cells.id, was_free,
-            xp.ascontiguousarray(u[:, 1]), grid, reach,
-        )  # fmt: skip
-        has = chosen >= 0
-        target = xp.where(has, chosen, 0)
-        g = F32(1)
-        if config.attach_full_within_um is not None:
-            g = falling_ramp(xp, distance, F32(spec.reach_um), F32(config.attach_full_within_um))
-        rate = F32(config.attach_rate_per_min) * score[target] * g
-        attach = has & (u[:, 0] < -xp.expm1(-rate * dt))
-        cells.partner[...] = xp.where(attach, cells.id[target], cells.partner)
-        cells.attached_min[...] = xp.where(has, F32(0), cells.attached_min)
-        held |= has
-    return held
-
-
-def damage_attack_step(
-    organ: Organ, types: CellTypes, rng: CellRandom, step: int, dt_min: float
-) -> None:
-    """PhysiCell 1.14's attack (:class:`~tissue.config.cells.DamageAttack`) over one
-    mechanics step: free live attackers may start an attack on a touching candidate; then
-    every attacker with a live target deals it damage (the new ones too) and adds it to its
-    damage delivered, and lets go with probability min(dt / duration, 1), or when its target
-    is dead or gone (dead attackers let go). A target of several attackers takes their sum
-    (in cell order)."""
-    xp, cells, attacks = organ.xp, organ.cells, types.damage_attacks
-    if cells.n == 0 or attacks is None:
-        return
-    dt = F32(dt_min)
-    t = cells.type
-    live = cells.state == LIVE
-    u = rng.uniform(cells.id, step, Purpose.DAMAGE_ATTACK)
-    grid = build_cell_grid(
-        xp, cells.position_um, organ.grid.origin_xyz_um, organ.grid.extent_xyz_um,
-        types.max_interaction_um, cells.occupied,
-    )  # fmt: skip
-    touch = types.of("adhesion_range", t) * types.radius(cells)
-    no_box = xp.zeros(cells.n, dtype=xp.int64)
-    attacker = xp.zeros(cells.n, dtype=bool)
-    for a in attacks.attackers:
-        mine = (t == a) & live
-        attacker |= t == a
-        score = (attacks.candidate[a][t] & live).astype(xp.float32)
-        free = mine & (cells.partner < 0)
-        chosen, _, options = choose_targets(
-            cells.position_um, touch, score, no_box, cells.id, free,
-            xp.ascontiguousarray(u[:, 1]), grid, F32(math.inf),
-        )  # fmt: skip
-        has = chosen >= 0
-        target = xp.where(has, chosen, 0)
-        rate = xp.zeros(cells.n, dtype=xp.float32)
-        for b in range(len(types.names)):
-            on_b = held(organ, types, f"attack.{types.names[b]}")
-            rate = xp.where(t[target] == b, on_b, rate)
-        p = xp.minimum(rate * attacks.immunogenicity[t[target], a] * dt, F32(1))
-        start = has & (u[:, 0] < F32(1) - (F32(1) - p) ** options)
-        cells.partner[...] = xp.where(start, cells.id[target], cells.partner)
-    row, found = partner_rows(xp, cells)
-    hitting = attacker & live & found & live[row]
-    damage = xp.where(hitting, held(organ, types, "attack_damage_rate") * dt, F32(0))
-    taken = deposit(row, damage[:, None], cells.n)[0]
-    cells.damage[...] += taken
-    cells.damage_delivered[...] += damage
-    ends = u[:, 2] < xp.minimum(dt / held(organ, types, "attack_duration"), F32(1))
-    done = attacker & (cells.partner >= 0) & ~(hitting & ~ends)
-    cells.partner[...] = xp.where(done, -1, cells.partner)
-
-
-def _target_score(xp: Any, cells: Any, spec: Any, live_only: bool = True) -> Any:
-    """(N,) float32 s of each cell as a target of ``spec``'s attacker: 0 for cells that are
-    not (live, with ``live_only``) cells of a target type, else 1 or the ramp of its
-    attribute."""
-    config = spec.attack
-    target = xp.isin(cells.type, spec.target_codes)
-    if live_only:
-        target &= cells.state == LIVE
-    if config.target_attribute is None:
-        return target.astype(xp.float32)
-    s = rising_ramp(
-        xp,
-        getattr(cells, config.target_attribute),
-        F32(config.attribute_zero_at),
-        F32(config.attribute_full_at),
-    )
-    return xp.where(target & ~xp.isnan(s), s, F32(0))
 
 
 def divide_cells(organ: Organ, types: CellTypes, dividing: Any, axis: Any, rng: CellRandom) -> None:

@@ -20,11 +20,14 @@ oxygen ramp), ``transition.<type>`` (a rate, 1/min), ``secretion.<field>`` (a fa
 type's secretion, 1 before rules), ``secretion_rate.<field>`` (the secretion rate itself,
 1/min, PhysiCell's "<substrate> secretion"), ``migration_speed`` (um/min),
 ``migration_persistence`` (min), ``migration_bias`` (0 to 1, the chemotactic bias),
-``damage_rate`` and ``damage_repair_rate`` (1/min), ``attack.<type>`` (the rate of starting
-an attack on a cell of the type, 1/min, :class:`~tissue.config.cells.DamageAttack`),
-``attack_damage_rate`` (damage/min) or ``attack_duration`` (min).
-Behaviours in :data:`HELD` are set per cell once a phenotype step and held until the next, as
-PhysiCell's phenotype is (the mechanics steps between read them).
+``chemotaxis.<field>`` (the signed chemotactic sensitivity to a field, PhysiCell's
+"chemotactic response to"), ``damage_rate`` and ``damage_repair_rate`` (1/min),
+``attack.<type>`` (the rate of starting an attack on a cell of the type, 1/min,
+:class:`~tissue.config.cells.DamageAttack`), ``attack_damage_rate`` (damage/min) or
+``attack_duration`` (min).
+Behaviours in :data:`HELD` (and the chemotactic sensitivities) are set per cell once a
+phenotype step and held until the next, as PhysiCell's phenotype is (the mechanics steps
+between read them).
 
 Every module that reads these names goes through :func:`parse_signal` and
 :func:`parse_behaviour`, so the syntax lives here only.
@@ -55,14 +58,15 @@ CELL_SIGNALS = (*RESERVED_SIGNALS, "attribute")  # read per cell: in rules only
 ATTACK_PARAMS = {"attack_damage_rate": "damage_rate_per_min", "attack_duration": "duration_min"}
 HELD = (*MIGRATION, "attack", *ATTACK_PARAMS)  # kinds set once a phenotype step, held per cell
 OWN = "own."  # prefix of the cell columns of per-cell values of behaviours
-TARGETED = ("transition", "secretion", "secretion_rate", "attack")  # kinds with a .target
+TARGETED = ("transition", "secretion", "secretion_rate", "attack", "chemotaxis")  # <kind>.<x>
 UNTARGETED = ("cycle", "apoptosis", "necrosis", "damage_rate", "damage_repair_rate",
               *MIGRATION, *ATTACK_PARAMS)  # fmt: skip
 BEHAVIOUR_KINDS = (*UNTARGETED, *TARGETED)
 BEHAVIOURS_ALLOWED = (
     "cycle, apoptosis, necrosis, transition.<type>, secretion.<field>, "
     "secretion_rate.<field>, migration_speed, migration_persistence, migration_bias, "
-    "damage_rate, damage_repair_rate, attack.<type>, attack_damage_rate, attack_duration"
+    "chemotaxis.<field>, damage_rate, damage_repair_rate, attack.<type>, attack_damage_rate, "
+    "attack_duration"
 )
 
 
@@ -96,8 +100,8 @@ def parse_signal(text: str) -> Signal:
 @dataclass(frozen=True)
 class Behaviour:
     """A parsed behaviour name: ``kind`` (one of :data:`BEHAVIOUR_KINDS`, or the text when
-    it is none of them) and ``target`` (the type of a transition, the field of a secretion,
-    else empty)."""
+    it is none of them) and ``target`` (the type of a transition, the field of a secretion
+    or a chemotactic sensitivity, else empty)."""
 
     text: str
     kind: str
@@ -158,14 +162,18 @@ def behaviour_problem(text: str, fields: list[str], cell_types: list[str]) -> st
     ok = (
         (behaviour.kind in UNTARGETED and not behaviour.target and "." not in text)
         or (behaviour.kind in ("transition", "attack") and behaviour.target in cell_types)
-        or (behaviour.kind in ("secretion", "secretion_rate") and behaviour.target in fields)
+        or (
+            behaviour.kind in ("secretion", "secretion_rate", "chemotaxis")
+            and behaviour.target in fields
+        )
     )
     return None if ok else f"'{text}': allowed: {BEHAVIOURS_ALLOWED}"
 
 
 def base_value(cell_type: Any, behaviour: str) -> float:
     """A cell type's (a :class:`~tissue.config.CellTypeConfig`) own value of ``behaviour``,
-    before rules: its rate, speed, persistence or bias, or 1 for a secretion factor."""
+    before rules: its rate, speed, persistence, bias or sensitivity (0 to a field it does
+    not list), or 1 for a secretion factor."""
     parsed = parse_behaviour(behaviour)
     if parsed.kind == "cycle":
         return float(cell_type.cycle_rate_per_min)
@@ -177,6 +185,8 @@ def base_value(cell_type: Any, behaviour: str) -> float:
         return float(cell_type.transitions.get(parsed.target, 0.0))
     if parsed.kind in MIGRATION:
         return float(getattr(cell_type, MIGRATION[parsed.kind]))
+    if parsed.kind == "chemotaxis":
+        return float(cell_type.sensitivities.get(parsed.target, 0.0))
     if parsed.kind in ("damage_rate", "damage_repair_rate"):
         return float(getattr(cell_type, f"{parsed.kind}_per_min"))
     if parsed.kind == "secretion_rate":

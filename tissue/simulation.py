@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from tissue.attack import attack_step, damage_attack_step
 from tissue.backend import Backend, BackendName, get_backend
 from tissue.behaviours import Behaviours
 from tissue.body import Body
@@ -42,14 +43,7 @@ from tissue.observables import Observables
 from tissue.organ import CellTypes, Contacts, Organ
 from tissue.placement import place_cells
 from tissue.rng import CellRandom
-from tissue.rules import (
-    attack_step,
-    cell_exchange,
-    damage_attack_step,
-    move_cells,
-    phenotype_step,
-    update_motility,
-)
+from tissue.rules import cell_exchange, move_cells, phenotype_step, update_motility
 from tissue.schedule import Schedule
 from tissue.state import SimulationState
 

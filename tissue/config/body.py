@@ -8,8 +8,9 @@ from typing import Annotated, Literal, Self, Union
 
 from pydantic import Field, model_validator
 
-from tissue.config.base import Model, NonNegative, Positive, require
+from tissue.config.base import Finite, Model, NonNegative, Positive, require
 from tissue.config.cells import InitialCells
+from tissue.signals import parse_behaviour
 
 
 class SystemicSpecies(Model):
@@ -66,9 +67,11 @@ class Rule(Model):
     on one behaviour apply in the order written.
 
     behaviour and signal: the names of :mod:`tissue.signals` (rates in 1/min, secretion
-    factors or rates, motility, damage, attack rates; a field at the cell's voxel,
-    ``blood.<species>``, ``contact.<type>``: the live cells of that type touching the cell,
-    and the per-cell signals such as ``volume``, ``damage`` or ``apoptotic``).
+    factors or rates, motility, chemotactic sensitivities, damage, attack rates; a field at
+    the cell's voxel, ``blood.<species>``, ``contact.<type>``: the live cells of that type
+    touching the cell, and the per-cell signals such as ``volume``, ``damage`` or
+    ``apoptotic``). Only ``chemotaxis.<field>`` (a signed sensitivity) may move toward a
+    negative ``to_value``.
     Dead cells: a rule acts on them only with ``applies_to_dead`` (PhysiCell's last column);
     on a dead cell the others read no signal. A dead cell's secretion follows the rules on
     ``secretion_rate.<field>`` of its type when one of them applies to dead cells (from the
@@ -78,11 +81,22 @@ class Rule(Model):
     cell_type: str
     behaviour: str
     signal: str
-    to_value: NonNegative
+    to_value: Finite
     half_max: Positive
     hill_coefficient: Positive = 1.0
     as_signal: Literal["rises", "falls"] = "rises"
     applies_to_dead: bool = False
+
+    @model_validator(mode="after")
+    def check_sign(self) -> Self:
+        """Rates and factors are not negative; a chemotactic sensitivity may be."""
+        require(
+            self.to_value >= 0 or parse_behaviour(self.behaviour).kind == "chemotaxis",
+            "to_value",
+            f"{self.to_value:g}: allowed: >= 0 (only a chemotaxis.<field> sensitivity may be "
+            "negative)",
+        )
+        return self
 
 
 class BlockSignal(Model):

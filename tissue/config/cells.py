@@ -232,7 +232,12 @@ class CyclePhase(Model):
 class CellTypeConfig(Model):
     """One cell type. Defaults: PhysiCell 1.14.2 tumour cell (Ghaffarizadeh 2018).
 
-    Motility: persistent random walk with chemotactic bias (PhysiCell's rule).
+    Motility: persistent random walk with chemotactic bias (PhysiCell's rule), up the
+    gradient of ``chemotaxis_field`` or along the signed sum of several fields' gradients
+    (``chemotaxis_sensitivities``, field -> s; PhysiCell's advanced chemotaxis: the bias
+    direction is normalise(sum s g), or normalise(sum s g/|g|) with
+    ``chemotaxis_normalize_each``; a negative s moves down that gradient).
+    ``chemotaxis_field = "F"`` is ``chemotaxis_sensitivities = { F = 1.0 }``.
     Cycle: rate ramps linearly from 0 at ``cycle_oxygen_threshold`` to full at
     ``cycle_oxygen_saturation``. Necrosis: rate ramps from 0 at
     ``necrosis_oxygen_threshold`` to full at and below ``necrosis_oxygen_max``, or with
@@ -252,8 +257,8 @@ class CellTypeConfig(Model):
     by default; PhysiCell's dead cells take up a tenth of their oxygen, and its cancer-immune
     tumour cells keep secreting the immunostimulatory factor).
     Attributes: per-cell values (see :class:`Attribute`); ``scale_by`` maps a behaviour
-    (``cycle``, ``apoptosis``, ``transition.<type>``, ``secretion.<field>``) to the attribute
-    that scales it (see :class:`AttributeScale`).
+    (``cycle``, ``apoptosis``, ``transition.<type>``, ``secretion.<field>``,
+    ``chemotaxis.<field>``) to the attribute that scales it (see :class:`AttributeScale`).
     Transitions: a live cell becomes type T at ``transitions[T]`` per minute (before rules).
     Intravasation: a live cell within ``intravasation_distance_um`` of a voxel of
     ``intravasation_label`` enters the blood at ``intravasation_rate_per_min``.
@@ -271,6 +276,8 @@ class CellTypeConfig(Model):
     persistence_min: Positive = 5.0
     chemotaxis_bias: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
     chemotaxis_field: str | None = None
+    chemotaxis_sensitivities: dict[str, Finite] = {}
+    chemotaxis_normalize_each: bool = False
     cycle_rate_per_min: NonNegative = 0.0
     cycle_phases: list[CyclePhase] = []
     oxygen_field: str | None = None
@@ -303,9 +310,18 @@ class CellTypeConfig(Model):
     damage_rate_per_min: NonNegative = 0.0
     damage_repair_rate_per_min: NonNegative = 0.0
 
+    @property
+    def sensitivities(self) -> dict[str, float]:
+        """The chemotactic sensitivity to each field the type senses (field -> s, signed;
+        empty without chemotaxis)."""
+        if self.chemotaxis_field is not None:
+            return {self.chemotaxis_field: 1.0}
+        return dict(self.chemotaxis_sensitivities)
+
     @model_validator(mode="after")
     def check_ranges(self) -> Self:
-        """The oxygen ramps run the right way; intravasation says where."""
+        """The oxygen ramps run the right way; chemotaxis is given one way; intravasation
+        says where."""
         require(
             self.necrosis_oxygen_max <= self.necrosis_oxygen_threshold,
             "necrosis_oxygen_max",
@@ -315,6 +331,16 @@ class CellTypeConfig(Model):
             self.cycle_oxygen_threshold < self.cycle_oxygen_saturation or self.oxygen_field is None,
             "cycle_oxygen_saturation",
             "must be > cycle_oxygen_threshold",
+        )
+        require(
+            self.chemotaxis_field is None or not self.chemotaxis_sensitivities,
+            "chemotaxis_sensitivities",
+            "give chemotaxis_field (up one field) or chemotaxis_sensitivities, not both",
+        )
+        require(
+            not self.chemotaxis_normalize_each or bool(self.chemotaxis_sensitivities),
+            "chemotaxis_normalize_each",
+            "only with chemotaxis_sensitivities",
         )
         for behaviour, scale in self.scale_by.items():
             require(scale.attribute in self.attributes, f"scale_by.{behaviour}.attribute",

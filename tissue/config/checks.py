@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tissue.config.base import Z_FACES
-from tissue.config.body import AddCells, BlockSignal, Injection, Resection
+from tissue.config.body import BlockSignal, Injection, Resection
 from tissue.config.cells import ListCells, RandomCells
 from tissue.config.fields import HillProduction, LabelSource
 from tissue.errors import InputError
@@ -116,6 +116,12 @@ def check_references(scenario: ValidatedScenario) -> None:
                 f"{key}.{attr}",
                 f"unknown field '{value}'; fields: {', '.join(scenario.fields) or '(none)'}",
             )
+        for fname in ctype.chemotaxis_sensitivities:
+            need(
+                fname in scenario.fields,
+                f"{key}.chemotaxis_sensitivities.{fname}",
+                f"unknown field; fields: {', '.join(scenario.fields) or '(none)'}",
+            )
         for fname in ctype.secretion:
             need(
                 fname in scenario.fields,
@@ -149,6 +155,12 @@ def check_references(scenario: ValidatedScenario) -> None:
         for behaviour in ctype.scale_by:
             problem = behaviour_problem(behaviour, list(scenario.fields), list(scenario.cell_types))
             need(problem is None, f"{key}.scale_by", str(problem))
+            need(
+                parse_behaviour(behaviour).kind != "chemotaxis" or bool(ctype.sensitivities),
+                f"{key}.scale_by",
+                f"'{behaviour}': the type has no chemotaxis; give it chemotaxis_field or "
+                "chemotaxis_sensitivities",
+            )
         for aname, attribute in ctype.attributes.items():
             units = {
                 other.attributes[aname].units
@@ -162,13 +174,7 @@ def check_references(scenario: ValidatedScenario) -> None:
                 "attribute has one unit",
             )
 
-    placements = [(f"initial_cells.{i}", e) for i, e in enumerate(scenario.initial_cells)]
-    for name, action in scenario.interventions.items():
-        if isinstance(action, AddCells):
-            placements += [
-                (f"interventions.{name}.cells.{i}", e) for i, e in enumerate(action.cells)
-            ]
-    for key, initial in placements:
+    for key, initial in scenario.placements():
         need(
             initial.organ in organs,
             f"{key}.organ",
@@ -310,6 +316,13 @@ def _check_body(scenario: ValidatedScenario, need: Need, labels: dict[str, dict[
         need(rule.cell_type in types, f"{key}.cell_type", f"unknown type; types: {type_list}")
         problem = behaviour_problem(rule.behaviour, list(scenario.fields), list(types))
         need(problem is None, f"{key}.behaviour", str(problem))
+        need(
+            parse_behaviour(rule.behaviour).kind != "chemotaxis"
+            or bool(types[rule.cell_type].sensitivities),
+            f"{key}.behaviour",
+            f"'{rule.cell_type}' has no chemotaxis for the rule to move; give it "
+            "chemotaxis_field or chemotaxis_sensitivities (0 for a field only rules raise)",
+        )
         attributes = list(types[rule.cell_type].attributes) if rule.cell_type in types else []
         problem = _signal_problem(scenario, rule.signal, attributes)
         need(problem is None, f"{key}.signal", str(problem))

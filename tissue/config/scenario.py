@@ -10,7 +10,7 @@ import tomli_w
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from tissue.config.base import Model, Positive, require
-from tissue.config.body import CirculationConfig, Intervention, Recruitment, Rule
+from tissue.config.body import AddCells, CirculationConfig, Intervention, Recruitment, Rule
 from tissue.config.cells import CellTypeConfig, InitialCells
 from tissue.config.checks import check_references
 from tissue.config.fields import FieldConfig
@@ -18,6 +18,7 @@ from tissue.config.organs import OrganConfig
 from tissue.config.overrides import drop_none, set_dotted
 from tissue.config.translate import describe, error_key
 from tissue.errors import InputError
+from tissue.signals import DAMAGE_SIGNALS, parse_signal
 
 
 class TimeSteps(Model):
@@ -92,6 +93,30 @@ class Scenario(Model):
     def source(self) -> str:
         """Where the scenario came from (file path or built-in name), for messages."""
         return self._source
+
+    def placements(self) -> list[tuple[str, InitialCells]]:
+        """Every placement entry with its key: the initial cells, then those that
+        interventions add."""
+        out = [(f"initial_cells.{i}", e) for i, e in enumerate(self.initial_cells)]
+        for name, action in self.interventions.items():
+            if isinstance(action, AddCells):
+                out += [(f"interventions.{name}.cells.{i}", e) for i, e in enumerate(action.cells)]
+        return out
+
+    def own_values(self) -> list[str]:
+        """The behaviours that placed cells set per cell (``ListCells.behaviours``), sorted."""
+        return sorted({b for _, e in self.placements() for b in getattr(e, "behaviours", {})})
+
+    def takes_damage(self) -> bool:
+        """Whether cells carry damage: some type deals it (a damage attack), takes it at a
+        rate, or has rules that read or move it."""
+        types = self.cell_types.values()
+        rules = self.rules.values()
+        return (
+            any(c.damage_attack or c.damage_rate_per_min > 0 for c in types)
+            or any(parse_signal(r.signal).kind in DAMAGE_SIGNALS for r in rules)
+            or any(r.behaviour == "damage_rate" for r in rules)
+        )
 
     def field_organs(self, field: str) -> list[str]:
         """Organs that carry ``field``."""

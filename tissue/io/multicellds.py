@@ -26,9 +26,10 @@ and ``initial_mesh0.mat`` once. The cells' labels: ``ID``, ``position`` (um),
 and names as the scenario orders them), ``cycle_model``, ``current_phase`` and
 ``current_death_model`` in PhysiCell's codes (a live cell: the live cycle model 5 in phase
 14; an apoptotic one: death model 100, phase 100; a necrotic one: 101, phase 103),
-``elapsed_time_in_phase`` (min in its state), ``dead``, ``chemotaxis_index`` (its type's
-chemotactic field's index, 0 without one), then tissue's own columns (``age_min``,
-``founder``, ``partner``) and the scenario's cell attributes by name.
+``elapsed_time_in_phase`` (min in its state), ``dead``, ``chemotaxis_index`` (the index
+of its type's chemotactic field, of the largest sensitivity where it senses several, 0
+without one), then tissue's own columns (``age_min``, ``founder``, ``partner``) and the
+scenario's cell attributes by name.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from tissue.attack import partner_rows
 from tissue.cells import APOPTOTIC, BASE_COLUMNS, LIVE, NECROTIC
 from tissue.config import Scenario
 from tissue.errors import InputError
@@ -50,7 +52,6 @@ from tissue.grid import Grid
 from tissue.io.runfile import RunReader
 from tissue.kernels.cells import build_cell_grid, contact_pairs
 from tissue.organ import CellTypes
-from tissue.rules import partner_rows
 
 SIMPLIFIED_DATA = "cellular_information/cell_populations/cell_population/custom/simplified_data"
 HEADER = struct.Struct("<5i")

@@ -45,11 +45,13 @@ APOPTOSIS, NECROSIS = 100, 101
 @dataclass
 class TypeParts:
     """A definition mapped: the cell type's scenario entries, its secretion rates per
-    substrate (1/min; the own values of secretion rules) and its spring constant."""
+    substrate (1/min; the own values of secretion rules), its spring constant and whether it
+    uses advanced chemotaxis (where rules on its sensitivities act)."""
 
     entries: dict[str, Any]
     base_secretion: dict[str, float]
     elastic_per_min: float  # attachment_elastic_constant: the springs of attached pairs
+    advanced_chemotaxis: bool
 
 
 def cell_type(
@@ -107,7 +109,7 @@ def cell_type(
 
     _death(d, report, entries, key, v, ruled)
     _mechanics(d, report, entries)
-    _motility(d, report, entries, key, substrates, two_d)
+    advanced = _motility(d, report, entries, key, substrates, two_d)
     base_secretion = _secretion(d, report, entries, substrates, ruled)
     _interactions(d, report, entries, type_names, ruled)
     _custom_data(d, report, entries, key)
@@ -118,7 +120,7 @@ def cell_type(
                 child, f"<intracellular> of {who}", "intracellular models are not imported"
             )
     elastic = d.number("phenotype/mechanics/attachment_elastic_constant", 0.01, report)
-    return TypeParts(entries, base_secretion, elastic)
+    return TypeParts(entries, base_secretion, elastic, advanced)
 
 
 def _volume_model(v: dict[str, float], fluid: float, cytoplasm: float, nucleus: float) -> dict:
@@ -336,8 +338,10 @@ def _motility(
     key: str,
     substrates: list[str],
     two_d: bool,
-) -> None:
-    """Speed, persistence and chemotaxis (up one substrate, bias = migration bias)."""
+) -> bool:
+    """Speed, persistence and chemotaxis (bias = migration bias): up or down one substrate,
+    or advanced chemotaxis over several (signed sensitivities, normalize_each_gradient);
+    returns whether the type moves by advanced chemotaxis."""
     m = "phenotype/motility"
     speed = d.number(f"{m}/speed", 1.0, report)
     persistence = d.number(f"{m}/persistence_time", 1.0, report)
@@ -347,7 +351,7 @@ def _motility(
     if not enabled or speed == 0:
         d.under(f"{m}/options/")
         entries["speed_um_per_min"] = 0.0
-        return
+        return False
     if planar and not two_d:
         report.cannot(
             d.get(f"{m}/options/use_2D") or d.node,
@@ -364,47 +368,55 @@ def _motility(
             "must be > 0 in tissue",
         )
     report.note(f"{key}.speed_um_per_min", d.get(f"{m}/speed"))
-    field_name = None
-    if d.flag(f"{m}/options/chemotaxis/enabled", False):
-        field_name = d.get(f"{m}/options/chemotaxis/substrate")
-        direction = d.number(f"{m}/options/chemotaxis/direction", 1.0, report)
-        chosen = field_name.text if field_name is not None else ""
-        if direction < 0:
-            report.cannot(
-                d.get(f"{m}/options/chemotaxis/direction") or d.node,
-                f"chemotaxis of '{d.name}'",
-                "down a gradient (direction -1) is not modelled",
-            )
-        field_name = chosen
-    else:
-        d.under(f"{m}/options/chemotaxis/")
-    if d.flag(f"{m}/options/advanced_chemotaxis/enabled", False):
-        sens = {
-            n.attrib.get("substrate", ""): float(n.text or 0)
-            for n in d.under(f"{m}/options/advanced_chemotaxis/chemotactic_sensitivities/").values()
+    chemotaxis, advanced = f"{m}/options/chemotaxis", f"{m}/options/advanced_chemotaxis"
+    if d.flag(f"{advanced}/enabled", False):  # it overrides plain chemotaxis (PhysiCell)
+        d.under(f"{chemotaxis}/")
+        listed = d.under(f"{advanced}/chemotactic_sensitivities/")
+        given = {n.attrib.get("substrate", ""): (k, n) for k, n in listed.items()}
+        for substrate, (_, node) in given.items():
+            if substrate not in substrates:
+                report.remark(
+                    f"{report.short(report.settings)}:{node.line}: the chemotactic "
+                    f"sensitivity of '{d.name}' to '{substrate}' left out: PhysiCell ignores "
+                    "an unknown substrate"
+                )
+        # PhysiCell's vector over every substrate (0 where none is written)
+        entries["chemotaxis_sensitivities"] = {
+            s: d.number(given[s][0], 0.0, report) if s in given else 0.0 for s in substrates
         }
-        d.get(f"{m}/options/advanced_chemotaxis/normalize_each_gradient")
-        nonzero = {s: x for s, x in sens.items() if x != 0}
-        if len(nonzero) == 1 and next(iter(nonzero.values())) > 0:
-            field_name = next(iter(nonzero))
-        elif nonzero:
+        if d.flag(f"{advanced}/normalize_each_gradient", False):
+            entries["chemotaxis_normalize_each"] = True
+        entries["chemotaxis_bias"] = min(max(bias, 0.0), 1.0)
+        report.note(
+            f"{key}.chemotaxis_sensitivities", d.get(advanced), "PhysiCell's advanced chemotaxis"
+        )
+        return True
+    if d.flag(f"{chemotaxis}/enabled", False):
+        d.under(f"{advanced}/")
+        substrate = d.get(f"{chemotaxis}/substrate")
+        field_name = substrate.text if substrate is not None else ""
+        direction = d.number(f"{chemotaxis}/direction", 1.0, report)
+        if field_name not in substrates:
             report.cannot(
-                d.get(f"{m}/options/advanced_chemotaxis") or d.node,
-                f"advanced chemotaxis of '{d.name}'",
-                "only chemotaxis up one substrate is modelled",
-            )
-    else:
-        d.under(f"{m}/options/advanced_chemotaxis/")
-    if field_name:
-        if field_name in substrates:
-            entries["chemotaxis_field"] = field_name
-            entries["chemotaxis_bias"] = min(max(bias, 0.0), 1.0)
-        else:
-            report.cannot(
-                d.get(f"{m}/options/chemotaxis/substrate") or d.node,
+                substrate or d.node,
                 f"chemotaxis of '{d.name}'",
                 f"unknown substrate '{field_name}'",
             )
+        elif direction > 0:
+            entries["chemotaxis_field"] = field_name
+            entries["chemotaxis_bias"] = min(max(bias, 0.0), 1.0)
+        else:  # down the gradient (direction -1), or no bias direction (0)
+            entries["chemotaxis_sensitivities"] = {field_name: direction}
+            entries["chemotaxis_bias"] = min(max(bias, 0.0), 1.0)
+            report.note(
+                f"{key}.chemotaxis_sensitivities",
+                d.get(f"{chemotaxis}/direction"),
+                f"chemotaxis with direction {direction:g}",
+            )
+    else:
+        d.under(f"{chemotaxis}/")
+        d.under(f"{advanced}/")
+    return False
 
 
 def _secretion(

@@ -92,6 +92,7 @@ def import_physicell(project: str | Path, lenient: bool = False) -> Imported:
     types: dict[str, Any] = {}
     secretion: dict[str, dict[str, float]] = {}
     elastic: dict[str, float] = {}
+    advanced: set[str] = set()  # the types that move by advanced chemotaxis
     for d in resolved:
         parts = celltypes.cell_type(
             d,
@@ -104,12 +105,14 @@ def import_physicell(project: str | Path, lenient: bool = False) -> Imported:
         types[d.name] = parts.entries
         secretion[d.name] = parts.base_secretion
         elastic[d.name] = parts.elastic_per_min
+        if parts.advanced_chemotaxis:
+            advanced.add(d.name)
         for key, node in d.unread():
             report.cannot(node, f"<{node.tag}> of '{d.name}'", f"{key}: not known to the importer")
     _springs(root, report, types, elastic)
     data["cell_types"] = types
     configs = {t: CellTypeConfig.model_construct(**entries) for t, entries in types.items()}
-    data["rules"] = rules(rows, report, substrates, type_names, configs, secretion)
+    data["rules"] = rules(rows, report, substrates, type_names, configs, secretion, advanced)
     data["initial_cells"] = placed.placements
 
     # an element inherited by several types is reported once, for the first (its writer)

@@ -12,11 +12,12 @@ behaviour. Signals: a substrate, ``time``, ``volume``, ``custom:<name>`` (an att
 ``dead``, ``apoptotic``, ``necrotic``, ``damage``, ``damage delivered``, ``attacking`` and
 ``contact with <type>`` (reported: PhysiCell counts dead neighbours too); behaviours:
 ``cycle entry``, ``apoptosis``, ``necrosis``, ``transform to <type>``, ``<substrate>
-secretion`` (the secretion rate), ``damage rate``, ``damage repair rate``, ``attack <type>``
-and ``migration speed``, ``migration persistence time`` and ``migration bias`` (left out
-where they change nothing: a type that does not move, or the bias of one without
-chemotaxis). A rule that applies to dead cells (the last column) is one with
-``applies_to_dead``.
+secretion`` (the secretion rate), ``damage rate``, ``damage repair rate``, ``attack <type>``,
+``attack damage rate``, ``attack duration``, ``migration speed``, ``migration persistence
+time``, ``migration bias`` and ``chemotactic response to <substrate>``
+(``chemotaxis.<substrate>``; left out where they change nothing: a type that does not move,
+the bias of one without chemotaxis, a sensitivity of one without advanced chemotaxis). A rule
+that applies to dead cells (the last column) is one with ``applies_to_dead``.
 """
 
 from __future__ import annotations
@@ -126,6 +127,9 @@ def behaviour_name(text: str, substrates: list[str], types: list[str]) -> tuple[
         return DAMAGE[text], None
     if text.startswith("attack ") and text[len("attack ") :] in types:
         return f"attack.{text[len('attack ') :]}", None
+    for prefix in ("chemotactic response to ", "chemotactic sensitivity to "):
+        if text.startswith(prefix) and text[len(prefix) :] in substrates:
+            return f"chemotaxis.{text[len(prefix) :]}", None
     for prefix in ("transform to ", "transition to "):
         if text.startswith(prefix) and text[len(prefix) :] in types:
             return f"transition.{text[len(prefix) :]}", None
@@ -142,11 +146,13 @@ def rules(
     types: list[str],
     configs: dict[str, CellTypeConfig],
     secretion: dict[str, dict[str, float]],
+    advanced: set[str],
 ) -> dict[str, dict[str, Any]]:
     """Scenario ``rules`` entries from ``rows``. ``configs``: the imported cell types (their
     own values of the behaviours, :func:`tissue.signals.base_value`, and attributes);
     ``secretion``: type -> substrate -> PhysiCell's secretion rate (1/min), the own value
-    of a secretion rule."""
+    of a secretion rule; ``advanced``: the types that move by advanced chemotaxis (whose
+    sensitivities rules change)."""
     out: dict[str, dict[str, Any]] = {}
     responses: dict[tuple[str, str, str], list[float]] = {}
     for row in rows:
@@ -174,11 +180,13 @@ def rules(
             own = secretion[row.cell_type].get(substrate, 0.0)
         elif behaviour.startswith("attack"):
             own = _attack_value(config.damage_attack or {}, behaviour)
-        elif behaviour in MIGRATION and (
+        elif (behaviour in MIGRATION or behaviour.startswith("chemotaxis.")) and (
             config.speed_um_per_min == 0
-            or (behaviour == "migration_bias" and config.chemotaxis_field is None)
+            or (behaviour == "migration_bias" and not config.sensitivities)
+            or (behaviour.startswith("chemotaxis.") and row.cell_type not in advanced)
         ):
-            continue  # changes nothing: the type does not move, or has no gradient to weigh
+            continue  # changes nothing: the type does not move, has no gradient to weigh, or
+            # its sensitivities act only in advanced chemotaxis (PhysiCell)
         else:
             own = base_value(config, behaviour)
         value = _range_end(responses, row, own)
