@@ -210,7 +210,7 @@ extern "C" __global__ void choose_targets(const float* position, const float* re
   options[i] = (float)count;
 }
 
-// Live cells of type `target` touching each cell of type `query` (distance < reach_i +
+// Cells of type `target` (live ones with `live_only`) touching each cell of type `query` (distance < reach_i +
 // reach_j, j != i), as float; 0 for the other cells. One thread per cell in array order,
 // walking the neighbour bins' runs of the bin-sorted cells (vacant rows are in none). The
 // count is an integer, so the order of the walk does not matter.
@@ -218,7 +218,8 @@ extern "C" __global__ void count_contacts(const float* position, const float* re
                                           const short* type, const signed char* state,
                                           const int* cell_bin, const int* order,
                                           const int* bin_start, float* out, int n, int bz_n,
-                                          int by_n, int bx_n, int query, int target) {
+                                          int by_n, int bx_n, int query, int target,
+                                          int live_only) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
   if (type[i] != query || cell_bin[i] >= bz_n * by_n * bx_n) {
@@ -230,7 +231,7 @@ extern "C" __global__ void count_contacts(const float* position, const float* re
   for_neighbour_runs(cell_bin[i], bin_start, bz_n, by_n, bx_n, [&](int begin, int end) {
     for (int k = begin; k < end; ++k) {
       const int j = order[k];
-      if (j == i || type[j] != target || state[j] != 0) continue;
+      if (j == i || type[j] != target || (live_only && state[j] != 0)) continue;
       const float ddx = xi - position[3 * j];
       const float ddy = yi - position[3 * j + 1];
       const float ddz = zi - position[3 * j + 2];
@@ -238,6 +239,40 @@ extern "C" __global__ void count_contacts(const float* position, const float* re
     }
   });
   out[i] = (float)count;
+}
+
+// PhysiCell's simple pressure of each cell: the sum over the other cells j closer than
+// R = radius_i + radius_j of (1 - d/R)^2, over 12 (1 - sqrt(pi / (2 sqrt 3)))^2 (12 neighbours
+// at close packing give 1); summed in double and rounded once, so the walk's order does not
+// matter. Vacant rows (outside every bin) get 0.
+extern "C" __global__ void simple_pressure(const float* position, const float* radius,
+                                           const int* cell_bin, const int* order,
+                                           const int* bin_start, float* out, int n, int bz_n,
+                                           int by_n, int bx_n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  if (cell_bin[i] >= bz_n * by_n * bx_n) {
+    out[i] = 0.0f;
+    return;
+  }
+  const float xi = position[3 * i], yi = position[3 * i + 1], zi = position[3 * i + 2];
+  double sum = 0.0;
+  for_neighbour_runs(cell_bin[i], bin_start, bz_n, by_n, bx_n, [&](int begin, int end) {
+    for (int k = begin; k < end; ++k) {
+      const int j = order[k];
+      if (j == i) continue;
+      const float ddx = xi - position[3 * j];
+      const float ddy = yi - position[3 * j + 1];
+      const float ddz = zi - position[3 * j + 2];
+      const float d = sqrtf((ddx * ddx + ddy * ddy) + ddz * ddz);
+      const float r = radius[i] + radius[j];
+      if (d < r) {
+        const double q = 1.0 - (double)d / (double)r;
+        sum += q * q;
+      }
+    }
+  });
+  out[i] = (float)(sum / 0.027288820670331);
 }
 
 // out[v] += the sum of values[cell, col] over the cells in voxel v (in cell order, in double,

@@ -10,6 +10,7 @@ import pytest
 
 import gpu_kernels.loader
 import tissue.kernels.cells
+import tissue.kernels.contacts
 import tissue.kernels.diffusion
 import tissue.kernels.multigrid
 import tissue.kernels.random
@@ -23,6 +24,7 @@ from tests.kernel_cases import (
 
 KERNEL_MODULES = (
     tissue.kernels.cells,
+    tissue.kernels.contacts,
     tissue.kernels.diffusion,
     tissue.kernels.multigrid,
     tissue.kernels.random,
@@ -202,7 +204,8 @@ def test_sparse_deposit(emulated) -> None:
 def test_choose_targets(emulated) -> None:
     """Attackers among 2,000 cells pick the same target and distance through the kernel as
     through the reference, with and without a search box and a distance cap."""
-    from tissue.kernels.cells import build_cell_grid, choose_targets_cuda, choose_targets_numpy
+    from tissue.kernels.cells import build_cell_grid
+    from tissue.kernels.contacts import choose_targets_cuda, choose_targets_numpy
 
     rng = np.random.default_rng(8)
     n, box_um = 2000, 120.0
@@ -229,7 +232,8 @@ def test_count_contacts(emulated) -> None:
     """Contacts of every (query, target) pair of three types among 2,000 cells, some dead
     and some rows vacant: the kernel's counts equal the reference's, which equal a direct
     count over all pairs."""
-    from tissue.kernels.cells import build_cell_grid, count_contacts_cuda, count_contacts_numpy
+    from tissue.kernels.cells import build_cell_grid
+    from tissue.kernels.contacts import count_contacts_cuda, count_contacts_numpy
 
     n, box_um = 2000, 120.0
     positions, reach, cell_type, state, occupied = contact_case(11, n, box_um).values()
@@ -239,12 +243,36 @@ def test_count_contacts(emulated) -> None:
     touching = (distance < reach[:, None] + reach[None, :]) & ~np.eye(n, dtype=bool)
     for query in range(3):
         for target in range(3):
-            args = (positions, reach, cell_type, state, np.int16(query), np.int16(target), grid)
-            ref = count_contacts_numpy(*args)
-            np.testing.assert_array_equal(count_contacts_cuda(*args), ref)
-            direct = (touching & ((cell_type == target) & (state == 0))[None, :]).sum(axis=1)
-            np.testing.assert_array_equal(ref, np.where(cell_type == query, direct, 0))
-            assert ref.max() >= 3
+            for live in (True, False):
+                args = (positions, reach, cell_type, state, np.int16(query), np.int16(target),
+                        grid, live)  # fmt: skip
+                ref = count_contacts_numpy(*args)
+                np.testing.assert_array_equal(count_contacts_cuda(*args), ref)
+                counted = (cell_type == target) & ((state == 0) | (not live))
+                direct = (touching & counted[None, :]).sum(axis=1)
+                np.testing.assert_array_equal(ref, np.where(cell_type == query, direct, 0))
+                assert ref.max() >= 3
+
+
+def test_simple_pressure(emulated) -> None:
+    """PhysiCell's simple pressure of 2,000 cells (some dead, some rows vacant): the kernel
+    equals the reference bit for bit, and the reference a direct sum over all pairs."""
+    from tissue.kernels.cells import build_cell_grid
+    from tissue.kernels.contacts import simple_pressure_cuda, simple_pressure_numpy
+
+    n, box_um = 2000, 120.0
+    positions, radius, _, _, occupied = contact_case(13, n, box_um).values()
+    grid = build_cell_grid(np, positions, (0, 0, 0), (box_um,) * 3, 22.0, occupied)
+    ref = simple_pressure_numpy(positions, radius, grid)
+    np.testing.assert_array_equal(simple_pressure_cuda(positions, radius, grid), ref)
+    gap = positions[:, None, :] - positions[None, :, :]
+    distance = np.sqrt((gap[..., 0] ** 2 + gap[..., 1] ** 2) + gap[..., 2] ** 2)
+    reach = radius[:, None] + radius[None, :]
+    both = occupied[:, None] & occupied[None, :] & ~np.eye(n, dtype=bool)
+    q = np.where(both & (distance < reach), 1.0 - distance / reach, 0.0)
+    direct = (q * q).sum(axis=1) / 0.027288820670331
+    np.testing.assert_allclose(ref, direct, rtol=1e-5, atol=1e-7)
+    assert ref.max() > 1.0
 
 
 @pytest.mark.parametrize(

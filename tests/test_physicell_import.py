@@ -238,14 +238,17 @@ ATTACK = (
 
 def test_damage_attacks_dead_cell_rules_and_per_cell_values_map(tmp_path: Path) -> None:
     """PhysiCell 1.14's attack (rates, damage rate, duration; the spring of the two types'
-    elastic constants, sqrt(0.04 x 0.01)), damage and its repair, rules on damage and
-    attack, rules on dead cells (debris from apoptotic cells, a substrate the type does not
-    secrete alive), dead cells' uptake at a tenth, and cells.csv's per-cell values: kept
-    where no rule of the type moves the behaviour, left out (and listed) where one does."""
+    elastic constants, sqrt(0.04 x 0.01)), damage and its repair, rules on damage, attack,
+    pressure and contacts (dead cells counted), rules on dead cells (debris from apoptotic
+    cells, a substrate the type does not secrete alive), dead cells' uptake at a tenth, and
+    cells.csv's per-cell values: kept where no rule of the type moves the behaviour, left out
+    (and listed) where one does."""
     rows = (
         "tumour,damage,increases,apoptosis,0.5,10,4,0\n"
         "tumour,apoptotic,increases,chemokine secretion,0.3,0.5,10,1\n"
         "immune,damage delivered,decreases,attack tumour,0,50,2,0\n"
+        "tumour,pressure,decreases,cycle entry,0,1,4,0\n"
+        "immune,contact with tumour,decreases,migration speed,0,2,4,0\n"
         "// immune cells"
     )
     project = project_copy(
@@ -275,6 +278,9 @@ def test_damage_attacks_dead_cell_rules_and_per_cell_values_map(tmp_path: Path) 
     assert not rules[("tumour", "apoptosis")].applies_to_dead
     tired = rules[("immune", "attack.tumour")]
     assert (tired.signal, tired.to_value) == ("damage_delivered", 0.0)
+    assert rules[("tumour", "cycle")].signal == "pressure"
+    # PhysiCell's "contact with" counts dead cells of the type too
+    assert rules[("immune", "migration_speed")].signal == "contact_any.tumour"
     # per-cell values: damage rate kept; apoptosis left out (a rule moves it)
     placed = next(e for e in s.initial_cells if e.type == "tumour")
     assert list(placed.behaviours) == ["damage_rate"]
@@ -402,9 +408,9 @@ UNSUPPORTED = {
     ),
     "rules": (
         "// immune cells",
-        "tumour,pressure,decreases,cycle entry,0,1,4,0\n"
+        "tumour,total attack time,decreases,cycle entry,0,1,4,0\n"
         "immune,chemokine,increases,phagocytose apoptotic cell,0.1,0.5,4,0\n"
-        "immune,contact with tumour,increases,apoptosis,0.01,1,4,0\n"
+        "immune,contact with dead cell,increases,apoptosis,0.01,1,4,0\n"
         "// immune cells",
     ),
     "cells": ("0,0,-17,tumour", "0,0,-17,tumour,3000"),
@@ -424,11 +430,12 @@ def test_a_strict_import_lists_each_part_it_cannot_express_with_its_line(tmp_pat
         (xml, line_of(settings, 'fixed_duration="true">0.00072'), "cycle model 5 (live)"),
         (xml, line_of(settings, ">0.01</apoptotic_phag"), "<apoptotic_phagocytosis_rate>"),
         (xml, line_of(settings, "<cell_stiffness>"), "<cell_stiffness>"),
-        (csv_rules, line_of(rules, "pressure"), "rule 'tumour, pressure, decreases, cycle entry'"),
+        (csv_rules, line_of(rules, "total attack"),
+         "rule 'tumour, total attack time, decreases, cycle entry'"),
         (csv_rules, line_of(rules, "phagocytose"),
          "rule 'immune, chemokine, increases, phagocytose apoptotic cell'"),
         (csv_rules, line_of(rules, "contact with"),
-         "rule 'immune, contact with tumour, increases, apoptosis'"),
+         "rule 'immune, contact with dead cell, increases, apoptosis'"),
         ("cells.csv", line_of(cells, "3000"), "column 'volume'"),
     }  # fmt: skip
     assert found == expected
@@ -450,9 +457,7 @@ def test_a_lenient_import_drops_or_approximates_them_and_says_so(tmp_path: Path)
     s = imported.scenario
     # a fixed first phase as one left at the same mean rate
     assert s.cell_types["tumour"].cycle_rate_per_min == 0.00072
-    kept = {(r.cell_type, r.behaviour, r.signal) for r in s.rules.values()}
-    assert ("immune", "apoptosis", "contact.tumour") in kept  # live neighbours only
-    assert not any(r.signal == "pressure" for r in s.rules.values())
+    assert {r.signal for r in s.rules.values()} == {"oxygen", "chemokine"}  # the fixture's
     assert "Dropped or approximated (--lenient):" in imported.toml
     result = CliRunner().invoke(
         main, ["import-physicell", str(project), "-o", str(tmp_path / "m.toml"), "--lenient"]

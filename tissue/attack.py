@@ -12,7 +12,8 @@ from typing import Any
 from tissue.behaviours import held
 from tissue.cells import APOPTOTIC, LIVE
 from tissue.grid import F32
-from tissue.kernels.cells import build_cell_grid, choose_targets, deposit
+from tissue.kernels.cells import build_cell_grid, deposit
+from tissue.kernels.contacts import choose_targets
 from tissue.organ import CellTypes, Organ
 from tissue.rng import CellRandom, Purpose
 from tissue.signals import falling_ramp, rising_ramp

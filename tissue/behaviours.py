@@ -12,7 +12,8 @@ where ``up`` and ``down`` are the two groups' ``to_value`` (one each, see the ch
 type's ``scale_by`` attribute multiplies the result (see :class:`AttributeScale`). A signal
 is read at each cell: a field of its organ at its voxel, a systemic concentration, the
 number of live cells of a type touching it (from the step's :class:`~tissue.organ.Contacts`),
-the time, its volume, one of its attributes, its state (dead, apoptotic, necrotic), its damage
+the number of cells of a type in any state touching it, the time, its volume, its pressure,
+one of its attributes, its state (dead, apoptotic, necrotic), its damage
 taken or dealt, and whether it attacks. On a dead cell only the rules that apply to dead cells
 read their signals (the others count as no signal), as in PhysiCell.
 An active blocking intervention scales a signal by (1 - efficacy) wherever it is read.
@@ -137,10 +138,13 @@ class Behaviours:
                 if parsed.kind == "blood":
                     level = xp.asarray(sensing.signal_value(rule.signal)).astype(xp.float32)
                     signal = xp.broadcast_to(level, (n,))
-                elif parsed.kind == "contact":
+                elif parsed.kind in ("contact", "contact_any"):
                     factor = F32(sensing.factor(rule.signal))
-                    counts = contacts.count(group.type_index, self.type_names.index(parsed.name))
+                    other = self.type_names.index(parsed.name)
+                    counts = contacts.count(group.type_index, other, parsed.kind == "contact")
                     signal = counts * factor
+                elif parsed.kind == "pressure":
+                    signal = contacts.pressure()
                 elif parsed.kind == "time":
                     signal = xp.full(n, sensing.time_min, dtype=xp.float32)
                 elif parsed.kind == "volume":

@@ -22,7 +22,8 @@ from tissue.config import OrganConfig, Scenario
 from tissue.fields import FieldSolver
 from tissue.geometry import build_labels
 from tissue.grid import Grid
-from tissue.kernels.cells import CellGrid, build_cell_grid, count_contacts
+from tissue.kernels.cells import CellGrid, build_cell_grid
+from tissue.kernels.contacts import count_contacts, simple_pressure
 from tissue.limits import check_cell_growth
 from tissue.rng import CellRandom
 from tissue.signals import HELD, OWN, parse_behaviour
@@ -553,15 +554,35 @@ class Contacts:
         self.types = types
         self._grid: CellGrid | None = None
         self._reach: Any = None
+        self._pressure: Any = None
         self._key = -1
 
-    def count(self, query_type: int, type_index: int) -> Any:
-        """(N,) float32: live cells of ``type_index`` touching each cell of ``query_type``
-        (0 for the others); on the backend, without a host round trip. Cells added or
-        removed since the last call are seen."""
+    def count(self, query_type: int, type_index: int, live_only: bool = True) -> Any:
+        """(N,) float32: cells of ``type_index`` (live ones with ``live_only``, else in any
+        state, as PhysiCell's "contact with" counts) touching each cell of ``query_type`` (0
+        for the others); on the backend, without a host round trip. Cells added or removed
+        since the last call are seen."""
+        cells = self.organ.cells
+        grid = self._cell_grid()
+        return count_contacts(
+            cells.position_um, self._reach, cells.type, cells.state, np.int16(query_type),
+            np.int16(type_index), grid, live_only,
+        )  # fmt: skip
+
+    def pressure(self) -> Any:
+        """(N,) float32: PhysiCell's simple pressure of each cell (see
+        :func:`~tissue.kernels.contacts.simple_pressure`; dead cells press too)."""
+        cells = self.organ.cells
+        grid = self._cell_grid()
+        if self._pressure is None:
+            self._pressure = simple_pressure(cells.position_um, self.types.radius(cells), grid)
+        return self._pressure
+
+    def _cell_grid(self) -> CellGrid:
+        """The cell grid of the cells now (rebuilt when cells were added or removed)."""
         organ, types = self.organ, self.types
         cells = organ.cells
-        if cells.version != self._key:
+        if cells.version != self._key or self._grid is None:
             self._key = cells.version
             self._grid = build_cell_grid(
                 organ.xp,
@@ -572,12 +593,5 @@ class Contacts:
                 cells.occupied,
             )
             self._reach = types.of("adhesion_range", cells.type) * types.radius(cells)
-        return count_contacts(
-            cells.position_um,
-            self._reach,
-            cells.type,
-            cells.state,
-            np.int16(query_type),
-            np.int16(type_index),
-            self._grid,
-        )
+            self._pressure = None
+        return self._grid

@@ -7,8 +7,10 @@ A *signal* is written as
 - ``<field>``: a field of the cell's organ, read at the cell's voxel;
 - ``blood.<species>``: a systemic concentration;
 - ``contact.<type>``: the number of live cells of a type touching the cell;
+  ``contact_any.<type>``: of cells of the type in any state (PhysiCell's "contact with");
 - ``time``: the simulated time (min since day 0), ``volume``: the cell's volume (um^3, from
-  its volume model) and ``attribute.<name>``: the cell's value of one of its type's
+  its volume model), ``pressure``: PhysiCell's simple pressure (1 for twelve neighbours at
+  close packing) and ``attribute.<name>``: the cell's value of one of its type's
   attributes (PhysiCell's ``time``, ``volume`` and ``custom:<name>``), for rules only;
 - ``dead``, ``apoptotic``, ``necrotic``: 1 for a cell in that state, else 0; ``damage``: the
   damage the cell has taken (attacks and its damage rate, less repair); ``damage_delivered``:
@@ -50,10 +52,10 @@ MIGRATION = {
 STATE_SIGNALS = ("dead", "apoptotic", "necrotic")  # 1 for a cell in the state, else 0
 DAMAGE_SIGNALS = ("damage", "damage_delivered", "attacking")
 SignalKind = Literal[
-    "field", "blood", "contact", "time", "volume", "attribute", "dead", "apoptotic", "necrotic",
-    "damage", "damage_delivered", "attacking",
+    "field", "blood", "contact", "contact_any", "time", "volume", "pressure", "attribute",
+    "dead", "apoptotic", "necrotic", "damage", "damage_delivered", "attacking",
 ]  # fmt: skip
-RESERVED_SIGNALS = ("time", "volume", *STATE_SIGNALS, *DAMAGE_SIGNALS)  # no field takes these
+RESERVED_SIGNALS = ("time", "volume", "pressure", *STATE_SIGNALS, *DAMAGE_SIGNALS)  # no field
 CELL_SIGNALS = (*RESERVED_SIGNALS, "attribute")  # read per cell: in rules only
 ATTACK_PARAMS = {"attack_damage_rate": "damage_rate_per_min", "attack_duration": "duration_min"}
 HELD = (*MIGRATION, "attack", *ATTACK_PARAMS)  # kinds set once a phenotype step, held per cell
@@ -90,7 +92,7 @@ def parse_signal(text: str) -> Signal:
     """The kind and target of a signal name (any text parses; whether the target exists is
     for the scenario's checks to say)."""
     kind, _, name = text.partition(".")
-    if kind in ("blood", "contact", "attribute") and name:
+    if kind in ("blood", "contact", "contact_any", "attribute") and name:
         return Signal(text, kind, name)  # type: ignore[arg-type]
     if text in RESERVED_SIGNALS:
         return Signal(text, text, "")  # type: ignore[arg-type]
@@ -144,14 +146,19 @@ def signal_problem(
         if signal.name not in species:
             return f"no systemic species '{signal.name}'; species: {', '.join(species) or '(none)'}"
         return None
-    if signal.kind == "contact":
+    if signal.kind in ("contact", "contact_any"):
         if signal.name not in cell_types:
             return f"no cell type '{signal.name}'; types: {', '.join(cell_types)}"
         return None
     if signal.name not in fields:
         return (
             f"unknown signal '{text}'; allowed: a field ({', '.join(fields) or 'none'}),"
-            " blood.<species> or contact.<type>"
+            " blood.<species>, contact.<type>, contact_any.<type>"
+            + (
+                f" or, in rules, {', '.join(RESERVED_SIGNALS)}, attribute.<name>"
+                if attributes is not None
+                else ""
+            )
         )
     return None
 

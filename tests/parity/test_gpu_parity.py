@@ -155,12 +155,14 @@ def test_deposit_identical(cp) -> None:
 
 
 def test_count_contacts_and_choose_targets_identical(cp) -> None:
-    from tissue.kernels.cells import (
-        build_cell_grid,
+    from tissue.kernels.cells import build_cell_grid
+    from tissue.kernels.contacts import (
         choose_targets_cuda,
         choose_targets_numpy,
         count_contacts_cuda,
         count_contacts_numpy,
+        simple_pressure_cuda,
+        simple_pressure_numpy,
     )
 
     n, box_um = 20_000, 260.0
@@ -173,12 +175,16 @@ def test_count_contacts_and_choose_targets_identical(cp) -> None:
         cp, cp.asarray(positions), (0, 0, 0), extent, 22.0, cp.asarray(occupied)
     )
     on = [cp.asarray(a) for a in (positions, reach, cell_type, state)]
-    for query, target in ((0, 1), (2, 2)):
+    for query, target, live in ((0, 1, True), (2, 2, True), (0, 1, False)):
         q, t = np.int16(query), np.int16(target)
         np.testing.assert_array_equal(
-            count_contacts_cuda(*on, q, t, gpu_grid).get(),
-            count_contacts_numpy(positions, reach, cell_type, state, q, t, cpu_grid),
+            count_contacts_cuda(*on, q, t, gpu_grid, live).get(),
+            count_contacts_numpy(positions, reach, cell_type, state, q, t, cpu_grid, live),
         )
+    np.testing.assert_array_equal(
+        simple_pressure_cuda(on[0], on[1], gpu_grid).get(),
+        simple_pressure_numpy(positions, reach, cpu_grid),
+    )
     score = np.where(state == 0, rng.uniform(0, 1, n), 0).astype(np.float32)
     ids = np.arange(n, dtype=np.int64)
     free = (cell_type == 0) & (rng.random(n) < 0.5)

@@ -9,8 +9,9 @@ in the type's own value when rules of the other direction exist, so a rule whose
 own value changes nothing and is left out). tissue's rules combine the same way
 (:mod:`tissue.behaviours`), so a row maps to one tissue rule when tissue knows its signal and
 behaviour. Signals: a substrate, ``time``, ``volume``, ``custom:<name>`` (an attribute),
-``dead``, ``apoptotic``, ``necrotic``, ``damage``, ``damage delivered``, ``attacking`` and
-``contact with <type>`` (reported: PhysiCell counts dead neighbours too); behaviours:
+``dead``, ``apoptotic``, ``necrotic``, ``damage``, ``damage delivered``, ``attacking``,
+``pressure`` and ``contact with <type>`` (``contact_any.<type>``: PhysiCell counts dead
+neighbours too); behaviours:
 ``cycle entry``, ``apoptosis``, ``necrosis``, ``transform to <type>``, ``<substrate>
 secretion`` (the secretion rate), ``damage rate``, ``damage repair rate``, ``attack <type>``,
 ``attack damage rate``, ``attack duration``, ``migration speed``, ``migration persistence
@@ -48,7 +49,7 @@ DAMAGE = {
 CELL_SIGNALS = {  # PhysiCell's per-cell signals tissue reads under another name or the same
     "time": "time", "volume": "volume", "dead": "dead", "apoptotic": "apoptotic",
     "necrotic": "necrotic", "damage": "damage", "damage delivered": "damage_delivered",
-    "attacking": "attacking",
+    "attacking": "attacking", "pressure": "pressure",
 }  # fmt: skip
 
 
@@ -270,14 +271,7 @@ def _signal(
         return None
     prefix = "contact with "
     if row.signal.startswith(prefix) and row.signal[len(prefix) :] in types:
-        report.cannot(
-            row.line,
-            where,
-            "PhysiCell counts dead neighbours of the type too; "
-            "tissue's contact signal counts live ones; --lenient: live ones",
-            file=row.file,
-        )
-        return f"contact.{row.signal[len(prefix) :]}"
+        return f"contact_any.{row.signal[len(prefix) :]}"  # PhysiCell counts dead ones too
     report.cannot(row.line, where, f"the signal '{row.signal}' is not modelled", file=row.file)
     return None
 
