@@ -166,24 +166,41 @@ def test_a_behaviours_range_spans_its_rules_as_in_physicell(tmp_path: Path, orde
     assert "left out: PhysiCell's range for it ends at the type's own value" in imported.toml
 
 
-def test_necrosis_becomes_a_rate_that_rules_move_and_its_volume_is_reported(
+def test_necrosis_becomes_a_rate_that_rules_move_with_physicells_necrotic_volume(
     tmp_path: Path,
 ) -> None:
+    """Necrosis at its rate, moved by rules; its volume PhysiCell's (the fixture writes no
+    parameters: Death_Parameters' defaults) and cleared the lysed phase's length after the
+    rupture; a swelling phase with a length of its own and calcification are findings."""
     project = project_copy(
         tmp_path,
         settings=('<death_rate units="1/min">0.0</death_rate>',
                   '<death_rate units="1/min">0.001</death_rate>'),
         rules=("// immune cells", "tumour,oxygen,decreases,necrosis,0,3.75,8,0\n// immune cells"),
     )  # fmt: skip
-    with pytest.raises(UnsupportedModel) as raised:
-        import_physicell(project)
-    assert [f.item for f in raised.value.findings] == ["necrosis of 'tumour'"]
-    s = import_physicell(project, lenient=True).scenario
+    s = import_physicell(project).scenario
     tumour = s.cell_types["tumour"]
     assert (tumour.necrosis_model, tumour.necrosis_rate_per_min) == ("rate", 0.001)
-    assert tumour.necrotic_clearance_min == 86400.0  # its phases: 0 + 86400 min
+    assert tumour.necrotic_clearance_min == 86400.0  # the lysed phase
+    volume = tumour.necrotic_volume
+    assert volume is not None
+    assert volume.unlysed_fluid_change_rate_per_min == pytest.approx(3.0 / 60.0)
+    assert volume.lysed_fluid_change_rate_per_min == pytest.approx(0.05 / 60.0)
+    assert volume.relative_rupture_volume == 2.0
     (rule,) = [r for r in s.rules.values() if r.behaviour == "necrosis"]
     assert (rule.signal, rule.to_value, rule.half_max) == ("oxygen", 0.0, 3.75)
+    swelling = project_copy(
+        tmp_path / "s",
+        settings=('<death_rate units="1/min">0.0</death_rate>',
+                  '<death_rate units="1/min">0.001</death_rate>'),
+        settings2=('<duration index="0" fixed_duration="true">0</duration>\n'
+                   '                            <duration index="1" fixed_duration="true">86400',
+                   '<duration index="0" fixed_duration="true">60</duration>\n'
+                   '                            <duration index="1" fixed_duration="true">86400'),
+    )  # fmt: skip
+    with pytest.raises(UnsupportedModel) as raised:
+        import_physicell(swelling)
+    assert [f.item for f in raised.value.findings] == ["necrotic swelling phase of 'tumour'"]
 
 
 def test_time_volume_custom_data_and_motility_rules_map(tmp_path: Path) -> None:
@@ -506,8 +523,8 @@ SHIPPED = {
     # each sample's findings that must be among the report (PhysiCell 1.14.2's files); none:
     # it imports strictly
     "template": [],
-    "rules_sample": ["necrosis of", "<apoptotic_phagocytosis_rate>"],
-    "immune_function": ["<dead_phagocytosis_rate>", "necrosis of"],
+    "rules_sample": ["<apoptotic_phagocytosis_rate>"],
+    "immune_function": ["<dead_phagocytosis_rate>"],
 }
 
 

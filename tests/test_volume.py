@@ -8,15 +8,16 @@ import math
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import box_scenario
 from tissue.cells import APOPTOTIC
 from tissue.config import scenario_from_dict
-from tissue.organ import _regrown
 from tissue.rules import divide_cells
 from tissue.simulation import Simulation
+from tissue.volume import regrown
 
 R = 8.4
 
@@ -60,7 +61,7 @@ def params(f: float, n: float, r_f: float, r_c: float, r_n: float) -> dict[str, 
 )
 def test_regrowth_is_physicells_volume_ode(f, n, r_f, r_c, r_n) -> None:
     times = np.float32([0.0, 10.0, 45.0, 120.0, 300.0, 900.0])
-    got = _regrown(np, params(f, n, r_f, r_c, r_n), np.zeros(times.size, int), times)
+    got = regrown(np, params(f, n, r_f, r_c, r_n), np.zeros(times.size, int), times)
     want = [physicell_volume(f, n, r_f, r_c, r_n, float(t)) for t in times]
     np.testing.assert_allclose(got, want, atol=2e-6)
 
@@ -69,7 +70,7 @@ def test_regrowth_where_the_fluid_and_a_solid_rate_meet() -> None:
     """lambda = r_f (1 - f) equal to a biomass rate: the t e^(-r t) limit."""
     f, r_f = 0.75, 0.02  # lambda = 0.005
     times = np.float32([0.0, 60.0, 200.0, 600.0])
-    got = _regrown(np, params(f, 0.3, r_f, 0.005, 0.011), np.zeros(4, int), times)
+    got = regrown(np, params(f, 0.3, r_f, 0.005, 0.011), np.zeros(4, int), times)
     want = [physicell_volume(f, 0.3, r_f, 0.005, 0.011, float(t)) for t in times]
     np.testing.assert_allclose(got, want, atol=2e-6)
 
@@ -147,3 +148,105 @@ def test_division_placement() -> None:
             cells.position_um[daughters], centre + forward * shift, atol=1e-5
         )
         assert (cells.age_min == 0).all()
+
+
+def physicell_necrotic(model: Any, times: list[float]) -> tuple[list[float], float]:
+    """V / V0 at ``times`` after necrosis by PhysiCell's volume update with its necrosis
+    targets (solids to 0; fluid toward the whole volume while swelling, toward 0 once the
+    volume has passed the rupture volume), by RK4 at 0.05 min; and the rupture time."""
+    f, n = model.fluid_fraction, model.nuclear_fraction
+    rates = np.array([model.nuclear_biomass_change_rate_per_min,
+                      model.cytoplasmic_biomass_change_rate_per_min])  # fmt: skip
+    y = np.array([(1 - f) * n, (1 - f) * (1 - n), f])
+    lysed, rupture, clock, out = False, math.inf, 0.0, []
+
+    def slope(y: np.ndarray) -> np.ndarray:
+        fluid = (-model.lysed_fluid_change_rate_per_min * y[2] if lysed
+                 else model.unlysed_fluid_change_rate_per_min * y[:2].sum())  # fmt: skip
+        return np.append(-rates * y[:2], fluid)
+
+    h = 0.05
+    for t in times:
+        while clock < t - 1e-9:
+            k1 = slope(y)
+            k2 = slope(y + h / 2 * k1)
+            k3 = slope(y + h / 2 * k2)
+            k4 = slope(y + h * k3)
+            y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+            clock += h
+            if not lysed and y.sum() >= model.relative_rupture_volume:
+                lysed, rupture = True, clock
+        out.append(float(y.sum()))
+    return out, rupture
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    r_u=st.floats(2e-3, 0.05),
+    r_l=st.floats(0.0, 0.01),
+    r_c=st.floats(0.0, 2e-3),
+    r_n=st.floats(0.0, 5e-3),
+)
+def test_necrotic_cells_swell_rupture_and_lyse_as_physicells(
+    r_u: float, r_l: float, r_c: float, r_n: float
+) -> None:
+    """The closed form (swelling, the rupture at twice the volume, lysis) against
+    PhysiCell's necrotic volume ODE by RK4: rupture time within a step, V / V0 within 1e-3
+    away from the rupture."""
+    from tissue.config.cells import NecroticVolume
+    from tissue.volume import NECROTIC_KEYS, necrotic_fraction, necrotic_params, rupture_min
+
+    model = NecroticVolume(
+        unlysed_fluid_change_rate_per_min=r_u, lysed_fluid_change_rate_per_min=r_l,
+        cytoplasmic_biomass_change_rate_per_min=r_c, nuclear_biomass_change_rate_per_min=r_n,
+    )  # fmt: skip
+    table = {f"necro_{k}": np.float32(v) for k, v in necrotic_params([model]).items()}
+    assert {k for k, _ in NECROTIC_KEYS} <= {k.removeprefix("necro_") for k in table}
+    times = [0.0, 30.0, 200.0, 600.0, 1500.0, 4000.0]
+    expected, rupture = physicell_necrotic(model, times)
+    if rupture_min(model) < times[-1]:
+        assert rupture_min(model) == pytest.approx(rupture, abs=0.06)
+    else:
+        assert rupture == math.inf
+    got = necrotic_fraction(np, table, np.zeros(len(times), int), np.float32(times))
+    for t, a, b in zip(times, got, expected, strict=True):
+        if abs(t - rupture) > 1.0:
+            assert a == pytest.approx(b, rel=1e-3), t
+
+
+def test_a_necrotic_cell_grows_in_the_mechanics_and_is_cleared_after_lysis() -> None:
+    """A necrotic cell of a type with PhysiCell's necrotic volume grows (its radius, which
+    mechanics and contacts read) until the rupture at twice its volume, shrinks after it,
+    and is cleared ``necrotic_clearance_min`` after the rupture, not after its death."""
+    from tissue.cells import NECROTIC
+    from tissue.config.cells import NecroticVolume
+    from tissue.volume import rupture_min
+
+    model = {"unlysed_fluid_change_rate_per_min": 0.02, "lysed_fluid_change_rate_per_min": 0.01}
+    data = box_scenario(
+        time_steps={"diffusion_min": 6.0, "mechanics_min": 6.0, "phenotype_min": 6.0},
+        cell_types={"t": {"radius_um": R, "necrosis_model": "rate", "necrosis_rate_per_min": 50.0,
+                          "necrotic_volume": model, "necrotic_clearance_min": 60.0,
+                          "repulsion_um_per_min": 0.0, "adhesion_um_per_min": 0.0}},
+        initial_cells=[{"kind": "list", "organ": "box", "type": "t",
+                        "positions_um": [[60.0, 60.0, 60.0]]}],
+    )  # fmt: skip
+    sim = Simulation(scenario_from_dict(data, "necrotic"), backend="cpu", seed=2)
+    cells = sim.organs["box"].cells
+    t_r = rupture_min(NecroticVolume(**model))
+    radii = []
+    while sim.time_min < t_r + 30.0:
+        sim.step(1)
+        radii.append(float(sim.types.radius(cells)[0]))
+    assert cells.state.tolist() == [NECROTIC]
+    before = [r for k, r in enumerate(radii) if 6.0 * (k + 1) < t_r]
+    assert np.all(np.diff(before) > 0)  # swelling
+    assert max(radii) <= R * 2 ** (1 / 3) * (1 + 1e-5)
+    assert max(radii) > R * 2 ** (1 / 3) * 0.99  # the rupture at twice the volume
+    assert radii[-1] < max(radii)  # lysis
+    dying_step = 6.0  # the cell died at the first step: its time in the state runs from it
+    while sim.time_min + 6.0 < t_r + 60.0 + dying_step - 6.0:
+        sim.step(1)
+        assert cells.n == 1  # still there until 60 min after the rupture
+    sim.step(2)
+    assert cells.n == 0

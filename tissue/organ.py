@@ -17,7 +17,7 @@ import numpy as np
 
 from tissue.attributes import Attributes
 from tissue.backend import Backend, to_numpy
-from tissue.cells import APOPTOTIC, LIVE, CellStore, Column
+from tissue.cells import APOPTOTIC, LIVE, NECROTIC, CellStore, Column
 from tissue.config import OrganConfig, Scenario
 from tissue.fields import FieldSolver
 from tissue.geometry import build_labels
@@ -28,6 +28,7 @@ from tissue.limits import check_cell_growth
 from tissue.rng import CellRandom
 from tissue.signals import HELD, OWN, parse_behaviour
 from tissue.state import SimulationState
+from tissue.volume import VOLUME_PARAMS, necrotic_fraction, necrotic_params, regrown
 
 F32 = np.float32
 ID_BITS = 40  # organ k numbers its cells from k << ID_BITS: ids are unique for the run
@@ -41,15 +42,6 @@ PHASE_COLUMNS = {  # a cell's cycle phase and the time in it, when some type has
     "cycle_phase": Column(np.int8, (), 0),
     "phase_time_min": Column(np.float32, (), 0.0),
 }
-
-
-_VOLUME_PARAMS = (  # CellTypes key suffix -> the volume model's field
-    ("fluid_fraction", "fluid_fraction"),
-    ("nuclear_fraction", "nuclear_fraction"),
-    ("fluid_rate", "fluid_change_rate_per_min"),
-    ("cytoplasmic_rate", "cytoplasmic_biomass_change_rate_per_min"),
-    ("nuclear_rate", "nuclear_biomass_change_rate_per_min"),
-)
 
 
 @dataclass(frozen=True)
@@ -206,6 +198,7 @@ class CellTypes:
     any_motile: bool  # some type has a speed > 0
     shrinks: bool  # some type's apoptotic cells shrink (shrink_* params; fraction -1 if not)
     regrows: bool  # some type's daughters start at half volume (grow_* params; -1 if not)
+    swells: bool  # some type's necrotic cells swell and lyse (necro_* params; -1 if not)
     phases: CyclePhases | None  # the cycle phases, when some type has them
     damage_attacks: DamageAttacks | None  # the damage attacks, when some type has one
     damages: bool  # cells carry damage columns (some type takes or deals damage)
@@ -232,10 +225,13 @@ class CellTypes:
         # a fraction of -1 marks a type without the model
         for prefix, model in (("shrink", "apoptotic_volume"), ("grow", "division_volume")):
             specs = [getattr(types[t], model) for t in names]
-            for key, attr in _VOLUME_PARAMS:
+            for key, attr in VOLUME_PARAMS:
                 missing = -1.0 if key.endswith("fraction") else 0.0
                 values = [getattr(s, attr) if s else missing for s in specs]
                 params[f"{prefix}_{key}"] = xp.asarray(values, dtype=xp.float32)
+        necrotic = [types[t].necrotic_volume for t in names]
+        for key, values in necrotic_params(necrotic).items():
+            params[f"necro_{key}"] = xp.asarray(values, dtype=xp.float32)
         params["necrosis_by_rate"] = xp.asarray(
             [1.0 if types[t].necrosis_model == "rate" else 0.0 for t in names], dtype=xp.float32
         )  # 1: necrosis at its rate, not ramped by oxygen
@@ -291,6 +287,7 @@ class CellTypes:
             any_motile=any(c.speed_um_per_min > 0 for c in types.values()),
             shrinks=any(c.apoptotic_volume is not None for c in types.values()),
             regrows=any(c.division_volume is not None for c in types.values()),
+            swells=any(c.necrotic_volume is not None for c in types.values()),
             phases=CyclePhases.from_scenario(xp, scenario),
             damage_attacks=DamageAttacks.from_scenario(xp, scenario),
             damages=scenario.takes_damage(),
@@ -304,8 +301,8 @@ class CellTypes:
     def volume_fraction(self, cells: CellStore) -> Any:
         """(N,) float32: each cell's volume over its type's: below 1 for a daughter growing
         back after its division (types with a ``division_volume``; from its volume at death
-        for a dead cell) and for an apoptotic cell of a type with an ``apoptotic_volume``
-        (the product of the two for a daughter that died young)."""
+        for a dead cell), for an apoptotic cell of a type with an ``apoptotic_volume`` and a
+        necrotic one of a type with a ``necrotic_volume`` (times its volume at death)."""
         xp = cells.xp
         out = xp.ones(cells.n, dtype=xp.float32)
         t, p = cells.type, self.params
@@ -313,7 +310,10 @@ class CellTypes:
             dead = cells.state != LIVE
             since = xp.maximum(cells.age_min - xp.where(dead, cells.state_time_min, F32(0)), F32(0))
             regrowing = (p["grow_fluid_fraction"][t] >= 0) & (cells.age_min >= 0)
-            out = xp.where(regrowing, _regrown(xp, p, t, since), out)
+            out = xp.where(regrowing, regrown(xp, p, t, since), out)
+        if self.swells:
+            swelling = (cells.state == NECROTIC) & (p["necro_fluid_fraction"][t] >= 0)
+            out = xp.where(swelling, out * necrotic_fraction(xp, p, t, cells.state_time_min), out)
         if self.shrinks:
             minutes = cells.state_time_min
             fluid = p["shrink_fluid_fraction"][t]
@@ -326,11 +326,16 @@ class CellTypes:
             out = xp.where(shrinking, out * left, out)
         return out.astype(xp.float32)
 
+    @property
+    def resizes(self) -> bool:
+        """Some cell's volume differs from its type's (see :meth:`volume_fraction`)."""
+        return self.shrinks or self.regrows or self.swells
+
     def radius(self, cells: CellStore) -> Any:
         """(N,) float32 radius of each cell (um): its type's, scaled by the cube root of its
         :meth:`volume_fraction`."""
         base = self.of("radius_um", cells.type)
-        if not (self.shrinks or self.regrows):
+        if not self.resizes:
             return base
         return (base * cells.xp.cbrt(self.volume_fraction(cells))).astype(cells.xp.float32)
 
@@ -342,28 +347,6 @@ class CellTypes:
 def _strongest(sensitivities: dict[str, float]) -> str | None:
     """The field of the largest |sensitivity| (the first of equals), None for none."""
     return max(sensitivities, key=lambda f: abs(sensitivities[f]), default=None)
-
-
-def _regrown(xp: Any, p: dict[str, Any], t: Any, minutes: Any) -> Any:
-    """(N,) float32 V / V0 of daughters ``minutes`` after their division by the types'
-    :class:`~tissue.config.cells.DivisionVolume` (``grow_*`` params, indexed by ``t``)."""
-    f, w_n = p["grow_fluid_fraction"][t], p["grow_nuclear_fraction"][t]
-    r_f = p["grow_fluid_rate"][t]
-    lam = r_f * (F32(1) - f)
-    half = F32(0.5)
-    out = F32(1) - half * f * xp.exp(-lam * minutes)
-    for weight, rate in (
-        (w_n, p["grow_nuclear_rate"][t]),
-        (F32(1) - w_n, p["grow_cytoplasmic_rate"][t]),
-    ):
-        gap = lam - rate
-        decay = xp.exp(-rate * minutes)
-        # (e^(-r t) - e^(-lambda t)) / (lambda - r), t e^(-r t) where the rates meet
-        lag = decay * xp.where(
-            gap != 0, -xp.expm1(-gap * minutes) / xp.where(gap != 0, gap, F32(1)), minutes
-        )
-        out = out - half * (F32(1) - f) * weight * (decay + r_f * f * lag)
-    return out.astype(xp.float32)
 
 
 def _exchange_tables(xp: Any, scenario: Scenario, which: str) -> dict[str, dict[str, Any]]:

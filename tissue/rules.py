@@ -226,7 +226,11 @@ def phenotype_step(
         (cells.state == APOPTOTIC)
         & (cells.state_time_min >= types.of("apoptotic_clearance_min", t))
     ) | (
-        (cells.state == NECROTIC) & (cells.state_time_min >= types.of("necrotic_clearance_min", t))
+        (cells.state == NECROTIC)
+        & (
+            cells.state_time_min
+            >= types.of("necrotic_clearance_min", t) + types.of("necro_rupture_min", t)
+        )
     )
     cells.keep(~cleared)
     t = cells.type
@@ -378,7 +382,7 @@ def cell_exchange(
     live = cells.state == LIVE
     t = cells.type
     volume = F32(4.0 / 3.0 * math.pi) * types.of("radius_um", t) ** 3
-    if types.shrinks:
+    if types.resizes:
         volume = volume * types.volume_fraction(cells)
     inv_vox = F32(1.0 / organ.grid.voxel_volume_um3)
     columns = []

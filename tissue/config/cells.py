@@ -188,6 +188,32 @@ class ApoptoticVolume(Model):
     nuclear_biomass_change_rate_per_min: NonNegative = 0.35 / 60.0
 
 
+class NecroticVolume(Model):
+    """PhysiCell's volume of a necrotic cell (its standard necrosis model): the solids (the
+    nucleus ``nuclear_fraction`` of them) are lost at their biomass change rates while the
+    cell swells, its fluid growing at ``unlysed_fluid_change_rate_per_min`` toward the whole
+    volume, until it reaches ``relative_rupture_volume`` times its volume at death; it then
+    lyses: the fluid drains at ``lysed_fluid_change_rate_per_min`` (and the solids go on).
+    With f = ``fluid_fraction`` at death, S(t) the solids and t after death,
+
+        V(t) / V0 = f + r_u int_0^t S + S(t) while swelling,
+        V(t) / V0 = F(t_r) e^(-r_l (t - t_r)) + S(t) after the rupture at t_r,
+
+    S(t) = (1 - f) [n e^(-r_n t) + (1 - n) e^(-r_c t)]. The radius (mechanics, contacts) and
+    exchange volume follow V; ``necrotic_clearance_min`` then counts from the rupture (a
+    cell that never ruptures stays), as PhysiCell's lysed phase starts there. Defaults:
+    PhysiCell 1.14.2's necrosis parameters and cell defaults (its calcification is not
+    modelled)."""
+
+    fluid_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.75
+    nuclear_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 540.0 / 2494.0
+    unlysed_fluid_change_rate_per_min: NonNegative = 0.67 / 60.0
+    lysed_fluid_change_rate_per_min: NonNegative = 0.05 / 60.0
+    cytoplasmic_biomass_change_rate_per_min: NonNegative = 0.0032 / 60.0
+    nuclear_biomass_change_rate_per_min: NonNegative = 0.013 / 60.0
+    relative_rupture_volume: Annotated[float, Field(gt=1.0)] = 2.0
+
+
 class DivisionVolume(Model):
     """PhysiCell's volume after division (its standard volume model for live cells): both
     cells start at half the volume; the cytoplasmic and nuclear solids grow back to their
@@ -243,7 +269,8 @@ class CellTypeConfig(Model):
     ``necrosis_oxygen_threshold`` to full at and below ``necrosis_oxygen_max``, or with
     ``necrosis_model = "rate"`` is ``necrosis_rate_per_min`` wherever the cell is (PhysiCell's
     rule-based models, where rules on ``necrosis`` move it).
-    Apoptotic cells keep their volume until cleared, or shrink by ``apoptotic_volume``.
+    Apoptotic cells keep their volume until cleared, or shrink by ``apoptotic_volume``;
+    necrotic ones keep it, or swell, rupture and lyse by ``necrotic_volume``.
     Cycle phases: without ``cycle_phases`` a live cell divides at ``cycle_rate_per_min``
     (probability exp(rate dt) - 1 per step: exponential growth at exactly that rate); with
     them, ``cycle_rate_per_min`` is the rate of leaving the first phase (PhysiCell's "cycle
@@ -286,6 +313,7 @@ class CellTypeConfig(Model):
     apoptosis_rate_per_min: NonNegative = 0.0
     apoptotic_clearance_min: Positive = 516.0
     apoptotic_volume: ApoptoticVolume | None = None
+    necrotic_volume: NecroticVolume | None = None
     division_volume: DivisionVolume | None = None
     division_placement: Literal["symmetric", "physicell"] = "symmetric"
     necrosis_rate_per_min: NonNegative = 0.0

@@ -24,10 +24,13 @@ VOLUME_DEFAULTS = {
     "cytoplasmic_biomass_change_rate": 0.0045,
     "nuclear_biomass_change_rate": 0.0055,
 }
-APOPTOSIS_DEFAULTS = {
-    "unlysed_fluid_change_rate": 0.05,
+DEATH_DEFAULTS = {  # PhysiCell 1.14's Death_Parameters, for those the XML leaves out
+    "unlysed_fluid_change_rate": 3.0 / 60.0,
+    "lysed_fluid_change_rate": 0.05 / 60.0,
     "cytoplasmic_biomass_change_rate": 1.0 / 60.0,
     "nuclear_biomass_change_rate": 0.35 / 60.0,
+    "calcification_rate": 0.0,
+    "relative_rupture_volume": 2.0,
 }
 LIVE_CYCLE = 5
 CYCLE_MODELS = {  # code -> name, phases, the phase a cell divides on leaving (PhysiCell 1.14)
@@ -259,7 +262,7 @@ def _death(
                         f"<{name}> of {who}",
                         "not modelled for apoptotic cells",
                     )
-            a = {k: number.get(k, default) for k, default in APOPTOSIS_DEFAULTS.items()}
+            a = {k: number.get(k, default) for k, default in DEATH_DEFAULTS.items()}
             entries["apoptotic_volume"] = _volume_model(
                 v,
                 a["unlysed_fluid_change_rate"],
@@ -271,21 +274,41 @@ def _death(
             exits = [_rate_or_duration(d, prefix, k, k + 1, report)[0] for k in range(2)]
             d.under(f"{prefix}/phase_")
             if happens:
-                # a rate that rules move, as PhysiCell's; cleared after its phases' lengths
+                # a rate that rules move, as PhysiCell's; swelling to rupture, then lysis
                 entries["necrosis_model"] = "rate"
                 entries["necrosis_rate_per_min"] = rate
                 report.note(f"{key}.necrosis_rate_per_min", d.get(f"{prefix}/death_rate"))
-                # swelling then lysis (PhysiCell's two phases); a phase left at once adds 0
-                lengths = [1.0 / r if r else math.inf for r in exits if r is not None]
-                if lengths and 0 < sum(lengths) < math.inf:
-                    entries["necrotic_clearance_min"] = sum(lengths)
-                report.cannot(
-                    node,
-                    f"necrosis of {who}",
-                    "the necrotic volume (swelling to rupture, then lysis) is not modelled; "
-                    "--lenient: necrotic cells keep their volume until cleared after the "
-                    "phases' lengths",
-                )
+                number = {k.rsplit("/", 1)[1]: float(n.text) for k, n in params.items() if n.text}
+                x = {k: number.get(k, default) for k, default in DEATH_DEFAULTS.items()}
+                entries["necrotic_volume"] = {
+                    "fluid_fraction": v["fluid_fraction"],
+                    "nuclear_fraction": v["nuclear"] / v["total"],
+                    "unlysed_fluid_change_rate_per_min": x["unlysed_fluid_change_rate"],
+                    "lysed_fluid_change_rate_per_min": x["lysed_fluid_change_rate"],
+                    "cytoplasmic_biomass_change_rate_per_min": x["cytoplasmic_biomass_change_rate"],
+                    "nuclear_biomass_change_rate_per_min": x["nuclear_biomass_change_rate"],
+                    "relative_rupture_volume": x["relative_rupture_volume"],
+                }
+                report.note(f"{key}.necrotic_volume", node, "PhysiCell's necrotic swelling, lysis")
+                if x["calcification_rate"] != 0:
+                    report.cannot(
+                        params[f"{prefix}/parameters/calcification_rate"],
+                        f"<calcification_rate> of {who}",
+                        "calcification is not modelled",
+                    )
+                # the lysed phase (the second) starts at the rupture; the swelling phase
+                # is held until the rupture (PhysiCell's arrest), so its length adds nothing
+                # unless it is longer, which tissue does not model
+                lysed = exits[1] if len(exits) > 1 else None
+                if lysed is not None and lysed > 0:
+                    entries["necrotic_clearance_min"] = 1.0 / lysed
+                if exits[0] is not None and 0 < exits[0] < 1e6:
+                    report.cannot(
+                        d.get(f"{prefix}/phase_durations") or node,
+                        f"necrotic swelling phase of {who}",
+                        "a swelling phase with a length of its own (beyond the time to "
+                        "rupture) is not modelled; --lenient: it ends at the rupture",
+                    )
         else:
             d.under(f"{prefix}/")
             if happens:

@@ -1,0 +1,116 @@
+"""PhysiCell's cell volume models as closed forms of the time since an event, each V / V0 as
+(N,) float32 from the types' parameter tables: a daughter growing back after division, and a
+necrotic cell swelling to rupture, then lysing (the apoptotic shrinking is in
+:meth:`tissue.organ.CellTypes.volume_fraction`). The models' fields are
+:class:`~tissue.config.cells.DivisionVolume` and :class:`~tissue.config.cells.NecroticVolume`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+F32 = np.float32
+
+VOLUME_PARAMS = (  # CellTypes key suffix -> the volume model's field
+    ("fluid_fraction", "fluid_fraction"),
+    ("nuclear_fraction", "nuclear_fraction"),
+    ("fluid_rate", "fluid_change_rate_per_min"),
+    ("cytoplasmic_rate", "cytoplasmic_biomass_change_rate_per_min"),
+    ("nuclear_rate", "nuclear_biomass_change_rate_per_min"),
+)
+
+
+NECROTIC_KEYS = (  # necro_* params: the necrotic volume model's fields
+    ("fluid_fraction", "fluid_fraction"),
+    ("nuclear_fraction", "nuclear_fraction"),
+    ("unlysed_rate", "unlysed_fluid_change_rate_per_min"),
+    ("lysed_rate", "lysed_fluid_change_rate_per_min"),
+    ("cytoplasmic_rate", "cytoplasmic_biomass_change_rate_per_min"),
+    ("nuclear_rate", "nuclear_biomass_change_rate_per_min"),
+)
+
+
+def necrotic_params(models: list[Any]) -> dict[str, list[float]]:
+    """Per type (a :class:`~tissue.config.cells.NecroticVolume` or None each): the model's
+    fields (fraction -1 for a type without one) and ``rupture_min``, the time from death to
+    the rupture (inf: never; 0 without a model; host float64 root of the swelling curve)."""
+    out: dict[str, list[float]] = {key: [] for key, _ in NECROTIC_KEYS}
+    out["rupture_min"] = []
+    for model in models:
+        for key, field in NECROTIC_KEYS:
+            out[key].append(getattr(model, field) if model else (-1.0 if "fraction" in key else 0))
+        out["rupture_min"].append(rupture_min(model) if model else 0.0)
+    return out
+
+
+def solids_of(f: Any, n: Any, r_n: Any, r_c: Any, t: Any, xp: Any = np) -> tuple[Any, Any]:
+    """A necrotic cell's solids S(t) / V0 and their integral from 0 to t."""
+
+    def lost(rate: Any) -> Any:  # (1 - e^(-r t)) / r, t where r is 0 (or too small to divide)
+        some = rate > 1e-30
+        return xp.where(some, -xp.expm1(-rate * t) / xp.where(some, rate, 1), t)
+
+    solids = (1 - f) * (n * xp.exp(-r_n * t) + (1 - n) * xp.exp(-r_c * t))
+    return solids, (1 - f) * (n * lost(r_n) + (1 - n) * lost(r_c))
+
+
+def rupture_min(model: Any) -> float:
+    """Minutes from death to the rupture of a :class:`~tissue.config.cells.NecroticVolume`:
+    the first t with V(t) / V0 >= its relative rupture volume (inf when it never comes)."""
+    f, n = model.fluid_fraction, model.nuclear_fraction
+    r_u, r_n = model.unlysed_fluid_change_rate_per_min, model.nuclear_biomass_change_rate_per_min
+    r_c = model.cytoplasmic_biomass_change_rate_per_min
+
+    def volume(t: Any) -> Any:
+        solids, integral = solids_of(f, n, r_n, r_c, np.asarray(t, dtype=np.float64))
+        return f + r_u * integral + solids
+
+    grid = np.concatenate([[0.0], np.geomspace(1e-3, 1e8, 4000)])
+    above = np.nonzero(volume(grid) >= model.relative_rupture_volume)[0]
+    if above.size == 0:
+        return math.inf
+    lo, hi = grid[above[0] - 1], grid[above[0]]
+    for _ in range(80):  # bisection to double precision
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if volume(mid) < model.relative_rupture_volume else (lo, mid)
+    return float(hi)
+
+
+def necrotic_fraction(xp: Any, p: dict[str, Any], t: Any, minutes: Any) -> Any:
+    """(N,) float32 V / V0 of necrotic cells ``minutes`` after death by the types'
+    :class:`~tissue.config.cells.NecroticVolume` (``necro_*`` params, indexed by ``t``)."""
+    f, n = p["necro_fluid_fraction"][t], p["necro_nuclear_fraction"][t]
+    r_n, r_c = p["necro_nuclear_rate"][t], p["necro_cytoplasmic_rate"][t]
+    rupture = p["necro_rupture_min"][t]
+    solids, integral = solids_of(f, n, r_n, r_c, minutes, xp)
+    swollen = f + p["necro_unlysed_rate"][t] * integral
+    _, at_rupture = solids_of(f, n, r_n, r_c, xp.minimum(rupture, minutes), xp)
+    fluid_at_rupture = f + p["necro_unlysed_rate"][t] * at_rupture
+    since = xp.maximum(minutes - rupture, F32(0))  # 0 before the rupture (or without one)
+    lysed = fluid_at_rupture * xp.exp(-p["necro_lysed_rate"][t] * since)
+    return (xp.where(minutes < rupture, swollen, lysed) + solids).astype(xp.float32)
+
+
+def regrown(xp: Any, p: dict[str, Any], t: Any, minutes: Any) -> Any:
+    """(N,) float32 V / V0 of daughters ``minutes`` after their division by the types'
+    :class:`~tissue.config.cells.DivisionVolume` (``grow_*`` params, indexed by ``t``)."""
+    f, w_n = p["grow_fluid_fraction"][t], p["grow_nuclear_fraction"][t]
+    r_f = p["grow_fluid_rate"][t]
+    lam = r_f * (F32(1) - f)
+    half = F32(0.5)
+    out = F32(1) - half * f * xp.exp(-lam * minutes)
+    for weight, rate in (
+        (w_n, p["grow_nuclear_rate"][t]),
+        (F32(1) - w_n, p["grow_cytoplasmic_rate"][t]),
+    ):
+        gap = lam - rate
+        decay = xp.exp(-rate * minutes)
+        # (e^(-r t) - e^(-lambda t)) / (lambda - r), t e^(-r t) where the rates meet
+        lag = decay * xp.where(
+            gap != 0, -xp.expm1(-gap * minutes) / xp.where(gap != 0, gap, F32(1)), minutes
+        )
+        out = out - half * (F32(1) - f) * weight * (decay + r_f * f * lag)
+    return out.astype(xp.float32)
