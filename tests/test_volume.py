@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from tests.conftest import box_scenario
 from tissue.cells import APOPTOTIC
 from tissue.config import scenario_from_dict
-from tissue.organ import _regrown
 from tissue.rules import divide_cells
 from tissue.simulation import Simulation
+from tissue.volume import regrown
 
 R = 8.4
 
@@ -60,7 +60,7 @@ def params(f: float, n: float, r_f: float, r_c: float, r_n: float) -> dict[str, 
 )
 def test_regrowth_is_physicells_volume_ode(f, n, r_f, r_c, r_n) -> None:
     times = np.float32([0.0, 10.0, 45.0, 120.0, 300.0, 900.0])
-    got = _regrown(np, params(f, n, r_f, r_c, r_n), np.zeros(times.size, int), times)
+    got = regrown(np, params(f, n, r_f, r_c, r_n), np.zeros(times.size, int), times)
     want = [physicell_volume(f, n, r_f, r_c, r_n, float(t)) for t in times]
     np.testing.assert_allclose(got, want, atol=2e-6)
 
@@ -69,7 +69,7 @@ def test_regrowth_where_the_fluid_and_a_solid_rate_meet() -> None:
     """lambda = r_f (1 - f) equal to a biomass rate: the t e^(-r t) limit."""
     f, r_f = 0.75, 0.02  # lambda = 0.005
     times = np.float32([0.0, 60.0, 200.0, 600.0])
-    got = _regrown(np, params(f, 0.3, r_f, 0.005, 0.011), np.zeros(4, int), times)
+    got = regrown(np, params(f, 0.3, r_f, 0.005, 0.011), np.zeros(4, int), times)
     want = [physicell_volume(f, 0.3, r_f, 0.005, 0.011, float(t)) for t in times]
     np.testing.assert_allclose(got, want, atol=2e-6)
 

@@ -28,6 +28,7 @@ from tissue.limits import check_cell_growth
 from tissue.rng import CellRandom
 from tissue.signals import HELD, OWN, parse_behaviour
 from tissue.state import SimulationState
+from tissue.volume import VOLUME_PARAMS, regrown, shrunk
 
 F32 = np.float32
 ID_BITS = 40  # organ k numbers its cells from k << ID_BITS: ids are unique for the run
@@ -41,15 +42,8 @@ PHASE_COLUMNS = {  # a cell's cycle phase and the time in it, when some type has
     "cycle_phase": Column(np.int8, (), 0),
     "phase_time_min": Column(np.float32, (), 0.0),
 }
-
-
-_VOLUME_PARAMS = (  # CellTypes key suffix -> the volume model's field
-    ("fluid_fraction", "fluid_fraction"),
-    ("nuclear_fraction", "nuclear_fraction"),
-    ("fluid_rate", "fluid_change_rate_per_min"),
-    ("cytoplasmic_rate", "cytoplasmic_biomass_change_rate_per_min"),
-    ("nuclear_rate", "nuclear_biomass_change_rate_per_min"),
-)
+# the volume eaten, beyond the volume model's, when some type eats (um^3; tissue.phagocytosis)
+ENGULFED_COLUMNS = {f"engulfed_{part}_um3": Column(np.float32) for part in ("fluid", "solid")}
 
 
 @dataclass(frozen=True)
@@ -210,6 +204,7 @@ class CellTypes:
     damage_attacks: DamageAttacks | None  # the damage attacks, when some type has one
     damages: bool  # cells carry damage columns (some type takes or deals damage)
     dead_rules: dict[str, Any]  # behaviour -> (n_types,) bool: types with rules on dead cells
+    eats: bool  # some type eats dead cells (cells have the engulfed_* columns)
 
     PARAMS = (
         "radius_um", "speed_um_per_min", "persistence_min", "chemotaxis_bias",
@@ -218,6 +213,7 @@ class CellTypes:
         "necrosis_oxygen_threshold", "necrosis_oxygen_max", "necrotic_clearance_min",
         "repulsion_um_per_min", "adhesion_um_per_min", "adhesion_range",
         "damage_rate_per_min", "damage_repair_rate_per_min",
+        "apoptotic_phagocytosis_rate_per_min", "necrotic_phagocytosis_rate_per_min",
     )  # fmt: skip
 
     @classmethod
@@ -232,7 +228,7 @@ class CellTypes:
         # a fraction of -1 marks a type without the model
         for prefix, model in (("shrink", "apoptotic_volume"), ("grow", "division_volume")):
             specs = [getattr(types[t], model) for t in names]
-            for key, attr in _VOLUME_PARAMS:
+            for key, attr in VOLUME_PARAMS:
                 missing = -1.0 if key.endswith("fraction") else 0.0
                 values = [getattr(s, attr) if s else missing for s in specs]
                 params[f"{prefix}_{key}"] = xp.asarray(values, dtype=xp.float32)
@@ -295,6 +291,7 @@ class CellTypes:
             damage_attacks=DamageAttacks.from_scenario(xp, scenario),
             damages=scenario.takes_damage(),
             dead_rules={k: xp.asarray(v) for k, v in dead_rules.items()},
+            eats=bool(scenario.phagocytes()),
         )
 
     def of(self, name: str, type_index: Any) -> Any:
@@ -313,26 +310,24 @@ class CellTypes:
             dead = cells.state != LIVE
             since = xp.maximum(cells.age_min - xp.where(dead, cells.state_time_min, F32(0)), F32(0))
             regrowing = (p["grow_fluid_fraction"][t] >= 0) & (cells.age_min >= 0)
-            out = xp.where(regrowing, _regrown(xp, p, t, since), out)
+            out = xp.where(regrowing, regrown(xp, p, t, since), out)
         if self.shrinks:
-            minutes = cells.state_time_min
-            fluid = p["shrink_fluid_fraction"][t]
-            nuclear = p["shrink_nuclear_fraction"][t]
-            left = fluid * xp.exp(-p["shrink_fluid_rate"][t] * minutes) + (F32(1) - fluid) * (
-                nuclear * xp.exp(-p["shrink_nuclear_rate"][t] * minutes)
-                + (F32(1) - nuclear) * xp.exp(-p["shrink_cytoplasmic_rate"][t] * minutes)
-            )
+            _, left = shrunk(xp, p, t, cells.state_time_min)
             shrinking = (cells.state == APOPTOTIC) & (p["shrink_fluid_fraction"][t] >= 0)
             out = xp.where(shrinking, out * left, out)
         return out.astype(xp.float32)
 
     def radius(self, cells: CellStore) -> Any:
         """(N,) float32 radius of each cell (um): its type's, scaled by the cube root of its
-        :meth:`volume_fraction`."""
+        :meth:`volume_fraction` plus what it has engulfed over the type's volume."""
         base = self.of("radius_um", cells.type)
-        if not (self.shrinks or self.regrows):
+        if not (self.shrinks or self.regrows or self.eats):
             return base
-        return (base * cells.xp.cbrt(self.volume_fraction(cells))).astype(cells.xp.float32)
+        fraction = self.volume_fraction(cells)
+        if self.eats:
+            engulfed = cells.engulfed_fluid_um3 + cells.engulfed_solid_um3
+            fraction = fraction + engulfed / (F32(4.0 / 3.0 * math.pi) * base**3)
+        return (base * cells.xp.cbrt(fraction)).astype(cells.xp.float32)
 
     def index(self, names: list[str]) -> list[int]:
         """Type codes of the named types."""
@@ -342,28 +337,6 @@ class CellTypes:
 def _strongest(sensitivities: dict[str, float]) -> str | None:
     """The field of the largest |sensitivity| (the first of equals), None for none."""
     return max(sensitivities, key=lambda f: abs(sensitivities[f]), default=None)
-
-
-def _regrown(xp: Any, p: dict[str, Any], t: Any, minutes: Any) -> Any:
-    """(N,) float32 V / V0 of daughters ``minutes`` after their division by the types'
-    :class:`~tissue.config.cells.DivisionVolume` (``grow_*`` params, indexed by ``t``)."""
-    f, w_n = p["grow_fluid_fraction"][t], p["grow_nuclear_fraction"][t]
-    r_f = p["grow_fluid_rate"][t]
-    lam = r_f * (F32(1) - f)
-    half = F32(0.5)
-    out = F32(1) - half * f * xp.exp(-lam * minutes)
-    for weight, rate in (
-        (w_n, p["grow_nuclear_rate"][t]),
-        (F32(1) - w_n, p["grow_cytoplasmic_rate"][t]),
-    ):
-        gap = lam - rate
-        decay = xp.exp(-rate * minutes)
-        # (e^(-r t) - e^(-lambda t)) / (lambda - r), t e^(-r t) where the rates meet
-        lag = decay * xp.where(
-            gap != 0, -xp.expm1(-gap * minutes) / xp.where(gap != 0, gap, F32(1)), minutes
-        )
-        out = out - half * (F32(1) - f) * weight * (decay + r_f * f * lag)
-    return out.astype(xp.float32)
 
 
 def _exchange_tables(xp: Any, scenario: Scenario, which: str) -> dict[str, dict[str, Any]]:
@@ -455,6 +428,7 @@ class Organ:
             **(DAMAGE_COLUMNS if scenario.takes_damage() else {}),
             **{behaviour: HELD_COLUMN for behaviour in held},
             **{OWN + behaviour: HELD_COLUMN for behaviour in scenario.own_values()},
+            **(ENGULFED_COLUMNS if scenario.phagocytes() else {}),
             # each cell's sensitivities when rules or attributes move them (NaN: the type's)
             **({CHEMOTAXIS_COLUMN: Column(np.float32, (sensing,), math.nan)} if sensing else {}),
         }
