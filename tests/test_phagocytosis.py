@@ -349,6 +349,27 @@ def test_only_a_scenario_with_phagocytes_has_their_columns() -> None:
     assert "phagocytosis.apoptotic" not in columns  # no rules on the rates
 
 
+def test_a_cell_placed_with_its_own_rate_eats_and_its_daughters_too() -> None:
+    """Per-cell values (PhysiCell's cells.csv): a cell placed with its own apoptotic rate
+    (sure at dt 1 min) eats the dead cell it touches, while a cell of its type without one
+    (the type's rate, 0) eats nothing; its type counts as a phagocyte."""
+    own = {"kind": "list", "organ": "box", "type": "eater",
+           "positions_um": [[30.0, 30.0, 30.0], [70.0, 70.0, 70.0]],
+           "behaviours": {"phagocytosis.apoptotic": [2.0, math.nan]}}  # fmt: skip
+    dead = {"kind": "list", "organ": "box", "type": "prey",
+            "positions_um": [[36.0, 30.0, 30.0], [76.0, 70.0, 70.0]]}  # fmt: skip
+    sim = Simulation(scenario(side=5, initial_cells=[own, dead]), "cpu", seed=9)
+    assert sim.scenario.phagocytes() == ["eater"]
+    organ = sim.organs["box"]
+    organ.cells.state[organ.cells.type == 1] = APOPTOTIC
+    sim.step(1)
+    cells = organ.cells
+    assert cells.position_um[cells.type == 1].tolist() == [[76.0, 70.0, 70.0]]
+    engulfed = cells.engulfed_solid_um3[cells.type == 0]
+    assert engulfed[0] > 0
+    assert engulfed[1] == 0
+
+
 def test_a_phagocyte_needs_a_volume_model() -> None:
     with pytest.raises(InputError, match=r"cell_types\.eater\.division_volume: required"):
         scenario(eater={"division_volume": None, "apoptotic_phagocytosis_rate_per_min": 0.1})
