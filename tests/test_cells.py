@@ -90,9 +90,10 @@ class _Reference:
 @settings(max_examples=60, deadline=None)
 @given(st.data())
 def test_lazy_and_eager_stores_follow_the_reference(data: st.DataObject) -> None:
-    """Any sequence of adds, removals and splits: the lazy store (views untrimmed, vacant
-    rows, counters on the backend, read a change late) and the eager one hold exactly the
-    reference's cells, at every settle and whatever the order of settles."""
+    """Any sequence of adds, removals (some starting no copy of the counters, as between
+    phenotype steps) and splits: the lazy store (views untrimmed, vacant rows, counters on
+    the backend, read a change late) and the eager one hold exactly the reference's cells,
+    at every settle and whatever the order of settles."""
     stores = [CellStore(np, capacity=16, lazy=lazy) for lazy in (False, True)]
     reference = _Reference()
     for _ in range(data.draw(st.integers(1, 12))):
@@ -112,12 +113,13 @@ def test_lazy_and_eager_stores_follow_the_reference(data: st.DataObject) -> None
             continue
         count = len(reference.rows)
         mask = data.draw(st.lists(st.booleans(), min_size=count, max_size=count))
+        recount = data.draw(st.booleans())
         for store in stores:
             padded = np.zeros(store.n, bool)  # a lazy store's vacant rows get False or True
             padded[:count] = mask
             padded[count:] = data.draw(st.booleans())
             if op == "keep":
-                store.keep(padded)
+                store.keep(padded, recount=recount)
             else:
                 position = np.zeros((store.n, 3), np.float32)
                 position[:, 0] = 1000 + np.arange(store.n)

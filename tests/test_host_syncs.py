@@ -92,6 +92,12 @@ CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] 
         61,
         {"phenotype": {LAGGED: 1}, "fields": {CONVERGENCE: 81}},
     ),
+    # macrophages eating dead tumour cells (a rule on the rate, the engulfed volume relaxing)
+    "phagocytosis": (
+        lambda: scenario_from_dict(phagocytes(), "phagocytosis"),
+        61,
+        {"phenotype": {LAGGED: 1}, "fields": {CONVERGENCE: 75}},
+    ),
     # two organs, rules on contacts and fields, transitions, the body; six phenotype steps
     "metastasis": (
         lambda: load_scenario("metastasis"),
@@ -159,6 +165,26 @@ def damage_features() -> dict[str, Any]:
     return data
 
 
+def phagocytes() -> dict[str, Any]:
+    """The busy scenario with dying tumour cells that shrink, and macrophages that eat them
+    at a rate a rule on their volume lowers."""
+    data = busy_scenario()
+    data["cell_types"]["tumour"].update(apoptosis_rate_per_min=0.02, apoptotic_volume={})
+    data["cell_types"]["macrophage"] = {
+        "speed_um_per_min": 1.0, "division_volume": {}, "cycle_rate_per_min": 1e-3,
+        "apoptotic_phagocytosis_rate_per_min": 0.5, "necrotic_phagocytosis_rate_per_min": 0.2,
+    }  # fmt: skip
+    data["initial_cells"].append(
+        {"kind": "sphere", "organ": "box", "type": "macrophage", "center_um": [80, 80, 40],
+         "radius_um": 35.0, "inner_radius_um": 25.0, "count": 40}
+    )  # fmt: skip
+    data["rules"] = {
+        "full": {"cell_type": "macrophage", "behaviour": "phagocytosis.apoptotic",
+                 "signal": "volume", "to_value": 0.0, "half_max": 6000.0},
+    }  # fmt: skip
+    return data
+
+
 def phased(guard: SyncGuard, label: str, function: Callable[..., Any]) -> Callable[..., Any]:
     """``function`` with its synchronisations attributed to ``label``."""
 
@@ -180,6 +206,8 @@ def guarded(monkeypatch: pytest.MonkeyPatch, scenario: Scenario) -> tuple[Simula
     for name, label in (
         ("attack_step", "attack"),
         ("damage_attack_step", "attack"),
+        ("phagocytosis_step", "phagocytosis"),
+        ("relax_engulfed", "phenotype"),
         ("update_motility", "mechanics"),
         ("move_cells", "mechanics"),
         ("phenotype_step", "phenotype"),

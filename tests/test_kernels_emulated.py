@@ -315,3 +315,28 @@ def test_whole_simulation_through_the_kernels_is_bit_identical(monkeypatch, layo
     assert reference["id"].size > placed  # divisions happened
     for key, value in reference.items():
         np.testing.assert_array_equal(kernels[key], value, err_msg=key)
+
+
+def test_phagocytosis_through_the_kernels_is_bit_identical(monkeypatch) -> None:
+    """Eaters among dying prey (tests/test_phagocytosis.py) for 120 ticks: every cell array
+    equal whether the contact counts and target choices run as NumPy or as the CUDA
+    sources (with a device's untrimmed cell store)."""
+    from tests.test_phagocytosis import lively
+    from tissue.simulation import Simulation
+
+    def run(lazy: bool = False) -> dict[str, np.ndarray]:
+        sim = Simulation(lively(), backend="cpu", seed=10)
+        sim.organs["box"].cells.lazy = lazy
+        sim.step(120)
+        return sim.organs["box"].cells.to_numpy()
+
+    reference = run()
+    with monkeypatch.context() as patch:
+        patch.setitem(sys.modules, "cupy", np)
+        patch.setattr(gpu_kernels.loader, "launch_1d", emulator.launch_1d)
+        for module in KERNEL_MODULES:
+            patch.setattr(module, "on_device", lambda array: True)
+        kernels = run(lazy=True)
+    assert (reference["engulfed_solid_um3"] > 0).sum() >= 3  # cells were eaten
+    for key, value in reference.items():
+        np.testing.assert_array_equal(kernels[key], value, err_msg=key)

@@ -375,6 +375,95 @@ def test_chemotaxis_down_a_gradient_is_a_negative_sensitivity(tmp_path: Path) ->
     assert not any(r.behaviour.startswith("chemotaxis.") for r in s.rules.values())
 
 
+PHAGOCYTES = {
+    # immune: a dead-cell rate (PhysiCell 1.14 gives it to all three kinds), a necrotic one
+    # of its own, and no cycle (a rate of 0)
+    "settings": (
+        "                </motility>\n                <cell_transformations>",
+        "                </motility>\n                <cell_interactions>\n"
+        '                    <dead_phagocytosis_rate units="1/min">0.02</dead_phagocytosis_rate>\n'
+        '                    <necrotic_phagocytosis_rate units="1/min">0.005'
+        "</necrotic_phagocytosis_rate>\n                </cell_interactions>\n"
+        "                <cell_transformations>",
+    ),
+    # exhausted (parent immune) writes its own dead-cell rate: PhysiCell reads only that
+    "settings2": (
+        '<speed units="micron/min">0.5</speed>\n                </motility>',
+        '<speed units="micron/min">0.5</speed>\n                </motility>\n'
+        "                <cell_interactions>\n"
+        '                    <dead_phagocytosis_rate units="1/min">0.001</dead_phagocytosis_rate>\n'
+        "                </cell_interactions>",
+    ),
+    "settings3": (
+        '<duration index="0" fixed_duration="false">100000</duration>',
+        '<duration index="0" fixed_duration="false">inf</duration>',
+    ),
+    # a tumour cell of the cells CSV eats necrotic cells at its own rate
+    "cells": (
+        "x,y,z,type,volume,cycle entry,custom:oncoprotein",
+        "x,y,z,type,phagocytose necrotic cell",
+    ),
+    "cells2": ("17,0,0,tumour", "17,0,0,tumour,0.3"),
+    "rules": (
+        "// immune cells",
+        "immune,volume,decreases,phagocytose apoptotic cell,0,3000,4,0\n"
+        "immune,oxygen,increases,phagocytosis of necrotic cells,0.05,10,2,0\n"
+        "exhausted,time,increases,phagocytose other dead cell,0.1,100,1,0\n"
+        "// immune cells",
+    ),
+}
+
+
+def test_phagocytosis_of_dead_cells_maps_as_physicell_reads_it(tmp_path: Path) -> None:
+    """PhysiCell 1.14's reading: ``dead_phagocytosis_rate`` sets the apoptotic, necrotic
+    and other-dead rates, a specific rate written replaces its own, and a definition that
+    writes <cell_interactions> takes only what it writes (not its parent's). The rules on
+    them map (synonyms too); "other dead" cells do not occur in tissue, so that rate and its
+    rules are left out with a remark, not a finding; the cells CSV's per-cell values map. A
+    phagocyte that does not divide still gets its volume model (the eaten volume relaxes by
+    it), and the TOML reloads."""
+    imported = import_physicell(project_copy(tmp_path, **PHAGOCYTES))
+    s = imported.scenario
+    immune, exhausted, tumour = (s.cell_types[t] for t in ("immune", "exhausted", "tumour"))
+    assert immune.apoptotic_phagocytosis_rate_per_min == 0.02
+    assert immune.necrotic_phagocytosis_rate_per_min == 0.005
+    assert (exhausted.apoptotic_phagocytosis_rate_per_min,
+            exhausted.necrotic_phagocytosis_rate_per_min) == (0.001, 0.001)  # fmt: skip
+    assert tumour.apoptotic_phagocytosis_rate_per_min == 0.0
+    placed = next(e for e in s.initial_cells if e.type == "tumour")
+    assert placed.behaviours["phagocytosis.necrotic"][1] == 0.3
+    assert set(s.phagocytes()) == {"immune", "exhausted", "tumour"}
+    assert immune.cycle_rate_per_min == 0.0
+    assert immune.division_volume.fluid_change_rate_per_min == 0.05
+    rules = {r.behaviour: r for r in s.rules.values() if r.cell_type == "immune"}
+    apoptotic, necrotic = rules["phagocytosis.apoptotic"], rules["phagocytosis.necrotic"]
+    assert (apoptotic.signal, apoptotic.to_value, apoptotic.half_max) == ("volume", 0.0, 3000.0)
+    assert (necrotic.signal, necrotic.to_value) == ("oxygen", 0.05)
+    assert not any(r.cell_type == "exhausted" for r in s.rules.values())
+    toml = imported.toml
+    assert "from <dead_phagocytosis_rate>, as PhysiCell 1.14 reads it" in toml
+    assert "'other dead' phagocytosis of 'immune' (0.02/min) left out" in toml
+    assert "phagocytose other dead cell' left out" in toml
+    again = scenario_from_dict(tomllib.loads(toml), "again")
+    assert json.dumps(again.to_dict()) == json.dumps(s.to_dict())  # nan for "skip" included
+    Simulation(s, "cpu", seed=1).step(12)  # it runs
+
+    # a phagocyte whose volume does not relax (a fluid change rate of 0) is reported;
+    # --lenient: it does not eat
+    still = project_copy(tmp_path / "still", **PHAGOCYTES, settings4=(
+        '<total units="micron^3">1500</total>',
+        '<total units="micron^3">1500</total>\n'
+        '                    <fluid_change_rate units="1/min">0</fluid_change_rate>'))  # fmt: skip
+    with pytest.raises(UnsupportedModel) as raised:
+        import_physicell(still)
+    assert [f.item for f in raised.value.findings] == ["volume of 'immune'"]
+    assert "a phagocyte's; --lenient: no phagocytosis" in raised.value.findings[0].reason
+    lenient = import_physicell(still, lenient=True).scenario
+    assert lenient.cell_types["immune"].apoptotic_phagocytosis_rate_per_min == 0.0
+    assert not any(r.cell_type == "immune" and r.behaviour.startswith("phagocytosis")
+                   for r in lenient.rules.values())  # fmt: skip
+
+
 def test_an_imported_model_runs_and_exports_back_to_physicell(tmp_path: Path) -> None:
     scenario = tmp_path / "model.toml"
     runner = CliRunner()
@@ -415,8 +504,8 @@ UNSUPPORTED = {
         '<rate start_index="0" end_index="0" fixed_duration="true">0.00072</rate>',
     ),
     "settings2": (
-        '<apoptotic_phagocytosis_rate units="1/min">0</apoptotic_phagocytosis_rate>',
-        '<apoptotic_phagocytosis_rate units="1/min">0.01</apoptotic_phagocytosis_rate>',
+        '<phagocytosis_rate name="immune" units="1/min">0</phagocytosis_rate>',
+        '<phagocytosis_rate name="immune" units="1/min">0.01</phagocytosis_rate>',
     ),
     "settings3": (
         "<maximum_number_of_attachments>12</maximum_number_of_attachments>",
@@ -426,7 +515,7 @@ UNSUPPORTED = {
     "rules": (
         "// immune cells",
         "tumour,total attack time,decreases,cycle entry,0,1,4,0\n"
-        "immune,chemokine,increases,phagocytose apoptotic cell,0.1,0.5,4,0\n"
+        "immune,chemokine,increases,phagocytose tumour,0.1,0.5,4,0\n"
         "immune,contact with dead cell,increases,apoptosis,0.01,1,4,0\n"
         "// immune cells",
     ),
@@ -445,12 +534,12 @@ def test_a_strict_import_lists_each_part_it_cannot_express_with_its_line(tmp_pat
     xml, csv_rules = "PhysiCell_settings.xml", "cell_rules.csv"
     expected = {
         (xml, line_of(settings, 'fixed_duration="true">0.00072'), "cycle model 5 (live)"),
-        (xml, line_of(settings, ">0.01</apoptotic_phag"), "<apoptotic_phagocytosis_rate>"),
+        (xml, line_of(settings, ">0.01</phagocytosis_rate"), "<phagocytosis_rate> for 'immune'"),
         (xml, line_of(settings, "<cell_stiffness>"), "<cell_stiffness>"),
         (csv_rules, line_of(rules, "total attack"),
          "rule 'tumour, total attack time, decreases, cycle entry'"),
         (csv_rules, line_of(rules, "phagocytose"),
-         "rule 'immune, chemokine, increases, phagocytose apoptotic cell'"),
+         "rule 'immune, chemokine, increases, phagocytose tumour'"),
         (csv_rules, line_of(rules, "contact with"),
          "rule 'immune, contact with dead cell, increases, apoptosis'"),
         ("cells.csv", line_of(cells, "3000"), "column 'volume'"),
@@ -523,9 +612,13 @@ SHIPPED = {
     # each sample's findings that must be among the report (PhysiCell 1.14.2's files); none:
     # it imports strictly
     "template": [],
-    "rules_sample": ["<apoptotic_phagocytosis_rate>"],
-    "immune_function": ["<dead_phagocytosis_rate>"],
+    "rules_sample": [],
+    "immune_function": [],
 }
+DEAD_PHAGOCYTOSIS = ("<apoptotic_phagocytosis_rate>", "<necrotic_phagocytosis_rate>",
+                     "<other_dead_phagocytosis_rate>", "<dead_phagocytosis_rate>")  # fmt: skip
+DEAD_PHAGOCYTOSIS_RULES = ("phagocytose apoptotic cell'", "phagocytose necrotic cell'",
+                           "phagocytose other dead cell'")  # fmt: skip
 
 
 @pytest.mark.skipif(not SAMPLES.is_dir(), reason="PhysiCell not built (benchmarks/physicell)")
@@ -540,5 +633,15 @@ def test_physicells_samples_import_and_say_what_is_missing(sample: str) -> None:
         for expected in SHIPPED[sample]:
             assert any(item.startswith(expected) for item in items), (expected, items)
         assert not any("chemota" in f"{f.item} {f.reason}" for f in raised.value.findings)
+        # phagocytosis of dead cells maps, and its rules
+        assert not any(item.startswith(DEAD_PHAGOCYTOSIS) for item in items), items
+        rules = [item for item in items if item.startswith("rule ")]
+        assert not any(item.endswith(DEAD_PHAGOCYTOSIS_RULES) for item in rules), rules
         imported = import_physicell(SAMPLES / sample, lenient=True)
+    if sample == "rules_sample":
+        macrophage = imported.scenario.cell_types["M0 macrophage"]
+        assert macrophage.apoptotic_phagocytosis_rate_per_min == 0.01
+        assert macrophage.division_volume is not None
+        ruled = {(r.cell_type, r.behaviour, r.signal) for r in imported.scenario.rules.values()}
+        assert ("M2 macrophage", "phagocytosis.necrotic", "volume") in ruled
     assert imported.scenario.organs["domain"].two_d

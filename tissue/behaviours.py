@@ -35,6 +35,7 @@ from tissue.signals import (
     ATTACK_PARAMS,
     MIGRATION,
     OWN,
+    PHAGOCYTOSIS,
     Sensing,
     base_value,
     hill_sum,
@@ -199,4 +200,6 @@ def held_base(types: CellTypes, behaviour: str, type_index: Any) -> Any:
         return attacks.rate[type_index, types.names.index(parsed.target)]
     if parsed.kind in ATTACK_PARAMS:
         return types.of(f"attack_{ATTACK_PARAMS[parsed.kind]}", type_index)
+    if behaviour in PHAGOCYTOSIS:
+        return types.of(PHAGOCYTOSIS[behaviour], type_index)
     return types.of(MIGRATION[parsed.kind], type_index)

@@ -10,7 +10,8 @@ daughters are gathers by prefix sums. On a device (``lazy``) the host does not w
 the new count: the views keep a host-known number of rows ``n`` that bounds it (rows past
 the cells are *vacant*: state :data:`VACANT`, type -1, id :data:`NO_ID`, excluded from the
 cell grid and deposits), and each change starts an asynchronous copy of the counters that
-:meth:`CellStore.settle_lagged` reads a phenotype step later, when it has long arrived.
+:meth:`CellStore.settle_lagged` reads a phenotype step later, when it has long arrived
+(removals between phenotype steps start none: the last copy still bounds the count).
 On NumPy the views are trimmed at once (it costs nothing), so there are no vacant rows.
 """
 
@@ -96,7 +97,7 @@ class CellStore:
             name: self._allocate(name, col, self.capacity) for name, col in self.columns.items()
         }
         self.version = 0
-        self._pending: tuple[int, Pending] | None = None
+        self._pending: tuple[int, Pending, bool] | None = None  # version, copy, exact?
         self._set_exact(0, int(id_base))
 
     def _allocate(self, name: str, column: Column, rows: int) -> Any:
@@ -139,9 +140,22 @@ class CellStore:
         counters = self.xp.stack([self.count, self._next])
         if self.lazy:
             self.exact = False
-            self._pending = (self.version, read_later(self.xp, counters))
+            self._pending = (self.version, read_later(self.xp, counters), True)
         else:
             self.n, self._next_id = (int(c) for c in counters)
+
+    def _bounded(self) -> None:
+        """After a removal on a lazy store that starts no copy of the counters: the last
+        copy (or the counters the host knows) still bounds the count, which removals only
+        lower, and holds the next id; :meth:`settle_lagged` trims the views to that bound."""
+        if self.exact:
+            bound = Pending(np.array([self.n, self._next_id], dtype=np.int64))
+        else:
+            assert self._pending is not None, "an inexact lazy store has a copy pending"
+            bound = self._pending[1]
+        self.version += 1
+        self.exact = False
+        self._pending = (self.version, bound, False)
 
     def _take(self, counters: np.ndarray) -> None:
         self.n, self._next_id = int(counters[0]), int(counters[1])
@@ -155,12 +169,15 @@ class CellStore:
 
     def settle_lagged(self) -> None:
         """Trim the views from the copy of the counters started at the last change: on a
-        device it arrived long ago (a phenotype step), so the host waits for nothing. Falls
-        back to :meth:`settle` when there is no such copy."""
+        device it arrived long ago (a phenotype step), so the host waits for nothing; after
+        removals that started none (see :meth:`keep`) the views keep the vacant rows up to
+        that copy's count. Falls back to :meth:`settle` when there is no such copy."""
         if self.exact:
             return
         if self._pending is not None and self._pending[0] == self.version:
-            self._take(self._pending[1].value())
+            _, copy, exact = self._pending
+            self._take(copy.value())
+            self.exact = exact
         else:
             self.settle()
 
@@ -249,9 +266,12 @@ class CellStore:
         occupied = self.xp.arange(n, dtype=self.xp.int64) < self.count
         return self.append(dividing & occupied, {**parents, **daughters})
 
-    def keep(self, mask: Any) -> None:
+    def keep(self, mask: Any, recount: bool = True) -> None:
         """Remove the cells where ``mask`` ((n,) bool) is False, keeping order; on the
-        backend, without a host read (rows past the kept cells become vacant)."""
+        backend, without a host read (rows past the kept cells become vacant).
+        ``recount=False``: a lazy store starts no copy of the counters (for removals
+        between phenotype steps, whose first :meth:`settle_lagged` would wait for it):
+        the last copy still bounds the count."""
         xp, n = self.xp, self.n
         if n == 0 or not (self.lazy or not bool(mask.all())):
             return
@@ -266,7 +286,10 @@ class CellStore:
             fill = xp.asarray(_VACANT_FILL.get(name, col.fill), dtype=data.dtype)
             data[:n] = xp.where(pick, data[source], fill)
         self.count = count
-        self._changed()
+        if recount or not self.lazy:
+            self._changed()
+        else:
+            self._bounded()
 
     # --- state -------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from tissue.limits import check_cell_growth
 from tissue.rng import CellRandom
 from tissue.signals import HELD, OWN, parse_behaviour
 from tissue.state import SimulationState
-from tissue.volume import VOLUME_PARAMS, necrotic_fraction, necrotic_params, regrown
+from tissue.volume import VOLUME_PARAMS, necrotic_fraction, necrotic_params, regrown, shrunk
 
 F32 = np.float32
 ID_BITS = 40  # organ k numbers its cells from k << ID_BITS: ids are unique for the run
@@ -42,6 +42,8 @@ PHASE_COLUMNS = {  # a cell's cycle phase and the time in it, when some type has
     "cycle_phase": Column(np.int8, (), 0),
     "phase_time_min": Column(np.float32, (), 0.0),
 }
+# the volume eaten, beyond the volume model's, when some type eats (um^3; tissue.phagocytosis)
+ENGULFED_COLUMNS = {f"engulfed_{part}_um3": Column(np.float32) for part in ("fluid", "solid")}
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,7 @@ class CellTypes:
     damage_attacks: DamageAttacks | None  # the damage attacks, when some type has one
     damages: bool  # cells carry damage columns (some type takes or deals damage)
     dead_rules: dict[str, Any]  # behaviour -> (n_types,) bool: types with rules on dead cells
+    eats: bool  # some type eats dead cells (cells have the engulfed_* columns)
 
     PARAMS = (
         "radius_um", "speed_um_per_min", "persistence_min", "chemotaxis_bias",
@@ -211,6 +214,7 @@ class CellTypes:
         "necrosis_oxygen_threshold", "necrosis_oxygen_max", "necrotic_clearance_min",
         "repulsion_um_per_min", "adhesion_um_per_min", "adhesion_range",
         "damage_rate_per_min", "damage_repair_rate_per_min",
+        "apoptotic_phagocytosis_rate_per_min", "necrotic_phagocytosis_rate_per_min",
     )  # fmt: skip
 
     @classmethod
@@ -292,6 +296,7 @@ class CellTypes:
             damage_attacks=DamageAttacks.from_scenario(xp, scenario),
             damages=scenario.takes_damage(),
             dead_rules={k: xp.asarray(v) for k, v in dead_rules.items()},
+            eats=bool(scenario.phagocytes()),
         )
 
     def of(self, name: str, type_index: Any) -> Any:
@@ -315,13 +320,7 @@ class CellTypes:
             swelling = (cells.state == NECROTIC) & (p["necro_fluid_fraction"][t] >= 0)
             out = xp.where(swelling, out * necrotic_fraction(xp, p, t, cells.state_time_min), out)
         if self.shrinks:
-            minutes = cells.state_time_min
-            fluid = p["shrink_fluid_fraction"][t]
-            nuclear = p["shrink_nuclear_fraction"][t]
-            left = fluid * xp.exp(-p["shrink_fluid_rate"][t] * minutes) + (F32(1) - fluid) * (
-                nuclear * xp.exp(-p["shrink_nuclear_rate"][t] * minutes)
-                + (F32(1) - nuclear) * xp.exp(-p["shrink_cytoplasmic_rate"][t] * minutes)
-            )
+            _, left = shrunk(xp, p, t, cells.state_time_min)
             shrinking = (cells.state == APOPTOTIC) & (p["shrink_fluid_fraction"][t] >= 0)
             out = xp.where(shrinking, out * left, out)
         return out.astype(xp.float32)
@@ -333,11 +332,15 @@ class CellTypes:
 
     def radius(self, cells: CellStore) -> Any:
         """(N,) float32 radius of each cell (um): its type's, scaled by the cube root of its
-        :meth:`volume_fraction`."""
+        :meth:`volume_fraction` plus what it has engulfed over the type's volume."""
         base = self.of("radius_um", cells.type)
-        if not self.resizes:
+        if not (self.resizes or self.eats):
             return base
-        return (base * cells.xp.cbrt(self.volume_fraction(cells))).astype(cells.xp.float32)
+        fraction = self.volume_fraction(cells)
+        if self.eats:
+            engulfed = cells.engulfed_fluid_um3 + cells.engulfed_solid_um3
+            fraction = fraction + engulfed / (F32(4.0 / 3.0 * math.pi) * base**3)
+        return (base * cells.xp.cbrt(fraction)).astype(cells.xp.float32)
 
     def index(self, names: list[str]) -> list[int]:
         """Type codes of the named types."""
@@ -438,6 +441,7 @@ class Organ:
             **(DAMAGE_COLUMNS if scenario.takes_damage() else {}),
             **{behaviour: HELD_COLUMN for behaviour in held},
             **{OWN + behaviour: HELD_COLUMN for behaviour in scenario.own_values()},
+            **(ENGULFED_COLUMNS if scenario.phagocytes() else {}),
             # each cell's sensitivities when rules or attributes move them (NaN: the type's)
             **({CHEMOTAXIS_COLUMN: Column(np.float32, (sensing,), math.nan)} if sensing else {}),
         }

@@ -37,6 +37,7 @@ class Purpose(enum.IntEnum):
     ARRIVAL = 8  # u0: which voxel  u1..u3: where in it (keyed by the new cell's id)
     RECRUITMENT = 9  # keyed by voxel index, block = recruitment entry; u0: recruit?  u1..u3
     ATTRIBUTE = 10  # per-cell attributes; block = attribute; u0, u1: normal  u2: uniform
+    PHAGOCYTOSIS = 11  # u0: eat?  u1: which kind of dead cell  u2: which of them
     DAMAGE_ATTACK = 12  # u0: start?  u1: which target  u2: end?
     BLOOD = 0xB10D  # the host stream of the blood's fates
 

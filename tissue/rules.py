@@ -1,14 +1,17 @@
 """Cell rules, written once against the backend's array module.
 
 Order within a step of each process (documented, fixed):
-- mechanics (dt_m): attack (attach, kill, let go; attackers with a target in reach hold
-  still) -> damage attack (start, deal damage, let go) -> motility direction update -> pair
-  and spring velocities -> move, confined to labels the type may enter and to the organ's
-  box; attached cells do not migrate, except damage attackers;
+- mechanics (dt_m): phagocytosis (live cells eat touching dead ones, which are removed;
+  :mod:`tissue.phagocytosis`) -> attack (attach, kill, let go; attackers with a target in
+  reach hold still) -> damage attack (start, deal damage, let go) -> motility direction
+  update -> pair and spring velocities -> move, confined to labels the type may enter and to
+  the organ's box; attached cells do not migrate, except damage attackers;
 - phenotype (dt_p): damage (its rate and repair, after the rules read it) -> death
   (apoptosis, then necrosis) -> clearance of dead cells -> type transitions -> division of
-  live cells (daughters inherit attributes and damage) -> the held behaviours that rules move
-  (motility, chemotactic sensitivities, attack rates), kept per cell until the next;
+  live cells (daughters inherit attributes and damage; an engulfed volume is halved between
+  the two) -> the held behaviours that rules move (motility, chemotactic sensitivities,
+  attack and phagocytosis rates), kept per cell until the next -> the engulfed volume
+  relaxes (:mod:`tissue.phagocytosis`);
 - exchange (each diffusion step): secretion and uptake of live and dead cells into their
   voxels.
 
@@ -36,7 +39,7 @@ from tissue.kernels.cells import (
     build_cell_grid,
     pair_velocity,
 )
-from tissue.organ import CellTypes, Contacts, Organ
+from tissue.organ import ENGULFED_COLUMNS, CellTypes, Contacts, Organ
 from tissue.rng import CellRandom, Purpose, random_directions
 from tissue.signals import falling_ramp, rising_ramp
 
@@ -341,8 +344,9 @@ def divide_cells(organ: Organ, types: CellTypes, dividing: Any, axis: Any, rng: 
     moves half its radius back, its daughter half a radius forward (a radius with
     ``division_placement = "physicell"``); a position the type may not occupy falls back to
     the centre. Both restart their age (and so their ``division_volume``); the daughter
-    inherits the parent's attributes (with their mutation spread). Every cell is computed
-    and the dividing ones take the result (no host round trip)."""
+    inherits the parent's attributes (with their mutation spread); each keeps half the
+    parent's engulfed volume. Every cell is computed and the dividing ones take the result
+    (no host round trip)."""
     xp, cells = organ.xp, organ.cells
     t = cells.type
     centre = cells.position_um
@@ -355,6 +359,10 @@ def divide_cells(organ: Organ, types: CellTypes, dividing: Any, axis: Any, rng: 
         placed.append(xp.where(ok, trial, centre))
     cells.position_um[...] = xp.where(dividing[:, None], placed[0], centre)
     cells.age_min[...] = xp.where(dividing, F32(0), cells.age_min)
+    if types.eats:  # PhysiCell halves every part of the volume, the eaten one too
+        for name in ENGULFED_COLUMNS:
+            column = getattr(cells, name)
+            column[...] = xp.where(dividing, F32(0.5) * column, column)
     daughters = cells.split(dividing, placed[1])
     organ.attributes.mutate(cells, daughters, rng)
 
@@ -373,7 +381,8 @@ def cell_exchange(
     ``secretion_rate.<field>`` and f the ``secretion.<field>`` factor of its rules (1
     without); a dead one adds the same with its type's ``dead_secretion`` (and f = 1), or
     nothing, except that a dead cell of a type with rules on ``secretion_rate.<field>`` for
-    dead cells secretes at the rate they give, toward the type's live target.
+    dead cells secretes at the rate they give, toward the type's live target. V_c includes
+    what the cell has engulfed.
     """
     xp, cells = organ.xp, organ.cells
     fields = [f for f in {**types.secretion, **types.dead_secretion} if f in organ.fields.values]
@@ -384,6 +393,8 @@ def cell_exchange(
     volume = F32(4.0 / 3.0 * math.pi) * types.of("radius_um", t) ** 3
     if types.resizes:
         volume = volume * types.volume_fraction(cells)
+    if types.eats:
+        volume = volume + cells.engulfed_fluid_um3 + cells.engulfed_solid_um3
     inv_vox = F32(1.0 / organ.grid.voxel_volume_um3)
     columns = []
     zero = xp.zeros(cells.n, dtype=xp.float32)

@@ -25,8 +25,9 @@ type's secretion, 1 before rules), ``secretion_rate.<field>`` (the secretion rat
 ``chemotaxis.<field>`` (the signed chemotactic sensitivity to a field, PhysiCell's
 "chemotactic response to"), ``damage_rate`` and ``damage_repair_rate`` (1/min),
 ``attack.<type>`` (the rate of starting an attack on a cell of the type, 1/min,
-:class:`~tissue.config.cells.DamageAttack`), ``attack_damage_rate`` (damage/min) or
-``attack_duration`` (min).
+:class:`~tissue.config.cells.DamageAttack`), ``attack_damage_rate`` (damage/min),
+``attack_duration`` (min), or ``phagocytosis.apoptotic`` or ``phagocytosis.necrotic`` (the
+rate of eating a touching dead cell of that kind, 1/min).
 Behaviours in :data:`HELD` (and the chemotactic sensitivities) are set per cell once a
 phenotype step and held until the next, as PhysiCell's phenotype is (the mechanics steps
 between read them).
@@ -49,6 +50,11 @@ MIGRATION = {
     "migration_persistence": "persistence_min",
     "migration_bias": "chemotaxis_bias",
 }
+# phagocytosis behaviours -> the cell-type parameter each starts from
+PHAGOCYTOSIS = {
+    "phagocytosis.apoptotic": "apoptotic_phagocytosis_rate_per_min",
+    "phagocytosis.necrotic": "necrotic_phagocytosis_rate_per_min",
+}
 STATE_SIGNALS = ("dead", "apoptotic", "necrotic")  # 1 for a cell in the state, else 0
 DAMAGE_SIGNALS = ("damage", "damage_delivered", "attacking")
 SignalKind = Literal[
@@ -58,9 +64,12 @@ SignalKind = Literal[
 RESERVED_SIGNALS = ("time", "volume", "pressure", *STATE_SIGNALS, *DAMAGE_SIGNALS)  # no field
 CELL_SIGNALS = (*RESERVED_SIGNALS, "attribute")  # read per cell: in rules only
 ATTACK_PARAMS = {"attack_damage_rate": "damage_rate_per_min", "attack_duration": "duration_min"}
-HELD = (*MIGRATION, "attack", *ATTACK_PARAMS)  # kinds set once a phenotype step, held per cell
+# kinds set once a phenotype step, held per cell
+HELD = (*MIGRATION, "attack", *ATTACK_PARAMS, "phagocytosis")
 OWN = "own."  # prefix of the cell columns of per-cell values of behaviours
-TARGETED = ("transition", "secretion", "secretion_rate", "attack", "chemotaxis")  # <kind>.<x>
+TARGETED = (  # <kind>.<x>
+    "transition", "secretion", "secretion_rate", "attack", "chemotaxis", "phagocytosis"
+)  # fmt: skip
 UNTARGETED = ("cycle", "apoptosis", "necrosis", "damage_rate", "damage_repair_rate",
               *MIGRATION, *ATTACK_PARAMS)  # fmt: skip
 BEHAVIOUR_KINDS = (*UNTARGETED, *TARGETED)
@@ -68,7 +77,7 @@ BEHAVIOURS_ALLOWED = (
     "cycle, apoptosis, necrosis, transition.<type>, secretion.<field>, "
     "secretion_rate.<field>, migration_speed, migration_persistence, migration_bias, "
     "chemotaxis.<field>, damage_rate, damage_repair_rate, attack.<type>, attack_damage_rate, "
-    "attack_duration"
+    "attack_duration, phagocytosis.apoptotic, phagocytosis.necrotic"
 )
 
 
@@ -173,6 +182,7 @@ def behaviour_problem(text: str, fields: list[str], cell_types: list[str]) -> st
             behaviour.kind in ("secretion", "secretion_rate", "chemotaxis")
             and behaviour.target in fields
         )
+        or text in PHAGOCYTOSIS
     )
     return None if ok else f"'{text}': allowed: {BEHAVIOURS_ALLOWED}"
 
@@ -196,6 +206,8 @@ def base_value(cell_type: Any, behaviour: str) -> float:
         return float(cell_type.sensitivities.get(parsed.target, 0.0))
     if parsed.kind in ("damage_rate", "damage_repair_rate"):
         return float(getattr(cell_type, f"{parsed.kind}_per_min"))
+    if behaviour in PHAGOCYTOSIS:
+        return float(getattr(cell_type, PHAGOCYTOSIS[behaviour]))
     if parsed.kind == "secretion_rate":
         exchange = cell_type.secretion.get(parsed.target)
         return float(exchange.secretion_rate_per_min) if exchange is not None else 0.0

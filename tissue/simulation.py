@@ -11,9 +11,10 @@ that are due run in this order, each over its own time step:
 
 1. diffusion (fields, with secretion and uptake of the cells as they are, and exchange
    with the blood; then the blood's concentrations),
-2. mechanics (attack, motility, pair and spring forces, then motion),
-3. phenotype (each organ's cell rules: death, clearance, transitions, division;
-   then the body: intravasation, the fates of circulating cells, recruitment),
+2. mechanics (phagocytosis, attack, motility, pair and spring forces, then motion),
+3. phenotype (each organ's cell rules: death, clearance, transitions, division, then the
+   engulfed volume's relaxation; then the body: intravasation, the fates of circulating
+   cells, recruitment),
 
 then the tick count advances; at output ticks the observables remember the tumour front;
 then the observers that are due are called. A process due at tick k advances the interval
@@ -41,6 +42,7 @@ from tissue.io.validate import validate_state
 from tissue.limits import check_count, check_days, check_memory, check_seed
 from tissue.observables import Observables
 from tissue.organ import CellTypes, Contacts, Organ
+from tissue.phagocytosis import phagocytosis_step, relax_engulfed
 from tissue.placement import place_cells
 from tissue.rng import CellRandom
 from tissue.rules import cell_exchange, move_cells, phenotype_step, update_motility
@@ -123,6 +125,7 @@ class Simulation:
             if k % sched.mechanics == 0:
                 dt = sched.mechanics * sched.base_min
                 for organ in self.organs.values():
+                    phagocytosis_step(organ, self.types, self.rng, k, dt)
                     still = attack_step(organ, self.types, self.rng, k, dt)
                     damage_attack_step(organ, self.types, self.rng, k, dt)
                     update_motility(organ, self.types, self.rng, k, dt, body.factor, still)
@@ -133,6 +136,7 @@ class Simulation:
                     contacts = Contacts(organ, self.types)
                     behave = self.behaviours.bind(organ, body, contacts)
                     changed = phenotype_step(organ, self.types, self.rng, k, dt, contacts, behave)
+                    relax_engulfed(organ, self.types, dt)
                     body.record_transitions(changed)
                 body.cells_step(k, dt)
             self.tick += 1

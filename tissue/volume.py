@@ -1,9 +1,9 @@
-"""PhysiCell's cell volume models as closed forms of the time since an event, each V / V0 as
-(N,) float32 from the types' parameter tables: a daughter growing back after division, and a
-necrotic cell swelling to rupture, then lysing (the apoptotic shrinking is in
-:meth:`tissue.organ.CellTypes.volume_fraction`). The models' fields are
-:class:`~tissue.config.cells.DivisionVolume` and :class:`~tissue.config.cells.NecroticVolume`.
-"""
+"""PhysiCell's volume model in closed form, per cell, as tissue's volume models use it: a
+daughter's regrowth after division (:class:`~tissue.config.cells.DivisionVolume`), an
+apoptotic cell's shrinking (:class:`~tissue.config.cells.ApoptoticVolume`) and a necrotic
+cell's swelling to rupture, then lysis (:class:`~tissue.config.cells.NecroticVolume`), from
+the types' ``grow_*``, ``shrink_*`` and ``necro_*`` parameters (:class:`tissue.organ.CellTypes`,
+indexed by a cell's type ``t``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-F32 = np.float32
+from tissue.grid import F32
 
 VOLUME_PARAMS = (  # CellTypes key suffix -> the volume model's field
     ("fluid_fraction", "fluid_fraction"),
@@ -106,11 +106,27 @@ def regrown(xp: Any, p: dict[str, Any], t: Any, minutes: Any) -> Any:
         (w_n, p["grow_nuclear_rate"][t]),
         (F32(1) - w_n, p["grow_cytoplasmic_rate"][t]),
     ):
-        gap = lam - rate
         decay = xp.exp(-rate * minutes)
-        # (e^(-r t) - e^(-lambda t)) / (lambda - r), t e^(-r t) where the rates meet
-        lag = decay * xp.where(
-            gap != 0, -xp.expm1(-gap * minutes) / xp.where(gap != 0, gap, F32(1)), minutes
+        out = out - half * (F32(1) - f) * weight * (
+            decay + r_f * f * lag(xp, decay, lam - rate, minutes)
         )
-        out = out - half * (F32(1) - f) * weight * (decay + r_f * f * lag)
     return out.astype(xp.float32)
+
+
+def shrunk(xp: Any, p: dict[str, Any], t: Any, minutes: Any) -> tuple[Any, Any]:
+    """(N,) float32 fluid and whole volume left, over the volume at death, of apoptotic cells
+    ``minutes`` after it by their :class:`~tissue.config.cells.ApoptoticVolume`."""
+    f, n = p["shrink_fluid_fraction"][t], p["shrink_nuclear_fraction"][t]
+    fluid = f * xp.exp(-p["shrink_fluid_rate"][t] * minutes)
+    solid = n * xp.exp(-p["shrink_nuclear_rate"][t] * minutes)
+    solid = solid + (F32(1) - n) * xp.exp(-p["shrink_cytoplasmic_rate"][t] * minutes)
+    return fluid, fluid + (F32(1) - f) * solid
+
+
+def lag(xp: Any, decay: Any, gap: Any, minutes: Any) -> Any:
+    """(e^(-r t) - e^(-lambda t)) / (lambda - r) from ``decay`` = e^(-r t) and ``gap`` =
+    lambda - r (arrays of one shape, float32), t = ``minutes``; t e^(-r t) where the rates
+    meet."""
+    return decay * xp.where(
+        gap != 0, -xp.expm1(-gap * minutes) / xp.where(gap != 0, gap, F32(1)), minutes
+    )

@@ -295,6 +295,13 @@ class CellTypeConfig(Model):
     type not listed).
     Damage: each phenotype step of dt, damage -> (damage + ``damage_rate_per_min`` dt) /
     (1 + ``damage_repair_rate_per_min`` dt) (PhysiCell's step), besides the attacks' damage.
+    Phagocytosis (PhysiCell 1.14's, of dead cells): every mechanics step dt a live cell eats
+    each touching apoptotic cell with probability ``apoptotic_phagocytosis_rate_per_min`` dt
+    and each necrotic one with ``necrotic_phagocytosis_rate_per_min`` dt (rates after
+    rules), at most one a step; the eaten cell is removed and its volume joins the eater's,
+    which relaxes back by the type's ``division_volume`` (required for a type that eats; see
+    :func:`tissue.rules.phagocytosis_step`). Dead cells are apoptotic or necrotic here, so
+    PhysiCell's "other dead" cells have no counterpart.
     """
 
     radius_um: Positive = 8.4
@@ -321,6 +328,8 @@ class CellTypeConfig(Model):
     necrosis_oxygen_threshold: NonNegative = 5.0
     necrosis_oxygen_max: NonNegative = 2.5
     necrotic_clearance_min: Positive = 86400.0
+    apoptotic_phagocytosis_rate_per_min: NonNegative = 0.0
+    necrotic_phagocytosis_rate_per_min: NonNegative = 0.0
     repulsion_um_per_min: NonNegative = 10.0
     adhesion_um_per_min: NonNegative = 0.4
     adhesion_range: Annotated[float, Field(ge=1.0, le=3.0)] = 1.25

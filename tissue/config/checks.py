@@ -196,6 +196,7 @@ def check_references(scenario: ValidatedScenario) -> None:
             )
 
     _check_body(scenario, need, labels)
+    _check_phagocytes(scenario, need)
     _check_time_steps(scenario)
 
 
@@ -370,6 +371,19 @@ def _check_body(scenario: ValidatedScenario, need: Need, labels: dict[str, dict[
             need(tname in types, f"{key}.cell_types", f"unknown type '{tname}'; {type_list}")
     for i, tname in enumerate(scenario.observables.dormant_types):
         need(tname in types, f"observables.dormant_types.{i}", f"unknown type; {type_list}")
+
+
+def _check_phagocytes(scenario: ValidatedScenario, need: Need) -> None:
+    """A type that eats dead cells has a volume model, by whose rates the eaten volume
+    relaxes back."""
+    for tname in scenario.phagocytes():
+        need(
+            scenario.cell_types[tname].division_volume is not None,
+            f"cell_types.{tname}.division_volume",
+            "required for a type that eats dead cells (a phagocytosis rate above 0, a rule "
+            "on one or cells placed with their own): the eaten volume relaxes back at its "
+            f"rates; write [cell_types.{tname}.division_volume] for PhysiCell's defaults",
+        )
 
 
 def _check_time_steps(scenario: ValidatedScenario) -> None:

@@ -18,7 +18,7 @@ from tissue.config.organs import OrganConfig
 from tissue.config.overrides import drop_none, set_dotted
 from tissue.config.translate import describe, error_key
 from tissue.errors import InputError
-from tissue.signals import DAMAGE_SIGNALS, parse_signal
+from tissue.signals import DAMAGE_SIGNALS, PHAGOCYTOSIS, parse_signal
 
 
 class TimeSteps(Model):
@@ -117,6 +117,19 @@ class Scenario(Model):
             or any(parse_signal(r.signal).kind in DAMAGE_SIGNALS for r in rules)
             or any(r.behaviour == "damage_rate" for r in rules)
         )
+
+    def phagocytes(self) -> list[str]:
+        """The cell types that eat dead cells: a phagocytosis rate above 0, a rule on one
+        (which can raise it) or cells placed with their own value of one."""
+        moved = {r.cell_type for r in self.rules.values() if r.behaviour in PHAGOCYTOSIS}
+        for _, entry in self.placements():
+            if set(getattr(entry, "behaviours", {})) & set(PHAGOCYTOSIS):
+                moved.add(entry.type)
+        return [
+            name
+            for name, c in self.cell_types.items()
+            if name in moved or any(getattr(c, rate) > 0 for rate in PHAGOCYTOSIS.values())
+        ]
 
     def field_organs(self, field: str) -> list[str]:
         """Organs that carry ``field``."""

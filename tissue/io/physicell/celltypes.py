@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from tissue.io.physicell.definitions import Definition
+from tissue.io.physicell.phagocytosis import phagocytosis_rates
 from tissue.io.physicell.report import Report
 from tissue.io.physicell.xmltree import Node, truthy
+from tissue.signals import PHAGOCYTOSIS
 
 # PhysiCell 1.14.2's phenotype defaults (core/PhysiCell_phenotype.cpp), for what a file omits
 VOLUME_DEFAULTS = {
@@ -89,7 +91,8 @@ def cell_type(
     )
 
     _cycle(d, report, entries, key, ruled)
-    if entries.get("cycle_rate_per_min", 0.0) > 0 or "cycle entry" in ruled:
+    eats = phagocytosis_rates(d, report, entries, key, ruled)
+    if entries.get("cycle_rate_per_min", 0.0) > 0 or "cycle entry" in ruled or eats:
         rates = [
             v["fluid_change_rate"],
             v["cytoplasmic_biomass_change_rate"],
@@ -100,15 +103,18 @@ def cell_type(
             report.note(
                 f"{key}.division_volume",
                 d.get("phenotype/volume"),
-                "PhysiCell's volume model after division",
+                "PhysiCell's volume model after division" + (" and phagocytosis" if eats else ""),
             )
         else:
             report.cannot(
                 d.get("phenotype/volume") or d.node,
                 f"volume of {who}",
-                "a daughter that does not grow back (a change rate of 0 or fluid "
-                "fraction 1) is not modelled",
+                "a volume that does not relax (a change rate of 0 or fluid fraction 1) is "
+                "not modelled: "
+                + ("a phagocyte's; --lenient: no phagocytosis" if eats else "a daughter's"),
             )
+            for rate in PHAGOCYTOSIS.values():
+                entries.pop(rate, None)
 
     _death(d, report, entries, key, v, ruled)
     _mechanics(d, report, entries)
@@ -499,7 +505,8 @@ def _interactions(
 ) -> None:
     """Transformations become transitions, attack rates a damage attack (with the damage
     rate and duration of its attacks), the cell's damage and repair rates its own;
-    phagocytosis, fusion and asymmetric division are reported where their rates are not 0."""
+    phagocytosis of live cells, fusion and asymmetric division are reported where their
+    rates are not 0 (phagocytosis of dead cells: :mod:`tissue.io.physicell.phagocytosis`)."""
     who = f"'{d.name}'"
     transitions = {}
     for node in d.under("phenotype/cell_transformations/").values():
@@ -539,11 +546,7 @@ def _interactions(
                 f"cell_types.{d.name}.{tag}_per_min", d.get(f"phenotype/cell_integrity/{tag}")
             )
     processes = {
-        "apoptotic_phagocytosis_rate": "phagocytosis",
-        "necrotic_phagocytosis_rate": "phagocytosis",
-        "other_dead_phagocytosis_rate": "phagocytosis",
-        "dead_phagocytosis_rate": "phagocytosis",
-        "phagocytosis_rate": "phagocytosis",
+        "phagocytosis_rate": "phagocytosis of live cells",
         "fusion_rate": "fusion",
         "asymmetric_division_probability": "asymmetric division",
     }

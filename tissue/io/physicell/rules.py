@@ -14,11 +14,14 @@ behaviour. Signals: a substrate, ``time``, ``volume``, ``custom:<name>`` (an att
 neighbours too); behaviours:
 ``cycle entry``, ``apoptosis``, ``necrosis``, ``transform to <type>``, ``<substrate>
 secretion`` (the secretion rate), ``damage rate``, ``damage repair rate``, ``attack <type>``,
-``attack damage rate``, ``attack duration``, ``migration speed``, ``migration persistence
-time``, ``migration bias`` and ``chemotactic response to <substrate>``
-(``chemotaxis.<substrate>``; left out where they change nothing: a type that does not move,
-the bias of one without chemotaxis, a sensitivity of one without advanced chemotaxis). A rule
-that applies to dead cells (the last column) is one with ``applies_to_dead``.
+``attack damage rate``, ``attack duration``, ``phagocytose apoptotic cell`` and ``phagocytose
+necrotic cell`` (``phagocytose other dead cell`` changes nothing: tissue's dead cells are
+apoptotic or necrotic, as the model's death models make them; live phagocytosis,
+``phagocytose <type>``, is reported), ``migration speed``, ``migration persistence time``,
+``migration bias`` and ``chemotactic response to <substrate>`` (``chemotaxis.<substrate>``;
+left out where they change nothing: a type that does not move, the bias of one without
+chemotaxis, a sensitivity of one without advanced chemotaxis). A rule that applies to dead
+cells (the last column) is one with ``applies_to_dead``.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ from typing import Any
 
 from tissue.config import CellTypeConfig
 from tissue.config.cells import DamageAttack
+from tissue.io.physicell.phagocytosis import OTHER_DEAD, PHAGOCYTOSE
 from tissue.io.physicell.report import Report
-from tissue.signals import ATTACK_PARAMS, MIGRATION, base_value
+from tissue.signals import ATTACK_PARAMS, MIGRATION, PHAGOCYTOSIS, base_value
 
 COLUMNS = 8
 MOTILITY = {
@@ -131,6 +135,8 @@ def behaviour_name(text: str, substrates: list[str], types: list[str]) -> tuple[
     for prefix in ("chemotactic response to ", "chemotactic sensitivity to "):
         if text.startswith(prefix) and text[len(prefix) :] in substrates:
             return f"chemotaxis.{text[len(prefix) :]}", None
+    if text in PHAGOCYTOSE:
+        return PHAGOCYTOSE[text], None
     for prefix in ("transform to ", "transition to "):
         if text.startswith(prefix) and text[len(prefix) :] in types:
             return f"transition.{text[len(prefix) :]}", None
@@ -164,6 +170,12 @@ def rules(
             report.cannot(row.line, where, f"unknown cell type '{row.cell_type}'", file=row.file)
             continue
         behaviour, substrate = behaviour_name(row.behaviour, substrates, types)
+        if row.behaviour in OTHER_DEAD:
+            report.remark(
+                f"{report.short(row.file)}:{row.line}: {where} left out: no cell is 'other "
+                "dead' here (tissue's dead cells are apoptotic or necrotic)"
+            )
+            continue
         if not behaviour:
             report.cannot(
                 row.line, where, f"the behaviour '{row.behaviour}' is not modelled", file=row.file
@@ -188,6 +200,8 @@ def rules(
         ):
             continue  # changes nothing: the type does not move, has no gradient to weigh, or
             # its sensitivities act only in advanced chemotaxis (PhysiCell)
+        elif behaviour in PHAGOCYTOSIS and config.division_volume is None:
+            continue  # the type cannot eat (its volume does not relax): reported with it
         else:
             own = base_value(config, behaviour)
         value = _range_end(responses, row, own)
