@@ -360,3 +360,34 @@ def test_own_values_that_cannot_act_are_refused(
     data = box_scenario(cell_types={"tumour": {}}, initial_cells=[entry], rules=rules)
     with pytest.raises(InputError, match=message):
         scenario_from_dict(data, "bad")
+
+
+def test_a_checkpoint_keeps_nan_for_the_types_values(tmp_path: Path) -> None:
+    """Per-cell values with ``nan`` (the type's) and held attack rates restore bit for bit
+    from a checkpoint (NaN there is the type's value, not a corrupt number)."""
+    n = SIDE**3
+
+    def run() -> Simulation:
+        rule = {"cell_type": "tcell", "behaviour": "attack.tumour", "signal": "time",
+                "to_value": 50.0, "half_max": 3.0}  # fmt: skip
+        return groups(
+            rules={"arm": rule},
+            initial_cells=[
+                {"kind": "list", "organ": "box", "type": "tumour",
+                 "positions_um": [[x + 12.0, y, z] for x, y, z in lattice()]},
+                {"kind": "list", "organ": "box", "type": "tcell",
+                 "positions_um": [list(p) for p in lattice()],
+                 "behaviours": {"attack_duration": [2.0] * (n // 2) + [math.nan] * (n - n // 2)}},
+            ],
+        )  # fmt: skip
+
+    straight = run()
+    straight.step(130)
+    first = run()
+    first.step(65)
+    path = tmp_path / "checkpoint.h5"
+    first.save_checkpoint(path, target_days=1.0)
+    restored = Simulation.from_checkpoint(path, backend="cpu")
+    restored.step(65)
+    assert_same_state(straight.state(), restored.state())
+    assert np.isnan(of_type(straight, "tcell", "own.attack_duration")).any()

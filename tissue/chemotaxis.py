@@ -22,7 +22,8 @@ from typing import Any
 
 from tissue.behaviours import Behave
 from tissue.grid import F32
-from tissue.organ import CHEMOTAXIS_COLUMN, Chemotaxis, Organ
+from tissue.organ import Chemotaxis, Organ
+from tissue.signals import CHEMOTAXIS_COLUMN
 
 
 def bias_direction(

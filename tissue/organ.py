@@ -26,7 +26,7 @@ from tissue.kernels.cells import CellGrid, build_cell_grid
 from tissue.kernels.contacts import count_contacts, simple_pressure
 from tissue.limits import check_cell_growth
 from tissue.rng import CellRandom
-from tissue.signals import HELD, OWN, parse_behaviour
+from tissue.signals import CHEMOTAXIS_COLUMN, HELD, OWN, parse_behaviour
 from tissue.state import SimulationState
 from tissue.volume import VOLUME_PARAMS, necrotic_fraction, necrotic_params, regrown, shrunk
 
@@ -37,7 +37,6 @@ DAMAGE_COLUMNS = {  # damage taken and dealt, when some type takes or deals dama
     "damage": Column(np.float32, (), 0.0),
     "damage_delivered": Column(np.float32, (), 0.0),
 }
-CHEMOTAXIS_COLUMN = "chemotaxis_sensitivity"  # (K,): a cell's sensitivities after rules
 PHASE_COLUMNS = {  # a cell's cycle phase and the time in it, when some type has phases
     "cycle_phase": Column(np.int8, (), 0),
     "phase_time_min": Column(np.float32, (), 0.0),

@@ -67,6 +67,7 @@ ATTACK_PARAMS = {"attack_damage_rate": "damage_rate_per_min", "attack_duration":
 # kinds set once a phenotype step, held per cell
 HELD = (*MIGRATION, "attack", *ATTACK_PARAMS, "phagocytosis")
 OWN = "own."  # prefix of the cell columns of per-cell values of behaviours
+CHEMOTAXIS_COLUMN = "chemotaxis_sensitivity"  # (K,): a cell's sensitivities after rules
 TARGETED = (  # <kind>.<x>
     "transition", "secretion", "secretion_rate", "attack", "chemotaxis", "phagocytosis"
 )  # fmt: skip

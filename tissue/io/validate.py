@@ -16,6 +16,7 @@ from tissue.config import Scenario
 from tissue.errors import InputError
 from tissue.grid import Grid
 from tissue.schedule import Schedule
+from tissue.signals import BEHAVIOUR_KINDS, CHEMOTAXIS_COLUMN, OWN, parse_behaviour
 from tissue.state import SimulationState
 
 
@@ -119,6 +120,9 @@ def _check_cells(
             if not (np.isfinite(values[has]).all() and np.isnan(values[~has]).all()):
                 fail(name, "holds NaN or infinite values for cells of types that have it, or "
                      "values for cells of types that do not")  # fmt: skip
+        elif _behaviour_values(name):  # NaN: the type's value
+            if np.isinf(values).any() and not name.startswith(OWN):
+                fail(name, "holds infinite values")
         elif not np.isfinite(values).all():
             fail(name, "holds NaN or infinite values")
     positions = columns.get("position_um")
@@ -135,3 +139,12 @@ def _check_cells(
         off = int(np.count_nonzero(positions[:, 2] != grid.plane_z_um)) if grid.two_d else 0
         if off:
             fail("position_um", f"{off} cells off the 2-D organ's plane z = {grid.plane_z_um} um")
+
+
+def _behaviour_values(column: str) -> bool:
+    """Whether a cell column holds per-cell values of a behaviour (held between phenotype
+    steps, a cell's own, or its chemotactic sensitivities), where NaN stands for the type's
+    value."""
+    if column.startswith(OWN) or column == CHEMOTAXIS_COLUMN:
+        return True
+    return parse_behaviour(column).kind in BEHAVIOUR_KINDS
