@@ -92,7 +92,12 @@ def settings(sample: str, three_d: bool, seed: int) -> ET.ElementTree:
         / "PhysiCell_settings.xml"
     )
     root = tree.getroot()
-    root.find("options/random_seed").text = str(seed)  # type: ignore[union-attr]
+    seeds = [root.find(f"{where}/random_seed") for where in ("options", "user_parameters")]
+    for node in seeds:  # 1.14 reads options/; older projects seed from user_parameters/
+        if node is not None:
+            node.text = str(seed)
+    if all(node is None for node in seeds):
+        raise ValueError(f"{sample}: its settings have no random_seed to set")
     root.find("parallel/omp_num_threads").text = "1"  # type: ignore[union-attr]
     root.find("save/SVG/enable").text = "false"  # type: ignore[union-attr]
     root.find("save/folder").text = "output"  # type: ignore[union-attr]
@@ -161,7 +166,9 @@ def physicell_curves(output: Path) -> dict[str, Any]:
     return {"time_min": times, "live": live, "dead": dead}
 
 
-def run_tissue(sample: str, three_d: bool, seed: int) -> dict[str, Any]:
+def run_tissue(
+    sample: str, three_d: bool, seed: int, diffusion_min: float | None = None
+) -> dict[str, Any]:
     import csv
 
     from tissue.io.physicell import import_physicell
@@ -177,6 +184,8 @@ def run_tissue(sample: str, three_d: bool, seed: int) -> dict[str, Any]:
     changes = {}
     if all(_inert(scenario, f) for f in scenario.fields):
         changes["time_steps.diffusion_min"] = scenario.time_steps.mechanics_min
+    if diffusion_min is not None:  # asked for: a longer step than PhysiCell's (say so)
+        changes["time_steps.diffusion_min"] = diffusion_min
     command = [
         str(Path(sys.executable).parent / "tissue"),
         "run",
@@ -231,12 +240,23 @@ def _inert(scenario: Any, name: str) -> bool:
     return True
 
 
-def runs(code: str, sample: str, three_d: bool, seeds: list[int], jobs: int) -> None:
-    work = run_physicell if code == "physicell" else run_tissue
+def runs(
+    code: str,
+    sample: str,
+    three_d: bool,
+    seeds: list[int],
+    jobs: int,
+    diffusion_min: float | None = None,
+) -> None:
     out = RESULTS / f"{sample}-{variant(three_d)}-{code}.json"
     RESULTS.mkdir(exist_ok=True)
+    n = len(seeds)
     with ProcessPoolExecutor(jobs) as pool:
-        results = list(pool.map(work, [sample] * len(seeds), [three_d] * len(seeds), seeds))
+        if code == "physicell":
+            results = list(pool.map(run_physicell, [sample] * n, [three_d] * n, seeds))
+        else:
+            steps = [diffusion_min] * n
+            results = list(pool.map(run_tissue, [sample] * n, [three_d] * n, seeds, steps))
     out.write_text(
         json.dumps(
             {
@@ -313,6 +333,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--3d", dest="three_d", action="store_true")
+    parser.add_argument(
+        "--diffusion-min",
+        type=float,
+        help="tissue's diffusion step (min) instead of the project's (recorded in the JSON)",
+    )
     args = parser.parse_args(argv)
     if args.action == "build":
         print(build(args.sample))
@@ -328,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         for key, passing in result["outputs_passing"].items():
             print(f"{key:40s} " + ", ".join(f"{k} {v}" for k, v in passing.items()))
     else:
-        runs(args.action, args.sample, args.three_d, args.seeds, args.jobs)
+        runs(args.action, args.sample, args.three_d, args.seeds, args.jobs, args.diffusion_min)
     return 0
 
 
