@@ -4,6 +4,7 @@ references: bit for bit, kernel by kernel and over a whole simulation."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -304,17 +305,25 @@ def test_whole_simulation_through_the_kernels_is_bit_identical(monkeypatch, layo
         organ = sim.organs["tissue"]
         return {**organ.cells.to_numpy(), "oxygen": organ.fields.values["oxygen"].copy()}
 
+    reference, kernels = both_ways(monkeypatch, run)
+    placed = Simulation(scenario, backend="cpu", seed=9).organs["tissue"].cells.n
+    assert reference["id"].size > placed  # divisions happened
+    for key, value in reference.items():
+        np.testing.assert_array_equal(kernels[key], value, err_msg=key)
+
+
+def both_ways(
+    monkeypatch: pytest.MonkeyPatch, run: Callable[..., dict[str, np.ndarray]]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """``run()`` through NumPy, then ``run(lazy=True)`` with the kernels' CUDA sources run by
+    the host emulator (a device's untrimmed cell store)."""
     reference = run()
     with monkeypatch.context() as patch:
         patch.setitem(sys.modules, "cupy", np)
         patch.setattr(gpu_kernels.loader, "launch_1d", emulator.launch_1d)
         for module in KERNEL_MODULES:
             patch.setattr(module, "on_device", lambda array: True)
-        kernels = run(lazy=True)
-    placed = Simulation(scenario, backend="cpu", seed=9).organs["tissue"].cells.n
-    assert reference["id"].size > placed  # divisions happened
-    for key, value in reference.items():
-        np.testing.assert_array_equal(kernels[key], value, err_msg=key)
+        return reference, run(lazy=True)
 
 
 def test_phagocytosis_through_the_kernels_is_bit_identical(monkeypatch) -> None:
@@ -330,13 +339,7 @@ def test_phagocytosis_through_the_kernels_is_bit_identical(monkeypatch) -> None:
         sim.step(120)
         return sim.organs["box"].cells.to_numpy()
 
-    reference = run()
-    with monkeypatch.context() as patch:
-        patch.setitem(sys.modules, "cupy", np)
-        patch.setattr(gpu_kernels.loader, "launch_1d", emulator.launch_1d)
-        for module in KERNEL_MODULES:
-            patch.setattr(module, "on_device", lambda array: True)
-        kernels = run(lazy=True)
+    reference, kernels = both_ways(monkeypatch, run)
     assert (reference["engulfed_solid_um3"] > 0).sum() >= 3  # cells were eaten
     for key, value in reference.items():
         np.testing.assert_array_equal(kernels[key], value, err_msg=key)
