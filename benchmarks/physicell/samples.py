@@ -8,6 +8,7 @@ python -m benchmarks.physicell.samples build template           # PhysiCell's bi
 python -m benchmarks.physicell.samples physicell template --seeds 1 2 3 4 5 6 7 8 9 10 --jobs 2
 python -m benchmarks.physicell.samples tissue template --seeds 1 2 3 4 5 6 7 8 9 10 --jobs 2
 python -m benchmarks.physicell.samples compare template          # results/template-2d.json
+python -m benchmarks.physicell.samples field-steps rules_sample  # a field at two steps each
 ```
 
 ``--3d`` runs the project's 3-D variant instead: ``use_2D`` off, the domain a cube of
@@ -326,13 +327,66 @@ def compare(sample: str, three_d: bool) -> dict[str, Any]:
     return result
 
 
+def field_steps(sample: str, field: str, minutes: float, seed: int = 1) -> dict[str, Any]:
+    """``field``'s mean and min (over the voxels) after ``minutes`` in both codes at several
+    diffusion steps, from the shipped start (same cells, seed ``seed``): PhysiCell at its
+    shipped step and a tenth of it, tissue at the mechanics step and PhysiCell's. Tells a
+    discretisation difference from a model one."""
+    import csv
+    import re
+
+    import scipy.io
+
+    from tissue.io.physicell import import_physicell
+
+    out: dict[str, Any] = {"sample": sample, "field": field, "minutes": minutes, "runs": []}
+    folder = sample_dir(sample) / "runs" / "field-steps"
+    for dt_min in (0.01, 0.001):
+        run = folder / f"physicell-dt{dt_min}"
+        shutil.rmtree(run, ignore_errors=True)
+        run.mkdir(parents=True)
+        xml = project(sample, False, seed, run)
+        text = re.sub(r"<max_time([^>]*)>[^<]*<", rf"<max_time\1>{minutes}<", xml.read_text())
+        text = re.sub(r"<dt_diffusion([^>]*)>[^<]*<", rf"<dt_diffusion\1>{dt_min}<", text)
+        xml.write_text(text)
+        binary = sample_dir(sample) / "PhysiCell" / "project"
+        subprocess.run([str(binary), str(xml)], cwd=run, capture_output=True, check=True)
+        last = sorted((run / "output").glob("output[0-9]*_microenvironment0.mat"))[-1]
+        index = [v.attrib["name"] for v in ET.parse(xml).getroot().iter("variable")].index(field)
+        values = scipy.io.loadmat(last)["multiscale_microenvironment"][4 + index]
+        out["runs"].append({"code": "physicell", "dt_min": dt_min, "mean": float(values.mean()),
+                            "min": float(values.min())})  # fmt: skip
+    run = folder / "tissue"
+    shutil.rmtree(run, ignore_errors=True)
+    run.mkdir(parents=True)
+    project(sample, False, seed, run)
+    imported = import_physicell(run)
+    (run / "scenario.toml").write_text(imported.toml)
+    for dt_min in (imported.scenario.time_steps.mechanics_min, 0.01):
+        command = [str(Path(sys.executable).parent / "tissue"), "run", "scenario.toml", "-o",
+                   f"run-dt{dt_min}", "--backend", "cpu", "--quiet", "--days",
+                   str(minutes / 1440), "--set", f"time_steps.diffusion_min={dt_min}"]  # fmt: skip
+        subprocess.run(command, cwd=run, capture_output=True, check=True)
+        with (run / f"run-dt{dt_min}" / "timeseries.csv").open() as f:
+            row = [r for r in csv.DictReader(f) if float(r["time_min"]) <= minutes + 1e-6][-1]
+        out["runs"].append({"code": "tissue", "dt_min": dt_min,
+                            "mean": float(row[f"domain.{field}.mean"]),
+                            "min": float(row[f"domain.{field}.min"])})  # fmt: skip
+    (RESULTS / f"{sample}-{field}-steps.json").write_text(json.dumps(out, indent=1) + "\n")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("action", choices=["build", "physicell", "tissue", "compare"])
+    parser.add_argument(
+        "action", choices=["build", "physicell", "tissue", "compare", "field-steps"]
+    )
     parser.add_argument("sample", choices=sorted(TARGETS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--3d", dest="three_d", action="store_true")
+    parser.add_argument("--field", default="oxygen", help="field-steps: the field compared")
+    parser.add_argument("--minutes", type=float, default=60.0, help="field-steps: run length")
     parser.add_argument(
         "--diffusion-min",
         type=float,
@@ -341,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.action == "build":
         print(build(args.sample))
+    elif args.action == "field-steps":
+        print(json.dumps(field_steps(args.sample, args.field, args.minutes), indent=1))
     elif args.action == "compare":
         result = compare(args.sample, args.three_d)
         for key, rows in result["curves"].items():
