@@ -20,7 +20,7 @@ from tissue.config import scenario_from_dict
 from tissue.errors import InputError
 from tissue.io.runfile import RunReader
 from tissue.organ import Contacts
-from tissue.rules import divide_cells
+from tissue.rules import divide_cells, migration
 from tissue.runner import Runner, RunSettings
 from tissue.simulation import Simulation
 
@@ -326,7 +326,8 @@ def test_rules_move_the_motility_each_phenotype_step() -> None:
     speed = np.float32(2.0 * (1 - 16 / 17))
     np.testing.assert_allclose(cells.migration_speed, speed, rtol=1e-6)
     np.testing.assert_allclose(cells.migration_persistence, 1.0 + 49.0 * 0.5, rtol=1e-6)
-    np.testing.assert_array_equal(cells.migration_bias, np.float32(0.5))  # no rule: the type's
+    assert "migration_bias" not in cells.columns  # no rule moves it: no column, the type's
+    np.testing.assert_array_equal(migration(sim.organs["box"], sim.types, "migration_bias"), 0.5)
     before = cells.position_um.copy()
     moving = np.linalg.norm(cells.direction, axis=1) > 0
     assert moving.any()
