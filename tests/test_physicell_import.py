@@ -266,6 +266,8 @@ def test_damage_attacks_dead_cell_rules_and_per_cell_values_map(tmp_path: Path) 
         "immune,damage delivered,decreases,attack tumour,0,50,2,0\n"
         "tumour,pressure,decreases,cycle entry,0,1,4,0\n"
         "immune,contact with tumour,decreases,migration speed,0,2,4,0\n"
+        "immune,contact with dead cell,increases,migration bias,0.9,1,4,0\n"
+        "immune,contact with live cell,decreases,cycle entry,0,3,4,0\n"
         "// immune cells"
     )
     project = project_copy(
@@ -298,6 +300,8 @@ def test_damage_attacks_dead_cell_rules_and_per_cell_values_map(tmp_path: Path) 
     assert rules[("tumour", "cycle")].signal == "pressure"
     # PhysiCell's "contact with" counts dead cells of the type too
     assert rules[("immune", "migration_speed")].signal == "contact_any.tumour"
+    assert rules[("immune", "migration_bias")].signal == "contact_dead"
+    assert rules[("immune", "cycle")].signal == "contact_live"
     # per-cell values: damage rate kept; apoptosis left out (a rule moves it)
     placed = next(e for e in s.initial_cells if e.type == "tumour")
     assert list(placed.behaviours) == ["damage_rate"]
@@ -516,7 +520,7 @@ UNSUPPORTED = {
         "// immune cells",
         "tumour,total attack time,decreases,cycle entry,0,1,4,0\n"
         "immune,chemokine,increases,phagocytose tumour,0.1,0.5,4,0\n"
-        "immune,contact with dead cell,increases,apoptosis,0.01,1,4,0\n"
+        "immune,contact with basement membrane,increases,apoptosis,0.01,1,4,0\n"
         "// immune cells",
     ),
     "cells": ("0,0,-17,tumour", "0,0,-17,tumour,3000"),
@@ -541,7 +545,7 @@ def test_a_strict_import_lists_each_part_it_cannot_express_with_its_line(tmp_pat
         (csv_rules, line_of(rules, "phagocytose"),
          "rule 'immune, chemokine, increases, phagocytose tumour'"),
         (csv_rules, line_of(rules, "contact with"),
-         "rule 'immune, contact with dead cell, increases, apoptosis'"),
+         "rule 'immune, contact with basement membrane, increases, apoptosis'"),
         ("cells.csv", line_of(cells, "3000"), "column 'volume'"),
     }  # fmt: skip
     assert found == expected

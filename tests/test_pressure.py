@@ -57,11 +57,13 @@ def test_a_pair_presses_by_the_square_of_its_overlap(d: float) -> None:
 
 def test_contact_any_counts_dead_neighbours_and_contact_does_not() -> None:
     """A cell touching two others, one dead: ``contact.a`` reads 1, ``contact_any.a`` 2
-    (PhysiCell's "contact with a"), through rules whose Hill term is the signal (h = n = 1)."""
+    (PhysiCell's "contact with a"), ``contact_live`` and ``contact_dead`` 1 each, through
+    rules whose Hill term is the signal (h = n = 1)."""
     sim = placed([[60.0, 60.0, 60.0], [70.0, 60.0, 60.0], [50.0, 60.0, 60.0]])
     organ = sim.organs["box"]
     organ.cells.state[2] = APOPTOTIC
-    for signal, count in (("contact.a", 1.0), ("contact_any.a", 2.0), ("pressure", None)):
+    for signal, count in (("contact.a", 1.0), ("contact_any.a", 2.0), ("contact_live", 1.0),
+                          ("contact_dead", 1.0), ("pressure", None)):  # fmt: skip
         rules = {"r": {"cell_type": "a", "behaviour": "cycle", "signal": signal,
                        "to_value": 1.0, "half_max": 1.0}}  # fmt: skip
         scenario = scenario_from_dict({**sim.scenario.model_dump(), "rules": rules}, "x")

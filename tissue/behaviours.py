@@ -48,6 +48,14 @@ Behave = Callable[[str, Any], Any]  # (behaviour, base (N,) float32) -> (N,) flo
 STATE_CODES = {"apoptotic": (APOPTOTIC,), "necrotic": (NECROTIC,), "dead": (APOPTOTIC, NECROTIC)}
 
 
+def _touching(contacts: Contacts, query: int, n_types: int) -> tuple[Any, Any]:
+    """(N,) float32 live cells and (N,) float32 cells in any state, of every type, touching
+    each cell of type ``query`` (0 for the others)."""
+    live = sum(contacts.count(query, t) for t in range(n_types))
+    every = sum(contacts.count(query, t, live_only=False) for t in range(n_types))
+    return live, every
+
+
 def own_value(cells: Any, behaviour: str, base: Any) -> Any:
     """(N,) float32: ``base`` with each cell's own value of ``behaviour`` where it has one
     (placed with it, or a daughter of such a cell; see ``ListCells.behaviours``)."""
@@ -144,6 +152,9 @@ class Behaviours:
                     other = self.type_names.index(parsed.name)
                     counts = contacts.count(group.type_index, other, parsed.kind == "contact")
                     signal = counts * factor
+                elif parsed.kind in ("contact_live", "contact_dead"):
+                    signal = _touching(contacts, group.type_index, len(self.type_names))
+                    signal = signal[0] if parsed.kind == "contact_live" else signal[1] - signal[0]
                 elif parsed.kind == "pressure":
                     signal = contacts.pressure()
                 elif parsed.kind == "time":

@@ -8,6 +8,8 @@ A *signal* is written as
 - ``blood.<species>``: a systemic concentration;
 - ``contact.<type>``: the number of live cells of a type touching the cell;
   ``contact_any.<type>``: of cells of the type in any state (PhysiCell's "contact with");
+  ``contact_live`` and ``contact_dead``: the live and the dead cells of any type touching it
+  (PhysiCell's "contact with live cell" and "contact with dead cell"), in rules only;
 - ``time``: the simulated time (min since day 0), ``volume``: the cell's volume (um^3, from
   its volume model), ``pressure``: PhysiCell's simple pressure (1 for twelve neighbours at
   close packing) and ``attribute.<name>``: the cell's value of one of its type's
@@ -58,10 +60,14 @@ PHAGOCYTOSIS = {
 STATE_SIGNALS = ("dead", "apoptotic", "necrotic")  # 1 for a cell in the state, else 0
 DAMAGE_SIGNALS = ("damage", "damage_delivered", "attacking")
 SignalKind = Literal[
-    "field", "blood", "contact", "contact_any", "time", "volume", "pressure", "attribute",
+    "field", "blood", "contact", "contact_any", "contact_live", "contact_dead", "time",
+    "volume", "pressure", "attribute",
     "dead", "apoptotic", "necrotic", "damage", "damage_delivered", "attacking",
 ]  # fmt: skip
-RESERVED_SIGNALS = ("time", "volume", "pressure", *STATE_SIGNALS, *DAMAGE_SIGNALS)  # no field
+RESERVED_SIGNALS = (  # read per cell; no field may take these names
+    "time", "volume", "pressure", "contact_live", "contact_dead", *STATE_SIGNALS,
+    *DAMAGE_SIGNALS,
+)  # fmt: skip
 CELL_SIGNALS = (*RESERVED_SIGNALS, "attribute")  # read per cell: in rules only
 ATTACK_PARAMS = {"attack_damage_rate": "damage_rate_per_min", "attack_duration": "duration_min"}
 # kinds set once a phenotype step, held per cell
