@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import box_scenario
 from tests.test_checkpoint import assert_same_state
 from tissue.behaviours import Behaviours
-from tissue.cells import APOPTOTIC, LIVE
+from tissue.cells import APOPTOTIC, LIVE, NECROTIC
 from tissue.config import scenario_from_dict
 from tissue.errors import InputError
 from tissue.organ import Contacts
@@ -217,25 +217,36 @@ def test_rules_on_dead_cells_make_debris_and_the_others_do_not() -> None:
 
 
 def test_state_and_damage_signals_read_per_cell() -> None:
-    """``dead``, ``apoptotic``, ``necrotic``, ``damage`` and ``attacking`` as rules read
-    them, through a rule whose Hill term is the signal itself (h = 1, n = 1: s / (1 + s))."""
-    sim = groups(attack={"rates_per_min": {"tumour": 50.0}, "damage_rate_per_min": 3.0})
+    """``dead``, ``apoptotic``, ``necrotic`` and ``damage`` of tumour cells (a third of them
+    set apoptotic and a third necrotic; the rules apply to dead cells, so they read them),
+    ``attacking`` and ``damage_delivered`` of T cells, through a rule whose Hill term is the
+    signal itself (h = 1, n = 1: s / (1 + s)); each signal takes both values somewhere."""
+    sim = groups(attack={"rates_per_min": {"tumour": 3.0}, "damage_rate_per_min": 3.0})
     sim.step(1)
     organ = sim.organs["box"]
     cells = organ.cells
-    expectations = {"dead": 0.0, "apoptotic": 0.0, "necrotic": 0.0,
-                    "attacking": (cells.partner >= 0) * 1.0, "damage": cells.damage,
-                    "damage_delivered": cells.damage_delivered}  # fmt: skip
-    for signal, expected in expectations.items():
-        rules = {"r": {"cell_type": "tumour", "behaviour": "cycle", "signal": signal,
-                       "to_value": 1.0, "half_max": 1.0}}  # fmt: skip
+    rows = np.arange(cells.n)
+    tumour = cells.type == 0
+    cells.state[tumour & (rows % 3 == 1)] = APOPTOTIC
+    cells.state[tumour & (rows % 3 == 2)] = NECROTIC
+    apoptotic, necrotic = cells.state == APOPTOTIC, cells.state == NECROTIC
+    expectations = {
+        "dead": ("tumour", apoptotic | necrotic), "apoptotic": ("tumour", apoptotic),
+        "necrotic": ("tumour", necrotic), "damage": ("tumour", cells.damage),
+        "attacking": ("tcell", cells.partner >= 0),
+        "damage_delivered": ("tcell", cells.damage_delivered),
+    }  # fmt: skip
+    for signal, (kind, expected) in expectations.items():
+        rules = {"r": {"cell_type": kind, "behaviour": "cycle", "signal": signal,
+                       "to_value": 1.0, "half_max": 1.0, "applies_to_dead": True}}  # fmt: skip
         scenario = scenario_from_dict({**sim.scenario.model_dump(), "rules": rules}, "x")
         behave = Behaviours(scenario, sim.types).bind(organ, sim.body, Contacts(organ, sim.types))
         got = behave("cycle", np.zeros(cells.n, dtype=np.float32))
-        s = np.broadcast_to(np.asarray(expected, dtype=np.float32), got.shape)
-        tumour = cells.type == 0
-        np.testing.assert_allclose(got[tumour], (s / (1 + s))[tumour], rtol=1e-6, atol=1e-7)
-    assert (cells.damage[cells.type == 0] > 0).all()
+        mine = cells.type == sim.types.names.index(kind)
+        s = np.asarray(expected, dtype=np.float32)[mine]
+        assert s.min() == 0, signal  # the check can tell the states apart
+        assert s.max() > 0, signal
+        np.testing.assert_allclose(got[mine], s / (1 + s), rtol=1e-6, atol=1e-7)
 
 
 def test_same_seed_and_restart_are_bit_identical(tmp_path: Path) -> None:
