@@ -35,7 +35,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -249,15 +249,32 @@ def runs(
     jobs: int,
     diffusion_min: float | None = None,
 ) -> None:
+    """Run ``seeds`` in ``code`` and write each to the results file as it finishes. Seeds
+    already in the file are kept unless run again, so a batch can be extended; a kept run
+    made with other settings (tissue's ``changes``) is refused rather than mixed."""
     out = RESULTS / f"{sample}-{variant(three_d)}-{code}.json"
     RESULTS.mkdir(exist_ok=True)
-    n = len(seeds)
+    kept = json.loads(out.read_text())["runs"] if out.exists() else []
+    kept = [r for r in kept if r["seed"] not in seeds]
+    results: list[dict[str, Any]] = []
     with ProcessPoolExecutor(jobs) as pool:
         if code == "physicell":
-            results = list(pool.map(run_physicell, [sample] * n, [three_d] * n, seeds))
+            futures = [pool.submit(run_physicell, sample, three_d, s) for s in seeds]
         else:
-            steps = [diffusion_min] * n
-            results = list(pool.map(run_tissue, [sample] * n, [three_d] * n, seeds, steps))
+            futures = [pool.submit(run_tissue, sample, three_d, s, diffusion_min) for s in seeds]
+        for future in as_completed(futures):
+            results.append(future.result())
+            mixed = {json.dumps(r.get("changes", {}), sort_keys=True) for r in kept + results}
+            if len(mixed) > 1:
+                raise SystemExit(f"{out}: its runs would mix settings {sorted(mixed)}")
+            _write_runs(out, sample, three_d, code, kept + results)
+    total = sum(r["wall_s"] for r in results)
+    print(f"{out}: {len(kept) + len(results)} runs ({len(results)} new, wall {total:.0f} s)")
+
+
+def _write_runs(
+    out: Path, sample: str, three_d: bool, code: str, results: list[dict[str, Any]]
+) -> None:
     out.write_text(
         json.dumps(
             {
@@ -265,13 +282,12 @@ def runs(
                 "variant": variant(three_d),
                 "code": code,
                 "finished_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "runs": results,
+                "runs": sorted(results, key=lambda r: r["seed"]),
             },
             indent=1,
         )
         + "\n"
     )
-    print(f"{out}: {len(results)} runs, wall {sum(r['wall_s'] for r in results):.0f} s")
 
 
 def compare(sample: str, three_d: bool) -> dict[str, Any]:
