@@ -78,7 +78,10 @@ def test_every_value_of_the_fixture_maps_to_its_scenario_key() -> None:
     assert tumour.radius_um == pytest.approx(radius(2494.0))
     assert tumour.cycle_rate_per_min == 0.00072
     assert tumour.oxygen_field is None  # PhysiCell's rules move the cycle, not a built-in ramp
-    assert (tumour.apoptosis_rate_per_min, tumour.apoptotic_clearance_min) == (5.31667e-05, 516)
+    assert tumour.apoptosis_rate_per_min == 5.31667e-05
+    # PhysiCell keeps one apoptosis model for all definitions: immune's phase, written after
+    # tumour's 516 min, is tumour's too (see test_phases_are_physicells_shared_models)
+    assert tumour.apoptotic_clearance_min == pytest.approx(1.0 / 0.016667)
     assert tumour.apoptotic_volume.cytoplasmic_biomass_change_rate_per_min == 1.66667e-02
     assert tumour.apoptotic_volume.nuclear_fraction == pytest.approx(540.0 / 2494.0)
     assert tumour.division_volume.nuclear_biomass_change_rate_per_min == 0.0055
@@ -138,6 +141,33 @@ def test_physicells_cycle_models_become_phases(tmp_path: Path) -> None:
         ("G2", None, pytest.approx(1.0 / 240.0), False),
         ("M", 60.0, None, True),
     ]
+
+
+def test_phases_are_physicells_shared_models(tmp_path: Path) -> None:
+    """PhysiCell keeps one object per death model and per cycle model, and each definition
+    writes its phases' exit rates (death) and fixed_duration flags (both) into it: the last
+    definition in the file to write a phase decides it for every type."""
+    fixture = import_physicell(FIXTURE)
+    for name in ("tumour", "immune", "exhausted"):
+        ctype = fixture.scenario.cell_types[name]
+        assert ctype.apoptotic_clearance_min == pytest.approx(1.0 / 0.016667)
+        assert ctype.apoptotic_clearance == "fixed"
+    settings = FIXTURE / "config" / "PhysiCell_settings.xml"
+    note = next(line for line in fixture.toml.splitlines() if "apoptotic_clearance_min" in line)
+    assert f"PhysiCell_settings.xml:{line_of(settings, '>0.016667<')}" in note
+    assert "'immune'" in note
+    # immune's apoptotic phase of random length: every type's apoptotic cells go at random
+    random_phase = ('end_index="1" fixed_duration="true">0.016667', 'end_index="1">0.016667')
+    s = import_physicell(project_copy(tmp_path / "a", settings=random_phase)).scenario
+    assert {c.apoptotic_clearance for c in s.cell_types.values()} == {"random"}
+    # immune's "live" phase of fixed length (written after tumour's): tumour's is fixed too
+    fixed_cycle = ('<duration index="0" fixed_duration="false">100000', '<duration index="0" '
+                   'fixed_duration="true">100000')  # fmt: skip
+    with pytest.raises(UnsupportedModel) as raised:
+        import_physicell(project_copy(tmp_path / "b", settings=fixed_cycle))
+    fixed = {f.item for f in raised.value.findings if "first phase" in f.reason}
+    # (exhausted inherits immune's element: one finding for that line)
+    assert fixed == {"cycle model 5 (live) of 'tumour'", "cycle model 5 (live) of 'immune'"}
 
 
 @pytest.mark.parametrize("order", ["up first", "down first"])
@@ -503,9 +533,9 @@ FLOW_CYTOMETRY = (
     "                    </phase_durations>",
 )
 UNSUPPORTED = {
-    "settings": (
-        '<rate start_index="0" end_index="0" fixed_duration="false">0.00072</rate>',
-        '<rate start_index="0" end_index="0" fixed_duration="true">0.00072</rate>',
+    "settings": (  # immune writes the live phase's flag after tumour: both fixed
+        '<duration index="0" fixed_duration="false">100000',
+        '<duration index="0" fixed_duration="true">100000',
     ),
     "settings2": (
         '<phagocytosis_rate name="immune" units="1/min">0</phagocytosis_rate>',
@@ -537,7 +567,8 @@ def test_a_strict_import_lists_each_part_it_cannot_express_with_its_line(tmp_pat
     found = {(Path(f.file).name, f.line, f.item.split(" of ")[0]) for f in raised.value.findings}
     xml, csv_rules = "PhysiCell_settings.xml", "cell_rules.csv"
     expected = {
-        (xml, line_of(settings, 'fixed_duration="true">0.00072'), "cycle model 5 (live)"),
+        (xml, line_of(settings, 'fixed_duration="false">0.00072'), "cycle model 5 (live)"),
+        (xml, line_of(settings, 'fixed_duration="true">100000'), "cycle model 5 (live)"),
         (xml, line_of(settings, ">0.01</phagocytosis_rate"), "<phagocytosis_rate> for 'immune'"),
         (xml, line_of(settings, "<cell_stiffness>"), "<cell_stiffness>"),
         (csv_rules, line_of(rules, "total attack"),
@@ -556,14 +587,14 @@ def test_a_strict_import_lists_each_part_it_cannot_express_with_its_line(tmp_pat
     lines = result.output.strip().splitlines()
     assert len(lines) == len(expected) + 1
     assert lines[-1].startswith("error: ")
-    assert "7 parts of the model cannot be imported" in lines[-1]
+    assert "8 parts of the model cannot be imported" in lines[-1]
     assert not out.exists()
 
 
 def test_a_lenient_import_drops_or_approximates_them_and_says_so(tmp_path: Path) -> None:
     project = project_copy(tmp_path, **UNSUPPORTED)
     imported = import_physicell(project, lenient=True)
-    assert len(imported.dropped) == 7
+    assert len(imported.dropped) == 8
     s = imported.scenario
     # a fixed first phase as one left at the same mean rate
     assert s.cell_types["tumour"].cycle_rate_per_min == 0.00072
@@ -573,7 +604,7 @@ def test_a_lenient_import_drops_or_approximates_them_and_says_so(tmp_path: Path)
         main, ["import-physicell", str(project), "-o", str(tmp_path / "m.toml"), "--lenient"]
     )
     assert result.exit_code == 0, result.output
-    assert result.output.count("warning: ") == 7
+    assert result.output.count("warning: ") == 8
 
 
 @pytest.mark.parametrize(

@@ -235,6 +235,11 @@ class CellTypes:
         necrotic = [types[t].necrotic_volume for t in names]
         for key, values in necrotic_params(necrotic).items():
             params[f"necro_{key}"] = xp.asarray(values, dtype=xp.float32)
+        for kind in ("apoptotic", "necrotic"):  # 1: cleared at random, at 1 / clearance
+            params[f"{kind}_clearance_random"] = xp.asarray(
+                [1.0 if getattr(types[t], f"{kind}_clearance") == "random" else 0.0 for t in names],
+                dtype=xp.float32,
+            )
         params["necrosis_by_rate"] = xp.asarray(
             [1.0 if types[t].necrosis_model == "rate" else 0.0 for t in names], dtype=xp.float32
         )  # 1: necrosis at its rate, not ramped by oxygen

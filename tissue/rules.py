@@ -225,17 +225,7 @@ def phenotype_step(
     cells.state_time_min[...] += dt
     cells.age_min[...] = xp.where(cells.age_min >= 0, cells.age_min + dt, cells.age_min)
 
-    cleared = (
-        (cells.state == APOPTOTIC)
-        & (cells.state_time_min >= types.of("apoptotic_clearance_min", t))
-    ) | (
-        (cells.state == NECROTIC)
-        & (
-            cells.state_time_min
-            >= types.of("necrotic_clearance_min", t) + types.of("necro_rupture_min", t)
-        )
-    )
-    cells.keep(~cleared)
+    cells.keep(~_cleared(xp, cells, types, t, u[:, 2], dt))
     t = cells.type
     oxygen = _oxygen(organ, types, fill=math.inf)
 
@@ -258,6 +248,25 @@ def phenotype_step(
     divide_cells(organ, types, dividing, axis, rng)
     update_held(organ, types, behave)
     return changed
+
+
+def _cleared(xp: Any, cells: Any, types: CellTypes, t: Any, u: Any, dt: Any) -> Any:
+    """(N,) bool: the dead cells cleared this step. An apoptotic cell goes when its time
+    dead reaches ``apoptotic_clearance_min``, or, with ``apoptotic_clearance = "random"``,
+    with probability 1 - exp(-dt / apoptotic_clearance_min) a step (drawn with ``u``, (N,)
+    uniforms); a necrotic cell likewise from its rupture (0 without a necrotic volume)."""
+    out = xp.zeros(cells.n, dtype=bool)
+    for kind, state, start in (
+        ("apoptotic", APOPTOTIC, None),
+        ("necrotic", NECROTIC, "necro_rupture_min"),
+    ):
+        mean = types.of(f"{kind}_clearance_min", t)
+        begun = types.of(start, t) if start else F32(0)
+        fixed = cells.state_time_min >= (mean + begun if start else mean)
+        random = (cells.state_time_min >= begun) & (u < -xp.expm1(-dt / mean))
+        due = xp.where(types.of(f"{kind}_clearance_random", t) > 0, random, fixed)
+        out |= (cells.state == state) & due
+    return out
 
 
 def _advance_phases(

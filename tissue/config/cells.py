@@ -270,7 +270,11 @@ class CellTypeConfig(Model):
     ``necrosis_model = "rate"`` is ``necrosis_rate_per_min`` wherever the cell is (PhysiCell's
     rule-based models, where rules on ``necrosis`` move it).
     Apoptotic cells keep their volume until cleared, or shrink by ``apoptotic_volume``;
-    necrotic ones keep it, or swell, rupture and lyse by ``necrotic_volume``.
+    necrotic ones keep it, or swell, rupture and lyse by ``necrotic_volume``. Clearance:
+    ``apoptotic_clearance_min`` after death (``necrotic_clearance_min`` after the rupture),
+    or with ``apoptotic_clearance = "random"`` (``necrotic_clearance``) at that mean, with
+    probability 1 - exp(-dt / mean) each phenotype step (PhysiCell's phase that is not of
+    fixed duration).
     Cycle phases: without ``cycle_phases`` a live cell divides at ``cycle_rate_per_min``
     (probability exp(rate dt) - 1 per step: exponential growth at exactly that rate); with
     them, ``cycle_rate_per_min`` is the rate of leaving the first phase (PhysiCell's "cycle
@@ -319,6 +323,7 @@ class CellTypeConfig(Model):
     cycle_oxygen_saturation: NonNegative = 38.0
     apoptosis_rate_per_min: NonNegative = 0.0
     apoptotic_clearance_min: Positive = 516.0
+    apoptotic_clearance: Literal["fixed", "random"] = "fixed"
     apoptotic_volume: ApoptoticVolume | None = None
     necrotic_volume: NecroticVolume | None = None
     division_volume: DivisionVolume | None = None
@@ -328,6 +333,7 @@ class CellTypeConfig(Model):
     necrosis_oxygen_threshold: NonNegative = 5.0
     necrosis_oxygen_max: NonNegative = 2.5
     necrotic_clearance_min: Positive = 86400.0
+    necrotic_clearance: Literal["fixed", "random"] = "fixed"
     apoptotic_phagocytosis_rate_per_min: NonNegative = 0.0
     necrotic_phagocytosis_rate_per_min: NonNegative = 0.0
     repulsion_um_per_min: NonNegative = 10.0

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tissue.io.physicell.death import MIN_DURATION, death, rate_or_duration, volume_model
-from tissue.io.physicell.definitions import Definition
+from tissue.io.physicell.definitions import LIVE_CYCLE, Definition, Phase
 from tissue.io.physicell.phagocytosis import phagocytosis_rates
 from tissue.io.physicell.report import Report
 from tissue.io.physicell.xmltree import truthy
@@ -27,7 +27,6 @@ VOLUME_DEFAULTS = {
     "cytoplasmic_biomass_change_rate": 0.0045,
     "nuclear_biomass_change_rate": 0.0055,
 }
-LIVE_CYCLE = 5
 CYCLE_MODELS = {  # code -> name, phases, the phase a cell divides on leaving (PhysiCell 1.14)
     0: ("Ki67 (advanced)", ("Ki67-", "Ki67+ premitotic", "Ki67+ postmitotic"), 1),
     1: ("Ki67 (basic)", ("Ki67-", "Ki67+"), 1),
@@ -57,10 +56,12 @@ def cell_type(
     type_names: list[str],
     ruled: set[str],
     two_d: bool,
+    shared: dict[tuple[str, int], dict[int, Phase]],
 ) -> TypeParts:
     """The tissue cell type of definition ``d``. ``ruled``: the behaviours rules move for
     this type (PhysiCell names), so that a process with rate 0 that a rule can raise counts
-    as present."""
+    as present; ``shared``: PhysiCell's shared cycle and death phases
+    (:func:`~tissue.io.physicell.definitions.shared_phases`)."""
     key = f"cell_types.{d.name}"
     entries: dict[str, Any] = {}
     who = f"'{d.name}'"
@@ -81,7 +82,7 @@ def cell_type(
         f"from the total volume {v['total']:g} um^3",
     )
 
-    _cycle(d, report, entries, key, ruled)
+    _cycle(d, report, entries, key, ruled, shared)
     eats = phagocytosis_rates(d, report, entries, key, ruled)
     if entries.get("cycle_rate_per_min", 0.0) > 0 or "cycle entry" in ruled or eats:
         rates = [
@@ -107,7 +108,7 @@ def cell_type(
             for rate in PHAGOCYTOSIS.values():
                 entries.pop(rate, None)
 
-    death(d, report, entries, key, v, ruled)
+    death(d, report, entries, key, v, ruled, shared)
     _mechanics(d, report, entries)
     advanced = _motility(d, report, entries, key, substrates, two_d)
     base_secretion = _secretion(d, report, entries, substrates, ruled)
@@ -124,10 +125,17 @@ def cell_type(
 
 
 def _cycle(
-    d: Definition, report: Report, entries: dict[str, Any], key: str, ruled: set[str]
+    d: Definition,
+    report: Report,
+    entries: dict[str, Any],
+    key: str,
+    ruled: set[str],
+    shared: dict[tuple[str, int], dict[int, Phase]],
 ) -> None:
     """The cycle: phase 0 left at tissue's cycle rate, the model's later phases as
-    ``cycle_phases`` (fixed durations or rates, dividing where PhysiCell divides)."""
+    ``cycle_phases`` (fixed durations or rates, dividing where PhysiCell divides). The rates
+    are the definition's; whether a phase is of fixed duration is PhysiCell's shared flag
+    (the last definition in the file using the model to write it)."""
     node = d.get("phenotype/cycle")
     d.under("phenotype/cycle/")
     if node is None:
@@ -144,6 +152,8 @@ def _cycle(
     title, phases, dividing = CYCLE_MODELS[code]
     n = len(phases)
     exits = [rate_or_duration(d, "phenotype/cycle", k, (k + 1) % n, report) for k in range(n)]
+    flags = shared.get(("cycle", code), {})
+    exits = [(r, flags[k].fixed if k in flags else f, w) for k, (r, f, w) in enumerate(exits)]
     rate, fixed, where = exits[0]
     rate = rate or 0.0
     what = f"cycle model {code} ({title}) of '{d.name}'"
@@ -156,10 +166,17 @@ def _cycle(
         )
         rate = 0.0
     if fixed and (rate > 0 or "cycle entry" in ruled):
+        first = flags.get(0)
+        by = (
+            f" (the flag '{first.by}' wrote at line {first.node.line}, which PhysiCell's "
+            "one model for every type keeps)"
+            if first and first.node is not None and first.node is not where
+            else ""
+        )
         report.cannot(
             where or node,
             what,
-            f"a fixed duration of the first phase ({phases[0]}) "
+            f"a fixed duration of the first phase ({phases[0]}){by} "
             "is not modelled (tissue leaves it at a rate); --lenient: the same mean",
         )
     entries["cycle_rate_per_min"] = rate

@@ -1,13 +1,17 @@
 """PhysiCell's death models (apoptosis and necrosis, with their volume changes) as tissue's
 rates, clearance times and volume models, and the readers of phase lengths and volume models
-that the cycle mapping shares (see :mod:`tissue.io.physicell.celltypes`)."""
+that the cycle mapping shares (see :mod:`tissue.io.physicell.celltypes`).
+
+A death model's phase lengths are PhysiCell's shared ones
+(:func:`~tissue.io.physicell.definitions.shared_phases`): the last definition in the file
+to write them decides them for every type, as PhysiCell runs it."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from tissue.io.physicell.definitions import Definition
+from tissue.io.physicell.definitions import APOPTOSIS, NECROSIS, Definition, Phase
 from tissue.io.physicell.report import Report
 from tissue.io.physicell.xmltree import Node, truthy
 
@@ -19,8 +23,8 @@ DEATH_DEFAULTS = {  # PhysiCell 1.14's Death_Parameters, for those the XML leave
     "calcification_rate": 0.0,
     "relative_rupture_volume": 2.0,
 }
-APOPTOSIS, NECROSIS = 100, 101
 MIN_DURATION = 1e-6  # min: a fixed phase of 0 min (left at the next phenotype step)
+NEVER_MIN = 1e30  # min: the clearance time of a phase with exit rate 0
 
 
 def volume_model(v: dict[str, float], fluid: float, cytoplasm: float, nucleus: float) -> dict:
@@ -53,6 +57,36 @@ def rate_or_duration(
     return None, False, None
 
 
+def clearance(
+    d: Definition,
+    report: Report,
+    entries: dict[str, Any],
+    key: str,
+    param: str,
+    phase: Phase,
+    own: tuple[float | None, bool, Node | None],
+    model: Node,
+    what: str,
+) -> None:
+    """``param`` (``apoptotic_clearance_min`` or ``necrotic_clearance_min``) and its kind
+    from PhysiCell's shared ``phase``, noting where it was written and, where this
+    definition wrote another (``own``: :func:`rate_or_duration`), that its own is not used."""
+    rate = phase.rate
+    entries[f"{param}_min"] = (
+        NEVER_MIN if rate == 0 else MIN_DURATION if math.isinf(rate) else 1.0 / rate
+    )
+    if not phase.fixed:
+        entries[param] = "random"
+    text = what + ("" if phase.fixed else ", of random (exponential) length")
+    if phase.by and phase.by != d.name:
+        text += f", as '{phase.by}' wrote it into the one model PhysiCell keeps for every type"
+        if own[2] is not None and (own[0], own[1]) != (rate, phase.fixed):
+            text += f" (this type's own, line {own[2].line}, is overwritten)"
+    elif not phase.by:
+        text += ", PhysiCell's default"
+    report.note(f"{key}.{param}_min", phase.node or own[2] or model, text)
+
+
 def death(
     d: Definition,
     report: Report,
@@ -60,8 +94,10 @@ def death(
     key: str,
     v: dict[str, float],
     ruled: set[str],
+    shared: dict[tuple[str, int], dict[int, Phase]],
 ) -> None:
-    """Apoptosis (rate, clearance, shrinking) and necrosis (reported where it can occur)."""
+    """Apoptosis (rate, clearance, shrinking) and necrosis (reported where it can occur);
+    ``shared``: PhysiCell's shared phases (:func:`shared_phases`)."""
     who = f"'{d.name}'"
     models = {k for k in d.elements if k.startswith("phenotype/death/model[") and k.count("/") == 2}
     d.get("phenotype/death")
@@ -79,18 +115,9 @@ def death(
         if code == APOPTOSIS:
             entries["apoptosis_rate_per_min"] = rate
             report.note(f"{key}.apoptosis_rate_per_min", d.get(f"{prefix}/death_rate"))
-            clear, fixed, where = rate_or_duration(d, prefix, 0, 1, report)
-            if clear is not None and 0 < clear < math.inf:
-                entries["apoptotic_clearance_min"] = 1.0 / clear
-                report.note(f"{key}.apoptotic_clearance_min", where, "the apoptotic phase")
-                if not fixed and happens:
-                    report.cannot(
-                        where,
-                        f"apoptotic phase of {who}",
-                        "a random (exponential) phase length is not modelled: tissue "
-                        "clears apoptotic cells after a fixed time; --lenient: the "
-                        "mean",
-                    )
+            own = rate_or_duration(d, prefix, 0, 1, report)
+            phase = shared[("death", APOPTOSIS)][0]
+            clearance(d, report, entries, key, "apoptotic_clearance", phase, own, node, "apoptotic")
             number = {k.rsplit("/", 1)[1]: float(n.text) for k, n in params.items() if n.text}
             for name in ("lysed_fluid_change_rate", "calcification_rate"):
                 if number.get(name, 0.0) != 0 and happens:
@@ -108,7 +135,8 @@ def death(
             )
             report.note(f"{key}.apoptotic_volume", node, "PhysiCell's apoptotic shrinking")
         elif code == NECROSIS:
-            exits = [rate_or_duration(d, prefix, k, k + 1, report)[0] for k in range(2)]
+            owns = [rate_or_duration(d, prefix, k, k + 1, report) for k in range(2)]
+            swelling, lysed = (shared[("death", NECROSIS)][k] for k in range(2))
             d.under(f"{prefix}/phase_")
             if happens:
                 # a rate that rules move, as PhysiCell's; swelling to rupture, then lysis
@@ -136,12 +164,12 @@ def death(
                 # the lysed phase (the second) starts at the rupture; the swelling phase
                 # is held until the rupture (PhysiCell's arrest), so its length adds nothing
                 # unless it is longer, which tissue does not model
-                lysed = exits[1] if len(exits) > 1 else None
-                if lysed is not None and lysed > 0:
-                    entries["necrotic_clearance_min"] = 1.0 / lysed
-                if exits[0] is not None and 0 < exits[0] < 1e6:
+                clearance(
+                    d, report, entries, key, "necrotic_clearance", lysed, owns[1], node, "lysed"
+                )
+                if 0 < swelling.rate < 1e6:
                     report.cannot(
-                        d.get(f"{prefix}/phase_durations") or node,
+                        swelling.node or node,
                         f"necrotic swelling phase of {who}",
                         "a swelling phase with a length of its own (beyond the time to "
                         "rupture) is not modelled; --lenient: it ends at the rupture",

@@ -7,10 +7,16 @@ transformations off (PhysiCell's inheritance fix of 2022), and then takes what i
 itself (a cycle it writes replaces the inherited one whole). Values it leaves out take
 PhysiCell's defaults. Every element is either mapped, known to make no difference here, or
 reported (:class:`~tissue.io.physicell.report.Report`).
+
+Phases are the exception (:func:`shared_phases`): PhysiCell keeps one object per cycle
+model and per death model, which every definition using it shares, and reading a
+definition writes its phases' ``fixed_duration`` flags (and a death model's exit rates)
+into that object, so the last definition in the file to write a phase decides it for all.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from tissue.io.physicell.report import Report
@@ -26,6 +32,8 @@ RESET_WITHOUT_PARENT = (
     "phenotype/motility/options/advanced_chemotaxis",
     "phenotype/cycle/asymmetric_division",
 )
+APOPTOSIS, NECROSIS = 100, 101  # PhysiCell's codes of its death models
+LIVE_CYCLE = 5  # PhysiCell's code of its "live" cycle model (a cycle's code by default)
 # elements that change nothing a tissue run computes (output, bookkeeping of PhysiCell)
 INERT = (
     "phenotype/mechanics/maximum_number_of_attachments",
@@ -157,3 +165,63 @@ def resolve(definitions: list[Node], report: Report) -> list[Definition]:
         if is_default:
             defaults = definition
     return list(out.values())
+
+
+@dataclass(frozen=True)
+class Phase:
+    """How a phase of a shared model is left: its exit rate (1/min; inf for a phase of 0
+    min), whether that is a fixed duration, and the definition and element that wrote it
+    (``by`` empty and ``node`` None: PhysiCell's default)."""
+
+    rate: float
+    fixed: bool
+    by: str = ""
+    node: Node | None = None
+
+
+def _exit(node: Node, duration: bool) -> float:
+    """The exit rate (1/min) a ``rate`` or ``duration`` element writes (text that is not a
+    number reads as absent here; the definition's own reading reports it)."""
+    try:
+        value = float(node.text)
+    except ValueError:
+        value = math.inf if duration else 0.0
+    if not duration:
+        return value
+    return 0.0 if value == math.inf else (math.inf if value == 0 else 1.0 / value)
+
+
+def shared_phases(definitions: list[Definition]) -> dict[tuple[str, int], dict[int, Phase]]:
+    """PhysiCell's shared cycle and death models after it has read ``definitions`` (in
+    file order): ("cycle" or "death", code) -> phase index -> :class:`Phase`. Every
+    definition that uses a model has these flags; for death models the rates too (a dying
+    cell copies the shared object's rates). Death models start from PhysiCell 1.14's
+    defaults (apoptosis: 516 min, fixed; necrosis: 9e9/min, then 86,400 min fixed); a cycle
+    phase no definition writes is absent."""
+    shared: dict[tuple[str, int], dict[int, Phase]] = {
+        ("death", APOPTOSIS): {0: Phase(1.0 / 516.0, True)},
+        ("death", NECROSIS): {0: Phase(9e9, False), 1: Phase(1.0 / 86400.0, True)},
+    }
+    for d in definitions:
+        for phenotype in (c for c in d.node.children if c.tag == "phenotype"):
+            for group in phenotype.children:
+                models = [("cycle", group)] if group.tag == "cycle" else []
+                if group.tag == "death":
+                    models = [("death", m) for m in group.children if m.tag == "model"]
+                for kind, model in models:
+                    code = int(model.attrib.get("code", LIVE_CYCLE if kind == "cycle" else -1))
+                    phases = shared.setdefault((kind, code), {})
+                    for tag, item, duration in (  # PhysiCell reads rates, then durations
+                        ("phase_transition_rates", "rate", False),
+                        ("phase_durations", "duration", True),
+                    ):
+                        for written in (c for c in model.children if c.tag == tag):
+                            for node in (c for c in written.children if c.tag == item):
+                                at = "start_index" if item == "rate" else "index"
+                                phases[int(node.attrib.get(at, 0))] = Phase(
+                                    _exit(node, duration),
+                                    truthy(node.attrib.get("fixed_duration", "false")),
+                                    d.name,
+                                    node,
+                                )
+    return shared

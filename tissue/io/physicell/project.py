@@ -78,6 +78,7 @@ def import_physicell(project: str | Path, lenient: bool = False) -> Imported:
 
     nodes = _section(root, "cell_definitions").all("cell_definition")
     resolved = definitions.resolve(nodes, report)
+    shared = definitions.shared_phases(resolved)
     type_names = [d.name for d in resolved]
     rows = []
     for path_, file_shown in _rule_files(root, report, root_dir):
@@ -101,6 +102,7 @@ def import_physicell(project: str | Path, lenient: bool = False) -> Imported:
             type_names,
             {b for t, b in present if t == d.name},
             two_d=plane_z is not None,
+            shared=shared,
         )
         types[d.name] = parts.entries
         secretion[d.name] = parts.base_secretion
