@@ -11,6 +11,11 @@ python -m benchmarks.physicell.samples compare template          # results/templ
 python -m benchmarks.physicell.samples field-steps rules_sample  # a field at two steps each
 ```
 
+``--diffusion-min`` and ``--run-minutes`` run either code at another diffusion step or for
+less time; the results file is then named by them (``rules_sample-2d-tissue-dt0.1.json``),
+and ``compare --physicell-file -dt0.002 --tissue-file -dt0.1`` picks such files
+(``--reference tissue`` compares two tissue files, e.g. the same seeds at two steps).
+
 ``--3d`` runs the project's 3-D variant instead: ``use_2D`` off, the domain a cube of
 ``VARIANT_SIDE_UM`` (PhysiCell solves its fields at dt 0.01 min on every voxel, so the
 shipped 1,000 um square as a cube would take hours a seed). Sources come from the
@@ -81,9 +86,23 @@ def build(sample: str) -> Path:
     return tree / "project"
 
 
-def settings(sample: str, three_d: bool, seed: int) -> ET.ElementTree:
+def suffix(diffusion_min: float | None, minutes: float | None) -> str:
+    """A results file's suffix for runs at another diffusion step or run length."""
+    return (f"-dt{diffusion_min:g}" if diffusion_min else "") + (
+        f"-{minutes:g}min" if minutes else ""
+    )
+
+
+def settings(
+    sample: str,
+    three_d: bool,
+    seed: int,
+    diffusion_min: float | None = None,
+    minutes: float | None = None,
+) -> ET.ElementTree:
     """The project's settings as shipped, with the seed, one thread and no SVG; for the
-    3-D variant ``use_2D`` off and a cube of VARIANT_SIDE_UM."""
+    3-D variant ``use_2D`` off and a cube of VARIANT_SIDE_UM; where given, another
+    diffusion step and run length (min)."""
     tree = ET.parse(
         sample_dir(sample)
         / "PhysiCell"
@@ -102,6 +121,10 @@ def settings(sample: str, three_d: bool, seed: int) -> ET.ElementTree:
     root.find("parallel/omp_num_threads").text = "1"  # type: ignore[union-attr]
     root.find("save/SVG/enable").text = "false"  # type: ignore[union-attr]
     root.find("save/folder").text = "output"  # type: ignore[union-attr]
+    if diffusion_min:
+        root.find("overall/dt_diffusion").text = str(diffusion_min)  # type: ignore[union-attr]
+    if minutes:
+        root.find("overall/max_time").text = str(minutes)  # type: ignore[union-attr]
     if three_d:
         half = VARIANT_SIDE_UM / 2
         for axis in "xyz":
@@ -113,25 +136,42 @@ def settings(sample: str, three_d: bool, seed: int) -> ET.ElementTree:
     return tree
 
 
-def project(sample: str, three_d: bool, seed: int, folder: Path) -> Path:
-    """A run folder laid out as a PhysiCell project: config/ with the settings and the
-    sample's other config files."""
+def project(
+    sample: str,
+    three_d: bool,
+    seed: int,
+    folder: Path,
+    diffusion_min: float | None = None,
+    minutes: float | None = None,
+) -> Path:
+    """A run folder laid out as a PhysiCell project: config/ with the settings (see
+    :func:`settings`) and the sample's other config files."""
     config = folder / "config"
     shipped = sample_dir(sample) / "PhysiCell" / "sample_projects" / sample / "config"
     shutil.copytree(shipped, config, dirs_exist_ok=True)
-    settings(sample, three_d, seed).write(
+    settings(sample, three_d, seed, diffusion_min, minutes).write(
         config / "PhysiCell_settings.xml", encoding="utf-8", xml_declaration=True
     )
     (folder / "output").mkdir(exist_ok=True)
     return config / "PhysiCell_settings.xml"
 
 
-def run_physicell(sample: str, three_d: bool, seed: int) -> dict[str, Any]:
-    folder = sample_dir(sample) / "runs" / variant(three_d) / f"physicell-seed{seed}"
+def run_physicell(
+    sample: str,
+    three_d: bool,
+    seed: int,
+    diffusion_min: float | None = None,
+    minutes: float | None = None,
+) -> dict[str, Any]:
+    """One PhysiCell run; ``diffusion_min`` and ``minutes`` replace the shipped diffusion
+    step and run length where given."""
+    tag = suffix(diffusion_min, minutes)
+    folder = sample_dir(sample) / "runs" / variant(three_d) / f"physicell-seed{seed}{tag}"
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    xml = project(sample, three_d, seed, folder)
+    xml = project(sample, three_d, seed, folder, diffusion_min, minutes)
+    changes = {"dt_diffusion": diffusion_min} if diffusion_min else {}
     binary = sample_dir(sample) / "PhysiCell" / "project"
     start = time.perf_counter()
     with (folder / "stdout.txt").open("w") as out:
@@ -147,6 +187,7 @@ def run_physicell(sample: str, three_d: bool, seed: int) -> dict[str, Any]:
     return {
         "seed": seed,
         "wall_s": round(time.perf_counter() - start, 2),
+        "changes": changes | ({"max_time": minutes} if minutes else {}),
         **physicell_curves(folder / "output"),
     }
 
@@ -168,13 +209,20 @@ def physicell_curves(output: Path) -> dict[str, Any]:
 
 
 def run_tissue(
-    sample: str, three_d: bool, seed: int, diffusion_min: float | None = None
+    sample: str,
+    three_d: bool,
+    seed: int,
+    diffusion_min: float | None = None,
+    minutes: float | None = None,
 ) -> dict[str, Any]:
+    """One tissue run of the imported project; ``diffusion_min`` and ``minutes`` replace
+    its diffusion step and run length where given."""
     import csv
 
     from tissue.io.physicell import import_physicell
 
-    folder = sample_dir(sample) / "runs" / variant(three_d) / f"tissue-seed{seed}"
+    tag = suffix(diffusion_min, minutes)
+    folder = sample_dir(sample) / "runs" / variant(three_d) / f"tissue-seed{seed}{tag}"
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -187,6 +235,8 @@ def run_tissue(
         changes["time_steps.diffusion_min"] = scenario.time_steps.mechanics_min
     if diffusion_min is not None:  # asked for: a longer step than PhysiCell's (say so)
         changes["time_steps.diffusion_min"] = diffusion_min
+    if minutes:
+        changes["run.days"] = minutes / 1440
     command = [
         str(Path(sys.executable).parent / "tissue"),
         "run",
@@ -248,20 +298,20 @@ def runs(
     seeds: list[int],
     jobs: int,
     diffusion_min: float | None = None,
+    minutes: float | None = None,
 ) -> None:
-    """Run ``seeds`` in ``code`` and write each to the results file as it finishes. Seeds
+    """Run ``seeds`` in ``code`` and write each to the results file as it finishes (named
+    by :func:`suffix` where the diffusion step or run length is not the project's). Seeds
     already in the file are kept unless run again, so a batch can be extended; a kept run
-    made with other settings (tissue's ``changes``) is refused rather than mixed."""
-    out = RESULTS / f"{sample}-{variant(three_d)}-{code}.json"
+    made with other settings (``changes``) is refused rather than mixed."""
+    out = RESULTS / f"{sample}-{variant(three_d)}-{code}{suffix(diffusion_min, minutes)}.json"
     RESULTS.mkdir(exist_ok=True)
     kept = json.loads(out.read_text())["runs"] if out.exists() else []
     kept = [r for r in kept if r["seed"] not in seeds]
     results: list[dict[str, Any]] = []
     with ProcessPoolExecutor(jobs) as pool:
-        if code == "physicell":
-            futures = [pool.submit(run_physicell, sample, three_d, s) for s in seeds]
-        else:
-            futures = [pool.submit(run_tissue, sample, three_d, s, diffusion_min) for s in seeds]
+        run = run_physicell if code == "physicell" else run_tissue
+        futures = [pool.submit(run, sample, three_d, s, diffusion_min, minutes) for s in seeds]
         for future in as_completed(futures):
             results.append(future.result())
             mixed = {json.dumps(r.get("changes", {}), sort_keys=True) for r in kept + results}
@@ -290,14 +340,18 @@ def _write_runs(
     )
 
 
-def compare(sample: str, three_d: bool) -> dict[str, Any]:
+def compare(
+    sample: str, three_d: bool, physicell: str = "", tissue: str = "", first: str = "physicell"
+) -> dict[str, Any]:
     """Per type and output time: each code's mean and sd over seeds; whether tissue's mean
     lies within PhysiCell's mean +- 2 sd (its seed spread) and within PhysiCell's seed range
     (min to max), and whether the two means differ by less than 2 standard errors of their
-    difference (Welch). The summary counts the outputs that pass each."""
+    difference (Welch). The summary counts the outputs that pass each. ``physicell`` and
+    ``tissue`` are the results files' suffixes (:func:`suffix`); ``first`` = "tissue"
+    compares two tissue files instead (the first as the reference)."""
     name = f"{sample}-{variant(three_d)}"
-    pc = json.loads((RESULTS / f"{name}-physicell.json").read_text())["runs"]
-    ti = json.loads((RESULTS / f"{name}-tissue.json").read_text())["runs"]
+    pc = json.loads((RESULTS / f"{name}-{first}{physicell}.json").read_text())["runs"]
+    ti = json.loads((RESULTS / f"{name}-tissue{tissue}.json").read_text())["runs"]
     times = sorted(set(pc[0]["time_min"]) & set(ti[0]["time_min"]))
     table: dict[str, Any] = {}
     summary: dict[str, Any] = {}
@@ -335,11 +389,14 @@ def compare(sample: str, three_d: bool) -> dict[str, Any]:
             "physicell": float(np.mean([r["wall_s"] for r in pc])),
             "tissue": float(np.mean([r["wall_s"] for r in ti])),
         },
-        "tissue_changes": ti[0]["changes"],
+        "changes": {"physicell": pc[0].get("changes", {}), "tissue": ti[0]["changes"]},
         "outputs_passing": summary,
         "curves": table,
     }
-    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
+    tags = (first, physicell, tissue) != ("physicell", "", "")
+    out = f"{name}-{first}{physicell}-tissue{tissue}" if tags else name
+    result["files"] = [f"{name}-{first}{physicell}.json", f"{name}-tissue{tissue}.json"]
+    (RESULTS / f"{out}.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
 
 
@@ -406,7 +463,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--diffusion-min",
         type=float,
-        help="tissue's diffusion step (min) instead of the project's (recorded in the JSON)",
+        help="the diffusion step (min) instead of the project's (names the results file)",
+    )
+    parser.add_argument(
+        "--run-minutes", type=float, help="the run length (min) instead of the project's"
+    )
+    parser.add_argument("--physicell-file", default="", help="compare: PhysiCell's suffix")
+    parser.add_argument("--tissue-file", default="", help="compare: tissue's suffix")
+    parser.add_argument(
+        "--reference",
+        default="physicell",
+        choices=["physicell", "tissue"],
+        help="compare: the reference's code (tissue: two tissue files, e.g. two steps)",
     )
     args = parser.parse_args(argv)
     if args.action == "build":
@@ -414,7 +482,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.action == "field-steps":
         print(json.dumps(field_steps(args.sample, args.field, args.minutes), indent=1))
     elif args.action == "compare":
-        result = compare(args.sample, args.three_d)
+        result = compare(
+            args.sample, args.three_d, args.physicell_file, args.tissue_file, args.reference
+        )
         for key, rows in result["curves"].items():
             last = rows[-1]
             print(
@@ -425,7 +495,15 @@ def main(argv: list[str] | None = None) -> int:
         for key, passing in result["outputs_passing"].items():
             print(f"{key:40s} " + ", ".join(f"{k} {v}" for k, v in passing.items()))
     else:
-        runs(args.action, args.sample, args.three_d, args.seeds, args.jobs, args.diffusion_min)
+        runs(
+            args.action,
+            args.sample,
+            args.three_d,
+            args.seeds,
+            args.jobs,
+            args.diffusion_min,
+            args.run_minutes,
+        )
     return 0
 
 
