@@ -17,8 +17,9 @@ and ``compare --physicell-file -dt0.002 --tissue-file -dt0.1`` picks such files
 (``--reference tissue`` compares two tissue files, e.g. the same seeds at two steps).
 
 ``--3d`` runs the project's 3-D variant instead: ``use_2D`` off, the domain a cube of
-``VARIANT_SIDE_UM`` (PhysiCell solves its fields at dt 0.01 min on every voxel, so the
-shipped 1,000 um square as a cube would take hours a seed). Sources come from the
+``VARIANT_SIDE_UM[sample]`` that holds the shipped cells (PhysiCell solves its fields at dt
+0.01 min on every voxel, so the shipped 1,000 um square as a cube would take hours a seed;
+the cells start in the plane z = 0 as shipped). Sources come from the
 side-by-side harness's build (``build/PhysiCell``, see README.md); each sample is built in
 its own copy, ``build/samples/<sample>/PhysiCell``, so the cancer-immune binary stays.
 
@@ -55,7 +56,11 @@ TARGETS = {  # sample -> PhysiCell's make target
     "rules_sample": "rules-sample",
     "immune_function": "immune-function-sample",
 }
-VARIANT_SIDE_UM = 400.0  # the 3-D variants' cube (um)
+VARIANT_SIDE_UM = {  # the 3-D variants' cube (um): the shipped cells fit inside
+    "template": 400.0,
+    "immune_function": 400.0,  # cells within 115 um of the centre
+    "rules_sample": 800.0,  # cells within 350 um of the centre
+}
 
 
 def sample_dir(sample: str) -> Path:
@@ -126,7 +131,7 @@ def settings(
     if minutes:
         root.find("overall/max_time").text = str(minutes)  # type: ignore[union-attr]
     if three_d:
-        half = VARIANT_SIDE_UM / 2
+        half = VARIANT_SIDE_UM[sample] / 2
         for axis in "xyz":
             root.find(f"domain/{axis}_min").text = str(-half)  # type: ignore[union-attr]
             root.find(f"domain/{axis}_max").text = str(half)  # type: ignore[union-attr]
