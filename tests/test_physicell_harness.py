@@ -339,6 +339,31 @@ def test_the_sample_comparison_counts_outputs_inside_physicells_spread(
     assert late["means_within_2_se"] is False
 
 
+def test_paired_runs_give_each_seeds_difference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks.physicell import samples
+
+    monkeypatch.setattr(samples, "RESULTS", tmp_path)
+
+    def runs(seeds: list[int], values: list[list[int]], times: list[float]) -> dict:
+        return {"runs": [{"seed": s, "wall_s": 1.0, "changes": {}, "time_min": times,
+                          "live": {"a": v}, "dead": {"a": [0] * len(times)}}
+                         for s, v in zip(seeds, values, strict=True)]}  # fmt: skip
+
+    write = lambda name, data: (tmp_path / name).write_text(json.dumps(data))  # noqa: E731
+    write("t-2d-physicell.json", runs([1, 2, 3], [[5, 10], [5, 12], [5, 14]], [0.0, 60.0]))
+    write("t-2d-tissue-dt0.1.json", runs([1, 2, 3], [[5, 11], [5, 13], [5, 9]], [0.0, 60.0]))
+    # the shorter run of seeds 1 and 3 at the finer step: only those seeds and times pair
+    write("t-2d-tissue-60min.json", runs([1, 3], [[5, 12], [5, 9]], [0.0, 60.0]))
+    result = samples.pairs("t", False, "-60min", "-dt0.1")
+    assert result["seeds"] == [1, 3]
+    live = result["curves"]["live.a"]
+    assert [r["differences"] for r in live["rows"]] == [[0, 0], [-1, 0]]
+    assert (live["largest_difference"], live["at_min"], live["physicell_sd_there"]) == (1, 60, 2)
+    assert (tmp_path / "t-2d-tissue-60min-vs-dt0.1.json").exists()
+
+
 def test_a_field_is_inert_only_without_any_source() -> None:
     from benchmarks.physicell.samples import _inert
     from tests.conftest import box_scenario

@@ -14,7 +14,8 @@ python -m benchmarks.physicell.samples field-steps rules_sample  # a field at tw
 ``--diffusion-min`` and ``--run-minutes`` run either code at another diffusion step or for
 less time; the results file is then named by them (``rules_sample-2d-tissue-dt0.1.json``),
 and ``compare --physicell-file -dt0.002 --tissue-file -dt0.1`` picks such files
-(``--reference tissue`` compares two tissue files, e.g. the same seeds at two steps).
+(``--reference tissue`` compares two tissue files), and ``pairs --tissue-file A --second-file B``
+the same tissue seeds run two ways, seed by seed (a step's effect without the draws' spread).
 
 ``--3d`` runs the project's 3-D variant instead: ``use_2D`` off, the domain a cube of
 ``VARIANT_SIDE_UM[sample]`` that holds the shipped cells (PhysiCell solves its fields at dt
@@ -405,6 +406,58 @@ def compare(
     return result
 
 
+def pairs(sample: str, three_d: bool, first: str, second: str) -> dict[str, Any]:
+    """The same tissue seeds run two ways (results files with suffixes ``first`` and
+    ``second``, e.g. two diffusion steps): per type, kind and common output time, the
+    difference of each seed's count (second - first), set against PhysiCell's seed sd at
+    that time (its shipped results). Same seed, same random draws: what differs is what
+    the change does, not the draws."""
+    name = f"{sample}-{variant(three_d)}"
+    a, b = (
+        {r["seed"]: r for r in json.loads((RESULTS / f"{name}-tissue{s}.json").read_text())["runs"]}
+        for s in (first, second)
+    )
+    pc = json.loads((RESULTS / f"{name}-physicell.json").read_text())["runs"]
+    seeds = sorted(set(a) & set(b))
+    times = sorted(set(a[seeds[0]]["time_min"]) & set(b[seeds[0]]["time_min"]))
+    table: dict[str, Any] = {}
+    for kind in ("live", "dead"):
+        for t in a[seeds[0]][kind]:
+            rows = []
+            for time_min in times:
+                diff = [
+                    r2[kind][t][r2["time_min"].index(time_min)]
+                    - r1[kind][t][r1["time_min"].index(time_min)]
+                    for r1, r2 in ((a[s], b[s]) for s in seeds)
+                ]
+                ref = [r[kind][t][r["time_min"].index(time_min)] for r in pc]
+                rows.append(
+                    {
+                        "time_min": time_min,
+                        "differences": diff,
+                        "physicell_sd": float(np.std(ref, ddof=1)),
+                    }
+                )
+            worst = max(rows, key=lambda r: max(abs(d) for d in r["differences"]))
+            table[f"{kind}.{t}"] = {
+                "largest_difference": max(abs(d) for d in worst["differences"]),
+                "at_min": worst["time_min"],
+                "physicell_sd_there": worst["physicell_sd"],
+                "rows": rows,
+            }
+    result = {
+        "sample": sample,
+        "variant": variant(three_d),
+        "seeds": seeds,
+        "files": [f"{name}-tissue{s}.json" for s in (first, second)],
+        "curves": table,
+    }
+    (RESULTS / f"{name}-tissue{first}-vs{second}.json").write_text(
+        json.dumps(result, indent=1) + "\n"
+    )
+    return result
+
+
 def field_steps(sample: str, field: str, minutes: float, seed: int = 1) -> dict[str, Any]:
     """``field``'s mean and min (over the voxels) after ``minutes`` in both codes at several
     diffusion steps, from the shipped start (same cells, seed ``seed``): PhysiCell at its
@@ -457,7 +510,7 @@ def field_steps(sample: str, field: str, minutes: float, seed: int = 1) -> dict[
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "action", choices=["build", "physicell", "tissue", "compare", "field-steps"]
+        "action", choices=["build", "physicell", "tissue", "compare", "pairs", "field-steps"]
     )
     parser.add_argument("sample", choices=sorted(TARGETS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
@@ -474,7 +527,8 @@ def main(argv: list[str] | None = None) -> int:
         "--run-minutes", type=float, help="the run length (min) instead of the project's"
     )
     parser.add_argument("--physicell-file", default="", help="compare: PhysiCell's suffix")
-    parser.add_argument("--tissue-file", default="", help="compare: tissue's suffix")
+    parser.add_argument("--tissue-file", default="", help="compare, pairs: tissue's suffix")
+    parser.add_argument("--second-file", default="", help="pairs: the other tissue suffix")
     parser.add_argument(
         "--reference",
         default="physicell",
@@ -484,6 +538,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.action == "build":
         print(build(args.sample))
+    elif args.action == "pairs":
+        result = pairs(args.sample, args.three_d, args.tissue_file, args.second_file)
+        for key, row in result["curves"].items():
+            print(f"{key:40s} largest {row['largest_difference']} at {row['at_min']:g} min "
+                  f"(PhysiCell's sd there {row['physicell_sd_there']:.1f})")  # fmt: skip
     elif args.action == "field-steps":
         print(json.dumps(field_steps(args.sample, args.field, args.minutes), indent=1))
     elif args.action == "compare":
