@@ -194,6 +194,22 @@ def test_scale_by_multiplies_or_ramps() -> None:
         np.testing.assert_array_equal(value[~a], np.float32(2e-3))  # type b unscaled
 
 
+def test_scale_by_moves_a_held_behaviour_without_rules() -> None:
+    """Migration speed is held between phenotype steps; its ``scale_by`` acts although no
+    rule moves it (each cell of type a at 2 um/min times its p, type b unscaled)."""
+    spec = {"distribution": "uniform", "low": 0.0, "high": 3.0}
+    data = many_cells({"p": spec}, speed_um_per_min=2.0,
+                      scale_by={"migration_speed": {"attribute": "p"}})  # fmt: skip
+    data["cell_types"]["b"] = {"speed_um_per_min": 2.0}
+    sim = Simulation(scenario_from_dict(data, "t"), backend="cpu", seed=4)
+    sim.step(1)  # the first tick is a phenotype step
+    organ = sim.organs["box"]
+    speed = migration(organ, sim.types, "migration_speed")
+    a = organ.cells.type == 0
+    np.testing.assert_allclose(speed[a], 2.0 * organ.cells.p[a], rtol=1e-6)
+    np.testing.assert_array_equal(speed[~a], np.float32(2.0))
+
+
 def rule(signal: str, to_value: float, half_max: float, n: float = 1.0, **extra: Any) -> dict:
     return {"cell_type": "a", "behaviour": "cycle", "signal": signal, "to_value": to_value,
             "half_max": half_max, "hill_coefficient": n, **extra}  # fmt: skip

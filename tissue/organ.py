@@ -430,14 +430,10 @@ class Organ:
         )
         self.attributes = Attributes(scenario)
         phased = any(c.cycle_phases for c in scenario.cell_types.values())
-        held = sorted(
-            {
-                r.behaviour
-                for r in scenario.rules.values()
-                if parse_behaviour(r.behaviour).kind in HELD
-            }
-        )
-        self.held = held  # the held behaviours that rules move, each a cell column
+        moved = {r.behaviour for r in scenario.rules.values()}
+        moved |= {b for c in scenario.cell_types.values() for b in c.scale_by}
+        held = sorted(b for b in moved if parse_behaviour(b).kind in HELD)
+        self.held = held  # the held behaviours that rules or attributes move, cell columns
         sensing = len(chemotaxis_fields(scenario)) if _steered(scenario) else 0
         extra = {
             **self.attributes.columns(),
