@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -362,6 +363,29 @@ def test_paired_runs_give_each_seeds_difference(
     assert [r["differences"] for r in live["rows"]] == [[0, 0], [-1, 0]]
     assert (live["largest_difference"], live["at_min"], live["physicell_sd_there"]) == (1, 60, 2)
     assert (tmp_path / "t-2d-tissue-60min-vs-dt0.1.json").exists()
+
+
+def test_fields_are_unread_only_where_no_rule_chemotaxis_or_ramp_reads_one() -> None:
+    from benchmarks.physicell.samples import _unread
+    from tests.conftest import box_scenario
+    from tissue.config import scenario_from_dict
+
+    def scenario(rule_signal: str | None = None, **ctype: Any) -> Any:
+        rules = {"r": {"cell_type": "a", "behaviour": "cycle", "signal": rule_signal,
+                       "to_value": 0.0, "half_max": 1.0}} if rule_signal else {}  # fmt: skip
+        data = box_scenario(
+            fields={"s": {"diffusion_um2_per_min": 1.0}},
+            cell_types={"a": {"secretion": {"s": {"secretion_rate_per_min": 1.0,
+                                                  "secretion_target": 1.0}}, **ctype}},
+            rules=rules,
+        )  # fmt: skip
+        return scenario_from_dict(data, "t")
+
+    assert _unread(scenario())  # secreted, never read
+    assert _unread(scenario("time"))
+    assert not _unread(scenario("s"))
+    assert not _unread(scenario(chemotaxis_field="s", chemotaxis_bias=0.5))
+    assert not _unread(scenario(oxygen_field="s"))
 
 
 def test_a_field_is_inert_only_without_any_source() -> None:

@@ -27,8 +27,9 @@ its own copy, ``build/samples/<sample>/PhysiCell``, so the cancer-immune binary 
 What is changed from the shipped files, in both codes alike: ``random_seed`` (per run),
 ``omp_num_threads`` (1), SVG output (off). In tissue, ``time_steps.diffusion_min`` is the
 mechanics step where the project's fields have no source, sink or boundary value and start
-at 0 (they stay exactly 0 at any step; PhysiCell's 0.01 min step would only cost time),
-and is the project's own otherwise.
+at 0 (they stay exactly 0 at any step; PhysiCell's 0.01 min step would only cost time) or
+where no cell reads a field (no rule's signal, chemotaxis or oxygen ramp: the cells' numbers
+cannot depend on the fields' step), and is the project's own otherwise.
 """
 
 from __future__ import annotations
@@ -237,7 +238,7 @@ def run_tissue(
     (folder / "scenario.toml").write_text(imported.toml)
     scenario = imported.scenario
     changes = {}
-    if all(_inert(scenario, f) for f in scenario.fields):
+    if all(_inert(scenario, f) for f in scenario.fields) or _unread(scenario):
         changes["time_steps.diffusion_min"] = scenario.time_steps.mechanics_min
     if diffusion_min is not None:  # asked for: a longer step than PhysiCell's (say so)
         changes["time_steps.diffusion_min"] = diffusion_min
@@ -276,6 +277,20 @@ def run_tissue(
         "live": live,
         "dead": dead,
     }
+
+
+def _unread(scenario: Any) -> bool:
+    """Whether no cell reads any field: no rule has a field as its signal and no type
+    moves by chemotaxis or ramps its cycle or necrosis by an oxygen field, so the cells'
+    numbers cannot depend on how the fields are stepped."""
+    from tissue.signals import parse_signal
+
+    if any(parse_signal(r.signal).kind == "field" for r in scenario.rules.values()):
+        return False
+    return not any(
+        c.chemotaxis_field or c.chemotaxis_sensitivities or c.oxygen_field
+        for c in scenario.cell_types.values()
+    )
 
 
 def _inert(scenario: Any, name: str) -> bool:
