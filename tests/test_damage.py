@@ -39,6 +39,7 @@ def groups(
     attack: dict[str, Any] | None = None,
     tumour: dict[str, Any] | None = None,
     tcell: dict[str, Any] | None = None,
+    others: dict[str, Any] | None = None,
     **extra: Any,
 ) -> Simulation:
     """SIDE^3 isolated groups: tumour cells and T cells at the given x offsets from each
@@ -50,6 +51,7 @@ def groups(
         cell_types={
             "tumour": {**STILL, **(tumour or {})},
             "tcell": {**STILL, "damage_attack": spec, **(tcell or {})},
+            **(others or {}),
         },
         initial_cells=extra.pop("initial_cells", [
             {"kind": "list", "organ": "box", "type": kind,
@@ -351,6 +353,46 @@ def test_own_attack_values_arm_a_type_whose_rate_is_zero() -> None:
     assert not attacking[n // 2 :].any()
     delivered = of_type(sim, "tcell", "damage_delivered")
     np.testing.assert_allclose(delivered[: n // 2], 4 * 3.0 * DT, rtol=1e-5)
+
+
+def test_a_cell_that_changes_type_takes_its_new_types_phenotype() -> None:
+    """PhysiCell's conversion to another definition keeps the volume and resets the rest of
+    the phenotype: attackers turning "tired" (a type that neither attacks nor stands still)
+    at 42 min let go of their targets, lose their own attack values and their damage
+    dealt, and move; their targets keep the damage taken."""
+    n = SIDE**3
+    tired = {"cell_type": "tcell", "behaviour": "transition.tired", "signal": "time",
+             "to_value": 10.0, "half_max": 39.0, "hill_coefficient": 200.0}  # fmt: skip
+    sim = groups(
+        attack={"rates_per_min": {"tumour": 0.0}},
+        tcell={"transitions": {"tired": 0.0}},
+        others={"tired": {**STILL, "speed_um_per_min": 2.0, "persistence_min": 0.2}},
+        initial_cells=[
+            {"kind": "list", "organ": "box", "type": "tumour",
+             "positions_um": [[x + 12.0, y, z] for x, y, z in lattice()]},
+            {"kind": "list", "organ": "box", "type": "tcell",
+             "positions_um": [list(p) for p in lattice()],
+             "behaviours": {"attack.tumour": [50.0] * n, "attack_damage_rate": [0.1] * n,
+                            "attack_duration": [1e6] * n}},
+        ],
+        rules={"tired": tired},
+    )  # fmt: skip
+    sim.step(415)  # to 41.5 min: attacking since the first steps
+    assert of_type(sim, "tcell", "id").size == n
+    assert (of_type(sim, "tcell", "partner") >= 0).all()
+    dealt = of_type(sim, "tcell", "damage_delivered")
+    assert (dealt > 3.0).all()
+    sim.step(6)  # the phenotype step at 42 min (tick 420) converts every T cell
+    assert of_type(sim, "tcell", "id").size == 0
+    assert (of_type(sim, "tired", "partner") == -1).all()
+    assert (of_type(sim, "tired", "damage_delivered") == 0).all()
+    assert np.isnan(of_type(sim, "tired", "own.attack.tumour")).all()
+    taken = of_type(sim, "tumour", "damage")
+    assert (taken >= dealt.min()).all()  # kept
+    before = of_type(sim, "tired", "position_um").copy()
+    sim.step(40)  # each turns within 4 min (a chance of 1 - 2.6e-9 at 0.39 a step)
+    moved = np.linalg.norm(of_type(sim, "tired", "position_um") - before, axis=1)
+    assert (moved > 0.01).all()  # free to migrate (attached, a tired cell would hold still)
 
 
 @pytest.mark.parametrize(

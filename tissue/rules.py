@@ -41,7 +41,7 @@ from tissue.kernels.cells import (
 )
 from tissue.organ import ENGULFED_COLUMNS, CellTypes, Contacts, Organ
 from tissue.rng import CellRandom, Purpose, random_directions
-from tissue.signals import falling_ramp, rising_ramp
+from tissue.signals import OWN, falling_ramp, rising_ramp
 
 # --- mechanics -----------------------------------------------------------------------
 
@@ -298,6 +298,12 @@ def _advance_phases(
     return xp.where(count > 1, leave & phases.divides[t, phase], one_phase)
 
 
+# the columns a changed cell restarts (PhysiCell's conversion keeps the volume, not the
+# rest of the phenotype), besides its own behaviour values (OWN + behaviour)
+CONVERTED = ("partner", "attached_min", "damage", "damage_delivered", "cycle_phase",
+             "phase_time_min")  # fmt: skip
+
+
 def transition_step(
     organ: Organ,
     types: CellTypes,
@@ -308,8 +314,11 @@ def transition_step(
 ) -> Any:
     """Live cells change type at their type's transition rates (moved by rules): with
     total rate R a cell changes with probability 1 - exp(-R dt), to each target in
-    proportion to its rate. A changed cell keeps its place, age and lineage. Every cell
-    draws and picks; the changing ones take the result (no host round trip).
+    proportion to its rate. A changed cell keeps its place, age, volume and lineage and
+    takes the new type's phenotype, as PhysiCell converts a cell to another definition: its
+    own behaviour values (:data:`CONVERTED`), damage taken and dealt, attack and cycle phase
+    restart. Every cell draws and picks; the changing ones take the result (no host round
+    trip).
 
     Returns:
         (n_types, n_types) int64 backend array: cells that changed from type a to type b
@@ -345,6 +354,10 @@ def transition_step(
         changed[a, codes] = (chosen & (moving & (t == a))[:, None]).sum(axis=0)
     cells.type[...] = xp.where(moving, new_type, t)
     cells.direction[...] = xp.where(moving[:, None], F32(0), cells.direction)
+    for name, column in cells.columns.items():
+        if name in CONVERTED or name.startswith(OWN):
+            values = getattr(cells, name)
+            values[...] = xp.where(moving, values.dtype.type(column.fill), values)
     return changed
 
 
