@@ -272,11 +272,25 @@ def run_tissue(
     return {
         "seed": seed,
         "wall_s": round(wall, 2),
+        "tissue_commit": tissue_commit(),
         "changes": changes,
         "time_min": [float(r["time_min"]) for r in rows],
         "live": live,
         "dead": dead,
     }
+
+
+def tissue_commit() -> str:
+    """The commit of the tissue code this process imports (``+dirty`` with local changes),
+    recorded with each run so that results from different code are never mixed unseen."""
+    import tissue
+
+    where = Path(tissue.__file__).resolve().parent
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=where,
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=where,
+                           capture_output=True, text=True).stdout.strip()  # fmt: skip
+    return (head or "unknown") + ("+dirty" if dirty else "")
 
 
 def _unread(scenario: Any) -> bool:
