@@ -425,6 +425,7 @@ def compare(
             "tissue": float(np.mean([r["wall_s"] for r in ti])),
         },
         "changes": {"physicell": pc[0].get("changes", {}), "tissue": ti[0]["changes"]},
+        "tissue_commits": sorted({r.get("tissue_commit", "unrecorded") for r in ti}),
         "outputs_passing": summary,
         "curves": table,
     }
