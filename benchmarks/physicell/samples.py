@@ -163,6 +163,23 @@ def project(
     return config / "PhysiCell_settings.xml"
 
 
+def run_folder(
+    code: str,
+    sample: str,
+    three_d: bool,
+    seed: int,
+    diffusion_min: float | None,
+    minutes: float | None,
+) -> Path:
+    """A fresh, empty folder for one run (an earlier run's is removed)."""
+    tag = suffix(diffusion_min, minutes)
+    folder = sample_dir(sample) / "runs" / variant(three_d) / f"{code}-seed{seed}{tag}"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
+
+
 def run_physicell(
     sample: str,
     three_d: bool,
@@ -172,11 +189,7 @@ def run_physicell(
 ) -> dict[str, Any]:
     """One PhysiCell run; ``diffusion_min`` and ``minutes`` replace the shipped diffusion
     step and run length where given."""
-    tag = suffix(diffusion_min, minutes)
-    folder = sample_dir(sample) / "runs" / variant(three_d) / f"physicell-seed{seed}{tag}"
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    folder = run_folder("physicell", sample, three_d, seed, diffusion_min, minutes)
     xml = project(sample, three_d, seed, folder, diffusion_min, minutes)
     changes = {"dt_diffusion": diffusion_min} if diffusion_min else {}
     binary = sample_dir(sample) / "PhysiCell" / "project"
@@ -228,11 +241,7 @@ def run_tissue(
 
     from tissue.io.physicell import import_physicell
 
-    tag = suffix(diffusion_min, minutes)
-    folder = sample_dir(sample) / "runs" / variant(three_d) / f"tissue-seed{seed}{tag}"
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    folder = run_folder("tissue", sample, three_d, seed, diffusion_min, minutes)
     project(sample, three_d, seed, folder)
     imported = import_physicell(folder)
     (folder / "scenario.toml").write_text(imported.toml)
