@@ -316,9 +316,9 @@ def transition_step(
     total rate R a cell changes with probability 1 - exp(-R dt), to each target in
     proportion to its rate. A changed cell keeps its place, age, volume and lineage and
     takes the new type's phenotype, as PhysiCell converts a cell to another definition: its
-    own behaviour values (:data:`CONVERTED`), damage taken and dealt, attack and cycle phase
-    restart. Every cell draws and picks; the changing ones take the result (no host round
-    trip).
+    own behaviour values and the columns of :data:`CONVERTED` (damage taken and dealt,
+    attack, cycle phase) restart. Every cell draws and picks; the changing ones take the
+    result (no host round trip).
 
     Returns:
         (n_types, n_types) int64 backend array: cells that changed from type a to type b

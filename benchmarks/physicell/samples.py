@@ -503,7 +503,6 @@ def field_steps(sample: str, field: str, minutes: float, seed: int = 1) -> dict[
     shipped step and a tenth of it, tissue at the mechanics step and PhysiCell's. Tells a
     discretisation difference from a model one."""
     import csv
-    import re
 
     import scipy.io
 
@@ -515,10 +514,7 @@ def field_steps(sample: str, field: str, minutes: float, seed: int = 1) -> dict[
         run = folder / f"physicell-dt{dt_min}"
         shutil.rmtree(run, ignore_errors=True)
         run.mkdir(parents=True)
-        xml = project(sample, False, seed, run)
-        text = re.sub(r"<max_time([^>]*)>[^<]*<", rf"<max_time\1>{minutes}<", xml.read_text())
-        text = re.sub(r"<dt_diffusion([^>]*)>[^<]*<", rf"<dt_diffusion\1>{dt_min}<", text)
-        xml.write_text(text)
+        xml = project(sample, False, seed, run, dt_min, minutes)
         binary = sample_dir(sample) / "PhysiCell" / "project"
         subprocess.run([str(binary), str(xml)], cwd=run, capture_output=True, check=True)
         last = sorted((run / "output").glob("output[0-9]*_microenvironment0.mat"))[-1]

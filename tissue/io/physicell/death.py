@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tissue.io.physicell.definitions import APOPTOSIS, NECROSIS, Definition, Phase
+from tissue.io.physicell.definitions import APOPTOSIS, NECROSIS, Definition, Phase, exit_rate
 from tissue.io.physicell.report import Report
 from tissue.io.physicell.xmltree import Node, truthy
 
@@ -52,8 +52,7 @@ def rate_or_duration(
     node = d.get(f"{prefix}/phase_durations/duration[{start}]")
     if node is not None:
         duration = d.number(f"{prefix}/phase_durations/duration[{start}]", math.inf, report)
-        rate = 0.0 if duration == math.inf else (math.inf if duration == 0 else 1.0 / duration)
-        return rate, truthy(node.attrib.get("fixed_duration", "false")), node
+        return exit_rate(duration), truthy(node.attrib.get("fixed_duration", "false")), node
     return None, False, None
 
 

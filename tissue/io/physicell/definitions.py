@@ -179,6 +179,14 @@ class Phase:
     node: Node | None = None
 
 
+def exit_rate(duration_min: float) -> float:
+    """The exit rate (1/min) of a phase of ``duration_min``: 0 for an endless one, inf for
+    one of 0 min."""
+    if duration_min == math.inf:
+        return 0.0
+    return math.inf if duration_min == 0 else 1.0 / duration_min
+
+
 def _exit(node: Node, duration: bool) -> float:
     """The exit rate (1/min) a ``rate`` or ``duration`` element writes (text that is not a
     number reads as absent here; the definition's own reading reports it)."""
@@ -186,9 +194,7 @@ def _exit(node: Node, duration: bool) -> float:
         value = float(node.text)
     except ValueError:
         value = math.inf if duration else 0.0
-    if not duration:
-        return value
-    return 0.0 if value == math.inf else (math.inf if value == 0 else 1.0 / value)
+    return exit_rate(value) if duration else value
 
 
 def shared_phases(definitions: list[Definition]) -> dict[tuple[str, int], dict[int, Phase]]:
