@@ -19,10 +19,13 @@ from tests.conftest import box_scenario
 from tests.test_checkpoint import assert_same_state
 from tissue.cells import APOPTOTIC, LIVE, NECROTIC
 from tissue.config import Scenario, scenario_from_dict
+from tissue.config.cells import NecroticVolume
 from tissue.errors import InputError
 from tissue.organ import Organ
 from tissue.phagocytosis import phagocytosis_step
+from tissue.runner import Runner, RunSettings
 from tissue.simulation import Simulation
+from tissue.volume import rupture_min
 
 RADIUS = 4.0  # um: contact reach 1.25 x 4 = 5 um, so cells touch closer than 10 um
 SPACING = 20.0  # um between eaters: no cell touches another group's
@@ -373,3 +376,53 @@ def test_a_cell_placed_with_its_own_rate_eats_and_its_daughters_too() -> None:
 def test_a_phagocyte_needs_a_volume_model() -> None:
     with pytest.raises(InputError, match=r"cell_types\.eater\.division_volume: required"):
         scenario(eater={"division_volume": None, "apoptotic_phagocytosis_rate_per_min": 0.1})
+
+
+def swollen_pair(distance_um: float, meals: float = 1.0) -> tuple[Simulation, Organ]:
+    """An eater holding ``meals`` prey volumes (engulfed, as fluid and solid at 0.75) and a
+    necrotic prey at its rupture volume (twice its own, PhysiCell's default necrosis),
+    ``distance_um`` apart along x: each reaches 1.25 x 4 x 2^(1/3) = 6.3 um at one meal."""
+    prey = {"necrotic_volume": {}}
+    data = scenario(side=2, eater={"necrotic_phagocytosis_rate_per_min": 5.0}).model_dump()
+    data["cell_types"]["prey"].update(prey)
+    sim = Simulation(scenario_from_dict(data, "swollen"), "cpu")
+    organ = sim.organs["box"]
+    held = {
+        "engulfed_fluid_um3": 0.75 * meals * VOLUME,
+        "engulfed_solid_um3": 0.25 * meals * VOLUME,
+    }
+    organ.add_cells(0, np.array([[19.5, 20.0, 20.0]], np.float32), sim.rng, **held)
+    burst = rupture_min(NecroticVolume())
+    organ.add_cells(
+        1, np.array([[19.5 + distance_um, 20.0, 20.0]], np.float32), sim.rng,
+        state=NECROTIC, state_time_min=burst,
+    )  # fmt: skip
+    return sim, organ
+
+
+@pytest.mark.parametrize(("distance", "eaten"), [(12.0, True), (12.7, False)])
+def test_cells_grown_past_their_types_volume_are_still_found_in_contact(
+    distance: float, eaten: bool
+) -> None:
+    """A swollen necrotic cell and an eater holding a meal touch closer than 12.6 um, past
+    the 10 um their types' volumes reach; 12 um apart they sit two bins apart at 10 um bins
+    (x 19.5 and 31.5), so a contact search sized by the types' volumes misses them. The
+    search is sized for the swelling and one meal: the sure eater eats its neighbour, and
+    not one 12.7 um away (out of reach)."""
+    sim, organ = swollen_pair(distance)
+    volume = 4.0 / 3.0 * math.pi * sim.types.radius(organ.cells).astype(np.float64) ** 3
+    np.testing.assert_allclose(volume, 2 * VOLUME, rtol=1e-4)
+    phagocytosis_step(organ, sim.types, sim.rng, 0, 1.0)
+    assert prey_left(organ) == (0 if eaten else 1)
+
+
+def test_a_run_whose_cells_outgrow_the_contact_search_says_so(tmp_path: Path) -> None:
+    """An eater holding four meals reaches past what the search allows for (one meal): the
+    run reports that contacts beyond the search's bins were missed; one holding one meal
+    does not."""
+    for meals, warned in ((4.0, True), (1.0, False)):
+        sim, _ = swollen_pair(-15.0, meals=meals)
+        said: list[str] = []
+        out = tmp_path / f"meals{meals:g}"
+        Runner(sim, out, RunSettings(0.01, 6.0), report=said.append).run()
+        assert any("contact search" in line for line in said) == warned, said

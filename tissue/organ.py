@@ -28,7 +28,14 @@ from tissue.limits import check_cell_growth
 from tissue.rng import CellRandom
 from tissue.signals import CHEMOTAXIS_COLUMN, HELD, OWN, parse_behaviour
 from tissue.state import SimulationState
-from tissue.volume import VOLUME_PARAMS, necrotic_fraction, necrotic_params, regrown, shrunk
+from tissue.volume import (
+    VOLUME_PARAMS,
+    contact_reach,
+    necrotic_fraction,
+    necrotic_params,
+    regrown,
+    shrunk,
+)
 
 F32 = np.float32
 ID_BITS = 40  # organ k numbers its cells from k << ID_BITS: ids are unique for the run
@@ -260,7 +267,7 @@ class CellTypes:
             )
             for key, none in (("damage_rate_per_min", 0.0), ("duration_min", math.inf))
         )
-        reach = [max(2 * c.radius_um, 2 * c.adhesion_range * c.radius_um) for c in types.values()]
+        reach = contact_reach(scenario)
         dead_rules: dict[str, np.ndarray] = {}
         for rule in scenario.rules.values():
             if rule.applies_to_dead:
@@ -275,7 +282,7 @@ class CellTypes:
             secretion=_exchange_tables(xp, scenario, "secretion"),
             dead_secretion=_exchange_tables(xp, scenario, "dead_secretion"),
             # a hair wider than the float32 reach the kernels compare distances with
-            max_interaction_um=max(reach, default=1.0) * (1 + 1e-5),
+            max_interaction_um=2 * max(reach, default=0.5) * (1 + 1e-5),
             transitions=_transition_table(scenario, names),
             attack={
                 names.index(t): AttackSpec(
@@ -345,6 +352,15 @@ class CellTypes:
             engulfed = cells.engulfed_fluid_um3 + cells.engulfed_solid_um3
             fraction = fraction + engulfed / (F32(4.0 / 3.0 * math.pi) * base**3)
         return (base * cells.xp.cbrt(fraction)).astype(cells.xp.float32)
+
+    def widest_contact_um(self, cells: CellStore) -> float:
+        """Twice the longest reach (max(1, adhesion_range) times the radius, um) of
+        ``cells``' occupied rows: the farthest any two of them could interact (a host read,
+        for the outputs; 0 without cells)."""
+        if cells.n == 0:
+            return 0.0
+        reach = cells.xp.maximum(self.of("adhesion_range", cells.type), 1) * self.radius(cells)
+        return 2.0 * float(cells.xp.where(cells.occupied, reach, 0).max())
 
     def index(self, names: list[str]) -> list[int]:
         """Type codes of the named types."""

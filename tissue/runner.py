@@ -179,6 +179,7 @@ class Runner:
         self.run_id = self.run_id or new_run_id()
         self._checkpointed_tick = -1  # the tick of the checkpoint this runner wrote last
         self._last_row_tick = -1
+        self._widest_contact_um = 0.0  # the farthest two cells could interact at an output
         self.lock = RunLock(self.out, self.run_id).acquire()
         try:
             if self.lock.taken_over:
@@ -322,12 +323,25 @@ class Runner:
         except OSError as error:
             raise RunFileError(f"{self.csv.path}: cannot write the CSV ({error})") from None
         self._last_row_tick = sim.tick
+        self._widest_contact_um = max(self._widest_contact_um, sim.widest_contact_um())
 
     def _snapshot(self, sim: Simulation) -> None:
         self.run_file.snapshot(sim.state())
 
     def _periodic_checkpoint(self, sim: Simulation) -> None:
         self.checkpoint()
+
+    def _report_contacts(self) -> None:
+        """A warning when cells grew, at some output, to interact farther than the contact
+        search's bins are wide (:func:`tissue.organ.contact_reach`): pairs farther apart
+        than that may have been missed between outputs."""
+        bins = self.sim.types.max_interaction_um
+        if self._widest_contact_um > bins:
+            self.report(
+                f"cells grew to interact over {self._widest_contact_um:.1f} um, beyond the "
+                f"contact search's {bins:.1f} um (sized for a swollen necrotic cell and one "
+                f"meal of an eater): contacts farther apart than {bins:.1f} um were missed"
+            )
 
     def _report_solver(self) -> None:
         """A warning for each field whose diffusion solve ever stopped at its iteration cap
@@ -369,6 +383,7 @@ class Runner:
                 if progress is not None:
                     progress(self.sim.tick, total)
             self._report_solver()
+            self._report_contacts()
             if stop:
                 self.checkpoint()
                 self.run_file.finish("interrupted")

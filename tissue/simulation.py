@@ -176,6 +176,13 @@ class Simulation:
         out.update(self.body.observables())
         return out
 
+    def widest_contact_um(self) -> float:
+        """The farthest any two current cells could interact (um), over the organs (a host
+        read, for the outputs): above ``types.max_interaction_um`` the contact search, whose
+        bins are that wide, can miss pairs."""
+        organs = self.organs.values()
+        return max((self.types.widest_contact_um(o.cells) for o in organs), default=0.0)
+
     # --- state -------------------------------------------------------------------------
 
     def state(self) -> SimulationState:

@@ -8,11 +8,14 @@ indexed by a cell's type ``t``)."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tissue.grid import F32
+
+if TYPE_CHECKING:
+    from tissue.config import Scenario
 
 VOLUME_PARAMS = (  # CellTypes key suffix -> the volume model's field
     ("fluid_fraction", "fluid_fraction"),
@@ -57,26 +60,39 @@ def solids_of(f: Any, n: Any, r_n: Any, r_c: Any, t: Any, xp: Any = np) -> tuple
     return solids, (1 - f) * (n * lost(r_n) + (1 - n) * lost(r_c))
 
 
+def _swollen(model: Any, t: Any) -> Any:
+    """V(t) / V0 of a :class:`~tissue.config.cells.NecroticVolume` swelling (no rupture),
+    host float64."""
+    solids, integral = solids_of(
+        model.fluid_fraction, model.nuclear_fraction, model.nuclear_biomass_change_rate_per_min,
+        model.cytoplasmic_biomass_change_rate_per_min, np.asarray(t, dtype=np.float64),
+    )  # fmt: skip
+    return model.fluid_fraction + model.unlysed_fluid_change_rate_per_min * integral + solids
+
+
+SWELLING_MIN = np.concatenate([[0.0], np.geomspace(1e-3, 1e8, 4000)])  # where swelling is read
+
+
 def rupture_min(model: Any) -> float:
     """Minutes from death to the rupture of a :class:`~tissue.config.cells.NecroticVolume`:
     the first t with V(t) / V0 >= its relative rupture volume (inf when it never comes)."""
-    f, n = model.fluid_fraction, model.nuclear_fraction
-    r_u, r_n = model.unlysed_fluid_change_rate_per_min, model.nuclear_biomass_change_rate_per_min
-    r_c = model.cytoplasmic_biomass_change_rate_per_min
-
-    def volume(t: Any) -> Any:
-        solids, integral = solids_of(f, n, r_n, r_c, np.asarray(t, dtype=np.float64))
-        return f + r_u * integral + solids
-
-    grid = np.concatenate([[0.0], np.geomspace(1e-3, 1e8, 4000)])
-    above = np.nonzero(volume(grid) >= model.relative_rupture_volume)[0]
+    above = np.nonzero(_swollen(model, SWELLING_MIN) >= model.relative_rupture_volume)[0]
     if above.size == 0:
         return math.inf
-    lo, hi = grid[above[0] - 1], grid[above[0]]
+    lo, hi = SWELLING_MIN[above[0] - 1], SWELLING_MIN[above[0]]
     for _ in range(80):  # bisection to double precision
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if volume(mid) < model.relative_rupture_volume else (lo, mid)
+        lo, hi = (mid, hi) if _swollen(model, mid) < model.relative_rupture_volume else (lo, mid)
     return float(hi)
+
+
+def peak_fraction(model: Any) -> float:
+    """The largest V / V0 a :class:`~tissue.config.cells.NecroticVolume` reaches: its
+    relative rupture volume (the lysis after it only drains), else the most its swelling
+    reaches in 1e8 min (at least 1, the volume at death)."""
+    if math.isfinite(rupture_min(model)):
+        return float(model.relative_rupture_volume)
+    return max(1.0, float(np.max(_swollen(model, SWELLING_MIN))))
 
 
 def necrotic_fraction(xp: Any, p: dict[str, Any], t: Any, minutes: Any) -> Any:
@@ -130,3 +146,25 @@ def lag(xp: Any, decay: Any, gap: Any, minutes: Any) -> Any:
     return decay * xp.where(
         gap != 0, -xp.expm1(-gap * minutes) / xp.where(gap != 0, gap, F32(1)), minutes
     )
+
+
+def contact_reach(scenario: Scenario) -> list[float]:
+    """Each type's longest reach (um): max(1, adhesion_range) times the radius of its
+    largest cell, so that two cells interact only closer than the sum of their reaches and
+    twice the longest bounds the contact search's bins. A cell's volume is its type's at
+    most, but for a necrotic one swelling (to its relative rupture volume,
+    :func:`peak_fraction`) and an eater holding what it ate: one meal of the largest dead
+    cell of any type is allowed for (the engulfed volume relaxes between meals;
+    :class:`tissue.runner.Runner` reports a run whose cells outgrew this)."""
+    types = scenario.cell_types
+    volume = {t: 4.0 / 3.0 * math.pi * c.radius_um**3 for t, c in types.items()}
+    peak = {
+        t: peak_fraction(c.necrotic_volume) if c.necrotic_volume else 1.0 for t, c in types.items()
+    }
+    meal = max((volume[t] * peak[t] for t in types), default=0.0)
+    eaters = set(scenario.phagocytes())
+    reach = []
+    for name, c in types.items():
+        largest = volume[name] * peak[name] + (meal if name in eaters else 0.0)
+        reach.append(max(1.0, c.adhesion_range) * (3.0 * largest / (4.0 * math.pi)) ** (1 / 3))
+    return reach
