@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from benchmarks.physicell import compare, physicell, side_by_side, tissue_runs
+from benchmarks.physicell import compare, eating, physicell, side_by_side, tissue_runs
 from benchmarks.physicell.quantities import QUANTITIES, compute_quantities
 from tissue.io.multicellds import read_mat4, read_output, write_mat4, write_output
 
@@ -403,3 +403,28 @@ def test_a_field_is_inert_only_without_any_source() -> None:
     data["cell_types"] = {}
     data["fields"]["s"]["initial"] = 1.0
     assert not _inert(scenario_from_dict(data, "t"), "s")
+
+
+def test_eating_counts_contacts_predicted_eating_and_dead_cells_gone(tmp_path: Path) -> None:
+    """Two macrophages 20 and 30 um from a dead tumour cell (radii 8.4 um, reaches 1.5 x
+    8.4 = 12.6 um: the first touches it by the adhesion reach alone, the second does not),
+    a live tumour cell beside the dead one: over an hour in which the dead cell goes, one
+    macrophage-hour in contact, predicted eating
+    1 - exp(-0.01/(1 + (V/6000)^4) 60) at its volume V = 2494 um^3, one gone."""
+    types = {0: "malignant epithelial cell", 1: "M0 macrophage"}
+    volume = 2494.0
+    first = {
+        "ID": np.array([1.0, 2.0, 3.0, 4.0]),
+        "position": np.array([[0, 0, 0], [20, 0, 0], [0, -30, 0], [0, 16, 0]], float),
+        "total_volume": np.full(4, volume),
+        "cell_type": np.array([0.0, 1.0, 1.0, 0.0]),
+        "dead": np.array([1.0, 0.0, 0.0, 0.0]),
+    }
+    write_output(tmp_path / "output00000000.xml", 0.0, types, first)
+    after = {k: v[1:] for k, v in first.items()}
+    write_output(tmp_path / "output00000001.xml", 60.0, types, after)
+    totals = eating.hourly("rules_sample", tmp_path, 0, 1)
+    rate = 0.01 / (1 + (volume / 6000.0) ** 4)
+    assert totals["eater_hours_touching"] == 1
+    assert totals["predicted_eaten"] == pytest.approx(1 - np.exp(-rate * 60))
+    assert totals["gone"] == 1
