@@ -20,9 +20,11 @@ the same tissue seeds run two ways, seed by seed (a step's effect without the dr
 ``--3d`` runs the project's 3-D variant instead: ``use_2D`` off, the domain a cube of
 ``VARIANT_SIDE_UM[sample]`` that holds the shipped cells (PhysiCell solves its fields at dt
 0.01 min on every voxel, so the shipped 1,000 um square as a cube would take hours a seed;
-the cells start in the plane z = 0 as shipped). Sources come from the
-side-by-side harness's build (``build/PhysiCell``, see README.md); each sample is built in
-its own copy, ``build/samples/<sample>/PhysiCell``, so the cancer-immune binary stays.
+the cells start in the plane z = 0 as shipped; tissue's draws are keyed by seed, cell id and
+step, so a seed's 2-D and 3-D runs share their draws cell for cell, and a rare draw in one
+recurs in the other). Sources come from the side-by-side harness's build
+(``build/PhysiCell``, see README.md); each sample is built in its own copy,
+``build/samples/<sample>/PhysiCell``, so the cancer-immune binary stays.
 
 What is changed from the shipped files, in both codes alike: ``random_seed`` (per run),
 ``omp_num_threads`` (1), SVG output (off). In tissue, ``time_steps.diffusion_min`` is the
