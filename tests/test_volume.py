@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from tests.conftest import box_scenario
 from tissue.cells import APOPTOTIC
 from tissue.config import scenario_from_dict
+from tissue.config.cells import NecroticVolume
 from tissue.rules import divide_cells
 from tissue.simulation import Simulation
-from tissue.volume import regrown
+from tissue.volume import peak_fraction, regrown, rupture_min
 
 R = 8.4
 
@@ -250,3 +251,31 @@ def test_a_necrotic_cell_grows_in_the_mechanics_and_is_cleared_after_lysis() -> 
         assert cells.n == 1  # still there until 60 min after the rupture
     sim.step(2)
     assert cells.n == 0
+
+
+def test_the_largest_necrotic_volume_is_the_rupture_or_the_swellings_limit() -> None:
+    """A model that ruptures peaks at its rupture volume (the lysis only drains); one that
+    never does (rupture at 10x; solids lost fast, so its fluid rises only to f + r_u int S,
+    1.76) peaks at the most its swelling reaches, checked on a dense grid of times; one that
+    does not swell stays at 1, its volume at death."""
+    assert peak_fraction(NecroticVolume()) == 2.0
+    slow = NecroticVolume(
+        relative_rupture_volume=10.0,
+        unlysed_fluid_change_rate_per_min=0.05,
+        cytoplasmic_biomass_change_rate_per_min=0.01,
+        nuclear_biomass_change_rate_per_min=0.1,
+    )
+    assert math.isinf(rupture_min(slow))
+    t = np.linspace(0.0, 2e5, 200_001)
+    f, n = slow.fluid_fraction, slow.nuclear_fraction
+    r_n, r_c = (
+        slow.nuclear_biomass_change_rate_per_min,
+        slow.cytoplasmic_biomass_change_rate_per_min,
+    )
+    solids = (1 - f) * (n * np.exp(-r_n * t) + (1 - n) * np.exp(-r_c * t))
+    integral = (1 - f) * (n * -np.expm1(-r_n * t) / r_n + (1 - n) * -np.expm1(-r_c * t) / r_c)
+    volume = f + slow.unlysed_fluid_change_rate_per_min * integral + solids
+    assert 1.0 < peak_fraction(slow) < 10.0
+    assert peak_fraction(slow) == pytest.approx(volume.max(), rel=1e-4)
+    drains = NecroticVolume(relative_rupture_volume=10.0, unlysed_fluid_change_rate_per_min=0.0)
+    assert peak_fraction(drains) == 1.0

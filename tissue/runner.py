@@ -333,7 +333,7 @@ class Runner:
 
     def _report_contacts(self) -> None:
         """A warning when cells grew, at some output, to interact farther than the contact
-        search's bins are wide (:func:`tissue.organ.contact_reach`): pairs farther apart
+        search's bins are wide (:func:`tissue.volume.contact_reach`): pairs farther apart
         than that may have been missed between outputs."""
         bins = self.sim.types.max_interaction_um
         if self._widest_contact_um > bins:
