@@ -322,22 +322,21 @@ def device_slug(info: dict[str, Any]) -> str:
     return slug
 
 
+def git(*args: str, cwd: Path = REPO_ROOT) -> str | None:
+    """The output of ``git args`` run in ``cwd``; None where git fails or is absent."""
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
 def git_info() -> dict[str, Any]:
     """Commit of the working tree and whether it differs from it (untracked files count;
     the results, the READMEs and docs/ do not).
 
     Where there is no git checkout (a copied tree), ``TISSUE_GIT_COMMIT`` names the commit.
     """
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(
-                ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=20
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout if done.returncode == 0 else None
-
     commit = git("rev-parse", "HEAD")
     if commit is not None:
         status = git("status", "--porcelain", "--", ".", ":(exclude)benchmarks/results",

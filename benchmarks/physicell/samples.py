@@ -295,12 +295,11 @@ def tissue_commit() -> str:
     """The commit of the tissue code this process imports (``+dirty`` with local changes),
     recorded with each run so that results from different code are never mixed unseen."""
     import tissue
+    from benchmarks.common import git
 
     where = Path(tissue.__file__).resolve().parent
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=where,
-                          capture_output=True, text=True).stdout.strip()  # fmt: skip
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=where,
-                           capture_output=True, text=True).stdout.strip()  # fmt: skip
+    head = (git("rev-parse", "--short", "HEAD", cwd=where) or "").strip()
+    dirty = (git("status", "--porcelain", "--", ".", cwd=where) or "").strip()
     return (head or "unknown") + ("+dirty" if dirty else "")
 
 
