@@ -46,6 +46,22 @@ def test_grid_indexing() -> None:
     assert grid.extent_xyz_um == (12.0, 15.0, 16.0)
 
 
+@pytest.mark.parametrize("distance", [0.0, 3.5, 7.9, 40.0, 1e4])
+def test_near_is_every_voxel_within_the_distance(distance: float) -> None:
+    """Voxel centres within ``distance`` of a marked centre, against brute force, also for
+    distances longer than the block."""
+    grid = Grid((4, 5, 6), (2.0, 3.0, 4.0), (0.0, 0.0, 0.0))
+    mask = np.zeros((6, 5, 4), dtype=bool)
+    mask[1, 3, 0] = mask[5, 0, 2] = True
+    z, y, x = np.meshgrid(*(np.arange(n) for n in mask.shape), indexing="ij")
+    centres = np.stack([z * 4.0, y * 3.0, x * 2.0], axis=-1).reshape(-1, 3)
+    marked = centres[mask.reshape(-1)]
+    gaps = np.linalg.norm(centres[:, None, :] - marked[None, :, :], axis=-1).min(axis=1)
+    np.testing.assert_array_equal(
+        grid.near(np, mask, distance), (gaps <= distance).reshape(6, 5, 4)
+    )
+
+
 def test_label_image_from_file(tmp_path: Path) -> None:
     volume = np.zeros((3, 4, 5), dtype=np.int32)
     volume[1] = 7

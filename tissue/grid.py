@@ -121,7 +121,10 @@ class Grid:
         a voxel where ``mask`` (nz, ny, nx) bool is True."""
         near = mask.copy()
         spacing = self.spacing_xyz_um[::-1]  # z, y, x
-        reach = [int(distance_um // s) for s in spacing]
+        # offsets past the block's size reach nothing in it
+        reach = [
+            min(int(distance_um // s), n - 1) for s, n in zip(spacing, mask.shape, strict=True)
+        ]
         offsets = [
             (dz, dy, dx)
             for dz in range(-reach[0], reach[0] + 1)
