@@ -72,11 +72,10 @@ TARGETS = {
     },
 }
 
-METASTASIS_MEDIUM = {  # blocks 2.7x as wide as the small size's; block fractions scaled
+METASTASIS_MEDIUM = {  # blocks 2.7x as wide as the small size's; the lung's fraction scaled
     "organs.lung.shape": [80, 80, 80],
     "organs.lung.whole_organ_fraction": 2.7e-5 * (80 / 30) ** 3,
-    "organs.breast.shape": [40, 40, 40],
-    "organs.breast.whole_organ_fraction": 2.0e-6 * (150 / 60) ** 3,  # cells ~ radius^3
+    "organs.breast.shape": [40, 40, 40],  # the primary's growth law sets what it stands for
     "initial_cells.0.center_um": [400, 400, 400],
     "initial_cells.0.radius_um": 150,
 }

@@ -105,10 +105,10 @@ CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] 
         {
             "phenotype": {
                 LAGGED: 12,  # one per organ per phenotype step
-                "int@tissue/body.py:_intravasate": 7,  # cells leaving for the blood
+                "get@tissue/body.py:_intravasate": 7,  # the cells that may leave, one read
             },
             "fields": {
-                CONVERGENCE: 41,
+                CONVERGENCE: 42,
             },
         },
     ),

@@ -8,12 +8,17 @@ The blood is a well-mixed compartment stepped on the host: systemic factor conce
 circulating tumour cells (CTCs, whole-body). Its random draws come from the generator's host
 stream keyed by (seed, tick, purpose), so CPU and GPU runs make the same blood.
 
+Each block stands for part of its organ: what it sends into the blood is multiplied by
+:meth:`Body.stands_for` (1 / ``whole_organ_fraction``, or for a primary with a growth law the
+whole tumour's cells over the block's).
+
 Each tick, before any process: interventions due at this tick act (resection, depletion,
 injection). In each diffusion step: fields exchange with the blood, then the blood
-concentrations take the organs' net export (divided by each block's
-``whole_organ_fraction``) and clearance. In each phenotype step, after the organs' cell
-rules: cells intravasate, CTCs die or arrest (and arrive in the organ block), and
-recruitment brings new cells in at vessel voxels.
+concentrations take the organs' net export (times what each block stands for) and
+clearance. In each phenotype step, after the organs' cell rules: cells intravasate (the
+block's cells leave it; the whole organ sheds a Poisson number of CTCs with the mean its
+block gives), CTCs die or arrest (and arrive in the organ block), and recruitment brings
+new cells in at vessel voxels.
 """
 
 from __future__ import annotations
@@ -100,6 +105,11 @@ class Body:
             if getattr(action, "end_day", None) is not None
         }
         self._voxels: dict[tuple[str, str], Any] = {}
+        self._growth_codes = {
+            name: self.xp.asarray(types.index(config.growth.cell_types))
+            for name, config in scenario.organs.items()
+            if config.growth is not None and name in organs
+        }
         self._near: dict[tuple[str, str, float], Any] = {}
         arrest_type = self.config.arrest_type if self.config else None
         self._arrest = -1 if arrest_type is None else types.names.index(arrest_type)
@@ -173,11 +183,41 @@ class Body:
         codes = organ.xp.asarray(self.types.index(type_names))
         cells.keep(~organ.xp.isin(cells.type, codes))
 
+    # --- what a block stands for ----------------------------------------------------
+
+    def _tumour_cells(self, organ: Organ) -> Any:
+        """0-d int64 backend array: the block's live cells of its growth law's types."""
+        cells = organ.cells
+        codes = self._growth_codes[organ.name]
+        return ((cells.state == LIVE) & organ.xp.isin(cells.type, codes)).sum()
+
+    def whole_tumour_cells(self, organ: str, block_cells: float | None = None) -> float:
+        """The whole tumour's cells now by the growth law of ``organ`` (0 once its block
+        has none of them left: resected); ``block_cells`` saves a host read."""
+        growth = self.scenario.organs[organ].growth
+        assert growth is not None
+        if block_cells is None:
+            block_cells = float(to_numpy(self._tumour_cells(self.organs[organ])))
+        return growth.cells(self.time_min / 1440.0) if block_cells > 0 else 0.0
+
+    def stands_for(self, organ: str) -> Any:
+        """How many of the whole organ's cells (or the whole tumour's) each of the block's
+        stands for now: 1 / whole_organ_fraction, or N(t) / the block's tumour cells for a
+        block with a growth law (0-d float64 on the backend: no host round trip; 0 when it
+        has none)."""
+        config = self.scenario.organs[organ]
+        if config.growth is None:
+            return 1.0 / config.whole_organ_fraction
+        xp = self.xp
+        block = self._tumour_cells(self.organs[organ]).astype(xp.float64)
+        whole = config.growth.cells(self.time_min / 1440.0)
+        return xp.where(block > 0, whole / xp.maximum(block, 1.0), 0.0)
+
     # --- blood exchange (each diffusion step) ----------------------------------------
 
     def exchange(self, dt_min: float, exported: dict[str, dict[str, Any]]) -> None:
         """Blood concentrations after ``dt_min``: dC/dt = sum over organs of export /
-        (fraction x V_blood) - clearance C, with export (amount/min) from
+        (V_blood / what the block stands for) - clearance C, with export (amount/min) from
         :meth:`FieldSolver.step` (0-d float64 on the backend); clearance is taken implicitly
         (stable at any step). Computed on the backend: no host round trip."""
         if self.config is None:
@@ -185,8 +225,9 @@ class Body:
         volume = self.config.blood_volume_um3
         for species, spec in self.config.species.items():
             gain = sum(
-                flows.get(species, 0.0) / self.scenario.organs[organ].whole_organ_fraction
+                flows.get(species, 0.0) * self.stands_for(organ)
                 for organ, flows in exported.items()
+                if species in flows
             )
             value = (self.blood_values[species] + dt_min * gain / volume) / (
                 1.0 + dt_min * spec.clearance_per_min
@@ -197,13 +238,10 @@ class Body:
 
     def cells_step(self, tick: int, dt_min: float) -> None:
         """Intravasation, the fates of CTCs (death, arrest, arrival) and recruitment."""
-        whole = sum(
-            self._intravasate(organ, tick, dt_min) / organ.config.whole_organ_fraction
-            for organ in self.organs.values()
-        )
+        expected = sum(self._intravasate(organ, tick, dt_min) for organ in self.organs.values())
         host = self.random.host_stream(tick, Purpose.BLOOD)
-        if whole:
-            n = int(whole) + int(host.random() < whole - int(whole))
+        if expected > 0:
+            n = int(host.poisson(expected))
             self.ctc += n
             self.counters["shed"] += n
         if self.config is not None and self.ctc:
@@ -220,26 +258,40 @@ class Body:
             and ctype.intravasation_label in organ.label_codes
         ]
 
-    def _intravasate(self, organ: Organ, tick: int, dt_min: float) -> int:
-        """Live cells near their intravasation label enter the blood; returns how many
-        left this block."""
+    def _intravasate(self, organ: Organ, tick: int, dt_min: float) -> float:
+        """Live cells near their intravasation label leave the block, each with probability
+        p = 1 - exp(-rate dt); returns the whole organ's expected CTCs from this step: the
+        sum of p over the cells that could leave, times what the block stands for."""
         cells, xp = organ.cells, organ.xp
         kinds = self._intravasating_types(organ)
         if cells.n == 0 or not kinds:
-            return 0
+            return 0.0
         flat = organ.grid.flat_index(xp, cells.position_um)
         leaving = xp.zeros(cells.n, dtype=bool)
         u = self.random.uniform(cells.id, tick, Purpose.INTRAVASATION)
+        counts, chances = [], []
         for t, ctype in kinds:
             near = self._near_mask(
                 organ, ctype.intravasation_label, ctype.intravasation_distance_um
             )
             p = -math.expm1(-ctype.intravasation_rate_per_min * dt_min)
-            leaving |= (cells.type == t) & (cells.state == LIVE) & near[flat] & (u[:, 0] < F32(p))
-        count = int(leaving.sum())
-        if count:
+            able = (cells.type == t) & (cells.state == LIVE) & near[flat]
+            leaving |= able & (u[:, 0] < F32(p))
+            counts.append(able.sum())
+            chances.append(p)
+        counts.append(leaving.sum())
+        growth = organ.name in self._growth_codes
+        if growth:
+            counts.append(self._tumour_cells(organ))
+        read = to_numpy(xp.stack(counts)).astype(float)  # one host read
+        if read[len(kinds)]:
             cells.keep(~leaving)
-        return count
+        if growth:
+            block = read[-1]
+            stands_for = self.whole_tumour_cells(organ.name, block) / block if block else 0.0
+        else:
+            stands_for = 1.0 / organ.config.whole_organ_fraction
+        return stands_for * float(np.dot(read[: len(kinds)], chances))
 
     def _near_mask(self, organ: Organ, label: str, distance_um: float) -> Any:
         """(n_voxels,) bool: voxels whose centre is within ``distance_um`` of a voxel of
@@ -346,6 +398,8 @@ class Body:
         if self.config is None:
             return {}
         out = {"circulation.ctc": float(self.ctc)}
+        for organ in self._growth_codes:
+            out[f"{organ}.whole_tumour.cells"] = self.whole_tumour_cells(organ)
         out.update({f"circulation.{k}": float(to_numpy(v)) for k, v in self.blood_values.items()})
         ledger: dict[str, float] = {k: float(v) for k, v in self.ledger().items()}
         ledger["in_blood"] = float(self.ctc)

@@ -51,6 +51,12 @@ def check_references(scenario: ValidatedScenario) -> None:
                 f"organs.{name}.barrier_labels",
                 f"unknown label '{label}'; labels: {', '.join(labels[name])}",
             )
+        for i, tname in enumerate(organ.growth.cell_types if organ.growth else []):
+            need(
+                tname in scenario.cell_types,
+                f"organs.{name}.growth.cell_types.{i}",
+                f"unknown cell type '{tname}'; types: {', '.join(scenario.cell_types)}",
+            )
 
     for fname, field in scenario.fields.items():
         key = f"fields.{fname}"

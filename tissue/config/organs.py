@@ -1,5 +1,6 @@
 """Organs: the geometry of each voxel grid (a box, a label file, generated lung or breast),
-the regions painted over it, and the label names and codes these give.
+the regions painted over it, the label names and codes these give, and the whole tumour a
+primary's block stands for (its growth law).
 
 The label codes of the generated tissues are defined once, here: :data:`LUNG_LABELS` and
 :data:`BREAST_LABELS` (each geometry's ``LABELS``), reported by
@@ -8,6 +9,7 @@ The label codes of the generated tissues are defined once, here: :data:`LUNG_LAB
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Annotated, ClassVar, Literal, Self, Union
 
@@ -117,13 +119,47 @@ class Region(Model):
         return self
 
 
+class GompertzGrowth(Model):
+    """The whole primary tumour that a block stands for, growing by Gompertz's law.
+
+    N(t) = K exp(ln(N0 / K) exp(-beta t)) cells, t in days from the run's start, with N0 =
+    ``initial_cells``, K = ``carrying_cells`` and beta = ``rate_per_day`` (the specific
+    growth rate at N0 is beta ln(K / N0) per day). The block's live cells of ``cell_types``
+    stand for the N(t) cells of the whole tumour: what the block sends into the blood
+    (systemic factors, shed cells) is multiplied by N(t) / (those cells), and by 0 when the
+    block has none left (a resected tumour).
+    """
+
+    kind: Literal["gompertz"] = "gompertz"
+    initial_cells: Positive
+    carrying_cells: Positive
+    rate_per_day: Positive
+    cell_types: Annotated[list[str], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def check_sizes(self) -> Self:
+        """The tumour grows: K > N0."""
+        require(
+            self.carrying_cells > self.initial_cells,
+            "carrying_cells",
+            f"{self.carrying_cells:g}: allowed: more than initial_cells ({self.initial_cells:g})",
+        )
+        return self
+
+    def cells(self, day: float) -> float:
+        """N(day): the whole tumour's cells ``day`` days after the run's start."""
+        k = self.carrying_cells
+        return k * math.exp(math.log(self.initial_cells / k) * math.exp(-self.rate_per_day * day))
+
+
 class OrganConfig(Model):
     """One voxel grid with its own spacing and label volume.
 
     ``whole_organ_fraction`` is the part of the whole organ (or of the whole primary
     tumour) this block stands for: what it sends into the blood (systemic factors, shed
     cells) is divided by it, and it receives that fraction of the cells arresting in its
-    organ.
+    organ. A primary's block may give ``growth`` instead, the whole tumour's size over time
+    (:class:`GompertzGrowth`), which then sets what the block stands for at each step.
 
     ``two_d`` makes the organ one voxel layer (``shape = [nx, ny, 1]``), as PhysiCell's
     ``use_2D``: its cells live in the mid-plane z = origin_z + dz/2 and move in it, its
@@ -142,6 +178,7 @@ class OrganConfig(Model):
     regions: list[Region] = []
     barrier_labels: list[str] = []
     whole_organ_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    growth: GompertzGrowth | None = None
     two_d: bool = False
 
     @model_validator(mode="after")
@@ -170,6 +207,12 @@ class OrganConfig(Model):
             )
         names = set(self._geometry_labels()) | {region.label for region in self.regions}
         require(len(names) <= MAX_LABELS, "", f"at most {MAX_LABELS} labels")
+        require(
+            self.growth is None or self.whole_organ_fraction == 1.0,
+            "growth",
+            "a block with a growth law stands for the whole tumour it gives; "
+            "allowed: growth or whole_organ_fraction, not both",
+        )
         return self
 
     @property
