@@ -1,0 +1,88 @@
+"""The primary's shedding, fitted to Butler & Gullino 1975's cells per gram per day.
+
+    python -m benchmarks.calibration.shedding RUN_DIR     # a `tissue run metastasis` folder
+
+Reads the run's ``timeseries.csv`` (the ledger's shed cells and the whole tumour's cells) and
+its ``scenario.toml`` (the intravasation rate it ran with), and measures the shedding per
+gram per day over days ``FROM_DAY``-``TO_DAY`` (cells shed / the integral of the tumour's
+grams over time, at ``CELLS_PER_GRAM``). Shedding is proportional to the invasive cells'
+intravasation rate (each step's CTCs are a Poisson number with mean rate x dt x the cells
+near vessels x what the block stands for), so the fitted rate is the run's times the
+target over the measured value; a run at the fitted rate checks it (the README's results
+show the measured value).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import RESULTS_DIR, git_info
+
+DATA = Path(__file__).parent / "data" / "butler_gullino_1975.csv"
+RESULT = RESULTS_DIR / "calibration-shedding.json"
+CELLS_PER_GRAM = 1.0e9  # as the growth fit's cells per mg
+FROM_DAY, TO_DAY = 7.0, 14.0  # a palpable tumour (50-600 mg), as Butler & Gullino's
+
+
+def target() -> float:
+    with DATA.open() as handle:
+        rows = list(csv.DictReader(line for line in handle if not line.startswith("#")))
+    return float(rows[0]["target"])
+
+
+def shed_per_gram_day(series: dict[str, np.ndarray], start: float, stop: float) -> float:
+    """Cells shed between days ``start`` and ``stop`` over the integral of the tumour's
+    grams over that time (g day)."""
+    days = series["time_days"]
+    inside = (days >= start - 1e-9) & (days <= stop + 1e-9)
+    grams = series["breast.whole_tumour.cells"][inside] / CELLS_PER_GRAM
+    gram_days = float(np.sum((grams[1:] + grams[:-1]) * np.diff(days[inside])) / 2)
+    shed = series["ledger.shed"][inside]
+    return float(shed[-1] - shed[0]) / gram_days
+
+
+def read_run(run: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    with (run / "timeseries.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    keys = ("time_days", "ledger.shed", "breast.whole_tumour.cells")
+    series = {key: np.array([float(r[key]) for r in rows]) for key in keys}
+    scenario = tomllib.loads((run / "scenario.toml").read_text())
+    return series, scenario
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        print("usage: python -m benchmarks.calibration.shedding RUN_DIR", file=sys.stderr)
+        return 2
+    run = Path(args[0])
+    series, scenario = read_run(run)
+    rate = float(scenario["cell_types"]["invasive"]["intravasation_rate_per_min"])
+    measured = shed_per_gram_day(series, FROM_DAY, TO_DAY)
+    fitted = float(f"{rate * target() / measured:.3g}")
+    record = {
+        "data": str(DATA.relative_to(DATA.parents[3])),
+        "run": {"intravasation_rate_per_min": rate, "seed": scenario["run"]["seed"]},
+        "days": [FROM_DAY, TO_DAY],
+        "measured_cells_per_gram_per_day": measured,
+        "target_cells_per_gram_per_day": target(),
+        "scenario": {"cell_types.invasive.intravasation_rate_per_min": fitted},
+        "git": git_info(),
+    }
+    RESULT.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"shed {measured:.3g} cells/g/day at {rate:.3g}/min (days {FROM_DAY:g}-{TO_DAY:g}); "
+          f"target {target():.3g}: rate {fitted:.3g}/min")  # fmt: skip
+    print(f"wrote {RESULT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
