@@ -32,6 +32,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from benchmarks.calibration.parameters import parameter_table
 from benchmarks.common import REPO_ROOT, RESULTS_DIR, Column, Table, git_info, load_average
 
 RESULTS = RESULTS_DIR / "model-results-cpu.json"
@@ -44,24 +45,25 @@ INJECTION_DAYS = (3.0, 13.0)  # Luzzi 1998's time points, for the injection assa
 # name -> (what it is, what it shows), in the README's order
 SCENARIOS: dict[str, tuple[str, str]] = {
     "metastasis": (
-        "breast 400 um block + lung 300 um block + blood, both mechanisms on, 14 days",
-        "the niche forms, cells arrive and nearly all stay dormant",
+        "breast 400 um block of a primary growing from 1e6 cells + lung 300 um block + blood, "
+        "both mechanisms on, 14 days",
+        "the niche forms at day ~9, before most cells arrive; nearly all stay dormant",
     ),
     "niche": ("restraint off (no IL-1beta+ cells)", "the niche alone: seeded cells grow out"),
     "dormancy": (
         "niche off (no S100A8/A9 induction, resident myeloid cells only)",
-        "the restraint alone: fewer cells seed, and they stay dormant",
+        "the restraint alone: seeded cells stay dormant",
     ),
     "anti_s100": (
         "metastasis + anti-S100A8/A9 (95% block) from day 0",
-        "fewer myeloid cells, fewer cells extravasate (Hiratsuka 2006)",
+        "the niche blocked: fewer myeloid cells (Hiratsuka 2006)",
     ),
     "resection": (
-        "metastasis + the primary removed at day 7",
+        "metastasis + the primary removed at day 10",
         "the restraint lifts: proliferating disseminated cells rise (Castano 2018)",
     ),
     "il1r_blockade": (
-        "metastasis + IL-1R blocked (95%) from day 7",
+        "metastasis + IL-1R blocked (95%) from day 10",
         "MICs wake although the primary stays (Castano 2018)",
     ),
     "injection_assay": (
@@ -81,8 +83,8 @@ METASTASIS_ROWS = {
     "anti_s100": "`anti_s100`",
     "dormancy": "`dormancy` (niche off)",
     "niche": "`niche` (restraint off)",
-    "resection": "`resection` (day 7)",
-    "il1r_blockade": "`il1r_blockade` (day 7)",
+    "resection": "`resection` (day 10)",
+    "il1r_blockade": "`il1r_blockade` (day 10)",
 }
 
 
@@ -281,6 +283,7 @@ def scenarios_table(runs: dict[str, dict[str, Any]]) -> str:
 
 
 TABLES = {
+    "parameters": lambda runs: parameter_table(),
     "metastasis": metastasis_table,
     "injection": injection_table,
     "scenarios": scenarios_table,
