@@ -150,15 +150,14 @@ def test_the_primary_grows_by_the_fitted_law() -> None:
 
 
 def test_the_primary_sheds_at_the_fitted_rate() -> None:
-    """The scenario's intravasation rate is the shedding fit's: the rate of the run it
-    measured times Butler & Gullino's target over the measured cells per gram per day."""
+    """The scenario's intravasation rate is the shedding fit's, the rate at which the
+    power law through the recorded runs sheds Butler & Gullino's target."""
     import json
 
     from benchmarks.calibration import shedding
 
     record = json.loads(shedding.RESULT.read_text())
-    ran = record["run"]["intravasation_rate_per_min"]
-    fitted = ran * shedding.target() / record["measured_cells_per_gram_per_day"]
+    fitted = shedding.fitted_rate(record["runs"], shedding.target())
     key = "cell_types.invasive.intravasation_rate_per_min"
     assert record["scenario"][key] == pytest.approx(fitted, rel=5e-3)
     held = load_scenario("metastasis").cell_types["invasive"].intravasation_rate_per_min
@@ -179,3 +178,16 @@ def test_shedding_per_gram_is_the_shed_over_the_tumours_gram_days() -> None:
     }
     assert shedding.shed_per_gram_day(series, 0.0, 4.0) == pytest.approx(8e6 / 8.0)
     assert shedding.shed_per_gram_day(series, 1.0, 3.0) == pytest.approx(5e6 / 4.0)
+
+
+def test_the_shedding_fit_solves_a_power_law_through_two_runs() -> None:
+    """Runs on measured = 2e6 x (rate / 1e-5)^0.5: the fit gives the rate for the goal
+    exactly; after one run, the proportional guess."""
+    from benchmarks.calibration import shedding
+
+    def run(rate: float) -> dict[str, float]:
+        return {"intravasation_rate_per_min": rate,
+                "measured_cells_per_gram_per_day": 2e6 * (rate / 1e-5) ** 0.5}  # fmt: skip
+
+    assert shedding.fitted_rate([run(4e-5), run(1e-5)], 3e6) == pytest.approx(2.25e-5)
+    assert shedding.fitted_rate([run(4e-5)], 2e6) == pytest.approx(2e-5)
