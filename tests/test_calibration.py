@@ -191,3 +191,21 @@ def test_the_shedding_fit_solves_a_power_law_through_two_runs() -> None:
 
     assert shedding.fitted_rate([run(4e-5), run(1e-5)], 3e6) == pytest.approx(2.25e-5)
     assert shedding.fitted_rate([run(4e-5)], 2e6) == pytest.approx(2e-5)
+
+
+def test_a_run_at_the_fitted_rate_sheds_within_butler_and_gullinos_range() -> None:
+    """The recorded check run (seed 1, at the scenario's rate) shed 3-4e6 cells per gram
+    per day over days 7-14 (the range the source gives; `shedding.py --check` records it)."""
+    import csv
+    import json
+
+    from benchmarks.calibration import shedding
+
+    record = json.loads(shedding.RESULT.read_text())
+    check = record["check"]
+    held = load_scenario("metastasis").cell_types["invasive"].intravasation_rate_per_min
+    assert check["intravasation_rate_per_min"] == held
+    with shedding.DATA.open() as handle:
+        row = next(csv.DictReader(line for line in handle if not line.startswith("#")))
+    low, high = float(row["low"]), float(row["high"])
+    assert low <= check["measured_cells_per_gram_per_day"] <= high

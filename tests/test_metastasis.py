@@ -1,9 +1,11 @@
 """The metastasis model's biological checks (SCIENCE.md section 3), small and seeded, on CPU.
 
 One control run of the built-in `metastasis` scenario is shared by several checks and
-compared with the same scenario under an intervention, same seed. Horizons are shortened
-(TEST_DAYS, interventions at RELEASE_DAY) so that the module fits the CI budget; the
-thresholds are the issue's minimums.
+compared with the same scenario under an intervention, same seed, to TEST_DAYS (the releases
+at day 10 act over weeks: `tests/test_metastasis_release.py` and `tests/test_niche_release.py`
+run to RELEASE_DAYS). Thresholds are stated in each test; the sources' own effect sizes
+(Hiratsuka's fold changes, Castano's counts) are not in the repository yet, so these are
+directions and margins, not fits.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from tissue.cells import LIVE
 
 pytestmark = pytest.mark.slow
 
-TEST_DAYS = 10.0
-RELEASE_DAY = 5.0
+TEST_DAYS = 13.0
+RELEASE_DAYS = 18.0  # 8 days after the scenarios' release at day 10: MICs wake at ~6%/day
+NICHE = 0.5  # lung S100A8/A9 mean at which Mac1+ recruitment is half its maximum
 
 
 def run_series(name: str, overrides: dict[str, Any], days: float) -> dict[str, np.ndarray]:
@@ -38,43 +41,28 @@ def control() -> dict[str, np.ndarray]:
     return run_series("metastasis", {}, TEST_DAYS)
 
 
-def dormant_fraction(series: dict[str, np.ndarray]) -> float:
-    mic, dtc = series["lung.mic.live"][-1], series["lung.dtc.live"][-1]
-    return float(mic / (mic + dtc))
-
-
-def test_the_niche_forms_before_the_first_tumour_cell_arrives(control) -> None:
-    """S100A8/A9 and Mac1+ cells rise in the lung before any tumour cell is there, and
-    because of the primary: >= 5x the same lung without a primary at that time."""
+def test_the_niche_forms_in_days_and_before_most_cells_arrive(control) -> None:
+    """Lung S100A8/A9 reaches the recruitment half-maximum after 5 to 14 days (Hiratsuka:
+    10-14 days after implantation; days, not hours), when at most a quarter of the cells
+    that arrive by TEST_DAYS have arrived; Mac1+ cells follow; and it is the primary's
+    doing: >= 5x the same lung without a primary at that time."""
+    s100, days = control["lung.s100a8a9.mean"], control["time_days"]
+    assert s100[-1] >= NICHE, "the niche never formed"
+    formed = int(np.argmax(s100 >= NICHE))
+    assert 5.0 <= days[formed] <= 14.0, days[formed]
     arrived = control["ledger.arrested"]
-    assert arrived[-1] > 0, "no tumour cell reached the lung"
-    before = int(np.argmax(arrived > 0)) - 1  # last output with no arrival yet
-    assert before >= 1
-    days = float(control["time_days"][before])
-    without_primary = run_series("metastasis", {"interventions.resection.start_day": 0.0}, days)
-    s100, myeloid = control["lung.s100a8a9.mean"], control["lung.myeloid.live"]
-    assert s100[before] >= 5 * max(s100[0], without_primary["lung.s100a8a9.mean"][-1])
-    assert myeloid[before] >= 5 * max(1.0, without_primary["lung.myeloid.live"][-1])
+    assert arrived[-1] >= 40, "too few arrivals to say when they came"
+    assert arrived[formed] <= 0.25 * arrived[-1], (arrived[formed], arrived[-1])
+    assert control["lung.myeloid.live"][-1] >= 5 * max(1.0, control["lung.myeloid.live"][0])
+    alone = run_series("metastasis", {"interventions.resection.start_day": 0.0}, days[formed])
+    assert s100[formed] >= 5 * alone["lung.s100a8a9.mean"][-1]
 
 
-def test_anti_s100_cuts_myeloid_cells_3x_and_extravasation_2x(control) -> None:
+def test_anti_s100_cuts_the_niche_and_its_myeloid_cells(control) -> None:
+    """Anti-S100A8/A9 from day 0: lung S100A8/A9 and Mac1+ cells >= 3x lower at the end."""
     treated = run_series("anti_s100", {}, TEST_DAYS)
-    assert control["lung.myeloid.live"][-1] >= 3 * treated["lung.myeloid.live"][-1]
-    assert control["ledger.extravasated"][-1] >= 2 * max(1.0, treated["ledger.extravasated"][-1])
-
-
-def test_with_the_primary_disseminated_cells_stay_dormant(control) -> None:
-    surviving = control["lung.mic.live"][-1] + control["lung.dtc.live"][-1]
-    assert surviving >= 20
-    assert dormant_fraction(control) >= 0.8
-
-
-@pytest.mark.parametrize("release", ["resection", "il1r_blockade"])
-def test_removing_the_restraint_releases_outgrowth(control, release: str) -> None:
-    """Resection of the primary or IL-1R blockade at RELEASE_DAY: >= 5x proliferating
-    disseminated cells at the end, against the control with the same seed."""
-    released = run_series(release, {f"interventions.{release}.start_day": RELEASE_DAY}, TEST_DAYS)
-    assert released["lung.dtc.live"][-1] >= 5 * max(1.0, control["lung.dtc.live"][-1])
+    assert control["lung.myeloid.live"][-1] >= 3 * max(1.0, treated["lung.myeloid.live"][-1])
+    assert control["lung.s100a8a9.mean"][-1] >= 3 * treated["lung.s100a8a9.mean"][-1]
 
 
 def test_the_injection_assay_ledger_is_conserved() -> None:
@@ -203,3 +191,35 @@ def test_cancer_immune_restart_is_bit_identical(tmp_path) -> None:
     cells = straight.organs["tissue"].cells
     assert int((cells.partner >= 0).sum()) > 0, "some immune cells must be attached"
     assert_same_state(straight.state(), restored.state())
+
+
+LUZZI_DENSE = {  # the lung block stands for 10x its share: ~560 arrivals a seed
+    "organs.lung.shape": [30, 30, 30],
+    "organs.lung.whole_organ_fraction": 6.4e-4,
+}
+
+
+def test_the_injection_assay_gives_luzzis_day_3_fractions() -> None:
+    """Two seeds, ~1,100 arrested cells: of the cells arrested in the block, those out of
+    the vessel by day 3 and those in micrometastases at day 3 lie within 4 binomial sd of
+    the calibrated exact model's fractions (Luzzi's 83/87 and 1 in 40 of those injected),
+    although the agents add resident myeloid cells, crowding and chemotaxis to it."""
+    from benchmarks.calibration import cascade
+    from tests.test_calibration import scenario_rates
+
+    expected = cascade.ledger(scenario_rates("injection_assay"), 3.0)
+    arrested = extravasated = micro = 0.0
+    for seed in (1, 2):
+        scenario = load_scenario("injection_assay", {"run.days": 3.0, **LUZZI_DENSE})
+        sim = Simulation(scenario, backend="cpu", seed=seed)
+        sim.run()
+        row = sim.observables()
+        arrested += row["ledger.arrested"]
+        extravasated += row["ledger.extravasated"]
+        micro += row["ledger.micrometastases"]
+    assert arrested >= 800
+    for observed, p in (
+        (extravasated, expected["extravasated"]),
+        (micro, expected["micrometastases"]),
+    ):
+        assert abs(observed / arrested - p) <= 4 * np.sqrt(p * (1 - p) / arrested), (observed, p)

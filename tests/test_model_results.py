@@ -80,11 +80,11 @@ LEDGER = {
 
 def test_tables_render_each_recorded_value_in_its_column() -> None:
     text = "\n".join(
-        f"<!-- model-results:{name} -->\nold\n<!-- /model-results -->"
+        f"<!-- model-results:{name} -->\nSTALE-TABLE\n<!-- /model-results -->"
         for name in model_results.TABLES
     )
     out = model_results.rendered(text, {"metastasis": record(LEDGER, wall_s=840.0)})
-    assert "old" not in out
+    assert "STALE-TABLE" not in out
     assert "| `metastasis` | 898 | 618 | 594 | 2 | 8 / 0 | 1,132 / 59 |" in out
     assert "| `niche` (restraint off)" not in out  # not run: no row
     assert "14.0 min" in out
@@ -93,5 +93,27 @@ def test_tables_render_each_recorded_value_in_its_column() -> None:
 
 
 def test_a_missing_marker_is_named() -> None:
-    with pytest.raises(SystemExit, match="no marker <!-- model-results:metastasis -->"):
+    with pytest.raises(SystemExit, match="no marker <!-- model-results:parameters -->"):
         model_results.rendered("no tables here", {})
+
+
+def test_the_parameter_table_lists_each_value_with_its_kind() -> None:
+    """Every value of metastasis.toml that the model reads is a row; the fits are marked
+    fitted and name their data."""
+    from benchmarks.calibration.parameters import parameter_table, parameters
+
+    listed = parameters()
+    rows = {r.key: r for r in listed}
+    for key in (
+        "organs.breast.growth.carrying_cells",
+        "cell_types.dtc.apoptosis_rate_per_min",
+        "cell_types.invasive.intravasation_rate_per_min",
+    ):
+        assert rows[key].kind == "fitted", key
+    assert rows["cell_types.arrested.transitions.mic"].kind == "estimate"  # a prior
+    assert rows["fields.oxygen.decay_per_min"].kind == "cited"
+    assert "run.days" not in rows
+    table = parameter_table()
+    assert f"{len(listed)} values" in table
+    assert table.count("\n| `") == len(listed)
+    assert "interventions.anti_s100.start_day" not in rows  # when, not what
