@@ -34,7 +34,7 @@ demo: $(STAMP)
 # the test files on TEST_JOBS processes (pytest-xdist; a file's tests stay in one process)
 TEST_JOBS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile --durations=30
 
 # CPU benchmarks (about 4 minutes on 2 cores; run them on a quiet machine), then the tables
 # in benchmarks/README.md. The GPU suite is one command on a device: benchmarks/gpu_suite.sh.

@@ -108,7 +108,7 @@ CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] 
                 "get@tissue/body.py:_intravasate": 7,  # the cells that may leave, one read
             },
             "fields": {
-                CONVERGENCE: 42,
+                CONVERGENCE: 35,
             },
         },
     ),

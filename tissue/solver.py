@@ -333,10 +333,13 @@ def _read(flags: Any, counts: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def _error_bound(xp: Any, r: Any, mass: Any, c: Any) -> Any:
     """(F,) float32 on the backend: max |r| / mass over free voxels, relative to the
-    field's largest value max |c| (1 for a field that is 0 everywhere)."""
+    field's largest value max |c|. A field that is 0 everywhere has no scale of its own: its
+    error is 1 (the whole of the solution it has yet to find) unless its residual is 0, so
+    a small source on a zero field is solved to the tolerance of its own size."""
     n_fields = r.shape[0]
     error = (xp.abs(r) / mass).reshape(n_fields, -1).max(axis=1)
     scale = xp.abs(c).reshape(n_fields, -1).max(axis=1)
+    scale = xp.where(scale > 0, scale, error)
     return error / xp.where(scale > 0, scale, F32(1))
 
 

@@ -80,6 +80,23 @@ def test_box_step_matches_the_direct_solve(dt: float) -> None:
         assert error < 1e-4
 
 
+@pytest.mark.parametrize("rate", [1e-12, 1.0, 1e9])
+def test_a_zero_field_is_solved_at_the_scale_of_its_source(rate: float) -> None:
+    """A field that is 0 everywhere and switches on a point source: the step is within 1e-4
+    of the range of SciPy's solution whatever the source's units (a tolerance relative to
+    an arbitrary scale of 1 left small fields at 0)."""
+    case = box_case()
+    case["fields"] = {
+        "trace": {"diffusion_um2_per_min": 2e4, "decay_per_min": 0.05, "initial": 0.0,
+                  "sources": [{"kind": "point", "organ": "box", "position_um": [95, 40, 40],
+                               "rate": rate}]},
+    }  # fmt: skip
+    case["cell_types"]["t"]["secretion"] = {}
+    sim = Simulation(scenario_from_dict(case, "box"), backend="cpu", seed=1)
+    errors = one_step(sim, "box", 6.0, exact_step)
+    assert errors["trace"] < 1e-4
+
+
 @pytest.mark.parametrize(("organ", "dt"), [("lung", 6.0), ("lung", 30.0), ("breast", 6.0)])
 def test_generated_tissue_step_matches_the_direct_solve(organ: str, dt: float) -> None:
     """The metastasis scenario's lung (alveolar foam, air barriers) and breast (fixed
