@@ -200,14 +200,16 @@ class Body:
             block_cells = float(to_numpy(self._tumour_cells(self.organs[organ])))
         return growth.cells(self.time_min / 1440.0) if block_cells > 0 else 0.0
 
-    def stands_for(self, organ: str) -> Any:
+    def stands_for(self, organ: str, block_cells: float | None = None) -> Any:
         """How many of the whole organ's cells (or the whole tumour's) each of the block's
         stands for now: 1 / whole_organ_fraction, or N(t) / the block's tumour cells for a
-        block with a growth law (0-d float64 on the backend: no host round trip; 0 when it
-        has none)."""
+        block with a growth law (0 when it has none): a host float from ``block_cells``
+        (the count read already), else a 0-d float64 on the backend (no host round trip)."""
         config = self.scenario.organs[organ]
         if config.growth is None:
             return 1.0 / config.whole_organ_fraction
+        if block_cells is not None:
+            return self.whole_tumour_cells(organ, block_cells) / block_cells if block_cells else 0.0
         xp = self.xp
         block = self._tumour_cells(self.organs[organ]).astype(xp.float64)
         whole = config.growth.cells(self.time_min / 1440.0)
@@ -286,11 +288,7 @@ class Body:
         read = to_numpy(xp.stack(counts)).astype(float)  # one host read
         if read[len(kinds)]:
             cells.keep(~leaving)
-        if growth:
-            block = read[-1]
-            stands_for = self.whole_tumour_cells(organ.name, block) / block if block else 0.0
-        else:
-            stands_for = 1.0 / organ.config.whole_organ_fraction
+        stands_for = self.stands_for(organ.name, read[-1] if growth else None)
         return stands_for * float(np.dot(read[: len(kinds)], chances))
 
     def _near_mask(self, organ: Organ, label: str, distance_um: float) -> Any:

@@ -216,6 +216,23 @@ class Simulation:
         sim.body.restore_state(state)
         return sim
 
+    def branch(self, scenario: Scenario) -> Simulation:
+        """This run continued from now as ``scenario``: the same state under a scenario that
+        differs from this one only in interventions still to come (and in its name,
+        description and run settings), so that it is the run of ``scenario`` from day 0 with
+        this seed, bit for bit. Treatments compared this way share their history up to the
+        branch (paired runs, at the cost of one).
+
+        Raises:
+            InputError: ``scenario`` differs in anything else, or in an intervention that
+                has acted or started by now; one line naming the first such key.
+        """
+        conflict = _branch_conflict(self.scenario, scenario, self.tick, self.schedule)
+        if conflict is not None:
+            key, message = conflict
+            raise InputError(scenario.source, key, message)
+        return Simulation.from_state(scenario, self.state(), backend=self.backend)
+
     def save_checkpoint(self, path: str | Path, **run_settings: Any) -> None:
         """Write the complete state to ``path`` atomically (see :mod:`tissue.io.checkpoint`);
         ``run_settings`` (numbers or strings) are stored beside it for resuming."""
@@ -288,3 +305,62 @@ def load_checkpoint(path: str | Path, backend: BackendName | Backend = "auto") -
     except ValueError as error:
         raise InputError(str(stored.path), "state", str(error)) from None
     return Checkpoint(stored.path, sim, stored.settings, stored.written_on, stored.run_id)
+
+
+def _branch_conflict(
+    base: Scenario, other: Scenario, tick: int, schedule: Schedule
+) -> tuple[str, str] | None:
+    """The first key at which a run of ``base`` at ``tick`` cannot continue as ``other``
+    (see :meth:`Simulation.branch`), with what is allowed; None where it can."""
+    ours, theirs = base.model_dump(), other.model_dump()
+    for loose in ("name", "description", "run"):
+        ours.pop(loose), theirs.pop(loose)
+    mine, yours = ours.pop("interventions"), theirs.pop("interventions")
+    key = _first_difference(ours, theirs, "")
+    if key is not None:
+        return key, f"differs from {base.source}'s; a branch may change only interventions to come"
+    if list(mine) != list(yours):
+        return "interventions", f"must name those of {base.source} in its order: {list(mine)}"
+    for name, action in mine.items():
+        times = {k: (action.pop(k, None), yours[name].pop(k, None)) for k in _EVENT_DAYS}
+        key = _first_difference(action, yours[name], f"interventions.{name}")
+        if key is not None:
+            return key, f"differs from {base.source}'s; a branch may change only times to come"
+        for time_key, (a, b) in times.items():
+            first, second = _event_tick(a, schedule), _event_tick(b, schedule)
+            if first != second and min(first, second) < tick:
+                return (
+                    f"interventions.{name}.{time_key}",
+                    f"{b} against {a}: the run is at day {tick * schedule.base_min / 1440:g}; "
+                    "a branch may move only what has not happened",
+                )
+    return None
+
+
+_EVENT_DAYS = ("start_day", "end_day")
+
+
+def _event_tick(day: float | None, schedule: Schedule) -> float:
+    """The tick at which an intervention time acts, as :class:`Body` counts it."""
+    if day is None:
+        return float("inf")
+    return schedule.ticks_of_min(day * 1440.0) if day > 0 else 0
+
+
+def _first_difference(a: Any, b: Any, key: str) -> str | None:
+    """The dotted key of the first difference between two dumped configurations."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for name in sorted(a.keys() | b.keys()):
+            if name not in a or name not in b:
+                return f"{key}.{name}".lstrip(".")
+            found = _first_difference(a[name], b[name], f"{key}.{name}")
+            if found is not None:
+                return found.lstrip(".")
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for index, (x, y) in enumerate(zip(a, b, strict=True)):
+            found = _first_difference(x, y, f"{key}.{index}")
+            if found is not None:
+                return found.lstrip(".")
+        return None
+    return None if a == b else key.lstrip(".") or "scenario"
