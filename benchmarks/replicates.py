@@ -1,16 +1,26 @@
-"""Replicate seeds of the built-in metastasis scenarios, run by the sweep machinery, with the
-mean and 95% interval of every final observable.
+"""Replicate seeds of the built-in metastasis scenarios, with the mean and 95% interval of
+every final observable.
 
-    python -m benchmarks.replicates run --names metastasis,resection --seeds 10 [--workers 2]
+    python -m benchmarks.replicates run --names metastasis,niche --seeds 10 [--workers 2]
+    python -m benchmarks.replicates paired --base metastasis --at-day 10 \
+        --branch resection=resection --branch il1r_blockade=il1r_blockade --seeds 10
     python -m benchmarks.replicates show              # the recorded statistics
 
 ``run`` writes a sweep file per scenario (``scenario = NAME``, ``replicates = SEEDS`` from
 seed 1, ``[set]`` with ``--days`` when given) under ``--out`` and runs ``tissue sweep`` on it
 (members already finished are skipped, so an interrupted run resumes), then reads the sweep's
 ``results.csv`` and merges into ``RESULTS`` for each scenario: the seeds, the commit, and for
-every final observable the values, their mean and the 95% t-interval of the mean. The README's
-replicate table (``benchmarks.model_results tables``) is made from that file. Needs the
-``dask`` and ``dev`` extras (scipy for the t quantile).
+every final observable the values, their mean and the 95% t-interval of the mean.
+
+``paired`` compares treatments that start after day 0 on a shared history: each seed runs
+``--base`` to ``--at-day``, branches there into every ``--branch LABEL=SCENARIO[;KEY=VALUE]...``
+(:meth:`tissue.Simulation.branch`: each branch is its scenario's own run from day 0, same
+seed) and runs all of them to ``--days``. It records each label's statistics and, per seed,
+the branch minus the base (the treatment's effect in that history) with its 95% t-interval:
+paired differences, whose spread is the treatment's alone, at about half the CPU of separate
+runs. Each seed's finals are written under ``--out`` as they finish (an interrupted run
+resumes). The README's replicate table (``benchmarks.model_results tables``) is made from
+``RESULTS``. Needs the ``dask`` and ``dev`` extras (scipy for the t quantile).
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import math
 import subprocess
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -100,23 +111,141 @@ def run(names: Sequence[str], seeds: int, workers: int, days: float | None, out:
         print(f"{name}: seeds {record['seeds']}")
 
 
+Branches = dict[str, tuple[str, dict[str, Any]]]
+# the observables whose paired effects are recorded (every label's finals are kept whole)
+EFFECTS = (
+    "ledger.arrested", "ledger.extravasated", "lung.mic.live", "lung.dtc.live",
+    "ledger.micrometastases", "ledger.macrometastases", "lung.myeloid.live",
+    "lung.innate.live", "lung.s100a8a9.mean", "lung.il1b.mean",
+)  # fmt: skip
+
+
+def parse_branch(text: str) -> tuple[str, tuple[str, dict[str, Any]]]:
+    """``"removed=niche;interventions.resection.start_day=10"`` -> ("removed", ("niche",
+    {"interventions.resection.start_day": 10.0}))."""
+    from tissue.config.overrides import parse_override
+
+    label, sep, rest = text.partition("=")
+    if not sep or not label or not rest:
+        raise SystemExit(f"--branch {text}: expected LABEL=SCENARIO[;KEY=VALUE]...")
+    scenario, *sets = rest.split(";")
+    return label, (scenario, dict(parse_override(item) for item in sets if item))
+
+
+def paired_seed(
+    base: str, days: float, at_day: float, branches: Branches, seed: int
+) -> dict[str, dict[str, float]]:
+    """One seed: label (``base`` for the trunk) -> final observables, every branch
+    continued from the base at ``at_day``."""
+    from tissue import Simulation, load_scenario
+
+    sim = Simulation(load_scenario(base, {"run.days": days}), backend="cpu", seed=seed)
+    sim.step(sim.ticks_for(at_day))
+    finals = {}
+    for label, (scenario, overrides) in branches.items():
+        branch = sim.branch(load_scenario(scenario, {"run.days": days, **overrides}))
+        branch.step(sim.ticks_for(days) - branch.tick)
+        finals[label] = branch.observables()
+    sim.step(sim.ticks_for(days) - sim.tick)
+    finals[base] = sim.observables()
+    return finals
+
+
+def paired_record(base: str, per_seed: dict[int, dict[str, dict[str, float]]]) -> dict[str, Any]:
+    """Statistics over seeds: each label's finals, and each branch minus the base
+    (EFFECTS) with its 95% t-interval."""
+    seeds = sorted(per_seed)
+    labels = list(per_seed[seeds[0]])
+    observables = {
+        label: {
+            key: interval([per_seed[s][label][key] for s in seeds])
+            for key in per_seed[seeds[0]][label]
+        }
+        for label in labels
+    }
+    effects = {
+        label: {
+            key: interval([per_seed[s][label][key] - per_seed[s][base][key] for s in seeds])
+            for key in EFFECTS
+            if key in per_seed[seeds[0]][label]
+        }
+        for label in labels
+        if label != base
+    }
+    return {"seeds": seeds, "observables": observables, "effects": effects}
+
+
+def paired(
+    base: str, branches: Branches, at_day: float, days: float, seeds: int, workers: int,
+    out: Path,
+) -> dict[str, Any]:  # fmt: skip
+    """Run (or resume) seeds 1..``seeds`` of the paired design and merge its record into
+    ``RESULTS`` under ``BASE@AT_DAY``."""
+    key = f"{base}@{at_day:g}"
+    folder = out / "paired" / key
+    folder.mkdir(parents=True, exist_ok=True)
+    design = {"base": base, "at_day": at_day, "days": days,
+              "branches": {k: [s, o] for k, (s, o) in branches.items()}}  # fmt: skip
+    per_seed: dict[int, dict[str, dict[str, float]]] = {}
+    for path in folder.glob("seed-*.json"):
+        stored = json.loads(path.read_text())
+        if stored["design"] == design:
+            per_seed[int(stored["seed"])] = stored["finals"]
+    todo = [s for s in range(1, seeds + 1) if s not in per_seed]
+    with ProcessPoolExecutor(max(1, workers)) as pool:
+        futures = {s: pool.submit(paired_seed, base, days, at_day, branches, s) for s in todo}
+        for seed, future in futures.items():
+            per_seed[seed] = future.result()
+            path = folder / f"seed-{seed}.json"
+            path.write_text(json.dumps({"design": design, "seed": seed, "finals": per_seed[seed]}))
+            print(f"{key}: seed {seed} done", flush=True)
+    record = paired_record(base, {s: per_seed[s] for s in range(1, seeds + 1)}) | {
+        "design": design,
+        "git": git_info(),
+        "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    stored = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    stored.setdefault("scenarios", {})
+    stored.setdefault("paired", {})[key] = record
+    RESULTS.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
+    return record
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Replicate seeds of the built-in scenarios")
-    parser.add_argument("action", choices=("run", "show"))
+    parser.add_argument("action", choices=("run", "paired", "show"))
     parser.add_argument("--names", default="metastasis")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--days", type=float, default=None)
+    parser.add_argument("--base", default="metastasis", help="paired: the trunk's scenario")
+    parser.add_argument("--at-day", type=float, default=10.0, help="paired: the branch day")
+    parser.add_argument("--branch", action="append", default=[],
+                        help="paired: LABEL=SCENARIO[;KEY=VALUE]... (repeat)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "out" / "replicates")
     args = parser.parse_args(argv)
     if args.action == "run":
         run([n for n in args.names.split(",") if n], args.seeds, args.workers, args.days, args.out)
+        return 0
+    if args.action == "paired":
+        if not args.branch:
+            raise SystemExit("paired: give at least one --branch LABEL=SCENARIO")
+        branches = dict(parse_branch(text) for text in args.branch)
+        from tissue import load_scenario
+
+        days = load_scenario(args.base).run.days if args.days is None else args.days
+        paired(args.base, branches, args.at_day, days, args.seeds, args.workers, args.out)
         return 0
     stored = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"scenarios": {}}
     for name, record in stored["scenarios"].items():
         print(f"{name} (seeds {record['seeds']}):")
         for key, s in record["observables"].items():
             print(f"  {key}: {s['mean']:.4g} [{s['low']:.4g}, {s['high']:.4g}]")
+    for key, record in stored.get("paired", {}).items():
+        for label, effects in record["effects"].items():
+            print(f"{key} -> {label} minus {record['design']['base']} (seeds {record['seeds']}):")
+            for name, s in effects.items():
+                print(f"  {name}: {s['mean']:.4g} [{s['low']:.4g}, {s['high']:.4g}]")
     return 0
 
 

@@ -67,14 +67,17 @@ def test_the_built_in_releases_branch_from_their_parents_before_day_10() -> None
         ({"interventions.anti_s100.start_day": 0.05}, "interventions.anti_s100.start_day"),
         ({"interventions.anti_s100.end_day": 0.12}, "interventions.anti_s100.end_day"),
         ({"interventions.anti_s100.efficacy": 0.5}, "interventions.anti_s100.efficacy"),
+        ({"run.output_interval_min": 120.0}, "run.output_interval_min"),
     ],
 )
 def test_a_branch_that_would_change_the_past_is_refused(overrides: dict, key: str) -> None:
-    """At day 0.15 (the antibody on since day 0.1): a model parameter, the antibody's start
-    or efficacy cannot change; the error names the key."""
+    """At day 0.15 (the antibody on since day 0.1): a model parameter, the antibody's start,
+    end or efficacy, or the outputs (the front's history) cannot change; the error names the
+    key. The run's length and the antibody's end still to come can."""
     base = model(BASE)
     base.step(base.ticks_for(0.15))
     other = load_scenario("metastasis", {**BASE, **overrides})
     with pytest.raises(InputError, match=key.replace(".", r"\.")):
         base.branch(other)
-    base.branch(load_scenario("metastasis", {**BASE, "interventions.anti_s100.end_day": 0.2}))
+    later = {**BASE, "interventions.anti_s100.end_day": 0.2, "run.days": 3.0, "run.seed": 9}
+    base.branch(load_scenario("metastasis", later))

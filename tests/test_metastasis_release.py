@@ -1,8 +1,9 @@
-"""The restraint's release (issue 16, Castano 2018): with the primary's IL-1beta restraint on,
-removing the primary or blocking IL-1R at day 10 raises the lung's outgrowth (proliferating
-disseminated cells) 8 days later against the same scenario untouched, same seed. Its mirror,
-resection lowering outgrowth when the restraint is off, is `tests/test_niche_release.py` (a
-file of its own so that CI runs the two on separate workers). One seed (CI's time);
+"""The metastasis model with the primary's restraint on, one seed, over RELEASE_DAYS: the
+pre-metastatic niche forms in days, before most cells arrive (Hiratsuka 2006), and lifting
+the restraint at day 10 (resection, IL-1R blockade; Castano 2018) raises the lung's outgrowth
+8 days later. The releases are branches of the untouched run at day 10 (same history, same
+seed: each is its scenario's own run). The mirror, without the restraint, is
+`tests/test_niche_release.py` (a file of its own: CI runs the two on separate workers);
 `benchmarks.replicates` gives seeds."""
 
 from __future__ import annotations
@@ -10,24 +11,57 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.test_metastasis import RELEASE_DAYS, run_series
+from tests.test_metastasis import (
+    NICHE,
+    RELEASE_DAY,
+    RELEASE_DAYS,
+    TEST_DAYS,
+    run_branches,
+    run_series,
+)
 
 pytestmark = pytest.mark.slow
 
+RELEASES = ("resection", "il1r_blockade")
+
 
 @pytest.fixture(scope="module")
-def kept() -> dict[str, np.ndarray]:
-    return run_series("metastasis", {}, RELEASE_DAYS)
+def runs() -> dict[str, dict[str, np.ndarray]]:
+    return run_branches(
+        "metastasis", RELEASE_DAYS, RELEASE_DAY, {name: (name, {}) for name in RELEASES}
+    )
 
 
-@pytest.mark.parametrize("release", ["resection", "il1r_blockade"])
-def test_lifting_the_restraint_raises_outgrowth(kept, release: str) -> None:
+def test_the_niche_forms_in_days_and_before_most_cells_arrive(runs) -> None:
+    """Lung S100A8/A9 reaches the recruitment half-maximum after 5 to 14 days (Hiratsuka:
+    10-14 days after implantation; days, not hours), when at most a quarter of the cells
+    that arrive by TEST_DAYS have arrived; Mac1+ cells follow; and it is the primary's
+    doing: >= 5x the same lung without a primary at that time."""
+    control = runs["metastasis"]
+    end = int(np.searchsorted(control["time_days"], TEST_DAYS, side="right"))
+    s100, days = control["lung.s100a8a9.mean"][:end], control["time_days"][:end]
+    assert s100[-1] >= NICHE, "the niche never formed"
+    formed = int(np.argmax(s100 >= NICHE))
+    assert 5.0 <= days[formed] <= 14.0, days[formed]
+    arrived = control["ledger.arrested"][:end]
+    assert arrived[-1] >= 40, "too few arrivals to say when they came"
+    assert arrived[formed] <= 0.25 * arrived[-1], (arrived[formed], arrived[-1])
+    myeloid = control["lung.myeloid.live"][:end]
+    assert myeloid[-1] >= 5 * max(1.0, myeloid[0])
+    alone = run_series("metastasis", {"interventions.resection.start_day": 0.0}, days[formed])
+    assert s100[formed] >= 5 * alone["lung.s100a8a9.mean"][-1]
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_lifting_the_restraint_raises_outgrowth(runs, release: str) -> None:
     """>= 3x the untouched run's proliferating cells (at least 1); the untouched run keeps
     >= 90% of its disseminated cells dormant."""
-    released = run_series(release, {}, RELEASE_DAYS)
+    kept, released = runs["metastasis"], runs[release]
     assert released["lung.dtc.live"][-1] >= 3 * max(1.0, kept["lung.dtc.live"][-1])
     mic, dtc = kept["lung.mic.live"][-1], kept["lung.dtc.live"][-1]
     assert mic >= 20
     assert mic / (mic + dtc) >= 0.9
     primary = released["breast.whole_tumour.cells"][-1]
     assert (primary == 0) if release == "resection" else (primary > 0)
+    if release == "resection":  # no more cells arrive
+        assert released["ledger.arrested"][-1] < kept["ledger.arrested"][-1]

@@ -219,9 +219,9 @@ class Simulation:
     def branch(self, scenario: Scenario) -> Simulation:
         """This run continued from now as ``scenario``: the same state under a scenario that
         differs from this one only in interventions still to come (and in its name,
-        description and run settings), so that it is the run of ``scenario`` from day 0 with
-        this seed, bit for bit. Treatments compared this way share their history up to the
-        branch (paired runs, at the cost of one).
+        description, run length and default seed), so that it is the run of ``scenario``
+        from day 0 with this run's seed, bit for bit. Treatments compared this way share
+        their history up to the branch (paired runs, at the cost of one).
 
         Raises:
             InputError: ``scenario`` differs in anything else, or in an intervention that
@@ -313,8 +313,8 @@ def _branch_conflict(
     """The first key at which a run of ``base`` at ``tick`` cannot continue as ``other``
     (see :meth:`Simulation.branch`), with what is allowed; None where it can."""
     ours, theirs = base.model_dump(), other.model_dump()
-    for loose in ("name", "description", "run"):
-        ours.pop(loose), theirs.pop(loose)
+    for dump in (ours, theirs):  # the seed is the run's own; the length the branch's
+        dump.pop("name"), dump.pop("description"), dump["run"].pop("days"), dump["run"].pop("seed")
     mine, yours = ours.pop("interventions"), theirs.pop("interventions")
     key = _first_difference(ours, theirs, "")
     if key is not None:
