@@ -96,13 +96,12 @@ class Body:
         self.tick = 0
         self._base_min = schedule.base_min
         self._start = {
-            name: schedule.ticks_of_min(action.start_day * 1440.0) if action.start_day > 0 else 0
+            name: schedule.event_tick(action.start_day)
             for name, action in scenario.interventions.items()
         }
         self._end = {
-            name: schedule.ticks_of_min(action.end_day * 1440.0)
+            name: schedule.event_tick(getattr(action, "end_day", None))
             for name, action in scenario.interventions.items()
-            if getattr(action, "end_day", None) is not None
         }
         self._voxels: dict[tuple[str, str], Any] = {}
         self._growth_codes = {
@@ -124,7 +123,7 @@ class Body:
     # --- what rules sense (tissue.behaviours.Sensing) --------------------------------
 
     def _active(self, name: str) -> bool:
-        return self._start[name] <= self.tick < self._end.get(name, math.inf)
+        return self._start[name] <= self.tick < self._end[name]
 
     def factor(self, signal: str) -> float:
         """1 - efficacy of each block on ``signal`` active now, multiplied."""

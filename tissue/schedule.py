@@ -7,6 +7,7 @@ the tick at which their process runs.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from tissue.config import Scenario
@@ -44,6 +45,13 @@ class Schedule:
     def ticks_of_min(self, minutes: float) -> int:
         """Whole ticks in ``minutes`` (at least one)."""
         return ticks(minutes, self.base_min)
+
+    def event_tick(self, day: float | None) -> float:
+        """The tick at which an intervention time ``day`` acts: 0 for day 0, else the whole
+        ticks in it (at least one); infinity for None (never)."""
+        if day is None:
+            return math.inf
+        return self.ticks_of_min(day * 1440.0) if day > 0 else 0
 
     def ticks_of_days(self, days: float) -> int:
         """Ticks in ``days``, rounded (0 for 0 days)."""

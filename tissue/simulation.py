@@ -327,7 +327,7 @@ def _branch_conflict(
         if key is not None:
             return key, f"differs from {base.source}'s; a branch may change only times to come"
         for time_key, (a, b) in times.items():
-            first, second = _event_tick(a, schedule), _event_tick(b, schedule)
+            first, second = schedule.event_tick(a), schedule.event_tick(b)
             if first != second and min(first, second) < tick:
                 return (
                     f"interventions.{name}.{time_key}",
@@ -338,13 +338,6 @@ def _branch_conflict(
 
 
 _EVENT_DAYS = ("start_day", "end_day")
-
-
-def _event_tick(day: float | None, schedule: Schedule) -> float:
-    """The tick at which an intervention time acts, as :class:`Body` counts it."""
-    if day is None:
-        return float("inf")
-    return schedule.ticks_of_min(day * 1440.0) if day > 0 else 0
 
 
 def _first_difference(a: Any, b: Any, key: str) -> str | None:
