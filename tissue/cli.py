@@ -194,6 +194,107 @@ def resume(out_dir: str, days: float | None, backend: str, quiet: bool) -> None:
         _drive(sim, out, settings, checkpoint.run_id or "-", stop=stop, quiet=quiet)
 
 
+@main.command()
+@click.argument("trunk_dir", metavar="RUN", type=click.Path(file_okay=False))
+@click.argument("scenario")
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output folder of the branch (created).",
+)
+@BACKEND_OPTION
+@click.option("--days", type=float, default=None, help="Simulated days (default: the scenario's).")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a value of SCENARIO, e.g. interventions.resection.start_day=10.",
+)
+@click.option(
+    "--checkpoint-every",
+    type=float,
+    default=None,
+    metavar="MIN",
+    help="Simulated minutes between checkpoints (default: RUN's).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace the run already in OUT.")
+@QUIET_OPTION
+@fail_on_input_errors
+def branch(
+    trunk_dir: str,
+    scenario: str,
+    out_dir: str,
+    backend: str,
+    days: float | None,
+    overrides: tuple[str, ...],
+    checkpoint_every: float | None,
+    overwrite: bool,
+    quiet: bool,
+) -> None:
+    """Continue the run in RUN from its checkpoint as SCENARIO, into OUT: SCENARIO may differ
+    from RUN's only in interventions still to come (and its name, description and length),
+    so that OUT holds SCENARIO's own run from day 0 with RUN's seed, bit for bit (RUN's rows
+    and snapshots up to the branch are copied in). RUN is left as it is; treatments that
+    share a history cost one run of it. Stop RUN where the first treatment starts (`tissue
+    run ... --days D`), branch each treatment, and `tissue resume RUN --days ...` for the
+    untreated run."""
+    from tissue.config import load_scenario, parse_override
+    from tissue.io.runfile import RunReader
+    from tissue.limits import check_days
+    from tissue.runner import CHECKPOINT_FILE, RUN_FILE, RunSettings, deferred_signals
+    from tissue.simulation import load_checkpoint
+
+    with deferred_signals() as stop:
+        trunk, out = Path(trunk_dir), Path(out_dir)
+        if out.resolve() == trunk.resolve():
+            raise InputError(str(out), "-o", "is RUN itself; allowed: another folder")
+        if not (trunk / CHECKPOINT_FILE).is_file():
+            raise InputError(
+                str(trunk / CHECKPOINT_FILE), "", "no checkpoint to branch from; allowed: a "
+                "folder written by `tissue run` or `tissue resume`, stopped or finished"
+            )  # fmt: skip
+        checkpoint = load_checkpoint(trunk / CHECKPOINT_FILE, backend=backend)
+        found = RunReader(trunk / RUN_FILE).run_id
+        if found != checkpoint.run_id:
+            raise InputError(
+                str(trunk / RUN_FILE), "run_id", f"belongs to run {found[:8] or '(none)'}, but "
+                f"{CHECKPOINT_FILE} to run {checkpoint.run_id[:8] or '(none)'}: the folder "
+                "mixes two runs; allowed: branch a folder whose files belong to one run"
+            )  # fmt: skip
+        loaded = load_scenario(scenario, dict(parse_override(text) for text in overrides))
+        sim = checkpoint.simulation.branch(loaded)
+        stored = RunSettings.from_stored(checkpoint.settings, sim.scenario, str(checkpoint.path))
+        if days is not None:
+            check_days(days, "--days")
+        settings = RunSettings(
+            target_days=loaded.run.days if days is None else days,
+            snapshot_every_min=stored.snapshot_every_min,  # RUN's: one cadence in OUT
+            checkpoint_every_min=(
+                stored.checkpoint_every_min if checkpoint_every is None else checkpoint_every
+            ),
+        )
+        if checkpoint_every is not None and checkpoint_every == 0:
+            raise InputError("--checkpoint-every", "0", "allowed: a positive interval")
+        settings.checked(sim.schedule.base_min, CLI_NAMES)
+        if sim.tick >= sim.ticks_for(settings.target_days):
+            raise InputError(
+                "--days", f"{settings.target_days:g}", f"RUN is at day {sim.time_min / 1440:g} "
+                "already; allowed: a later day"
+            )  # fmt: skip
+        if not quiet:
+            click.echo(
+                f"branching {trunk} at day {sim.time_min / 1440:g} as {sim.scenario.name} "
+                f"into {out}",
+                err=True,
+            )
+        _drive(sim, out, settings, "", stop=stop, quiet=quiet, overwrite=overwrite,
+               history=trunk / RUN_FILE)  # fmt: skip
+
+
 CLI_NAMES = {
     "target_days": "--days",
     "snapshot_every_min": "--snapshot-every",
@@ -209,10 +310,12 @@ def _drive(
     stop: Any,
     quiet: bool,
     overwrite: bool = False,
+    history: Path | None = None,
 ) -> None:
-    """Run to the target with files in ``out`` (a new run, or resuming the run
-    ``resume_id``; "-" for a checkpoint saved outside a run); exit 130 after a signal, 2
-    when the run file or the final checkpoint could not be written."""
+    """Run to the target with files in ``out`` (a new run, a branch of the run whose file
+    is ``history``, or resuming the run ``resume_id``; "-" for a checkpoint saved outside a
+    run); exit 130 after a signal, 2 when the run file or the final checkpoint could not be
+    written."""
     from tissue.io.runfile import RunFileError
     from tissue.runner import Runner
 
@@ -227,6 +330,7 @@ def _drive(
         report=report,
         overwrite=overwrite,
         run_id="" if resume_id in ("", "-") else resume_id,
+        history=history,
     )
     started = time.perf_counter()
     try:

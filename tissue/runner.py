@@ -153,6 +153,10 @@ class Runner:
         overwrite: a new run into a folder holding another run removes that run's files
             first (otherwise it is refused).
         run_id: the run's id: the checkpoint's when resuming; a new one by default.
+        history: a new run that is a branch of another at ``sim.tick``
+            (:meth:`Simulation.branch`): that run's file, whose rows and snapshots up to
+            now begin this run's files, so that they equal those of a run of ``sim``'s
+            scenario from day 0.
 
     Raises:
         InputError: another process is writing ``out``; ``out`` holds another run (a new
@@ -169,6 +173,7 @@ class Runner:
         report: Callable[[str], None] = lambda message: None,
         overwrite: bool = False,
         run_id: str = "",
+        history: Path | None = None,
     ) -> None:
         self.sim = sim
         self.out = Path(out)
@@ -188,13 +193,18 @@ class Runner:
             self._write_scenario()
             self.run_file = self._open_run_file(resume)
             self.csv = self._open_csv(resume)
+            if history is not None:
+                self._copy_history(history)
         except BaseException:
             self.lock.release()
             raise
-        if not resume or sim.tick % sim.schedule.output == 0:
-            self._last_row_tick = sim.tick  # recorded now, or kept in the resumed files
-        sim.add_observer(self._record, call_now=not resume)
-        sim.add_observer(self._snapshot, every_min=settings.snapshot_every_min, call_now=not resume)
+        continued = resume or history is not None
+        if not continued or sim.tick % sim.schedule.output == 0:
+            self._last_row_tick = sim.tick  # recorded now, or kept in the files
+        sim.add_observer(self._record, call_now=not continued)
+        sim.add_observer(
+            self._snapshot, every_min=settings.snapshot_every_min, call_now=not continued
+        )
         if settings.checkpoint_every_min > 0:
             sim.add_observer(
                 self._periodic_checkpoint, every_min=settings.checkpoint_every_min, call_now=False
@@ -294,6 +304,23 @@ class Runner:
             return TimeSeriesCSV(path, run_id=self.run_id)
         except OSError as error:
             raise InputError(str(path), "", f"cannot write ({error})") from None
+
+    def _copy_history(self, history: Path) -> None:
+        """Begin the new files with the rows and snapshots of the run file ``history`` up
+        to now, each on its own grid (that run's final row and snapshot, if it ended between
+        outputs, are not this run's)."""
+        sim = self.sim
+        snapshots = self._keep_through(sim.schedule.ticks_of_min(self.settings.snapshot_every_min))
+        try:
+            rows = self.run_file.copy_history(
+                history, sim.tick, self._keep_through(sim.schedule.output), snapshots
+            )
+            for row in rows:
+                self.csv.write_row(row)
+        except RunFileError as error:
+            raise InputError(str(self.out), "", str(error)) from None
+        except OSError as error:
+            raise InputError(str(self.out / CSV_FILE), "", f"cannot write ({error})") from None
 
     @property
     def total_ticks(self) -> int:

@@ -6,7 +6,8 @@ Layout of ``run.h5`` (format ``tissue-run``, version 1):
   ``scenario_name``, ``seed``, ``backend``, ``run_id`` (see :mod:`tissue.io.rundir`),
   ``status`` (running, interrupted, complete, incomplete: the run ended but its final
   checkpoint could not be written, or failed), ``cell_types`` and ``cell_states`` (names in
-  code order);
+  code order); a branch of another run (``tissue branch``) also has ``branched_from`` (that
+  run's id) and ``branched_at_tick``, and begins with that run's rows and snapshots;
 - ``/organs/<organ>/labels``: (nz, ny, nx) uint8 with attributes ``spacing_um`` and
   ``origin_um`` (x, y, z; the grid's lower corner), ``label_names``, ``label_codes`` and
   ``fields``;
@@ -149,6 +150,38 @@ class RunWriter:
                 for cname, values in state.under(f"{prefix}/cells").items():
                     cells.create_dataset(cname, data=values, **(COMPRESSION if values.size else {}))
             write_xdmf(handle, self.xdmf_path)
+
+    def copy_history(
+        self, source: str | Path, at_tick: int, rows_through: int, snapshots_through: int
+    ) -> list[dict[str, float]]:
+        """Begin this (new) file with the run file ``source``'s rows up to tick
+        ``rows_through`` and snapshots up to ``snapshots_through``, and record that this
+        run branched from it at ``at_tick`` (root attributes ``branched_from``: its run id,
+        and ``branched_at_tick``).
+        Returns the copied rows (observable -> value, without ``tick``), for the CSV.
+
+        Raises:
+            InputError: ``source`` is unreadable (one line).
+        """
+        reader = RunReader(source)
+        series = reader.timeseries()
+        ticks = series.pop("tick")
+        keep = int(np.count_nonzero(ticks <= rows_through))
+        with open_checked(Path(source), RUN_FORMAT) as old, self._open() as handle:
+            group = handle["timeseries"]
+            group.attrs["columns"] = list(series)
+            for key, values in {"tick": ticks, **series}.items():
+                if key not in group:
+                    _series(group, key, values.dtype, 0, np.nan)
+                group[key].resize((keep,))
+                group[key][:] = values[:keep]
+            for name, snapshot in sorted(old["snapshots"].items()):
+                if int(snapshot.attrs["tick"]) <= snapshots_through:
+                    old.copy(snapshot, handle["snapshots"], name=name)
+            handle.attrs["branched_from"] = reader.run_id
+            handle.attrs["branched_at_tick"] = np.int64(at_tick)
+            write_xdmf(handle, self.xdmf_path)
+        return [{key: float(values[i]) for key, values in series.items()} for i in range(keep)]
 
     def finish(self, status: str) -> None:
         """Mark the run ``complete``, ``interrupted``, ``incomplete`` or ``failed``."""
