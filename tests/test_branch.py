@@ -10,7 +10,7 @@ from tests.test_checkpoint import assert_same_state
 from tests.test_metastasis import BUSY
 from tissue import Simulation, load_scenario
 from tissue.errors import InputError
-from tissue.simulation import _branch_conflict
+from tissue.simulation import branch_conflict
 
 OFF = 10000.0
 BASE = {**BUSY, "interventions.resection.start_day": OFF}  # anti-S100A8/A9 from day 0.1
@@ -53,10 +53,10 @@ def test_the_built_in_releases_branch_from_their_parents_before_day_10() -> None
     tick = sim.ticks_for(10.0)
     metastasis = load_scenario("metastasis")
     for name in ("resection", "il1r_blockade"):
-        assert _branch_conflict(metastasis, load_scenario(name), tick, sim.schedule) is None
+        assert branch_conflict(metastasis, load_scenario(name), tick, sim.schedule) is None
     late = load_scenario("metastasis", {"interventions.resection.start_day": 10.0})
-    assert _branch_conflict(metastasis, late, tick + 1, sim.schedule) is not None
-    assert _branch_conflict(metastasis, load_scenario("niche"), 0, sim.schedule) is not None
+    assert branch_conflict(metastasis, late, tick + 1, sim.schedule) is not None
+    assert branch_conflict(metastasis, load_scenario("niche"), 0, sim.schedule) is not None
 
 
 @pytest.mark.parametrize(

@@ -80,7 +80,7 @@ def sample(range_text: str, extra: str = "") -> str:
     ("text", "expected"),
     [
         ("replicate = 2", "replicate: unknown key; allowed: name, description, scenario, seed, "
-                          "replicates, checkpoint_every_min, set, grid, sample"),
+                          "replicates, checkpoint_every_min, branch_day, set, grid, sample"),
         ('replicates = "2"', "replicates: Input should be a valid integer (got '2')"),
         ("replicates = 0", "replicates: Input should be greater than or equal to 1"),
         ('[grid]\n"run.days" = []', "grid.run.days: List should have at least 1"),

@@ -227,7 +227,7 @@ class Simulation:
             InputError: ``scenario`` differs in anything else, or in an intervention that
                 has acted or started by now; one line naming the first such key.
         """
-        conflict = _branch_conflict(self.scenario, scenario, self.tick, self.schedule)
+        conflict = branch_conflict(self.scenario, scenario, self.tick, self.schedule)
         if conflict is not None:
             key, message = conflict
             raise InputError(scenario.source, key, message)
@@ -307,7 +307,7 @@ def load_checkpoint(path: str | Path, backend: BackendName | Backend = "auto") -
     return Checkpoint(stored.path, sim, stored.settings, stored.written_on, stored.run_id)
 
 
-def _branch_conflict(
+def branch_conflict(
     base: Scenario, other: Scenario, tick: int, schedule: Schedule
 ) -> tuple[str, str] | None:
     """The first key at which a run of ``base`` at ``tick`` cannot continue as ``other``

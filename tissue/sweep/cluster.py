@@ -5,6 +5,13 @@ by default, or an existing scheduler: dask-jobqueue on Slurm, dask-cuda with one
 GPU (see docs/sweeps.md). Members already finished in ``OUT/members`` are not submitted; each
 submitted member is retried ``retries`` times after an error, and Dask runs the members of a
 lost worker again elsewhere (members are idempotent: see :mod:`tissue.sweep.member`).
+
+With the plan's ``branch_day``, the pending members of one seed that can all continue a run
+of the first of them at that day (:func:`tissue.simulation.branch_conflict`) share it: the
+trunk runs once into ``OUT/trunks/<id>`` (a member of its own, ending at ``branch_day``) and
+each member of the group is branched from its checkpoint once it is done (a Dask dependency);
+a member that cannot be branched, or is alone, runs from day 0 as before. The results are the
+same bits either way.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +43,7 @@ if TYPE_CHECKING:
     from tissue.backend import BackendName
 
 MEMBERS_DIR = "members"
+TRUNKS_DIR = "trunks"
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,7 @@ def run_sweep(
                 member.member_id, str(members_dir), member.scenario,  # type: ignore[arg-type]
                 member.seed, member.parameters, backend, plan.checkpoint_every_min,
             )  # fmt: skip
+    trunks = _trunks(tasks, plan.branch_day, out / TRUNKS_DIR) if plan.branch_day else {}
     skipped = sum(row.status == "complete" for row in rows.values())
     info = {
         "name": plan.name,
@@ -123,7 +132,7 @@ def run_sweep(
     }
     try:
         if tasks:
-            for member_id, row in _run_tasks(tasks, workers, scheduler, retries, on_start):
+            for member_id, row in _run_tasks(tasks, trunks, workers, scheduler, retries, on_start):
                 rows[member_id] = row
                 if on_member is not None:
                     on_member(row)
@@ -133,21 +142,71 @@ def run_sweep(
     return SweepReport(ordered, table, skipped)
 
 
+def _trunks(
+    tasks: dict[str, MemberTask], branch_day: float, trunks_dir: Path
+) -> dict[str, MemberTask]:
+    """Group the tasks that can share a run to ``branch_day`` (same seed, and each a branch
+    of the group's first at that day); point each grouped task (in ``tasks``) at its trunk's
+    folder and return the trunks' own tasks by trunk id."""
+    from tissue.schedule import Schedule
+    from tissue.simulation import branch_conflict
+    from tissue.sweep.spec import member_id
+
+    groups: list[list[str]] = []
+    for key, task in tasks.items():
+        schedule = Schedule.from_scenario(task.scenario)
+        tick = schedule.ticks_of_days(branch_day)
+        if tick >= schedule.ticks_of_days(task.scenario.run.days):
+            continue
+        for group in groups:
+            first = tasks[group[0]]
+            if first.seed == task.seed and (
+                branch_conflict(first.scenario, task.scenario, tick, schedule) is None
+            ):
+                group.append(key)
+                break
+        else:
+            groups.append([key])
+    trunks = {}
+    for group in (g for g in groups if len(g) > 1):
+        first = tasks[group[0]]
+        scenario = first.scenario.with_overrides({"run.days": branch_day})
+        trunk_id = member_id(scenario, first.seed)
+        trunks[trunk_id] = MemberTask(
+            trunk_id, str(trunks_dir), scenario, first.seed, {}, first.backend,
+            first.checkpoint_every_min,
+        )  # fmt: skip
+        for key in group:
+            tasks[key] = replace(tasks[key], trunk=str(trunks_dir / trunk_id))
+    return trunks
+
+
 def _run_tasks(
     tasks: dict[str, MemberTask],
+    trunks: dict[str, MemberTask],
     workers: int | None,
     scheduler: str | None,
     retries: int,
     on_start: Callable[[Client, int], None] | None,
 ) -> Iterator[tuple[str, MemberRow]]:
-    """Submit every task; yield (member id, row) as each finishes or fails."""
+    """Submit every trunk and task (a task after its trunk); yield (member id, row) as each
+    task finishes or fails."""
     from distributed import as_completed
 
+    def key(kind: str, name: str) -> str:
+        return f"{kind}-{name}-{os.urandom(4).hex()}"
+
     with _client(workers, scheduler) as client:
+        before = {
+            str(Path(task.members_dir) / trunk_id): client.submit(
+                run_member, task, key=key("trunk", trunk_id), retries=retries, pure=False
+            )
+            for trunk_id, task in trunks.items()
+        }
         futures = {
             client.submit(
-                run_member, task, key=f"member-{member_id}-{os.urandom(4).hex()}",
-                retries=retries, pure=False,
+                run_member, task, *([before[task.trunk]] if task.trunk else []),
+                key=key("member", member_id), retries=retries, pure=False,
             ): member_id
             for member_id, task in tasks.items()
         }  # fmt: skip

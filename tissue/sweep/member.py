@@ -59,6 +59,8 @@ class MemberTask:
         parameters: the varied keys and values (recorded in member.json).
         backend: ``auto``, ``cpu`` or ``gpu``.
         checkpoint_every_min: simulated minutes between checkpoints (0: only at the end).
+        trunk: the folder of a finished run this member branches from (its checkpoint's
+            state continued as ``scenario``; see :meth:`tissue.Simulation.branch`), or "".
     """
 
     member_id: str
@@ -68,6 +70,7 @@ class MemberTask:
     parameters: dict[str, Any] = field(default_factory=dict)
     backend: BackendName = "auto"
     checkpoint_every_min: float = 0.0
+    trunk: str = ""
 
     @property
     def settings(self) -> RunSettings:
@@ -93,8 +96,9 @@ class MemberOutcome:
     wall_s: float
 
 
-def run_member(task: MemberTask) -> MemberOutcome:
-    """Run ``task`` to completion unless it is finished already; idempotent.
+def run_member(task: MemberTask, *after: Any) -> MemberOutcome:
+    """Run ``task`` to completion unless it is finished already; idempotent. ``after``: the
+    outcomes of the tasks it waited for (its trunk's), unused.
 
     Raises:
         MemberError: the run failed (one line).
@@ -150,7 +154,8 @@ def _run_member(task: MemberTask) -> MemberOutcome:
     _write_record(work, record)
     started = time.perf_counter()
     sim, resume = _restore_or_start(work, task)
-    Runner(sim, work, task.settings, resume=resume, report=log.warning).run()
+    history = Path(task.trunk) / RUN_FILE if task.trunk and not resume else None
+    Runner(sim, work, task.settings, resume=resume, report=log.warning, history=history).run()
     _write_record(work, {**record, "status": "complete", "wall_s": time.perf_counter() - started})
     _publish(work, final)
     outcome = finished_outcome(final)
@@ -174,8 +179,9 @@ def _claim(members: Path, member_id: str) -> Path:
 
 
 def _restore_or_start(work: Path, task: MemberTask) -> tuple[Simulation, bool]:
-    """The simulation from ``work``'s checkpoint (resume) or a new one (its folder emptied
-    of an earlier attempt's files, which cannot be continued)."""
+    """The simulation from ``work``'s checkpoint (resume) or a new one, branched from the
+    trunk's checkpoint when there is a trunk (its folder emptied of an earlier attempt's
+    files, which cannot be continued)."""
     from tissue.simulation import Simulation, load_checkpoint
 
     checkpoint = work / CHECKPOINT_FILE
@@ -192,6 +198,9 @@ def _restore_or_start(work: Path, task: MemberTask) -> tuple[Simulation, bool]:
             shutil.rmtree(path)
         elif path.name != MEMBER_FILE:
             path.unlink()
+    if task.trunk:
+        trunk = load_checkpoint(Path(task.trunk) / CHECKPOINT_FILE, backend=task.backend)
+        return trunk.simulation.branch(task.scenario), False
     return Simulation(task.scenario, backend=task.backend, seed=task.seed), False
 
 

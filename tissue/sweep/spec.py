@@ -8,6 +8,8 @@ A sweep file (TOML; dotted keys may be quoted or written as TOML dotted keys)::
     seed = 0                        # the sweep's own seed: the samples and the replicate seeds
     replicates = 3                  # seeds seed, seed + 1, ... at every parameter point
     checkpoint_every_min = 1440.0   # simulated minutes between member checkpoints; 0: at the end
+    branch_day = 10.0               # optional: members of a seed that differ only in
+                                    # interventions from this day on share one run to it
 
     [set]                           # the same for every member
     "run.days" = 21.0
@@ -23,7 +25,11 @@ A sweep file (TOML; dotted keys may be quoted or written as TOML dotted keys)::
 
 Members are the grid points x the sample points x the replicates, in that order (replicates
 innermost); replicate ``r`` of every point runs with seed ``seed + r`` (common random numbers
-across points). A member's id is a hash of what it runs (its resolved scenario and seed), so
+across points). With ``branch_day``, the members of one seed whose scenarios differ only in
+interventions that start on or after that day (:func:`tissue.simulation.branch_conflict`)
+share a trunk: one run to ``branch_day`` from which each is branched
+(:meth:`tissue.Simulation.branch`), giving each member's own results at less cost.
+A member's id is a hash of what it runs (its resolved scenario and seed), so
 a sweep re-run after an edit finds the members it already finished.
 
 Bad input raises :class:`tissue.errors.InputError` (one line: file, dotted key, what is
@@ -118,6 +124,7 @@ class SweepFile(Model):
     seed: Seed = 0
     replicates: Annotated[int, Field(ge=1)] = 1
     checkpoint_every_min: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = 1440.0
+    branch_day: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] | None = None
     fixed: dict[str, Any] = Field(default={}, alias="set")
     grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}
     sample: Sampling | None = None
@@ -155,6 +162,7 @@ class SweepPlan:
     parameters: list[str]
     checkpoint_every_min: float
     members: list[Member]
+    branch_day: float | None = None
 
     @property
     def valid(self) -> list[Member]:
@@ -198,6 +206,7 @@ def load_sweep(name_or_path: str | Path) -> SweepPlan:
         parameters=[*spec.grid, *(spec.sample.ranges if spec.sample else {})],
         checkpoint_every_min=spec.checkpoint_every_min,
         members=_members(spec, base, source),
+        branch_day=spec.branch_day,
     )
 
 
