@@ -18,7 +18,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from tissue.console import EXIT_INPUT, EXIT_INTERRUPTED, console, fail_on_input_errors
+from tissue.console import (
+    DAYS_OPTION,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    console,
+    fail_on_input_errors,
+    out_option,
+    set_option,
+)
 from tissue.errors import InputError
 
 
@@ -62,24 +70,11 @@ QUIET_OPTION = click.option("--quiet", is_flag=True, help="No progress bar or su
 
 @main.command()
 @click.argument("scenario")
-@click.option(
-    "-o",
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Output folder (created).",
-)
+@out_option("Output folder (created).")
 @BACKEND_OPTION
 @click.option("--seed", type=int, default=None, help="Random seed (default: the scenario's).")
-@click.option("--days", type=float, default=None, help="Simulated days (default: the scenario's).")
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a scenario value, e.g. cell_types.tumour.speed_um_per_min=0.5.",
-)
+@DAYS_OPTION
+@set_option("Override a scenario value, e.g. cell_types.tumour.speed_um_per_min=0.5.")
 @click.option(
     "--snapshot-every",
     type=float,
@@ -197,23 +192,10 @@ def resume(out_dir: str, days: float | None, backend: str, quiet: bool) -> None:
 @main.command()
 @click.argument("trunk_dir", metavar="RUN", type=click.Path(file_okay=False))
 @click.argument("scenario")
-@click.option(
-    "-o",
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Output folder of the branch (created).",
-)
+@out_option("Output folder of the branch (created).")
 @BACKEND_OPTION
-@click.option("--days", type=float, default=None, help="Simulated days (default: the scenario's).")
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a value of SCENARIO, e.g. interventions.resection.start_day=10.",
-)
+@DAYS_OPTION
+@set_option("Override a value of SCENARIO, e.g. interventions.resection.start_day=10.")
 @click.option(
     "--checkpoint-every",
     type=float,
@@ -484,10 +466,7 @@ def import_physicell(project: str, out_path: str, lenient: bool, overwrite: bool
 
 @main.command("export-physicell")
 @click.argument("run_path", metavar="RUN", type=click.Path())
-@click.option(
-    "-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
-    help="Folder to write (made if absent).",
-)  # fmt: skip
+@out_option("Folder to write (made if absent).")
 @click.option(
     "--organ", default=None,
     help="The organ to write (default: every organ; several go in subfolders by name).",

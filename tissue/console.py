@@ -1,5 +1,5 @@
-"""What every command shares: the stderr console, exit codes, and turning input errors
-into one line."""
+"""What every command shares: the stderr console, exit codes, turning input errors into
+one line, and the options several commands take."""
 
 from __future__ import annotations
 
@@ -33,3 +33,20 @@ def fail_on_input_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__
     return wrapper
+
+
+def out_option(help_text: str) -> Callable[..., Any]:
+    """The required ``-o/--out`` folder option (the command's ``out_dir``)."""
+    return click.option(
+        "-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False), help=help_text
+    )
+
+
+def set_option(help_text: str) -> Callable[..., Any]:
+    """The repeatable ``--set KEY=VALUE`` option (the command's ``overrides``)."""
+    return click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=help_text)
+
+
+DAYS_OPTION = click.option(
+    "--days", type=float, default=None, help="Simulated days (default: the scenario's)."
+)

@@ -28,7 +28,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from tissue.console import EXIT_INPUT, console, fail_on_input_errors
+from tissue.console import EXIT_INPUT, console, fail_on_input_errors, out_option
 from tissue.errors import InputError
 
 if TYPE_CHECKING:
@@ -43,13 +43,8 @@ SHOWN_ERRORS = 10
 
 @click.command()
 @click.argument("sweep_file", metavar="SWEEP")
-@click.option(
-    "-o",
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Output folder: members/, results.csv, sweep.json (on a file system every worker sees).",
+@out_option(
+    "Output folder: members/, results.csv, sweep.json (on a file system every worker sees)."
 )
 @click.option(
     "--workers",
