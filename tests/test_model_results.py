@@ -98,8 +98,9 @@ def test_a_missing_marker_is_named() -> None:
 
 
 def test_the_parameter_table_lists_each_value_with_its_kind() -> None:
-    """Every value of metastasis.toml that the model reads is a row; the fits are marked
-    fitted and name their data."""
+    """Every value of metastasis.toml that the model reads is a row, and each says where it
+    comes from (a fit, a cited source or an estimate); the fits are marked fitted and name
+    their data."""
     from benchmarks.calibration.parameters import parameter_table, parameters
 
     listed = parameters()
@@ -117,3 +118,5 @@ def test_the_parameter_table_lists_each_value_with_its_kind() -> None:
     assert f"{len(listed)} values" in table
     assert table.count("\n| `") == len(listed)
     assert "interventions.anti_s100.start_day" not in rows  # when, not what
+    unmarked = [r.key for r in listed if r.kind == "unmarked"]
+    assert unmarked == [], f"values without a source, fit or 'estimate': {unmarked}"

@@ -25,7 +25,7 @@ SKIP_KEYS = ("name", "description", "kind", "units", "organs", "geometry", "barr
              "allowed_labels", "cell_type", "behaviour", "signal", "as_signal", "organ",
              "type", "label", "cell_types", "oxygen_field", "chemotaxis_field",
              "intravasation_label", "arrest_organ", "arrest_label", "arrest_type",
-             "spacing_um", "shape", "start_day")  # fmt: skip
+             "spacing_um", "shape", "start_day", "center_um")  # fmt: skip
 ASSIGNMENT = re.compile(r"^([A-Za-z0-9_.]+)\s*=\s*(.+?)\s*(?:#\s*(.*))?$")
 SECTION = re.compile(r"^\[+([^\]]+)\]+\s*(?:#\s*(.*))?$")
 
