@@ -59,6 +59,7 @@ def test_branched_members_equal_members_run_from_day_0(tmp_path: Path, cluster: 
     branched = run_sweep(load_sweep(path), tmp_path / "branched", scheduler=address,
                          backend="cpu")  # fmt: skip
     assert branched.count("complete") == plain.count("complete") == 4
+    assert json.loads((tmp_path / "branched" / "sweep.json").read_text())["branch_day"] == 0.15
     rows = [read_results(tmp_path / out).rows for out in ("branched", "plain")]
     for row in (*rows[0], *rows[1]):
         row.pop("wall_s")

@@ -128,6 +128,7 @@ def run_sweep(
         "description": plan.description,
         "source": plan.source,
         "scenario": plan.scenario_source,
+        "branch_day": plan.branch_day,
         "tissue_version": package_version(),
     }
     try:
