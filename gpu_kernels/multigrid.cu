@@ -129,7 +129,8 @@ extern "C" __global__ void prolong_add(float* e, const float* coarse, const bool
 }
 
 // out[f, t] = sum over k of a[f, k lanes + t] b[f, k lanes + t] in double, k in order.
-// One thread per field and lane; neighbouring lanes read neighbouring elements.
+// One thread per field and lane; neighbouring lanes read neighbouring elements. The caller
+// picks lanes so that no lane sums more than DOT_RUN elements (tissue.kernels.multigrid).
 extern "C" __global__ void dot_partials(const float* a, const float* b, double* out, int nf,
                                         long long n, int lanes) {
   const long long q = (long long)blockIdx.x * blockDim.x + threadIdx.x;

@@ -114,6 +114,24 @@ def test_multigrid_kernels(emulated, level_index: int) -> None:
         np.testing.assert_array_equal(out, ref)
 
 
+def test_dot_products_of_large_fields_have_more_lanes(emulated) -> None:
+    """A field of more than 256 x DOT_RUN elements is summed in more lanes (GPU threads),
+    none longer than DOT_RUN; the kernel equals the reference bit for bit and the sum is the
+    dot product to float64 rounding."""
+    import tissue.kernels.multigrid as mg
+
+    assert mg.dot_lanes(27_000) == mg.dot_lanes(256 * mg.DOT_RUN) == 256
+    assert mg.dot_lanes(256 * mg.DOT_RUN + 1) == 257
+    assert mg.dot_lanes(512**3) == 32_768
+    rng = np.random.default_rng(11)
+    a, b = (rng.standard_normal((2, 9, 360, 400)).astype(np.float32) for _ in range(2))
+    ref = mg.dot_partials_numpy(a, b)
+    assert ref.shape == (2, mg.dot_lanes(9 * 360 * 400)) == (2, 317)
+    np.testing.assert_array_equal(mg.dot_partials_cuda(a, b), ref)
+    exact = np.einsum("fi,fi->f", a.reshape(2, -1).astype(np.float64), b.reshape(2, -1))
+    np.testing.assert_allclose(ref.sum(axis=1), exact, rtol=1e-12)
+
+
 def test_finish_step(emulated) -> None:
     from tissue.kernels.diffusion import finish_step_cuda, finish_step_numpy
 

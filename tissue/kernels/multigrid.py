@@ -26,8 +26,11 @@ same order, so the two give the same bits; ``gpu_kernels/multigrid.cu``):
 - :func:`residual`: out = r - A e;
 - :func:`restrict`: the sum of each 2x2x2 block (children in z-major order);
 - :func:`prolong_add`: e += scale e_coarse[parent] at free voxels;
-- :func:`dot_partials`: per field, DOT_LANES partial sums of a b in float64, lane t summing
-  elements t, t + DOT_LANES, ... in order (the caller adds the lanes).
+- :func:`dot_partials`: per field, :func:`dot_lanes` partial sums of a b in float64, lane t
+  summing elements t, t + lanes, ... in order (the caller adds the lanes). A lane is a GPU
+  thread: 256 of them for a field of up to 256 x DOT_RUN elements, and more for larger
+  fields, so that none sums more than DOT_RUN (a 512^3 field has 32,768 lanes, enough to keep
+  a device's memory busy; 256 threads would read it from one multiprocessor).
 """
 
 from __future__ import annotations
@@ -40,7 +43,13 @@ import numpy as np
 from tissue.grid import F32
 from tissue.kernels import on_device
 
-DOT_LANES = 256  # partial sums per field in dot_partials
+DOT_LANES = 256  # partial sums per field in dot_partials, at least ...
+DOT_RUN = 4096  # ... and enough that no lane sums more elements than this
+
+
+def dot_lanes(n: int) -> int:
+    """Partial sums (lanes) of a field of ``n`` elements in :func:`dot_partials`."""
+    return max(DOT_LANES, -(-n // DOT_RUN))
 
 
 @dataclass
@@ -199,16 +208,17 @@ def prolong_add_numpy(
 
 
 def dot_partials_numpy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(F, DOT_LANES) float64: lane t of field f sums a b over elements t, t + DOT_LANES, ...
-    of the field, in order."""
+    """(F, lanes) float64 (``dot_lanes`` of a field's size): lane t of field f sums a b over
+    elements t, t + lanes, ... of the field, in order."""
     n_fields = a.shape[0]
     n = a[0].size
-    rows = -(-n // DOT_LANES)
-    products = np.zeros((n_fields, rows * DOT_LANES), dtype=np.float64)
+    lanes = dot_lanes(n)
+    rows = -(-n // lanes)
+    products = np.zeros((n_fields, rows * lanes), dtype=np.float64)
     np.multiply(
         a.reshape(n_fields, n), b.reshape(n_fields, n), out=products[:, :n], dtype=np.float64
     )
-    return products.reshape(n_fields, rows, DOT_LANES).sum(axis=1)
+    return products.reshape(n_fields, rows, lanes).sum(axis=1)
 
 
 # --- CUDA launchers ------------------------------------------------------------------
@@ -359,12 +369,13 @@ def dot_partials_cuda(a: Any, b: Any) -> Any:
     check_array("a", a, cupy.float32, ndim=4)
     check_array("b", b, cupy.float32, shape=a.shape)
     n_fields = a.shape[0]
-    out = cupy.empty((n_fields, DOT_LANES), dtype=cupy.float64)
+    lanes = dot_lanes(a[0].size)
+    out = cupy.empty((n_fields, lanes), dtype=cupy.float64)
     launch_1d(
         "multigrid.cu",
         "dot_partials",
-        n_fields * DOT_LANES,
-        (a, b, out, np.int32(n_fields), np.int64(a[0].size), np.int32(DOT_LANES)),
+        n_fields * lanes,
+        (a, b, out, np.int32(n_fields), np.int64(a[0].size), np.int32(lanes)),
     )
     return out
 
