@@ -80,8 +80,11 @@ from tissue.config import load_scenario, scenario_from_dict
 from tissue.fields import FieldSolver
 from tissue.kernels.diffusion import BARRIER, FIXED
 from tissue.kernels.multigrid import (
+    cg_direction,
+    cg_step,
     defect,
     dot,
+    error_bounds,
     jacobi,
     jacobi_first,
     operator,
@@ -152,18 +155,19 @@ KERNEL_BYTES = {
     "restrict": 4.5,  # per fine voxel: read it, write 1/8 of a coarse voxel
     "prolong_add": 9.5,  # read e, free, 1/8 of a coarse voxel; write e
     "dot": 8,  # read a, b (the partial sums are few)
+    "cg_step": 24,  # read x, r, p, q; write x, r
+    "cg_direction": 12,  # read p, z; write p
+    "error_bounds": 17,  # read r, mass, free, offset, x (the per-lane maxima are few)
     "finish_step": 9,  # read x, labels; write c
 }
 # Array expressions of a step outside the kernels, per voxel of the finest level and field
-# (estimates, same rule). Per CG iteration (tissue.solver.solve): the error bound (masked
-# masses 9, |r| / mass 20 and its max 4, offset + x 12, its |.| 8 and max 4: 57), x += alpha
-# p and r -= alpha q with their temporaries (40), r copied into the cycle (8), p = z + beta
-# p (20): 125 B. Per step: the linear terms (stacking source and uptake 16, decay + uptake
-# 12: 28; the cells' terms are added only in the voxels that hold cells, by the sparse
-# deposit, so not per voxel), the masses (1 + dt loss 16, the masked copy 17), the finest
-# diagonal (41), the zeroed change (4), field + change (12): 118 B. Copies on coarse levels
-# are left out (under 1/8 of these).
-ARRAY_BYTES_PER_ITERATION = 125
+# (estimates, same rule). Per CG iteration (tissue.solver.solve): r copied into the cycle
+# (8 B; the error bound and the x, r and p updates are kernels). Per step: the linear terms
+# (stacking source and uptake 16, decay + uptake 12: 28; the cells' terms are added only in
+# the voxels that hold cells, by the sparse deposit, so not per voxel), the masses (1 + dt
+# loss 16, the masked copy 17), the finest diagonal (41), the zeroed change (4), field +
+# change (12): 118 B. Copies on coarse levels are left out (under 1/8 of these).
+ARRAY_BYTES_PER_ITERATION = 8
 ARRAY_BYTES_PER_STEP = 118
 BYTES_COUNTED = (
     "Estimate: every array element a kernel or array expression touches is read or written "
@@ -180,11 +184,12 @@ BYTES_COUNTED = (
 # the call's voxels (all fields of the level together).
 COUNTED = {
     "tissue.solver": {"jacobi": 1, "jacobi_first": 1, "residual": 1, "restrict": 0,
-                      "prolong_add": 0, "operator": 1, "dot": 0},
+                      "prolong_add": 0, "operator": 1, "dot": 0, "cg_step": 0,
+                      "cg_direction": 0, "error_bounds": 0},
     "tissue.fields": {"defect": 2, "finish_step": 1},
 }  # fmt: skip
 KERNELS = ("defect", "operator", "residual", "jacobi", "jacobi_first", "restrict",
-           "prolong_add", "dot")  # fmt: skip
+           "prolong_add", "dot", "cg_step", "cg_direction", "error_bounds")  # fmt: skip
 
 
 # --- scenarios ------------------------------------------------------------------------
@@ -992,6 +997,9 @@ def kernel_row(backend: Backend, timer: Timer, n: int, ceiling: float) -> dict[s
     def reset_scratch() -> None:
         scratch[...] = e
 
+    x, residual_copy, direction = c.copy(), r.copy(), e.copy()
+    half = xp.full(c.shape[0], 0.5, dtype=xp.float32)  # bounded under repeats: p = p/2 + r
+
     timed = {
         "defect": (
             lambda: defect(hierarchy.conductances, level.free, c, source, loss, dt, out),
@@ -1007,6 +1015,9 @@ def kernel_row(backend: Backend, timer: Timer, n: int, ceiling: float) -> dict[s
             reset_scratch,
         ),
         "dot": (lambda: dot(r, e), None),
+        "cg_step": (lambda: cg_step(x, residual_copy, e, out, half), None),
+        "cg_direction": (lambda: cg_direction(direction, r, half), None),
+        "error_bounds": (lambda: error_bounds(r, level.mass, level.free, c, e), None),
     }
     kernels = {}
     for name, (fn, setup) in timed.items():

@@ -143,3 +143,47 @@ extern "C" __global__ void dot_partials(const float* a, const float* b, double* 
   for (long long i = t; i < n; i += lanes) s = s + (double)af[i] * (double)bf[i];
   out[q] = s;
 }
+
+// The conjugate-gradient glue, fused (one pass each instead of two to five array
+// expressions). a: (F,) per field; n elements per field; the same roundings as NumPy's
+// x += a p; r -= a q (a product, then a sum: --fmad=false keeps them two).
+extern "C" __global__ void cg_step(float* x, float* r, const float* p, const float* q,
+                                   const float* a, long long n, long long total) {
+  const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= total) return;
+  const float af = a[i / n];
+  x[i] = x[i] + af * p[i];
+  r[i] = r[i] - af * q[i];
+}
+
+// p = p b + z (NumPy: p *= b; p += z).
+extern "C" __global__ void cg_direction(float* p, const float* z, const float* b, long long n,
+                                        long long total) {
+  const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= total) return;
+  p[i] = p[i] * b[i / n] + z[i];
+}
+
+// Per field and lane t (elements t, t + lanes, ...): the largest |r| / m (m = mass at free
+// voxels, 1 elsewhere) and the largest |offset + x|, NaN if any of those is NaN (as NumPy's
+// max). A maximum does not depend on order, so the caller's max over lanes is NumPy's.
+extern "C" __global__ void error_partials(const float* r, const float* mass, const bool* free,
+                                          const float* offset, const float* x, float* error,
+                                          float* scale, int nf, long long n, int lanes) {
+  const long long q = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (q >= (long long)nf * lanes) return;
+  const long long base = (q / lanes) * n;
+  float e = 0.0f, s = 0.0f;
+  bool e_nan = false, s_nan = false;
+  for (long long i = q % lanes; i < n; i += lanes) {
+    const long long k = base + i;
+    const float ev = fabsf(r[k]) / (free[k] ? mass[k] : 1.0f);
+    const float sv = fabsf(offset[k] + x[k]);
+    e_nan = e_nan || isnan(ev);
+    s_nan = s_nan || isnan(sv);
+    e = ev > e ? ev : e;
+    s = sv > s ? sv : s;
+  }
+  error[q] = e_nan ? NAN : e;
+  scale[q] = s_nan ? NAN : s;
+}

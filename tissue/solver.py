@@ -48,7 +48,10 @@ from tissue.kernels import array_module
 from tissue.kernels.diffusion import FREE, DiffusionOperator
 from tissue.kernels.multigrid import (
     Level,
+    cg_direction,
+    cg_step,
     dot,
+    error_bounds,
     jacobi,
     jacobi_first,
     operator,
@@ -263,8 +266,7 @@ def solve(
     reads = 0
     stopped = max_iterations
     for iteration in range(max_iterations + 1):
-        mass = xp.where(level.free, level.mass, F32(1))
-        found = _error_bound(xp, r, mass, offset + x)
+        found = _error_bound(xp, r, level, offset, x)
         if iteration == 0:
             limit = xp.asarray(tolerance, dtype=xp.float64)
             target = xp.maximum(FLOOR, xp.minimum(limit, REDUCTION * found.astype(xp.float64)))
@@ -300,14 +302,11 @@ def solve(
         operator(level, p, dt, q)
         pq = dot(p, q)
         alpha = xp.where(now, 0.0, xp.where(pq > 0, rz / xp.where(pq > 0, pq, 1.0), 0.0))
-        alpha32 = alpha.astype(xp.float32)[:, None, None, None]
-        x += alpha32 * p
-        r -= alpha32 * q
+        cg_step(x, r, p, q, alpha.astype(xp.float32))
         z = hierarchy.precondition(r, dt)
         rz_new = dot(r, z)
         beta = xp.where(rz > 0, rz_new / xp.where(rz > 0, rz, 1.0), 0.0)
-        p *= beta.astype(xp.float32)[:, None, None, None]
-        p += z
+        cg_direction(p, z, beta.astype(xp.float32))
         rz = rz_new
     if x is not u:
         u[index] = x
@@ -331,14 +330,12 @@ def _read(flags: Any, counts: Any) -> tuple[np.ndarray, np.ndarray]:
     return (both % 2).astype(bool), both // 2
 
 
-def _error_bound(xp: Any, r: Any, mass: Any, c: Any) -> Any:
+def _error_bound(xp: Any, r: Any, level: Level, offset: Any, x: Any) -> Any:
     """(F,) float32 on the backend: max |r| / mass over free voxels, relative to the
-    field's largest value max |c|. A field that is 0 everywhere has no scale of its own: its
-    error is 1 (the whole of the solution it has yet to find) unless its residual is 0, so
-    a small source on a zero field is solved to the tolerance of its own size."""
-    n_fields = r.shape[0]
-    error = (xp.abs(r) / mass).reshape(n_fields, -1).max(axis=1)
-    scale = xp.abs(c).reshape(n_fields, -1).max(axis=1)
+    field's largest value max |offset + x|. A field that is 0 everywhere has no scale of its
+    own: its error is 1 (the whole of the solution it has yet to find) unless its residual
+    is 0, so a small source on a zero field is solved to the tolerance of its own size."""
+    error, scale = error_bounds(r, level.mass, level.free, offset, x)
     scale = xp.where(scale > 0, scale, error)
     return error / xp.where(scale > 0, scale, F32(1))
 

@@ -26,6 +26,9 @@ same order, so the two give the same bits; ``gpu_kernels/multigrid.cu``):
 - :func:`residual`: out = r - A e;
 - :func:`restrict`: the sum of each 2x2x2 block (children in z-major order);
 - :func:`prolong_add`: e += scale e_coarse[parent] at free voxels;
+- :func:`cg_step` (x += a p; r -= a q), :func:`cg_direction` (p = p b + z) and
+  :func:`error_bounds` (per field, max |r| / mass over free voxels and max |offset + x|):
+  the conjugate-gradient loop's glue, each one kernel on a GPU;
 - :func:`dot_partials`: per field, :func:`dot_lanes` partial sums of a b in float64, lane t
   summing elements t, t + lanes, ... in order (the caller adds the lanes). A lane is a GPU
   thread: 256 of them for a field of up to 256 x DOT_RUN elements, and more for larger
@@ -221,6 +224,33 @@ def dot_partials_numpy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return products.reshape(n_fields, rows, lanes).sum(axis=1)
 
 
+def cg_step_numpy(
+    x: np.ndarray, r: np.ndarray, p: np.ndarray, q: np.ndarray, a: np.ndarray
+) -> None:
+    """x += a p and r -= a q in place, with ``a`` (F,) float32, one value per field."""
+    a4 = a[:, None, None, None]
+    x += a4 * p
+    r -= a4 * q
+
+
+def cg_direction_numpy(p: np.ndarray, z: np.ndarray, b: np.ndarray) -> None:
+    """p = p b + z in place, with ``b`` (F,) float32."""
+    p *= b[:, None, None, None]
+    p += z
+
+
+def error_bounds_numpy(
+    r: np.ndarray, mass: np.ndarray, free: np.ndarray, offset: np.ndarray, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(F,) float32 each: max |r| / m (m: ``mass`` at free voxels, 1 elsewhere) and
+    max |offset + x|, per field."""
+    n_fields = r.shape[0]
+    m = np.where(free, mass, F32(1))
+    error = (np.abs(r) / m).reshape(n_fields, -1).max(axis=1)
+    scale = np.abs(offset + x).reshape(n_fields, -1).max(axis=1)
+    return error, scale
+
+
 # --- CUDA launchers ------------------------------------------------------------------
 
 
@@ -380,6 +410,53 @@ def dot_partials_cuda(a: Any, b: Any) -> Any:
     return out
 
 
+def cg_step_cuda(x: Any, r: Any, p: Any, q: Any, a: Any) -> None:
+    """CUDA twin of :func:`cg_step_numpy` (one thread per element)."""
+    import cupy
+
+    from gpu_kernels.loader import check_array, launch_1d
+
+    for name, array in (("x", x), ("r", r), ("p", p), ("q", q)):
+        check_array(name, array, cupy.float32, shape=x.shape)
+    check_array("a", a, cupy.float32, shape=(x.shape[0],))
+    launch_1d("multigrid.cu", "cg_step", x.size,
+              (x, r, p, q, a, np.int64(x[0].size), np.int64(x.size)))  # fmt: skip
+
+
+def cg_direction_cuda(p: Any, z: Any, b: Any) -> None:
+    """CUDA twin of :func:`cg_direction_numpy`."""
+    import cupy
+
+    from gpu_kernels.loader import check_array, launch_1d
+
+    check_array("p", p, cupy.float32)
+    check_array("z", z, cupy.float32, shape=p.shape)
+    check_array("b", b, cupy.float32, shape=(p.shape[0],))
+    launch_1d("multigrid.cu", "cg_direction", p.size,
+              (p, z, b, np.int64(p[0].size), np.int64(p.size)))  # fmt: skip
+
+
+def error_bounds_cuda(r: Any, mass: Any, free: Any, offset: Any, x: Any) -> tuple[Any, Any]:
+    """CUDA twin of :func:`error_bounds_numpy`: per-lane maxima (:func:`dot_lanes` lanes,
+    one thread each), then their maximum."""
+    import cupy
+
+    from gpu_kernels.loader import check_array, launch_1d
+
+    check_array("r", r, cupy.float32, ndim=4)
+    for name, array in (("mass", mass), ("offset", offset), ("x", x)):
+        check_array(name, array, cupy.float32, shape=r.shape)
+    check_array("free", free, cupy.bool_, shape=r.shape)
+    n_fields, n = r.shape[0], r[0].size
+    lanes = dot_lanes(n)
+    error = cupy.empty((n_fields, lanes), dtype=cupy.float32)
+    scale = cupy.empty((n_fields, lanes), dtype=cupy.float32)
+    launch_1d("multigrid.cu", "error_partials", n_fields * lanes,
+              (r, mass, free, offset, x, error, scale, np.int32(n_fields), np.int64(n),
+               np.int32(lanes)))  # fmt: skip
+    return error.max(axis=1), scale.max(axis=1)
+
+
 # --- dispatch ------------------------------------------------------------------------
 
 
@@ -431,3 +508,20 @@ def dot(a: Any, b: Any) -> Any:
     """(F,) float64: the dot product of each field's a and b (lanes, then their sum)."""
     partials = dot_partials_cuda(a, b) if on_device(a) else dot_partials_numpy(a, b)
     return partials.sum(axis=1)
+
+
+def cg_step(x: Any, r: Any, p: Any, q: Any, a: Any) -> None:
+    """x += a p; r -= a q on the arrays' backend (see :func:`cg_step_numpy`)."""
+    (cg_step_cuda if on_device(x) else cg_step_numpy)(x, r, p, q, a)
+
+
+def cg_direction(p: Any, z: Any, b: Any) -> None:
+    """p = p b + z on the arrays' backend (see :func:`cg_direction_numpy`)."""
+    (cg_direction_cuda if on_device(p) else cg_direction_numpy)(p, z, b)
+
+
+def error_bounds(r: Any, mass: Any, free: Any, offset: Any, x: Any) -> tuple[Any, Any]:
+    """Per field, max |r| / mass over free voxels and max |offset + x| (see
+    :func:`error_bounds_numpy`)."""
+    kernel = error_bounds_cuda if on_device(r) else error_bounds_numpy
+    return kernel(r, mass, free, offset, x)
