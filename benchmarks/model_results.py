@@ -296,6 +296,9 @@ def replicate_table(runs: dict[str, dict[str, Any]]) -> str:
     def ci(stats: dict[str, Any]) -> str:
         return f"{stats['mean']:.1f} [{stats['low']:.1f}, {stats['high']:.1f}]"
 
+    def percent(stats: dict[str, Any]) -> dict[str, Any]:
+        return {key: 100 * stats[key] for key in ("mean", "low", "high")}
+
     rows = []
     for record in records.values():
         design, base = record["design"], record["design"]["base"]
@@ -309,6 +312,7 @@ def replicate_table(runs: dict[str, dict[str, Any]]) -> str:
                 "trunk": record["observables"][base]["lung.dtc.live"],
                 "branch": record["observables"][label]["lung.dtc.live"],
                 "effect": effects,
+                "share": percent(replicates.share_effect(record, label)),
             })  # fmt: skip
     columns = [
         Column("branch vs trunk", "what"),
@@ -317,6 +321,7 @@ def replicate_table(runs: dict[str, dict[str, Any]]) -> str:
         Column("proliferating cells, trunk", lambda row: ci(row["trunk"])),
         Column("proliferating cells, branch", lambda row: ci(row["branch"])),
         Column("effect: proliferating cells", lambda row: ci(row["effect"]["lung.dtc.live"])),
+        Column("effect: proliferating share (%)", lambda row: ci(row["share"])),
         Column("effect: MICs", lambda row: ci(row["effect"]["lung.mic.live"])),
         Column("effect: arrivals", lambda row: ci(row["effect"]["ledger.arrested"])),
     ]

@@ -19,7 +19,9 @@ seed) and runs all of them to ``--days``. It records each label's statistics and
 the branch minus the base (the treatment's effect in that history) with its 95% t-interval:
 paired differences, whose spread is the treatment's alone, at about half the CPU of separate
 runs. Each seed's finals are written under ``--out`` as they finish (an interrupted run
-resumes). The README's replicate table (``benchmarks.model_results tables``) is made from
+resumes). :func:`share_effect` reads a release from dormancy apart from the arrivals: the
+paired effect on the share of the lung's disseminated cells that proliferate. The README's
+replicate table (``benchmarks.model_results tables``) is made from
 ``RESULTS``. Needs the ``dask`` and ``dev`` extras (scipy for the t quantile).
 """
 
@@ -173,6 +175,23 @@ def paired_record(base: str, per_seed: dict[int, dict[str, dict[str, float]]]) -
         if label != base
     }
     return {"seeds": seeds, "observables": observables, "effects": effects}
+
+
+def proliferating_share(record: dict[str, Any], label: str) -> list[float]:
+    """Per seed (the record's order), the share of the lung's live disseminated cells that
+    proliferate, dtc / (mic + dtc) (0 with none): the release from dormancy itself, apart
+    from how many cells arrived."""
+    stats = record["observables"][label]
+    pairs = zip(stats["lung.dtc.live"]["values"], stats["lung.mic.live"]["values"], strict=True)
+    return [dtc / (dtc + mic) if dtc + mic > 0 else 0.0 for dtc, mic in pairs]
+
+
+def share_effect(record: dict[str, Any], label: str) -> dict[str, Any]:
+    """The paired effect of branch ``label`` on :func:`proliferating_share`, with its 95%
+    t-interval over seeds."""
+    base = record["design"]["base"]
+    branch, trunk = proliferating_share(record, label), proliferating_share(record, base)
+    return interval([b - t for b, t in zip(branch, trunk, strict=True)])
 
 
 def paired(
