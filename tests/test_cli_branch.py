@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import h5py
@@ -140,3 +141,13 @@ def test_a_branch_needs_another_folder_and_a_checkpoint(trunk: Path, tmp_path: P
     code, output = invoke("branch", str(empty), "metastasis", "-o", str(tmp_path / "out"))
     assert code == 2, output
     assert "no checkpoint to branch from" in output
+
+
+def test_a_trunk_folder_mixing_two_runs_is_refused(trunk: Path, tmp_path: Path) -> None:
+    mixed = tmp_path / "mixed"
+    shutil.copytree(trunk, mixed)
+    with h5py.File(mixed / "run.h5", "a") as handle:
+        handle.attrs["run_id"] = "someone-else"
+    code, output = invoke("branch", str(mixed), "metastasis", "-o", str(tmp_path / "out"))
+    assert code == 2, output
+    assert "the folder mixes two runs" in output

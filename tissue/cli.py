@@ -225,9 +225,13 @@ def branch(
     run ... --days D`), branch each treatment, and `tissue resume RUN --days ...` for the
     untreated run."""
     from tissue.config import load_scenario, parse_override
-    from tissue.io.runfile import RunReader
-    from tissue.limits import check_days
-    from tissue.runner import CHECKPOINT_FILE, RUN_FILE, RunSettings, deferred_signals
+    from tissue.runner import (
+        CHECKPOINT_FILE,
+        RUN_FILE,
+        RunSettings,
+        check_belongs,
+        deferred_signals,
+    )
     from tissue.simulation import load_checkpoint
 
     with deferred_signals() as stop:
@@ -240,18 +244,10 @@ def branch(
                 "folder written by `tissue run` or `tissue resume`, stopped or finished"
             )  # fmt: skip
         checkpoint = load_checkpoint(trunk / CHECKPOINT_FILE, backend=backend)
-        found = RunReader(trunk / RUN_FILE).run_id
-        if found != checkpoint.run_id:
-            raise InputError(
-                str(trunk / RUN_FILE), "run_id", f"belongs to run {found[:8] or '(none)'}, but "
-                f"{CHECKPOINT_FILE} to run {checkpoint.run_id[:8] or '(none)'}: the folder "
-                "mixes two runs; allowed: branch a folder whose files belong to one run"
-            )  # fmt: skip
+        check_belongs(trunk, checkpoint.run_id, "branch a folder whose files belong to one run")
         loaded = load_scenario(scenario, dict(parse_override(text) for text in overrides))
         sim = checkpoint.simulation.branch(loaded)
         stored = RunSettings.from_stored(checkpoint.settings, sim.scenario, str(checkpoint.path))
-        if days is not None:
-            check_days(days, "--days")
         settings = RunSettings(
             target_days=loaded.run.days if days is None else days,
             snapshot_every_min=stored.snapshot_every_min,  # RUN's: one cadence in OUT

@@ -227,25 +227,8 @@ class Runner:
             clear_run_files(self.out)
         remove_stale_temporaries(self.out)
         if resume:
-            self._check_belongs()
-
-    def _check_belongs(self) -> None:
-        """Refuse resuming into a run file of another run."""
-        path = self.out / RUN_FILE
-        if not path.exists():
-            return
-        try:
-            found = RunReader(path).run_id
-        except InputError:
-            return  # damaged: moved aside when opened
-        if found != self.run_id:
-            raise InputError(
-                str(path),
-                "run_id",
-                f"belongs to run {found[:8] or '(none)'}, but {CHECKPOINT_FILE} to run "
-                f"{self.run_id[:8]}: the folder mixes two runs; allowed: resume a folder whose "
-                "files belong to one run, or start again with `tissue run ... --overwrite`",
-            )
+            check_belongs(self.out, self.run_id, "resume a folder whose files belong to one "
+                          "run, or start again with `tissue run ... --overwrite`")  # fmt: skip
 
     def _write_scenario(self) -> None:
         """scenario.toml, written atomically (also on resume, so it is the run's own)."""
@@ -439,6 +422,26 @@ class Runner:
         """Close the CSV and release the folder (done by :meth:`run`)."""
         self.csv.close()
         self.lock.release()
+
+
+def check_belongs(folder: Path, run_id: str, allowed: str) -> None:
+    """Refuse (``allowed``: what to do instead) a folder whose run file belongs to another
+    run than ``run_id``, its checkpoint's; a missing or damaged run file passes (a resume
+    moves it aside)."""
+    path = folder / RUN_FILE
+    if not path.exists():
+        return
+    try:
+        found = RunReader(path).run_id
+    except InputError:
+        return
+    if found != run_id:
+        raise InputError(
+            str(path),
+            "run_id",
+            f"belongs to run {found[:8] or '(none)'}, but {CHECKPOINT_FILE} to run "
+            f"{run_id[:8] or '(none)'}: the folder mixes two runs; allowed: {allowed}",
+        )
 
 
 def _checkpoint_run_id(path: Path) -> str:

@@ -163,11 +163,11 @@ class RunWriter:
         Raises:
             InputError: ``source`` is unreadable (one line).
         """
-        reader = RunReader(source)
-        series = reader.timeseries()
-        ticks = series.pop("tick")
-        keep = int(np.count_nonzero(ticks <= rows_through))
         with open_checked(Path(source), RUN_FORMAT) as old, self._open() as handle:
+            kept = old["timeseries"]
+            ticks = kept["tick"][()]
+            series = {str(key): kept[key][()] for key in kept.attrs["columns"]}
+            keep = int(np.count_nonzero(ticks <= rows_through))
             group = handle["timeseries"]
             group.attrs["columns"] = list(series)
             for key, values in {"tick": ticks, **series}.items():
@@ -178,7 +178,7 @@ class RunWriter:
             for name, snapshot in sorted(old["snapshots"].items()):
                 if int(snapshot.attrs["tick"]) <= snapshots_through:
                     old.copy(snapshot, handle["snapshots"], name=name)
-            handle.attrs["branched_from"] = reader.run_id
+            handle.attrs["branched_from"] = str(old.attrs.get("run_id", ""))
             handle.attrs["branched_at_tick"] = np.int64(at_tick)
             write_xdmf(handle, self.xdmf_path)
         return [{key: float(values[i]) for key, values in series.items()} for i in range(keep)]
