@@ -66,6 +66,7 @@ SMOOTHING_STEPS = 2  # damped Jacobi steps before and after each coarse correcti
 JACOBI_OMEGA = F32(0.8)
 REDUCTION = 0.1  # ... or by this factor from the step's first bound, whichever is less
 FLOOR = 1e-7  # ... but never below this (float32 resolution of the field's largest value)
+BOUND_MAX = 1e30  # the largest relative bound reported (a field far from converged)
 COARSE_SCALE = F32(1.5)  # over-correction of the piecewise-constant coarse correction
 
 
@@ -334,9 +335,12 @@ def _error_bound(xp: Any, r: Any, level: Level, offset: Any, x: Any) -> Any:
     """(F,) float32 on the backend: max |r| / mass over free voxels, relative to the
     field's largest value max |offset + x|. A field that is 0 everywhere has no scale of its
     own: its error is 1 (the whole of the solution it has yet to find) unless its residual
-    is 0, so a small source on a zero field is solved to the tolerance of its own size."""
+    is 0, so a small source on a zero field is solved to the tolerance of its own size. A
+    bound above BOUND_MAX (a source starting on a field decayed below float32's normal
+    range) is BOUND_MAX instead of an overflow to inf; below it the bound is unchanged."""
     error, scale = error_bounds(r, level.mass, level.free, offset, x)
     scale = xp.where(scale > 0, scale, error)
+    scale = xp.maximum(scale, error * F32(1 / BOUND_MAX))
     return error / xp.where(scale > 0, scale, F32(1))
 
 

@@ -97,6 +97,25 @@ def test_a_zero_field_is_solved_at_the_scale_of_its_source(rate: float) -> None:
     assert errors["trace"] < 1e-4
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_a_source_on_a_field_below_float32s_normal_range() -> None:
+    """A field decayed below float32's smallest normal value (1.2e-38; here 1e-42) that
+    switches on a source: its first bound is huge, not an overflow to inf (a RuntimeWarning
+    fails the test), and the step is as close to SciPy's solution as from 0."""
+    case = box_case()
+    case["fields"] = {
+        "trace": {"diffusion_um2_per_min": 2e4, "decay_per_min": 0.05, "initial": 1e-42,
+                  "sources": [{"kind": "point", "organ": "box", "position_um": [95, 40, 40],
+                               "rate": 1.0}]},
+    }  # fmt: skip
+    case["cell_types"]["t"]["secretion"] = {}
+    sim = Simulation(scenario_from_dict(case, "box"), backend="cpu", seed=1)
+    errors = one_step(sim, "box", 6.0, exact_step)
+    assert errors["trace"] < 1e-4
+    first = sim.organs["box"].fields.report.history[0][0]
+    assert 1e20 < first < np.inf
+
+
 @pytest.mark.parametrize(("organ", "dt"), [("lung", 6.0), ("lung", 30.0), ("breast", 6.0)])
 def test_generated_tissue_step_matches_the_direct_solve(organ: str, dt: float) -> None:
     """The metastasis scenario's lung (alveolar foam, air barriers) and breast (fixed
