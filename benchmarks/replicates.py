@@ -194,6 +194,22 @@ def share_effect(record: dict[str, Any], label: str) -> dict[str, Any]:
     return interval([b - t for b, t in zip(branch, trunk, strict=True)])
 
 
+def effect_contrast(
+    first: dict[str, Any], first_label: str, second: dict[str, Any], second_label: str,
+    key: str,
+) -> dict[str, Any]:  # fmt: skip
+    """How much a treatment's paired effect on ``key`` differs between two designs (the
+    first's effect minus the second's), seed by seed over the seeds both recorded, with
+    its 95% t-interval: e.g. what the restraint does to resection's effect, from designs
+    with and without it."""
+    effects = [
+        dict(zip(r["seeds"], r["effects"][label][key]["values"], strict=True))
+        for r, label in ((first, first_label), (second, second_label))
+    ]
+    seeds = sorted(effects[0].keys() & effects[1].keys())
+    return interval([effects[0][s] - effects[1][s] for s in seeds]) | {"seeds": seeds}
+
+
 def paired(
     base: str, branches: Branches, at_day: float, days: float, seeds: int, workers: int,
     out: Path,

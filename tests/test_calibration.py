@@ -103,25 +103,12 @@ def test_kendalls_law_matches_a_simulated_lineage() -> None:
         assert abs(observed - p) <= 4.5 * math.sqrt(p * (1 - p) / n), (observed, p)
 
 
-def scenario_rates(name: str = "metastasis") -> cascade.Rates:
-    s = load_scenario(name)
-    t = s.cell_types
-    return cascade.Rates(
-        arrested_death=t["arrested"].apoptosis_rate_per_min,
-        extravasation=t["arrested"].transitions["mic"],
-        mic_death=t["mic"].apoptosis_rate_per_min,
-        waking=t["mic"].transitions["dtc"],
-        dtc_death=t["dtc"].apoptosis_rate_per_min,
-        division=t["dtc"].cycle_rate_per_min,
-    )
-
-
 @pytest.mark.parametrize("name", ["metastasis", "injection_assay", "niche", "resection"])
 def test_every_scenario_has_the_cascade_fitted_to_luzzi(name: str) -> None:
     """The scenario's cascade rates are the fit's, and give Luzzi's four fractions of the
     arrested cells within 2% (the values are rounded to 3 digits) in the exact model."""
-    rates = scenario_rates(name)
-    assert rates == scenario_rates("metastasis")
+    rates = cascade.scenario_rates(name)
+    assert rates == cascade.scenario_rates("metastasis")
     fitted = cascade.fit(cascade.read_targets())
     for key, value in cascade.scenario_values(fitted).items():
         part, field = key.split(".")[1], ".".join(key.split(".")[2:])

@@ -205,9 +205,8 @@ def test_the_injection_assay_gives_luzzis_day_3_fractions() -> None:
     the calibrated exact model's fractions (Luzzi's 83/87 and 1 in 40 of those injected),
     although the agents add resident myeloid cells, crowding and chemotaxis to it."""
     from benchmarks.calibration import cascade
-    from tests.test_calibration import scenario_rates
 
-    expected = cascade.ledger(scenario_rates("injection_assay"), 3.0)
+    expected = cascade.ledger(cascade.scenario_rates("injection_assay"), 3.0)
     arrested = extravasated = micro = 0.0
     for seed in (1, 2):
         scenario = load_scenario("injection_assay", {"run.days": 3.0, **LUZZI_DENSE})

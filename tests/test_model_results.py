@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -120,3 +121,36 @@ def test_the_parameter_table_lists_each_value_with_its_kind() -> None:
     assert "interventions.anti_s100.start_day" not in rows  # when, not what
     unmarked = [r.key for r in listed if r.kind == "unmarked"]
     assert unmarked == [], f"values without a source, fit or 'estimate': {unmarked}"
+
+
+def test_the_luzzi_table_pools_the_seeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two seeds of 30 and 10 arrested cells: each outcome pooled (its count over 40) and
+    per seed, beside the exact model's probability at the run's day and Luzzi's figure."""
+    from benchmarks import replicates
+    from benchmarks.calibration import cascade
+
+    values = {"ledger.arrested": [30.0, 10.0], "time_days": [13.0, 13.0],
+              "ledger.extravasated": [29.0, 9.0], "ledger.died_in_organ": [12.0, 6.0],
+              "ledger.solitary_dormant": [15.0, 2.0], "ledger.micrometastases": [1.0, 0.0],
+              "ledger.macrometastases": [0.0, 0.0]}  # fmt: skip
+    record = {
+        "seeds": [1, 2],
+        "observables": {k: replicates.interval(v) for k, v in values.items()},
+        "git": {"commit": "0123456789abcdef", "dirty": False},
+        "date_utc": "2026-12-05T12:00:00+00:00",
+    }
+    path = tmp_path / "replicates.json"
+    path.write_text(json.dumps({"scenarios": {"injection_assay": record}}))
+    monkeypatch.setattr(replicates, "RESULTS", path)
+    table = model_results.luzzi_table({})
+    p = cascade.ledger(cascade.scenario_rates("injection_assay"), 13.0)["solitary_dormant"]
+    sd = math.sqrt(p * (1 - p) / 40)
+    share = replicates.interval([15 / 30, 2 / 10])
+    row = (
+        f"| solitary dormant (MICs) | 17 (42.5%) | 35.0% [{100 * share['low']:.1f}, "
+        f"{100 * share['high']:.1f}] | {100 * p:.3g}% +- {100 * sd:.2g} | 41.4% |"
+    )
+    assert row in table, table
+    assert "day 13, of the 40 cells arrested in the block" in table
+    assert "| in micrometastases | 1 (2.5%) |" in table
+    assert "seeds 1-2) of commit 0123456789 on 2026-12-05" in table

@@ -69,11 +69,9 @@ def test_paired_effects_are_each_seeds_branch_minus_its_trunk(
 
 # The paired designs the README reports, and the sign of each release's effect that the
 # model exists to show (Castano 2018: with the primary's restraint, resection and IL-1R
-# blockade release disseminated cells from dormancy): the readout ("share": the share of the
-# lung's disseminated cells that proliferate, apart from how many arrived; or an observable)
-# and its sign. The mirror without the restraint (resection lowers outgrowth: niche@10,
-# `--branch "removed=niche;interventions.resection.start_day=10"`) is not recorded yet; the
-# single-seed test in tests/test_niche_release.py holds it meanwhile.
+# blockade release disseminated cells from dormancy; without it, resection only ends the
+# arrivals and lowers outgrowth): the readout ("share": the share of the lung's disseminated
+# cells that proliferate, apart from how many arrived; or an observable) and its sign.
 SIGNS = {
     ("metastasis@10", "resection", "share"): +1,
     ("metastasis@10", "il1r_blockade", "share"): +1,
@@ -125,6 +123,17 @@ def test_the_releases_sign_holds_over_seeds(design: str, label: str, readout: st
         assert effect["high"] < 0, effect
 
 
+def test_a_contrast_pairs_the_seeds_both_designs_ran() -> None:
+    def design(seeds: list[int], values: list[float]) -> dict[str, Any]:
+        return {"seeds": seeds, "effects": {"cut": {"x": {"values": values}}}}
+
+    contrast = replicates.effect_contrast(
+        design([1, 2, 3], [5.0, 6.0, 7.0]), "cut", design([2, 3, 4], [1.0, 4.0, 9.0]), "cut", "x"
+    )
+    assert contrast["seeds"] == [2, 3]
+    assert contrast["values"] == [5.0, 3.0]
+
+
 def test_the_recorded_replicates_are_this_codes() -> None:
     """Seed 1 of every recorded design equals, observable by observable, the README's seed-1
     runs of the same scenarios (which the day-one drift test ties to this code): the trunk
@@ -155,4 +164,16 @@ def test_the_recorded_replicates_are_this_codes() -> None:
             }
             assert changed == {}, f"{key} {label}: {changed}"
             checked += 1
+    for name, record in recorded_scenarios().items():
+        if record["days"] is None and 1 in record["seeds"]:
+            first, final = record["seeds"].index(1), runs[name]["final"]
+            seed_1 = {k: stats["values"][first] for k, stats in record["observables"].items()}
+            changed = {k: (final.get(k), v) for k, v in seed_1.items() if final.get(k) != v}
+            assert changed == {}, f"{name}: {changed}"
+            checked += 1
     assert checked >= 3
+
+
+def recorded_scenarios() -> dict[str, Any]:
+    stored = json.loads(replicates.RESULTS.read_text()) if replicates.RESULTS.is_file() else {}
+    return stored.get("scenarios", {})

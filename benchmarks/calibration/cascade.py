@@ -53,6 +53,21 @@ class Rates:
     division: float = DIVISION_PER_MIN
 
 
+def scenario_rates(name: str = "metastasis") -> Rates:
+    """The cascade's rates as built-in scenario ``name`` sets them (before its rules)."""
+    from tissue.config import load_scenario
+
+    types = load_scenario(name).cell_types
+    return Rates(
+        arrested_death=types["arrested"].apoptosis_rate_per_min,
+        extravasation=types["arrested"].transitions["mic"],
+        mic_death=types["mic"].apoptosis_rate_per_min,
+        waking=types["mic"].transitions["dtc"],
+        dtc_death=types["dtc"].apoptosis_rate_per_min,
+        division=types["dtc"].cycle_rate_per_min,
+    )
+
+
 def read_targets(path: Path = DATA) -> dict[str, tuple[float, float]]:
     """quantity -> (day, fraction of the arrested cells)."""
     with path.open() as handle:
