@@ -47,6 +47,16 @@ def test_load_from_file_and_relative_errors(tmp_path: Path) -> None:
     assert str(info.value) == f"{path}: run.days: Input should be greater than 0 (got -1)"
 
 
+def test_a_folder_named_like_a_built_in_does_not_hide_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`tissue run spheroid -o spheroid`, run again from the same folder: the output folder
+    is not taken for a scenario file."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spheroid").mkdir()
+    assert load_scenario("spheroid").name == "spheroid"
+
+
 def test_not_toml_and_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text("[organs\n")

@@ -192,6 +192,22 @@ def test_built_in_sweep_names_its_scenario_keys() -> None:
     assert not refused, f"the metastasis scenario refuses the built-in sweep: {refused[0]}"
 
 
+def test_folders_named_like_built_ins_do_not_hide_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep re-run from where its output folder has the built-in's name, and a sweep file
+    beside a folder named like its built-in scenario: both are the built-ins."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "niche_vs_restraint").mkdir()
+    assert len(load_sweep("niche_vs_restraint").members) == 18
+    (tmp_path / "spheroid").mkdir()
+    spec = tmp_path / "seeds.toml"
+    spec.write_text('scenario = "spheroid"\nreplicates = 2\n')
+    plan = load_sweep(spec)
+    assert [m.error for m in plan.members] == [None, None]
+    assert plan.members[0].scenario.name == "spheroid"
+
+
 # --- members --------------------------------------------------------------------------
 
 

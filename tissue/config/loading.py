@@ -76,7 +76,7 @@ def _merged(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 
 def _read_scenario_text(name_or_path: str) -> tuple[str, str]:
     path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
+    if path.suffix == ".toml" or path.is_file():  # a folder named like a built-in is not one
         if not path.is_file():
             raise InputError(str(path), "", "no such scenario file")
         try:

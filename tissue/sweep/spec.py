@@ -213,7 +213,7 @@ def load_sweep(name_or_path: str | Path) -> SweepPlan:
 def _read_sweep_text(name_or_path: str) -> tuple[str, str, Path | None]:
     """(text, source for messages, folder that relative scenario paths start from)."""
     path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
+    if path.suffix == ".toml" or path.is_file():  # a folder named like a built-in is not one
         if not path.is_file():
             raise InputError(str(path), "", "no such sweep file")
         try:
@@ -234,7 +234,7 @@ def _resolve_scenario(scenario: str, folder: Path | None) -> str:
     if folder is None:
         return scenario
     path = folder / scenario
-    if scenario.endswith(".toml") or path.exists():
+    if scenario.endswith(".toml") or path.is_file():
         return str(path)
     return scenario
 
