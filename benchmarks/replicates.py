@@ -19,8 +19,9 @@ seed) and runs all of them to ``--days``. It records each label's statistics and
 the branch minus the base (the treatment's effect in that history) with its 95% t-interval:
 paired differences, whose spread is the treatment's alone, at about half the CPU of separate
 runs. Each seed's finals are written under ``--out`` as they finish (an interrupted run
-resumes). :func:`share_effect` reads a release from dormancy apart from the arrivals: the
-paired effect on the share of the lung's disseminated cells that proliferate. The README's
+resumes). :func:`share_effect` is the paired effect on the share of the lung's disseminated
+cells that proliferate (a release from dormancy, where the branch leaves the arrivals as they
+are); :func:`effect_contrast` compares a treatment's effects in two designs. The README's
 replicate table (``benchmarks.model_results tables``) is made from
 ``RESULTS``. Needs the ``dask`` and ``dev`` extras (scipy for the t quantile).
 """
@@ -179,8 +180,9 @@ def paired_record(base: str, per_seed: dict[int, dict[str, dict[str, float]]]) -
 
 def proliferating_share(record: dict[str, Any], label: str) -> list[float]:
     """Per seed (the record's order), the share of the lung's live disseminated cells that
-    proliferate, dtc / (mic + dtc) (0 with none): the release from dormancy itself, apart
-    from how many cells arrived."""
+    proliferate, dtc / (mic + dtc) (0 with none). A branch that leaves the arrivals as they
+    are moves it only by waking or holding cells; one that ends them (resection) also
+    raises it by removing late arrivals that are still dormant."""
     stats = record["observables"][label]
     pairs = zip(stats["lung.dtc.live"]["values"], stats["lung.mic.live"]["values"], strict=True)
     return [dtc / (dtc + mic) if dtc + mic > 0 else 0.0 for dtc, mic in pairs]
