@@ -289,8 +289,7 @@ def replicate_table(runs: dict[str, dict[str, Any]]) -> str:
     effect (branch minus trunk, seed by seed)."""
     from benchmarks import replicates
 
-    stored = json.loads(replicates.RESULTS.read_text()) if replicates.RESULTS.is_file() else {}
-    records = stored.get("paired", {})
+    records = replicates.recorded()["paired"]
     if not records:
         return "(no replicates recorded: python -m benchmarks.replicates paired)"
 
@@ -354,8 +353,7 @@ def luzzi_table(runs: dict[str, dict[str, Any]]) -> str:
     from benchmarks import replicates
     from benchmarks.calibration import cascade
 
-    stored = json.loads(replicates.RESULTS.read_text()) if replicates.RESULTS.is_file() else {}
-    record = stored.get("scenarios", {}).get("injection_assay")
+    record = replicates.recorded()["scenarios"].get("injection_assay")
     if record is None:
         return "(not recorded: python -m benchmarks.replicates run --names injection_assay)"
     observed = record["observables"]

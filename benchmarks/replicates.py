@@ -58,6 +58,13 @@ def interval(values: Sequence[float]) -> dict[str, Any]:
     return {"n": n, "mean": mean, "low": mean - half, "high": mean + half, "values": list(values)}
 
 
+def recorded() -> dict[str, Any]:
+    """``RESULTS`` as stored: ``scenarios`` (name -> record of :func:`run`) and ``paired``
+    (``BASE@DAY`` -> record of :func:`paired`), each empty when none is recorded."""
+    stored = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    return {"scenarios": {}, "paired": {}} | stored
+
+
 def sweep_file(name: str, seeds: int, days: float | None) -> str:
     """The TOML of a sweep of ``seeds`` replicates of scenario ``name``."""
     lines = [
@@ -108,7 +115,7 @@ def run(names: Sequence[str], seeds: int, workers: int, days: float | None, out:
             "days": days,
             "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
-        stored = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"scenarios": {}}
+        stored = recorded()
         stored["scenarios"][name] = record
         RESULTS.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
         print(f"{name}: seeds {record['seeds']}")
@@ -241,9 +248,8 @@ def paired(
         "git": git_info(),
         "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    stored = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    stored.setdefault("scenarios", {})
-    stored.setdefault("paired", {})[key] = record
+    stored = recorded()
+    stored["paired"][key] = record
     RESULTS.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
     return record
 
@@ -273,12 +279,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         days = load_scenario(args.base).run.days if args.days is None else args.days
         paired(args.base, branches, args.at_day, days, args.seeds, args.workers, args.out)
         return 0
-    stored = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"scenarios": {}}
-    for name, record in stored["scenarios"].items():
+    for name, record in recorded()["scenarios"].items():
         print(f"{name} (seeds {record['seeds']}):")
         for key, s in record["observables"].items():
             print(f"  {key}: {s['mean']:.4g} [{s['low']:.4g}, {s['high']:.4g}]")
-    for key, record in stored.get("paired", {}).items():
+    for key, record in recorded()["paired"].items():
         for label, effects in record["effects"].items():
             print(f"{key} -> {label} minus {record['design']['base']} (seeds {record['seeds']}):")
             for name, s in effects.items():

@@ -82,11 +82,6 @@ SIGNS = {
 MIN_SEEDS = 10
 
 
-def recorded_paired() -> dict[str, Any]:
-    stored = json.loads(replicates.RESULTS.read_text()) if replicates.RESULTS.is_file() else {}
-    return stored.get("paired", {})
-
-
 def test_the_share_is_per_seed_and_paired() -> None:
     """dtc / (mic + dtc) per seed (0 with neither), and the branch minus its own trunk."""
     values = {
@@ -111,7 +106,7 @@ def test_the_share_is_per_seed_and_paired() -> None:
 def test_the_releases_sign_holds_over_seeds(design: str, label: str, readout: str) -> None:
     """The 95% interval of the paired effect (each seed's branch minus its own trunk)
     excludes 0 on the expected side, over >= MIN_SEEDS seeds recorded from a clean tree."""
-    record = recorded_paired().get(design)
+    record = replicates.recorded()["paired"].get(design)
     assert record is not None, f"{design}: not recorded (python -m benchmarks.replicates paired)"
     assert len(record["seeds"]) >= MIN_SEEDS
     assert record["git"]["dirty"] is False
@@ -129,7 +124,7 @@ def test_the_restraint_turns_resections_effect_on_outgrowth_up() -> None:
     """The sign flip the project exists for, seed by seed: resection's effect on the lung's
     proliferating cells with the primary's restraint (metastasis) minus its effect without
     it (niche: restraint off, resection alone) is above 0 over >= MIN_SEEDS seeds."""
-    designs = recorded_paired()
+    designs = replicates.recorded()["paired"]
     for key in ("metastasis@10", "niche@10"):
         assert key in designs, f"{key}: not recorded (python -m benchmarks.replicates paired)"
     contrast = replicates.effect_contrast(
@@ -150,6 +145,15 @@ def test_a_contrast_pairs_the_seeds_both_designs_ran() -> None:
     assert contrast["values"] == [5.0, 3.0]
 
 
+def differences(final: dict[str, float], seed_1: dict[str, float]) -> dict[str, Any]:
+    """Observable -> (README run's value, replicate's) where they differ (NaN equals NaN)."""
+    return {
+        k: (v, seed_1[k])
+        for k, v in final.items()
+        if not (seed_1[k] == v or (math.isnan(v) and math.isnan(seed_1[k])))
+    }
+
+
 def test_the_recorded_replicates_are_this_codes() -> None:
     """Seed 1 of every recorded design equals, observable by observable, the README's seed-1
     runs of the same scenarios (which the day-one drift test ties to this code): the trunk
@@ -159,7 +163,7 @@ def test_the_recorded_replicates_are_this_codes() -> None:
 
     runs = model_results.recorded_runs()
     checked = 0
-    for key, record in recorded_paired().items():
+    for key, record in replicates.recorded()["paired"].items():
         design, first = record["design"], record["seeds"].index(1)
         assert design["days"] == runs[design["base"]]["days"], key
         named = {design["base"]: design["base"]} | {
@@ -173,31 +177,16 @@ def test_the_recorded_replicates_are_this_codes() -> None:
                 k: stats["values"][first] for k, stats in record["observables"][label].items()
             }
             assert seed_1.keys() == final.keys(), (key, label)
-            changed = {
-                k: (final[k], v)
-                for k, v in seed_1.items()
-                if not (v == final[k] or (math.isnan(v) and math.isnan(final[k])))
-            }
-            assert changed == {}, f"{key} {label}: {changed}"
+            assert differences(final, seed_1) == {}, f"{key} {label}"
             checked += 1
-    for name, record in recorded_scenarios().items():
+    for name, record in replicates.recorded()["scenarios"].items():
         if record["days"] is None and 1 in record["seeds"]:
             first, final = record["seeds"].index(1), runs[name]["final"]
             seed_1 = {k: stats["values"][first] for k, stats in record["observables"].items()}
             assert final.keys() <= seed_1.keys(), name  # the sweep adds attempts, wall_s
-            changed = {
-                k: (v, seed_1[k])
-                for k, v in final.items()
-                if not (seed_1[k] == v or (math.isnan(v) and math.isnan(seed_1[k])))
-            }
-            assert changed == {}, f"{name}: {changed}"
+            assert differences(final, seed_1) == {}, name
             checked += 1
     assert checked >= 3
-
-
-def recorded_scenarios() -> dict[str, Any]:
-    stored = json.loads(replicates.RESULTS.read_text()) if replicates.RESULTS.is_file() else {}
-    return stored.get("scenarios", {})
 
 
 def test_the_injection_assay_gives_the_exact_models_day_13_fractions_over_seeds() -> None:
@@ -209,7 +198,7 @@ def test_the_injection_assay_gives_the_exact_models_day_13_fractions_over_seeds(
     crowding and chemotaxis."""
     from benchmarks.calibration import cascade
 
-    record = recorded_scenarios().get("injection_assay")
+    record = replicates.recorded()["scenarios"].get("injection_assay")
     assert record is not None, "python -m benchmarks.replicates run --names injection_assay"
     assert len(record["seeds"]) >= MIN_SEEDS
     assert record["git"]["dirty"] is False

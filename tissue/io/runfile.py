@@ -164,9 +164,8 @@ class RunWriter:
             InputError: ``source`` is unreadable (one line).
         """
         with open_checked(Path(source), RUN_FORMAT) as old, self._open() as handle:
-            kept = old["timeseries"]
-            ticks = kept["tick"][()]
-            series = {str(key): kept[key][()] for key in kept.attrs["columns"]}
+            series = _timeseries(old)
+            ticks = series.pop("tick")
             keep = int(np.count_nonzero(ticks <= rows_through))
             group = handle["timeseries"]
             group.attrs["columns"] = list(series)
@@ -210,6 +209,13 @@ class _Translated:
         replacement = self.translate(error) if error is not None else None
         if replacement is not None:
             raise replacement from error
+
+
+def _timeseries(handle: h5py.File) -> dict[str, np.ndarray]:
+    """An open run file's time series: ``tick`` (int64), then each observable's (rows,)
+    float64 values in the order they were first recorded."""
+    group = handle["timeseries"]
+    return {"tick": group["tick"][()]} | {str(k): group[k][()] for k in group.attrs["columns"]}
 
 
 def _create(
@@ -341,10 +347,7 @@ class RunReader:
         """Observable -> (rows,) float64 values, in the order they were first recorded, with
         ``tick`` (int64)."""
         with self._open() as handle:
-            group = handle["timeseries"]
-            out = {"tick": group["tick"][()]}
-            out.update({str(key): group[key][()] for key in group.attrs["columns"]})
-            return out
+            return _timeseries(handle)
 
     def final(self) -> dict[str, float]:
         """The last recorded row of observables (empty if none yet); a finished run records
