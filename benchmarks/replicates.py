@@ -65,6 +65,37 @@ def recorded() -> dict[str, Any]:
     return {"scenarios": {}, "paired": {}} | stored
 
 
+def scenario_records(name: str) -> list[dict[str, Any]]:
+    """Every recorded set of seeds of built-in scenario ``name`` run to its own last day:
+    its ``run`` record, the trunk of each paired design on it, and each paired branch that
+    is ``name`` unchanged (a branch is its scenario's own run from day 0). Each as
+    ``{"source", "seeds", "observables", "git", "date_utc"}``, the ``run`` record first."""
+    from tissue import load_scenario
+
+    stored = recorded()
+    found = []
+    run = stored["scenarios"].get(name)
+    if run is not None and run["days"] is None:
+        found.append(run | {"source": f"run --names {name}"})
+    days = load_scenario(name).run.days
+    for key, record in stored["paired"].items():
+        design = record["design"]
+        if design["days"] != days:
+            continue
+        labels = [design["base"]] if design["base"] == name else []
+        labels += [label for label, (scenario, overrides) in design["branches"].items()
+                   if scenario == name and not overrides]  # fmt: skip
+        for label in labels:
+            found.append({
+                "source": f"paired {key}" + ("" if label == design["base"] else f" {label}"),
+                "seeds": record["seeds"],
+                "observables": record["observables"][label],
+                "git": record["git"],
+                "date_utc": record["date_utc"],
+            })  # fmt: skip
+    return found
+
+
 def sweep_file(name: str, seeds: int, days: float | None) -> str:
     """The TOML of a sweep of ``seeds`` replicates of scenario ``name``."""
     lines = [
@@ -224,8 +255,13 @@ def paired(
     out: Path,
 ) -> dict[str, Any]:  # fmt: skip
     """Run (or resume) seeds 1..``seeds`` of the paired design and merge its record into
-    ``RESULTS`` under ``BASE@AT_DAY``."""
+    ``RESULTS`` under ``BASE@AT_DAY`` (``BASE@AT_DAY-dDAYS`` when ``days`` is not the
+    base's own length, so that a longer design keeps its own record and seed files)."""
+    from tissue import load_scenario
+
     key = f"{base}@{at_day:g}"
+    if days != load_scenario(base).run.days:
+        key += f"-d{days:g}"
     folder = out / "paired" / key
     folder.mkdir(parents=True, exist_ok=True)
     design = {"base": base, "at_day": at_day, "days": days,

@@ -79,7 +79,12 @@ LEDGER = {
 }
 
 
-def test_tables_render_each_recorded_value_in_its_column() -> None:
+def test_tables_render_each_recorded_value_in_its_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks import replicates
+
+    monkeypatch.setattr(replicates, "RESULTS", tmp_path / "none.json")
     text = "\n".join(
         f"<!-- model-results:{name} -->\nSTALE-TABLE\n<!-- /model-results -->"
         for name in model_results.TABLES
@@ -154,3 +159,36 @@ def test_the_luzzi_table_pools_the_seeds(tmp_path: Path, monkeypatch: pytest.Mon
     assert "day 13, of the 40 cells arrested in the block" in table
     assert "| in micrometastases | 1 (2.5%) |" in table
     assert "seeds 1-2) of commit 0123456789 on 2026-12-05" in table
+
+
+def test_the_seeds_table_gives_each_scenario_its_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scenario recorded by a sweep gets a row of mean [95% CI] per column, in the
+    metastasis table's order; one with no record gets none."""
+    from benchmarks import replicates
+
+    values = {
+        key: [float(i), float(i + 2)] for i, (_, key) in enumerate(model_results.SEED_COLUMNS)
+    }
+    values["time_days"] = [14.0, 14.0]
+    record = {
+        "days": None,
+        "seeds": [1, 2],
+        "observables": {k: replicates.interval(v) for k, v in values.items()},
+        "git": {"commit": "0123456789abcdef", "dirty": False},
+        "date_utc": "2026-12-05T12:00:00+00:00",
+    }
+    path = tmp_path / "replicates.json"
+    path.write_text(json.dumps({"scenarios": {"dormancy": record}}))
+    monkeypatch.setattr(replicates, "RESULTS", path)
+    table = model_results.seeds_table({})
+    proliferating = replicates.interval([3.0, 5.0])
+    assert (
+        f"| `dormancy` (niche off) | 2 | 1.0 [{replicates.interval([0.0, 2.0])['low']:.1f}, "
+        in table
+    )
+    assert f"| 4.0 [{proliferating['low']:.1f}, {proliferating['high']:.1f}] |" in table
+    assert "| run --names dormancy |" in table
+    assert "`niche`" not in table
+    assert "at day 14; means with 95% t-intervals over the seeds) of commit 0123456789" in table

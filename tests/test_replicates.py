@@ -45,7 +45,7 @@ def test_paired_effects_are_each_seeds_branch_minus_its_trunk(
     assert record["seeds"] == [1, 2]
     finals = {
         int(path.stem.split("-")[1]): json.loads(path.read_text())["finals"]
-        for path in (tmp_path / "paired" / "metastasis@0.2").glob("seed-*.json")
+        for path in (tmp_path / "paired" / "metastasis@0.2-d0.3").glob("seed-*.json")
     }
     for key, stats in record["effects"]["cut"].items():
         assert stats["values"] == [finals[s]["cut"][key] - finals[s]["metastasis"][key]
@@ -62,7 +62,7 @@ def test_paired_effects_are_each_seeds_branch_minus_its_trunk(
     again = replicates.paired("metastasis", branches, 0.2, 0.3, 2, 1, tmp_path)
     assert again["effects"] == record["effects"]
     stored = json.loads((tmp_path / "replicates.json").read_text())
-    assert stored["paired"]["metastasis@0.2"]["design"]["branches"]["cut"][0] == "metastasis"
+    assert stored["paired"]["metastasis@0.2-d0.3"]["design"]["branches"]["cut"][0] == "metastasis"
 
 
 # --- the recorded replicates -------------------------------------------------------------
@@ -165,7 +165,8 @@ def test_the_recorded_replicates_are_this_codes() -> None:
     checked = 0
     for key, record in replicates.recorded()["paired"].items():
         design, first = record["design"], record["seeds"].index(1)
-        assert design["days"] == runs[design["base"]]["days"], key
+        if design["days"] != runs[design["base"]]["days"]:
+            continue  # a longer design (BASE@DAY-dDAYS): no README run to compare
         named = {design["base"]: design["base"]} | {
             label: scenario
             for label, (scenario, overrides) in design["branches"].items()
@@ -215,3 +216,59 @@ def test_the_injection_assay_gives_the_exact_models_day_13_fractions_over_seeds(
     ):
         share, p = sum(observed[key]["values"]) / arrested, expected[outcome]
         assert abs(share - p) <= 4 * math.sqrt(p * (1 - p) / arrested), (key, share, p)
+
+
+def _stats(values: dict[str, list[float]]) -> dict[str, Any]:
+    return {k: replicates.interval(v) for k, v in values.items()}
+
+
+def test_a_scenario_is_found_in_each_record_that_ran_it_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scenario's seeds come from its own sweep, a paired design's trunk on it and a
+    branch that is it unchanged; not from a branch with settings, nor from a design run to
+    another day, nor from a sweep with ``--days``."""
+    one = _stats({"lung.dtc.live": [1.0, 2.0]})
+    git = {"commit": "0123456789abcdef", "dirty": False}
+    date = "2026-12-05T12:00:00+00:00"
+
+    def design(base: str, days: float, branches: dict[str, list[Any]]) -> dict[str, Any]:
+        labels = [base, *branches]
+        return {"design": {"base": base, "at_day": 10.0, "days": days, "branches": branches},
+                "seeds": [1, 2], "observables": dict.fromkeys(labels, one), "effects": {},
+                "git": git, "date_utc": date}  # fmt: skip
+
+    stored = {
+        "scenarios": {
+            "niche": {
+                "days": None,
+                "seeds": [1, 2],
+                "observables": one,
+                "git": git,
+                "date_utc": date,
+            },
+            "dormancy": {
+                "days": 3.0,
+                "seeds": [1, 2],
+                "observables": one,
+                "git": git,
+                "date_utc": date,
+            },
+        },
+        "paired": {
+            "metastasis@10": design("metastasis", 14.0, {"cut": ["resection", {}]}),
+            "niche@10": design("niche", 14.0, {"removed": ["niche", {"x": 1}]}),
+            "niche@10-d18": design("niche", 18.0, {}),
+        },
+    }
+    path = tmp_path / "replicates.json"
+    path.write_text(json.dumps(stored))
+    monkeypatch.setattr(replicates, "RESULTS", path)
+    sources = {name: [r["source"] for r in replicates.scenario_records(name)]
+               for name in ("niche", "metastasis", "resection", "dormancy")}  # fmt: skip
+    assert sources == {
+        "niche": ["run --names niche", "paired niche@10"],
+        "metastasis": ["paired metastasis@10"],
+        "resection": ["paired metastasis@10 cut"],
+        "dormancy": [],
+    }
