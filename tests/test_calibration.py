@@ -32,13 +32,14 @@ def simulate_lineages(rates: cascade.Rates, days: float, n: int, seed: int) -> d
         if rng.random() >= rates.extravasation / (rates.extravasation + rates.arrested_death):
             counts["died"] += 1
             continue
-        t += rng.exponential(1.0 / (rates.waking + rates.mic_death))
-        if t > end:
-            counts["solitary_dormant"] += 1
-            continue
-        if rng.random() >= rates.waking / (rates.waking + rates.mic_death):
-            counts["died"] += 1
-            continue
+        if rng.random() < rates.mic_fraction:  # a MIC, which must wake to proliferate
+            t += rng.exponential(1.0 / (rates.waking + rates.mic_death))
+            if t > end:
+                counts["solitary_dormant"] += 1
+                continue
+            if rng.random() >= rates.waking / (rates.waking + rates.mic_death):
+                counts["died"] += 1
+                continue
         size, total = 1, rates.division + rates.dtc_death
         while size > 0:
             t += rng.exponential(1.0 / (size * total))
@@ -58,11 +59,14 @@ def simulate_lineages(rates: cascade.Rates, days: float, n: int, seed: int) -> d
     return {k: v / n for k, v in counts.items()}
 
 
-@pytest.mark.parametrize("days", [3.0, 13.0])
-def test_the_exact_cascade_model_matches_a_simulation_of_it(days: float) -> None:
+@pytest.mark.parametrize(("days", "mic_fraction"), [(3.0, 1.0), (13.0, 1.0), (3.0, 0.6)])
+def test_the_exact_cascade_model_matches_a_simulation_of_it(
+    days: float, mic_fraction: float
+) -> None:
     """Every ledger class of the closed form within 4.5 binomial sd of 20,000 simulated
-    cells (rates that make every class common: fast waking, a critical lineage)."""
-    rates = cascade.Rates(2e-4, 1.5e-3, 2e-5, 3e-4, 7e-4)
+    cells (rates that make every class common: fast waking, a critical lineage), with
+    every extravasating cell a MIC and with 40% proliferating at once."""
+    rates = cascade.Rates(2e-4, 1.5e-3, 2e-5, 3e-4, 7e-4, mic_fraction=mic_fraction)
     exact = cascade.ledger(rates, days)
     n = 20_000
     sim = simulate_lineages(rates, days, n, seed=7)
@@ -77,6 +81,26 @@ def test_the_exact_cascade_model_matches_a_simulation_of_it(days: float) -> None
         p = exact[key]
         assert abs(sim[mine] - p) <= 4.5 * math.sqrt(p * (1 - p) / n) + 1e-12, (key, sim[mine], p)
     assert sum(v for k, v in exact.items() if k != "extravasated") == pytest.approx(1.0)
+
+
+def test_luzzi_bounds_the_share_of_cells_that_proliferate_at_once() -> None:
+    """Luzzi's four fractions are met exactly (0.1%) with any MIC share from the smallest
+    up, the waking rate falling toward 0 there; 1% below it the day-3 micrometastases
+    overshoot (over 3%) whatever the rates, as cells proliferating at once make them."""
+    targets = cascade.read_targets()
+    smallest = cascade.smallest_mic_fraction(targets)
+    assert 0.8 < smallest < 0.9
+    wakings = []
+    for share in (1.0, 0.9, smallest + 1e-3):
+        rates = cascade.fit(targets, share)
+        wakings.append(rates.waking)
+        for quantity, (day, target) in targets.items():
+            assert cascade.ledger(rates, day)[quantity] == pytest.approx(target, rel=1e-3)
+    assert wakings[0] > wakings[1] > 0
+    assert wakings[2] < 0.02 * wakings[0]
+    below = cascade.fit(targets, smallest - 0.01)
+    micro_day, micro = targets["micrometastases"]
+    assert cascade.ledger(below, micro_day)["micrometastases"] > 1.03 * micro
 
 
 def test_kendalls_law_matches_a_simulated_lineage() -> None:

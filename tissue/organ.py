@@ -201,6 +201,7 @@ class CellTypes:
     dead_secretion: dict[str, dict[str, Any]]  # the same for dead cells
     max_interaction_um: float  # longest centre-to-centre interaction between any two types
     transitions: dict[int, dict[int, float]]  # from type -> to type -> base rate (1/min)
+    split: dict[int, dict[int, dict[int, float]]]  # from -> toward -> {instead: share}
     attack: dict[int, AttackSpec]  # attacker type -> its attack
     springs: bool  # some attack holds its pairs with a spring
     any_motile: bool  # some type has a speed > 0
@@ -283,7 +284,15 @@ class CellTypes:
             dead_secretion=_exchange_tables(xp, scenario, "dead_secretion"),
             # a hair wider than the float32 reach the kernels compare distances with
             max_interaction_um=2 * max(reach, default=0.5) * (1 + 1e-5),
-            transitions=_transition_table(scenario, names),
+            transitions=scenario.transition_table(names),
+            split={
+                names.index(t): {
+                    names.index(to): {names.index(u): share for u, share in shares.items()}
+                    for to, shares in c.transition_split.items()
+                }
+                for t, c in types.items()
+                if c.transition_split
+            },
             attack={
                 names.index(t): AttackSpec(
                     c.attack,
@@ -388,19 +397,6 @@ def _exchange_tables(xp: Any, scenario: Scenario, which: str) -> dict[str, dict[
             table["E"].append(spec.export_rate if spec else 0.0)
         tables[field] = {k: xp.asarray(v, dtype=xp.float32) for k, v in table.items()}
     return tables
-
-
-def _transition_table(scenario: Scenario, names: list[str]) -> dict[int, dict[int, float]]:
-    """from type -> to type -> base rate (1/min), with 0 where only a rule sets the rate."""
-    table = {
-        names.index(t): {names.index(to): rate for to, rate in c.transitions.items()}
-        for t, c in scenario.cell_types.items()
-    }
-    for rule in scenario.rules.values():
-        behaviour = parse_behaviour(rule.behaviour)
-        if behaviour.kind == "transition":
-            table[names.index(rule.cell_type)].setdefault(names.index(behaviour.target), 0.0)
-    return table
 
 
 class Organ:

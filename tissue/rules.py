@@ -314,11 +314,12 @@ def transition_step(
 ) -> Any:
     """Live cells change type at their type's transition rates (moved by rules): with
     total rate R a cell changes with probability 1 - exp(-R dt), to each target in
-    proportion to its rate. A changed cell keeps its place, age, volume and lineage and
-    takes the new type's phenotype, as PhysiCell converts a cell to another definition: its
-    own behaviour values and the columns of :data:`CONVERTED` (damage taken and dealt,
-    attack, cycle phase) restart. Every cell draws and picks; the changing ones take the
-    result (no host round trip).
+    proportion to its rate, and of those bound for T the ``transition_split`` shares to
+    other types (from the same uniform draw as the pick). A changed cell keeps its place,
+    age, volume and lineage and takes the new type's phenotype, as PhysiCell converts a cell
+    to another definition: its own behaviour values and the columns of :data:`CONVERTED`
+    (damage taken and dealt, attack, cycle phase) restart. Every cell draws and picks; the
+    changing ones take the result (no host round trip).
 
     Returns:
         (n_types, n_types) int64 backend array: cells that changed from type a to type b
@@ -348,6 +349,13 @@ def transition_step(
     choice = xp.minimum(pick.sum(axis=1), len(targets) - 1)
     codes = xp.asarray(targets, dtype=xp.int16)
     new_type = codes[choice]
+    if types.split:
+        # where the pick fell within its target's share of the total: uniform on [0, 1)
+        # whichever target it chose, so it draws the split without another number
+        width = xp.take_along_axis(rate, choice[:, None], axis=1)[:, 0]
+        below = xp.take_along_axis(cumulative, choice[:, None], axis=1)[:, 0] - width
+        within = (u[:, 1] * total - below) / xp.maximum(width, F32(1e-30))
+        new_type = _split(xp, types.split, t, new_type, within)
     chosen = new_type[:, None] == codes[None, :]  # (N, n_targets)
     changed = xp.zeros((n_types, n_types), dtype=xp.int64)
     for a in range(n_types):
@@ -359,6 +367,23 @@ def transition_step(
             values = getattr(cells, name)
             values[...] = xp.where(moving, values.dtype.type(column.fill), values)
     return changed
+
+
+def _split(
+    xp: Any, split: dict[int, dict[int, dict[int, float]]], t: Any, new_type: Any, within: Any
+) -> Any:
+    """``new_type`` with each cell of type a bound for b made type c where ``within`` (its
+    uniform position in the pick) falls in c's share of ``split[a][b]`` (shares in turn)."""
+    out = new_type
+    for a, toward in split.items():
+        for b, shares in toward.items():
+            bound = (t == a) & (new_type == b)
+            edge = 0.0
+            for c, share in shares.items():
+                inside = bound & (within >= F32(edge)) & (within < F32(edge + share))
+                out = xp.where(inside, xp.int16(c), out)
+                edge += share
+    return out
 
 
 def divide_cells(organ: Organ, types: CellTypes, dividing: Any, axis: Any, rng: CellRandom) -> None:

@@ -16,9 +16,13 @@ Luzzi's table (``data/luzzi_1998.csv``) gives four fractions of the arrested cel
 the vessel by day 3, micrometastases at day 3, solitary dormant cells at day 13,
 macrometastases at day 13. ``e`` is fixed at the prior ``EXTRAVASATION_PER_MIN`` (Luzzi saw
 most cells out by day 3; any e above ~1.5/day gives that), and the four targets fix d_a, w,
-d_m and d_d exactly (residuals ~0 in this model). The agent model adds what this one leaves
-out (crowding, IL-1beta from resident innate cells, the lineage threshold counted on live
-cells): the injection assay's runs over seeds measure that. Needs scipy (``dev`` extra).
+d_m and d_d exactly (residuals ~0 in this model). Where a share 1 - f of the extravasating
+cells proliferates at once instead of becoming a MIC (``transition_split``), the table is
+met as exactly for every f down to :func:`smallest_mic_fraction` (w falls to 0 there): it
+does not fix f, which the scenario sets (every extravasated cell a MIC). The agent model
+adds what this one leaves out (crowding, IL-1beta from resident innate cells, the lineage
+threshold counted on live cells): the injection assay's runs over seeds measure that.
+Needs scipy (``dev`` extra).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class Rates:
     waking: float
     dtc_death: float
     division: float = DIVISION_PER_MIN
+    mic_fraction: float = 1.0  # of the extravasating cells; the rest proliferate at once
 
 
 def scenario_rates(name: str = "metastasis") -> Rates:
@@ -65,6 +70,7 @@ def scenario_rates(name: str = "metastasis") -> Rates:
         waking=types["mic"].transitions["dtc"],
         dtc_death=types["dtc"].apoptosis_rate_per_min,
         division=types["dtc"].cycle_rate_per_min,
+        mic_fraction=1.0 - types["arrested"].transition_split.get("mic", {}).get("dtc", 0.0),
     )
 
 
@@ -90,12 +96,15 @@ def _birth_death(rates: Rates, t: float) -> tuple[float, float]:
 
 
 def _wake_density(rates: Rates, s: float) -> float:
-    """Density (1/min) of an arrested cell becoming a DTC at time ``s``."""
+    """Density (1/min) of an arrested cell becoming a DTC at time ``s``: as a MIC that
+    wakes, or on extravasating (the share that is not a MIC)."""
     a = rates.extravasation + rates.arrested_death
     m = rates.waking + rates.mic_death
+    e, f = rates.extravasation, rates.mic_fraction
+    direct = (1.0 - f) * e * math.exp(-a * s)
     if abs(a - m) < 1e-15:
-        return rates.extravasation * rates.waking * s * math.exp(-a * s)
-    return rates.extravasation * rates.waking * (math.exp(-m * s) - math.exp(-a * s)) / (a - m)
+        return f * e * rates.waking * s * math.exp(-a * s) + direct
+    return f * e * rates.waking * (math.exp(-m * s) - math.exp(-a * s)) / (a - m) + direct
 
 
 def ledger(rates: Rates, day: float) -> dict[str, float]:
@@ -110,9 +119,10 @@ def ledger(rates: Rates, day: float) -> dict[str, float]:
     in_vessel = math.exp(-a * t)
     extravasated = rates.extravasation / a * (1.0 - in_vessel)
     if abs(a - m) < 1e-15:
-        mic = rates.extravasation * t * math.exp(-a * t)
+        mic = rates.mic_fraction * rates.extravasation * t * math.exp(-a * t)
     else:
-        mic = rates.extravasation * (math.exp(-m * t) - math.exp(-a * t)) / (a - m)
+        mic = rates.mic_fraction * rates.extravasation * (math.exp(-m * t) - math.exp(-a * t))
+        mic /= a - m
 
     def lineage(part: str) -> float:
         def integrand(s: float) -> float:
@@ -139,8 +149,9 @@ def ledger(rates: Rates, day: float) -> dict[str, float]:
     return out
 
 
-def fit(targets: dict[str, tuple[float, float]]) -> Rates:
-    """The rates that meet the four targets, with ``e`` at its prior."""
+def fit(targets: dict[str, tuple[float, float]], mic_fraction: float = 1.0) -> Rates:
+    """The rates that meet the four targets, with ``e`` at its prior and the given share
+    of extravasating cells becoming MICs (the rest proliferate at once)."""
     from scipy.optimize import least_squares
 
     e = EXTRAVASATION_PER_MIN
@@ -152,16 +163,40 @@ def fit(targets: dict[str, tuple[float, float]]) -> Rates:
 
     def residuals(log_rates: Sequence[float]) -> list[float]:
         w, d_m, d_d = (math.exp(v) for v in log_rates)
-        rates = Rates(d_a, e, d_m, w, d_d)
+        rates = Rates(d_a, e, d_m, w, d_d, mic_fraction=mic_fraction)
         return [
-            math.log(ledger(rates, targets[k][0])[k] / targets[k][1])
+            math.log(max(ledger(rates, targets[k][0])[k], 1e-300) / targets[k][1])
             for k in ("micrometastases", "solitary_dormant", "macrometastases")
         ]
 
     start = [math.log(6e-6), math.log(4e-5), math.log(6.5e-4)]
     solution = least_squares(residuals, start, xtol=1e-14, ftol=1e-14, gtol=1e-14)
     w, d_m, d_d = (math.exp(v) for v in solution.x)
-    return Rates(d_a, e, d_m, w, d_d)
+    return Rates(d_a, e, d_m, w, d_d, mic_fraction=mic_fraction)
+
+
+def smallest_mic_fraction(targets: dict[str, tuple[float, float]]) -> float:
+    """The smallest share of extravasating cells that may become MICs with Luzzi's table
+    still met exactly: there no MIC wakes, and the cells that proliferate at once make
+    every micro- and macrometastasis. Their ratio fixes the lineages' death rate, the
+    day-3 micrometastases then the share."""
+    from scipy.optimize import brentq
+
+    d_a = fit(targets).arrested_death
+    (day_micro, micro), (day_macro, macro) = targets["micrometastases"], targets["macrometastases"]
+
+    def direct(d_d: float) -> Rates:  # every extravasating cell proliferates at once
+        return Rates(d_a, EXTRAVASATION_PER_MIN, 0.0, 0.0, d_d, mic_fraction=0.0)
+
+    def ratio_gap(log_d: float) -> float:
+        rates = direct(math.exp(log_d))
+        made = ledger(rates, day_macro)["macrometastases"]
+        return math.log(made / ledger(rates, day_micro)["micrometastases"]) - math.log(
+            macro / micro
+        )
+
+    d_d = math.exp(brentq(ratio_gap, math.log(DIVISION_PER_MIN), math.log(4 * DIVISION_PER_MIN)))
+    return 1.0 - micro / ledger(direct(d_d), day_micro)["micrometastases"]
 
 
 def scenario_values(rates: Rates) -> dict[str, float]:
@@ -203,11 +238,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "relative_residual": model / target - 1.0,
             }
         )
+    smallest = smallest_mic_fraction(targets)
+    shares = {
+        f"{f:.4f}": asdict(fit(targets, f))
+        for f in (1.0, 0.95, 0.9, math.ceil(smallest * 1e4) / 1e4)
+    }
     record = {
         "data": str(DATA.relative_to(DATA.parents[3])),
         "rates_per_min": asdict(rates),
         "scenario": values,
         "residuals": table,
+        "mic_fraction": {"smallest": smallest, "fits": shares},
         "ledger_of_arrested": {str(d): ledger(rounded, d) for d in (1.0, 3.0, 13.0)},
         "git": git_info(),
     }
@@ -218,6 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         model, target = row["model_of_arrested"], row["target_of_arrested"]
         print(f"  {row['quantity']:>16} day {row['day']:4.0f}: model {model:.4g} "
               f"target {target:.4g} ({row['relative_residual']:+.2%})")  # fmt: skip
+    print(f"Luzzi's table holds with MICs from {smallest:.3f} to 1 of the extravasating cells:")
+    for f, fitted in shares.items():
+        rates_text = ", ".join(f"{k} {fitted[k]:.3g}" for k in ("waking", "mic_death", "dtc_death"))
+        print(f"  MIC share {f}: {rates_text} /min")
     print(f"wrote {RESULT}")
     return 0
 

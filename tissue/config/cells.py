@@ -290,7 +290,10 @@ class CellTypeConfig(Model):
     Attributes: per-cell values (see :class:`Attribute`); ``scale_by`` maps a behaviour
     (``cycle``, ``apoptosis``, ``transition.<type>``, ``secretion.<field>``,
     ``chemotaxis.<field>``) to the attribute that scales it (see :class:`AttributeScale`).
-    Transitions: a live cell becomes type T at ``transitions[T]`` per minute (before rules).
+    Transitions: a live cell becomes type T at ``transitions[T]`` per minute (before rules);
+    ``transition_split[T][U]`` is the share of those changes that make the cell type U
+    instead (e.g. the extravasated cells that proliferate at once rather than become MICs);
+    the rules move the rate toward T, the shares stay.
     Intravasation: a live cell within ``intravasation_distance_um`` of a voxel of
     ``intravasation_label`` enters the blood at ``intravasation_rate_per_min``.
     Attack: ``attack`` (PhysiCell's cancer-immune sample: attach, then kill) or
@@ -344,6 +347,7 @@ class CellTypeConfig(Model):
     attributes: dict[str, Attribute] = {}
     scale_by: dict[str, AttributeScale] = {}
     transitions: dict[str, NonNegative] = {}
+    transition_split: dict[str, dict[str, Annotated[float, Field(ge=0.0, le=1.0)]]] = {}
     intravasation_rate_per_min: NonNegative = 0.0
     intravasation_label: str | None = None
     intravasation_distance_um: NonNegative = 10.0

@@ -260,6 +260,13 @@ def _check_body(scenario: ValidatedScenario, need: Need, labels: dict[str, dict[
             need(
                 target in types, f"{key}.transitions.{target}", f"unknown type; types: {type_list}"
             )
+        for target, shares in ctype.transition_split.items():
+            where = f"{key}.transition_split.{target}"
+            need(target in types, where, f"unknown type; types: {type_list}")
+            for other in shares:
+                need(other in types and other != tname, f"{where}.{other}",
+                     f"a type other than {tname}; types: {type_list}")  # fmt: skip
+            need(sum(shares.values()) <= 1.0, where, f"shares sum to {sum(shares.values()):g} > 1")
         if ctype.intravasation_rate_per_min > 0:
             need(blood is not None, f"{key}.intravasation_rate_per_min", "needs [circulation]")
         for target in ctype.attack.targets if ctype.attack else []:

@@ -18,7 +18,7 @@ from tissue.config.organs import OrganConfig
 from tissue.config.overrides import drop_none, set_dotted
 from tissue.config.translate import describe, error_key
 from tissue.errors import InputError
-from tissue.signals import DAMAGE_SIGNALS, PHAGOCYTOSIS, parse_signal
+from tissue.signals import DAMAGE_SIGNALS, PHAGOCYTOSIS, parse_behaviour, parse_signal
 
 
 class TimeSteps(Model):
@@ -130,6 +130,22 @@ class Scenario(Model):
             for name, c in self.cell_types.items()
             if name in moved or any(getattr(c, rate) > 0 for rate in PHAGOCYTOSIS.values())
         ]
+
+    def transition_table(self, names: list[str]) -> dict[int, dict[int, float]]:
+        """from type -> to type -> base rate (1/min), types by their index in ``names``,
+        with 0 where only a rule sets the rate or only a ``transition_split`` leads."""
+        table = {
+            names.index(t): {names.index(to): rate for to, rate in c.transitions.items()}
+            for t, c in self.cell_types.items()
+        }
+        for rule in self.rules.values():
+            behaviour = parse_behaviour(rule.behaviour)
+            if behaviour.kind == "transition":
+                table[names.index(rule.cell_type)].setdefault(names.index(behaviour.target), 0.0)
+        for t, c in self.cell_types.items():
+            for instead in (u for shares in c.transition_split.values() for u in shares):
+                table[names.index(t)].setdefault(names.index(instead), 0.0)
+        return table
 
     def field_organs(self, field: str) -> list[str]:
         """Organs that carry ``field``."""
