@@ -64,6 +64,7 @@ from tissue.config.loading import (
     builtin_descriptions,
     builtin_scenarios,
     load_scenario,
+    names_a_file,
 )
 from tissue.config.organs import (
     BREAST_LABELS,
@@ -139,6 +140,7 @@ __all__ = [
     "builtin_scenarios",
     "check_references",
     "load_scenario",
+    "names_a_file",
     "parse_override",
     "scenario_from_dict",
 ]

@@ -74,9 +74,15 @@ def _merged(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def names_a_file(path: Path) -> bool:
+    """Whether a scenario or sweep argument is a path rather than a built-in's name: it
+    ends in .toml or names a file (a folder named like a built-in is not one)."""
+    return path.suffix == ".toml" or path.is_file()
+
+
 def _read_scenario_text(name_or_path: str) -> tuple[str, str]:
     path = Path(name_or_path)
-    if path.suffix == ".toml" or path.is_file():  # a folder named like a built-in is not one
+    if names_a_file(path):
         if not path.is_file():
             raise InputError(str(path), "", "no such scenario file")
         try:

@@ -53,7 +53,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tissue.config import Scenario, builtin_descriptions, load_scenario
+from tissue.config import Scenario, builtin_descriptions, load_scenario, names_a_file
 from tissue.errors import InputError
 
 BUILTIN_PACKAGE = "tissue.sweeps"
@@ -213,7 +213,7 @@ def load_sweep(name_or_path: str | Path) -> SweepPlan:
 def _read_sweep_text(name_or_path: str) -> tuple[str, str, Path | None]:
     """(text, source for messages, folder that relative scenario paths start from)."""
     path = Path(name_or_path)
-    if path.suffix == ".toml" or path.is_file():  # a folder named like a built-in is not one
+    if names_a_file(path):
         if not path.is_file():
             raise InputError(str(path), "", "no such sweep file")
         try:
@@ -234,7 +234,7 @@ def _resolve_scenario(scenario: str, folder: Path | None) -> str:
     if folder is None:
         return scenario
     path = folder / scenario
-    if scenario.endswith(".toml") or path.is_file():
+    if names_a_file(path):
         return str(path)
     return scenario
 
