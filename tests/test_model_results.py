@@ -128,6 +128,25 @@ def test_the_parameter_table_lists_each_value_with_its_kind() -> None:
     assert unmarked == [], f"values without a source, fit or 'estimate': {unmarked}"
 
 
+def record_sweep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, values: dict[str, list[float]]
+) -> None:
+    """A replicate record of seeds 1 and 2 of scenario ``name`` at its own length, from a
+    clean tree, with each observable's values, as the only record."""
+    from benchmarks import replicates
+
+    record = {
+        "days": None,
+        "seeds": [1, 2],
+        "observables": {k: replicates.interval(v) for k, v in values.items()},
+        "git": {"commit": "0123456789abcdef", "dirty": False},
+        "date_utc": "2026-12-05T12:00:00+00:00",
+    }
+    path = tmp_path / "replicates.json"
+    path.write_text(json.dumps({"scenarios": {name: record}}))
+    monkeypatch.setattr(replicates, "RESULTS", path)
+
+
 def test_the_luzzi_table_pools_the_seeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two seeds of 30 and 10 arrested cells: each outcome pooled (its count over 40) and
     per seed, beside the exact model's probability at the run's day and Luzzi's figure."""
@@ -138,15 +157,7 @@ def test_the_luzzi_table_pools_the_seeds(tmp_path: Path, monkeypatch: pytest.Mon
               "ledger.extravasated": [29.0, 9.0], "ledger.died_in_organ": [12.0, 6.0],
               "ledger.solitary_dormant": [15.0, 2.0], "ledger.micrometastases": [1.0, 0.0],
               "ledger.macrometastases": [0.0, 0.0]}  # fmt: skip
-    record = {
-        "seeds": [1, 2],
-        "observables": {k: replicates.interval(v) for k, v in values.items()},
-        "git": {"commit": "0123456789abcdef", "dirty": False},
-        "date_utc": "2026-12-05T12:00:00+00:00",
-    }
-    path = tmp_path / "replicates.json"
-    path.write_text(json.dumps({"scenarios": {"injection_assay": record}}))
-    monkeypatch.setattr(replicates, "RESULTS", path)
+    record_sweep(tmp_path, monkeypatch, "injection_assay", values)
     table = model_results.luzzi_table({})
     p = cascade.ledger(cascade.scenario_rates("injection_assay"), 13.0)["solitary_dormant"]
     sd = math.sqrt(p * (1 - p) / 40)
@@ -172,16 +183,7 @@ def test_the_seeds_table_gives_each_scenario_its_interval(
         key: [float(i), float(i + 2)] for i, (_, key) in enumerate(model_results.SEED_COLUMNS)
     }
     values["time_days"] = [14.0, 14.0]
-    record = {
-        "days": None,
-        "seeds": [1, 2],
-        "observables": {k: replicates.interval(v) for k, v in values.items()},
-        "git": {"commit": "0123456789abcdef", "dirty": False},
-        "date_utc": "2026-12-05T12:00:00+00:00",
-    }
-    path = tmp_path / "replicates.json"
-    path.write_text(json.dumps({"scenarios": {"dormancy": record}}))
-    monkeypatch.setattr(replicates, "RESULTS", path)
+    record_sweep(tmp_path, monkeypatch, "dormancy", values)
     table = model_results.seeds_table({})
     proliferating = replicates.interval([3.0, 5.0])
     assert (
