@@ -69,6 +69,7 @@ def test_the_split_redraws_nothing() -> None:
     ("split", "message"),
     [
         ({"d": {"c": 0.1}}, "cell_types.a.transition_split.d: unknown type"),
+        ({"c": {"b": 0.1}}, "cell_types.a.transition_split.c: a has no transition toward c"),
         ({"b": {"a": 0.1}}, "cell_types.a.transition_split.b.a: a type other than a"),
         ({"b": {"c": 0.7, "b": 0.6}}, "cell_types.a.transition_split.b: shares sum to 1.3 > 1"),
     ],

@@ -263,6 +263,10 @@ def _check_body(scenario: ValidatedScenario, need: Need, labels: dict[str, dict[
         for target, shares in ctype.transition_split.items():
             where = f"{key}.transition_split.{target}"
             need(target in types, where, f"unknown type; types: {type_list}")
+            ruled = any(r.cell_type == tname and r.behaviour == f"transition.{target}"
+                        for r in scenario.rules.values())  # fmt: skip
+            need(target in ctype.transitions or ruled, where,
+                 f"{tname} has no transition toward {target} (transitions or a rule)")  # fmt: skip
             for other in shares:
                 need(other in types and other != tname, f"{where}.{other}",
                      f"a type other than {tname}; types: {type_list}")  # fmt: skip
