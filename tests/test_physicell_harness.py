@@ -428,3 +428,58 @@ def test_eating_counts_contacts_predicted_eating_and_dead_cells_gone(tmp_path: P
     assert totals["eater_hours_touching"] == 1
     assert totals["predicted_eaten"] == pytest.approx(1 - np.exp(-rate * 60))
     assert totals["gone"] == 1
+
+
+def test_exposure_reads_the_field_at_each_cells_voxel(tmp_path: Path) -> None:
+    """A 2-D tissue run of M1 macrophages taking up oxygen fed from one edge (a gradient
+    across them), turning M2 by rules_sample's oxygen rule, exported as PhysiCell output:
+    hour by hour the tool's cell-hours, mean oxygen and predicted changes are those of the
+    run file's own cells and fields (each cell's voxel by its position), and the M2 cells
+    gained are the run's."""
+    from benchmarks.physicell import exposure
+    from tissue.config import scenario_from_dict
+    from tissue.io import RunReader
+    from tissue.runner import Runner, RunSettings
+    from tissue.simulation import Simulation
+
+    still = {"repulsion_um_per_min": 0.0, "adhesion_um_per_min": 0.0}
+    m1 = still | {"transitions": {"M2 macrophage": 1e-3},
+                  "secretion": {"oxygen": {"uptake_rate_per_min": 10.0}}}  # fmt: skip
+    data = {
+        "organs": {"box": {"shape": [16, 8, 1], "spacing_um": 20.0, "two_d": True}},
+        "time_steps": {"diffusion_min": 0.1, "mechanics_min": 0.1, "phenotype_min": 6.0},
+        "run": {"days": 3 / 24, "output_interval_min": 60.0, "snapshot_interval_min": 60.0},
+        "fields": {"oxygen": {"diffusion_um2_per_min": 1e3, "decay_per_min": 0.1,
+                              "initial": 10.0, "boundary": "dirichlet",
+                              "boundary_faces": ["x-"], "boundary_value": 20.0}},
+        "cell_types": {"M1 macrophage": m1, "M2 macrophage": dict(still)},
+        "rules": {"m2": {"cell_type": "M1 macrophage", "behaviour": "transition.M2 macrophage",
+                         "signal": "oxygen", "to_value": 1e-4, "half_max": 5.0,
+                         "hill_coefficient": 8.0, "as_signal": "rises"}},
+        "initial_cells": [{"kind": "random", "organ": "box", "type": "M1 macrophage",
+                           "count": 60}],
+    }  # fmt: skip
+    sim = Simulation(scenario_from_dict(data, "exposure"), backend="cpu", seed=2)
+    Runner(sim, tmp_path / "run", RunSettings(target_days=3 / 24, snapshot_every_min=60.0)).run()
+    folder = exposure.outputs(tmp_path / "run" / "run.h5", tmp_path / "export")
+    reader = RunReader(tmp_path / "run" / "run.h5")
+    grid = reader.organ_info("box").grid
+    spec = exposure.SAMPLES["rules_sample"]
+    hours = total = predicted = gained = 0.0
+    for h in range(3):
+        cells = reader.cells(h, "box")
+        m1_live = (cells["type"] == 0) & (cells["state"] == 0)
+        ijk = np.floor((cells["position_um"][m1_live] - grid.origin_xyz_um) / 20.0).astype(int)
+        o2 = reader.field(h, "box", "oxygen")[ijk[:, 2], ijk[:, 1], ijk[:, 0]]
+        hours += m1_live.sum()
+        total += o2.sum()
+        predicted += (-np.expm1(-spec.rate(o2.astype(float)) * 60.0)).sum()
+        m2 = [(reader.cells(k, "box")["type"] == 1).sum() for k in (h, h + 1)]
+        gained += m2[1] - m2[0]
+    totals = exposure.hourly("rules_sample", folder, 0, 3)
+    assert totals["cell_hours"] == hours
+    assert totals["mean_field"] == pytest.approx(total / hours, rel=1e-6)
+    assert totals["predicted_changes"] == pytest.approx(predicted, rel=1e-5)
+    assert totals["target_gained"] == gained
+    assert gained > 0
+    assert 0.1 < totals["share_below"] < 0.9  # cells on both sides of the rule's half-max
