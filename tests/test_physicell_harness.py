@@ -461,7 +461,7 @@ def test_exposure_reads_the_field_at_each_cells_voxel(tmp_path: Path) -> None:
     }  # fmt: skip
     sim = Simulation(scenario_from_dict(data, "exposure"), backend="cpu", seed=2)
     Runner(sim, tmp_path / "run", RunSettings(target_days=3 / 24, snapshot_every_min=60.0)).run()
-    folder = exposure.outputs(tmp_path / "run" / "run.h5", tmp_path / "export")
+    folder = eating.outputs(tmp_path / "run" / "run.h5", tmp_path / "export")
     reader = RunReader(tmp_path / "run" / "run.h5")
     grid = reader.organ_info("box").grid
     spec = exposure.SAMPLES["rules_sample"]

@@ -25,6 +25,7 @@ import argparse
 import json
 import math
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -82,9 +83,13 @@ def hourly(sample: str, folder: Path, first: int, last: int) -> dict[str, float]
             "gone_over_predicted": gone / predicted if predicted else math.nan}  # fmt: skip
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("sample", choices=sorted(SAMPLES))
+def command(
+    description: str, samples: Iterable[str], totals: Callable[[str, Path, int, int], dict]
+) -> None:
+    """The command line of an hourly analysis: SAMPLE FIRST_HOUR LAST_HOUR SOURCES...,
+    one JSON line of ``totals(sample, folder, first, last)`` per source."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("sample", choices=sorted(samples))
     parser.add_argument("first_hour", type=int)
     parser.add_argument("last_hour", type=int)
     parser.add_argument("sources", nargs="+", type=Path, help="output folders or run.h5 files")
@@ -92,8 +97,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         for source in args.sources:
             folder = outputs(source, Path(work))
-            totals = hourly(args.sample, folder, args.first_hour, args.last_hour)
-            print(json.dumps({"source": str(source), **totals}))
+            found = totals(args.sample, folder, args.first_hour, args.last_hour)
+            print(json.dumps({"source": str(source), **found}))
+
+
+def main() -> None:
+    command(__doc__.split("\n\n")[0], SAMPLES, hourly)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,7 @@ oxygen (they do not). A cell's voxel is the one whose centre is nearest (PhysiCe
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.physicell.eating import hour, outputs
+from benchmarks.physicell.eating import command, hour
 from tissue.io.multicellds import Output, read_mat4
 
 
@@ -111,17 +108,7 @@ def hourly(sample: str, folder: Path, first: int, last: int) -> dict[str, float]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("sample", choices=sorted(SAMPLES))
-    parser.add_argument("first_hour", type=int)
-    parser.add_argument("last_hour", type=int)
-    parser.add_argument("sources", nargs="+", type=Path, help="output folders or run.h5 files")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as work:
-        for source in args.sources:
-            folder = outputs(source, Path(work))
-            totals = hourly(args.sample, folder, args.first_hour, args.last_hour)
-            print(json.dumps({"source": str(source), **totals}))
+    command(__doc__.split("\n\n")[0], SAMPLES, hourly)
 
 
 if __name__ == "__main__":
