@@ -134,6 +134,42 @@ def test_the_restraint_turns_resections_effect_on_outgrowth_up() -> None:
     assert contrast["low"] > 0, contrast
 
 
+# (scenario, observable, the other scenario, sign): seed by seed, the first minus the
+# second, its 95% interval above (+1) or below (-1) 0
+CONTRASTS = (
+    ("anti_s100", "lung.myeloid.live", "metastasis", -1),  # Hiratsuka 2006: fewer Mac1+ cells
+    ("dormancy", "lung.myeloid.live", "metastasis", -1),  # no niche, no recruitment
+    ("anti_s100", "ledger.extravasated", "metastasis", -1),  # the niche helps cells out
+    ("niche", "lung.dtc.live", "metastasis", +1),  # Castano 2018: the restraint holds them
+    ("niche", "lung.dtc.live", "dormancy", +1),
+)
+
+
+@pytest.mark.parametrize(("first", "readout", "second", "sign"), CONTRASTS)
+def test_each_mechanism_moves_its_readout_over_seeds(
+    first: str, readout: str, second: str, sign: int
+) -> None:
+    """Each mechanism's mark, scenario against scenario over the seeds both recorded (>=
+    MIN_SEEDS, clean trees; the seed table's records): the same seed sheds the same cells
+    into the blood in both (the primary is the same), so the difference seed by seed is
+    the mechanism's, and its 95% interval excludes 0 on the side the source puts it."""
+    values = []
+    for name in (first, second):
+        found = replicates.scenario_records(name)
+        assert found, f"{name}: not recorded (python -m benchmarks.replicates run)"
+        record = max(found, key=lambda r: len(r["seeds"]))
+        assert record["git"]["dirty"] is False
+        values.append(dict(zip(record["seeds"], record["observables"][readout]["values"],
+                               strict=True)))  # fmt: skip
+    seeds = sorted(values[0].keys() & values[1].keys())
+    assert len(seeds) >= MIN_SEEDS
+    effect = replicates.interval([values[0][s] - values[1][s] for s in seeds])
+    if sign > 0:
+        assert effect["low"] > 0, effect
+    else:
+        assert effect["high"] < 0, effect
+
+
 def test_a_contrast_pairs_the_seeds_both_designs_ran() -> None:
     def design(seeds: list[int], values: list[float]) -> dict[str, Any]:
         return {"seeds": seeds, "effects": {"cut": {"x": {"values": values}}}}
