@@ -248,10 +248,9 @@ def seeds_table(runs: dict[str, dict[str, Any]]) -> str:
 
     rows, used = [], []
     for name, label in METASTASIS_ROWS.items():
-        found = replicates.scenario_records(name)
-        if not found:
+        record = replicates.scenario_record(name)
+        if record is None:
             continue
-        record = max(found, key=lambda r: len(r["seeds"]))  # the first of the most seeds
         used.append(record)
         row = {"label": label, "seeds": len(record["seeds"]), "source": record["source"]}
         rows.append(row | {"ci": [ci(record["observables"][key]) for _, key in SEED_COLUMNS]})

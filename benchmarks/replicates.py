@@ -96,6 +96,13 @@ def scenario_records(name: str) -> list[dict[str, Any]]:
     return found
 
 
+def scenario_record(name: str) -> dict[str, Any] | None:
+    """The one of :func:`scenario_records` with the most seeds (the first on a tie), or
+    None when ``name`` was never recorded whole."""
+    found = scenario_records(name)
+    return max(found, key=lambda r: len(r["seeds"])) if found else None
+
+
 def sweep_file(name: str, seeds: int, days: float | None) -> str:
     """The TOML of a sweep of ``seeds`` replicates of scenario ``name``."""
     lines = [
@@ -315,11 +322,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         days = load_scenario(args.base).run.days if args.days is None else args.days
         paired(args.base, branches, args.at_day, days, args.seeds, args.workers, args.out)
         return 0
-    for name, record in recorded()["scenarios"].items():
+    stored = recorded()
+    for name, record in stored["scenarios"].items():
         print(f"{name} (seeds {record['seeds']}):")
         for key, s in record["observables"].items():
             print(f"  {key}: {s['mean']:.4g} [{s['low']:.4g}, {s['high']:.4g}]")
-    for key, record in recorded()["paired"].items():
+    for key, record in stored["paired"].items():
         for label, effects in record["effects"].items():
             print(f"{key} -> {label} minus {record['design']['base']} (seeds {record['seeds']}):")
             for name, s in effects.items():

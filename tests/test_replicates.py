@@ -153,16 +153,17 @@ def test_each_mechanism_moves_its_readout_over_seeds(
     MIN_SEEDS, clean trees; the seed table's records): the same seed sheds the same cells
     into the blood in both (the primary is the same), so the difference seed by seed is
     the mechanism's, and its 95% interval excludes 0 on the side the source puts it."""
-    values = []
+    values, arrivals = [], []
     for name in (first, second):
-        found = replicates.scenario_records(name)
-        assert found, f"{name}: not recorded (python -m benchmarks.replicates run)"
-        record = max(found, key=lambda r: len(r["seeds"]))
+        record = replicates.scenario_record(name)
+        assert record is not None, f"{name}: not recorded (python -m benchmarks.replicates run)"
         assert record["git"]["dirty"] is False
-        values.append(dict(zip(record["seeds"], record["observables"][readout]["values"],
-                               strict=True)))  # fmt: skip
+        for out, key in ((values, readout), (arrivals, "ledger.arrested")):
+            out.append(dict(zip(record["seeds"], record["observables"][key]["values"],
+                                strict=True)))  # fmt: skip
     seeds = sorted(values[0].keys() & values[1].keys())
     assert len(seeds) >= MIN_SEEDS
+    assert all(arrivals[0][s] == arrivals[1][s] for s in seeds), "the pairing's premise"
     effect = replicates.interval([values[0][s] - values[1][s] for s in seeds])
     if sign > 0:
         assert effect["low"] > 0, effect

@@ -149,17 +149,23 @@ def ledger(rates: Rates, day: float) -> dict[str, float]:
     return out
 
 
+def arrested_death(targets: dict[str, tuple[float, float]]) -> float:
+    """d_a (1/min) that puts Luzzi's share of arrested cells out of the vessel by his day,
+    with ``e`` at its prior: e/(e + d_a) (1 - exp(-(e + d_a) T)), solved by fixed point."""
+    e = EXTRAVASATION_PER_MIN
+    day, out = targets["extravasated"]
+    d_a = e * (1.0 / out - 1.0)
+    for _ in range(50):
+        d_a = e * ((1.0 - math.exp(-(e + d_a) * day * DAY)) / out - 1.0)
+    return d_a
+
+
 def fit(targets: dict[str, tuple[float, float]], mic_fraction: float = 1.0) -> Rates:
     """The rates that meet the four targets, with ``e`` at its prior and the given share
     of extravasating cells becoming MICs (the rest proliferate at once)."""
     from scipy.optimize import least_squares
 
-    e = EXTRAVASATION_PER_MIN
-    day, out3 = targets["extravasated"]
-    # out by day 3: e/(e + d_a) (1 - exp(-(e + d_a) 3 d)); solve for d_a by fixed point
-    d_a = e * (1.0 / out3 - 1.0)
-    for _ in range(50):
-        d_a = e * ((1.0 - math.exp(-(e + d_a) * day * DAY)) / out3 - 1.0)
+    e, d_a = EXTRAVASATION_PER_MIN, arrested_death(targets)
 
     def residuals(log_rates: Sequence[float]) -> list[float]:
         w, d_m, d_d = (math.exp(v) for v in log_rates)
@@ -182,7 +188,7 @@ def smallest_mic_fraction(targets: dict[str, tuple[float, float]]) -> float:
     day-3 micrometastases then the share."""
     from scipy.optimize import brentq
 
-    d_a = fit(targets).arrested_death
+    d_a = arrested_death(targets)
     (day_micro, micro), (day_macro, macro) = targets["micrometastases"], targets["macrometastases"]
 
     def direct(d_d: float) -> Rates:  # every extravasating cell proliferates at once
