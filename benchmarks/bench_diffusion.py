@@ -59,9 +59,9 @@ from benchmarks.common import (
     copy_ceiling,
     device_memory_free,
     device_slug,
+    failure_of,
     finish,
     free_device_memory,
-    is_out_of_memory,
     load_average,
     make_parser,
     make_timer,
@@ -1176,11 +1176,7 @@ class Run:
                 out = fn()
                 rows.extend(out if isinstance(out, list) else [out])
             except Exception as error:
-                if is_out_of_memory(error):
-                    failure = ("skipped", f"out of memory ({type(error).__name__})")
-                else:
-                    traceback.print_exc()
-                    failure = ("error", f"{type(error).__name__}: {error}")
+                failure = failure_of(error)
         free_device_memory(self.backend)
         if failure is not None:
             print(f"{section} {label}: {failure[0]}: {failure[1]}", flush=True)

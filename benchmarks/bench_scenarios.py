@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 import sys
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -37,8 +36,8 @@ from benchmarks.common import (
     Timer,
     Timing,
     failure,
+    failure_of,
     free_device_memory,
-    is_out_of_memory,
     make_parser,
     open_backend,
     print_result,
@@ -412,12 +411,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             out = run_case(backend, name, case, window, chunks, budget)
         except Exception as error:
-            if is_out_of_memory(error):
-                out = {"case": name, "skipped": f"out of memory ({type(error).__name__})"}
-            else:
-                traceback.print_exc()
-                out = {"case": name, "error": f"{type(error).__name__}: {error}"}
-                all_ok = False
+            kind, why = failure_of(error)
+            out = {"case": name, kind: why}
+            all_ok = all_ok and kind == "skipped"
         free_device_memory(backend)
         result["cases"].append(out)
         if not args.no_write:  # after every case: a run cut short keeps what it measured

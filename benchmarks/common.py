@@ -225,6 +225,15 @@ def is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError"
 
 
+def failure_of(error: Exception) -> tuple[str, str]:
+    """A failed case's (kind, why): ("skipped", ...) when it ran out of memory, else
+    ("error", ...) with the traceback printed to stderr."""
+    if is_out_of_memory(error):
+        return "skipped", f"out of memory ({type(error).__name__})"
+    traceback.print_exc()
+    return "error", f"{type(error).__name__}: {error}"
+
+
 def run_cases(
     backend: Backend,
     sizes: Sequence[int],
@@ -256,11 +265,7 @@ def run_cases(
         try:
             cases.append(run_one(size))  # the case's arrays die when run_one returns
         except Exception as error:
-            if is_out_of_memory(error):
-                failure = ("skipped", f"out of memory ({type(error).__name__})")
-            else:
-                traceback.print_exc()
-                failure = ("error", f"{type(error).__name__}: {error}")
+            failure = failure_of(error)
         free_device_memory(backend)  # outside the except block: a traceback holds arrays
         if failure is not None:
             print(f"{size_key}={size:,}: {failure[0]}: {failure[1]}", flush=True)

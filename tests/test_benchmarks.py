@@ -100,3 +100,30 @@ def test_readme_tables_are_regenerated_between_the_markers(tmp_path: Path) -> No
     for path in results.glob("*.json"):
         if json.loads(path.read_text()).get("benchmark") in common.BENCHMARKS:
             assert f"<!-- {path.name} -->" in text
+
+
+def test_a_failed_size_is_recorded_and_the_others_still_run(
+    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Out of memory is a skip, any other error a failure (its traceback on stderr), a size
+    over 80% of the free device memory is skipped unrun; the sizes after each still run."""
+
+    def run_one(size: int) -> dict[str, int]:
+        if size == 2:
+            raise MemoryError
+        if size == 3:
+            raise ValueError("bad size")
+        return {"n": size, "ok": 1}
+
+    monkeypatch.setattr(common, "device_memory_free", lambda _backend: 10**9)
+    cases, ok = common.run_cases(CPU, [1, 2, 4, 3, 5], run_one, lambda n: 9 * 10**8 * (n == 4))
+    assert cases == [
+        {"n": 1, "ok": 1},
+        {"n": 2, "skipped": "out of memory (MemoryError)"},
+        {"n": 4, "skipped": "needs ~0.9 GB, 1.0 GB free"},
+        {"n": 3, "error": "ValueError: bad size"},
+        {"n": 5, "ok": 1},
+    ]
+    assert ok is False
+    assert "ValueError: bad size" in capsys.readouterr().err
+    assert common.run_cases(CPU, [2], run_one, lambda n: 0)[1] is True  # a skip is no failure
