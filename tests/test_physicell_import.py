@@ -11,6 +11,7 @@ import shutil
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pcdl
 import pytest
 from click.testing import CliRunner
@@ -680,3 +681,79 @@ def test_physicells_samples_import_and_say_what_is_missing(sample: str) -> None:
         ruled = {(r.cell_type, r.behaviour, r.signal) for r in imported.scenario.rules.values()}
         assert ("M2 macrophage", "phagocytosis.necrotic", "volume") in ruled
     assert imported.scenario.organs["domain"].two_d
+
+
+DISTRIBUTIONS = (
+    '<initial_parameter_distributions enabled="false">\n'
+    "            </initial_parameter_distributions>",
+    """<initial_parameter_distributions enabled="true">
+                <distribution enabled="true" type="Log10Normal" check_base="true">
+                    <behavior>cycle entry</behavior>
+                    <mu>-3.2</mu>
+                    <sigma>0.3</sigma>
+                    <upper_bound>0.01</upper_bound>
+                </distribution>
+                <distribution enabled="true" type="LogUniform">
+                    <behavior>apoptosis</behavior>
+                    <min>1e-6</min>
+                    <max>1e-2</max>
+                </distribution>
+                <distribution enabled="false" type="Uniform">
+                    <behavior>migration speed</behavior>
+                    <min>0</min>
+                    <max>1</max>
+                </distribution>
+                <distribution enabled="true" type="Uniform" check_base="true">
+                    <behavior>migration bias</behavior>
+                    <min>0.6</min>
+                    <max>0.9</max>
+                </distribution>
+                <distribution enabled="true" type="LogNormal">
+                    <behavior>Volume</behavior>
+                    <mu>8</mu>
+                    <sigma>0.1</sigma>
+                </distribution>
+            </initial_parameter_distributions>""",
+)
+
+
+def test_initial_parameter_distributions_map_as_physicell_draws_them(tmp_path: Path) -> None:
+    """The tumour's block: its cycle entry drawn (Log10Normal, bounded; drawn over the cells
+    CSV's value, as PhysiCell draws after reading the cells), apoptosis left out (its rules
+    set it), a disabled distribution ignored; a range that excludes the type's own value
+    (PhysiCell's check_base exits) and a per-cell volume are findings, with their lines.
+    Leniently the rest imports and each tumour cell holds its own drawn rate."""
+    edits = {"settings": DISTRIBUTIONS, "cells": ("0,0,17,tumour", "0,0,17,tumour,,0.002")}
+    project = project_copy(tmp_path, **edits)
+    settings = project / "config" / "PhysiCell_settings.xml"
+    with pytest.raises(UnsupportedModel) as raised:
+        import_physicell(project)
+    found = {(f.line, f.item, f.reason.split(";")[0]) for f in raised.value.findings}
+    assert found == {
+        (line_of(settings, '"Uniform" check_base="true"'),
+         "initial distribution of 'migration bias' of 'tumour'",
+         "the type's own value 0.5 lies outside [0.6, 0.9], so PhysiCell exits (check_base)"),
+        (line_of(settings, '"LogNormal"'), "initial distribution of 'Volume' of 'tumour'",
+         "per-cell volumes are not modelled"),
+    }  # fmt: skip
+    imported = import_physicell(project, lenient=True)
+    drawn = imported.scenario.cell_types["tumour"].initial_distributions
+    assert set(drawn) == {"cycle", "migration_bias"}
+    cycle = drawn["cycle"]
+    assert (cycle.distribution, cycle.mu, cycle.sigma, cycle.upper) == (
+        "log10_normal",
+        -3.2,
+        0.3,
+        0.01,
+    )
+    assert cycle.lower is None
+    assert "apoptosis" not in drawn
+    assert "behaviours" not in imported.toml.split("[[initial_cells]]", 1)[1]
+    assert "left out: the type's rules set it" in imported.toml
+    assert "initial distribution is drawn over it" in imported.toml
+    sim = Simulation(imported.scenario, backend="cpu", seed=2)
+    cells = sim.organs[next(iter(sim.organs))].cells
+    tumour = cells.type == sim.types.names.index("tumour")
+    rates = getattr(cells, "own.cycle")[tumour]
+    assert np.unique(rates).size == int(tumour.sum()) == 7
+    assert ((rates > 0) & (rates < 0.01)).all()

@@ -94,9 +94,7 @@ class DamageAttacks:
                 for other, value in ctype.damage_attack.rates_per_min.items():
                     rate[a, names.index(other)] = value
         moved = [(r.cell_type, r.behaviour) for r in scenario.rules.values()]
-        moved += [
-            (e.type, b) for _, e in scenario.placements() for b in getattr(e, "behaviours", {})
-        ]
+        moved += sorted(scenario.own_value_pairs())
         for cell_type, behaviour in moved:  # rules and per-cell values may raise a rate of 0
             parsed = parse_behaviour(behaviour)
             if parsed.kind == "attack":

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from tissue.backend import to_numpy
-from tissue.config import ListCells, RandomCells, Scenario, SphereCells
+from tissue.config import InitialDistribution, ListCells, RandomCells, Scenario, SphereCells
+from tissue.config.cells import NORMAL
 from tissue.errors import InputError
 from tissue.grid import Grid
 from tissue.organ import Organ
@@ -79,11 +80,42 @@ def place_cells(
         kinds = xp.full(positions.shape[0], t, dtype=xp.int16)
         device_positions = xp.asarray(positions, dtype=xp.float32)
         ok = organ.allowed_positions(kinds, device_positions)
-        own = {
-            OWN + behaviour: xp.asarray(values, dtype=xp.float32)[ok]
-            for behaviour, values in getattr(entry, "behaviours", {}).items()
-        }
+        values = dict(getattr(entry, "behaviours", {}))
+        drawn = scenario.cell_types[entry.type].initial_distributions
+        for block, behaviour in enumerate(sorted(drawn)):
+            ids = np.arange(positions.shape[0], dtype=np.int64)
+            u = random.uniform(ids, entry_index, Purpose.INITIAL_VALUE, block)[:, 0]
+            values[behaviour] = initial_values(drawn[behaviour], u)
+        own = {OWN + b: xp.asarray(v, dtype=xp.float32)[ok] for b, v in values.items()}
         organ.add_cells(t, device_positions[ok], random, **own)
+
+
+def initial_values(distribution: InitialDistribution, u: np.ndarray) -> np.ndarray:
+    """(N,) float32 values of ``distribution`` from (N,) uniforms in (0, 1), by its
+    inverse distribution function (a truncated normal's within its bounds: the same
+    distribution as PhysiCell's redrawing outside them, from one uniform each)."""
+    d = distribution
+    u64 = u.astype(np.float64)
+    if d.distribution in ("uniform", "log_uniform"):
+        low, high = float(d.low or 0.0), float(d.high or 0.0)  # given (checked)
+        if d.distribution == "uniform":
+            return (low + (high - low) * u64).astype(np.float32)
+        low, high = math.log(low), math.log(high)
+        return np.exp(low + (high - low) * u64).astype(np.float32)
+    a, b = d.standard_bounds()
+    mirrored = a > 0  # an interval above the mean is drawn as its mirror image (accuracy)
+    if mirrored:
+        a, b, u64 = -b, -a, 1.0 - u64
+    low, high = NORMAL.cdf(a), NORMAL.cdf(b)
+    inverse = np.vectorize(NORMAL.inv_cdf, otypes=[np.float64])
+    z = inverse(np.clip(low + (high - low) * u64, math.ulp(0.0), 1.0 - 2**-53))
+    z = np.clip(-z if mirrored else z, *d.standard_bounds())
+    x = (d.mu or 0.0) + (d.sigma or 1.0) * z
+    if d.distribution == "lognormal":
+        x = np.exp(x)
+    elif d.distribution == "log10_normal":
+        x = 10.0**x
+    return x.astype(np.float32)
 
 
 def _placement_uniforms(seed: int, entry_index: int, count: int, block: int) -> np.ndarray:

@@ -39,6 +39,7 @@ class Purpose(enum.IntEnum):
     ATTRIBUTE = 10  # per-cell attributes; block = attribute; u0, u1: normal  u2: uniform
     PHAGOCYTOSIS = 11  # u0: eat?  u1: which kind of dead cell  u2: which of them
     DAMAGE_ATTACK = 12  # u0: start?  u1: which target  u2: end?
+    INITIAL_VALUE = 13  # a placed cell's own behaviour values; block = behaviour; u0
     BLOOD = 0xB10D  # the host stream of the blood's fates
 
 

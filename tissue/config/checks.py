@@ -167,6 +167,8 @@ def check_references(scenario: ValidatedScenario) -> None:
                 f"'{behaviour}': the type has no chemotaxis; give it chemotaxis_field or "
                 "chemotaxis_sensitivities",
             )
+        for behaviour in ctype.initial_distributions:
+            _check_own_value(scenario, tname, behaviour, f"{key}.initial_distributions", need)
         for aname, attribute in ctype.attributes.items():
             units = {
                 other.attributes[aname].units
@@ -207,25 +209,41 @@ def check_references(scenario: ValidatedScenario) -> None:
 
 
 def _check_own_values(scenario: ValidatedScenario, key: str, entry: ListCells, need: Need) -> None:
-    """Per-cell values name behaviours of the type that its rules do not move."""
-    ctype = scenario.cell_types[entry.type]
-    moved = {r.behaviour for r in scenario.rules.values() if r.cell_type == entry.type}
+    """Per-cell values name behaviours of the type that its rules do not move, and that
+    it does not draw from an initial distribution."""
+    drawn = scenario.cell_types[entry.type].initial_distributions
     for behaviour in entry.behaviours:
-        where = f"{key}.behaviours.{behaviour}"
-        problem = behaviour_problem(behaviour, list(scenario.fields), list(scenario.cell_types))
-        need(problem is None, where, str(problem))
+        _check_own_value(scenario, entry.type, behaviour, f"{key}.behaviours", need)
         need(
-            behaviour not in moved,
-            where,
-            f"rules of '{entry.type}' move this behaviour; a cell's own value would be "
-            "overwritten by them at once (as in PhysiCell): leave it out",
+            behaviour not in drawn,
+            f"{key}.behaviours.{behaviour}",
+            f"'{entry.type}' draws this behaviour from initial_distributions; give the cells' "
+            "values or the distribution, not both",
         )
-        kind = parse_behaviour(behaviour).kind
-        need(
-            not kind.startswith("attack") or ctype.damage_attack is not None,
-            where,
-            f"'{entry.type}' has no damage_attack",
-        )
+
+
+def _check_own_value(
+    scenario: ValidatedScenario, cell_type: str, behaviour: str, key: str, need: Need
+) -> None:
+    """A behaviour that cells of ``cell_type`` hold per cell (placed with it or drawn) is
+    one tissue knows, that the type's rules do not move (as in PhysiCell, they would
+    overwrite it at once) and, for an attack rate, of a type that attacks."""
+    where = f"{key}.{behaviour}"
+    problem = behaviour_problem(behaviour, list(scenario.fields), list(scenario.cell_types))
+    need(problem is None, where, str(problem))
+    moved = {r.behaviour for r in scenario.rules.values() if r.cell_type == cell_type}
+    need(
+        behaviour not in moved,
+        where,
+        f"rules of '{cell_type}' move this behaviour; a cell's own value would be "
+        "overwritten by them at once (as in PhysiCell): leave it out",
+    )
+    kind = parse_behaviour(behaviour).kind
+    need(
+        not kind.startswith("attack") or scenario.cell_types[cell_type].damage_attack is not None,
+        where,
+        f"'{cell_type}' has no damage_attack",
+    )
 
 
 def _signal_problem(

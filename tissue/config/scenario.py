@@ -104,8 +104,15 @@ class Scenario(Model):
         return out
 
     def own_values(self) -> list[str]:
-        """The behaviours that placed cells set per cell (``ListCells.behaviours``), sorted."""
-        return sorted({b for _, e in self.placements() for b in getattr(e, "behaviours", {})})
+        """The behaviours that placed cells set per cell (``ListCells.behaviours`` and the
+        types' ``initial_distributions``), sorted."""
+        return sorted({b for _, b in self.own_value_pairs()})
+
+    def own_value_pairs(self) -> set[tuple[str, str]]:
+        """The (cell type, behaviour) pairs that placed cells set per cell."""
+        pairs = {(e.type, b) for _, e in self.placements() for b in getattr(e, "behaviours", {})}
+        drawn = self.cell_types.items()
+        return pairs | {(t, b) for t, c in drawn for b in c.initial_distributions}
 
     def takes_damage(self) -> bool:
         """Whether cells carry damage: some type deals it (a damage attack), takes it at a

@@ -114,7 +114,6 @@ def cell_type(
     base_secretion = _secretion(d, report, entries, substrates, ruled)
     _interactions(d, report, entries, type_names, ruled)
     _custom_data(d, report, entries, key)
-    _distributions(d, report)
     for child in d.node.children:
         if child.tag == "intracellular":
             report.cannot(
@@ -469,19 +468,3 @@ def _custom_data(d: Definition, report: Report, entries: dict[str, Any], key: st
         report.note(f"{key}.attributes.{node.tag}", node, "custom_data")
     if attributes:
         entries["attributes"] = attributes
-
-
-def _distributions(d: Definition, report: Report) -> None:
-    """Initial parameter distributions: reported when enabled."""
-    node = d.node.child("initial_parameter_distributions")
-    if node is None or not node.enabled(default=True):
-        return
-    for dist in node.all("distribution"):
-        if dist.enabled(default=True):
-            behaviour = dist.child("behavior")
-            what = behaviour.text if behaviour is not None else "?"
-            report.cannot(
-                dist,
-                f"initial distribution of '{what}' of '{d.name}'",
-                "per-cell initial distributions of behaviours are not imported",
-            )

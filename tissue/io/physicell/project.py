@@ -13,7 +13,7 @@ from typing import Any
 from tissue.config import CellTypeConfig, Scenario
 from tissue.config.scenario import scenario_from_dict
 from tissue.errors import InputError
-from tissue.io.physicell import celltypes, definitions
+from tissue.io.physicell import celltypes, definitions, distributions
 from tissue.io.physicell.cells import Placed, initial_cells
 from tissue.io.physicell.report import Finding, Report, UnsupportedModel
 from tissue.io.physicell.rules import behaviour_name, read_rows, rules
@@ -85,11 +85,16 @@ def import_physicell(project: str | Path, lenient: bool = False) -> Imported:
         rows += read_rows(path_, file_shown, report)
     ruled = {(r.cell_type, r.behaviour) for r in rows}
     ids = {d.node.attrib.get("ID", str(i)): d.name for i, d in enumerate(resolved)}
-    placed = _placements(
-        root, report, root_dir, ids, box, plane_z, type_names,
-        lambda text: behaviour_name(text, substrates, type_names)[0], ruled,
-    )  # fmt: skip
-    present = ruled | placed.behaviours  # processes rules or cells.csv may raise from 0
+
+    def tissue_name(text: str) -> str:
+        return behaviour_name(text, substrates, type_names)[0]
+
+    placed = _placements(root, report, root_dir, ids, box, plane_z, type_names, tissue_name, ruled)
+    drawn = {
+        (d.name, distributions.behaviour(n)) for d in resolved for n in distributions.enabled(d)
+    }
+    _drop_drawn(placed, drawn, tissue_name, report)
+    present = ruled | placed.behaviours | drawn  # processes that may raise a rate from 0
     types: dict[str, Any] = {}
     secretion: dict[str, dict[str, float]] = {}
     elastic: dict[str, float] = {}
@@ -115,6 +120,10 @@ def import_physicell(project: str | Path, lenient: bool = False) -> Imported:
     data["cell_types"] = types
     configs = {t: CellTypeConfig.model_construct(**entries) for t, entries in types.items()}
     data["rules"] = rules(rows, report, substrates, type_names, configs, secretion, advanced)
+    for d in resolved:
+        drawn_values = distributions.convert(d, report, configs[d.name], tissue_name, ruled)
+        if drawn_values:
+            types[d.name]["initial_distributions"] = drawn_values
     data["initial_cells"] = placed.placements
 
     # an element inherited by several types is reported once, for the first (its writer)
@@ -382,6 +391,24 @@ def _file(node: Node, root_dir: Path) -> Path:
         / (folder.text if folder is not None else ".")
         / (filename.text if filename is not None else "")
     )
+
+
+def _drop_drawn(
+    placed: Placed,
+    drawn: set[tuple[str, str]],
+    tissue_name: Callable[[str], str],
+    report: Report,
+) -> None:
+    """Leave out the cells CSV's values of behaviours that the type's initial distributions
+    draw: PhysiCell draws them after reading the cells, over the file's values."""
+    for entry in placed.placements:
+        values = entry.get("behaviours", {})
+        for text in sorted({b for t, b in drawn if t == entry["type"]}):
+            if values.pop(tissue_name(text), None) is not None:
+                report.remark(f"cells CSV column '{text}' of '{entry['type']}' left out: its "
+                              "initial distribution is drawn over it")  # fmt: skip
+        if "behaviours" in entry and not values:
+            del entry["behaviours"]
 
 
 def _placements(
