@@ -351,3 +351,37 @@ def test_rules_move_the_motility_each_phenotype_step() -> None:
     step = np.linalg.norm(cells.position_um - before, axis=1)
     # to the float32 rounding of positions of up to 600 um (6e-5 um)
     np.testing.assert_allclose(step[moving], speed * 1.0, rtol=0, atol=1e-4)
+
+
+def listed(attributes: dict[str, list[float]]) -> dict[str, Any]:
+    """Two listed cells of a type whose attribute ``a`` is normal(1, 0.1)."""
+    return box_scenario(
+        cell_types={"tumour": {"attributes": {"a": {"distribution": "normal", "mean": 1.0,
+                                                    "sd": 0.1}}}},
+        initial_cells=[{"kind": "list", "organ": "box", "type": "tumour",
+                        "positions_um": [[30.0, 30.0, 30.0], [90.0, 90.0, 90.0]],
+                        "attributes": attributes}],
+    )  # fmt: skip
+
+
+def test_listed_attribute_values_replace_the_drawn_ones() -> None:
+    """PhysiCell's ``custom:`` columns: the first cell's listed 7.5 replaces its draw, the
+    second's nan keeps the draw it would have had without the list."""
+    given = Simulation(scenario_from_dict(listed({"a": [7.5, math.nan]}), "s"), "cpu", seed=4)
+    plain = Simulation(scenario_from_dict(listed({}), "s"), "cpu", seed=4)
+    values, draws = given.organs["box"].cells.a, plain.organs["box"].cells.a
+    assert values[0] == np.float32(7.5)
+    assert values[1] == draws[1] != draws[0]
+
+
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [({"b": [1.0, 1.0]}, "not an attribute of 'tumour'"),
+     ({"a": [1.0]}, "1 values for 2 positions"),
+     ({"a": [1.0, math.inf]}, "values are finite")],
+)  # fmt: skip
+def test_listed_attribute_values_that_cannot_be_are_refused(
+    attributes: dict[str, list[float]], message: str
+) -> None:
+    with pytest.raises(InputError, match=message):
+        scenario_from_dict(listed(attributes), "bad")

@@ -757,3 +757,22 @@ def test_initial_parameter_distributions_map_as_physicell_draws_them(tmp_path: P
     rates = getattr(cells, "own.cycle")[tumour]
     assert np.unique(rates).size == int(tumour.sum()) == 7
     assert ((rates > 0) & (rates < 0.01)).all()
+
+
+def test_a_custom_column_sets_the_cells_attribute(tmp_path: Path) -> None:
+    """cells.csv's ``custom:oncoprotein`` column gives one tumour cell 2.5 where the type's
+    custom data says 1.0; the others keep 1.0, and a column of custom data the types lack
+    is a finding."""
+    edits = {"cells": ("0,0,17,tumour", "0,0,17,tumour,,,2.5")}
+    imported = import_physicell(project_copy(tmp_path, **edits))
+    sim = Simulation(imported.scenario, backend="cpu", seed=1)
+    cells = sim.organs[next(iter(sim.organs))].cells
+    tumour = cells.type == sim.types.names.index("tumour")
+    values = cells.oncoprotein[tumour]
+    at = np.linalg.norm(cells.position_um[tumour] - [0.0, 0.0, 17.0], axis=1) < 1.0
+    assert values[at].tolist() == [2.5]
+    assert (values[~at] == 1.0).all()
+    lacking = {"cells": ("custom:oncoprotein", "custom:oncogene"), "cells2": edits["cells"]}
+    with pytest.raises(UnsupportedModel) as raised:
+        import_physicell(project_copy(tmp_path / "b", **lacking))
+    assert [f.item for f in raised.value.findings] == ["column 'custom:oncogene'"]

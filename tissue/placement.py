@@ -87,7 +87,13 @@ def place_cells(
             u = random.uniform(ids, entry_index, Purpose.INITIAL_VALUE, block)[:, 0]
             values[behaviour] = initial_values(drawn[behaviour], u)
         own = {OWN + b: xp.asarray(v, dtype=xp.float32)[ok] for b, v in values.items()}
+        organ.cells.settle()  # as add_cells does: the new cells are the rows from here
+        before = organ.cells.n
         organ.add_cells(t, device_positions[ok], random, **own)
+        for name, listed in getattr(entry, "attributes", {}).items():  # over the drawn values
+            column = getattr(organ.cells, name)[before:]
+            given = xp.asarray(listed, dtype=xp.float32)[ok]
+            column[...] = xp.where(xp.isnan(given), column, given)
 
 
 def initial_values(distribution: InitialDistribution, u: np.ndarray) -> np.ndarray:

@@ -566,6 +566,8 @@ class ListCells(Model):
     ``apoptosis`` or ``attack.<type>``), one per position, ``nan`` for the type's: a cell's
     value replaces its type's for that cell and its daughters (PhysiCell's cells.csv). The
     type's rules may not move a behaviour set so (PhysiCell's rules overwrite it at once).
+    ``attributes``: per-cell values of the type's attributes, one per position, ``nan`` for
+    one drawn as the type's (PhysiCell's ``custom:`` columns); daughters keep them.
     """
 
     kind: Literal["list"]
@@ -573,15 +575,22 @@ class ListCells(Model):
     type: str
     positions_um: list[Vector3]
     behaviours: dict[str, list[float]] = {}
+    attributes: dict[str, list[float]] = {}
 
     @model_validator(mode="after")
     def check_values(self) -> Self:
-        """One value per position, each >= 0 or nan."""
+        """One value per position: a behaviour's >= 0 or nan, an attribute's finite or nan."""
+        count = len(self.positions_um)
+        for what, table in (("behaviours", self.behaviours), ("attributes", self.attributes)):
+            for name, values in table.items():
+                require(len(values) == count, f"{what}.{name}",
+                        f"{len(values)} values for {count} positions")  # fmt: skip
         for name, values in self.behaviours.items():
-            require(len(values) == len(self.positions_um), f"behaviours.{name}",
-                    f"{len(values)} values for {len(self.positions_um)} positions")  # fmt: skip
             require(all(v >= 0 or v != v for v in values), f"behaviours.{name}",
                     "values are >= 0, or nan for the type's")  # fmt: skip
+        for name, values in self.attributes.items():
+            require(all(math.isfinite(v) or v != v for v in values), f"attributes.{name}",
+                    "values are finite, or nan for one drawn as the type's")  # fmt: skip
         return self
 
 

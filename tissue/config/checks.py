@@ -209,9 +209,14 @@ def check_references(scenario: ValidatedScenario) -> None:
 
 
 def _check_own_values(scenario: ValidatedScenario, key: str, entry: ListCells, need: Need) -> None:
-    """Per-cell values name behaviours of the type that its rules do not move, and that
-    it does not draw from an initial distribution."""
+    """Per-cell values name the type's attributes, and behaviours of the type that its rules
+    do not move and that it does not draw from an initial distribution."""
     drawn = scenario.cell_types[entry.type].initial_distributions
+    declared = scenario.cell_types[entry.type].attributes
+    for name in entry.attributes:
+        need(name in declared, f"{key}.attributes.{name}",
+             f"not an attribute of '{entry.type}'; its attributes: "
+             f"{', '.join(declared) or '(none)'}")  # fmt: skip
     for behaviour in entry.behaviours:
         _check_own_value(scenario, entry.type, behaviour, f"{key}.behaviours", need)
         need(

@@ -5,7 +5,8 @@ A type is a definition's name or its ID. Version 2's further columns set a behav
 ``volume`` or ``custom:<name>`` of one cell (empty or ``s``/``skip``: the type's). A behaviour
 tissue knows becomes the placement's per-cell value (``behaviours``), unless rules of the
 cell's type move it: PhysiCell's rules overwrite it at the first phenotype step, before it
-acts, so it is left out (and listed). Other columns are reported where a cell sets them.
+acts, so it is left out (and listed). A ``custom:`` column of the type's custom data sets
+the cell's attribute (``attributes``). Other columns are reported where a cell sets them.
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ def initial_cells(
     plane_z: float | None,
     tissue_name: Callable[[str], str],
     ruled: set[tuple[str, str]],
+    custom_data: dict[str, set[str]],
 ) -> Placed:
     """``list`` placements of the file's cells, one per type. ``ids``: definition ID ->
     name; ``box``: the domain's (min, max) per axis (um); ``plane_z``: the z of a 2-D
     domain's cells; ``tissue_name``: tissue's name of a PhysiCell behaviour ("" when it has
-    none); ``ruled``: the (type, behaviour) pairs that rules move."""
+    none); ``ruled``: the (type, behaviour) pairs that rules move; ``custom_data``: each
+    type's custom data (a ``custom:NAME`` column sets the cell's attribute)."""
     lines = path.read_text().splitlines()
     rows = [
         (n, row) for n, row in enumerate(csv.reader(lines), start=1) if any(f.strip() for f in row)
@@ -77,7 +80,10 @@ def initial_cells(
             if not value or value[:1] in ("s", "S"):
                 continue
             behaviour = tissue_name(column)
-            if not behaviour:
+            custom = column.removeprefix("custom:")
+            if column.startswith("custom:") and custom in custom_data.get(name, ()):
+                values[column] = float(value)
+            elif not behaviour:
                 if (column, "") not in reported:
                     reported.add((column, ""))
                     report.cannot(
@@ -113,11 +119,16 @@ def initial_cells(
             "positions_um": [position for position, _ in listed],
         }
         columns = sorted({c for _, values in listed for c in values})
-        if columns:
-            entry["behaviours"] = {
-                tissue_name(c): [values.get(c, math.nan) for _, values in listed] for c in columns
-            }
-            pairs |= {(name, c) for c in columns}
+        for key, chosen in (
+            ("behaviours", [c for c in columns if not c.startswith("custom:")]),
+            ("attributes", [c for c in columns if c.startswith("custom:")]),
+        ):
+            if chosen:
+                entry[key] = {
+                    tissue_name(c) or c.removeprefix("custom:"):
+                    [values.get(c, math.nan) for _, values in listed] for c in chosen
+                }  # fmt: skip
+        pairs |= {(name, c) for c in columns if not c.startswith("custom:")}
         placements.append(entry)
     return Placed(placements, pairs)
 

@@ -89,7 +89,9 @@ def import_physicell(project: str | Path, lenient: bool = False) -> Imported:
     def tissue_name(text: str) -> str:
         return behaviour_name(text, substrates, type_names)[0]
 
-    placed = _placements(root, report, root_dir, ids, box, plane_z, type_names, tissue_name, ruled)
+    custom = {d.name: {k.split("/")[1] for k in d.elements if k.startswith("custom_data/")}
+              for d in resolved}  # fmt: skip
+    placed = _placements(root, report, root_dir, ids, box, plane_z, tissue_name, ruled, custom)
     drawn = {
         (d.name, distributions.behaviour(n)) for d in resolved for n in distributions.enabled(d)
     }
@@ -418,17 +420,19 @@ def _placements(
     ids: dict[str, str],
     box: tuple[tuple[float, float], ...],
     plane_z: float | None,
-    type_names: list[str],
     tissue_name: Callable[[str], str],
     ruled: set[tuple[str, str]],
+    custom: dict[str, set[str]],
 ) -> Placed:
     """Initial cells: the template's ``number_of_cells`` of each type at random, then the
-    cells CSV (see :func:`initial_cells` for ``tissue_name`` and ``ruled``)."""
+    cells CSV (see :func:`initial_cells` for ``tissue_name``, ``ruled`` and ``custom``)."""
     out: list[dict[str, Any]] = []
     count_node = _section(root, "user_parameters").child("number_of_cells")
     count = int(_number(count_node, report, "number_of_cells", 0.0))
     if count > 0:
-        out += [{"kind": "random", "organ": ORGAN, "type": t, "count": count} for t in type_names]
+        out += [
+            {"kind": "random", "organ": ORGAN, "type": t, "count": count} for t in custom
+        ]  # each type
         report.note("initial_cells.0", count_node, "number_of_cells of each type at random")
     positions = root.find("initial_conditions/cell_positions")
     if positions is not None and positions.enabled(default=False):
@@ -445,7 +449,7 @@ def _placements(
                     report.settings, f"line {positions.line}", f"cells file {path} not found"
                 )
             placed = initial_cells(
-                path, str(path), report, ORGAN, ids, box, plane_z, tissue_name, ruled
+                path, str(path), report, ORGAN, ids, box, plane_z, tissue_name, ruled, custom
             )
             return Placed(out + placed.placements, placed.behaviours)
     return Placed(out, set())
