@@ -776,3 +776,21 @@ def test_a_custom_column_sets_the_cells_attribute(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedModel) as raised:
         import_physicell(project_copy(tmp_path / "b", **lacking))
     assert [f.item for f in raised.value.findings] == ["column 'custom:oncogene'"]
+
+
+def test_uptake_and_export_rules_map(tmp_path: Path) -> None:
+    """ "oxygen uptake" and "chemokine export" rules move the uptake and export rates (a type
+    whose rates only rules raise gets the substrate's entry); a rule on dead cells' uptake
+    is a finding (a dead cell takes up a tenth of its type's)."""
+    rows = ("tumour,oxygen,decreases,oxygen uptake,1,5,4,0\n"
+            "immune,chemokine,increases,chemokine export,5,0.5,4,0\n"
+            "// immune cells")  # fmt: skip
+    s = import_physicell(project_copy(tmp_path, rules=("// immune cells", rows))).scenario
+    moved = {(r.cell_type, r.behaviour): r.to_value for r in s.rules.values()}
+    assert moved[("tumour", "uptake_rate.oxygen")] == 1.0
+    assert moved[("immune", "export_rate.chemokine")] == 5.0
+    assert s.cell_types["immune"].secretion["chemokine"].export_rate == 0.0
+    dead = "tumour,apoptotic,increases,oxygen uptake,20,0.5,4,1\n// immune cells"
+    with pytest.raises(UnsupportedModel) as raised:
+        import_physicell(project_copy(tmp_path / "d", rules=("// immune cells", dead)))
+    assert "dead cells' uptake or export" in raised.value.findings[0].reason

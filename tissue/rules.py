@@ -426,10 +426,11 @@ def cell_exchange(
     BioFVM's cell model: a live cell adds f (S T V_c + E) / V_vox to the source and
     (f S + U) V_c / V_vox to the uptake of its voxel, with S its rate after the rules on
     ``secretion_rate.<field>`` and f the ``secretion.<field>`` factor of its rules (1
-    without); a dead one adds the same with its type's ``dead_secretion`` (and f = 1), or
-    nothing, except that a dead cell of a type with rules on ``secretion_rate.<field>`` for
-    dead cells secretes at the rate they give, toward the type's live target. V_c includes
-    what the cell has engulfed.
+    without), U and E its uptake and export after the rules on ``uptake_rate.<field>`` and
+    ``export_rate.<field>``; a dead one adds the same with its type's ``dead_secretion``
+    (and f = 1), or nothing, except that a dead cell of a type with rules on
+    ``secretion_rate.<field>`` for dead cells secretes at the rate they give, toward the
+    type's live target. V_c includes what the cell has engulfed.
     """
     xp, cells = organ.xp, organ.cells
     fields = [f for f in {**types.secretion, **types.dead_secretion} if f in organ.fields.values]
@@ -448,6 +449,8 @@ def cell_exchange(
     for field in fields:
         s, target, u, e = _exchange_of(types.secretion.get(field), t, zero)
         s = behave(f"secretion_rate.{field}", s)
+        u = behave(f"uptake_rate.{field}", u)
+        e = behave(f"export_rate.{field}", e)
         factor = behave(f"secretion.{field}", xp.ones(cells.n, dtype=xp.float32))
         s, e = s * factor, e * factor
         dead_s, dead_target, dead_u, dead_e = _exchange_of(types.dead_secretion.get(field), t, zero)

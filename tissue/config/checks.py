@@ -375,13 +375,19 @@ def _check_body(scenario: ValidatedScenario, need: Need, labels: dict[str, dict[
                 f"{key}.behaviour",
                 f"'{rule.cell_type}' has no damage_attack for attack rules to move",
             )
-        if owner is not None and parsed.kind == "secretion_rate":
+        if owner is not None and parsed.kind in ("secretion_rate", "uptake_rate", "export_rate"):
             need(
                 parsed.target in owner.secretion,
                 f"{key}.behaviour",
-                f"'{rule.cell_type}' has no secretion.{parsed.target} (its target) for the "
-                "rule to move the rate of",
+                f"'{rule.cell_type}' has no secretion.{parsed.target} (its target and rates) "
+                "for the rule to move the rate of",
             )
+        need(
+            not rule.applies_to_dead or parsed.kind not in ("uptake_rate", "export_rate"),
+            f"{key}.applies_to_dead",
+            "a dead cell's uptake and export are its type's dead_secretion; rules on them "
+            "move live cells' only",
+        )
         rises = rule.to_value >= base_value(types[rule.cell_type], rule.behaviour)
         first = saturation.setdefault(
             (rule.cell_type, rule.behaviour, rises), (rname, rule.to_value)

@@ -39,12 +39,13 @@ CYCLE_MODELS = {  # code -> name, phases, the phase a cell divides on leaving (P
 
 @dataclass
 class TypeParts:
-    """A definition mapped: the cell type's scenario entries, its secretion rates per
-    substrate (1/min; the own values of secretion rules), its spring constant and whether it
-    uses advanced chemotaxis (where rules on its sensitivities act)."""
+    """A definition mapped: the cell type's scenario entries, its secretion, uptake and
+    export rates per substrate (by tissue's names; the own values of rules on them), its
+    spring constant and whether it uses advanced chemotaxis (where rules on its
+    sensitivities act)."""
 
     entries: dict[str, Any]
-    base_secretion: dict[str, float]
+    base_secretion: dict[str, dict[str, float]]
     elastic_per_min: float  # attachment_elastic_constant: the springs of attached pairs
     advanced_chemotaxis: bool
 
@@ -324,11 +325,11 @@ def _motility(
 
 def _secretion(
     d: Definition, report: Report, entries: dict[str, Any], substrates: list[str], ruled: set[str]
-) -> dict[str, float]:
-    """Secretion, uptake and export per substrate (also of a substrate whose secretion only
-    rules raise: its target); returns the secretion rates. Dead cells take up a tenth
-    (PhysiCell's death) and secrete nothing, unless rules on dead cells say so."""
-    out: dict[str, float] = {}
+) -> dict[str, dict[str, float]]:
+    """Secretion, uptake and export per substrate (also of a substrate whose rates only
+    rules raise: its target); returns them. Dead cells take up a tenth (PhysiCell's death)
+    and secrete nothing, unless rules on dead cells say so."""
+    out: dict[str, dict[str, float]] = {}
     table: dict[str, dict[str, float]] = {}
     names = {
         "secretion_rate": "secretion_rate_per_min",
@@ -346,11 +347,12 @@ def _secretion(
                 values[names[child.tag]] = float(child.text)
             elif child.text:
                 report.cannot(child, f"<{child.tag}> of '{d.name}'", "not modelled")
-        out[substrate] = values.get("secretion_rate_per_min", 0.0)
+        out[substrate] = values
         if substrate not in substrates:
             report.cannot(node, f"secretion of '{d.name}'", f"unknown substrate '{substrate}'")
             continue
-        if f"{substrate} secretion" in ruled or any(
+        moved = (f"{substrate} {what}" for what in ("secretion", "uptake", "export"))
+        if any(m in ruled for m in moved) or any(
             values.get(n, 0.0) != 0
             for n in ("secretion_rate_per_min", "uptake_rate_per_min", "export_rate")
         ):
@@ -358,6 +360,10 @@ def _secretion(
                 report.cannot(node, f"net_export_rate of '{d.name}'", "must be >= 0 in tissue")
                 values.pop("export_rate")
             table[substrate] = values
+    for substrate in substrates:  # rates that only rules raise, of a substrate not written
+        raised = any(f"{substrate} {what}" in ruled for what in ("uptake", "export"))
+        if raised and substrate not in table:
+            table[substrate] = {}
     if table:
         entries["secretion"] = table
     dead = {

@@ -98,7 +98,7 @@ def import_physicell(project: str | Path, lenient: bool = False) -> Imported:
     _drop_drawn(placed, drawn, tissue_name, report)
     present = ruled | placed.behaviours | drawn  # processes that may raise a rate from 0
     types: dict[str, Any] = {}
-    secretion: dict[str, dict[str, float]] = {}
+    secretion: dict[str, dict[str, dict[str, float]]] = {}
     elastic: dict[str, float] = {}
     advanced: set[str] = set()  # the types that move by advanced chemotaxis
     for d in resolved:

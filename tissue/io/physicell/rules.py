@@ -50,6 +50,16 @@ DAMAGE = {
     "attack damage rate": "attack_damage_rate",
     "attack duration": "attack_duration",
 }
+EXCHANGE = {  # PhysiCell's "<substrate> ..." behaviours -> tissue's kind of behaviour
+    " secretion": "secretion_rate",
+    " uptake": "uptake_rate",
+    " export": "export_rate",
+}
+RATES = {  # that kind -> the rate in the type's secretion table
+    "secretion_rate": "secretion_rate_per_min",
+    "uptake_rate": "uptake_rate_per_min",
+    "export_rate": "export_rate",
+}
 CELL_SIGNALS = {  # PhysiCell's per-cell signals tissue reads under another name or the same
     "time": "time", "volume": "volume", "dead": "dead", "apoptotic": "apoptotic",
     "necrotic": "necrotic", "damage": "damage", "damage delivered": "damage_delivered",
@@ -141,9 +151,10 @@ def behaviour_name(text: str, substrates: list[str], types: list[str]) -> tuple[
     for prefix in ("transform to ", "transition to "):
         if text.startswith(prefix) and text[len(prefix) :] in types:
             return f"transition.{text[len(prefix) :]}", None
-    if text.endswith(" secretion") and text[: -len(" secretion")] in substrates:
-        substrate = text[: -len(" secretion")]
-        return f"secretion_rate.{substrate}", substrate
+    for suffix, kind in EXCHANGE.items():
+        substrate = text.removesuffix(suffix)
+        if substrate != text and substrate in substrates:
+            return f"{kind}.{substrate}", substrate
     return "", None
 
 
@@ -153,14 +164,14 @@ def rules(
     substrates: list[str],
     types: list[str],
     configs: dict[str, CellTypeConfig],
-    secretion: dict[str, dict[str, float]],
+    secretion: dict[str, dict[str, dict[str, float]]],
     advanced: set[str],
 ) -> dict[str, dict[str, Any]]:
     """Scenario ``rules`` entries from ``rows``. ``configs``: the imported cell types (their
     own values of the behaviours, :func:`tissue.signals.base_value`, and attributes);
-    ``secretion``: type -> substrate -> PhysiCell's secretion rate (1/min), the own value
-    of a secretion rule; ``advanced``: the types that move by advanced chemotaxis (whose
-    sensitivities rules change)."""
+    ``secretion``: type -> substrate -> PhysiCell's secretion, uptake and export rates (by
+    tissue's names), the own values of rules on them; ``advanced``: the types that move by
+    advanced chemotaxis (whose sensitivities rules change)."""
     out: dict[str, dict[str, Any]] = {}
     responses: dict[tuple[str, str, str], list[float]] = {}
     for row in rows:
@@ -190,8 +201,14 @@ def rules(
             report.cannot(row.line, where, "half-max and Hill power must be > 0", file=row.file)
             continue
         config = configs[row.cell_type]
+        kind = behaviour.split(".")[0]
+        if row.dead and kind in ("uptake_rate", "export_rate"):
+            report.cannot(row.line, where, "rules on dead cells' uptake or export are not "
+                          "modelled (a dead cell takes up a tenth); --lenient: left out",
+                          file=row.file)  # fmt: skip
+            continue
         if substrate is not None:
-            own = secretion[row.cell_type].get(substrate, 0.0)
+            own = secretion[row.cell_type].get(substrate, {}).get(RATES[kind], 0.0)
         elif behaviour.startswith("attack"):
             own = _attack_value(config.damage_attack or {}, behaviour)
         elif (behaviour in MIGRATION or behaviour.startswith("chemotaxis.")) and (
