@@ -101,6 +101,32 @@ def test_an_attacker_deals_damage_each_step_and_targets_sum_their_attackers() ->
     np.testing.assert_allclose(of_type(sim, "tumour", "damage"), 2 * per_attacker, rtol=1e-5)
 
 
+def test_the_time_under_attack_sums_the_attackers_and_restarts_at_division() -> None:
+    """PhysiCell's "total attack time": two attackers that hold on add 2 dt a step to their
+    target's (37 steps: 7.4 min), and a rule reads it: apoptosis to 1000/min past 15 min
+    (Hill 100) spares every target at the phenotype step at 6 min (61 steps: 12.2) and
+    kills them at 12 min (24.2). Targets that divide restart it, the daughters too."""
+    attack = {"rates_per_min": {"tumour": 50.0}}
+    rule = {"cell_type": "tumour", "behaviour": "apoptosis", "signal": "attack_time",
+            "to_value": 1000.0, "half_max": 15.0, "hill_coefficient": 100.0}  # fmt: skip
+    sim = groups(attackers_at=(0.0, 24.0), attack=attack, rules={"die": rule})
+    sim.step(37)
+    np.testing.assert_allclose(of_type(sim, "tumour", "attack_time_min"), 2 * DT * 37,
+                               rtol=1e-5)  # fmt: skip
+    sim.step(61 - 37)  # through the phenotype step at 6 min
+    assert (of_type(sim, "tumour", "state") == LIVE).all()
+    sim.step(60)  # through the one at 12 min
+    assert (of_type(sim, "tumour", "state") == APOPTOTIC).all()
+    growing = groups(attackers_at=(0.0,), attack=attack, rules={"die": rule},
+                     tumour={"cycle_rate_per_min": 10.0})  # fmt: skip
+    growing.step(61)  # attacked for 6 min, then every cell divides at the step at 6 min
+    times = of_type(growing, "tumour", "attack_time_min")
+    assert times.size > SIDE**3
+    assert (times == 0).all()
+    growing.step(1)
+    assert of_type(growing, "tumour", "attack_time_min").max() == np.float32(DT)
+
+
 @pytest.mark.parametrize(("duration", "p_end"), [(2.0, 0.05), (0.05, 1.0)])
 def test_an_attack_ends_with_physicells_per_step_probability(duration: float, p_end: float) -> None:
     """An attack ends with probability min(dt / duration, 1) each step, its first included

@@ -169,6 +169,8 @@ class Behaviours:
                     signal = getattr(cells, parsed.kind)
                 elif parsed.kind == "attacking":
                     signal = (cells.partner >= 0).astype(xp.float32)
+                elif parsed.kind == "attack_time":
+                    signal = cells.attack_time_min
                 elif rule.signal in organ.fields:
                     if flat is None:
                         flat = organ.grid.flat_index(xp, cells.position_um)

@@ -44,6 +44,9 @@ DAMAGE_COLUMNS = {  # damage taken and dealt, when some type takes or deals dama
     "damage": Column(np.float32, (), 0.0),
     "damage_delivered": Column(np.float32, (), 0.0),
 }
+ATTACK_TIME_COLUMNS = {  # the minutes a cell has been attacked, when a rule reads them
+    "attack_time_min": Column(np.float32, (), 0.0),
+}
 PHASE_COLUMNS = {  # a cell's cycle phase and the time in it, when some type has phases
     "cycle_phase": Column(np.int8, (), 0),
     "phase_time_min": Column(np.float32, (), 0.0),
@@ -449,6 +452,7 @@ class Organ:
             **self.attributes.columns(),
             **(PHASE_COLUMNS if phased else {}),
             **(DAMAGE_COLUMNS if scenario.takes_damage() else {}),
+            **(ATTACK_TIME_COLUMNS if scenario.times_attacks() else {}),
             **{behaviour: HELD_COLUMN for behaviour in held},
             **{OWN + behaviour: HELD_COLUMN for behaviour in scenario.own_values()},
             **(ENGULFED_COLUMNS if scenario.phagocytes() else {}),

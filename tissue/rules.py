@@ -390,7 +390,8 @@ def divide_cells(organ: Organ, types: CellTypes, dividing: Any, axis: Any, rng: 
     """Split each cell where ``dividing`` ((N,) bool) along its row of ``axis`` (N, 3): it
     moves half its radius back, its daughter half a radius forward (a radius with
     ``division_placement = "physicell"``); a position the type may not occupy falls back to
-    the centre. Both restart their age (and so their ``division_volume``); the daughter
+    the centre. Both restart their age (and so their ``division_volume``) and their time
+    under attack; the daughter
     inherits the parent's attributes (with their mutation spread); each keeps half the
     parent's engulfed volume. Every cell is computed and the dividing ones take the result
     (no host round trip)."""
@@ -406,6 +407,8 @@ def divide_cells(organ: Organ, types: CellTypes, dividing: Any, axis: Any, rng: 
         placed.append(xp.where(ok, trial, centre))
     cells.position_um[...] = xp.where(dividing[:, None], placed[0], centre)
     cells.age_min[...] = xp.where(dividing, F32(0), cells.age_min)
+    if "attack_time_min" in cells.columns:  # PhysiCell restarts both cells' attack time
+        cells.attack_time_min[...] = xp.where(dividing, F32(0), cells.attack_time_min)
     if types.eats:  # PhysiCell halves every part of the volume, the eaten one too
         for name in ENGULFED_COLUMNS:
             column = getattr(cells, name)

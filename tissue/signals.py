@@ -17,7 +17,8 @@ A *signal* is written as
 - ``dead``, ``apoptotic``, ``necrotic``: 1 for a cell in that state, else 0; ``damage``: the
   damage the cell has taken (attacks and its damage rate, less repair); ``damage_delivered``:
   the damage it has dealt by attacks; ``attacking``: 1 while it attacks a cell (PhysiCell's
-  signals of those names), for rules only.
+  signals of those names); ``attack_time``: the minutes it has been under attack, summed
+  over its attackers, since it was born (PhysiCell's "total attack time"), for rules only.
 
 A *behaviour* is ``cycle``, ``apoptosis``, ``necrosis`` (rates, 1/min; necrosis after its
 oxygen ramp), ``transition.<type>`` (a rate, 1/min), ``secretion.<field>`` (a factor on the
@@ -60,11 +61,11 @@ PHAGOCYTOSIS = {
     "phagocytosis.necrotic": "necrotic_phagocytosis_rate_per_min",
 }
 STATE_SIGNALS = ("dead", "apoptotic", "necrotic")  # 1 for a cell in the state, else 0
-DAMAGE_SIGNALS = ("damage", "damage_delivered", "attacking")
+DAMAGE_SIGNALS = ("damage", "damage_delivered", "attacking", "attack_time")
 SignalKind = Literal[
     "field", "blood", "contact", "contact_any", "contact_live", "contact_dead", "time",
     "volume", "pressure", "attribute",
-    "dead", "apoptotic", "necrotic", "damage", "damage_delivered", "attacking",
+    "dead", "apoptotic", "necrotic", "damage", "damage_delivered", "attacking", "attack_time",
 ]  # fmt: skip
 RESERVED_SIGNALS = (  # read per cell; no field may take these names
     "time", "volume", "pressure", "contact_live", "contact_dead", *STATE_SIGNALS,

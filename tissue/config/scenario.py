@@ -125,6 +125,10 @@ class Scenario(Model):
             or any(r.behaviour == "damage_rate" for r in rules)
         )
 
+    def times_attacks(self) -> bool:
+        """Whether cells keep the time they have been under attack: a rule reads it."""
+        return any(parse_signal(r.signal).kind == "attack_time" for r in self.rules.values())
+
     def phagocytes(self) -> list[str]:
         """The cell types that eat dead cells: a phagocytosis rate above 0, a rule on one
         (which can raise it) or cells placed with their own value of one."""

@@ -10,10 +10,11 @@ own value changes nothing and is left out). tissue's rules combine the same way
 (:mod:`tissue.behaviours`), so a row maps to one tissue rule when tissue knows its signal and
 behaviour. Signals: a substrate, ``time``, ``volume``, ``custom:<name>`` (an attribute),
 ``dead``, ``apoptotic``, ``necrotic``, ``damage``, ``damage delivered``, ``attacking``,
-``pressure``, ``contact with live cell``, ``contact with dead cell`` and ``contact with
-<type>`` (``contact_any.<type>``: PhysiCell counts dead neighbours too); behaviours:
-``cycle entry``, ``apoptosis``, ``necrosis``, ``transform to <type>``, ``<substrate>
-secretion`` (the secretion rate), ``damage rate``, ``damage repair rate``, ``attack <type>``,
+``total attack time``, ``pressure``, ``contact with live cell``, ``contact with dead
+cell`` and ``contact with <type>`` (``contact_any.<type>``: PhysiCell counts dead
+neighbours too); behaviours: ``cycle entry``, ``apoptosis``, ``necrosis``, ``transform to
+<type>``, ``<substrate> secretion`` (the secretion rate), ``<substrate> uptake``,
+``<substrate> export``, ``damage rate``, ``damage repair rate``, ``attack <type>``,
 ``attack damage rate``, ``attack duration``, ``phagocytose apoptotic cell`` and ``phagocytose
 necrotic cell`` (``phagocytose other dead cell`` changes nothing: tissue's dead cells are
 apoptotic or necrotic, as the model's death models make them; live phagocytosis,
@@ -64,7 +65,7 @@ CELL_SIGNALS = {  # PhysiCell's per-cell signals tissue reads under another name
     "time": "time", "volume": "volume", "dead": "dead", "apoptotic": "apoptotic",
     "necrotic": "necrotic", "damage": "damage", "damage delivered": "damage_delivered",
     "attacking": "attacking", "pressure": "pressure", "contact with live cell": "contact_live",
-    "contact with dead cell": "contact_dead",
+    "contact with dead cell": "contact_dead", "total attack time": "attack_time",
 }  # fmt: skip
 
 
