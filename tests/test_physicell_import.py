@@ -238,6 +238,7 @@ def test_time_volume_custom_data_and_motility_rules_map(tmp_path: Path) -> None:
     rows = (
         "tumour,time,increases,apoptosis,0.001,1000,4,0\n"
         "tumour,total attack time,increases,necrosis,0.01,30,4,0\n"
+        "tumour,grad(oxygen),increases,cycle entry,0.01,0.1,4,0\n"
         "tumour,custom:oncoprotein,decreases,cycle entry,0,0.5,2,0\n"
         "tumour,volume,decreases,cycle entry,0,2000,8,0\n"
         "// immune cells"
@@ -246,6 +247,7 @@ def test_time_volume_custom_data_and_motility_rules_map(tmp_path: Path) -> None:
     mapped = {(r.cell_type, r.behaviour, r.signal, r.to_value) for r in s.rules.values()}
     assert ("tumour", "apoptosis", "time", 0.001) in mapped
     assert ("tumour", "necrosis", "attack_time", 0.01) in mapped
+    assert ("tumour", "cycle", "gradient.oxygen", 0.01) in mapped
     assert ("tumour", "cycle", "attribute.oncoprotein", 0.0) in mapped
     assert ("tumour", "cycle", "volume", 0.0) in mapped
     motility = (
@@ -551,7 +553,7 @@ UNSUPPORTED = {
     ),
     "rules": (
         "// immune cells",
-        "tumour,oxygen gradient,decreases,cycle entry,0,1,4,0\n"
+        "tumour,intracellular oxygen,decreases,cycle entry,0,1,4,0\n"
         "immune,chemokine,increases,phagocytose tumour,0.1,0.5,4,0\n"
         "immune,contact with basement membrane,increases,apoptosis,0.01,1,4,0\n"
         "// immune cells",
@@ -574,8 +576,8 @@ def test_a_strict_import_lists_each_part_it_cannot_express_with_its_line(tmp_pat
         (xml, line_of(settings, 'fixed_duration="true">100000'), "cycle model 5 (live)"),
         (xml, line_of(settings, ">0.01</phagocytosis_rate"), "<phagocytosis_rate> for 'immune'"),
         (xml, line_of(settings, "<cell_stiffness>"), "<cell_stiffness>"),
-        (csv_rules, line_of(rules, "oxygen gradient"),
-         "rule 'tumour, oxygen gradient, decreases, cycle entry'"),
+        (csv_rules, line_of(rules, "intracellular oxygen"),
+         "rule 'tumour, intracellular oxygen, decreases, cycle entry'"),
         (csv_rules, line_of(rules, "phagocytose"),
          "rule 'immune, chemokine, increases, phagocytose tumour'"),
         (csv_rules, line_of(rules, "contact with"),

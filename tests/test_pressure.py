@@ -1,7 +1,7 @@
-"""PhysiCell's simple pressure and its "contact with" count (dead neighbours included) as
-rule signals: twelve neighbours at close packing press 1, a pair presses by
-(1 - d/R)^2 / 0.0273, dead cells press and are counted by ``contact_any`` but not by
-``contact``."""
+"""PhysiCell's simple pressure, its "contact with" count (dead neighbours included) and a
+field's gradient as rule signals: twelve neighbours at close packing press 1, a pair
+presses by (1 - d/R)^2 / 0.0273, dead cells press and are counted by ``contact_any`` but
+not by ``contact``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from tests.conftest import box_scenario
 from tissue.behaviours import Behaviours
 from tissue.cells import APOPTOTIC
 from tissue.config import scenario_from_dict
+from tissue.errors import InputError
 from tissue.organ import Contacts
 from tissue.simulation import Simulation
 
@@ -73,3 +74,29 @@ def test_contact_any_counts_dead_neighbours_and_contact_does_not() -> None:
         s = contacts.pressure()[0] if count is None else count
         assert got[0] == pytest.approx(s / (1 + s), rel=1e-6)
     assert contacts.pressure()[0] > 0
+
+
+def test_a_fields_gradient_is_read_at_the_cells_voxel() -> None:
+    """``gradient.o`` (PhysiCell's "o gradient"): with o = 3x + 4y (per um, 10 um voxels) a
+    cell inside reads 5 (central differences), one on the box's x edge the one-sided 5
+    too; through a rule whose Hill term is s / (1 + s) (h = n = 1); an unknown field is
+    refused."""
+    rules = {"r": {"cell_type": "a", "behaviour": "cycle", "signal": "gradient.o",
+                   "to_value": 1.0, "half_max": 1.0}}  # fmt: skip
+    data = box_scenario(
+        cell_types={"a": {"radius_um": R}},
+        fields={"o": {"diffusion_um2_per_min": 100.0}},
+        initial_cells=[{"kind": "list", "organ": "box", "type": "a",
+                        "positions_um": [[55.0, 45.0, 35.0], [5.0, 45.0, 35.0]]}],
+        rules=rules,
+    )  # fmt: skip
+    sim = Simulation(scenario_from_dict(data, "gradient"), backend="cpu", seed=1)
+    organ = sim.organs["box"]
+    _, y, x = np.mgrid[0:12, 0:12, 0:12].astype(np.float32) * 10.0 + 5.0
+    organ.fields["o"][...] = 3.0 * x + 4.0 * y
+    behave = Behaviours(sim.scenario, sim.types).bind(organ, sim.body, Contacts(organ, sim.types))
+    np.testing.assert_allclose(behave("cycle", np.zeros(2, dtype=np.float32)), 5.0 / 6.0,
+                               rtol=1e-6)  # fmt: skip
+    bad = {"r": {**rules["r"], "signal": "gradient.p"}}
+    with pytest.raises(InputError, match="no field 'p'"):
+        scenario_from_dict({**data, "rules": bad}, "bad")

@@ -163,6 +163,11 @@ class Behaviours:
                     signal = F32(4.0 * math.pi / 3.0) * self.types.radius(cells) ** 3
                 elif parsed.kind == "attribute":
                     signal = getattr(cells, parsed.name)
+                elif parsed.kind == "gradient":
+                    ijk = organ.grid.voxel_ijk(xp, cells.position_um)
+                    g = organ.fields.gradient(parsed.name, ijk)
+                    factor = F32(sensing.factor(parsed.name))
+                    signal = xp.sqrt((g * g).sum(axis=1)) * factor
                 elif parsed.kind in STATE_CODES:
                     signal = _state_signal(xp, cells.state, parsed.kind)
                 elif parsed.kind in ("damage", "damage_delivered"):

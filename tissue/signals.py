@@ -5,6 +5,8 @@ about the moment.
 A *signal* is written as
 
 - ``<field>``: a field of the cell's organ, read at the cell's voxel;
+  ``gradient.<field>``: the length of its gradient there (units/um, central differences;
+  PhysiCell's "<substrate> gradient"), in rules only;
 - ``blood.<species>``: a systemic concentration;
 - ``contact.<type>``: the number of live cells of a type touching the cell;
   ``contact_any.<type>``: of cells of the type in any state (PhysiCell's "contact with");
@@ -64,14 +66,14 @@ STATE_SIGNALS = ("dead", "apoptotic", "necrotic")  # 1 for a cell in the state, 
 DAMAGE_SIGNALS = ("damage", "damage_delivered", "attacking", "attack_time")
 SignalKind = Literal[
     "field", "blood", "contact", "contact_any", "contact_live", "contact_dead", "time",
-    "volume", "pressure", "attribute",
+    "volume", "pressure", "attribute", "gradient",
     "dead", "apoptotic", "necrotic", "damage", "damage_delivered", "attacking", "attack_time",
 ]  # fmt: skip
 RESERVED_SIGNALS = (  # read per cell; no field may take these names
     "time", "volume", "pressure", "contact_live", "contact_dead", *STATE_SIGNALS,
     *DAMAGE_SIGNALS,
 )  # fmt: skip
-CELL_SIGNALS = (*RESERVED_SIGNALS, "attribute")  # read per cell: in rules only
+CELL_SIGNALS = (*RESERVED_SIGNALS, "attribute", "gradient")  # read per cell: in rules only
 ATTACK_PARAMS = {"attack_damage_rate": "damage_rate_per_min", "attack_duration": "duration_min"}
 # kinds set once a phenotype step, held per cell
 HELD = (*MIGRATION, "attack", *ATTACK_PARAMS, "phagocytosis")
@@ -111,7 +113,7 @@ def parse_signal(text: str) -> Signal:
     """The kind and target of a signal name (any text parses; whether the target exists is
     for the scenario's checks to say)."""
     kind, _, name = text.partition(".")
-    if kind in ("blood", "contact", "contact_any", "attribute") and name:
+    if kind in ("blood", "contact", "contact_any", "attribute", "gradient") and name:
         return Signal(text, kind, name)  # type: ignore[arg-type]
     if text in RESERVED_SIGNALS:
         return Signal(text, text, "")  # type: ignore[arg-type]
@@ -155,6 +157,8 @@ def signal_problem(
                 f"'{text}' is read per cell, in rules only; allowed here: a field or "
                 "blood.<species>"
             )
+        if signal.kind == "gradient" and signal.name not in fields:
+            return f"no field '{signal.name}'; fields: {', '.join(fields) or '(none)'}"
         if signal.kind == "attribute" and signal.name not in attributes:
             return (
                 f"'{signal.name}' is not an attribute of the rule's cell type; attributes: "

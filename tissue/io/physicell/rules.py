@@ -11,8 +11,9 @@ own value changes nothing and is left out). tissue's rules combine the same way
 behaviour. Signals: a substrate, ``time``, ``volume``, ``custom:<name>`` (an attribute),
 ``dead``, ``apoptotic``, ``necrotic``, ``damage``, ``damage delivered``, ``attacking``,
 ``total attack time``, ``pressure``, ``contact with live cell``, ``contact with dead
-cell`` and ``contact with <type>`` (``contact_any.<type>``: PhysiCell counts dead
-neighbours too); behaviours: ``cycle entry``, ``apoptosis``, ``necrosis``, ``transform to
+cell``, ``contact with <type>`` (``contact_any.<type>``: PhysiCell counts dead
+neighbours too) and ``<substrate> gradient`` (or ``grad(<substrate>)``, ``gradient of
+<substrate>``); behaviours: ``cycle entry``, ``apoptosis``, ``necrosis``, ``transform to
 <type>``, ``<substrate> secretion`` (the secretion rate), ``<substrate> uptake``,
 ``<substrate> export``, ``damage rate``, ``damage repair rate``, ``attack <type>``,
 ``attack damage rate``, ``attack duration``, ``phagocytose apoptotic cell`` and ``phagocytose
@@ -305,6 +306,13 @@ def _signal(
     prefix = "contact with "
     if row.signal.startswith(prefix) and row.signal[len(prefix) :] in types:
         return f"contact_any.{row.signal[len(prefix) :]}"  # PhysiCell counts dead ones too
+    for substrate in substrates:  # PhysiCell's three names of a substrate's gradient
+        if row.signal in (
+            f"{substrate} gradient",
+            f"grad({substrate})",
+            f"gradient of {substrate}",
+        ):
+            return f"gradient.{substrate}"
     report.cannot(row.line, where, f"the signal '{row.signal}' is not modelled", file=row.file)
     return None
 
