@@ -1,5 +1,6 @@
-"""Rules on a cell's uptake and export of a field (PhysiCell's "<substrate> uptake" and
-"<substrate> export"): each moves its own term of the cell's exchange, on live cells."""
+"""Rules on a cell's secretion target, uptake and export of a field (PhysiCell's "<substrate>
+secretion target", "uptake" and "export"): each moves its own term of the cell's exchange,
+on live cells."""
 
 from __future__ import annotations
 
@@ -55,17 +56,21 @@ def exchange_at(rules: dict[str, Any], minutes: int) -> tuple[np.ndarray, np.nda
 
 def test_uptake_and_export_rules_move_their_own_terms() -> None:
     """At 30 min (the body's time in the last tick of six) the rules' Hill factor is
-    30 / (10 + 30) = 0.75: uptake 0.5 -> 2 gives U = 1.625/min and export 3 -> 11 gives
-    E = 9; the source is (S T V + E) / V_vox and the uptake (S + U) V / V_vox in each
-    cell's voxel, the secretion S = 0.2 untouched. Without the rules the same cells
-    exchange at the type's rates."""
+    30 / (10 + 30) = 0.75: uptake 0.5 -> 2 gives U = 1.625/min, export 3 -> 11 gives
+    E = 9 and the target 1 -> 5 gives T = 4; the source is (S T V + E) / V_vox and the
+    uptake (S + U) V / V_vox in each cell's voxel, the secretion S = 0.2 untouched.
+    Without the rules the same cells exchange at the type's rates."""
     fraction = 4.0 / 3.0 * math.pi * 8.4**3 / 50.0**3  # V_cell / V_voxel
-    ruled = {"u": rule("uptake_rate.o", 2.0), "e": rule("export_rate.o", 11.0)}
-    for rules, u, e in (({}, 0.5, 3.0), (ruled, 0.5 + 1.5 * 0.75, 3.0 + 8.0 * 0.75)):
+    ruled = {"u": rule("uptake_rate.o", 2.0), "e": rule("export_rate.o", 11.0),
+             "t": rule("secretion_target.o", 5.0)}  # fmt: skip
+    for rules, t, u, e in (
+        ({}, 1.0, 0.5, 3.0),
+        (ruled, 1.0 + 4.0 * 0.75, 0.5 + 1.5 * 0.75, 3.0 + 8.0 * 0.75),
+    ):
         source, uptake = exchange_at(rules, 36)  # the last tick began at 30 min
         occupied = uptake > 0
         assert occupied.sum() == 8
-        np.testing.assert_allclose(source[occupied], 0.2 * fraction + e / 50.0**3, rtol=1e-5)
+        np.testing.assert_allclose(source[occupied], 0.2 * t * fraction + e / 50.0**3, rtol=1e-5)
         np.testing.assert_allclose(uptake[occupied], (0.2 + u) * fraction, rtol=1e-5)
         assert (source[~occupied] == 0).all()
 

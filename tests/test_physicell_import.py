@@ -787,14 +787,16 @@ def test_uptake_and_export_rules_map(tmp_path: Path) -> None:
     whose rates only rules raise gets the substrate's entry); a rule on dead cells' uptake
     is a finding (a dead cell takes up a tenth of its type's)."""
     rows = ("tumour,oxygen,decreases,oxygen uptake,1,5,4,0\n"
+            "tumour,oxygen,increases,chemokine secretion target,3,5,4,0\n"
             "immune,chemokine,increases,chemokine export,5,0.5,4,0\n"
             "// immune cells")  # fmt: skip
     s = import_physicell(project_copy(tmp_path, rules=("// immune cells", rows))).scenario
     moved = {(r.cell_type, r.behaviour): r.to_value for r in s.rules.values()}
     assert moved[("tumour", "uptake_rate.oxygen")] == 1.0
     assert moved[("immune", "export_rate.chemokine")] == 5.0
+    assert moved[("tumour", "secretion_target.chemokine")] == 3.0
     assert s.cell_types["immune"].secretion["chemokine"].export_rate == 0.0
     dead = "tumour,apoptotic,increases,oxygen uptake,20,0.5,4,1\n// immune cells"
     with pytest.raises(UnsupportedModel) as raised:
         import_physicell(project_copy(tmp_path / "d", rules=("// immune cells", dead)))
-    assert "dead cells' uptake or export" in raised.value.findings[0].reason
+    assert "dead cells' target, uptake or export" in raised.value.findings[0].reason

@@ -429,8 +429,9 @@ def cell_exchange(
     BioFVM's cell model: a live cell adds f (S T V_c + E) / V_vox to the source and
     (f S + U) V_c / V_vox to the uptake of its voxel, with S its rate after the rules on
     ``secretion_rate.<field>`` and f the ``secretion.<field>`` factor of its rules (1
-    without), U and E its uptake and export after the rules on ``uptake_rate.<field>`` and
-    ``export_rate.<field>``; a dead one adds the same with its type's ``dead_secretion``
+    without), T, U and E its target, uptake and export after the rules on
+    ``secretion_target.<field>``, ``uptake_rate.<field>`` and ``export_rate.<field>``; a
+    dead one adds the same with its type's ``dead_secretion``
     (and f = 1), or nothing, except that a dead cell of a type with rules on
     ``secretion_rate.<field>`` for dead cells secretes at the rate they give, toward the
     type's live target. V_c includes what the cell has engulfed.
@@ -452,6 +453,7 @@ def cell_exchange(
     for field in fields:
         s, target, u, e = _exchange_of(types.secretion.get(field), t, zero)
         s = behave(f"secretion_rate.{field}", s)
+        target = behave(f"secretion_target.{field}", target)
         u = behave(f"uptake_rate.{field}", u)
         e = behave(f"export_rate.{field}", e)
         factor = behave(f"secretion.{field}", xp.ones(cells.n, dtype=xp.float32))

@@ -27,8 +27,10 @@ oxygen ramp), ``transition.<type>`` (a rate, 1/min), ``secretion.<field>`` (a fa
 type's secretion, 1 before rules), ``secretion_rate.<field>`` (the secretion rate itself,
 1/min, PhysiCell's "<substrate> secretion"), ``migration_speed`` (um/min),
 ``migration_persistence`` (min), ``migration_bias`` (0 to 1, the chemotactic bias),
+``secretion_target.<field>`` (the concentration secretion approaches),
 ``uptake_rate.<field>`` (1/min) and ``export_rate.<field>`` (amount/min), a live cell's
-uptake and net export (PhysiCell's "<substrate> uptake" and "<substrate> export"),
+target, uptake and net export (PhysiCell's "<substrate> secretion target", "<substrate>
+uptake" and "<substrate> export"),
 ``chemotaxis.<field>`` (the signed chemotactic sensitivity to a field, PhysiCell's
 "chemotactic response to"), ``damage_rate`` and ``damage_repair_rate`` (1/min),
 ``attack.<type>`` (the rate of starting an attack on a cell of the type, 1/min,
@@ -79,14 +81,21 @@ ATTACK_PARAMS = {"attack_damage_rate": "damage_rate_per_min", "attack_duration":
 HELD = (*MIGRATION, "attack", *ATTACK_PARAMS, "phagocytosis")
 OWN = "own."  # prefix of the cell columns of per-cell values of behaviours
 CHEMOTAXIS_COLUMN = "chemotaxis_sensitivity"  # (K,): a cell's sensitivities after rules
-EXCHANGE = ("secretion", "secretion_rate", "uptake_rate", "export_rate")  # <kind>.<field>
+EXCHANGE = ("secretion", "secretion_rate", "secretion_target", "uptake_rate", "export_rate")
+EXCHANGE_RATES = {  # the behaviours on a field's exchange -> the Secretion value each moves
+    "secretion_rate": "secretion_rate_per_min",
+    "secretion_target": "secretion_target",
+    "uptake_rate": "uptake_rate_per_min",
+    "export_rate": "export_rate",
+}
 TARGETED = ("transition", *EXCHANGE, "attack", "chemotaxis", "phagocytosis")  # <kind>.<x>
 UNTARGETED = ("cycle", "apoptosis", "necrosis", "damage_rate", "damage_repair_rate",
               *MIGRATION, *ATTACK_PARAMS)  # fmt: skip
 BEHAVIOUR_KINDS = (*UNTARGETED, *TARGETED)
 BEHAVIOURS_ALLOWED = (
     "cycle, apoptosis, necrosis, transition.<type>, secretion.<field>, "
-    "secretion_rate.<field>, uptake_rate.<field>, export_rate.<field>, migration_speed, "
+    "secretion_rate.<field>, secretion_target.<field>, uptake_rate.<field>, "
+    "export_rate.<field>, migration_speed, "
     "migration_persistence, migration_bias, chemotaxis.<field>, damage_rate, "
     "damage_repair_rate, attack.<type>, attack_damage_rate, attack_duration, "
     "phagocytosis.apoptotic, phagocytosis.necrotic"
@@ -219,11 +228,10 @@ def base_value(cell_type: Any, behaviour: str) -> float:
         return float(getattr(cell_type, f"{parsed.kind}_per_min"))
     if behaviour in PHAGOCYTOSIS:
         return float(getattr(cell_type, PHAGOCYTOSIS[behaviour]))
-    if parsed.kind in ("secretion_rate", "uptake_rate", "export_rate"):
+    if parsed.kind in EXCHANGE_RATES:
         exchange = cell_type.secretion.get(parsed.target)
-        names = {"secretion_rate": "secretion_rate_per_min",
-                 "uptake_rate": "uptake_rate_per_min", "export_rate": "export_rate"}  # fmt: skip
-        return float(getattr(exchange, names[parsed.kind])) if exchange is not None else 0.0
+        name = EXCHANGE_RATES[parsed.kind]
+        return float(getattr(exchange, name)) if exchange is not None else 0.0
     attack = cell_type.damage_attack
     if parsed.kind == "attack":
         return float(attack.rates_per_min.get(parsed.target, 0.0)) if attack is not None else 0.0

@@ -15,6 +15,7 @@ from tissue.config.fields import HillProduction, LabelSource
 from tissue.errors import InputError
 from tissue.limits import is_whole_multiple
 from tissue.signals import (
+    EXCHANGE_RATES,
     RESERVED_SIGNALS,
     base_value,
     behaviour_problem,
@@ -375,7 +376,7 @@ def _check_body(scenario: ValidatedScenario, need: Need, labels: dict[str, dict[
                 f"{key}.behaviour",
                 f"'{rule.cell_type}' has no damage_attack for attack rules to move",
             )
-        if owner is not None and parsed.kind in ("secretion_rate", "uptake_rate", "export_rate"):
+        if owner is not None and parsed.kind in EXCHANGE_RATES:
             need(
                 parsed.target in owner.secretion,
                 f"{key}.behaviour",
@@ -383,10 +384,11 @@ def _check_body(scenario: ValidatedScenario, need: Need, labels: dict[str, dict[
                 "for the rule to move the rate of",
             )
         need(
-            not rule.applies_to_dead or parsed.kind not in ("uptake_rate", "export_rate"),
+            not rule.applies_to_dead
+            or parsed.kind not in ("secretion_target", "uptake_rate", "export_rate"),
             f"{key}.applies_to_dead",
-            "a dead cell's uptake and export are its type's dead_secretion; rules on them "
-            "move live cells' only",
+            "a dead cell's target, uptake and export are its type's (dead_secretion, or the "
+            "live target for rules on its secretion rate); rules on them move live cells' only",
         )
         rises = rule.to_value >= base_value(types[rule.cell_type], rule.behaviour)
         first = saturation.setdefault(

@@ -14,7 +14,8 @@ behaviour. Signals: a substrate, ``time``, ``volume``, ``custom:<name>`` (an att
 cell``, ``contact with <type>`` (``contact_any.<type>``: PhysiCell counts dead
 neighbours too) and ``<substrate> gradient`` (or ``grad(<substrate>)``, ``gradient of
 <substrate>``); behaviours: ``cycle entry``, ``apoptosis``, ``necrosis``, ``transform to
-<type>``, ``<substrate> secretion`` (the secretion rate), ``<substrate> uptake``,
+<type>``, ``<substrate> secretion`` (the secretion rate), ``<substrate> secretion
+target``, ``<substrate> uptake``,
 ``<substrate> export``, ``damage rate``, ``damage repair rate``, ``attack <type>``,
 ``attack damage rate``, ``attack duration``, ``phagocytose apoptotic cell`` and ``phagocytose
 necrotic cell`` (``phagocytose other dead cell`` changes nothing: tissue's dead cells are
@@ -38,7 +39,7 @@ from tissue.config import CellTypeConfig
 from tissue.config.cells import DamageAttack
 from tissue.io.physicell.phagocytosis import OTHER_DEAD, PHAGOCYTOSE
 from tissue.io.physicell.report import Report
-from tissue.signals import ATTACK_PARAMS, MIGRATION, PHAGOCYTOSIS, base_value
+from tissue.signals import ATTACK_PARAMS, EXCHANGE_RATES, MIGRATION, PHAGOCYTOSIS, base_value
 
 COLUMNS = 8
 MOTILITY = {
@@ -54,13 +55,10 @@ DAMAGE = {
 }
 EXCHANGE = {  # PhysiCell's "<substrate> ..." behaviours -> tissue's kind of behaviour
     " secretion": "secretion_rate",
+    " secretion target": "secretion_target",
+    " secretion saturation density": "secretion_target",
     " uptake": "uptake_rate",
     " export": "export_rate",
-}
-RATES = {  # that kind -> the rate in the type's secretion table
-    "secretion_rate": "secretion_rate_per_min",
-    "uptake_rate": "uptake_rate_per_min",
-    "export_rate": "export_rate",
 }
 CELL_SIGNALS = {  # PhysiCell's per-cell signals tissue reads under another name or the same
     "time": "time", "volume": "volume", "dead": "dead", "apoptotic": "apoptotic",
@@ -204,13 +202,13 @@ def rules(
             continue
         config = configs[row.cell_type]
         kind = behaviour.split(".")[0]
-        if row.dead and kind in ("uptake_rate", "export_rate"):
-            report.cannot(row.line, where, "rules on dead cells' uptake or export are not "
-                          "modelled (a dead cell takes up a tenth); --lenient: left out",
+        if row.dead and kind in ("secretion_target", "uptake_rate", "export_rate"):
+            report.cannot(row.line, where, "rules on dead cells' target, uptake or export are "
+                          "not modelled (a dead cell takes up a tenth); --lenient: left out",
                           file=row.file)  # fmt: skip
             continue
         if substrate is not None:
-            own = secretion[row.cell_type].get(substrate, {}).get(RATES[kind], 0.0)
+            own = secretion[row.cell_type].get(substrate, {}).get(EXCHANGE_RATES[kind], 0.0)
         elif behaviour.startswith("attack"):
             own = _attack_value(config.damage_attack or {}, behaviour)
         elif (behaviour in MIGRATION or behaviour.startswith("chemotaxis.")) and (
