@@ -385,3 +385,55 @@ def test_listed_attribute_values_that_cannot_be_are_refused(
 ) -> None:
     with pytest.raises(InputError, match=message):
         scenario_from_dict(listed(attributes), "bad")
+
+
+STILL = {"repulsion_um_per_min": 0.0, "adhesion_um_per_min": 0.0}
+
+
+def constant(value: float, conserved: bool = False) -> dict[str, Any]:
+    return {"distribution": "constant", "value": value, "conserved": conserved}
+
+
+def test_a_conserved_attribute_splits_at_division_and_the_others_do_not() -> None:
+    """PhysiCell's conserved custom data: every cell divides at each phenotype step (rate
+    10/min), so a conserved 8 is 4 in each of the two cells after the first and 2 in each
+    of the four after the second, its total kept; a plain one stays 8."""
+    data = box_scenario(
+        time_steps={"diffusion_min": 6.0, "mechanics_min": 6.0, "phenotype_min": 6.0},
+        cell_types={"tumour": {"cycle_rate_per_min": 10.0, "repulsion_um_per_min": 0.0,
+                               "adhesion_um_per_min": 0.0,
+                               "attributes": {"kept": constant(8.0, True),
+                                              "plain": constant(8.0)}}},
+        initial_cells=[{"kind": "list", "organ": "box", "type": "tumour",
+                        "positions_um": [[60.0, 60.0, 60.0]]}],
+    )  # fmt: skip
+    sim = Simulation(scenario_from_dict(data, "split"), "cpu", seed=2)
+    for step, count, each in ((1, 2, 4.0), (1, 4, 2.0)):
+        sim.step(step)
+        cells = sim.organs["box"].cells
+        assert cells.n == count
+        assert cells.kept.tolist() == [each] * count
+        assert cells.plain.tolist() == [8.0] * count
+
+
+def test_a_changed_cell_takes_its_new_types_attributes_but_the_conserved_ones() -> None:
+    """PhysiCell's conversion to another definition: cells of "a" (x 5, y 7, z 3) that all
+    change to "b" (x 1; y 2 conserved; no z) hold x 1 (b's, as a new cell), y 7 (kept:
+    b conserves it) and z NaN (b has none)."""
+    data = box_scenario(
+        time_steps={"diffusion_min": 6.0, "mechanics_min": 6.0, "phenotype_min": 6.0},
+        cell_types={
+            "a": {**STILL, "transitions": {"b": 100.0},
+                  "attributes": {"x": constant(5.0), "y": constant(7.0), "z": constant(3.0)}},
+            "b": {**STILL, "attributes": {"x": constant(1.0), "y": constant(2.0, True)}},
+        },
+        initial_cells=[{"kind": "list", "organ": "box", "type": "a",
+                        "positions_um": [[30.0, 30.0, 30.0], [90.0, 90.0, 90.0]]}],
+    )  # fmt: skip
+    sim = Simulation(scenario_from_dict(data, "convert"), "cpu", seed=2)
+    sim.step(1)
+    cells = sim.organs["box"].cells
+    assert (cells.type == sim.types.names.index("b")).all()
+    assert cells.x.tolist() == [1.0, 1.0]
+    assert cells.y.tolist() == [7.0, 7.0]
+    assert np.isnan(cells.z).all()

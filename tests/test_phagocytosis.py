@@ -32,7 +32,12 @@ SPACING = 20.0  # um between eaters: no cell touches another group's
 VOLUME = 4.0 / 3.0 * math.pi * RADIUS**3
 
 
-def scenario(side: int = 16, eater: dict[str, Any] | None = None, **extra: Any) -> Scenario:
+def scenario(
+    side: int = 16,
+    eater: dict[str, Any] | None = None,
+    prey: dict[str, Any] | None = None,
+    **extra: Any,
+) -> Scenario:
     """A box of ``side``^3 groups (one per 20 um cube); ``eater`` and ``prey`` types of
     radius 4 um that do not move (no forces) and are never cleared; every step 1 min but
     the phenotype's (6 min)."""
@@ -42,7 +47,12 @@ def scenario(side: int = 16, eater: dict[str, Any] | None = None, **extra: Any) 
         time_steps={"diffusion_min": 1.0, "mechanics_min": 1.0, "phenotype_min": 6.0},
         cell_types={
             "eater": {**still, "division_volume": {}, **(eater or {})},
-            "prey": {**still, "apoptotic_clearance_min": 1e6, "necrotic_clearance_min": 1e6},
+            "prey": {
+                **still,
+                "apoptotic_clearance_min": 1e6,
+                "necrotic_clearance_min": 1e6,
+                **(prey or {}),
+            },
         },
         **extra,
     )
@@ -426,3 +436,21 @@ def test_a_run_whose_cells_outgrow_the_contact_search_says_so(tmp_path: Path) ->
         out = tmp_path / f"meals{meals:g}"
         Runner(sim, out, RunSettings(0.01, 6.0), report=said.append).run()
         assert any("contact search" in line for line in said) == warned, said
+
+
+def test_an_eater_gains_the_conserved_attributes_of_what_it_eats() -> None:
+    """PhysiCell's ingest_cell: an eater whose "load" is conserved (1) gains the eaten
+    cell's (3); its plain "tag" (1) stays. Each eater touches one apoptotic cell and eats it
+    at the first step (p = r dt = 1)."""
+    attributes = {"load": {"distribution": "constant", "value": 1.0, "conserved": True},
+                  "tag": {"distribution": "constant", "value": 1.0}}  # fmt: skip
+    prey = {"attributes": {"load": {"distribution": "constant", "value": 3.0},
+                           "tag": {"distribution": "constant", "value": 3.0}}}  # fmt: skip
+    eater = {"apoptotic_phagocytosis_rate_per_min": 1.0, "attributes": attributes}
+    sim = Simulation(scenario(side=4, eater=eater, prey=prey), "cpu", seed=1)
+    organ = place(sim, [(6.0, 0.0, 0.0)], [APOPTOTIC])
+    sim.step(1)
+    assert prey_left(organ) == 0
+    cells = organ.cells
+    assert cells.load.tolist() == [4.0] * 64
+    assert cells.tag.tolist() == [1.0] * 64

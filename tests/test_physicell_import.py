@@ -800,3 +800,15 @@ def test_uptake_and_export_rules_map(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedModel) as raised:
         import_physicell(project_copy(tmp_path / "d", rules=("// immune cells", dead)))
     assert "dead cells' target, uptake or export" in raised.value.findings[0].reason
+
+
+def test_conserved_custom_data_is_a_conserved_attribute(tmp_path: Path) -> None:
+    edit = ('<oncoprotein conserved="false"', '<oncoprotein conserved="true"')
+    s = import_physicell(project_copy(tmp_path, settings=edit)).scenario
+    assert s.cell_types["tumour"].attributes["oncoprotein"].conserved
+    assert (
+        not import_physicell(FIXTURE)
+        .scenario.cell_types["tumour"]
+        .attributes["oncoprotein"]
+        .conserved
+    )

@@ -55,9 +55,12 @@ class Attributes:
         """The cell-store columns of the attributes (float32, NaN for cells without)."""
         return {name: Column(np.float32, (), math.nan) for name in self.names}
 
-    def draw(self, cells: CellStore, new: Any, random: CellRandom) -> None:
-        """Give the cells where ``new`` ((n,) bool; just added) their types' initial values.
-        Every row is drawn and the new ones take the result (no host round trip)."""
+    def draw(
+        self, cells: CellStore, new: Any, random: CellRandom, only: dict[str, Any] | None = None
+    ) -> None:
+        """Give the cells where ``new`` ((n,) bool; just added) their types' initial values
+        (of each attribute, where ``only[name]`` ((n,) bool) too, if given). Every row is
+        drawn and the new ones take the result (no host round trip)."""
         if not self.names:
             return
         xp = cells.xp
@@ -66,9 +69,10 @@ class Attributes:
             u = random.uniform(ids, NEW, Purpose.ATTRIBUTE, block)
             column = getattr(cells, name)
             value = column
+            take = new if only is None else new & only[name]
             for t, spec in self.specs[name].items():
                 drawn = _clip(xp, _sample(xp, spec, u), spec)
-                value = xp.where(new & (types == t), drawn, value)
+                value = xp.where(take & (types == t), drawn, value)
             column[...] = value
 
     def mutate(self, cells: CellStore, daughters: Any, random: CellRandom) -> None:
@@ -91,6 +95,52 @@ class Attributes:
                     moved = _clip(xp, value + F32(spec.mutation_sd) * z, spec)
                     value = xp.where(daughters & (types == t), moved, value)
             column[...] = value
+
+    def halve(self, cells: CellStore, dividing: Any) -> None:
+        """Halve the conserved attributes of the ``dividing`` ((n,) bool) cells, before
+        they divide (each of the two keeps half; PhysiCell's ``divide``)."""
+        xp = cells.xp
+        for name, conserving in self._conserving(cells).items():
+            column = getattr(cells, name)
+            column[...] = xp.where(dividing & conserving, F32(0.5) * column, column)
+
+    def gain(self, cells: CellStore, eater: Any, row: Any) -> None:
+        """Each cell where ``eater`` ((n,) bool) adds the conserved attributes of the cell
+        at its ``row`` ((n,) int) that it eats (PhysiCell's ``ingest_cell``)."""
+        xp = cells.xp
+        for name, conserving in self._conserving(cells).items():
+            column = getattr(cells, name)
+            eaten = column[row]
+            gained = eater & conserving & ~xp.isnan(eaten)
+            column[...] = xp.where(gained, column + eaten, column)
+
+    def convert(self, cells: CellStore, changed: Any, random: CellRandom) -> None:
+        """Cells where ``changed`` ((n,) bool) have taken a new type: each attribute is
+        kept where the new type conserves it, drawn as for a new cell of that type where it
+        declares it otherwise, and NaN where it does not (PhysiCell's conversion to a
+        definition resets custom data that is not conserved)."""
+        if not self.names:
+            return
+        xp = cells.xp
+        kept = self._conserving(cells)
+        fresh = {}
+        for name in self.names:
+            fresh[name] = changed & ~kept[name] if name in kept else changed
+            column = getattr(cells, name)
+            column[...] = xp.where(fresh[name], F32(math.nan), column)
+        self.draw(cells, changed, random, only=fresh)
+
+    def _conserving(self, cells: CellStore) -> dict[str, Any]:
+        """Attribute name -> (n,) bool: the cells whose type conserves it (names that no
+        type conserves are left out)."""
+        out = {}
+        for name in self.names:
+            types = [t for t, spec in self.specs[name].items() if spec.conserved]
+            if types:
+                out[name] = cells.xp.isin(
+                    cells.type, cells.xp.asarray(types, dtype=cells.type.dtype)
+                )
+        return out
 
 
 def _sample(xp: Any, spec: Attribute, u: Any) -> Any:

@@ -107,6 +107,7 @@ def phagocytosis_step(
     fluid, solid = volume_parts(types, cells)
     cells.engulfed_fluid_um3[...] += xp.where(won, fluid[row], F32(0))
     cells.engulfed_solid_um3[...] += xp.where(won, solid[row], F32(0))
+    organ.attributes.gain(cells, won, row)
     eaten = xp.zeros(n + 1, dtype=bool)
     eaten[xp.where(won, chosen, n)] = True
     cells.keep(~eaten[:n], recount=False)  # the phenotype step trims to the last count

@@ -318,8 +318,9 @@ def transition_step(
     other types (from the same uniform draw as the pick). A changed cell keeps its place,
     age, volume and lineage and takes the new type's phenotype, as PhysiCell converts a cell
     to another definition: its own behaviour values and the columns of :data:`CONVERTED`
-    (damage taken and dealt, attack, cycle phase) restart. Every cell draws and picks; the
-    changing ones take the result (no host round trip).
+    (damage taken and dealt, attack, cycle phase) restart, and its attributes are the new
+    type's but for those it conserves (:meth:`tissue.attributes.Attributes.convert`).
+    Every cell draws and picks; the changing ones take the result (no host round trip).
 
     Returns:
         (n_types, n_types) int64 backend array: cells that changed from type a to type b
@@ -366,6 +367,7 @@ def transition_step(
         if name in CONVERTED or name.startswith(OWN):
             values = getattr(cells, name)
             values[...] = xp.where(moving, values.dtype.type(column.fill), values)
+    organ.attributes.convert(cells, moving, rng)
     return changed
 
 
@@ -391,10 +393,9 @@ def divide_cells(organ: Organ, types: CellTypes, dividing: Any, axis: Any, rng: 
     moves half its radius back, its daughter half a radius forward (a radius with
     ``division_placement = "physicell"``); a position the type may not occupy falls back to
     the centre. Both restart their age (and so their ``division_volume``) and their time
-    under attack; the daughter
-    inherits the parent's attributes (with their mutation spread); each keeps half the
-    parent's engulfed volume. Every cell is computed and the dividing ones take the result
-    (no host round trip)."""
+    under attack; the daughter inherits the parent's attributes (with their mutation
+    spread; conserved ones halved in both); each keeps half the parent's engulfed volume.
+    Every cell is computed and the dividing ones take the result (no host round trip)."""
     xp, cells = organ.xp, organ.cells
     t = cells.type
     centre = cells.position_um
@@ -413,6 +414,7 @@ def divide_cells(organ: Organ, types: CellTypes, dividing: Any, axis: Any, rng: 
         for name in ENGULFED_COLUMNS:
             column = getattr(cells, name)
             column[...] = xp.where(dividing, F32(0.5) * column, column)
+    organ.attributes.halve(cells, dividing)
     daughters = cells.split(dividing, placed[1])
     organ.attributes.mutate(cells, daughters, rng)
 

@@ -30,7 +30,11 @@ class Secretion(Model):
 class Attribute(Model):
     """A per-cell attribute (PhysiCell's custom data): each new cell of the type draws its
     value from ``distribution``, clipped to [``min``, ``max``] where given; daughters keep
-    their parent's value, plus a normal ``mutation_sd`` where it is > 0 (then clipped).
+    their parent's value, plus a normal ``mutation_sd`` where it is > 0 (then clipped). A
+    cell that changes to this type takes its value as a new cell would, unless it is
+    ``conserved`` (PhysiCell's conserved quantity): then the cell keeps its value through the
+    change, division splits it in half between the two cells, and an eater gains the value
+    of the dead cell it eats.
 
     Distributions: ``constant`` (``value``), ``normal`` (``mean``, ``sd``), ``lognormal``
     (``mean`` and ``sd`` of the value itself, > 0), ``uniform`` (``low`` to ``high``).
@@ -46,6 +50,7 @@ class Attribute(Model):
     min: Finite | None = None
     max: Finite | None = None
     mutation_sd: NonNegative = 0.0
+    conserved: bool = False
 
     NEEDS: ClassVar[dict[str, tuple[str, ...]]] = {
         "constant": ("value",),

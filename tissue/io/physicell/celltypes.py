@@ -439,8 +439,8 @@ def _interactions(
 
 
 def _custom_data(d: Definition, report: Report, entries: dict[str, Any], key: str) -> None:
-    """Custom data as constant attributes (daughters keep them; conserved ones, which
-    PhysiCell halves at division, are reported)."""
+    """Custom data as constant attributes (daughters keep them; a conserved one is halved
+    at division, kept through a change of type and gained by an eater, as PhysiCell does)."""
     attributes = {}
     for node in d.under("custom_data/").values():
         if node.children:
@@ -459,17 +459,11 @@ def _custom_data(d: Definition, report: Report, entries: dict[str, Any], key: st
                 "tissue's attribute names are identifiers",
             )
             continue
-        if truthy(node.attrib.get("conserved", "false")):
-            report.cannot(
-                node,
-                f"custom_data '{node.tag}' of '{d.name}'",
-                "conserved quantities (split at division) are not modelled; "
-                "--lenient: daughters keep the value",
-            )
         attributes[node.tag] = {
             "distribution": "constant",
             "value": value,
             "units": node.attrib.get("units") or "dimensionless",
+            **({"conserved": True} if truthy(node.attrib.get("conserved", "false")) else {}),
         }
         report.note(f"{key}.attributes.{node.tag}", node, "custom_data")
     if attributes:
