@@ -17,6 +17,7 @@ On NumPy the views are trimmed at once (it costs nothing), so there are no vacan
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,23 @@ BASE_COLUMNS: dict[str, Column] = {
     "founder": Column(np.int64, (), -1),  # id of the disseminated cell a lineage began with
 }
 _VACANT_FILL = {"id": NO_ID, "type": -1, "state": VACANT}
+
+
+# the columns some scenarios add (tissue.organ.Organ picks them)
+HELD_COLUMN = Column(np.float32, (), math.nan)  # a held behaviour's value (NaN: the type's)
+DAMAGE_COLUMNS = {  # damage taken and dealt, when some type takes or deals damage
+    "damage": Column(np.float32, (), 0.0),
+    "damage_delivered": Column(np.float32, (), 0.0),
+}
+ATTACK_TIME_COLUMNS = {  # the minutes a cell has been attacked, when a rule reads them
+    "attack_time_min": Column(np.float32, (), 0.0),
+}
+PHASE_COLUMNS = {  # a cell's cycle phase and the time in it, when some type has phases
+    "cycle_phase": Column(np.int8, (), 0),
+    "phase_time_min": Column(np.float32, (), 0.0),
+}
+# the volume eaten, beyond the volume model's, when some type eats (um^3; tissue.phagocytosis)
+ENGULFED_COLUMNS = {f"engulfed_{part}_um3": Column(np.float32) for part in ("fluid", "solid")}
 
 
 class CellStore:

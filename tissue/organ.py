@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from tissue import cells as store
 from tissue.attributes import Attributes
 from tissue.backend import Backend, to_numpy
 from tissue.cells import APOPTOTIC, LIVE, NECROTIC, CellStore, Column
@@ -39,20 +40,6 @@ from tissue.volume import (
 
 F32 = np.float32
 ID_BITS = 40  # organ k numbers its cells from k << ID_BITS: ids are unique for the run
-HELD_COLUMN = Column(np.float32, (), math.nan)  # a held behaviour's value (NaN: the type's)
-DAMAGE_COLUMNS = {  # damage taken and dealt, when some type takes or deals damage
-    "damage": Column(np.float32, (), 0.0),
-    "damage_delivered": Column(np.float32, (), 0.0),
-}
-ATTACK_TIME_COLUMNS = {  # the minutes a cell has been attacked, when a rule reads them
-    "attack_time_min": Column(np.float32, (), 0.0),
-}
-PHASE_COLUMNS = {  # a cell's cycle phase and the time in it, when some type has phases
-    "cycle_phase": Column(np.int8, (), 0),
-    "phase_time_min": Column(np.float32, (), 0.0),
-}
-# the volume eaten, beyond the volume model's, when some type eats (um^3; tissue.phagocytosis)
-ENGULFED_COLUMNS = {f"engulfed_{part}_um3": Column(np.float32) for part in ("fluid", "solid")}
 
 
 @dataclass(frozen=True)
@@ -203,6 +190,9 @@ class CellTypes:
     max_interaction_um: float  # longest centre-to-centre interaction between any two types
     transitions: dict[int, dict[int, float]]  # from type -> to type -> base rate (1/min)
     split: dict[int, dict[int, dict[int, float]]]  # from -> toward -> {instead: share}
+    # daughter type -> (n_types,) float32 probability a dividing cell's daughter takes it,
+    # before rules (None: no type divides asymmetrically)
+    asymmetric: dict[int, Any] | None
     attack: dict[int, AttackSpec]  # attacker type -> its attack
     springs: bool  # some attack holds its pairs with a spring
     any_motile: bool  # some type has a speed > 0
@@ -294,6 +284,11 @@ class CellTypes:
                 for t, c in types.items()
                 if c.transition_split
             },
+            asymmetric={
+                to: xp.asarray(p, dtype=xp.float32)
+                for to, p in scenario.asymmetric_table(names).items()
+            }
+            or None,
             attack={
                 names.index(t): AttackSpec(
                     c.attack,
@@ -450,12 +445,12 @@ class Organ:
         sensing = len(chemotaxis_fields(scenario)) if _steered(scenario) else 0
         extra = {
             **self.attributes.columns(),
-            **(PHASE_COLUMNS if phased else {}),
-            **(DAMAGE_COLUMNS if scenario.takes_damage() else {}),
-            **(ATTACK_TIME_COLUMNS if scenario.times_attacks() else {}),
-            **{behaviour: HELD_COLUMN for behaviour in held},
-            **{OWN + behaviour: HELD_COLUMN for behaviour in scenario.own_values()},
-            **(ENGULFED_COLUMNS if scenario.phagocytes() else {}),
+            **(store.PHASE_COLUMNS if phased else {}),
+            **(store.DAMAGE_COLUMNS if scenario.takes_damage() else {}),
+            **(store.ATTACK_TIME_COLUMNS if scenario.times_attacks() else {}),
+            **{behaviour: store.HELD_COLUMN for behaviour in held},
+            **{OWN + behaviour: store.HELD_COLUMN for behaviour in scenario.own_values()},
+            **(store.ENGULFED_COLUMNS if scenario.phagocytes() else {}),
             # each cell's sensitivities when rules or attributes move them (NaN: the type's)
             **({CHEMOTAXIS_COLUMN: Column(np.float32, (sensing,), math.nan)} if sensing else {}),
         }

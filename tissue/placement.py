@@ -20,7 +20,7 @@ import numpy as np
 
 from tissue.backend import to_numpy
 from tissue.config import InitialDistribution, ListCells, RandomCells, Scenario, SphereCells
-from tissue.config.cells import NORMAL
+from tissue.config.initial import NORMAL
 from tissue.errors import InputError
 from tissue.grid import Grid
 from tissue.organ import Organ

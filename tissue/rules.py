@@ -31,7 +31,7 @@ from typing import Any
 
 from tissue.attack import spring_velocity
 from tissue.behaviours import Behave, held, held_base, unchanged
-from tissue.cells import APOPTOTIC, LIVE, NECROTIC
+from tissue.cells import APOPTOTIC, ENGULFED_COLUMNS, LIVE, NECROTIC
 from tissue.chemotaxis import bias_direction, unit_rows, update_sensitivities
 from tissue.grid import F32
 from tissue.kernels.cells import (
@@ -39,7 +39,7 @@ from tissue.kernels.cells import (
     build_cell_grid,
     pair_velocity,
 )
-from tissue.organ import ENGULFED_COLUMNS, CellTypes, Contacts, Organ
+from tissue.organ import CellTypes, Contacts, Organ
 from tissue.rng import CellRandom, Purpose, random_directions
 from tissue.signals import OWN, falling_ramp, rising_ramp
 

@@ -23,7 +23,8 @@ A *signal* is written as
   over its attackers, since it was born (PhysiCell's "total attack time"), for rules only.
 
 A *behaviour* is ``cycle``, ``apoptosis``, ``necrosis`` (rates, 1/min; necrosis after its
-oxygen ramp), ``transition.<type>`` (a rate, 1/min), ``secretion.<field>`` (a factor on the
+oxygen ramp), ``transition.<type>`` (a rate, 1/min), ``asymmetric_division.<type>`` (the probability
+that a daughter becomes that type), ``secretion.<field>`` (a factor on the
 type's secretion, 1 before rules), ``secretion_rate.<field>`` (the secretion rate itself,
 1/min, PhysiCell's "<substrate> secretion"), ``migration_speed`` (um/min),
 ``migration_persistence`` (min), ``migration_bias`` (0 to 1, the chemotactic bias),
@@ -88,12 +89,15 @@ EXCHANGE_RATES = {  # the behaviours on a field's exchange -> the Secretion valu
     "uptake_rate": "uptake_rate_per_min",
     "export_rate": "export_rate",
 }
-TARGETED = ("transition", *EXCHANGE, "attack", "chemotaxis", "phagocytosis")  # <kind>.<x>
+TARGETED = (  # <kind>.<x>
+    "transition", "asymmetric_division", *EXCHANGE, "attack", "chemotaxis", "phagocytosis"
+)  # fmt: skip
 UNTARGETED = ("cycle", "apoptosis", "necrosis", "damage_rate", "damage_repair_rate",
               *MIGRATION, *ATTACK_PARAMS)  # fmt: skip
 BEHAVIOUR_KINDS = (*UNTARGETED, *TARGETED)
 BEHAVIOURS_ALLOWED = (
-    "cycle, apoptosis, necrosis, transition.<type>, secretion.<field>, "
+    "cycle, apoptosis, necrosis, transition.<type>, asymmetric_division.<type>, "
+    "secretion.<field>, "
     "secretion_rate.<field>, secretion_target.<field>, uptake_rate.<field>, "
     "export_rate.<field>, migration_speed, "
     "migration_persistence, migration_bias, chemotaxis.<field>, damage_rate, "
@@ -200,7 +204,10 @@ def behaviour_problem(text: str, fields: list[str], cell_types: list[str]) -> st
     behaviour = parse_behaviour(text)
     ok = (
         (behaviour.kind in UNTARGETED and not behaviour.target and "." not in text)
-        or (behaviour.kind in ("transition", "attack") and behaviour.target in cell_types)
+        or (
+            behaviour.kind in ("transition", "asymmetric_division", "attack")
+            and behaviour.target in cell_types
+        )
         or (behaviour.kind in (*EXCHANGE, "chemotaxis") and behaviour.target in fields)
         or text in PHAGOCYTOSIS
     )
@@ -220,6 +227,8 @@ def base_value(cell_type: Any, behaviour: str) -> float:
         return float(cell_type.necrosis_rate_per_min)
     if parsed.kind == "transition":
         return float(cell_type.transitions.get(parsed.target, 0.0))
+    if parsed.kind == "asymmetric_division":
+        return float(cell_type.asymmetric_division.get(parsed.target, 0.0))
     if parsed.kind in MIGRATION:
         return float(getattr(cell_type, MIGRATION[parsed.kind]))
     if parsed.kind == "chemotaxis":

@@ -8,8 +8,8 @@ Concentrations are in each field's own ``units``; an *amount* is concentration x
 Bad input raises :class:`tissue.errors.InputError` with one line naming the file,
 the dotted key and what is allowed.
 
-The schema is split by topic (``base``, ``organs``, ``fields``, ``cells``, ``body``,
-``scenario``, which also validates a whole document); ``checks`` holds the cross-checks
+The schema is split by topic (``base``, ``organs``, ``fields``, ``cells`` with ``initial``,
+``body``, ``scenario``, which also validates a whole document); ``checks`` holds the cross-checks
 between entries, ``translate`` turns pydantic's errors into one line, ``overrides`` parses and
 applies ``--set``, and ``loading`` reads built-ins, files and ``extends`` chains. Every public
 name is importable from here.

@@ -295,6 +295,9 @@ def _check_body(scenario: ValidatedScenario, need: Need, labels: dict[str, dict[
                 need(other in types and other != tname, f"{where}.{other}",
                      f"a type other than {tname}; types: {type_list}")  # fmt: skip
             need(sum(shares.values()) <= 1.0, where, f"shares sum to {sum(shares.values()):g} > 1")
+        for target in ctype.asymmetric_division:
+            need(target in types and target != tname, f"{key}.asymmetric_division.{target}",
+                 f"a type other than {tname}; types: {type_list}")  # fmt: skip
         if ctype.intravasation_rate_per_min > 0:
             need(blood is not None, f"{key}.intravasation_rate_per_min", "needs [circulation]")
         for target in ctype.attack.targets if ctype.attack else []:

@@ -158,6 +158,18 @@ class Scenario(Model):
                 table[names.index(t)].setdefault(names.index(instead), 0.0)
         return table
 
+    def asymmetric_table(self, names: list[str]) -> dict[int, list[float]]:
+        """Daughter type -> each type's probability that its dividing cells' daughters take
+        it (types by their index in ``names``), for the types that asymmetric divisions or
+        rules on them lead to (0 where only a rule does)."""
+        ruled = [parse_behaviour(r.behaviour) for r in self.rules.values()]
+        targets = {t for c in self.cell_types.values() for t in c.asymmetric_division}
+        targets |= {b.target for b in ruled if b.kind == "asymmetric_division"}
+        return {
+            names.index(to): [c.asymmetric_division.get(to, 0.0) for c in self.cell_types.values()]
+            for to in sorted(targets, key=names.index)
+        }
+
     def field_organs(self, field: str) -> list[str]:
         """Organs that carry ``field``."""
         organs = self.fields[field].organs
