@@ -654,6 +654,7 @@ SHIPPED = {
     "template": [],
     "rules_sample": [],
     "immune_function": [],
+    "asymmetric_division": [],
 }
 DEAD_PHAGOCYTOSIS = ("<apoptotic_phagocytosis_rate>", "<necrotic_phagocytosis_rate>",
                      "<other_dead_phagocytosis_rate>", "<dead_phagocytosis_rate>")  # fmt: skip
@@ -678,6 +679,10 @@ def test_physicells_samples_import_and_say_what_is_missing(sample: str) -> None:
         rules = [item for item in items if item.startswith("rule ")]
         assert not any(item.endswith(DEAD_PHAGOCYTOSIS_RULES) for item in rules), rules
         imported = import_physicell(SAMPLES / sample, lenient=True)
+    if sample == "asymmetric_division":  # a stem cell's daughter, by its contacts
+        assert imported.scenario.cell_types["stem"].asymmetric_division["progenitor_1"] == 1.0
+        ruled = {r.behaviour for r in imported.scenario.rules.values()}
+        assert "asymmetric_division.progenitor_2" in ruled
     if sample == "rules_sample":
         macrophage = imported.scenario.cell_types["M0 macrophage"]
         assert macrophage.apoptotic_phagocytosis_rate_per_min == 0.01
@@ -812,3 +817,29 @@ def test_conserved_custom_data_is_a_conserved_attribute(tmp_path: Path) -> None:
         .attributes["oncoprotein"]
         .conserved
     )
+
+
+ASYMMETRIC = (
+    "</phase_transition_rates>\n                </cycle>",
+    "</phase_transition_rates>\n"
+    '<standard_asymmetric_division enabled="true">\n'
+    '<asymmetric_division_probability name="tumour">0.5</asymmetric_division_probability>\n'
+    '<asymmetric_division_probability name="immune">0.25</asymmetric_division_probability>\n'
+    "</standard_asymmetric_division>\n</cycle>",
+)
+
+
+def test_asymmetric_division_and_its_rules_map(tmp_path: Path) -> None:
+    """PhysiCell 1.14's standard asymmetric division of the tumour: the daughter becomes
+    immune with 0.25 (the tumour's own 0.5 and the rest keep it); a rule on "asymmetric
+    division to immune" maps; probabilities to other types past 1 are a finding."""
+    rows = ("tumour,oxygen,decreases,asymmetric division to immune,0.0,5,4,0\n"
+            "// immune cells")  # fmt: skip
+    project = project_copy(tmp_path, settings=ASYMMETRIC, rules=("// immune cells", rows))
+    s = import_physicell(project).scenario
+    assert s.cell_types["tumour"].asymmetric_division == {"immune": 0.25}
+    assert any(r.behaviour == "asymmetric_division.immune" for r in s.rules.values())
+    over = (ASYMMETRIC[0], ASYMMETRIC[1].replace(">0.25<", ">1.5<"))
+    with pytest.raises(UnsupportedModel) as raised:
+        import_physicell(project_copy(tmp_path / "o", settings=over))
+    assert "add up past 1" in raised.value.findings[0].reason

@@ -130,16 +130,33 @@ class Attributes:
             column[...] = xp.where(fresh[name], F32(math.nan), column)
         self.draw(cells, changed, random, only=fresh)
 
-    def _conserving(self, cells: CellStore) -> dict[str, Any]:
-        """Attribute name -> (n,) bool: the cells whose type conserves it (names that no
-        type conserves are left out)."""
+    def reset(self, cells: CellStore, changing: Any, new_type: Any) -> dict[str, Any]:
+        """Attribute -> (n,) float32: each cell's value, NaN where ``changing`` ((n,) bool)
+        and ``new_type`` ((n,) int16) does not conserve it: values for a daughter that
+        takes another type, to be drawn for it (:meth:`unset`) once it exists."""
+        xp = cells.xp
+        kept = self._conserving(cells, new_type)
         out = {}
         for name in self.names:
-            types = [t for t, spec in self.specs[name].items() if spec.conserved]
-            if types:
-                out[name] = cells.xp.isin(
-                    cells.type, cells.xp.asarray(types, dtype=cells.type.dtype)
-                )
+            fresh = changing & ~kept[name] if name in kept else changing
+            out[name] = xp.where(fresh, F32(math.nan), getattr(cells, name))
+        return out
+
+    def unset(self, cells: CellStore) -> dict[str, Any]:
+        """Attribute -> (n,) bool: the cells whose value is NaN (to draw, where their type
+        declares it)."""
+        return {name: cells.xp.isnan(getattr(cells, name)) for name in self.names}
+
+    def _conserving(self, cells: CellStore, types: Any = None) -> dict[str, Any]:
+        """Attribute name -> (n,) bool: the cells whose type (or ``types``, (n,) int16)
+        conserves it (names that no type conserves are left out)."""
+        xp = cells.xp
+        of = cells.type if types is None else types
+        out = {}
+        for name in self.names:
+            codes = [t for t, spec in self.specs[name].items() if spec.conserved]
+            if codes:
+                out[name] = xp.isin(of, xp.asarray(codes, dtype=cells.type.dtype))
         return out
 
 

@@ -272,17 +272,18 @@ class CellStore:
         self._changed()
         return new[: self.n]
 
-    def split(self, dividing: Any, position_um: Any) -> Any:
+    def split(self, dividing: Any, position_um: Any, values: dict[str, Any] | None = None) -> Any:
         """Append a daughter of each cell where ``dividing`` ((n,) bool), in row order (see
         :meth:`append`): every column is copied from the parent except id, position (the
-        parent's row of ``position_um``, (n, 3) float32), age, state time and attachment.
-        Returns (n,) bool over the new rows: the daughters."""
+        parent's row of ``position_um``, (n, 3) float32), age, state time, attachment and
+        the columns of ``values`` (column -> (n, ...) array by the parent's row). Returns
+        (n,) bool over the new rows: the daughters."""
         n = self.n
         parents = {name: self._data[name][:n] for name in self.columns}
         daughters = {"position_um": position_um, "age_min": 0.0, "state_time_min": 0.0,
                      "partner": -1, "attached_min": 0.0}  # fmt: skip
         occupied = self.xp.arange(n, dtype=self.xp.int64) < self.count
-        return self.append(dividing & occupied, {**parents, **daughters})
+        return self.append(dividing & occupied, {**parents, **(values or {}), **daughters})
 
     def keep(self, mask: Any, recount: bool = True) -> None:
         """Remove the cells where ``mask`` ((n,) bool) is False, keeping order; on the

@@ -245,9 +245,29 @@ def phenotype_step(
     if types.phases is not None:
         dividing = _advance_phases(organ, types, live, cycle, u[:, 0], dt, dividing)
     axis = random_directions(xp, u[:, 1], u[:, 2], organ.grid.two_d)
-    divide_cells(organ, types, dividing, axis, rng)
+    daughter_type = _daughter_types(organ, types, behave, u[:, 3])
+    divide_cells(organ, types, dividing, axis, rng, daughter_type)
     update_held(organ, types, behave)
     return changed
+
+
+def _daughter_types(organ: Organ, types: CellTypes, behave: Behave, u: Any) -> Any | None:
+    """(N,) int16: the type each cell's daughter would take if it divided now (its own,
+    or another with the probability of ``asymmetric_division`` after the rules, picked
+    with ``u``, (N,) uniforms; probabilities adding up past 1 are scaled to 1, where
+    PhysiCell stops with an error); None where no type divides asymmetrically."""
+    if types.asymmetric is None:
+        return None
+    xp, t = organ.xp, organ.cells.type
+    codes = list(types.asymmetric)
+    p = xp.stack([xp.where(t == to, F32(0), behave(f"asymmetric_division.{types.names[to]}",
+                                                   types.asymmetric[to][t]))
+                  for to in codes], axis=1)  # fmt: skip
+    total = p.sum(axis=1)
+    cumulative = xp.cumsum(p, axis=1) / xp.maximum(total, F32(1))[:, None]
+    pick = (u[:, None] >= cumulative).sum(axis=1)  # len(codes): the daughter stays
+    choice = xp.asarray([*codes, -1], dtype=xp.int16)[pick]
+    return xp.where(choice >= 0, choice, t).astype(xp.int16)
 
 
 def _cleared(xp: Any, cells: Any, types: CellTypes, t: Any, u: Any, dt: Any) -> Any:
@@ -361,14 +381,28 @@ def transition_step(
     changed = xp.zeros((n_types, n_types), dtype=xp.int64)
     for a in range(n_types):
         changed[a, codes] = (chosen & (moving & (t == a))[:, None]).sum(axis=0)
-    cells.type[...] = xp.where(moving, new_type, t)
-    cells.direction[...] = xp.where(moving[:, None], F32(0), cells.direction)
+    for name, value in converted(cells, moving, new_type).items():
+        getattr(cells, name)[...] = value
+    organ.attributes.convert(cells, moving, rng)
+    return changed
+
+
+def converted(cells: Any, changing: Any, new_type: Any) -> dict[str, Any]:
+    """Column -> (N, ...) values of every cell, those where ``changing`` ((N,) bool)
+    converted to ``new_type`` ((N,) int16) as PhysiCell converts a cell to another
+    definition: the new type, no motility direction, and the columns of
+    :data:`CONVERTED` and the own behaviour values restarted (attributes: see
+    :meth:`tissue.attributes.Attributes.convert`)."""
+    xp = cells.xp
+    out = {
+        "type": xp.where(changing, new_type, cells.type),
+        "direction": xp.where(changing[:, None], F32(0), cells.direction),
+    }
     for name, column in cells.columns.items():
         if name in CONVERTED or name.startswith(OWN):
             values = getattr(cells, name)
-            values[...] = xp.where(moving, values.dtype.type(column.fill), values)
-    organ.attributes.convert(cells, moving, rng)
-    return changed
+            out[name] = xp.where(changing, values.dtype.type(column.fill), values)
+    return out
 
 
 def _split(
@@ -388,14 +422,24 @@ def _split(
     return out
 
 
-def divide_cells(organ: Organ, types: CellTypes, dividing: Any, axis: Any, rng: CellRandom) -> None:
+def divide_cells(
+    organ: Organ,
+    types: CellTypes,
+    dividing: Any,
+    axis: Any,
+    rng: CellRandom,
+    daughter_type: Any | None = None,
+) -> None:
     """Split each cell where ``dividing`` ((N,) bool) along its row of ``axis`` (N, 3): it
     moves half its radius back, its daughter half a radius forward (a radius with
     ``division_placement = "physicell"``); a position the type may not occupy falls back to
     the centre. Both restart their age (and so their ``division_volume``) and their time
     under attack; the daughter inherits the parent's attributes (with their mutation
     spread; conserved ones halved in both); each keeps half the parent's engulfed volume.
-    Every cell is computed and the dividing ones take the result (no host round trip)."""
+    A daughter whose ``daughter_type`` ((N,) int16, by its parent's row) differs from its
+    parent's is converted to it (asymmetric division; :func:`converted`, attributes as
+    :meth:`tissue.attributes.Attributes.convert` gives them). Every cell is computed and
+    the dividing ones take the result (no host round trip)."""
     xp, cells = organ.xp, organ.cells
     t = cells.type
     centre = cells.position_um
@@ -415,7 +459,14 @@ def divide_cells(organ: Organ, types: CellTypes, dividing: Any, axis: Any, rng: 
             column = getattr(cells, name)
             column[...] = xp.where(dividing, F32(0.5) * column, column)
     organ.attributes.halve(cells, dividing)
-    daughters = cells.split(dividing, placed[1])
+    if daughter_type is None:
+        daughters = cells.split(dividing, placed[1])
+    else:  # the daughters' columns, by parent row, as converted where the type changes
+        changing = dividing & (daughter_type != t)
+        values = converted(cells, changing, daughter_type)
+        values.update(organ.attributes.reset(cells, changing, daughter_type))
+        daughters = cells.split(dividing, placed[1], values)
+        organ.attributes.draw(cells, daughters, rng, only=organ.attributes.unset(cells))
     organ.attributes.mutate(cells, daughters, rng)
 
 

@@ -18,6 +18,7 @@ from tissue.io.physicell.report import Report
 from tissue.io.physicell.xmltree import truthy
 from tissue.signals import PHAGOCYTOSIS
 
+ASYMMETRIC = "phenotype/cycle/standard_asymmetric_division"  # PhysiCell 1.14's element
 # PhysiCell 1.14.2's phenotype defaults (core/PhysiCell_phenotype.cpp), for what a file omits
 VOLUME_DEFAULTS = {
     "total": 2494.0,
@@ -425,17 +426,40 @@ def _interactions(
             report.note(
                 f"cell_types.{d.name}.{tag}_per_min", d.get(f"phenotype/cell_integrity/{tag}")
             )
-    processes = {
-        "phagocytosis_rate": "phagocytosis of live cells",
-        "fusion_rate": "fusion",
-        "asymmetric_division_probability": "asymmetric division",
-    }
-    for prefix in (f"{i}/", "phenotype/cycle/asymmetric_division/"):
-        for node in d.under(prefix).values():
-            if node.tag in processes and node.text and float(node.text) != 0:
-                target = node.attrib.get("name")
-                item = f"<{node.tag}>" + (f" for '{target}'" if target else "") + f" of {who}"
-                report.cannot(node, item, f"{processes[node.tag]} is not modelled")
+    processes = {"phagocytosis_rate": "phagocytosis of live cells", "fusion_rate": "fusion"}
+    for node in d.under(f"{i}/").values():
+        if node.tag in processes and node.text and float(node.text) != 0:
+            target = node.attrib.get("name")
+            item = f"<{node.tag}>" + (f" for '{target}'" if target else "") + f" of {who}"
+            report.cannot(node, item, f"{processes[node.tag]} is not modelled")
+    _asymmetric_division(d, report, entries, type_names, ruled)
+
+
+def _asymmetric_division(
+    d: Definition, report: Report, entries: dict[str, Any], type_names: list[str], ruled: set[str]
+) -> None:
+    """PhysiCell 1.14's standard asymmetric division (where enabled): the daughter takes
+    each other type with its probability (the type's own, and what is left below 1, keep
+    it; past 1 in all PhysiCell stops with an error, reported here)."""
+    block = d.get(ASYMMETRIC)
+    nodes = d.under(f"{ASYMMETRIC}/").values()
+    if block is None or not truthy(block.attrib.get("enabled", "false")):
+        return
+    table = {}
+    for node in nodes:
+        if node.tag != "asymmetric_division_probability" or not node.text:
+            continue
+        target, p = node.attrib.get("name", ""), float(node.text)
+        if target not in type_names:
+            report.cannot(node, f"asymmetric division of '{d.name}'", f"unknown type '{target}'")
+        elif target != d.name and (p > 0 or f"asymmetric division to {target}" in ruled):
+            table[target] = p
+    if sum(table.values()) > 1.0:
+        report.cannot(block, f"asymmetric division of '{d.name}'", "the probabilities to "
+                      "other types add up past 1 (PhysiCell stops with an error)")  # fmt: skip
+    elif table:
+        entries["asymmetric_division"] = table
+        report.note(f"cell_types.{d.name}.asymmetric_division", block)
 
 
 def _custom_data(d: Definition, report: Report, entries: dict[str, Any], key: str) -> None:

@@ -30,7 +30,7 @@ RESET_WITHOUT_PARENT = (
     "phenotype/motility/options/enabled",
     "phenotype/motility/options/chemotaxis",
     "phenotype/motility/options/advanced_chemotaxis",
-    "phenotype/cycle/asymmetric_division",
+    "phenotype/cycle/standard_asymmetric_division",
 )
 APOPTOSIS, NECROSIS = 100, 101  # PhysiCell's codes of its death models
 LIVE_CYCLE = 5  # PhysiCell's code of its "live" cycle model (a cycle's code by default)

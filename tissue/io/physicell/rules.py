@@ -151,6 +151,9 @@ def behaviour_name(text: str, substrates: list[str], types: list[str]) -> tuple[
     for prefix in ("transform to ", "transition to "):
         if text.startswith(prefix) and text[len(prefix) :] in types:
             return f"transition.{text[len(prefix) :]}", None
+    prefix = "asymmetric division to "
+    if text.startswith(prefix) and text[len(prefix) :] in types:
+        return f"asymmetric_division.{text[len(prefix) :]}", None
     for suffix, kind in EXCHANGE.items():
         substrate = text.removesuffix(suffix)
         if substrate != text and substrate in substrates:
