@@ -127,6 +127,23 @@ def test_the_time_under_attack_sums_the_attackers_and_restarts_at_division() -> 
     assert of_type(growing, "tumour", "attack_time_min").max() == np.float32(DT)
 
 
+def test_a_rule_on_a_targets_immunogenicity_arms_its_attackers() -> None:
+    """PhysiCell's "immunogenicity to T": tumour cells of immunogenicity 0 to the T cells
+    are never attacked until their rule raises it (time, half-max 0.001 min: set to ~1 at
+    the phenotype step at 6 min and held); then every attack starts at once (p = 1)."""
+    rule = {"cell_type": "tumour", "behaviour": "immunogenicity.tcell", "signal": "time",
+            "to_value": 1.0, "half_max": 1e-3}  # fmt: skip
+    sim = groups(attack={"rates_per_min": {"tumour": 50.0}},
+                 tumour={"immunogenicity": {"tcell": 0.0}}, rules={"arm": rule})  # fmt: skip
+    sim.step(61)  # through the phenotype step at 6 min (tick 60)
+    assert (of_type(sim, "tcell", "partner") < 0).all()
+    sim.step(1)
+    assert (of_type(sim, "tcell", "partner") >= 0).all()
+    bad = {**rule, "cell_type": "tcell", "behaviour": "immunogenicity.tumour"}
+    with pytest.raises(InputError, match="'tumour' has no damage_attack"):
+        groups(rules={"bad": bad})
+
+
 @pytest.mark.parametrize(("duration", "p_end"), [(2.0, 0.05), (0.05, 1.0)])
 def test_an_attack_ends_with_physicells_per_step_probability(duration: float, p_end: float) -> None:
     """An attack ends with probability min(dt / duration, 1) each step, its first included

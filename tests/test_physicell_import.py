@@ -303,6 +303,7 @@ def test_damage_attacks_dead_cell_rules_and_per_cell_values_map(tmp_path: Path) 
         "immune,contact with tumour,decreases,migration speed,0,2,4,0\n"
         "immune,contact with dead cell,increases,migration bias,0.9,1,4,0\n"
         "immune,contact with live cell,decreases,cycle entry,0,3,4,0\n"
+        "tumour,damage,decreases,immunogenicity to immune,0,20,4,0\n"
         "// immune cells"
     )
     project = project_copy(
@@ -337,6 +338,7 @@ def test_damage_attacks_dead_cell_rules_and_per_cell_values_map(tmp_path: Path) 
     assert rules[("immune", "migration_speed")].signal == "contact_any.tumour"
     assert rules[("immune", "migration_bias")].signal == "contact_dead"
     assert rules[("immune", "cycle")].signal == "contact_live"
+    assert rules[("tumour", "immunogenicity.immune")].to_value == 0.0
     # per-cell values: damage rate kept; apoptosis left out (a rule moves it)
     placed = next(e for e in s.initial_cells if e.type == "tumour")
     assert list(placed.behaviours) == ["damage_rate"]

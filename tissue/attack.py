@@ -172,7 +172,8 @@ def damage_attack_step(
         for b in range(len(types.names)):
             on_b = held(organ, types, f"attack.{types.names[b]}")
             rate = xp.where(t[target] == b, on_b, rate)
-        p = xp.minimum(rate * attacks.immunogenicity[t[target], a] * dt, F32(1))
+        immunogenicity = held(organ, types, f"immunogenicity.{types.names[a]}")[target]
+        p = xp.minimum(rate * immunogenicity * dt, F32(1))
         start = has & (u[:, 0] < F32(1) - (F32(1) - p) ** options)
         cells.partner[...] = xp.where(start, cells.id[target], cells.partner)
     row, found = partner_rows(xp, cells)

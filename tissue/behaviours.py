@@ -218,6 +218,10 @@ def held_base(types: CellTypes, behaviour: str, type_index: Any) -> Any:
         return attacks.rate[type_index, types.names.index(parsed.target)]
     if parsed.kind in ATTACK_PARAMS:
         return types.of(f"attack_{ATTACK_PARAMS[parsed.kind]}", type_index)
+    if parsed.kind == "immunogenicity":
+        attacks = types.damage_attacks
+        assert attacks is not None, "immunogenicity behaviours need a damage attack (checked)"
+        return attacks.immunogenicity[type_index, types.names.index(parsed.target)]
     if behaviour in PHAGOCYTOSIS:
         return types.of(PHAGOCYTOSIS[behaviour], type_index)
     return types.of(MIGRATION[parsed.kind], type_index)

@@ -60,7 +60,7 @@ class DamageAttacks:
     n_types) float32, attacker x target type (1/min, before rules); ``immunogenicity``
     (n_types, n_types) float32, target x attacker type; ``candidate`` (n_types, n_types)
     bool: attacker x target types it may start on (a rate > 0 or a rule on it, and an
-    immunogenicity > 0); ``attackers``: the attacking type codes (host list)."""
+    immunogenicity > 0 or a rule on it); ``attackers``: the attacking type codes (host list)."""
 
     rate: Any
     immunogenicity: Any
@@ -85,11 +85,14 @@ class DamageAttacks:
                     rate[a, names.index(other)] = value
         moved = [(r.cell_type, r.behaviour) for r in scenario.rules.values()]
         moved += sorted(scenario.own_value_pairs())
+        raised = immunogenicity > 0
         for cell_type, behaviour in moved:  # rules and per-cell values may raise a rate of 0
             parsed = parse_behaviour(behaviour)
             if parsed.kind == "attack":
                 ruled[names.index(cell_type), names.index(parsed.target)] = True
-        candidate = ((rate > 0) | ruled) & (immunogenicity.T > 0)
+            if parsed.kind == "immunogenicity":  # ... or a target's immunogenicity of 0
+                raised[names.index(cell_type), names.index(parsed.target)] = True
+        candidate = ((rate > 0) | ruled) & raised.T
         attackers = [a for a, c in enumerate(scenario.cell_types.values()) if c.damage_attack]
         return cls(xp.asarray(rate), xp.asarray(immunogenicity), xp.asarray(candidate), attackers)
 

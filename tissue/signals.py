@@ -35,9 +35,11 @@ uptake" and "<substrate> export"),
 ``chemotaxis.<field>`` (the signed chemotactic sensitivity to a field, PhysiCell's
 "chemotactic response to"), ``damage_rate`` and ``damage_repair_rate`` (1/min),
 ``attack.<type>`` (the rate of starting an attack on a cell of the type, 1/min,
-:class:`~tissue.config.cells.DamageAttack`), ``attack_damage_rate`` (damage/min),
-``attack_duration`` (min), or ``phagocytosis.apoptotic`` or ``phagocytosis.necrotic`` (the
-rate of eating a touching dead cell of that kind, 1/min).
+:class:`~tissue.config.cells.DamageAttack`), ``immunogenicity.<type>`` (the factor on
+attacks on the cell by that type, PhysiCell's "immunogenicity to <type>"),
+``attack_damage_rate`` (damage/min), ``attack_duration`` (min), or
+``phagocytosis.apoptotic`` or ``phagocytosis.necrotic`` (the rate of eating a touching dead
+cell of that kind, 1/min).
 Behaviours in :data:`HELD` (and the chemotactic sensitivities) are set per cell once a
 phenotype step and held until the next, as PhysiCell's phenotype is (the mechanics steps
 between read them).
@@ -79,7 +81,7 @@ RESERVED_SIGNALS = (  # read per cell; no field may take these names
 CELL_SIGNALS = (*RESERVED_SIGNALS, "attribute", "gradient")  # read per cell: in rules only
 ATTACK_PARAMS = {"attack_damage_rate": "damage_rate_per_min", "attack_duration": "duration_min"}
 # kinds set once a phenotype step, held per cell
-HELD = (*MIGRATION, "attack", *ATTACK_PARAMS, "phagocytosis")
+HELD = (*MIGRATION, "attack", *ATTACK_PARAMS, "phagocytosis", "immunogenicity")
 OWN = "own."  # prefix of the cell columns of per-cell values of behaviours
 CHEMOTAXIS_COLUMN = "chemotaxis_sensitivity"  # (K,): a cell's sensitivities after rules
 EXCHANGE = ("secretion", "secretion_rate", "secretion_target", "uptake_rate", "export_rate")
@@ -90,7 +92,8 @@ EXCHANGE_RATES = {  # the behaviours on a field's exchange -> the Secretion valu
     "export_rate": "export_rate",
 }
 TARGETED = (  # <kind>.<x>
-    "transition", "asymmetric_division", *EXCHANGE, "attack", "chemotaxis", "phagocytosis"
+    "transition", "asymmetric_division", *EXCHANGE, "attack", "immunogenicity", "chemotaxis",
+    "phagocytosis",
 )  # fmt: skip
 UNTARGETED = ("cycle", "apoptosis", "necrosis", "damage_rate", "damage_repair_rate",
               *MIGRATION, *ATTACK_PARAMS)  # fmt: skip
@@ -101,7 +104,8 @@ BEHAVIOURS_ALLOWED = (
     "secretion_rate.<field>, secretion_target.<field>, uptake_rate.<field>, "
     "export_rate.<field>, migration_speed, "
     "migration_persistence, migration_bias, chemotaxis.<field>, damage_rate, "
-    "damage_repair_rate, attack.<type>, attack_damage_rate, attack_duration, "
+    "damage_repair_rate, attack.<type>, immunogenicity.<type>, attack_damage_rate, "
+    "attack_duration, "
     "phagocytosis.apoptotic, phagocytosis.necrotic"
 )
 
@@ -205,7 +209,7 @@ def behaviour_problem(text: str, fields: list[str], cell_types: list[str]) -> st
     ok = (
         (behaviour.kind in UNTARGETED and not behaviour.target and "." not in text)
         or (
-            behaviour.kind in ("transition", "asymmetric_division", "attack")
+            behaviour.kind in ("transition", "asymmetric_division", "attack", "immunogenicity")
             and behaviour.target in cell_types
         )
         or (behaviour.kind in (*EXCHANGE, "chemotaxis") and behaviour.target in fields)
@@ -229,6 +233,8 @@ def base_value(cell_type: Any, behaviour: str) -> float:
         return float(cell_type.transitions.get(parsed.target, 0.0))
     if parsed.kind == "asymmetric_division":
         return float(cell_type.asymmetric_division.get(parsed.target, 0.0))
+    if parsed.kind == "immunogenicity":
+        return float(cell_type.immunogenicity.get(parsed.target, 1.0))
     if parsed.kind in MIGRATION:
         return float(getattr(cell_type, MIGRATION[parsed.kind]))
     if parsed.kind == "chemotaxis":

@@ -244,12 +244,16 @@ def _check_own_value(
         f"rules of '{cell_type}' move this behaviour; a cell's own value would be "
         "overwritten by them at once (as in PhysiCell): leave it out",
     )
-    kind = parse_behaviour(behaviour).kind
+    parsed = parse_behaviour(behaviour)
     need(
-        not kind.startswith("attack") or scenario.cell_types[cell_type].damage_attack is not None,
+        not parsed.kind.startswith("attack")
+        or scenario.cell_types[cell_type].damage_attack is not None,
         where,
         f"'{cell_type}' has no damage_attack",
     )
+    attacker = scenario.cell_types.get(parsed.target) if parsed.kind == "immunogenicity" else None
+    need(parsed.kind != "immunogenicity" or (attacker is not None and attacker.damage_attack),
+         where, f"'{parsed.target}' has no damage_attack")  # fmt: skip
 
 
 def _signal_problem(
@@ -379,6 +383,9 @@ def _check_body(scenario: ValidatedScenario, need: Need, labels: dict[str, dict[
                 f"{key}.behaviour",
                 f"'{rule.cell_type}' has no damage_attack for attack rules to move",
             )
+        if parsed.kind == "immunogenicity" and parsed.target in types:
+            need(types[parsed.target].damage_attack is not None, f"{key}.behaviour",
+                 f"'{parsed.target}' has no damage_attack for the immunogenicity")  # fmt: skip
         if owner is not None and parsed.kind in EXCHANGE_RATES:
             need(
                 parsed.target in owner.secretion,

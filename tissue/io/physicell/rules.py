@@ -151,6 +151,9 @@ def behaviour_name(text: str, substrates: list[str], types: list[str]) -> tuple[
     for prefix in ("transform to ", "transition to "):
         if text.startswith(prefix) and text[len(prefix) :] in types:
             return f"transition.{text[len(prefix) :]}", None
+    prefix = "immunogenicity to "
+    if text.startswith(prefix) and text[len(prefix) :] in types:
+        return f"immunogenicity.{text[len(prefix) :]}", None
     prefix = "asymmetric division to "
     if text.startswith(prefix) and text[len(prefix) :] in types:
         return f"asymmetric_division.{text[len(prefix) :]}", None
