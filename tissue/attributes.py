@@ -121,14 +121,9 @@ class Attributes:
         definition resets custom data that is not conserved)."""
         if not self.names:
             return
-        xp = cells.xp
-        kept = self._conserving(cells)
-        fresh = {}
-        for name in self.names:
-            fresh[name] = changed & ~kept[name] if name in kept else changed
-            column = getattr(cells, name)
-            column[...] = xp.where(fresh[name], F32(math.nan), column)
-        self.draw(cells, changed, random, only=fresh)
+        for name, value in self.reset(cells, changed, cells.type).items():
+            getattr(cells, name)[...] = value
+        self.draw(cells, changed, random, only=self.unset(cells))
 
     def reset(self, cells: CellStore, changing: Any, new_type: Any) -> dict[str, Any]:
         """Attribute -> (n,) float32: each cell's value, NaN where ``changing`` ((n,) bool)
