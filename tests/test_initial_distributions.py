@@ -49,8 +49,7 @@ def test_each_distribution_draws_its_law(entry: dict[str, Any], law: Any, transf
     drawn = InitialDistribution(**entry)
     u = CellRandom(11).uniform(np.arange(N), 0, Purpose.INITIAL_VALUE, 0)[:, 0]
     values = initial_values(drawn, u).astype(np.float64)
-    lower, upper = drawn.bounds() if entry["distribution"] not in ("uniform", "log_uniform") \
-        else (entry["low"], entry["high"])  # fmt: skip
+    lower, upper = drawn.value_range()
     assert ((values >= lower) & (values <= upper)).all()
     x = values if transform is None else transform(values)
     assert stats.kstest(x, law.cdf).statistic < KS_1_PERCENT

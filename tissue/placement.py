@@ -82,8 +82,8 @@ def place_cells(
         ok = organ.allowed_positions(kinds, device_positions)
         values = dict(getattr(entry, "behaviours", {}))
         drawn = scenario.cell_types[entry.type].initial_distributions
+        ids = np.arange(positions.shape[0], dtype=np.int64)
         for block, behaviour in enumerate(sorted(drawn)):
-            ids = np.arange(positions.shape[0], dtype=np.int64)
             u = random.uniform(ids, entry_index, Purpose.INITIAL_VALUE, block)[:, 0]
             values[behaviour] = initial_values(drawn[behaviour], u)
         own = {OWN + b: xp.asarray(v, dtype=xp.float32)[ok] for b, v in values.items()}
@@ -103,7 +103,7 @@ def initial_values(distribution: InitialDistribution, u: np.ndarray) -> np.ndarr
     d = distribution
     u64 = u.astype(np.float64)
     if d.distribution in ("uniform", "log_uniform"):
-        low, high = float(d.low or 0.0), float(d.high or 0.0)  # given (checked)
+        low, high = d.value_range()
         if d.distribution == "uniform":
             return (low + (high - low) * u64).astype(np.float32)
         low, high = math.log(low), math.log(high)

@@ -76,9 +76,13 @@ class InitialDistribution(Model):
 
     def nonnegative(self) -> bool:
         """Whether every value it draws is >= 0."""
-        if self.distribution == "uniform":
-            return self.low is not None and self.low >= 0
-        return self.distribution != "normal" or self.bounds()[0] >= 0
+        return self.value_range()[0] >= 0
+
+    def value_range(self) -> tuple[float, float]:
+        """The values it may draw: ``low`` to ``high``, or the truncation's bounds."""
+        if self.NEEDS[self.distribution] == ("low", "high"):
+            return float(self.low or 0.0), float(self.high or 0.0)  # given (checked)
+        return self.bounds()
 
     def bounds(self) -> tuple[float, float]:
         """The truncation's (lower, upper) values (open; -inf/inf, or 0 for a log's lower,

@@ -13,7 +13,6 @@ parent's. Daughters copy the value (their phenotype), as tissue's own values pas
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -110,7 +109,7 @@ def convert(
             continue
         check = node.attrib.get("check_base", "true").strip().lower() not in ("false", "0")
         base = _base(d, config, text, name)
-        low, high = _range(drawn)
+        low, high = drawn.value_range()
         if check and not low <= base <= high:
             report.cannot(node, what, f"the type's own value {base:g} lies outside "
                           f"[{low:g}, {high:g}], so PhysiCell exits (check_base); --lenient: "
@@ -128,11 +127,3 @@ def _base(d: Definition, config: Any, text: str, name: str) -> float:
     if written is not None and written.text != "":
         return float(written.text)
     return base_value(config, name)
-
-
-def _range(drawn: InitialDistribution) -> tuple[float, float]:
-    """The values a distribution may draw, as PhysiCell's check_base reads them."""
-    if drawn.distribution in ("uniform", "log_uniform"):
-        return float(drawn.low or 0.0), float(drawn.high or 0.0)
-    lower, upper = drawn.bounds()
-    return (-9e99 if lower == -math.inf else lower), (9e99 if upper == math.inf else upper)
