@@ -179,11 +179,12 @@ def damage_attack_step(
     row, found = partner_rows(xp, cells)
     hitting = attacker & live & found & live[row]
     damage = xp.where(hitting, held(organ, types, "attack_damage_rate") * dt, F32(0))
-    taken = deposit(row, damage[:, None], cells.n)[0]
-    cells.damage[...] += taken
-    if "attack_time_min" in cells.columns:  # PhysiCell's total attack time of each target
-        cells.attack_time_min[...] += deposit(row, xp.where(hitting, dt, F32(0))[:, None],
-                                              cells.n)[0]  # fmt: skip
+    timed = "attack_time_min" in cells.columns  # PhysiCell's total attack time of each target
+    per_hit = [damage, xp.where(hitting, dt, F32(0))] if timed else [damage]
+    taken = deposit(row, xp.stack(per_hit, axis=1), cells.n)  # one pass, column by column
+    cells.damage[...] += taken[0]
+    if timed:
+        cells.attack_time_min[...] += taken[1]
     cells.damage_delivered[...] += damage
     ends = u[:, 2] < xp.minimum(dt / held(organ, types, "attack_duration"), F32(1))
     done = attacker & (cells.partner >= 0) & ~(hitting & ~ends)
