@@ -93,10 +93,11 @@ CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] 
         {"phenotype": {LAGGED: 1}, "fields": {CONVERGENCE: 81}},
     ),
     # macrophages eating dead tumour cells (a rule on the rate, the engulfed volume relaxing)
+    # and live ones
     "phagocytosis": (
         lambda: scenario_from_dict(phagocytes(), "phagocytosis"),
         61,
-        {"phenotype": {LAGGED: 1}, "fields": {CONVERGENCE: 75}},
+        {"phenotype": {LAGGED: 1}, "fields": {CONVERGENCE: 81}},
     ),
     # two organs, rules on contacts and fields, transitions, the body; six phenotype steps
     "metastasis": (
@@ -167,12 +168,13 @@ def damage_features() -> dict[str, Any]:
 
 def phagocytes() -> dict[str, Any]:
     """The busy scenario with dying tumour cells that shrink, and macrophages that eat them
-    at a rate a rule on their volume lowers."""
+    at a rate a rule on their volume lowers, and live ones too."""
     data = busy_scenario()
     data["cell_types"]["tumour"].update(apoptosis_rate_per_min=0.02, apoptotic_volume={})
     data["cell_types"]["macrophage"] = {
         "speed_um_per_min": 1.0, "division_volume": {}, "cycle_rate_per_min": 1e-3,
         "apoptotic_phagocytosis_rate_per_min": 0.5, "necrotic_phagocytosis_rate_per_min": 0.2,
+        "live_phagocytosis_rates_per_min": {"tumour": 0.01},
     }  # fmt: skip
     data["initial_cells"].append(
         {"kind": "sphere", "organ": "box", "type": "macrophage", "center_um": [80, 80, 40],

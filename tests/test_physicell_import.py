@@ -505,6 +505,43 @@ def test_phagocytosis_of_dead_cells_maps_as_physicell_reads_it(tmp_path: Path) -
                    for r in lenient.rules.values())  # fmt: skip
 
 
+LIVE_PHAGOCYTES = {
+    # tumour eats immune cells alive at 0.01/min and exhausted ones at 0 (no rule: left
+    # out); immune eats tumour cells alive only by a rule (no rate written)
+    "settings": (
+        '<phagocytosis_rate name="immune" units="1/min">0</phagocytosis_rate>',
+        '<phagocytosis_rate name="immune" units="1/min">0.01</phagocytosis_rate>\n'
+        '                        <phagocytosis_rate name="exhausted" units="1/min">0'
+        "</phagocytosis_rate>",
+    ),
+    "rules": (
+        "// immune cells",
+        "immune,chemokine,increases,phagocytose tumour,0.1,0.5,4,0\n// immune cells",
+    ),
+}
+
+
+def test_phagocytosis_of_live_cells_maps_rates_and_rules(tmp_path: Path) -> None:
+    """A definition's ``live_phagocytosis_rates`` above 0 become its type's
+    ``live_phagocytosis_rates_per_min``; a rule on "phagocytose <type>" maps to
+    ``phagocytosis.<type>`` and makes its type a phagocyte with a rate of 0 to raise (and a
+    volume model); the import is strict, the TOML reloads and runs."""
+    imported = import_physicell(project_copy(tmp_path, **LIVE_PHAGOCYTES))
+    s = imported.scenario
+    tumour, immune = s.cell_types["tumour"], s.cell_types["immune"]
+    assert tumour.live_phagocytosis_rates_per_min == {"immune": 0.01}
+    assert immune.live_phagocytosis_rates_per_min == {"tumour": 0.0}
+    assert tumour.division_volume is not None
+    assert immune.division_volume is not None
+    rule = next(r for r in s.rules.values() if r.behaviour == "phagocytosis.tumour")
+    assert (rule.cell_type, rule.signal, rule.to_value) == ("immune", "chemokine", 0.1)
+    assert s.eaten_alive() == ["tumour", "immune"]
+    assert set(s.phagocytes()) >= {"tumour", "immune"}
+    again = scenario_from_dict(tomllib.loads(imported.toml), "again")
+    assert json.dumps(again.to_dict()) == json.dumps(s.to_dict())
+    Simulation(s, "cpu", seed=1).step(12)  # it runs
+
+
 def test_an_imported_model_runs_and_exports_back_to_physicell(tmp_path: Path) -> None:
     scenario = tmp_path / "model.toml"
     runner = CliRunner()
@@ -545,8 +582,8 @@ UNSUPPORTED = {
         '<duration index="0" fixed_duration="true">100000',
     ),
     "settings2": (
-        '<phagocytosis_rate name="immune" units="1/min">0</phagocytosis_rate>',
-        '<phagocytosis_rate name="immune" units="1/min">0.01</phagocytosis_rate>',
+        '<fusion_rate name="immune" units="1/min">0</fusion_rate>',
+        '<fusion_rate name="immune" units="1/min">0.01</fusion_rate>',
     ),
     "settings3": (
         "<maximum_number_of_attachments>12</maximum_number_of_attachments>",
@@ -556,7 +593,7 @@ UNSUPPORTED = {
     "rules": (
         "// immune cells",
         "tumour,intracellular oxygen,decreases,cycle entry,0,1,4,0\n"
-        "immune,chemokine,increases,phagocytose tumour,0.1,0.5,4,0\n"
+        "immune,chemokine,increases,fuse to tumour,0.1,0.5,4,0\n"
         "immune,contact with basement membrane,increases,apoptosis,0.01,1,4,0\n"
         "// immune cells",
     ),
@@ -576,12 +613,12 @@ def test_a_strict_import_lists_each_part_it_cannot_express_with_its_line(tmp_pat
     expected = {
         (xml, line_of(settings, 'fixed_duration="false">0.00072'), "cycle model 5 (live)"),
         (xml, line_of(settings, 'fixed_duration="true">100000'), "cycle model 5 (live)"),
-        (xml, line_of(settings, ">0.01</phagocytosis_rate"), "<phagocytosis_rate> for 'immune'"),
+        (xml, line_of(settings, ">0.01</fusion_rate"), "<fusion_rate> for 'immune'"),
         (xml, line_of(settings, "<cell_stiffness>"), "<cell_stiffness>"),
         (csv_rules, line_of(rules, "intracellular oxygen"),
          "rule 'tumour, intracellular oxygen, decreases, cycle entry'"),
-        (csv_rules, line_of(rules, "phagocytose"),
-         "rule 'immune, chemokine, increases, phagocytose tumour'"),
+        (csv_rules, line_of(rules, "fuse to"),
+         "rule 'immune, chemokine, increases, fuse to tumour'"),
         (csv_rules, line_of(rules, "contact with"),
          "rule 'immune, contact with basement membrane, increases, apoptosis'"),
         ("cells.csv", line_of(cells, "3000"), "column 'volume'"),

@@ -224,4 +224,6 @@ def held_base(types: CellTypes, behaviour: str, type_index: Any) -> Any:
         return attacks.immunogenicity[type_index, types.names.index(parsed.target)]
     if behaviour in PHAGOCYTOSIS:
         return types.of(PHAGOCYTOSIS[behaviour], type_index)
+    if parsed.kind == "phagocytosis":  # of live cells of a type
+        return types.of(behaviour, type_index)
     return types.of(MIGRATION[parsed.kind], type_index)

@@ -206,7 +206,8 @@ class CellTypes:
     damage_attacks: DamageAttacks | None  # the damage attacks, when some type has one
     damages: bool  # cells carry damage columns (some type takes or deals damage)
     dead_rules: dict[str, Any]  # behaviour -> (n_types,) bool: types with rules on dead cells
-    eats: bool  # some type eats dead cells (cells have the engulfed_* columns)
+    eats: bool  # some type eats cells (cells have the engulfed_* columns)
+    eaten: list[int]  # the types eaten alive; params["phagocytosis.T"]: the rates (1/min)
 
     PARAMS = (
         "radius_um", "speed_um_per_min", "persistence_min", "chemotaxis_bias",
@@ -262,6 +263,9 @@ class CellTypes:
             )
             for key, none in (("damage_rate_per_min", 0.0), ("duration_min", math.inf))
         )
+        for eaten in scenario.eaten_alive():
+            rates = [c.live_phagocytosis_rates_per_min.get(eaten, 0.0) for c in types.values()]
+            params[f"phagocytosis.{eaten}"] = xp.asarray(rates, dtype=xp.float32)
         reach = contact_reach(scenario)
         dead_rules: dict[str, np.ndarray] = {}
         for rule in scenario.rules.values():
@@ -316,6 +320,7 @@ class CellTypes:
             damages=scenario.takes_damage(),
             dead_rules={k: xp.asarray(v) for k, v in dead_rules.items()},
             eats=bool(scenario.phagocytes()),
+            eaten=[names.index(t) for t in scenario.eaten_alive()],
         )
 
     def of(self, name: str, type_index: Any) -> Any:
@@ -406,8 +411,7 @@ class Organ:
         grid: the voxel grid. labels: (nz, ny, nx) uint8 label volume.
         label_codes: label name -> code. fields: the :class:`FieldSolver`.
         cells: the :class:`CellStore`. attributes: the per-cell :class:`Attributes`.
-        allowed: (n_types, 256) bool, labels each type may
-        enter.
+        allowed: (n_types, 256) bool, labels each type may enter.
 
     Args:
         labels: a label volume to use instead of building one from the configuration

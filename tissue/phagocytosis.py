@@ -1,14 +1,16 @@
-"""Phagocytosis of dead cells (PhysiCell 1.14's): live cells eat touching apoptotic and
-necrotic cells in the mechanics steps (:func:`phagocytosis_step`), and the volume they take in
-relaxes back in the phenotype steps (:func:`relax_engulfed`).
+"""Phagocytosis (PhysiCell 1.14's): live cells eat touching apoptotic and necrotic cells,
+and live cells of the types they eat alive, in the mechanics steps
+(:func:`phagocytosis_step`), and the volume they take in relaxes back in the phenotype steps
+(:func:`relax_engulfed`).
 
 A type eats when it has a phagocytosis rate above 0, a rule on one or cells placed with
 their own (:meth:`~tissue.config.Scenario.phagocytes`); its rates are held behaviours
-(``phagocytosis.apoptotic``, ``phagocytosis.necrotic``: set once a phenotype step, read by
-the mechanics steps between). The eaten volume a cell holds beyond its volume model's is in
-its ``engulfed_fluid_um3`` and ``engulfed_solid_um3`` columns, which exist only where some
-type eats; :meth:`~tissue.organ.CellTypes.radius` (mechanics, contacts, the ``volume``
-signal) and the exchange volume count it, and division halves it (:mod:`tissue.rules`).
+(``phagocytosis.apoptotic``, ``phagocytosis.necrotic``, ``phagocytosis.<type>``: set once a
+phenotype step, read by the mechanics steps between). The eaten volume a cell holds beyond
+its volume model's is in its ``engulfed_fluid_um3`` and ``engulfed_solid_um3`` columns,
+which exist only where some type eats; :meth:`~tissue.organ.CellTypes.radius` (mechanics,
+contacts, the ``volume`` signal) and the exchange volume count it, and division halves it
+(:mod:`tissue.rules`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from tissue.rng import CellRandom, Purpose
 from tissue.signals import PHAGOCYTOSIS
 from tissue.volume import lag, shrunk
 
-EDIBLE = (APOPTOTIC, NECROTIC)  # the states eaten, in the order of PHAGOCYTOSIS's rates
+EDIBLE = (APOPTOTIC, NECROTIC)  # the dead states eaten, in the order of PHAGOCYTOSIS's rates
 BELOW_ONE = np.nextafter(F32(1), F32(0))  # the largest float32 probability below 1
 FLUID_FRACTION = F32(DivisionVolume().fluid_fraction)  # PhysiCell's default cell's
 
@@ -38,21 +40,25 @@ FLUID_FRACTION = F32(DivisionVolume().fluid_fraction)  # PhysiCell's default cel
 def phagocytosis_step(
     organ: Organ, types: CellTypes, rng: CellRandom, step: int, dt_min: float
 ) -> None:
-    """PhysiCell 1.14's phagocytosis of dead cells (its standard cell-cell interactions)
-    over one mechanics step.
+    """PhysiCell 1.14's phagocytosis (its standard cell-cell interactions) over one
+    mechanics step.
 
     PhysiCell walks a live cell's neighbours (the cells closer than the sum of their
-    adhesion reaches, tissue's contact) and eats the first dead one whose draw succeeds,
-    with probability p = r dt for r its rate for the neighbour's kind (apoptotic or
-    necrotic, after rules): at most one a step. Here the neighbours are competing chances:
-    with n_k touching cells of kind k, hazard h_k = -ln(1 - p_k) and W = sum_k n_k h_k, the
+    adhesion reaches, tissue's contact) and eats the first one whose draw succeeds, with
+    probability p = r dt for r its rate for the neighbour's kind (apoptotic, necrotic, or a
+    live cell of type T, after rules): at most one a step. Here the neighbours are competing
+    chances: with n_k touching cells of kind k, hazard h_k = -ln(1 - p_k) and W = sum_k n_k h_k, the
     cell eats one with probability 1 - exp(-W) = 1 - prod_k (1 - p_k)^n_k, exactly
     PhysiCell's chance of a success, of kind k with probability n_k h_k / W and uniformly
     among those (PhysiCell's first success in a neighbour order that depends on the
     layout; the two agree for p << 1). Where some p_k >= 1 it surely eats one of the cells
     of those kinds, uniformly. A cell chosen by several eaters goes to the one of lowest id
     (PhysiCell's cell order when serial); the others eat nothing this step (PhysiCell's
-    walk stops at a neighbour already eaten).
+    walk stops at a neighbour already eaten). An eater won by an eater of lower id eats
+    nothing this step, and nor does one eaten (PhysiCell's eaten cell is dead before its
+    turn, and the order of its threads decides which comes first; here two cells that
+    choose each other make the one of lower id eat the other, and what is eaten is what
+    the eaters gain).
 
     The eaten cell is removed; its fluid and solid volume (:func:`volume_parts`) join the
     eater's engulfed fluid and solid, into its cytoplasm (``ingest_cell``). Every cell is
@@ -62,7 +68,8 @@ def phagocytosis_step(
     n = cells.n
     if n == 0 or not types.eats:
         return
-    rate = xp.stack([held(organ, types, b) for b in PHAGOCYTOSIS], axis=1)  # (N, kinds)
+    kinds = [*PHAGOCYTOSIS, *(f"phagocytosis.{types.names[t]}" for t in types.eaten)]
+    rate = xp.stack([held(organ, types, b) for b in kinds], axis=1)  # (N, kinds)
     eater = (cells.state == LIVE) & (rate.max(axis=1) > 0)
     u = rng.uniform(cells.id, step, Purpose.PHAGOCYTOSIS)
     grid = build_cell_grid(
@@ -74,8 +81,10 @@ def phagocytosis_step(
     pick = xp.ascontiguousarray(u[:, 2])
     # for each kind: one touching cell of it, uniformly, and how many there are
     candidates, counts = [], []
-    for state in EDIBLE:
-        score = (cells.state == state).astype(xp.float32)
+    scores = [cells.state == state for state in EDIBLE]
+    scores += [(cells.state == LIVE) & (cells.type == t) for t in types.eaten]
+    for edible in scores:
+        score = edible.astype(xp.float32)
         found, _, options = choose_targets(
             cells.position_um, touch, score, box, cells.id, eater, pick, grid, F32(math.inf)
         )
@@ -103,6 +112,14 @@ def phagocytosis_step(
     first = xp.concatenate([xp.ones(1, dtype=bool), ordered[1:] != ordered[:-1]])
     won = xp.zeros(n, dtype=bool)
     won[order] = first & (ordered < n)
+    if types.eaten:  # eaters eaten (dead cells never eat): see the docstring
+        rows = xp.arange(n, dtype=xp.int64)
+        winner = xp.full(n + 1, n, dtype=xp.int64)  # the row that won each cell (n: none)
+        winner[xp.where(won, chosen, n)] = rows  # one winner a cell (row n: any)
+        won &= winner[:n] >= rows
+        eaten = xp.zeros(n + 1, dtype=bool)
+        eaten[xp.where(won, chosen, n)] = True
+        won &= ~eaten[:n]
     row = xp.where(won, chosen, 0)
     fluid, solid = volume_parts(types, cells)
     cells.engulfed_fluid_um3[...] += xp.where(won, fluid[row], F32(0))
@@ -132,7 +149,7 @@ def volume_parts(types: CellTypes, cells: CellStore) -> tuple[Any, Any]:
 
 
 def relax_engulfed(organ: Organ, types: CellTypes, dt_min: float) -> None:
-    """Once a phenotype step, where some type eats dead cells: each cell's engulfed volume
+    """Once a phenotype step, where some type eats cells: each cell's engulfed volume
     (what it holds beyond its volume model's) relaxes over ``dt_min``. PhysiCell's volume
     model is linear, so the engulfed volume relaxes on its own: its solid (in the
     cytoplasm) as dS/dt = -r_c S and its fluid as dF/dt = r_f (f (F + S) - F), solved

@@ -39,7 +39,8 @@ uptake" and "<substrate> export"),
 attacks on the cell by that type, PhysiCell's "immunogenicity to <type>"),
 ``attack_damage_rate`` (damage/min), ``attack_duration`` (min), or
 ``phagocytosis.apoptotic`` or ``phagocytosis.necrotic`` (the rate of eating a touching dead
-cell of that kind, 1/min).
+cell of that kind, 1/min) or ``phagocytosis.<type>`` (of eating a touching live cell of the
+type, 1/min; PhysiCell's "phagocytose <type>").
 Behaviours in :data:`HELD` (and the chemotactic sensitivities) are set per cell once a
 phenotype step and held until the next, as PhysiCell's phenotype is (the mechanics steps
 between read them).
@@ -67,6 +68,7 @@ PHAGOCYTOSIS = {
     "phagocytosis.apoptotic": "apoptotic_phagocytosis_rate_per_min",
     "phagocytosis.necrotic": "necrotic_phagocytosis_rate_per_min",
 }
+DEAD_KINDS = ("apoptotic", "necrotic")  # phagocytosis.<kind>: of dead cells, not a type
 STATE_SIGNALS = ("dead", "apoptotic", "necrotic")  # 1 for a cell in the state, else 0
 DAMAGE_SIGNALS = ("damage", "damage_delivered", "attacking", "attack_time")
 SignalKind = Literal[
@@ -106,7 +108,7 @@ BEHAVIOURS_ALLOWED = (
     "migration_persistence, migration_bias, chemotaxis.<field>, damage_rate, "
     "damage_repair_rate, attack.<type>, immunogenicity.<type>, attack_damage_rate, "
     "attack_duration, "
-    "phagocytosis.apoptotic, phagocytosis.necrotic"
+    "phagocytosis.apoptotic, phagocytosis.necrotic, phagocytosis.<type>"
 )
 
 
@@ -209,7 +211,8 @@ def behaviour_problem(text: str, fields: list[str], cell_types: list[str]) -> st
     ok = (
         (behaviour.kind in UNTARGETED and not behaviour.target and "." not in text)
         or (
-            behaviour.kind in ("transition", "asymmetric_division", "attack", "immunogenicity")
+            behaviour.kind
+            in ("transition", "asymmetric_division", "attack", "immunogenicity", "phagocytosis")
             and behaviour.target in cell_types
         )
         or (behaviour.kind in (*EXCHANGE, "chemotaxis") and behaviour.target in fields)
@@ -243,6 +246,8 @@ def base_value(cell_type: Any, behaviour: str) -> float:
         return float(getattr(cell_type, f"{parsed.kind}_per_min"))
     if behaviour in PHAGOCYTOSIS:
         return float(getattr(cell_type, PHAGOCYTOSIS[behaviour]))
+    if parsed.kind == "phagocytosis":
+        return float(cell_type.live_phagocytosis_rates_per_min.get(parsed.target, 0.0))
     if parsed.kind in EXCHANGE_RATES:
         exchange = cell_type.secretion.get(parsed.target)
         name = EXCHANGE_RATES[parsed.kind]

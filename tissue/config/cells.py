@@ -322,7 +322,10 @@ class CellTypeConfig(Model):
     rules), at most one a step; the eaten cell is removed and its volume joins the eater's,
     which relaxes back by the type's ``division_volume`` (required for a type that eats; see
     :func:`tissue.rules.phagocytosis_step`). Dead cells are apoptotic or necrotic here, so
-    PhysiCell's "other dead" cells have no counterpart.
+    PhysiCell's "other dead" cells have no counterpart. ``live_phagocytosis_rates_per_min``
+    (type -> 1/min) eats touching live cells of each type the same way (PhysiCell's live
+    phagocytosis): the kinds are competing chances, and a cell picked by an eater eats
+    nothing in that step.
     """
 
     radius_um: Positive = 8.4
@@ -353,6 +356,7 @@ class CellTypeConfig(Model):
     necrotic_clearance: Literal["fixed", "random"] = "fixed"
     apoptotic_phagocytosis_rate_per_min: NonNegative = 0.0
     necrotic_phagocytosis_rate_per_min: NonNegative = 0.0
+    live_phagocytosis_rates_per_min: dict[str, NonNegative] = {}
     repulsion_um_per_min: NonNegative = 10.0
     adhesion_um_per_min: NonNegative = 0.4
     adhesion_range: Annotated[float, Field(ge=1.0, le=3.0)] = 1.25

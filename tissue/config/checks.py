@@ -15,6 +15,7 @@ from tissue.config.fields import HillProduction, LabelSource
 from tissue.errors import InputError
 from tissue.limits import is_whole_multiple
 from tissue.signals import (
+    DEAD_KINDS,
     EXCHANGE_RATES,
     RESERVED_SIGNALS,
     base_value,
@@ -152,6 +153,7 @@ def check_references(scenario: ValidatedScenario) -> None:
         for what, names in (
             ("damage_attack.rates_per_min", attacks),
             ("immunogenicity", ctype.immunogenicity),
+            ("live_phagocytosis_rates_per_min", ctype.live_phagocytosis_rates_per_min),
         ):
             for other in names:
                 need(
@@ -159,6 +161,10 @@ def check_references(scenario: ValidatedScenario) -> None:
                     f"{key}.{what}.{other}",
                     f"unknown cell type; types: {type_list}",
                 )
+        for other in ctype.live_phagocytosis_rates_per_min:
+            need(other not in DEAD_KINDS, f"{key}.live_phagocytosis_rates_per_min.{other}",
+                 "a type named as a dead cell's state cannot be eaten alive here (rules "
+                 f"on phagocytosis.{other} eat {other} dead cells)")  # fmt: skip
         for behaviour in ctype.scale_by:
             problem = behaviour_problem(behaviour, list(scenario.fields), list(scenario.cell_types))
             need(problem is None, f"{key}.scale_by", str(problem))
@@ -432,13 +438,13 @@ def _check_body(scenario: ValidatedScenario, need: Need, labels: dict[str, dict[
 
 
 def _check_phagocytes(scenario: ValidatedScenario, need: Need) -> None:
-    """A type that eats dead cells has a volume model, by whose rates the eaten volume
-    relaxes back."""
+    """A type that eats cells has a volume model, by whose rates the eaten volume relaxes
+    back."""
     for tname in scenario.phagocytes():
         need(
             scenario.cell_types[tname].division_volume is not None,
             f"cell_types.{tname}.division_volume",
-            "required for a type that eats dead cells (a phagocytosis rate above 0, a rule "
+            "required for a type that eats cells (a phagocytosis rate above 0, a rule "
             "on one or cells placed with their own): the eaten volume relaxes back at its "
             f"rates; write [cell_types.{tname}.division_volume] for PhysiCell's defaults",
         )

@@ -18,7 +18,13 @@ from tissue.config.organs import OrganConfig
 from tissue.config.overrides import drop_none, set_dotted
 from tissue.config.translate import describe, error_key
 from tissue.errors import InputError
-from tissue.signals import DAMAGE_SIGNALS, PHAGOCYTOSIS, parse_behaviour, parse_signal
+from tissue.signals import (
+    DAMAGE_SIGNALS,
+    DEAD_KINDS,
+    PHAGOCYTOSIS,
+    parse_behaviour,
+    parse_signal,
+)
 
 
 class TimeSteps(Model):
@@ -129,18 +135,33 @@ class Scenario(Model):
         """Whether cells keep the time they have been under attack: a rule reads it."""
         return any(parse_signal(r.signal).kind == "attack_time" for r in self.rules.values())
 
+    def _phagocytosis_moved(self) -> set[tuple[str, str]]:
+        """The (cell type, phagocytosis behaviour) pairs that rules or per-cell values move
+        (which can raise a rate of 0)."""
+        pairs = {(r.cell_type, r.behaviour) for r in self.rules.values()}
+        pairs |= self.own_value_pairs()
+        return {(t, b) for t, b in pairs if parse_behaviour(b).kind == "phagocytosis"}
+
     def phagocytes(self) -> list[str]:
-        """The cell types that eat dead cells: a phagocytosis rate above 0, a rule on one
-        (which can raise it) or cells placed with their own value of one."""
-        moved = {r.cell_type for r in self.rules.values() if r.behaviour in PHAGOCYTOSIS}
-        for _, entry in self.placements():
-            if set(getattr(entry, "behaviours", {})) & set(PHAGOCYTOSIS):
-                moved.add(entry.type)
+        """The cell types that eat cells, dead or live: a phagocytosis rate above 0, a rule
+        on one (which can raise it) or cells placed with their own value of one."""
+        moved = {t for t, _ in self._phagocytosis_moved()}
         return [
             name
             for name, c in self.cell_types.items()
-            if name in moved or any(getattr(c, rate) > 0 for rate in PHAGOCYTOSIS.values())
+            if name in moved
+            or any(getattr(c, rate) > 0 for rate in PHAGOCYTOSIS.values())
+            or any(r > 0 for r in c.live_phagocytosis_rates_per_min.values())
         ]
+
+    def eaten_alive(self) -> list[str]:
+        """The cell types whose live cells some type may eat (a live phagocytosis rate above
+        0 on them, a rule on one or per-cell values of one), in the scenario's order."""
+        moved = {parse_behaviour(b).target for _, b in self._phagocytosis_moved()}
+        eaten = moved - set(DEAD_KINDS)
+        for c in self.cell_types.values():
+            eaten |= {t for t, r in c.live_phagocytosis_rates_per_min.items() if r > 0}
+        return [name for name in self.cell_types if name in eaten]
 
     def transition_table(self, names: list[str]) -> dict[int, dict[int, float]]:
         """from type -> to type -> base rate (1/min), types by their index in ``names``,

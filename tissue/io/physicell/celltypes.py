@@ -85,7 +85,7 @@ def cell_type(
     )
 
     _cycle(d, report, entries, key, ruled, shared)
-    eats = phagocytosis_rates(d, report, entries, key, ruled)
+    eats = phagocytosis_rates(d, report, entries, key, ruled, type_names)
     if entries.get("cycle_rate_per_min", 0.0) > 0 or "cycle entry" in ruled or eats:
         rates = [
             v["fluid_change_rate"],
@@ -107,7 +107,7 @@ def cell_type(
                 "not modelled: "
                 + ("a phagocyte's; --lenient: no phagocytosis" if eats else "a daughter's"),
             )
-            for rate in PHAGOCYTOSIS.values():
+            for rate in (*PHAGOCYTOSIS.values(), "live_phagocytosis_rates_per_min"):
                 entries.pop(rate, None)
 
     death(d, report, entries, key, v, ruled, shared)
@@ -386,8 +386,8 @@ def _interactions(
 ) -> None:
     """Transformations become transitions, attack rates a damage attack (with the damage
     rate and duration of its attacks), the cell's damage and repair rates its own;
-    phagocytosis of live cells, fusion and asymmetric division are reported where their
-    rates are not 0 (phagocytosis of dead cells: :mod:`tissue.io.physicell.phagocytosis`)."""
+    fusion is reported where its rates are not 0; asymmetric division (phagocytosis:
+    :mod:`tissue.io.physicell.phagocytosis`)."""
     who = f"'{d.name}'"
     transitions = {}
     for node in d.under("phenotype/cell_transformations/").values():
@@ -426,12 +426,11 @@ def _interactions(
             report.note(
                 f"cell_types.{d.name}.{tag}_per_min", d.get(f"phenotype/cell_integrity/{tag}")
             )
-    processes = {"phagocytosis_rate": "phagocytosis of live cells", "fusion_rate": "fusion"}
     for node in d.under(f"{i}/").values():
-        if node.tag in processes and node.text and float(node.text) != 0:
+        if node.tag == "fusion_rate" and node.text and float(node.text) != 0:
             target = node.attrib.get("name")
-            item = f"<{node.tag}>" + (f" for '{target}'" if target else "") + f" of {who}"
-            report.cannot(node, item, f"{processes[node.tag]} is not modelled")
+            item = "<fusion_rate>" + (f" for '{target}'" if target else "") + f" of {who}"
+            report.cannot(node, item, "fusion is not modelled")
     _asymmetric_division(d, report, entries, type_names, ruled)
 
 

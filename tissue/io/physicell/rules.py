@@ -17,10 +17,10 @@ neighbours too) and ``<substrate> gradient`` (or ``grad(<substrate>)``, ``gradie
 <type>``, ``<substrate> secretion`` (the secretion rate), ``<substrate> secretion
 target``, ``<substrate> uptake``,
 ``<substrate> export``, ``damage rate``, ``damage repair rate``, ``attack <type>``,
-``attack damage rate``, ``attack duration``, ``phagocytose apoptotic cell`` and ``phagocytose
-necrotic cell`` (``phagocytose other dead cell`` changes nothing: tissue's dead cells are
-apoptotic or necrotic, as the model's death models make them; live phagocytosis,
-``phagocytose <type>``, is reported), ``migration speed``, ``migration persistence time``,
+``attack damage rate``, ``attack duration``, ``phagocytose apoptotic cell``, ``phagocytose
+necrotic cell`` and ``phagocytose <type>`` (of live cells; ``phagocytose other dead cell``
+changes nothing: tissue's dead cells are apoptotic or necrotic, as the model's death models
+make them), ``migration speed``, ``migration persistence time``,
 ``migration bias`` and ``chemotactic response to <substrate>`` (``chemotaxis.<substrate>``;
 left out where they change nothing: a type that does not move, the bias of one without
 chemotaxis, a sensitivity of one without advanced chemotaxis). A rule that applies to dead
@@ -39,7 +39,7 @@ from tissue.config import CellTypeConfig
 from tissue.config.cells import DamageAttack
 from tissue.io.physicell.phagocytosis import OTHER_DEAD, PHAGOCYTOSE
 from tissue.io.physicell.report import Report
-from tissue.signals import ATTACK_PARAMS, EXCHANGE_RATES, MIGRATION, PHAGOCYTOSIS, base_value
+from tissue.signals import ATTACK_PARAMS, EXCHANGE_RATES, MIGRATION, base_value
 
 COLUMNS = 8
 MOTILITY = {
@@ -148,6 +148,8 @@ def behaviour_name(text: str, substrates: list[str], types: list[str]) -> tuple[
             return f"chemotaxis.{text[len(prefix) :]}", None
     if text in PHAGOCYTOSE:
         return PHAGOCYTOSE[text], None
+    if text.startswith("phagocytose ") and text[len("phagocytose ") :] in types:
+        return f"phagocytosis.{text[len('phagocytose ') :]}", None  # of live cells
     for prefix in ("transform to ", "transition to "):
         if text.startswith(prefix) and text[len(prefix) :] in types:
             return f"transition.{text[len(prefix) :]}", None
@@ -224,7 +226,7 @@ def rules(
         ):
             continue  # changes nothing: the type does not move, has no gradient to weigh, or
             # its sensitivities act only in advanced chemotaxis (PhysiCell)
-        elif behaviour in PHAGOCYTOSIS and config.division_volume is None:
+        elif behaviour.startswith("phagocytosis.") and config.division_volume is None:
             continue  # the type cannot eat (its volume does not relax): reported with it
         else:
             own = base_value(config, behaviour)
