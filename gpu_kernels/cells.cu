@@ -4,13 +4,14 @@
 
 // The pair kernel's columns in bin order, in one pass: row i of each output is row
 // order[i] of its input (positions 3 floats a row; radius, repulsion, adhesion, adhesion
-// range and bin one value).
+// range, type and bin one value).
 extern "C" __global__ void gather_bin_order(const int* order, const float* position,
                                             const float* radius, const float* repulsion,
                                             const float* adhesion, const float* adhesion_range,
-                                            const int* cell_bin, float* out_position,
-                                            float* out_radius, float* out_repulsion,
-                                            float* out_adhesion, float* out_adhesion_range,
+                                            const short* cell_type, const int* cell_bin,
+                                            float* out_position, float* out_radius,
+                                            float* out_repulsion, float* out_adhesion,
+                                            float* out_adhesion_range, short* out_cell_type,
                                             int* out_cell_bin, int n) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
@@ -22,6 +23,7 @@ extern "C" __global__ void gather_bin_order(const int* order, const float* posit
   out_repulsion[i] = repulsion[j];
   out_adhesion[i] = adhesion[j];
   out_adhesion_range[i] = adhesion_range[j];
+  out_cell_type[i] = cell_type[j];
   out_cell_bin[i] = cell_bin[j];
 }
 
@@ -51,20 +53,25 @@ __device__ __forceinline__ void for_neighbour_runs(int b, const int* bin_start, 
 
 // Velocity (um/min) of cell i from its neighbours: PhysiCell's repulsion
 // sqrt(rep_i rep_j) (1 - d/R)^2 for d < R = r_i + r_j and adhesion sqrt(adh_i adh_j)
-// (1 - d/Ra)^2 for d < Ra = a_i r_i + a_j r_j, along the line between centres. All columns
+// (1 - d/Ra)^2 for d < Ra = a_i r_i + a_j r_j, along the line between centres; with
+// n_types > 0, adh_i is times affinity[t_i, t_j] and adh_j times affinity[t_j, t_i]
+// (row-major n_types x n_types; 0 types: no table, cell_type unread). All columns
 // are in bin order (the launcher gathers them by `order`), so each neighbour bin is the
 // contiguous run [bin_start[b], bin_start[b + 1]); the velocity of the i-th cell in bin
 // order is written to row order[i] (array order). Neighbour bins are visited z-major from
 // -1 to +1, cells in each bin in order.
 extern "C" __global__ void pair_velocity(const float* position, const float* radius,
                                          const float* repulsion, const float* adhesion,
-                                         const float* adhesion_range, const int* cell_bin,
-                                         const int* bin_start, const int* order, float* velocity,
-                                         int n, int bz_n, int by_n, int bx_n) {
+                                         const float* adhesion_range, const short* cell_type,
+                                         const int* cell_bin, const int* bin_start,
+                                         const int* order, const float* affinity,
+                                         float* velocity, int n, int bz_n, int by_n, int bx_n,
+                                         int n_types) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
   const float xi = position[3 * i], yi = position[3 * i + 1], zi = position[3 * i + 2];
   const float ri = radius[i], rep_i = repulsion[i], adh_i = adhesion[i], ai = adhesion_range[i];
+  const int ti = n_types > 0 ? cell_type[i] : 0;
   double vx = 0.0, vy = 0.0, vz = 0.0;
   // a vacant row (the bin past the last, sorted after every cell) has no velocity
   if (cell_bin[i] < bz_n * by_n * bx_n) {
@@ -82,7 +89,13 @@ extern "C" __global__ void pair_velocity(const float* position, const float* rad
         const float t_rep = 1.0f - dist / rr;
         const float t_adh = 1.0f - dist / ra;
         const float rep = dist < rr ? sqrtf(rep_i * repulsion[j]) * t_rep * t_rep : 0.0f;
-        const float adh = dist < ra ? sqrtf(adh_i * adhesion[j]) * t_adh * t_adh : 0.0f;
+        float a_i = adh_i, a_j = adhesion[j];
+        if (n_types > 0) {
+          const int tj = cell_type[j];
+          a_i = adh_i * affinity[ti * n_types + tj];
+          a_j = a_j * affinity[tj * n_types + ti];
+        }
+        const float adh = dist < ra ? sqrtf(a_i * a_j) * t_adh * t_adh : 0.0f;
         const float f = (rep - adh) / dist;
         vx += (double)(f * ddx);
         vy += (double)(f * ddy);

@@ -32,6 +32,7 @@ FLOORS = {
     "tissue.config": 2,
     "tissue.cells": 3,
     "tissue.attributes": 4,
+    "tissue.tables": 4,
     "tissue.fields": 3,
     "tissue.generators": 3,
     "tissue.rng": 3,

@@ -199,15 +199,28 @@ def test_pair_velocity_and_deposit(emulated) -> None:
     positions[100:110] = positions[200:210]  # coincident pairs are skipped
     columns = [rng.uniform(lo, hi, n).astype(np.float32)
                for lo, hi in ((4, 9), (0, 20), (0, 2), (1.0, 1.5))]  # fmt: skip
+    cell_type = rng.integers(0, 3, n).astype(np.int16)
     grid = build_cell_grid(np, positions, (0, 0, 0), (box, box, box), 27.0)
     for out, ref in zip(
-        gather_bin_order_cuda(grid, positions, *columns),
-        gather_bin_order_numpy(grid, positions, *columns),
+        gather_bin_order_cuda(grid, positions, *columns, cell_type),
+        gather_bin_order_numpy(grid, positions, *columns, cell_type),
         strict=True,
     ):
         np.testing.assert_array_equal(out, ref)
     np.testing.assert_array_equal(
         pair_velocity_cuda(positions, *columns, grid),
+        pair_velocity_numpy(positions, *columns, grid),
+    )
+    affinity = rng.uniform(0, 3, (3, 3)).astype(np.float32)
+    typed = {"cell_type": cell_type, "affinity": affinity}
+    with_table = pair_velocity_cuda(positions, *columns, grid, **typed)
+    np.testing.assert_array_equal(
+        with_table, pair_velocity_numpy(positions, *columns, grid, **typed)
+    )
+    assert not np.array_equal(with_table, pair_velocity_numpy(positions, *columns, grid))
+    ones = {"cell_type": cell_type, "affinity": np.ones((3, 3), dtype=np.float32)}
+    np.testing.assert_array_equal(  # a table of ones changes no bit
+        pair_velocity_cuda(positions, *columns, grid, **ones),
         pair_velocity_numpy(positions, *columns, grid),
     )
     # vacant rows (a lazy cell store's): no velocity, and no effect on the cells

@@ -11,8 +11,9 @@ from tissue.backend import Backend
 from tissue.kernels.cells import build_cell_grid, pair_velocity, pair_velocity_numpy
 
 
-def all_pairs(positions, radius, rep, adh, rng_factor):
-    """O(N^2) float64 reference: velocities and the number of acting pairs."""
+def all_pairs(positions, radius, rep, adh, rng_factor, cell_type=None, affinity=None):
+    """O(N^2) float64 reference: velocities and the number of acting pairs; with types and
+    an affinity table, the adhesion of i and j is sqrt(adh_i f[t_i, t_j] adh_j f[t_j, t_i])."""
     p = positions.astype(np.float64)
     d = p[:, None, :] - p[None, :, :]
     dist = np.sqrt((d**2).sum(axis=2))
@@ -22,7 +23,11 @@ def all_pairs(positions, radius, rep, adh, rng_factor):
     acting = (dist > 0) & ((dist < rr) | (dist < ra))
     with np.errstate(divide="ignore", invalid="ignore"):
         rep_term = np.where(dist < rr, np.sqrt(np.outer(rep, rep)) * (1 - dist / rr) ** 2, 0)
-        adh_term = np.where(dist < ra, np.sqrt(np.outer(adh, adh)) * (1 - dist / ra) ** 2, 0)
+        strength = np.outer(adh, adh).astype(np.float64)
+        if affinity is not None:
+            f_ij = affinity.astype(np.float64)[cell_type[:, None], cell_type[None, :]]
+            strength = strength * f_ij * f_ij.T
+        adh_term = np.where(dist < ra, np.sqrt(strength) * (1 - dist / ra) ** 2, 0)
         f = np.where(acting, (rep_term - adh_term) / dist, 0)
     return (f[:, :, None] * d).sum(axis=1), int(acting.sum())
 
@@ -68,6 +73,30 @@ def test_pair_velocity_matches_all_pairs(backend: Backend, clustered: bool) -> N
     expected, n_pairs = all_pairs(positions, radius, rep, adh, factor)
     assert n_pairs > (700 if clustered else 50)
     np.testing.assert_allclose(velocity, expected, rtol=2e-4, atol=2e-4 * np.abs(expected).max())
+
+
+def test_adhesion_affinities_scale_each_pair_by_both_types(backend: Backend) -> None:
+    """Three types with affinities that differ by direction (PhysiCell's
+    cell_adhesion_affinities): the grid's velocities equal the all-pairs reference in
+    float64, the forces still sum to zero (the pair's adhesion is symmetric), and they
+    differ from those without the table."""
+    rng = np.random.default_rng(7)
+    positions, radius, rep, adh, factor = random_cells(rng, 700, 120.0, clustered=True)
+    cell_type = rng.integers(0, 3, 700).astype(np.int16)
+    affinity = np.array([[1.0, 0.1, 3.0], [2.0, 0.0, 1.0], [0.5, 1.0, 4.0]], dtype=np.float32)
+    reach = float(max(2 * radius.max(), 2 * (factor * radius).max()))
+    xp = backend.xp
+    grid = build_cell_grid(xp, xp.asarray(positions), (0, 0, 0), (120.0, 120.0, 120.0), reach)
+    arrays = [xp.asarray(a) for a in (positions, radius, rep, adh, factor)]
+    velocity = backend.to_numpy(
+        pair_velocity(*arrays, grid, cell_type=xp.asarray(cell_type), affinity=xp.asarray(affinity))
+    )
+    expected, _ = all_pairs(positions, radius, rep, adh, factor, cell_type, affinity)
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(velocity, expected, rtol=2e-4, atol=2e-4 * scale)
+    np.testing.assert_allclose(velocity.sum(axis=0), 0.0, atol=2e-3 * scale * np.sqrt(700))
+    plain, _ = all_pairs(positions, radius, rep, adh, factor)
+    assert np.abs(plain - expected).max() > 0.1 * scale
 
 
 @pytest.mark.parametrize("bin_um", [10.0, 13.0, 31.0])

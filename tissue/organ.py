@@ -29,6 +29,13 @@ from tissue.limits import check_cell_growth
 from tissue.rng import CellRandom
 from tissue.signals import CHEMOTAXIS_COLUMN, HELD, OWN, parse_behaviour
 from tissue.state import SimulationState
+from tissue.tables import (
+    CyclePhases,
+    DamageAttacks,
+    adhesion_affinities,
+    chemotaxis_fields,
+    steered,
+)
 from tissue.volume import (
     VOLUME_PARAMS,
     contact_reach,
@@ -55,99 +62,6 @@ class AttackSpec:
 
 
 @dataclass(frozen=True)
-class DamageAttacks:
-    """The types' :class:`~tissue.config.cells.DamageAttack` as tables: ``rate`` (n_types,
-    n_types) float32, attacker x target type (1/min, before rules); ``immunogenicity``
-    (n_types, n_types) float32, target x attacker type; ``candidate`` (n_types, n_types)
-    bool: attacker x target types it may start on (a rate > 0 or a rule on it, and an
-    immunogenicity > 0 or a rule on it); ``attackers``: the attacking type codes (host list)."""
-
-    rate: Any
-    immunogenicity: Any
-    candidate: Any
-    attackers: list[int]
-
-    @classmethod
-    def from_scenario(cls, xp: Any, scenario: Scenario) -> DamageAttacks | None:
-        """The tables, or None when no type has a damage attack."""
-        names = list(scenario.cell_types)
-        if not any(c.damage_attack for c in scenario.cell_types.values()):
-            return None
-        n = len(names)
-        rate = np.zeros((n, n), dtype=np.float32)
-        ruled = np.zeros((n, n), dtype=bool)
-        immunogenicity = np.ones((n, n), dtype=np.float32)
-        for a, ctype in enumerate(scenario.cell_types.values()):
-            for other, value in ctype.immunogenicity.items():
-                immunogenicity[a, names.index(other)] = value
-            if ctype.damage_attack is not None:
-                for other, value in ctype.damage_attack.rates_per_min.items():
-                    rate[a, names.index(other)] = value
-        moved = [(r.cell_type, r.behaviour) for r in scenario.rules.values()]
-        moved += sorted(scenario.own_value_pairs())
-        raised = immunogenicity > 0
-        for cell_type, behaviour in moved:  # rules and per-cell values may raise a rate of 0
-            parsed = parse_behaviour(behaviour)
-            if parsed.kind == "attack":
-                ruled[names.index(cell_type), names.index(parsed.target)] = True
-            if parsed.kind == "immunogenicity":  # ... or a target's immunogenicity of 0
-                raised[names.index(cell_type), names.index(parsed.target)] = True
-        candidate = ((rate > 0) | ruled) & raised.T
-        attackers = [a for a, c in enumerate(scenario.cell_types.values()) if c.damage_attack]
-        return cls(xp.asarray(rate), xp.asarray(immunogenicity), xp.asarray(candidate), attackers)
-
-
-@dataclass(frozen=True)
-class CyclePhases:
-    """The types' cycle phases (:class:`~tissue.config.cells.CyclePhase`) as tables over
-    (type, phase), (n_types, K) backend arrays with phase 0 the first phase (left at the
-    cycle rate) and K the most phases of any type: ``rate`` (1/min, 0 for fixed phases),
-    ``duration`` (min, inf for phases left at a rate), ``divides`` (bool); ``count``
-    ((n_types,) int64): each type's number of phases (1 without ``cycle_phases``)."""
-
-    rate: Any
-    duration: Any
-    divides: Any
-    count: Any
-
-    @classmethod
-    def from_scenario(cls, xp: Any, scenario: Scenario) -> CyclePhases | None:
-        """The tables, or None when no type has cycle phases."""
-        types = list(scenario.cell_types.values())
-        if not any(c.cycle_phases for c in types):
-            return None
-        k = 1 + max(len(c.cycle_phases) for c in types)
-        rate = np.zeros((len(types), k), dtype=np.float32)
-        duration = np.full((len(types), k), np.inf, dtype=np.float32)
-        divides = np.zeros((len(types), k), dtype=bool)
-        for t, ctype in enumerate(types):
-            divides[t, 0] = not ctype.cycle_phases
-            for j, phase in enumerate(ctype.cycle_phases, start=1):
-                rate[t, j] = phase.rate_per_min or 0.0
-                duration[t, j] = np.inf if phase.duration_min is None else phase.duration_min
-                divides[t, j] = phase.divides
-        count = np.array([1 + len(c.cycle_phases) for c in types], dtype=np.int64)
-        return cls(*(xp.asarray(a) for a in (rate, duration, divides, count)))
-
-
-def chemotaxis_fields(scenario: Scenario) -> list[str]:
-    """The fields some cell type senses chemotactically or whose ``chemotaxis.<field>``
-    rules move, in the scenario's order."""
-    sensed = {f for c in scenario.cell_types.values() for f in c.sensitivities}
-    sensed |= {target for _, target in _steered(scenario)}
-    return [f for f in scenario.fields if f in sensed]
-
-
-def _steered(scenario: Scenario) -> set[tuple[str, str]]:
-    """(cell type, field) of each sensitivity that rules or an attribute (``scale_by``)
-    move."""
-    moved = [(r.cell_type, r.behaviour) for r in scenario.rules.values()]
-    moved += [(t, b) for t, c in scenario.cell_types.items() for b in c.scale_by]
-    parsed = [(t, parse_behaviour(b)) for t, b in moved]
-    return {(t, b.target) for t, b in parsed if b.kind == "chemotaxis"}
-
-
-@dataclass(frozen=True)
 class Chemotaxis:
     """The types' chemotaxis over ``fields`` (K, :func:`chemotaxis_fields`) as backend
     tables: ``sensitivity`` ((n_types, K) float32, signed; 0 for a field a type does not
@@ -167,7 +81,7 @@ class Chemotaxis:
         if not any(c.sensitivities for c in types):
             return None
         fields = chemotaxis_fields(scenario)
-        ruled = _steered(scenario)
+        ruled = steered(scenario)
         shape = (len(types), len(fields))
         sensitivity = np.zeros(shape, dtype=np.float32)
         senses = np.zeros(shape, dtype=bool)
@@ -208,6 +122,7 @@ class CellTypes:
     dead_rules: dict[str, Any]  # behaviour -> (n_types,) bool: types with rules on dead cells
     eats: bool  # some type eats cells (cells have the engulfed_* columns)
     eaten: list[int]  # the types eaten alive; params["phagocytosis.T"]: the rates (1/min)
+    affinity: Any | None  # (n_types, n_types) adhesion affinities (None: all 1)
 
     PARAMS = (
         "radius_um", "speed_um_per_min", "persistence_min", "chemotaxis_bias",
@@ -321,6 +236,7 @@ class CellTypes:
             dead_rules={k: xp.asarray(v) for k, v in dead_rules.items()},
             eats=bool(scenario.phagocytes()),
             eaten=[names.index(t) for t in scenario.eaten_alive()],
+            affinity=adhesion_affinities(xp, scenario),
         )
 
     def of(self, name: str, type_index: Any) -> Any:
@@ -449,7 +365,7 @@ class Organ:
         moved |= {b for c in scenario.cell_types.values() for b in c.scale_by}
         held = sorted(b for b in moved if parse_behaviour(b).kind in HELD)
         self.held = held  # the held behaviours that rules or attributes move, cell columns
-        sensing = len(chemotaxis_fields(scenario)) if _steered(scenario) else 0
+        sensing = len(chemotaxis_fields(scenario)) if steered(scenario) else 0
         extra = {
             **self.attributes.columns(),
             **(store.PHASE_COLUMNS if phased else {}),

@@ -135,6 +135,8 @@ def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
         types.of("adhesion_um_per_min", t),
         types.of("adhesion_range", t),
         grid,
+        cell_type=t,
+        affinity=types.affinity,
     )
     migrating = _migrating(organ, types)[:, None]
     speed = migration(organ, types, "migration_speed")

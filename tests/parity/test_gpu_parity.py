@@ -159,6 +159,12 @@ def test_pair_velocity_identical(cp, n: int) -> None:
     cpu = pair_velocity_numpy(positions, *columns, cpu_grid)
     gpu = pair_velocity_cuda(cp.asarray(positions), *(cp.asarray(a) for a in columns), gpu_grid)
     np.testing.assert_array_equal(gpu.get(), cpu)
+    cell_type = rng.integers(0, 3, n).astype(np.int16)  # adhesion affinities by type
+    affinity = rng.uniform(0, 3, (3, 3)).astype(np.float32)
+    cpu = pair_velocity_numpy(positions, *columns, cpu_grid, cell_type, affinity)
+    gpu = pair_velocity_cuda(cp.asarray(positions), *(cp.asarray(a) for a in columns), gpu_grid,
+                             cp.asarray(cell_type), cp.asarray(affinity))  # fmt: skip
+    np.testing.assert_array_equal(gpu.get(), cpu)
     occupied = rng.random(n) < 0.8  # with vacant rows, as a device's cell store has
     cpu_grid = build_cell_grid(np, positions, (0, 0, 0), extent, 27.0, occupied)
     gpu_grid = build_cell_grid(

@@ -287,6 +287,9 @@ class CellTypeConfig(Model):
     them, ``cycle_rate_per_min`` is the rate of leaving the first phase (PhysiCell's "cycle
     entry", probability 1 - exp(-rate dt)), and the cell then passes through the listed
     phases (see :class:`CyclePhase`), dividing on leaving those that divide.
+    Adhesion between cells i and j: sqrt(a_i f_i(j) a_j f_j(i)) for a the
+    ``adhesion_um_per_min`` and f a type's ``adhesion_affinities`` to the other's type (1
+    unless given; PhysiCell's ``cell_adhesion_affinities``).
     Division: the two cells sit half a radius either side of the parent's centre
     (``division_placement = "symmetric"``) or, as PhysiCell 1.14 places them, one a radius
     out and the other half a radius back (``"physicell"``); both keep the type's volume, or
@@ -359,6 +362,7 @@ class CellTypeConfig(Model):
     live_phagocytosis_rates_per_min: dict[str, NonNegative] = {}
     repulsion_um_per_min: NonNegative = 10.0
     adhesion_um_per_min: NonNegative = 0.4
+    adhesion_affinities: dict[str, NonNegative] = {}
     adhesion_range: Annotated[float, Field(ge=1.0, le=3.0)] = 1.25
     secretion: dict[str, Secretion] = {}
     dead_secretion: dict[str, Secretion] = {}

@@ -154,6 +154,7 @@ def check_references(scenario: ValidatedScenario) -> None:
             ("damage_attack.rates_per_min", attacks),
             ("immunogenicity", ctype.immunogenicity),
             ("live_phagocytosis_rates_per_min", ctype.live_phagocytosis_rates_per_min),
+            ("adhesion_affinities", ctype.adhesion_affinities),
         ):
             for other in names:
                 need(

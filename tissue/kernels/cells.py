@@ -69,13 +69,20 @@ def build_cell_grid(
     return CellGrid(cell_bin.astype(xp.int32), order, bin_start, (bz, by, bx))
 
 
-def _pair_terms(columns: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _pair_terms(
+    columns: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    cell_type: np.ndarray,
+    affinity: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Velocity terms (M, 3) float32 on cells i from cells j, and a mask of acting pairs.
 
     ``columns``: (7, N) float32 rows x, y, z, radius, repulsion, adhesion, adhesion_range.
     PhysiCell's potentials: repulsion sqrt(rep_i rep_j) (1 - d/R)^2 for d < R = r_i + r_j;
     adhesion sqrt(adh_i adh_j) (1 - d/Ra)^2 for d < Ra = a_i r_i + a_j r_j; both along the
-    line between centres.
+    line between centres. With an ``affinity`` table ((T, T) float32), adh_i is times
+    affinity[t_i, t_j] and adh_j times affinity[t_j, t_i] (t: ``cell_type``, (N,)).
     """
     dx, dy, dz = (np.take(columns[a], i) - np.take(columns[a], j) for a in range(3))
     dist = np.sqrt((dx * dx + dy * dy) + dz * dz)
@@ -95,7 +102,11 @@ def _pair_terms(columns: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple[np.n
     t_rep = F32(1) - dist / rr
     t_adh = F32(1) - dist / ra
     rep_ij = np.sqrt(np.take(columns[4], i) * np.take(columns[4], j))
-    adh_ij = np.sqrt(np.take(columns[5], i) * np.take(columns[5], j))
+    adh_i, adh_j = np.take(columns[5], i), np.take(columns[5], j)
+    if affinity is not None:
+        ti, tj = cell_type[i].astype(np.int64), cell_type[j].astype(np.int64)
+        adh_i, adh_j = adh_i * affinity[ti, tj], adh_j * affinity[tj, ti]
+    adh_ij = np.sqrt(adh_i * adh_j)
     rep = np.where(dist < rr, rep_ij * t_rep * t_rep, F32(0))
     adh = np.where(dist < ra, adh_ij * t_adh * t_adh, F32(0))
     f = (rep - adh) / dist
@@ -112,8 +123,9 @@ def gather_bin_order_numpy(
 
 
 def gather_bin_order_cuda(grid: CellGrid, positions: Any, *columns: Any) -> tuple[Any, ...]:
-    """CUDA twin of :func:`gather_bin_order_numpy` for the four float32 columns of the
-    pair kernel (radius, repulsion, adhesion, adhesion range): one launch."""
+    """CUDA twin of :func:`gather_bin_order_numpy` for the columns of the pair kernel
+    (radius, repulsion, adhesion and adhesion range, float32; the type, int16): one
+    launch."""
     import cupy
 
     from gpu_kernels.loader import launch_1d
@@ -121,7 +133,7 @@ def gather_bin_order_cuda(grid: CellGrid, positions: Any, *columns: Any) -> tupl
     n = positions.shape[0]
     out = (
         cupy.empty((n, 3), dtype=cupy.float32),
-        *(cupy.empty(n, dtype=cupy.float32) for _ in columns),
+        *(cupy.empty(n, dtype=c.dtype) for c in columns),
         cupy.empty(n, dtype=cupy.int32),
     )
     launch_1d(
@@ -140,6 +152,8 @@ def pair_velocity_numpy(
     adhesion: np.ndarray,
     adhesion_range: np.ndarray,
     grid: CellGrid,
+    cell_type: np.ndarray | None = None,
+    affinity: np.ndarray | None = None,
 ) -> np.ndarray:
     """Velocity (N, 3) float32 um/min of each cell from its neighbours.
 
@@ -150,14 +164,17 @@ def pair_velocity_numpy(
         positions: (N, 3) float32 um. radius: (N,) float32 um.
         repulsion, adhesion: (N,) float32 um/min. adhesion_range: (N,) float32, relative.
         grid: the cell grid of ``positions`` (bins at least the longest range wide).
+        cell_type: (N,) int16 and affinity: (T, T) float32, the types' adhesion affinities
+            (see :func:`_pair_terms`; None: every affinity 1).
     """
     n = positions.shape[0]
     out = np.zeros((n, 3), dtype=np.float32)
     if n == 0:
         return out
     order = grid.order
-    position, *rest, cell_bin = gather_bin_order_numpy(
-        grid, positions, radius, repulsion, adhesion, adhesion_range
+    types = np.zeros(n, dtype=np.int16) if cell_type is None else cell_type
+    position, *rest, binned_type, cell_bin = gather_bin_order_numpy(
+        grid, positions, radius, repulsion, adhesion, adhesion_range, types
     )
     columns = np.stack([position[:, 0], position[:, 1], position[:, 2], *rest]).astype(np.float32)
     shape = np.asarray(grid.shape_zyx, dtype=np.int64)
@@ -186,7 +203,7 @@ def pair_velocity_numpy(
         j = np.repeat(start - run_begin, length) + np.arange(total, dtype=np.int64)
         keep = i != j
         i, j = i[keep], j[keep]
-        terms, acting = _pair_terms(columns, i, j)
+        terms, acting = _pair_terms(columns, i, j, binned_type, affinity)
         i = i[acting] - lo
         for axis in range(3):
             sums = np.bincount(i, weights=terms[:, axis], minlength=len(cells))
@@ -255,6 +272,8 @@ def pair_velocity_cuda(
     adhesion: Any,
     adhesion_range: Any,
     grid: CellGrid,
+    cell_type: Any = None,
+    affinity: Any = None,
 ) -> Any:
     """CUDA twin of :func:`pair_velocity_numpy` (gpu_kernels/cells.cu): columns gathered
     in bin order, one thread per cell, each writing its velocity to its row."""
@@ -274,26 +293,31 @@ def pair_velocity_cuda(
     check_array("cell_bin", grid.cell_bin, cupy.int32, shape=(n,))
     check_array("order", grid.order, cupy.int32, shape=(n,))
     check_array("bin_start", grid.bin_start, cupy.int32, ndim=1)
+    types = cupy.zeros(n, dtype=cupy.int16) if cell_type is None else cell_type
+    check_array("cell_type", types, cupy.int16, shape=(n,))
+    n_types = 0 if affinity is None else affinity.shape[0]
+    table = cupy.ones((1, 1), dtype=cupy.float32) if affinity is None else affinity
+    check_array("affinity", table, cupy.float32, shape=(max(n_types, 1),) * 2)
     out = cupy.zeros((n, 3), dtype=cupy.float32)
     if n:
         bz, by, bx = grid.shape_zyx
         order = grid.order
         in_bin_order = gather_bin_order_cuda(
-            grid, positions, radius, repulsion, adhesion, adhesion_range
+            grid, positions, radius, repulsion, adhesion, adhesion_range, types
         )
         launch_1d(
             "cells.cu",
             "pair_velocity",
             n,
-            (*in_bin_order, grid.bin_start, order, out, np.int32(n), np.int32(bz), np.int32(by),
-             np.int32(bx)),
+            (*in_bin_order, grid.bin_start, order, cupy.ascontiguousarray(table), out,
+             np.int32(n), np.int32(bz), np.int32(by), np.int32(bx), np.int32(n_types)),
         )  # fmt: skip
     return out
 
 
-def pair_velocity(*args: Any) -> Any:
+def pair_velocity(*args: Any, **kwargs: Any) -> Any:
     """Dispatch to the NumPy or CUDA pair velocity by the arrays' backend."""
-    return (pair_velocity_cuda if on_device(args[0]) else pair_velocity_numpy)(*args)
+    return (pair_velocity_cuda if on_device(args[0]) else pair_velocity_numpy)(*args, **kwargs)
 
 
 def deposit_numpy(voxel: np.ndarray, values: np.ndarray, n_voxels: int) -> np.ndarray:

@@ -111,7 +111,7 @@ def cell_type(
                 entries.pop(rate, None)
 
     death(d, report, entries, key, v, ruled, shared)
-    _mechanics(d, report, entries)
+    _mechanics(d, report, entries, type_names)
     advanced = _motility(d, report, entries, key, substrates, two_d)
     base_secretion = _secretion(d, report, entries, substrates, ruled)
     _interactions(d, report, entries, type_names, ruled)
@@ -201,9 +201,11 @@ def _cycle(
         report.note(f"{key}.cycle_phases", node, f"{title} cycle model (code {code})")
 
 
-def _mechanics(d: Definition, report: Report, entries: dict[str, Any]) -> None:
-    """Adhesion and repulsion; affinities other than 1, set equilibrium distances and
-    attachments are reported."""
+def _mechanics(
+    d: Definition, report: Report, entries: dict[str, Any], type_names: list[str]
+) -> None:
+    """Adhesion, repulsion and the adhesion affinities other than 1; set equilibrium
+    distances and attachments are reported."""
     m = "phenotype/mechanics"
     entries["adhesion_um_per_min"] = d.number(f"{m}/cell_cell_adhesion_strength", 0.4, report)
     entries["repulsion_um_per_min"] = d.number(f"{m}/cell_cell_repulsion_strength", 10.0, report)
@@ -216,13 +218,20 @@ def _mechanics(d: Definition, report: Report, entries: dict[str, Any]) -> None:
             f"relative_maximum_adhesion_distance of '{d.name}'",
             f"{reach:g}: tissue allows 1 to 3",
         )
+    affinities = {}
     for _k, node in d.under(f"{m}/cell_adhesion_affinities/").items():
-        if node.text and float(node.text) != 1.0:
-            report.cannot(
-                node,
-                f"adhesion affinity of '{d.name}' to '{node.attrib.get('name')}'",
-                "type-specific adhesion is not modelled (tissue: affinity 1)",
-            )
+        other = node.attrib.get("name", "")
+        if node.tag != "cell_adhesion_affinity" or not node.text or float(node.text) == 1.0:
+            continue
+        if other in type_names:
+            affinities[other] = float(node.text)
+        else:
+            report.cannot(node, f"adhesion affinity of '{d.name}'", f"unknown type '{other}'")
+    if affinities:
+        entries["adhesion_affinities"] = affinities
+        report.note(
+            f"cell_types.{d.name}.adhesion_affinities", d.get(f"{m}/cell_adhesion_affinities")
+        )
     for option in ("set_relative_equilibrium_distance", "set_absolute_equilibrium_distance"):
         node = d.get(f"{m}/options/{option}")
         if node is not None and node.enabled(default=False):

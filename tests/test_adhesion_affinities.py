@@ -1,0 +1,100 @@
+"""Type-specific adhesion (PhysiCell's ``cell_adhesion_affinities``): the adhesion between
+cells i and j is sqrt(a_i f_i(j) a_j f_j(i)); the kernels against an all-pairs reference are
+in :mod:`tests.test_neighbours` and :mod:`tests.test_kernels_emulated`. Here: two cells'
+motion over one mechanics step against the formula, the scenario's checks, the import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import box_scenario
+from tests.test_physicell_import import project_copy
+from tissue.config import scenario_from_dict
+from tissue.errors import InputError
+from tissue.io.physicell import UnsupportedModel, import_physicell
+from tissue.simulation import Simulation
+
+RADIUS, STRENGTH, GAP = 8.0, 10.0, 19.0  # adhesion reaches 2 x 1.25 x 8 = 20 um
+
+
+def pair_scenario(a_to_b: float | None, b_to_a: float | None) -> dict:
+    """Types a and b (radius 8 um, adhesion 10 um/min, no repulsion, still) with the given
+    affinities to each other (None: not written, 1)."""
+
+    def kind(other: str, value: float | None) -> dict:
+        plain = {"radius_um": RADIUS, "adhesion_um_per_min": STRENGTH,
+                 "repulsion_um_per_min": 0.0}  # fmt: skip
+        return plain if value is None else {**plain, "adhesion_affinities": {other: value}}
+
+    return box_scenario(
+        time_steps={"diffusion_min": 1.0, "mechanics_min": 1.0, "phenotype_min": 6.0},
+        cell_types={"a": kind("b", a_to_b), "b": kind("a", b_to_a)},
+    )
+
+
+def approach(a_to_b: float | None, b_to_a: float | None) -> float:
+    """How far (um) an a cell and a b cell 19 um apart each move toward the other in one
+    1-min mechanics step."""
+    sim = Simulation(scenario_from_dict(pair_scenario(a_to_b, b_to_a), "pair"), "cpu", seed=1)
+    organ = sim.organs["box"]
+    organ.add_cells(0, [[50.0, 60.0, 60.0]], sim.rng)
+    organ.add_cells(1, [[50.0 + GAP, 60.0, 60.0]], sim.rng)
+    sim.step(1)
+    x = organ.cells.position_um[:, 0].astype(np.float64)
+    assert x[0] - 50.0 == pytest.approx(50.0 + GAP - x[1], rel=1e-4)  # equal and opposite
+    return float(x[0] - 50.0)
+
+
+@pytest.mark.parametrize(
+    ("a_to_b", "b_to_a", "factor"),
+    [(None, None, 1.0), (4.0, None, 2.0), (4.0, 0.25, 1.0), (0.0, 3.0, 0.0), (2.0, 2.0, 2.0)],
+)
+def test_two_cells_attract_by_the_geometric_mean_of_their_affinities(
+    a_to_b: float | None, b_to_a: float | None, factor: float
+) -> None:
+    """Beyond repulsion's reach (16 um) and inside adhesion's (20 um), each cell moves dt
+    sqrt(a f_ab a f_ba) (1 - d/20)^2 toward the other (PhysiCell's potential). Excludes the
+    arithmetic mean of the affinities (2.5 for 4 and 1) and one direction alone (4)."""
+    expected = factor * STRENGTH * (1 - GAP / 20.0) ** 2
+    assert approach(a_to_b, b_to_a) == pytest.approx(expected, rel=1e-3, abs=1e-6)
+
+
+def test_affinities_of_one_change_no_bit() -> None:
+    """A table of ones written out gives the very run the scenario without it gives."""
+    assert approach(1.0, 1.0) == approach(None, None)
+    plain = Simulation(scenario_from_dict(pair_scenario(None, None), "p"), "cpu")
+    assert plain.types.affinity is None
+
+
+@pytest.mark.parametrize(
+    ("affinities", "message"),
+    [({"c": 1.0}, "unknown cell type"), ({"b": -1.0}, "greater than or equal to 0")],
+)
+def test_bad_affinities_are_refused_with_their_key(affinities: dict, message: str) -> None:
+    data = pair_scenario(None, None)
+    data["cell_types"]["a"]["adhesion_affinities"] = affinities
+    with pytest.raises(InputError, match=rf"cell_types\.a\.adhesion_affinities.*{message}"):
+        scenario_from_dict(data, "bad")
+
+
+def test_physicells_affinities_import(tmp_path: Path) -> None:
+    """The fixture's tumour writes affinities 0.25 to immune cells and 1 to its own: the
+    first maps, the second (PhysiCell's default) is left out; an unknown type is
+    reported."""
+    edit = ('<cell_adhesion_affinity name="immune">1<',
+            '<cell_adhesion_affinity name="immune">0.25<')  # fmt: skip
+    imported = import_physicell(project_copy(tmp_path / "ok", settings=edit))
+    tumour = imported.scenario.cell_types["tumour"]
+    assert tumour.adhesion_affinities == {"immune": 0.25}
+    assert "adhesion_affinities" in imported.toml
+    # immune has no parent type: it copies the defaults (the first definition, tumour),
+    # affinities included, as PhysiCell does
+    assert imported.scenario.cell_types["immune"].adhesion_affinities == {"immune": 0.25}
+    bad = ('<cell_adhesion_affinity name="immune">1<', '<cell_adhesion_affinity name="nk">2<')
+    with pytest.raises(UnsupportedModel) as raised:
+        import_physicell(project_copy(tmp_path / "bad", settings=bad))
+    [finding] = raised.value.findings
+    assert (finding.item, finding.reason) == ("adhesion affinity of 'tumour'", "unknown type 'nk'")
