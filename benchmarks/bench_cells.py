@@ -179,7 +179,8 @@ def run_case(backend: Backend, timer: Timer, n: int, volume_per_cell_um3: float)
     grid_timing = timer.time(mechanics.grid)
     grid = mechanics.grid()
     arguments = mechanics.pair_arguments()
-    pair = timer.time(lambda: pair_velocity(*arguments, grid))
+    kinds = organ.cells.type  # gathered with the columns, as the step passes them
+    pair = timer.time(lambda: pair_velocity(*arguments, grid, kinds))
     terms = organ.xp.zeros(organ.grid.shape_zyx, dtype=organ.xp.float32)
 
     def secrete() -> None:
@@ -192,7 +193,7 @@ def run_case(backend: Backend, timer: Timer, n: int, volume_per_cell_um3: float)
     source, _ = cell_exchange(organ, sim.types)
     dense = source[FIELD].dense(organ.grid.shape_zyx)
     deposited = float(to_numpy(dense).astype(np.float64).sum())
-    velocity = to_numpy(pair_velocity(*arguments, grid))
+    velocity = to_numpy(pair_velocity(*arguments, grid, kinds))
     positions = to_numpy(organ.cells.position_um)
     speed = np.sqrt((velocity.astype(np.float64) ** 2).sum(axis=1))
     candidates = candidates_per_cell(grid)
