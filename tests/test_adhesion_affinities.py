@@ -1,10 +1,13 @@
 """Type-specific adhesion (PhysiCell's ``cell_adhesion_affinities``): the adhesion between
 cells i and j is sqrt(a_i f_i(j) a_j f_j(i)); the kernels against an all-pairs reference are
 in :mod:`tests.test_neighbours` and :mod:`tests.test_kernels_emulated`. Here: two cells'
-motion over one mechanics step against the formula, the scenario's checks, the import."""
+motion over one mechanics step against the formula, the scenario's checks, the import; and
+rules on a cell's adhesion and repulsion strengths (PhysiCell's "cell-cell adhesion" and
+"cell-cell repulsion")."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +38,11 @@ def pair_scenario(a_to_b: float | None, b_to_a: float | None) -> dict:
     )
 
 
-def approach(a_to_b: float | None, b_to_a: float | None) -> float:
+def approach(a_to_b: float | None, b_to_a: float | None, **data: dict) -> float:
     """How far (um) an a cell and a b cell 19 um apart each move toward the other in one
-    1-min mechanics step."""
-    sim = Simulation(scenario_from_dict(pair_scenario(a_to_b, b_to_a), "pair"), "cpu", seed=1)
+    1-min mechanics step; ``data``: more of the scenario."""
+    scenario = scenario_from_dict({**pair_scenario(a_to_b, b_to_a), **data}, "pair")
+    sim = Simulation(scenario, "cpu", seed=1)
     organ = sim.organs["box"]
     organ.add_cells(0, [[50.0, 60.0, 60.0]], sim.rng)
     organ.add_cells(1, [[50.0 + GAP, 60.0, 60.0]], sim.rng)
@@ -98,3 +102,56 @@ def test_physicells_affinities_import(tmp_path: Path) -> None:
         import_physicell(project_copy(tmp_path / "bad", settings=bad))
     [finding] = raised.value.findings
     assert (finding.item, finding.reason) == ("adhesion affinity of 'tumour'", "unknown type 'nk'")
+
+
+def test_a_rule_on_adhesion_moves_the_strength_of_each_cell() -> None:
+    """A rule lowering a's adhesion to 1 um/min when it touches a b cell (half-max 0.01,
+    Hill 4: about fully): the pair's adhesion becomes sqrt(1 x 10), so the cells move
+    sqrt(1/10) as far as without the rule (excludes the rule ignored, 1, and applied to
+    both cells, 0.1). The rule acts from the first phenotype step, which ends the first
+    tick, so the phenotype step here is the mechanics step's (1 min)."""
+    rule = {"cell_type": "a", "behaviour": "adhesion", "signal": "contact.b",
+            "to_value": 1.0, "half_max": 0.01, "hill_coefficient": 4.0}  # fmt: skip
+    steps = {"diffusion_min": 1.0, "mechanics_min": 1.0, "phenotype_min": 1.0}
+    plain = two_steps(time_steps=steps)
+    ruled = two_steps(time_steps=steps, rules={"loose": rule})
+    assert ruled[0] == plain[0]  # the first mechanics step: the types' strengths
+    assert ruled[1] / plain[1] == pytest.approx(math.sqrt(0.1), rel=2e-3)
+
+
+def two_steps(**data: dict) -> tuple[float, float]:
+    """How far the a cell moves toward the b cell in each of two mechanics steps."""
+    scenario = scenario_from_dict({**pair_scenario(None, None), **data}, "pair")
+    sim = Simulation(scenario, "cpu", seed=1)
+    organ = sim.organs["box"]
+    organ.add_cells(0, [[50.0, 60.0, 60.0]], sim.rng)
+    organ.add_cells(1, [[50.0 + GAP, 60.0, 60.0]], sim.rng)
+    moved = []
+    for _ in range(2):
+        before = float(organ.cells.position_um[0, 0])
+        sim.step(1)
+        moved.append(float(organ.cells.position_um[0, 0]) - before)
+    return moved[0], moved[1]
+
+
+def test_a_rule_that_could_raise_repulsion_past_stability_is_refused() -> None:
+    """The mechanics step's stability check takes the highest repulsion a rule can reach:
+    radius 8 um at 1 min allows 8 um/min; a rule raising it to 20 is refused."""
+    rule = {"cell_type": "a", "behaviour": "repulsion", "signal": "contact.b",
+            "to_value": 20.0, "half_max": 1.0}  # fmt: skip
+    data = pair_scenario(None, None)
+    data["rules"] = {"push": rule}
+    with pytest.raises(InputError, match=r"mechanics_min.*'a' \(repulsion 20.0"):
+        scenario_from_dict(data, "pushy")
+    data["rules"]["push"]["to_value"] = 5.0
+    scenario_from_dict(data, "fine")
+
+
+def test_physicells_adhesion_and_repulsion_rules_import(tmp_path: Path) -> None:
+    rules = ("// immune cells",
+             "tumour,chemokine,decreases,cell-cell adhesion,0.1,0.5,4,0\n"
+             "tumour,chemokine,increases,cell-cell repulsion,12,0.5,4,0\n"
+             "// immune cells")  # fmt: skip
+    imported = import_physicell(project_copy(tmp_path, rules=rules))
+    moved = {r.behaviour: r for r in imported.scenario.rules.values() if r.cell_type == "tumour"}
+    assert (moved["adhesion"].to_value, moved["repulsion"].to_value) == (0.1, 12.0)

@@ -33,6 +33,7 @@ from tissue.grid import F32
 from tissue.organ import CellTypes, Contacts, Organ
 from tissue.signals import (
     ATTACK_PARAMS,
+    MECHANICS,
     MIGRATION,
     OWN,
     PHAGOCYTOSIS,
@@ -226,4 +227,4 @@ def held_base(types: CellTypes, behaviour: str, type_index: Any) -> Any:
         return types.of(PHAGOCYTOSIS[behaviour], type_index)
     if parsed.kind == "phagocytosis":  # of live cells of a type
         return types.of(behaviour, type_index)
-    return types.of(MIGRATION[parsed.kind], type_index)
+    return types.of({**MIGRATION, **MECHANICS}[parsed.kind], type_index)

@@ -131,8 +131,8 @@ def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
     velocity = pair_velocity(
         cells.position_um,
         types.radius(cells),
-        types.of("repulsion_um_per_min", t),
-        types.of("adhesion_um_per_min", t),
+        held(organ, types, "repulsion"),
+        held(organ, types, "adhesion"),
         types.of("adhesion_range", t),
         grid,
         cell_type=t,

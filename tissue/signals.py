@@ -28,6 +28,7 @@ that a daughter becomes that type), ``secretion.<field>`` (a factor on the
 type's secretion, 1 before rules), ``secretion_rate.<field>`` (the secretion rate itself,
 1/min, PhysiCell's "<substrate> secretion"), ``migration_speed`` (um/min),
 ``migration_persistence`` (min), ``migration_bias`` (0 to 1, the chemotactic bias),
+``adhesion`` and ``repulsion`` (um/min, the cell-cell adhesion and repulsion strengths),
 ``secretion_target.<field>`` (the concentration secretion approaches),
 ``uptake_rate.<field>`` (1/min) and ``export_rate.<field>`` (amount/min), a live cell's
 target, uptake and net export (PhysiCell's "<substrate> secretion target", "<substrate>
@@ -63,6 +64,8 @@ MIGRATION = {
     "migration_persistence": "persistence_min",
     "migration_bias": "chemotaxis_bias",
 }
+# cell-cell mechanics behaviours -> the cell-type parameter each starts from (held)
+MECHANICS = {"adhesion": "adhesion_um_per_min", "repulsion": "repulsion_um_per_min"}
 # phagocytosis behaviours -> the cell-type parameter each starts from
 PHAGOCYTOSIS = {
     "phagocytosis.apoptotic": "apoptotic_phagocytosis_rate_per_min",
@@ -83,7 +86,7 @@ RESERVED_SIGNALS = (  # read per cell; no field may take these names
 CELL_SIGNALS = (*RESERVED_SIGNALS, "attribute", "gradient")  # read per cell: in rules only
 ATTACK_PARAMS = {"attack_damage_rate": "damage_rate_per_min", "attack_duration": "duration_min"}
 # kinds set once a phenotype step, held per cell
-HELD = (*MIGRATION, "attack", *ATTACK_PARAMS, "phagocytosis", "immunogenicity")
+HELD = (*MIGRATION, *MECHANICS, "attack", *ATTACK_PARAMS, "phagocytosis", "immunogenicity")
 OWN = "own."  # prefix of the cell columns of per-cell values of behaviours
 CHEMOTAXIS_COLUMN = "chemotaxis_sensitivity"  # (K,): a cell's sensitivities after rules
 EXCHANGE = ("secretion", "secretion_rate", "secretion_target", "uptake_rate", "export_rate")
@@ -98,14 +101,15 @@ TARGETED = (  # <kind>.<x>
     "phagocytosis",
 )  # fmt: skip
 UNTARGETED = ("cycle", "apoptosis", "necrosis", "damage_rate", "damage_repair_rate",
-              *MIGRATION, *ATTACK_PARAMS)  # fmt: skip
+              *MIGRATION, *MECHANICS, *ATTACK_PARAMS)  # fmt: skip
 BEHAVIOUR_KINDS = (*UNTARGETED, *TARGETED)
 BEHAVIOURS_ALLOWED = (
     "cycle, apoptosis, necrosis, transition.<type>, asymmetric_division.<type>, "
     "secretion.<field>, "
     "secretion_rate.<field>, secretion_target.<field>, uptake_rate.<field>, "
     "export_rate.<field>, migration_speed, "
-    "migration_persistence, migration_bias, chemotaxis.<field>, damage_rate, "
+    "migration_persistence, migration_bias, adhesion, repulsion, chemotaxis.<field>, "
+    "damage_rate, "
     "damage_repair_rate, attack.<type>, immunogenicity.<type>, attack_damage_rate, "
     "attack_duration, "
     "phagocytosis.apoptotic, phagocytosis.necrotic, phagocytosis.<type>"
@@ -240,6 +244,8 @@ def base_value(cell_type: Any, behaviour: str) -> float:
         return float(cell_type.immunogenicity.get(parsed.target, 1.0))
     if parsed.kind in MIGRATION:
         return float(getattr(cell_type, MIGRATION[parsed.kind]))
+    if parsed.kind in MECHANICS:
+        return float(getattr(cell_type, MECHANICS[parsed.kind]))
     if parsed.kind == "chemotaxis":
         return float(cell_type.sensitivities.get(parsed.target, 0.0))
     if parsed.kind in ("damage_rate", "damage_repair_rate"):

@@ -470,13 +470,16 @@ def _check_time_steps(scenario: ValidatedScenario) -> None:
             )
     dt = steps.mechanics_min
     for tname, ctype in scenario.cell_types.items():
-        limit = ctype.radius_um / max(ctype.repulsion_um_per_min, 1e-30)
+        ruled = [r.to_value for r in scenario.rules.values()
+                 if r.cell_type == tname and r.behaviour == "repulsion"]  # fmt: skip
+        repulsion = max([ctype.repulsion_um_per_min, *ruled])  # the most rules can make it
+        limit = ctype.radius_um / max(repulsion, 1e-30)
         if dt > limit:
             raise InputError(
                 src,
                 "time_steps.mechanics_min",
                 f"{dt} min is too long for "
-                f"cell type '{tname}' (repulsion {ctype.repulsion_um_per_min} "
+                f"cell type '{tname}' (repulsion {repulsion} "
                 f"um/min, radius {ctype.radius_um} um): cells would overshoot; "
                 f"allowed: <= {limit:.3g} min",
             )

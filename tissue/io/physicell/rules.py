@@ -20,7 +20,8 @@ target``, ``<substrate> uptake``,
 ``attack damage rate``, ``attack duration``, ``phagocytose apoptotic cell``, ``phagocytose
 necrotic cell`` and ``phagocytose <type>`` (of live cells; ``phagocytose other dead cell``
 changes nothing: tissue's dead cells are apoptotic or necrotic, as the model's death models
-make them), ``migration speed``, ``migration persistence time``,
+make them), ``cell-cell adhesion``, ``cell-cell repulsion``, ``migration speed``,
+``migration persistence time``,
 ``migration bias`` and ``chemotactic response to <substrate>`` (``chemotaxis.<substrate>``;
 left out where they change nothing: a type that does not move, the bias of one without
 chemotaxis, a sensitivity of one without advanced chemotaxis). A rule that applies to dead
@@ -46,6 +47,8 @@ MOTILITY = {
     "migration speed": "migration_speed",
     "migration persistence time": "migration_persistence",
     "migration bias": "migration_bias",
+    "cell-cell adhesion": "adhesion",
+    "cell-cell repulsion": "repulsion",
 }
 DAMAGE = {
     "damage rate": "damage_rate",
