@@ -141,3 +141,62 @@ def test_a_cycle_must_divide_somewhere_and_a_phase_must_end_one_way() -> None:
         cycling(1, 1.0, [{"duration_min": 60.0}])
     with pytest.raises(InputError, match=r"give duration_min .* or rate_per_min"):
         cycling(1, 1.0, [{"duration_min": 60.0, "rate_per_min": 0.1, "divides": True}])
+
+
+def fixed_first(sim: Simulation) -> Simulation:
+    """The same simulation with the first phase of fixed duration."""
+    fixed = sim.scenario.with_overrides({"cell_types.c.cycle_first_phase": "fixed"})
+    return Simulation(fixed, backend="cpu", seed=3)
+
+
+def test_a_fixed_first_phase_lasts_one_over_the_rate_to_the_step() -> None:
+    """PhysiCell's first phase of fixed duration: at rate 1/300 min the cells placed at time
+    0 leave G0/G1 together at the first 6 min step past 300 - 3 min (300 min), none
+    before; then S, G2 and M as fixed: all divide at 1080 min (excludes leaving at the
+    rate: 37% still in G0/G1 at 300 min)."""
+    n = 200
+    sim = fixed_first(cycling(n, 1.0 / 300.0, FLOW))
+    cells = sim.organs["box"].cells
+    advance(sim, 300.0 - DT)
+    assert int((cells.cycle_phase == 0).sum()) == n
+    sim.step(1)
+    assert int((cells.cycle_phase == 1).sum()) == n
+    advance(sim, 780.0 - DT)
+    assert live(sim) == n
+    sim.step(1)
+    assert live(sim) == 2 * n
+
+
+def test_a_fixed_live_cycle_divides_every_one_over_the_rate() -> None:
+    """PhysiCell's live model with its one phase fixed: no later phases, so leaving it
+    divides; at 1/120 min every cell divides at 120, 240 and 360 min (the population
+    doubles exactly, excluding the exponential draw); at rate 0 none ever does."""
+    n = 50
+    sim = fixed_first(cycling(n, 1.0 / 120.0, []))
+    for doubling in (1, 2, 3):
+        advance(sim, 120.0 - DT)
+        assert live(sim) == n * 2 ** (doubling - 1)
+        sim.step(1)
+        assert live(sim) == n * 2**doubling
+    still = fixed_first(cycling(n, 0.0, []))
+    advance(still, 600.0)
+    assert live(still) == n
+
+
+def test_a_rule_on_cycle_entry_sets_the_fixed_first_phases_length() -> None:
+    """A rule raising cycle entry from 0 to 1/60 min by time (half-max 1 min, Hill 20: full
+    from the second step on) makes the fixed first phase 60 min long from then: cells
+    placed at 0 leave it at 60 min (their time in the phase counts from 0)."""
+    rule = {"cell_type": "c", "behaviour": "cycle", "signal": "time", "to_value": 1.0 / 60.0,
+            "half_max": 1.0, "hill_coefficient": 20.0}  # fmt: skip
+    n = 100
+    base = cycling(n, 0.0, FLOW)
+    data = base.scenario.to_dict()
+    data["cell_types"]["c"]["cycle_first_phase"] = "fixed"
+    data["rules"] = {"on": rule}
+    sim = Simulation(scenario_from_dict(data, "ruled"), "cpu", seed=3)
+    cells = sim.organs["box"].cells
+    advance(sim, 60.0 - DT)
+    assert int((cells.cycle_phase == 0).sum()) == n
+    sim.step(1)
+    assert int((cells.cycle_phase == 1).sum()) == n

@@ -164,11 +164,13 @@ def test_phases_are_physicells_shared_models(tmp_path: Path) -> None:
     # immune's "live" phase of fixed length (written after tumour's): tumour's is fixed too
     fixed_cycle = ('<duration index="0" fixed_duration="false">100000', '<duration index="0" '
                    'fixed_duration="true">100000')  # fmt: skip
-    with pytest.raises(UnsupportedModel) as raised:
-        import_physicell(project_copy(tmp_path / "b", settings=fixed_cycle))
-    fixed = {f.item for f in raised.value.findings if "first phase" in f.reason}
-    # (exhausted inherits immune's element: one finding for that line)
-    assert fixed == {"cycle model 5 (live) of 'tumour'", "cycle model 5 (live) of 'immune'"}
+    imported = import_physicell(project_copy(tmp_path / "b", settings=fixed_cycle))
+    first = {t: c.cycle_first_phase for t, c in imported.scenario.cell_types.items()}
+    # tumour divides at its rate, so its phase is fixed; immune's and exhausted's rate is
+    # 1e-5/min (100000 min), also fixed
+    assert first == {"tumour": "fixed", "immune": "fixed", "exhausted": "fixed"}
+    note = next(line for line in imported.toml.splitlines() if "cycle_first_phase" in line)
+    assert "of fixed duration, 1 / its rate (the flag 'immune' wrote at line" in note
 
 
 @pytest.mark.parametrize("order", ["up first", "down first"])
@@ -577,9 +579,11 @@ FLOW_CYTOMETRY = (
     "                    </phase_durations>",
 )
 UNSUPPORTED = {
-    "settings": (  # immune writes the live phase's flag after tumour: both fixed
-        '<duration index="0" fixed_duration="false">100000',
-        '<duration index="0" fixed_duration="true">100000',
+    "settings": (  # tumour's cells calcify
+        '<calcification_rate units="1/min">0</calcification_rate>\n'
+        "                    <relative_rupture_volume",
+        '<calcification_rate units="1/min">0.001</calcification_rate>\n'
+        "                    <relative_rupture_volume",
     ),
     "settings2": (
         '<fusion_rate name="immune" units="1/min">0</fusion_rate>',
@@ -611,8 +615,7 @@ def test_a_strict_import_lists_each_part_it_cannot_express_with_its_line(tmp_pat
     found = {(Path(f.file).name, f.line, f.item.split(" of ")[0]) for f in raised.value.findings}
     xml, csv_rules = "PhysiCell_settings.xml", "cell_rules.csv"
     expected = {
-        (xml, line_of(settings, 'fixed_duration="false">0.00072'), "cycle model 5 (live)"),
-        (xml, line_of(settings, 'fixed_duration="true">100000'), "cycle model 5 (live)"),
+        (xml, line_of(settings, ">0.001</calcification_rate"), "<calcification_rate>"),
         (xml, line_of(settings, ">0.01</fusion_rate"), "<fusion_rate> for 'immune'"),
         (xml, line_of(settings, "<cell_stiffness>"), "<cell_stiffness>"),
         (csv_rules, line_of(rules, "intracellular oxygen"),
@@ -631,24 +634,22 @@ def test_a_strict_import_lists_each_part_it_cannot_express_with_its_line(tmp_pat
     lines = result.output.strip().splitlines()
     assert len(lines) == len(expected) + 1
     assert lines[-1].startswith("error: ")
-    assert "8 parts of the model cannot be imported" in lines[-1]
+    assert "7 parts of the model cannot be imported" in lines[-1]
     assert not out.exists()
 
 
 def test_a_lenient_import_drops_or_approximates_them_and_says_so(tmp_path: Path) -> None:
     project = project_copy(tmp_path, **UNSUPPORTED)
     imported = import_physicell(project, lenient=True)
-    assert len(imported.dropped) == 8
+    assert len(imported.dropped) == 7
     s = imported.scenario
-    # a fixed first phase as one left at the same mean rate
-    assert s.cell_types["tumour"].cycle_rate_per_min == 0.00072
     assert {r.signal for r in s.rules.values()} == {"oxygen", "chemokine"}  # the fixture's
     assert "Dropped or approximated (--lenient):" in imported.toml
     result = CliRunner().invoke(
         main, ["import-physicell", str(project), "-o", str(tmp_path / "m.toml"), "--lenient"]
     )
     assert result.exit_code == 0, result.output
-    assert result.output.count("warning: ") == 8
+    assert result.output.count("warning: ") == 7
 
 
 @pytest.mark.parametrize(
@@ -882,3 +883,31 @@ def test_asymmetric_division_and_its_rules_map(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedModel) as raised:
         import_physicell(project_copy(tmp_path / "o", settings=over))
     assert "add up past 1" in raised.value.findings[0].reason
+
+
+def test_an_empty_element_and_a_persistence_of_zero_import(tmp_path: Path) -> None:
+    """An empty element the importer does not know (PhysiCell Studio writes
+    ``<molecular />``) says nothing and is not reported. A persistence time of 0
+    (PhysiCell: a new direction every mechanics step) imports as 0, and such cells turn at
+    every step."""
+    edits = {
+        "settings": ('<cell_definition name="immune" ID="1">\n            <phenotype>',
+                     '<cell_definition name="immune" ID="1">\n            <phenotype>\n'
+                     "                <molecular />"),
+        "settings2": ('<persistence_time units="min">5<', '<persistence_time units="min">0<'),
+    }  # fmt: skip
+    imported = import_physicell(project_copy(tmp_path, **edits))
+    assert imported.dropped == []
+    s = imported.scenario
+    assert s.cell_types["immune"].persistence_min == 0.0
+    sim = Simulation(s, "cpu", seed=1)
+    organ = next(iter(sim.organs.values()))
+    cells = organ.cells
+    sim.step(1)
+    immune = cells.type == sim.types.names.index("immune")
+    before = cells.direction[immune].copy()
+    assert (np.abs(before).sum(axis=1) > 0).all()
+    sim.step(1)
+    after = cells.direction[cells.type == sim.types.names.index("immune")]
+    assert immune.sum() > 0
+    assert not np.isclose(before, after).all(axis=1).any()  # every one turned

@@ -360,7 +360,7 @@ class Organ:
             xp, scenario, name, self.grid, self.labels, self.label_codes, barrier
         )
         self.attributes = Attributes(scenario)
-        phased = any(c.cycle_phases for c in scenario.cell_types.values())
+        phased = CyclePhases.from_scenario(np, scenario) is not None
         moved = {r.behaviour for r in scenario.rules.values()}
         moved |= {b for c in scenario.cell_types.values() for b in c.scale_by}
         held = sorted(b for b in moved if parse_behaviour(b).kind in HELD)

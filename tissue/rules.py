@@ -298,26 +298,31 @@ def _advance_phases(
     bool: the cells that divide (``one_phase``'s for types without phases).
 
     The first phase is left at ``cycle`` ((N,) 1/min, after rules) with probability
-    1 - exp(-cycle dt) drawn with ``u`` ((N,) uniforms), a later one at its rate or when the
-    time in it passes its duration less dt / 2 (PhysiCell's test); a cell leaving a phase
-    starts the next at time 0, dividing if the phase divides (the daughter copies the
-    parent's new phase). A cell whose type has fewer phases than its phase (it changed
-    type) restarts the first."""
+    1 - exp(-cycle dt) drawn with ``u`` ((N,) uniforms), or, for a type whose first phase
+    is fixed, after 1 / ``cycle`` (never at a rate of 0); a later one at its rate or when
+    the time in it passes its duration less dt / 2 (PhysiCell's test); a cell leaving a
+    phase starts the next at time 0, dividing if the phase divides (the daughter copies the
+    parent's new phase; a fixed first phase without later ones divides). A cell whose type
+    has fewer phases than its phase (it changed type) restarts the first."""
     xp, cells, phases = organ.xp, organ.cells, types.phases
     t = cells.type.astype(xp.int64)
     count = phases.count[t]
     phase = cells.cycle_phase.astype(xp.int64)
     phase = xp.where(phase < count, phase, 0)
     time = cells.phase_time_min + dt
-    rate = xp.where(phase == 0, cycle, phases.rate[t, phase])
-    leave = (u < -xp.expm1(-rate * dt)) | (time > phases.duration[t, phase] - F32(0.5) * dt)
-    phased = live & (count > 1)
+    fixed = phases.first_fixed[t] & (phase == 0)
+    rate = xp.where(phase == 0, xp.where(fixed, F32(0), cycle), phases.rate[t, phase])
+    lasts = F32(1) / xp.where(cycle > 0, cycle, F32(1))  # the fixed first phase's length
+    duration = xp.where(fixed & (cycle > 0), lasts, phases.duration[t, phase])
+    leave = (u < -xp.expm1(-rate * dt)) | (time > duration - F32(0.5) * dt)
+    has_phases = (count > 1) | phases.first_fixed[t]
+    phased = live & has_phases
     leave &= phased
     after = xp.where(phase + 1 < count, phase + 1, 0)
     cells.cycle_phase[...] = xp.where(leave, after, phase).astype(xp.int8)
     kept = xp.where(phased, time, cells.phase_time_min)
     cells.phase_time_min[...] = xp.where(leave, F32(0), kept)
-    return xp.where(count > 1, leave & phases.divides[t, phase], one_phase)
+    return xp.where(has_phases, leave & phases.divides[t, phase], one_phase)
 
 
 # the columns a changed cell restarts (PhysiCell's conversion keeps the volume, not the

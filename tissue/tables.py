@@ -62,18 +62,20 @@ class CyclePhases:
     (type, phase), (n_types, K) backend arrays with phase 0 the first phase (left at the
     cycle rate) and K the most phases of any type: ``rate`` (1/min, 0 for fixed phases),
     ``duration`` (min, inf for phases left at a rate), ``divides`` (bool); ``count``
-    ((n_types,) int64): each type's number of phases (1 without ``cycle_phases``)."""
+    ((n_types,) int64): each type's number of phases (1 without ``cycle_phases``);
+    ``first_fixed`` ((n_types,) bool): the first phase lasts 1 / the cycle rate."""
 
     rate: Any
     duration: Any
     divides: Any
     count: Any
+    first_fixed: Any
 
     @classmethod
     def from_scenario(cls, xp: Any, scenario: Scenario) -> CyclePhases | None:
-        """The tables, or None when no type has cycle phases."""
+        """The tables, or None when no type has cycle phases or a fixed first phase."""
         types = list(scenario.cell_types.values())
-        if not any(c.cycle_phases for c in types):
+        if not any(c.cycle_phases or c.cycle_first_phase == "fixed" for c in types):
             return None
         k = 1 + max(len(c.cycle_phases) for c in types)
         rate = np.zeros((len(types), k), dtype=np.float32)
@@ -86,7 +88,8 @@ class CyclePhases:
                 duration[t, j] = np.inf if phase.duration_min is None else phase.duration_min
                 divides[t, j] = phase.divides
         count = np.array([1 + len(c.cycle_phases) for c in types], dtype=np.int64)
-        return cls(*(xp.asarray(a) for a in (rate, duration, divides, count)))
+        first_fixed = np.array([c.cycle_first_phase == "fixed" for c in types], dtype=bool)
+        return cls(*(xp.asarray(a) for a in (rate, duration, divides, count, first_fixed)))
 
 
 def chemotaxis_fields(scenario: Scenario) -> list[str]:

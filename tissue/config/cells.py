@@ -286,7 +286,10 @@ class CellTypeConfig(Model):
     (probability exp(rate dt) - 1 per step: exponential growth at exactly that rate); with
     them, ``cycle_rate_per_min`` is the rate of leaving the first phase (PhysiCell's "cycle
     entry", probability 1 - exp(-rate dt)), and the cell then passes through the listed
-    phases (see :class:`CyclePhase`), dividing on leaving those that divide.
+    phases (see :class:`CyclePhase`), dividing on leaving those that divide. With
+    ``cycle_first_phase = "fixed"`` the first phase instead lasts 1 / ``cycle_rate_per_min``
+    (the rate after rules; PhysiCell's first phase of fixed duration), and a type without
+    ``cycle_phases`` divides on leaving it.
     Adhesion between cells i and j: sqrt(a_i f_i(j) a_j f_j(i)) for a the
     ``adhesion_um_per_min`` and f a type's ``adhesion_affinities`` to the other's type (1
     unless given; PhysiCell's ``cell_adhesion_affinities``).
@@ -334,13 +337,14 @@ class CellTypeConfig(Model):
     radius_um: Positive = 8.4
     allowed_labels: list[str] | None = None
     speed_um_per_min: NonNegative = 0.0
-    persistence_min: Positive = 5.0
+    persistence_min: NonNegative = 5.0  # 0: a new direction every mechanics step
     chemotaxis_bias: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
     chemotaxis_field: str | None = None
     chemotaxis_sensitivities: dict[str, Finite] = {}
     chemotaxis_normalize_each: bool = False
     cycle_rate_per_min: NonNegative = 0.0
     cycle_phases: list[CyclePhase] = []
+    cycle_first_phase: Literal["random", "fixed"] = "random"
     oxygen_field: str | None = None
     cycle_oxygen_threshold: NonNegative = 5.0
     cycle_oxygen_saturation: NonNegative = 38.0

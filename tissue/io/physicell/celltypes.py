@@ -133,10 +133,11 @@ def _cycle(
     ruled: set[str],
     shared: dict[tuple[str, int], dict[int, Phase]],
 ) -> None:
-    """The cycle: phase 0 left at tissue's cycle rate, the model's later phases as
-    ``cycle_phases`` (fixed durations or rates, dividing where PhysiCell divides). The rates
-    are the definition's; whether a phase is of fixed duration is PhysiCell's shared flag
-    (the last definition in the file using the model to write it)."""
+    """The cycle: phase 0 left at tissue's cycle rate (after 1 / the rate where it is of
+    fixed duration), the model's later phases as ``cycle_phases`` (fixed durations or
+    rates, dividing where PhysiCell divides). The rates are the definition's; whether a
+    phase is of fixed duration is PhysiCell's shared flag (the last definition in the file
+    using the model to write it)."""
     node = d.get("phenotype/cycle")
     d.under("phenotype/cycle/")
     if node is None:
@@ -174,12 +175,9 @@ def _cycle(
             if first and first.node is not None and first.node is not where
             else ""
         )
-        report.cannot(
-            where or node,
-            what,
-            f"a fixed duration of the first phase ({phases[0]}){by} "
-            "is not modelled (tissue leaves it at a rate); --lenient: the same mean",
-        )
+        entries["cycle_first_phase"] = "fixed"
+        report.note(f"{key}.cycle_first_phase", where or node,
+                    f"{phases[0]} of fixed duration, 1 / its rate{by}")  # fmt: skip
     entries["cycle_rate_per_min"] = rate
     report.note(f"{key}.cycle_rate_per_min", where or node, f"{title} cycle: leaving {phases[0]}")
     later = []
@@ -273,13 +271,13 @@ def _motility(
             "cells moving in a plane of a 3-D domain are not modelled",
         )
     entries["speed_um_per_min"] = speed
-    if persistence > 0:
+    if persistence >= 0:
         entries["persistence_min"] = persistence
     else:
         report.cannot(
             d.get(f"{m}/persistence_time") or d.node,
             f"persistence_time of '{d.name}'",
-            "must be > 0 in tissue",
+            "must be >= 0",
         )
     report.note(f"{key}.speed_um_per_min", d.get(f"{m}/speed"))
     chemotaxis, advanced = f"{m}/options/chemotaxis", f"{m}/options/advanced_chemotaxis"

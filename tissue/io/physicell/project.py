@@ -117,7 +117,10 @@ def import_physicell(project: str | Path, lenient: bool = False) -> Imported:
         if parts.advanced_chemotaxis:
             advanced.add(d.name)
         for key, node in d.unread():
-            report.cannot(node, f"<{node.tag}> of '{d.name}'", f"{key}: not known to the importer")
+            if node.text or node.children or node.attrib:  # an empty element says nothing
+                report.cannot(
+                    node, f"<{node.tag}> of '{d.name}'", f"{key}: not known to the importer"
+                )
     _springs(root, report, types, elastic)
     data["cell_types"] = types
     configs = {t: CellTypeConfig.model_construct(**entries) for t, entries in types.items()}
