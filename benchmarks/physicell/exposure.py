@@ -1,8 +1,9 @@
 """What field a sample's cells of one type sit in, and the type changes it predicts: for
 PhysiCell output folders and tissue runs (``run.h5``, exported as :mod:`eating` does), hour
 by hour, the cells of the type, the field at each one's voxel and the rate of the
-sample's rule on it, summed over the hour as the changes it predicts, beside the cells of
-the target type gained in the hour.
+sample's rule on it, summed over the hour as the changes it predicts, beside the changes
+counted (the cells of the type at the hour's start that are of the target type at its end,
+by ID).
 
 ```sh
 python -m benchmarks.physicell.exposure rules_sample 48 72 \
@@ -14,8 +15,10 @@ rules_sample's M1 macrophages turn M2 at 1e-3/min below 5 mmHg of oxygen and 1e-
 above (its rule: decreasing with oxygen, half-max 5, Hill 8): where tissue makes fewer M2
 macrophages per M1-hour than PhysiCell, this says whether its M1 macrophages see more
 oxygen (the predicted changes differ as the counted ones do) or turn less in the same
-oxygen (they do not). A cell's voxel is the one whose centre is nearest (PhysiCell's
-``nearest_density_vector``); the field's values are the output's
+oxygen (they do not). ``rules_sample_m0``: its M0 macrophages turn M1 at up to 0.05/min
+by necrotic debris (increasing, half-max 0.005, Hill 4), a change fast enough (up to 95% in
+an hour) that the hour's start predicts it poorly. A cell's voxel is the one whose centre
+is nearest (PhysiCell's ``nearest_density_vector``); the field's values are the output's
 ``_microenvironment0.mat``, its row by the XML's variable list.
 """
 
@@ -53,6 +56,13 @@ SAMPLES = {
         "M2 macrophage",
         5.0,
     ),
+    "rules_sample_m0": Exposure(
+        "M0 macrophage",
+        "necrotic debris",
+        lambda debris: 0.05 * debris**4 / (0.005**4 + debris**4),
+        "M1 macrophage",
+        0.005,
+    ),
 }
 
 
@@ -84,7 +94,7 @@ def live_of(out: Output, name: str) -> np.ndarray:
 
 def hourly(sample: str, folder: Path, first: int, last: int) -> dict[str, float]:
     """Totals over hours [first, last): cell-hours of the type, their mean field value and
-    share below ``below``, the changes the rule predicts and the target's cells gained."""
+    share below ``below``, the changes the rule predicts and those counted."""
     spec = SAMPLES[sample]
     hours = predicted = gained = below = total = 0.0
     now = hour(folder, first)
@@ -96,14 +106,15 @@ def hourly(sample: str, folder: Path, first: int, last: int) -> dict[str, float]
         total += float(values.sum())
         below += float((values < spec.below).sum())
         predicted += float((-np.expm1(-spec.rate(values) * 60.0)).sum())
-        gained += float(live_of(nxt, spec.target).sum() - live_of(now, spec.target).sum())
+        became = nxt.columns["ID"][live_of(nxt, spec.target)]
+        gained += float(np.isin(now.columns["ID"][mine], became).sum())
         now = nxt
     return {
         "cell_hours": hours,
         "mean_field": total / hours if hours else math.nan,
         "share_below": below / hours if hours else math.nan,
         "predicted_changes": predicted,
-        "target_gained": gained,
+        "changes_counted": gained,
     }
 
 
