@@ -484,3 +484,27 @@ def test_exposure_reads_the_field_at_each_cells_voxel(tmp_path: Path) -> None:
     assert totals["changes_counted"] == gained
     assert gained > 0
     assert 0.1 < totals["share_below"] < 0.9  # cells on both sides of the rule's half-max
+
+
+def test_the_tissue_runs_import_the_code_whose_commit_they_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The harness runs tissue in a child process and records the commit of the tissue this
+    process imports: the child must import that same checkout, not an installed script's or
+    one earlier on PYTHONPATH (here a decoy package)."""
+    import subprocess
+    import sys
+
+    import tissue
+    from benchmarks.physicell.samples import tissue_command, tissue_env
+
+    decoy = tmp_path / "decoy" / "tissue"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text("")
+    monkeypatch.setenv("PYTHONPATH", str(decoy.parent))
+    where = subprocess.run(
+        [sys.executable, "-c", "import tissue; print(tissue.__file__)"],
+        env=tissue_env(), capture_output=True, text=True, check=True, cwd=tmp_path,
+    ).stdout.strip()  # fmt: skip
+    assert Path(where).resolve() == Path(tissue.__file__).resolve()
+    assert tissue_command()[1:] == ["-m", "tissue.cli"]

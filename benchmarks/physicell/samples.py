@@ -255,21 +255,15 @@ def run_tissue(
         changes["time_steps.diffusion_min"] = diffusion_min
     if minutes:
         changes["run.days"] = minutes / 1440
-    command = [
-        str(Path(sys.executable).parent / "tissue"),
-        "run",
-        "scenario.toml",
-        "-o",
-        "run",
-        "--backend",
-        "cpu",
-        "--quiet",
-    ]
+    command = [*tissue_command(), "run", "scenario.toml", "-o", "run", "--backend", "cpu",
+               "--quiet"]  # fmt: skip
     for key, value in changes.items():
         command += ["--set", f"{key}={value}"]
     start = time.perf_counter()
     with (folder / "stdout.txt").open("w") as out:
-        done = subprocess.run(command, cwd=folder, stdout=out, stderr=subprocess.STDOUT)
+        done = subprocess.run(
+            command, cwd=folder, stdout=out, stderr=subprocess.STDOUT, env=tissue_env()
+        )
     if done.returncode != 0:
         raise RuntimeError(f"tissue seed {seed} exited {done.returncode}; see {folder}")
     wall = time.perf_counter() - start
@@ -289,6 +283,22 @@ def run_tissue(
         "live": live,
         "dead": dead,
     }
+
+
+def tissue_command() -> list[str]:
+    """The command line of the tissue CLI of the code this process imports (with
+    :func:`tissue_env`): not the installed script, which may import another checkout."""
+    return [sys.executable, "-m", "tissue.cli"]
+
+
+def tissue_env() -> dict[str, str]:
+    """The environment in which :func:`tissue_command` imports this process's tissue (its
+    checkout first on PYTHONPATH), so that :func:`tissue_commit` names the code that ran."""
+    import tissue
+
+    root = str(Path(tissue.__file__).resolve().parents[1])
+    rest = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "PYTHONPATH": root + (os.pathsep + rest if rest else "")}
 
 
 def tissue_commit() -> str:
@@ -530,10 +540,10 @@ def field_steps(sample: str, field: str, minutes: float, seed: int = 1) -> dict[
     imported = import_physicell(run)
     (run / "scenario.toml").write_text(imported.toml)
     for dt_min in (imported.scenario.time_steps.mechanics_min, 0.01):
-        command = [str(Path(sys.executable).parent / "tissue"), "run", "scenario.toml", "-o",
-                   f"run-dt{dt_min}", "--backend", "cpu", "--quiet", "--days",
-                   str(minutes / 1440), "--set", f"time_steps.diffusion_min={dt_min}"]  # fmt: skip
-        subprocess.run(command, cwd=run, capture_output=True, check=True)
+        command = [*tissue_command(), "run", "scenario.toml", "-o", f"run-dt{dt_min}",
+                   "--backend", "cpu", "--quiet", "--days", str(minutes / 1440), "--set",
+                   f"time_steps.diffusion_min={dt_min}"]  # fmt: skip
+        subprocess.run(command, cwd=run, capture_output=True, check=True, env=tissue_env())
         with (run / f"run-dt{dt_min}" / "timeseries.csv").open() as f:
             row = [r for r in csv.DictReader(f) if float(r["time_min"]) <= minutes + 1e-6][-1]
         out["runs"].append({"code": "tissue", "dt_min": dt_min,
