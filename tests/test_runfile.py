@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import h5py
@@ -185,6 +186,11 @@ def test_summary_prints_final_observables(tmp_path: Path) -> None:
     record = json.loads(result.output)
     assert record["status"] == "complete"
     assert record["snapshots"] == 2
+    # the commit of the code that ran (this checkout's; "" outside a git checkout)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parents[1],
+                          capture_output=True, text=True)  # fmt: skip
+    expected = head.stdout.strip() if head.returncode == 0 else ""
+    assert record["tissue_commit"].removesuffix("+dirty") == expected
     assert record["observables"] == sim.observables()
     table = CliRunner().invoke(main, ["summary", str(tmp_path / "run.h5")])
     assert table.exit_code == 0
@@ -207,6 +213,7 @@ def test_golden_run_file_still_reads() -> None:
     assert reader.format_version == 1
     assert reader.status == "complete"
     assert reader.scenario_name == "golden"
+    assert reader.tissue_commit == ""  # written before files recorded it
     scenario = reader.scenario()
     assert scenario.run.days == pytest.approx(20 / 1440)
     series = reader.timeseries()

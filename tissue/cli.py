@@ -402,6 +402,7 @@ def summary(run_path: str, as_json: bool) -> None:
             "backend": reader.backend,
             "status": reader.status,
             "tissue_version": reader.tissue_version,
+            "tissue_commit": reader.tissue_commit,
             "snapshots": len(reader.snapshots),
             "observables": final,
         }

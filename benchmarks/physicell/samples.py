@@ -241,6 +241,7 @@ def run_tissue(
     its diffusion step and run length where given."""
     import csv
 
+    from tissue.io import RunReader
     from tissue.io.physicell import import_physicell
 
     folder = run_folder("tissue", sample, three_d, seed, diffusion_min, minutes)
@@ -277,7 +278,7 @@ def run_tissue(
     return {
         "seed": seed,
         "wall_s": round(wall, 2),
-        "tissue_commit": tissue_commit(),
+        "tissue_commit": RunReader(folder / "run" / "run.h5").tissue_commit or tissue_commit(),
         "changes": changes,
         "time_min": [float(r["time_min"]) for r in rows],
         "live": live,

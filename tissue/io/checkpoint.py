@@ -5,10 +5,10 @@ Layout of ``checkpoint.h5`` (format ``tissue-checkpoint``, version 3): a 512-byt
 
 - header: ``tissue-checkpoint sha256 <64 hex digits>\n`` padded with zero bytes, where the
   digest is the SHA-256 of every byte after the header;
-- root attributes: ``format``, ``format_version``, ``tissue_version``, ``scenario`` (the
-  resolved scenario as TOML), ``scenario_source``, ``seed``, ``tick``, ``time_min``,
-  ``backend`` (the one that wrote it; any backend can resume it), ``run_id`` (the run it
-  belongs to; "" for one saved from Python);
+- root attributes: ``format``, ``format_version``, ``tissue_version``, ``tissue_commit``
+  (as in run files), ``scenario`` (the resolved scenario as TOML), ``scenario_source``,
+  ``seed``, ``tick``, ``time_min``, ``backend`` (the one that wrote it; any backend can
+  resume it), ``run_id`` (the run it belongs to; "" for one saved from Python);
 - ``/state/<path>``: every array of a :class:`~tissue.state.SimulationState`, with
   Fletcher-32 checksums so that damaged data is refused rather than resumed; groups carry
   their counters as attributes (``/state/organs/<organ>/cells``: n, next_id, capacity);

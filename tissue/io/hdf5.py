@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import re
+import subprocess
 from collections.abc import Mapping
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,28 @@ RUN_FORMAT = "tissue-run"
 CHECKPOINT_FORMAT = "tissue-checkpoint"
 # the version of each format this code writes (the newest it reads)
 FORMAT_VERSIONS = {RUN_FORMAT: 1, CHECKPOINT_FORMAT: 3}
+
+
+@cache
+def code_commit() -> str:
+    """The git commit of the running code (its ``tissue`` and ``gpu_kernels``; ``+dirty``
+    where they differ from it), or "" outside a git checkout (an installed wheel): what a
+    run file records so that runs of different code cannot be mixed unseen."""
+    root = Path(__file__).resolve().parents[2]
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                                  timeout=20)  # fmt: skip
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    head = git("rev-parse", "HEAD")
+    if not head:
+        return ""
+    dirty = git("status", "--porcelain", "--", "tissue", "gpu_kernels")
+    return head + ("+dirty" if dirty else "")
 
 
 def package_version() -> str:
@@ -88,11 +112,12 @@ def text_attr(holder: h5py.Group | Mapping[str, Any], name: str, source: str) ->
 def write_root_attrs(
     handle: h5py.File, fmt: str, scenario: Scenario, seed: int, backend: str, **attrs: Any
 ) -> None:
-    """Format name and version, package version, the scenario (TOML), seed and backend of a
-    run, and ``attrs``, as root attributes."""
+    """Format name and version, package version and commit, the scenario (TOML), seed and
+    backend of a run, and ``attrs``, as root attributes."""
     handle.attrs["format"] = fmt
     handle.attrs["format_version"] = np.int64(FORMAT_VERSIONS[fmt])
     handle.attrs["tissue_version"] = package_version()
+    handle.attrs["tissue_commit"] = code_commit()
     handle.attrs["scenario"] = scenario.to_toml()
     handle.attrs["seed"] = np.int64(seed)
     handle.attrs["backend"] = backend

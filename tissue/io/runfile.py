@@ -2,7 +2,9 @@
 
 Layout of ``run.h5`` (format ``tissue-run``, version 1):
 
-- root attributes: ``format``, ``format_version``, ``tissue_version``, ``scenario`` (TOML),
+- root attributes: ``format``, ``format_version``, ``tissue_version``, ``tissue_commit``
+  (the git commit of the code that wrote the file, ``+dirty`` with local changes; empty
+  outside a checkout, absent in older files), ``scenario`` (TOML),
   ``scenario_name``, ``seed``, ``backend``, ``run_id`` (see :mod:`tissue.io.rundir`),
   ``status`` (running, interrupted, complete, incomplete: the run ended but its final
   checkpoint could not be written, or failed), ``cell_types`` and ``cell_states`` (names in
@@ -315,6 +317,7 @@ class RunReader:
             self.backend = text_attr(handle, "backend", self.source)
             self.run_id = str(handle.attrs.get("run_id", ""))
             self.tissue_version = text_attr(handle, "tissue_version", self.source)
+            self.tissue_commit = str(handle.attrs.get("tissue_commit", ""))
             self.format_version = int(handle.attrs["format_version"])
             self.seed = int(handle.attrs.get("seed", -1))
             self.cell_types = [str(x) for x in handle.attrs.get("cell_types", [])]
