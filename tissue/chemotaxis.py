@@ -22,8 +22,9 @@ from typing import Any
 
 from tissue.behaviours import Behave
 from tissue.grid import F32
-from tissue.organ import Chemotaxis, Organ
+from tissue.organ import Organ
 from tissue.signals import CHEMOTAXIS_COLUMN
+from tissue.tables import Chemotaxis
 
 
 def bias_direction(

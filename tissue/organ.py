@@ -30,6 +30,7 @@ from tissue.rng import CellRandom
 from tissue.signals import CHEMOTAXIS_COLUMN, HELD, OWN, parse_behaviour
 from tissue.state import SimulationState
 from tissue.tables import (
+    Chemotaxis,
     CyclePhases,
     DamageAttacks,
     adhesion_affinities,
@@ -59,38 +60,6 @@ class AttackSpec:
     target_codes: Any
     reach_um: float
     fixed_reach: bool
-
-
-@dataclass(frozen=True)
-class Chemotaxis:
-    """The types' chemotaxis over ``fields`` (K, :func:`chemotaxis_fields`) as backend
-    tables: ``sensitivity`` ((n_types, K) float32, signed; 0 for a field a type does not
-    list), ``senses`` ((n_types, K) bool: the type lists the field or rules move its
-    sensitivity to it) and ``normalize_each`` ((n_types,) bool: each gradient is normalised
-    before the sum)."""
-
-    fields: list[str]
-    sensitivity: Any
-    senses: Any
-    normalize_each: Any
-
-    @classmethod
-    def from_scenario(cls, xp: Any, scenario: Scenario) -> Chemotaxis | None:
-        """The tables, or None when no type has chemotaxis."""
-        types = list(scenario.cell_types.values())
-        if not any(c.sensitivities for c in types):
-            return None
-        fields = chemotaxis_fields(scenario)
-        ruled = steered(scenario)
-        shape = (len(types), len(fields))
-        sensitivity = np.zeros(shape, dtype=np.float32)
-        senses = np.zeros(shape, dtype=bool)
-        for t, (name, c) in enumerate(scenario.cell_types.items()):
-            for k, f in enumerate(fields):
-                sensitivity[t, k] = c.sensitivities.get(f, 0.0)
-                senses[t, k] = f in c.sensitivities or (name, f) in ruled
-        each = np.asarray([c.chemotaxis_normalize_each for c in types], dtype=bool)
-        return cls(fields, *(xp.asarray(a) for a in (sensitivity, senses, each)))
 
 
 @dataclass(frozen=True)

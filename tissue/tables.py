@@ -1,6 +1,6 @@
-"""The scenario's tables over pairs on the backend: damage attacks (attacker x target),
-cycle phases (type x phase) and adhesion affinities (type x type); and the fields cells
-sense chemotactically."""
+"""The scenario's per-type tables on the backend: damage attacks (attacker x target),
+chemotaxis (type x field), cycle phases (type x phase) and adhesion affinities (type x
+type); and the fields cells sense chemotactically."""
 
 from __future__ import annotations
 
@@ -54,6 +54,38 @@ class DamageAttacks:
         candidate = ((rate > 0) | ruled) & raised.T
         attackers = [a for a, c in enumerate(scenario.cell_types.values()) if c.damage_attack]
         return cls(xp.asarray(rate), xp.asarray(immunogenicity), xp.asarray(candidate), attackers)
+
+
+@dataclass(frozen=True)
+class Chemotaxis:
+    """The types' chemotaxis over ``fields`` (K, :func:`chemotaxis_fields`) as backend
+    tables: ``sensitivity`` ((n_types, K) float32, signed; 0 for a field a type does not
+    list), ``senses`` ((n_types, K) bool: the type lists the field or rules move its
+    sensitivity to it) and ``normalize_each`` ((n_types,) bool: each gradient is normalised
+    before the sum)."""
+
+    fields: list[str]
+    sensitivity: Any
+    senses: Any
+    normalize_each: Any
+
+    @classmethod
+    def from_scenario(cls, xp: Any, scenario: Scenario) -> Chemotaxis | None:
+        """The tables, or None when no type has chemotaxis."""
+        types = list(scenario.cell_types.values())
+        if not any(c.sensitivities for c in types):
+            return None
+        fields = chemotaxis_fields(scenario)
+        ruled = steered(scenario)
+        shape = (len(types), len(fields))
+        sensitivity = np.zeros(shape, dtype=np.float32)
+        senses = np.zeros(shape, dtype=bool)
+        for t, (name, c) in enumerate(scenario.cell_types.items()):
+            for k, f in enumerate(fields):
+                sensitivity[t, k] = c.sensitivities.get(f, 0.0)
+                senses[t, k] = f in c.sensitivities or (name, f) in ruled
+        each = np.asarray([c.chemotaxis_normalize_each for c in types], dtype=bool)
+        return cls(fields, *(xp.asarray(a) for a in (sensitivity, senses, each)))
 
 
 @dataclass(frozen=True)
