@@ -155,3 +155,81 @@ def test_physicells_adhesion_and_repulsion_rules_import(tmp_path: Path) -> None:
     imported = import_physicell(project_copy(tmp_path, rules=rules))
     moved = {r.behaviour: r for r in imported.scenario.rules.values() if r.cell_type == "tumour"}
     assert (moved["adhesion"].to_value, moved["repulsion"].to_value) == (0.1, 12.0)
+
+
+EQUILIBRIUM_EDIT = {
+    "relative": ('<set_relative_equilibrium_distance enabled="false"',
+                 '<set_relative_equilibrium_distance enabled="true"'),
+    "absolute": ('<set_absolute_equilibrium_distance enabled="false"',
+                 '<set_absolute_equilibrium_distance enabled="true"'),
+}  # fmt: skip
+
+
+def rest_push(kind: dict, gap_um: float) -> float:
+    """How far (um) two cells of ``kind`` (a cell type's mechanics) ``gap_um`` apart move
+    apart in one 0.1-min mechanics step (negative: toward each other)."""
+    still = {k: kind[k] for k in ("radius_um", "adhesion_um_per_min", "repulsion_um_per_min",
+                                  "adhesion_range")}  # fmt: skip
+    scenario = scenario_from_dict(box_scenario(cell_types={"a": still}), "pair")
+    sim = Simulation(scenario, "cpu", seed=1)
+    organ = sim.organs["box"]
+    organ.add_cells(0, [[40.0, 60.0, 60.0], [40.0 + gap_um, 60.0, 60.0]], sim.rng)
+    sim.step(1)
+    x = organ.cells.position_um[:, 0].astype(np.float64)
+    return float((x[1] - x[0]) - gap_um)
+
+
+@pytest.mark.parametrize("option", ["relative", "absolute"])
+def test_an_equilibrium_distance_sets_the_adhesion_so_that_cells_rest_there(
+    tmp_path: Path, option: str
+) -> None:
+    """The fixture's tumour enables PhysiCell's equilibrium distance (relative 1.8 radii,
+    or absolute 15.12 um over its radius): its adhesion becomes repulsion ((1 - s/2) /
+    (1 - s/(2 m)))^2, and two tumour cells s radii apart stay put while closer ones part
+    and farther ones close in (excludes the written 0.4 and a formula without the
+    maximum adhesion distance m). The immune type copies the tumour (the defaults) without
+    writing mechanics: it takes the tumour's computed strength, not one recomputed for its
+    own radius, as PhysiCell copies it."""
+    imported = import_physicell(project_copy(tmp_path, settings=EQUILIBRIUM_EDIT[option]))
+    tumour = imported.scenario.cell_types["tumour"].model_dump()
+    radius = tumour["radius_um"]
+    s = 1.8 if option == "relative" else 15.12 / radius
+    expected = 10.0 * ((1.0 - s / 2.0) / (1.0 - s / (2.0 * 1.25))) ** 2
+    assert tumour["adhesion_um_per_min"] == pytest.approx(expected, rel=1e-12)
+    assert imported.scenario.cell_types["immune"].adhesion_um_per_min == pytest.approx(expected)
+    assert imported.scenario.cell_types["exhausted"].adhesion_um_per_min == pytest.approx(expected)
+    assert f"cells rest {s:g} radii apart" in imported.toml
+    rest = s * radius
+    assert abs(rest_push(tumour, rest)) < 1e-4
+    assert rest_push(tumour, 0.97 * rest) > 1e-3
+    assert rest_push(tumour, 1.03 * rest) < -1e-3
+
+
+def test_an_equilibrium_distance_is_read_as_physicell_reads_a_definition(tmp_path: Path) -> None:
+    """A definition that writes its own adhesion keeps it when the option it copies is
+    enabled (PhysiCell applies an option only while reading the definition that writes
+    it); beyond 2 radii PhysiCell caps the distance at 2, where adhesion vanishes; with a
+    maximum adhesion distance of 1 that cap makes PhysiCell's strength 0/0, a finding."""
+    own = ("<speed units=\"micron/min\">0.5</speed>\n                </motility>",
+           "<speed units=\"micron/min\">0.5</speed>\n                </motility>\n"
+           "                <mechanics><cell_cell_adhesion_strength>3</cell_cell_adhesion_strength>"
+           "</mechanics>")  # fmt: skip
+    imported = import_physicell(
+        project_copy(tmp_path / "own", settings=EQUILIBRIUM_EDIT["relative"], settings2=own)
+    )
+    assert imported.scenario.cell_types["exhausted"].adhesion_um_per_min == 3.0
+    assert imported.scenario.cell_types["immune"].adhesion_um_per_min != 3.0
+    far = (">1.8</set_relative_equilibrium_distance>", ">2.5</set_relative_equilibrium_distance>")
+    imported = import_physicell(
+        project_copy(tmp_path / "far", settings=EQUILIBRIUM_EDIT["relative"], settings2=far)
+    )
+    assert imported.scenario.cell_types["tumour"].adhesion_um_per_min == 0.0
+    assert "(PhysiCell allows at most 2)" in imported.toml
+    touching = (">1.25</relative_maximum_adhesion_distance>",
+                ">1</relative_maximum_adhesion_distance>")  # fmt: skip
+    with pytest.raises(UnsupportedModel) as raised:
+        import_physicell(project_copy(tmp_path / "nan", settings=EQUILIBRIUM_EDIT["relative"],
+                                      settings2=far, settings3=touching))  # fmt: skip
+    [finding] = raised.value.findings
+    assert finding.item == "<set_relative_equilibrium_distance> of 'tumour'"
+    assert "not a number" in finding.reason

@@ -695,6 +695,7 @@ SHIPPED = {
     "rules_sample": [],
     "immune_function": [],
     "asymmetric_division": [],
+    "celltypes3": [],  # a set equilibrium distance (its behaviour is in its C++)
 }
 DEAD_PHAGOCYTOSIS = ("<apoptotic_phagocytosis_rate>", "<necrotic_phagocytosis_rate>",
                      "<other_dead_phagocytosis_rate>", "<dead_phagocytosis_rate>")  # fmt: skip

@@ -15,7 +15,7 @@ from tissue.io.physicell.death import MIN_DURATION, death, rate_or_duration, vol
 from tissue.io.physicell.definitions import LIVE_CYCLE, Definition, Phase
 from tissue.io.physicell.phagocytosis import phagocytosis_rates
 from tissue.io.physicell.report import Report
-from tissue.io.physicell.xmltree import truthy
+from tissue.io.physicell.xmltree import Node, truthy
 from tissue.signals import PHAGOCYTOSIS
 
 ASYMMETRIC = "phenotype/cycle/standard_asymmetric_division"  # PhysiCell 1.14's element
@@ -202,10 +202,14 @@ def _cycle(
 def _mechanics(
     d: Definition, report: Report, entries: dict[str, Any], type_names: list[str]
 ) -> None:
-    """Adhesion, repulsion and the adhesion affinities other than 1; set equilibrium
-    distances and attachments are reported."""
+    """Adhesion (as PhysiCell computes it, with equilibrium distances:
+    :func:`adhesion_strength`), repulsion and the adhesion affinities other than 1;
+    attachments are reported."""
     m = "phenotype/mechanics"
-    entries["adhesion_um_per_min"] = d.number(f"{m}/cell_cell_adhesion_strength", 0.4, report)
+    d.number(f"{m}/cell_cell_adhesion_strength", 0.4, report)  # read: bad text reported
+    adhesion, option, s = adhesion_strength(d)
+    if math.isfinite(adhesion):
+        entries["adhesion_um_per_min"] = adhesion
     entries["repulsion_um_per_min"] = d.number(f"{m}/cell_cell_repulsion_strength", 10.0, report)
     reach = d.number(f"{m}/relative_maximum_adhesion_distance", 1.25, report)
     if 1.0 <= reach <= 3.0:
@@ -216,6 +220,16 @@ def _mechanics(
             f"relative_maximum_adhesion_distance of '{d.name}'",
             f"{reach:g}: tissue allows 1 to 3",
         )
+    for name in EQUILIBRIUM:
+        d.get(f"{m}/options/{name}")
+    if option is not None and math.isfinite(adhesion):
+        capped = " (PhysiCell allows at most 2)" if s == 2.0 else ""
+        report.note(f"cell_types.{d.name}.adhesion_um_per_min", option,
+                    f"from <{option.tag}>: cells rest {s:g} radii apart{capped}")  # fmt: skip
+    elif option is not None:
+        report.cannot(option, f"<{option.tag}> of '{d.name}'",
+                      f"{s:g} radii with relative_maximum_adhesion_distance {reach:g}: "
+                      "PhysiCell's adhesion is not a number")  # fmt: skip
     affinities = {}
     for _k, node in d.under(f"{m}/cell_adhesion_affinities/").items():
         other = node.attrib.get("name", "")
@@ -230,10 +244,6 @@ def _mechanics(
         report.note(
             f"cell_types.{d.name}.adhesion_affinities", d.get(f"{m}/cell_adhesion_affinities")
         )
-    for option in ("set_relative_equilibrium_distance", "set_absolute_equilibrium_distance"):
-        node = d.get(f"{m}/options/{option}")
-        if node is not None and node.enabled(default=False):
-            report.cannot(node, f"<{option}> of '{d.name}'", "not modelled")
     rate = d.number(f"{m}/attachment_rate", 0.0, report)
     if rate > 0:
         report.cannot(
@@ -241,6 +251,51 @@ def _mechanics(
             f"attachment_rate of '{d.name}'",
             "spring attachments between cells are not modelled",
         )
+
+
+EQUILIBRIUM = ("set_relative_equilibrium_distance", "set_absolute_equilibrium_distance")
+
+
+def adhesion_strength(d: Definition) -> tuple[float, Node | None, float]:
+    """PhysiCell's ``cell_cell_adhesion_strength`` (um/min) once it has read ``d``: the value
+    of the definition ``d`` copies (0.4 for the defaults) or the one ``d`` writes; then, for
+    each equilibrium distance ``d`` itself enables (relative, then absolute: s = distance /
+    radius, the radius from the total volume), s capped at 2, repulsion ((1 - s/2) / (1 -
+    s/(2 m)))^2, m the relative maximum adhesion distance, so that two such cells rest s
+    radii apart (PhysiCell's ``Mechanics::set_relative_equilibrium_distance``; an inherited
+    option is not applied again: the copied value stands). Also the option element that set
+    it and s (None and nan without one); the strength is nan where 1 - s/(2 m) is 0."""
+    m = "phenotype/mechanics"
+    key = f"{m}/cell_cell_adhesion_strength"
+    adhesion = adhesion_strength(d.copied)[0] if d.copied is not None else 0.4
+    if key in d.own:
+        adhesion = _number(d, key, adhesion)
+    option, s = None, math.nan
+    for name in EQUILIBRIUM:
+        node = d.elements.get(f"{m}/options/{name}")
+        if f"{m}/options/{name}" not in d.own or node is None or not node.enabled(default=False):
+            continue
+        s = _number(d, f"{m}/options/{name}", 0.0)
+        if name == EQUILIBRIUM[1]:
+            volume = _number(d, "phenotype/volume/total", VOLUME_DEFAULTS["total"])
+            s /= (3.0 * volume / (4.0 * math.pi)) ** (1.0 / 3.0)
+        s = min(s, 2.0)
+        reach = _number(d, f"{m}/relative_maximum_adhesion_distance", 1.25)
+        free = 1.0 - s / (2.0 * reach)
+        ratio = (1.0 - s / 2.0) / free if free != 0 else math.nan
+        adhesion = _number(d, f"{m}/cell_cell_repulsion_strength", 10.0) * ratio**2
+        option = node
+    return adhesion, option, s
+
+
+def _number(d: Definition, key: str, default: float) -> float:
+    """The number at ``key`` of ``d`` without marking it read, or ``default`` where it is
+    absent or not a number (the reading that maps it reports that)."""
+    node = d.elements.get(key)
+    try:
+        return float(node.text) if node is not None and node.text else default
+    except ValueError:
+        return default
 
 
 def _motility(

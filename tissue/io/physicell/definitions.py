@@ -74,12 +74,17 @@ def flatten(node: Node, prefix: str = "") -> dict[str, Node]:
 
 @dataclass
 class Definition:
-    """One cell definition after inheritance: its elements by path, and which were read."""
+    """One cell definition after inheritance: its elements by path, and which were read;
+    ``own``: the paths it writes itself; ``copied``: the definition it starts as a copy of
+    (its parent, the defaults, or None for the defaults), for the values PhysiCell computes
+    while reading a definition (:func:`~tissue.io.physicell.celltypes.adhesion_strength`)."""
 
     name: str
     node: Node
     elements: dict[str, Node]
     read: set[str] = field(default_factory=set)
+    own: frozenset[str] = frozenset()
+    copied: Definition | None = None
 
     def get(self, key: str) -> Node | None:
         """The element at ``key`` (marked read), or None."""
@@ -146,9 +151,11 @@ def resolve(definitions: list[Node], report: Report) -> list[Definition]:
                 inherited: dict[str, Node] = {}
             else:
                 inherited = dict(parent.elements)
+            copied = parent
         elif is_default or defaults is None:
-            inherited = {}
+            inherited, copied = {}, None
         else:
+            copied = defaults
             inherited = {
                 k: v for k, v in defaults.elements.items() if not k.startswith(RESET_WITHOUT_PARENT)
             }
@@ -160,7 +167,7 @@ def resolve(definitions: list[Node], report: Report) -> list[Definition]:
             if "/death/model[" in k and "/phase_" in k
         ]
         inherited = {k: v for k, v in inherited.items() if not k.startswith(tuple(replaced))}
-        definition = Definition(name, node, {**inherited, **own})
+        definition = Definition(name, node, {**inherited, **own}, own=frozenset(own), copied=copied)
         out[name] = definition
         if is_default:
             defaults = definition
