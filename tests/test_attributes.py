@@ -318,8 +318,11 @@ def test_cell_signals_are_for_rules_of_types_that_have_them(
 
 def test_rules_move_the_motility_each_phenotype_step() -> None:
     """migration_speed, _persistence and _bias (PhysiCell's migration speed, persistence
-    time and bias): set per cell by the rules at each phenotype step, held between; each
-    mechanics step a cell with a direction moves its rule-set speed x dt."""
+    time and bias): set per cell by the rules at each phenotype step, held between. A
+    cell moves at the speed it took at its last turn, as PhysiCell's motility vector keeps
+    its length until the next turn: after the rules slow them, the cells that turn move
+    at the rule's speed and those that do not at the type's 2 um/min (excludes applying
+    the rule's speed at once)."""
     data = box_scenario(
         organs={"box": {"shape": [30, 30, 30], "spacing_um": 20.0}},
         time_steps={"diffusion_min": 1.0, "mechanics_min": 1.0, "phenotype_min": 6.0},
@@ -327,7 +330,7 @@ def test_rules_move_the_motility_each_phenotype_step() -> None:
         cell_types={"a": {"speed_um_per_min": 2.0, "persistence_min": 1.0,
                           "chemotaxis_field": "s1", "chemotaxis_bias": 0.5,
                           "repulsion_um_per_min": 0.0, "adhesion_um_per_min": 0.0}},
-        initial_cells=[{"kind": "random", "organ": "box", "type": "a", "count": 40}],
+        initial_cells=[{"kind": "random", "organ": "box", "type": "a", "count": 300}],
         rules={
             "slow": {"cell_type": "a", "behaviour": "migration_speed", "signal": "s1",
                      "to_value": 0.0, "half_max": 1.0, "hill_coefficient": 4.0},
@@ -344,13 +347,17 @@ def test_rules_move_the_motility_each_phenotype_step() -> None:
     np.testing.assert_allclose(cells.migration_persistence, 1.0 + 49.0 * 0.5, rtol=1e-6)
     assert "migration_bias" not in cells.columns  # no rule moves it: no column, the type's
     np.testing.assert_array_equal(migration(sim.organs["box"], sim.types, "migration_bias"), 0.5)
-    before = cells.position_um.copy()
-    moving = np.linalg.norm(cells.direction, axis=1) > 0
-    assert moving.any()
+    before, direction = cells.position_um.copy(), cells.direction.copy()
+    np.testing.assert_array_equal(cells.motility_speed[np.linalg.norm(direction, axis=1) > 0], 2)
     sim.step(1)
     step = np.linalg.norm(cells.position_um - before, axis=1)
+    turned = (cells.direction != direction).any(axis=1)
+    kept = ~turned & (np.linalg.norm(direction, axis=1) > 0)
+    assert turned.sum() >= 5
+    assert kept.sum() >= 5
     # to the float32 rounding of positions of up to 600 um (6e-5 um)
-    np.testing.assert_allclose(step[moving], speed * 1.0, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(step[turned], speed * 1.0, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(step[kept], 2.0 * 1.0, rtol=0, atol=1e-4)
 
 
 def listed(attributes: dict[str, list[float]]) -> dict[str, Any]:

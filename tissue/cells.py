@@ -69,6 +69,10 @@ PHASE_COLUMNS = {  # a cell's cycle phase and the time in it, when some type has
     "cycle_phase": Column(np.int8, (), 0),
     "phase_time_min": Column(np.float32, (), 0.0),
 }
+# the speed (um/min) a cell took at its last turn, where rules move speeds: PhysiCell scales
+# its motility vector then and keeps it until the next turn (tissue.rules.update_motility)
+MOTILITY_SPEED = "motility_speed"
+MOTILITY_SPEED_COLUMNS = {MOTILITY_SPEED: Column(np.float32, (), 0.0)}
 # the volume eaten, beyond the volume model's, when some type eats (um^3; tissue.phagocytosis)
 ENGULFED_COLUMNS = {f"engulfed_{part}_um3": Column(np.float32) for part in ("fluid", "solid")}
 

@@ -341,6 +341,7 @@ class Organ:
             **(store.DAMAGE_COLUMNS if scenario.takes_damage() else {}),
             **(store.ATTACK_TIME_COLUMNS if scenario.times_attacks() else {}),
             **{behaviour: store.HELD_COLUMN for behaviour in held},
+            **(store.MOTILITY_SPEED_COLUMNS if "migration_speed" in held else {}),
             **{OWN + behaviour: store.HELD_COLUMN for behaviour in scenario.own_values()},
             **(store.ENGULFED_COLUMNS if scenario.phagocytes() else {}),
             # each cell's sensitivities when rules or attributes move them (NaN: the type's)

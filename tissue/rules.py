@@ -31,7 +31,7 @@ from typing import Any
 
 from tissue.attack import spring_velocity
 from tissue.behaviours import Behave, held, held_base, unchanged
-from tissue.cells import APOPTOTIC, ENGULFED_COLUMNS, LIVE, NECROTIC
+from tissue.cells import APOPTOTIC, ENGULFED_COLUMNS, LIVE, MOTILITY_SPEED, NECROTIC
 from tissue.chemotaxis import bias_direction, unit_rows, update_sensitivities
 from tissue.grid import F32
 from tissue.kernels.cells import (
@@ -61,6 +61,10 @@ def update_motility(
     chemotaxis takes v. As PhysiCell's ``normalize`` leaves a zero vector zero, a cell
     whose mix is 0 (b = 1 where d = 0) stands still until its next turn.
 
+    The cell's speed is taken at the turn too: where rules move speeds, a cell keeps the
+    speed it turned with until its next turn, as PhysiCell's motility vector does (its
+    length is set only when the direction is drawn).
+
     As in PhysiCell, a cell that is not motile (dead, attached, or in ``still``, (N,) bool:
     attackers holding at a target) has no direction, and a cell without one (new cells too)
     waits for its next turn. ``block_factor(field)`` (default 1): a neutralised attractant
@@ -85,6 +89,9 @@ def update_motility(
         mixed = unit_rows(xp, b * direction + (F32(1) - b) * new)
         new = xp.where(guided[:, None], mixed, new)
     cells.direction[...] = xp.where(turn[:, None], new, old)
+    if MOTILITY_SPEED in cells.columns:
+        speed = cells.motility_speed
+        speed[...] = xp.where(turn, migration(organ, types, "migration_speed"), speed)
 
 
 def _migrating(organ: Organ, types: CellTypes) -> Any:
@@ -139,7 +146,10 @@ def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
         affinity=types.affinity,
     )
     migrating = _migrating(organ, types)[:, None]
-    speed = migration(organ, types, "migration_speed")
+    if MOTILITY_SPEED in cells.columns:  # the speed at the last turn (update_motility)
+        speed = cells.motility_speed
+    else:
+        speed = migration(organ, types, "migration_speed")
     velocity += xp.where(migrating, speed[:, None] * cells.direction, 0)
     if types.springs:
         velocity += spring_velocity(organ, types)
