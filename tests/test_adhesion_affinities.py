@@ -224,7 +224,7 @@ def test_an_equilibrium_distance_is_read_as_physicell_reads_a_definition(tmp_pat
         project_copy(tmp_path / "far", settings=EQUILIBRIUM_EDIT["relative"], settings2=far)
     )
     assert imported.scenario.cell_types["tumour"].adhesion_um_per_min == 0.0
-    assert "(PhysiCell allows at most 2)" in imported.toml
+    assert "cells rest 2 radii apart (PhysiCell caps the 2.5 written at 2)" in imported.toml
     touching = (">1.25</relative_maximum_adhesion_distance>",
                 ">1</relative_maximum_adhesion_distance>")  # fmt: skip
     with pytest.raises(UnsupportedModel) as raised:

@@ -223,9 +223,10 @@ def _mechanics(
     for name in EQUILIBRIUM:
         d.get(f"{m}/options/{name}")
     if option is not None and math.isfinite(adhesion):
-        capped = " (PhysiCell allows at most 2)" if s == 2.0 else ""
+        capped = f" (PhysiCell caps the {s:g} written at 2)" if s > 2.0 else ""
+        rest = min(s, 2.0)
         report.note(f"cell_types.{d.name}.adhesion_um_per_min", option,
-                    f"from <{option.tag}>: cells rest {s:g} radii apart{capped}")  # fmt: skip
+                    f"from <{option.tag}>: cells rest {rest:g} radii apart{capped}")  # fmt: skip
     elif option is not None:
         report.cannot(option, f"<{option.tag}> of '{d.name}'",
                       f"{s:g} radii with relative_maximum_adhesion_distance {reach:g}: "
@@ -264,38 +265,28 @@ def adhesion_strength(d: Definition) -> tuple[float, Node | None, float]:
     s/(2 m)))^2, m the relative maximum adhesion distance, so that two such cells rest s
     radii apart (PhysiCell's ``Mechanics::set_relative_equilibrium_distance``; an inherited
     option is not applied again: the copied value stands). Also the option element that set
-    it and s (None and nan without one); the strength is nan where 1 - s/(2 m) is 0."""
+    it and s as written (None and nan without one); the strength is nan where 1 - s/(2 m)
+    is 0."""
     m = "phenotype/mechanics"
     key = f"{m}/cell_cell_adhesion_strength"
     adhesion = adhesion_strength(d.copied)[0] if d.copied is not None else 0.4
     if key in d.own:
-        adhesion = _number(d, key, adhesion)
+        adhesion = d.number(key, adhesion, None)
     option, s = None, math.nan
     for name in EQUILIBRIUM:
         node = d.elements.get(f"{m}/options/{name}")
         if f"{m}/options/{name}" not in d.own or node is None or not node.enabled(default=False):
             continue
-        s = _number(d, f"{m}/options/{name}", 0.0)
+        s = d.number(f"{m}/options/{name}", 0.0, None)
         if name == EQUILIBRIUM[1]:
-            volume = _number(d, "phenotype/volume/total", VOLUME_DEFAULTS["total"])
+            volume = d.number("phenotype/volume/total", VOLUME_DEFAULTS["total"], None)
             s /= (3.0 * volume / (4.0 * math.pi)) ** (1.0 / 3.0)
-        s = min(s, 2.0)
-        reach = _number(d, f"{m}/relative_maximum_adhesion_distance", 1.25)
-        free = 1.0 - s / (2.0 * reach)
-        ratio = (1.0 - s / 2.0) / free if free != 0 else math.nan
-        adhesion = _number(d, f"{m}/cell_cell_repulsion_strength", 10.0) * ratio**2
+        reach = d.number(f"{m}/relative_maximum_adhesion_distance", 1.25, None)
+        free = 1.0 - min(s, 2.0) / (2.0 * reach)
+        ratio = (1.0 - min(s, 2.0) / 2.0) / free if free != 0 else math.nan
+        adhesion = d.number(f"{m}/cell_cell_repulsion_strength", 10.0, None) * ratio**2
         option = node
     return adhesion, option, s
-
-
-def _number(d: Definition, key: str, default: float) -> float:
-    """The number at ``key`` of ``d`` without marking it read, or ``default`` where it is
-    absent or not a number (the reading that maps it reports that)."""
-    node = d.elements.get(key)
-    try:
-        return float(node.text) if node is not None and node.text else default
-    except ValueError:
-        return default
 
 
 def _motility(

@@ -91,15 +91,19 @@ class Definition:
         self.read.add(key)
         return self.elements.get(key)
 
-    def number(self, key: str, default: float, report: Report) -> float:
-        """The number at ``key``, or ``default`` when absent."""
-        node = self.get(key)
+    def number(self, key: str, default: float, report: Report | None) -> float:
+        """The number at ``key``, or ``default`` when absent. With a ``report``: the key is
+        marked read and text that is not a number reported; without: only looked at."""
+        node = self.get(key) if report is not None else self.elements.get(key)
         if node is None or node.text == "":
             return default
         try:
             return float(node.text)
         except ValueError:
-            report.cannot(node, f"<{node.tag}> of '{self.name}'", f"'{node.text}' is not a number")
+            if report is not None:
+                report.cannot(
+                    node, f"<{node.tag}> of '{self.name}'", f"'{node.text}' is not a number"
+                )
             return default
 
     def flag(self, key: str, default: bool) -> bool:
