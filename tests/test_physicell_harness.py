@@ -508,3 +508,29 @@ def test_the_tissue_runs_import_the_code_whose_commit_they_record(
     ).stdout.strip()  # fmt: skip
     assert Path(where).resolve() == Path(tissue.__file__).resolve()
     assert tissue_command()[1:] == ["-m", "tissue.cli"]
+
+
+def test_the_first_order_limit_takes_the_two_finest_steps() -> None:
+    """f(h) = 5 + 3 h (+ a curvature felt only at the coarsest step): the limit is 5."""
+    from benchmarks.physicell import samples
+
+    runs = [{"dt_min": h, "mean": 5.0 + 3.0 * h + (9.0 if h > 0.005 else 0.0)}
+            for h in (0.01, 0.001, 0.0005)]  # fmt: skip
+    limit = samples.first_order_limit(runs, ("mean",))
+    assert limit["mean"] == pytest.approx(5.0, abs=1e-12)
+    assert limit["from_dt_min"] == [0.001, 0.0005]
+
+
+def test_a_samples_curves_take_the_output_time_as_saved_not_as_summed(tmp_path: Path) -> None:
+    """PhysiCell's clock sums its steps (60.000001 min at a 0.0005 min step): the curves
+    keep the output time, so that they match tissue's outputs time for time."""
+    from benchmarks.physicell import samples
+
+    cells = physicell_like_cells()
+    types = {0: "cancer cell", 1: "immune cell"}
+    write_output(tmp_path / "output00000000.xml", 0.0, types, cells)
+    write_output(tmp_path / "output00000001.xml", 60.000001, types, cells)
+    curves = samples.physicell_curves(tmp_path)
+    assert curves["time_min"] == [0.0, 60.0]
+    assert curves["live"] == {"cancer cell": [2, 2], "immune cell": [1, 1]}
+    assert curves["dead"] == {"cancer cell": [1, 1], "immune cell": [1, 1]}

@@ -45,6 +45,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -215,13 +216,15 @@ def run_physicell(
 
 
 def physicell_curves(output: Path) -> dict[str, Any]:
-    """Live and dead cells of each type at every full output."""
+    """Live and dead cells of each type at every full output (its time rounded to 1e-4
+    min: PhysiCell's clock sums its diffusion steps, 4320.000001 at 0.0005 min, and the
+    comparisons match the codes' output times exactly)."""
     from tissue.io.multicellds import read_output
 
     times, live, dead = [], {}, {}
     for path in sorted(output.glob("output[0-9]*.xml")):
         out = read_output(path)
-        times.append(out.time_min)
+        times.append(round(out.time_min, 4))
         kinds = out.columns["cell_type"].astype(int)
         is_dead = out.columns["dead"] > 0
         for code, name in out.cell_types.items():
@@ -509,11 +512,29 @@ def pairs(sample: str, three_d: bool, first: str, second: str) -> dict[str, Any]
     return result
 
 
-def field_steps(sample: str, field: str, minutes: float, seed: int = 1) -> dict[str, Any]:
+def first_order_limit(runs: Sequence[dict[str, Any]], keys: Sequence[str]) -> dict[str, Any]:
+    """The values of ``keys`` as the step goes to 0, from the two runs (dicts with
+    ``dt_min``) at the finest steps h2 < h1, for an error first order in the step:
+    f(h2) + (f(h2) - f(h1)) h2 / (h1 - h2)."""
+    fine, coarse = sorted(runs, key=lambda r: r["dt_min"])[:2]
+    weight = fine["dt_min"] / (coarse["dt_min"] - fine["dt_min"])
+    limit = {key: fine[key] + (fine[key] - coarse[key]) * weight for key in keys}
+    return limit | {"from_dt_min": [coarse["dt_min"], fine["dt_min"]]}
+
+
+def field_steps(
+    sample: str,
+    field: str,
+    minutes: float,
+    seed: int = 1,
+    physicell_steps: Sequence[float] = (0.01, 0.001),
+) -> dict[str, Any]:
     """``field``'s mean and min (over the voxels) after ``minutes`` in both codes at several
-    diffusion steps, from the shipped start (same cells, seed ``seed``): PhysiCell at its
-    shipped step and a tenth of it, tissue at the mechanics step and PhysiCell's. Tells a
-    discretisation difference from a model one."""
+    diffusion steps, from the shipped start (same cells, seed ``seed``): PhysiCell at each
+    of ``physicell_steps`` (min), tissue at the mechanics step and PhysiCell's shipped one.
+    PhysiCell's split step is first order, so its two finest steps give an estimate of
+    its limit (``physicell_extrapolated``: f(h2) + (f(h2) - f(h1)) h2 / (h1 - h2)). Tells
+    a discretisation difference from a model one."""
     import csv
 
     import scipy.io
@@ -522,8 +543,8 @@ def field_steps(sample: str, field: str, minutes: float, seed: int = 1) -> dict[
 
     out: dict[str, Any] = {"sample": sample, "field": field, "minutes": minutes, "runs": []}
     folder = sample_dir(sample) / "runs" / "field-steps"
-    for dt_min in (0.01, 0.001):
-        run = folder / f"physicell-dt{dt_min}"
+    for dt_min in physicell_steps:
+        run = folder / f"physicell-dt{dt_min:g}"
         shutil.rmtree(run, ignore_errors=True)
         run.mkdir(parents=True)
         xml = project(sample, False, seed, run, dt_min, minutes)
@@ -550,6 +571,9 @@ def field_steps(sample: str, field: str, minutes: float, seed: int = 1) -> dict[
         out["runs"].append({"code": "tissue", "dt_min": dt_min,
                             "mean": float(row[f"domain.{field}.mean"]),
                             "min": float(row[f"domain.{field}.min"])})  # fmt: skip
+    ours = [r for r in out["runs"] if r["code"] == "physicell"]
+    if len(ours) >= 2:
+        out["physicell_extrapolated"] = first_order_limit(ours, ("mean", "min"))
     (RESULTS / f"{sample}-{field}-steps.json").write_text(json.dumps(out, indent=1) + "\n")
     return out
 
@@ -565,6 +589,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--3d", dest="three_d", action="store_true")
     parser.add_argument("--field", default="oxygen", help="field-steps: the field compared")
     parser.add_argument("--minutes", type=float, default=60.0, help="field-steps: run length")
+    parser.add_argument(
+        "--physicell-steps",
+        type=float,
+        nargs="+",
+        default=[0.01, 0.001],
+        help="field-steps: PhysiCell's diffusion steps (min)",
+    )
     parser.add_argument(
         "--diffusion-min",
         type=float,
@@ -591,7 +622,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{key:40s} largest {row['largest_difference']} at {row['at_min']:g} min "
                   f"(PhysiCell's sd there {row['physicell_sd_there']:.1f})")  # fmt: skip
     elif args.action == "field-steps":
-        print(json.dumps(field_steps(args.sample, args.field, args.minutes), indent=1))
+        steps = args.physicell_steps
+        print(json.dumps(field_steps(args.sample, args.field, args.minutes, 1, steps), indent=1))
     elif args.action == "compare":
         result = compare(
             args.sample, args.three_d, args.physicell_file, args.tissue_file, args.reference
