@@ -9,6 +9,7 @@ python -m benchmarks.physicell.samples physicell template --seeds 1 2 3 4 5 6 7 
 python -m benchmarks.physicell.samples tissue template --seeds 1 2 3 4 5 6 7 8 9 10 --jobs 2
 python -m benchmarks.physicell.samples compare template          # results/template-2d.json
 python -m benchmarks.physicell.samples field-steps rules_sample  # a field at two steps each
+python -m benchmarks.physicell.samples field-steps rules_sample --physicell-steps 0.001 0.0005
 ```
 
 ``--diffusion-min`` and ``--run-minutes`` run either code at another diffusion step or for
