@@ -18,15 +18,18 @@ from tissue.config import scenario_from_dict
 from tissue.config.cells import NecroticVolume
 from tissue.rules import divide_cells
 from tissue.simulation import Simulation
-from tissue.volume import peak_fraction, regrown, rupture_min
+from tissue.volume import division_start, peak_fraction, regrown, rupture_min
 
 R = 8.4
 
 
-def physicell_volume(f: float, n: float, r_f: float, r_c: float, r_n: float, t: float) -> float:
-    """V / V0 at ``t`` min after division by PhysiCell's standard volume update (solids
-    toward their targets, fluid toward f of the total), from half of everything, by RK4
-    at 0.25 min."""
+def physicell_parts(
+    f: float, n: float, r_f: float, r_c: float, r_n: float, t: float, start: Any = None
+) -> np.ndarray:
+    """The nuclear solid, cytoplasmic solid and fluid volumes over V0 at ``t`` min after
+    division by PhysiCell's standard volume update (solids toward their targets, fluid
+    toward f of the total), from ``start`` (those parts; default half of each target), by
+    RK4 at 0.25 min."""
     target = np.array([(1 - f) * n, (1 - f) * (1 - n)])
     rates = np.array([r_n, r_c])
 
@@ -34,8 +37,8 @@ def physicell_volume(f: float, n: float, r_f: float, r_c: float, r_n: float, t: 
         solids, fluid = y[:2], y[2]
         return np.append(rates * (target - solids), r_f * (f * y.sum() - fluid))
 
-    y = np.append(target / 2, f / 2)
-    steps = round(t / 0.25)
+    y = np.append(target / 2, f / 2) if start is None else np.asarray(start, dtype=float)
+    steps = max(round(t / 0.25), 1 if t > 0 else 0)
     h = t / steps if steps else 0.0
     for _ in range(steps):
         k1 = slope(y)
@@ -43,13 +46,29 @@ def physicell_volume(f: float, n: float, r_f: float, r_c: float, r_n: float, t: 
         k3 = slope(y + h / 2 * k2)
         k4 = slope(y + h * k3)
         y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-    return float(y.sum())
+    return y
+
+
+def physicell_volume(f: float, n: float, r_f: float, r_c: float, r_n: float, t: float) -> float:
+    """V / V0 at ``t`` min after division from half of everything (see physicell_parts)."""
+    return float(physicell_parts(f, n, r_f, r_c, r_n, t).sum())
 
 
 def params(f: float, n: float, r_f: float, r_c: float, r_n: float) -> dict[str, np.ndarray]:
     return {key: np.float32([value]) for key, value in (
         ("grow_fluid_fraction", f), ("grow_nuclear_fraction", n), ("grow_fluid_rate", r_f),
         ("grow_cytoplasmic_rate", r_c), ("grow_nuclear_rate", r_n))}  # fmt: skip
+
+
+def first_start(f: float, n: float, size: int) -> np.ndarray:
+    """A daughter of a cell placed whole: minus half of each target (fluid, nuclear,
+    cytoplasmic), as :func:`division_start` gives it."""
+    p = params(f, n, 0.05, 0.0045, 0.0055)
+    zeros = np.zeros(size, int)
+    got = division_start(np, p, zeros, np.full(size, -1, np.float32), np.zeros((size, 3)))
+    want = -0.5 * np.float32([f, (1 - f) * n, (1 - f) * (1 - n)])
+    np.testing.assert_allclose(got, np.broadcast_to(want, (size, 3)), atol=1e-7)
+    return got
 
 
 @settings(max_examples=25, deadline=None)
@@ -62,16 +81,45 @@ def params(f: float, n: float, r_f: float, r_c: float, r_n: float) -> dict[str, 
 )
 def test_regrowth_is_physicells_volume_ode(f, n, r_f, r_c, r_n) -> None:
     times = np.float32([0.0, 10.0, 45.0, 120.0, 300.0, 900.0])
-    got = regrown(np, params(f, n, r_f, r_c, r_n), np.zeros(times.size, int), times)
+    start = first_start(f, n, times.size)
+    got = regrown(np, params(f, n, r_f, r_c, r_n), np.zeros(times.size, int), times, start)
     want = [physicell_volume(f, n, r_f, r_c, r_n, float(t)) for t in times]
     np.testing.assert_allclose(got, want, atol=2e-6)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    f=st.floats(0.0, 0.9),
+    n=st.floats(0.0, 1.0),
+    r_f=st.floats(1e-3, 0.2),
+    r_c=st.floats(1e-4, 0.05),
+    r_n=st.floats(1e-4, 0.05),
+    first=st.floats(0.0, 600.0),
+)
+def test_a_daughter_that_divides_again_halves_its_volume_as_it_is(
+    f, n, r_f, r_c, r_n, first
+) -> None:
+    """A daughter dividing ``first`` min after its own division (before it has grown back):
+    both cells start at half of each part it had then (PhysiCell halves the volume it has,
+    not its type's), and grow from there as the ODE does."""
+    p, t = params(f, n, r_f, r_c, r_n), np.zeros(1, int)
+    start = first_start(f, n, 1)
+    again = division_start(np, p, t, np.float32([first]), start)
+    before = regrown(np, p, t, np.float32([first]), start)
+    np.testing.assert_allclose(regrown(np, p, t, np.float32([0.0]), again), before / 2, atol=2e-6)
+    parts = physicell_parts(f, n, r_f, r_c, r_n, first) / 2
+    times = np.float32([10.0, 120.0, 600.0])
+    got = regrown(np, p, np.zeros(3, int), times, np.repeat(again, 3, axis=0))
+    want = [physicell_parts(f, n, r_f, r_c, r_n, float(s), parts).sum() for s in times]
+    np.testing.assert_allclose(got, want, atol=3e-6)
 
 
 def test_regrowth_where_the_fluid_and_a_solid_rate_meet() -> None:
     """lambda = r_f (1 - f) equal to a biomass rate: the t e^(-r t) limit."""
     f, r_f = 0.75, 0.02  # lambda = 0.005
     times = np.float32([0.0, 60.0, 200.0, 600.0])
-    got = regrown(np, params(f, 0.3, r_f, 0.005, 0.011), np.zeros(4, int), times)
+    start = first_start(f, 0.3, 4)
+    got = regrown(np, params(f, 0.3, r_f, 0.005, 0.011), np.zeros(4, int), times, start)
     want = [physicell_volume(f, 0.3, r_f, 0.005, 0.011, float(t)) for t in times]
     np.testing.assert_allclose(got, want, atol=2e-6)
 
@@ -116,6 +164,12 @@ def test_placed_cells_are_whole_and_daughters_start_at_half_and_grow_back() -> N
     want = physicell_volume(0.75, 540 / 2494, 0.05, 0.0045, 0.0055, 120.0)
     np.testing.assert_allclose(sim.types.volume_fraction(cells), want, rtol=1e-5)
     assert 0.6 < want < 0.65
+    split_all(sim)  # again, before they have grown back: each is half of what it was
+    np.testing.assert_allclose(sim.types.volume_fraction(cells), want / 2, rtol=1e-5)
+    sim.step(600)  # an hour later, all four generations' cells alike
+    parts = physicell_parts(0.75, 540 / 2494, 0.05, 0.0045, 0.0055, 120.0) / 2
+    later = physicell_parts(0.75, 540 / 2494, 0.05, 0.0045, 0.0055, 60.0, parts).sum()
+    np.testing.assert_allclose(sim.types.volume_fraction(cells), later, rtol=1e-5)
     whole = dividing()  # without division_volume the daughters are whole
     split_all(whole)
     np.testing.assert_array_equal(whole.types.volume_fraction(whole.organs["box"].cells), 1.0)

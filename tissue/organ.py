@@ -43,6 +43,7 @@ from tissue.volume import (
     necrotic_fraction,
     necrotic_params,
     regrown,
+    regrows,
     shrunk,
 )
 
@@ -197,7 +198,7 @@ class CellTypes:
             ),
             any_motile=any(c.speed_um_per_min > 0 for c in types.values()),
             shrinks=any(c.apoptotic_volume is not None for c in types.values()),
-            regrows=any(c.division_volume is not None for c in types.values()),
+            regrows=regrows(scenario),
             swells=any(c.necrotic_volume is not None for c in types.values()),
             phases=CyclePhases.from_scenario(xp, scenario),
             damage_attacks=DamageAttacks.from_scenario(xp, scenario),
@@ -224,7 +225,8 @@ class CellTypes:
             dead = cells.state != LIVE
             since = xp.maximum(cells.age_min - xp.where(dead, cells.state_time_min, F32(0)), F32(0))
             regrowing = (p["grow_fluid_fraction"][t] >= 0) & (cells.age_min >= 0)
-            out = xp.where(regrowing, regrown(xp, p, t, since), out)
+            start = cells.regrowth_start
+            out = xp.where(regrowing, regrown(xp, p, t, since, start), out)
         if self.swells:
             swelling = (cells.state == NECROTIC) & (p["necro_fluid_fraction"][t] >= 0)
             out = xp.where(swelling, out * necrotic_fraction(xp, p, t, cells.state_time_min), out)
@@ -344,6 +346,7 @@ class Organ:
             **(store.MOTILITY_SPEED_COLUMNS if "migration_speed" in held else {}),
             **{OWN + behaviour: store.HELD_COLUMN for behaviour in scenario.own_values()},
             **(store.ENGULFED_COLUMNS if scenario.phagocytes() else {}),
+            **(store.REGROWTH_COLUMNS if regrows(scenario) else {}),
             # each cell's sensitivities when rules or attributes move them (NaN: the type's)
             **({CHEMOTAXIS_COLUMN: Column(np.float32, (sensing,), math.nan)} if sensing else {}),
         }

@@ -31,7 +31,14 @@ from typing import Any
 
 from tissue.attack import spring_velocity
 from tissue.behaviours import Behave, held, held_base, unchanged
-from tissue.cells import APOPTOTIC, ENGULFED_COLUMNS, LIVE, MOTILITY_SPEED, NECROTIC
+from tissue.cells import (
+    APOPTOTIC,
+    ENGULFED_COLUMNS,
+    LIVE,
+    MOTILITY_SPEED,
+    NECROTIC,
+    REGROWTH,
+)
 from tissue.chemotaxis import bias_direction, unit_rows, update_sensitivities
 from tissue.grid import F32
 from tissue.kernels.cells import (
@@ -42,6 +49,7 @@ from tissue.kernels.cells import (
 from tissue.organ import CellTypes, Contacts, Organ
 from tissue.rng import CellRandom, Purpose, random_directions
 from tissue.signals import OWN, falling_ramp, rising_ramp
+from tissue.volume import division_start
 
 # --- mechanics -----------------------------------------------------------------------
 
@@ -450,7 +458,8 @@ def divide_cells(
     """Split each cell where ``dividing`` ((N,) bool) along its row of ``axis`` (N, 3): it
     moves half its radius back, its daughter half a radius forward (a radius with
     ``division_placement = "physicell"``); a position the type may not occupy falls back to
-    the centre. Both restart their age (and so their ``division_volume``) and their time
+    the centre. Both restart their age (and so their ``division_volume``, from half the
+    parent's volume as it was: :func:`tissue.volume.division_start`) and their time
     under attack; the daughter inherits the parent's attributes (with their mutation
     spread; conserved ones halved in both); each keeps half the parent's engulfed volume.
     A daughter whose ``daughter_type`` ((N,) int16, by its parent's row) differs from its
@@ -468,6 +477,9 @@ def divide_cells(
         ok = organ.allowed_positions(t, trial)[:, None]
         placed.append(xp.where(ok, trial, centre))
     cells.position_um[...] = xp.where(dividing[:, None], placed[0], centre)
+    if REGROWTH in cells.columns:  # both start at half the parent's volume, as it is now
+        start = division_start(xp, types.params, t, cells.age_min, cells.regrowth_start)
+        cells.regrowth_start[...] = xp.where(dividing[:, None], start, cells.regrowth_start)
     cells.age_min[...] = xp.where(dividing, F32(0), cells.age_min)
     if "attack_time_min" in cells.columns:  # PhysiCell restarts both cells' attack time
         cells.attack_time_min[...] = xp.where(dividing, F32(0), cells.attack_time_min)

@@ -110,23 +110,59 @@ def necrotic_fraction(xp: Any, p: dict[str, Any], t: Any, minutes: Any) -> Any:
     return (xp.where(minutes < rupture, swollen, lysed) + solids).astype(xp.float32)
 
 
-def regrown(xp: Any, p: dict[str, Any], t: Any, minutes: Any) -> Any:
-    """(N,) float32 V / V0 of daughters ``minutes`` after their division by the types'
-    :class:`~tissue.config.cells.DivisionVolume` (``grow_*`` params, indexed by ``t``)."""
+def regrows(scenario: Scenario) -> bool:
+    """Some type's daughters start at half volume and grow back (a ``division_volume``)."""
+    return any(c.division_volume is not None for c in scenario.cell_types.values())
+
+
+def regrowth_targets(xp: Any, p: dict[str, Any], t: Any) -> Any:
+    """(N, 3) float32: the fluid, nuclear solid and cytoplasmic solid volumes a whole cell
+    of each type holds, over its type's volume (its ``division_volume``'s targets)."""
     f, w_n = p["grow_fluid_fraction"][t], p["grow_nuclear_fraction"][t]
-    r_f = p["grow_fluid_rate"][t]
+    solid = F32(1) - f
+    return xp.stack([f, solid * w_n, solid * (F32(1) - w_n)], axis=-1).astype(xp.float32)
+
+
+def _propagators(xp: Any, p: dict[str, Any], t: Any, minutes: Any) -> tuple[Any, list[Any]]:
+    """How a start's deviations from the targets carry ``minutes`` on: e^(-lambda t) for the
+    fluid's, and for each solid's (nuclear, cytoplasmic) e^(-r_x t) and the fluid it draws,
+    r_f f (e^(-r_x t) - e^(-lambda t)) / (lambda - r_x), lambda = r_f (1 - f)."""
+    f, r_f = p["grow_fluid_fraction"][t], p["grow_fluid_rate"][t]
     lam = r_f * (F32(1) - f)
-    half = F32(0.5)
-    out = F32(1) - half * f * xp.exp(-lam * minutes)
-    for weight, rate in (
-        (w_n, p["grow_nuclear_rate"][t]),
-        (F32(1) - w_n, p["grow_cytoplasmic_rate"][t]),
-    ):
+    solids = []
+    for rate in (p["grow_nuclear_rate"][t], p["grow_cytoplasmic_rate"][t]):
         decay = xp.exp(-rate * minutes)
-        out = out - half * (F32(1) - f) * weight * (
-            decay + r_f * f * lag(xp, decay, lam - rate, minutes)
-        )
+        solids.append((decay, r_f * f * lag(xp, decay, lam - rate, minutes)))
+    return xp.exp(-lam * minutes), solids
+
+
+def regrown(xp: Any, p: dict[str, Any], t: Any, minutes: Any, start: Any) -> Any:
+    """(N,) float32 V / V0 of cells ``minutes`` after their division by the types'
+    :class:`~tissue.config.cells.DivisionVolume` (``grow_*`` params, indexed by ``t``), from
+    ``start`` ((N, 3) float32, :func:`division_start`): the deviations of their fluid,
+    nuclear and cytoplasmic volumes from the targets then. Each solid relaxes at its rate,
+    x(t) = x* + d_x e^(-r_x t), and the fluid toward f of the total, so
+
+        V(t) / V0 = 1 + d_F e^(-lambda t) + sum_x d_x (e^(-r_x t) + r_f f lag_x(t))."""
+    fluid, solids = _propagators(xp, p, t, minutes)
+    out = F32(1) + start[:, 0] * fluid
+    for k, (decay, drawn) in enumerate(solids, start=1):
+        out = out + start[:, k] * (decay + drawn)
     return out.astype(xp.float32)
+
+
+def division_start(xp: Any, p: dict[str, Any], t: Any, minutes: Any, start: Any) -> Any:
+    """(N, 3) float32: the ``start`` (see :func:`regrown`) of the two cells a division makes
+    ``minutes`` after the cell's own division, ``start`` then: PhysiCell halves every part
+    of the volume, so each is half the parent's parts less the targets. A cell placed whole
+    (``minutes`` < 0) is at its targets: its daughters start at minus half of them."""
+    fluid, solids = _propagators(xp, p, t, xp.maximum(minutes, F32(0)))
+    now = [start[:, 0] * fluid]
+    for k, (decay, drawn) in enumerate(solids, start=1):
+        now[0] = now[0] + start[:, k] * drawn
+        now.append(start[:, k] * decay)
+    deviation = xp.where((minutes >= 0)[:, None], xp.stack(now, axis=-1), F32(0))
+    return (F32(0.5) * (deviation - regrowth_targets(xp, p, t))).astype(xp.float32)
 
 
 def shrunk(xp: Any, p: dict[str, Any], t: Any, minutes: Any) -> tuple[Any, Any]:
