@@ -11,14 +11,13 @@ import pcdl
 import pytest
 from click.testing import CliRunner
 
-from tissue.cells import REGROWTH
+from tissue.cells import DOUBLED, REGROWTH
 from tissue.cli import main
 from tissue.config import load_scenario
 from tissue.grid import Grid
 from tissue.io.multicellds import read_output
 from tissue.io.runfile import RunReader
-from tissue.organ import CellTypes
-from tissue.volume import regrown
+from tissue.volume import whole
 
 pytestmark = pytest.mark.filterwarnings("ignore:::pcdl")  # pandas deprecations in pcdl
 
@@ -82,18 +81,16 @@ def test_volumes_graphs_and_our_reader_agree(run: Path, tmp_path: Path) -> None:
     cells = reader.cells(last, "tissue")
     np.testing.assert_array_equal(output.columns["ID"], cells["id"])
     assert output.cell_types == {0: "tumour", 1: "immune"}
-    # volumes: whole for cells placed whole, for live daughters the volume model's from half
-    # their parent's volume at their division (below half for a cell made by one that had
-    # not grown back), less for the apoptotic (they shrink)
+    # volumes: whole for cells placed whole, for live daughters their volume model's (from
+    # half their parent's volume: below half for a cell made by one that had not grown
+    # back), less for the apoptotic (they shrink)
     scenario = load_scenario("cancer_immune")
-    whole = np.asarray([4 / 3 * np.pi * t.radius_um**3 for t in scenario.cell_types.values()])
-    share = output.columns["total_volume"] / whole[cells["type"]]
+    full = np.asarray([4 / 3 * np.pi * t.radius_um**3 for t in scenario.cell_types.values()])
+    share = output.columns["total_volume"] / full[cells["type"]]
     live, placed = cells["state"] == 0, cells["age_min"] < 0
     np.testing.assert_allclose(share[live & placed], 1.0, rtol=1e-6)
     daughters = live & ~placed
-    params = CellTypes.from_scenario(np, scenario).params
-    t, age, start = cells["type"], cells["age_min"], cells[REGROWTH]
-    model = regrown(np, params, t[daughters], age[daughters], start[daughters])
+    model = whole(np, cells[REGROWTH][daughters], cells[DOUBLED][daughters])
     np.testing.assert_allclose(share[daughters], model, rtol=1e-5)
     assert (share[daughters] < 1).all()
     assert (share[daughters] < 0.5).any()

@@ -18,26 +18,33 @@ from tissue.config import scenario_from_dict
 from tissue.config.cells import NecroticVolume
 from tissue.rules import divide_cells
 from tissue.simulation import Simulation
-from tissue.volume import division_start, peak_fraction, regrown, rupture_min
+from tissue.volume import peak_fraction, regrown, regrowth_targets, rupture_min, whole
 
 R = 8.4
 
 
 def physicell_parts(
-    f: float, n: float, r_f: float, r_c: float, r_n: float, t: float, start: Any = None
+    f: float,
+    n: float,
+    r_f: float,
+    r_c: float,
+    r_n: float,
+    t: float,
+    start: Any = None,
+    scale: float = 1.0,
 ) -> np.ndarray:
     """The nuclear solid, cytoplasmic solid and fluid volumes over V0 at ``t`` min after
-    division by PhysiCell's standard volume update (solids toward their targets, fluid
-    toward f of the total), from ``start`` (those parts; default half of each target), by
-    RK4 at 0.25 min."""
-    target = np.array([(1 - f) * n, (1 - f) * (1 - n)])
+    division by PhysiCell's standard volume update (solids toward their targets, times
+    ``scale``, fluid toward f of the total), from ``start`` (those parts; default half of
+    each target), by RK4 at 0.25 min."""
+    target = scale * np.array([(1 - f) * n, (1 - f) * (1 - n)])
     rates = np.array([r_n, r_c])
 
     def slope(y: np.ndarray) -> np.ndarray:
         solids, fluid = y[:2], y[2]
         return np.append(rates * (target - solids), r_f * (f * y.sum() - fluid))
 
-    y = np.append(target / 2, f / 2) if start is None else np.asarray(start, dtype=float)
+    y = np.append(target / 2, f * scale / 2) if start is None else np.asarray(start, float)
     steps = max(round(t / 0.25), 1 if t > 0 else 0)
     h = t / steps if steps else 0.0
     for _ in range(steps):
@@ -60,15 +67,20 @@ def params(f: float, n: float, r_f: float, r_c: float, r_n: float) -> dict[str, 
         ("grow_cytoplasmic_rate", r_c), ("grow_nuclear_rate", r_n))}  # fmt: skip
 
 
-def first_start(f: float, n: float, size: int) -> np.ndarray:
-    """A daughter of a cell placed whole: minus half of each target (fluid, nuclear,
-    cytoplasmic), as :func:`division_start` gives it."""
+def targets(f: float, n: float, size: int) -> np.ndarray:
+    """(size, 3): the fluid, nuclear and cytoplasmic targets over V0, as tissue has them."""
     p = params(f, n, 0.05, 0.0045, 0.0055)
-    zeros = np.zeros(size, int)
-    got = division_start(np, p, zeros, np.full(size, -1, np.float32), np.zeros((size, 3)))
-    want = -0.5 * np.float32([f, (1 - f) * n, (1 - f) * (1 - n)])
+    got = regrowth_targets(np, p, np.zeros(size, int))
+    want = np.float32([f, (1 - f) * n, (1 - f) * (1 - n)])
     np.testing.assert_allclose(got, np.broadcast_to(want, (size, 3)), atol=1e-7)
     return got
+
+
+def volume(p: dict[str, np.ndarray], deviation: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """V / V0 ``times`` after a state ``deviation`` (one row), targets not doubled."""
+    size = times.size
+    moved = regrown(np, p, np.zeros(size, int), np.repeat(deviation, size, axis=0), times)
+    return whole(np, moved, np.zeros(size, np.int8))
 
 
 @settings(max_examples=25, deadline=None)
@@ -80,9 +92,9 @@ def first_start(f: float, n: float, size: int) -> np.ndarray:
     r_n=st.floats(1e-4, 0.05),
 )
 def test_regrowth_is_physicells_volume_ode(f, n, r_f, r_c, r_n) -> None:
+    """A daughter of a cell at its targets: half of each part, growing back."""
     times = np.float32([0.0, 10.0, 45.0, 120.0, 300.0, 900.0])
-    start = first_start(f, n, times.size)
-    got = regrown(np, params(f, n, r_f, r_c, r_n), np.zeros(times.size, int), times, start)
+    got = volume(params(f, n, r_f, r_c, r_n), -0.5 * targets(f, n, 1), times)
     want = [physicell_volume(f, n, r_f, r_c, r_n, float(t)) for t in times]
     np.testing.assert_allclose(got, want, atol=2e-6)
 
@@ -96,30 +108,28 @@ def test_regrowth_is_physicells_volume_ode(f, n, r_f, r_c, r_n) -> None:
     r_n=st.floats(1e-4, 0.05),
     first=st.floats(0.0, 600.0),
 )
-def test_a_daughter_that_divides_again_halves_its_volume_as_it_is(
-    f, n, r_f, r_c, r_n, first
-) -> None:
-    """A daughter dividing ``first`` min after its own division (before it has grown back):
-    both cells start at half of each part it had then (PhysiCell halves the volume it has,
-    not its type's), and grow from there as the ODE does."""
-    p, t = params(f, n, r_f, r_c, r_n), np.zeros(1, int)
-    start = first_start(f, n, 1)
-    again = division_start(np, p, t, np.float32([first]), start)
-    before = regrown(np, p, t, np.float32([first]), start)
-    np.testing.assert_allclose(regrown(np, p, t, np.float32([0.0]), again), before / 2, atol=2e-6)
+def test_regrowth_from_any_state_is_the_ode(f, n, r_f, r_c, r_n, first) -> None:
+    """From where a daughter that divides again ``first`` min after its own division
+    starts (half of each part it had then), and in steps: the exact solution composes."""
+    p, target = params(f, n, r_f, r_c, r_n), targets(f, n, 1)
+    then = regrown(np, p, np.zeros(1, int), -0.5 * target, np.float32([first]))
+    again = 0.5 * (then - target)  # halved parts, the targets the type's again
     parts = physicell_parts(f, n, r_f, r_c, r_n, first) / 2
+    np.testing.assert_allclose(whole(np, again, np.zeros(1, np.int8)), parts.sum(), atol=2e-6)
     times = np.float32([10.0, 120.0, 600.0])
-    got = regrown(np, p, np.zeros(3, int), times, np.repeat(again, 3, axis=0))
     want = [physicell_parts(f, n, r_f, r_c, r_n, float(s), parts).sum() for s in times]
-    np.testing.assert_allclose(got, want, atol=3e-6)
+    np.testing.assert_allclose(volume(p, again, times), want, atol=3e-6)
+    stepped = again
+    for _ in range(20):  # 20 steps of 6 min: as one of 120 min
+        stepped = regrown(np, p, np.zeros(1, int), stepped, np.float32(6.0))
+    np.testing.assert_allclose(whole(np, stepped, np.zeros(1, np.int8)), want[1], atol=3e-6)
 
 
 def test_regrowth_where_the_fluid_and_a_solid_rate_meet() -> None:
     """lambda = r_f (1 - f) equal to a biomass rate: the t e^(-r t) limit."""
     f, r_f = 0.75, 0.02  # lambda = 0.005
     times = np.float32([0.0, 60.0, 200.0, 600.0])
-    start = first_start(f, 0.3, 4)
-    got = regrown(np, params(f, 0.3, r_f, 0.005, 0.011), np.zeros(4, int), times, start)
+    got = volume(params(f, 0.3, r_f, 0.005, 0.011), -0.5 * targets(f, 0.3, 1), times)
     want = [physicell_volume(f, 0.3, r_f, 0.005, 0.011, float(t)) for t in times]
     np.testing.assert_allclose(got, want, atol=2e-6)
 
@@ -175,17 +185,46 @@ def test_placed_cells_are_whole_and_daughters_start_at_half_and_grow_back() -> N
     np.testing.assert_array_equal(whole.types.volume_fraction(whole.organs["box"].cells), 1.0)
 
 
+def test_a_phase_that_grows_doubles_the_targets_and_division_halves_them() -> None:
+    """PhysiCell's S phase: a cell placed whole grows toward twice its volume from its entry
+    into S (in the same phenotype step, after its entry function); leaving M it divides,
+    each cell taking half of every part of the volume it had grown to and of its targets."""
+    sim = dividing(division_volume={}, cycle_rate_per_min=10.0, cycle_phases=[
+        {"name": "S", "duration_min": 300.0, "grows": True},
+        {"name": "M", "duration_min": 6.0, "divides": True}])  # fmt: skip
+    cells = sim.organs["box"].cells
+    sim.step(1)  # the first phenotype step: G0/G1 left, S entered, 6 min of growth
+    assert (cells.targets_doubled == 1).all()
+    f, n, rates = 0.75, 540 / 2494, (0.05, 0.0045, 0.0055)
+    start = [(1 - f) * n, (1 - f) * (1 - n), f]  # at the type's targets
+    six = physicell_parts(f, n, *rates, 6.0, start, scale=2.0).sum()
+    np.testing.assert_allclose(sim.types.volume_fraction(cells), six, rtol=1e-5)
+    steps = 1
+    while cells.n == 64:
+        sim.step(60)
+        steps += 1
+    assert cells.n == 128
+    assert 50 <= steps <= 53  # S and M, at 6 min a step
+    grown = physicell_parts(f, n, *rates, 6.0 * steps, start, scale=2.0).sum()
+    assert 1.6 < grown < 2.0
+    np.testing.assert_allclose(sim.types.volume_fraction(cells), grown / 2, rtol=1e-5)
+    assert (cells.targets_doubled == 0).all()
+    assert sim.types.growing.tolist() == [True]
+
+
 def test_an_apoptotic_daughter_shrinks_from_its_volume_at_death() -> None:
     sim = dividing(division_volume={}, apoptotic_volume={})
     cells = sim.organs["box"].cells
     split_all(sim)
-    cells.age_min[:] = 150.0  # died at 90 min of age, 60 min ago
-    cells.state[:] = APOPTOTIC
-    cells.state_time_min[:] = 60.0
-    at_death = physicell_volume(0.75, 540 / 2494, 0.05, 0.0045, 0.0055, 90.0)
+    sim.step(960)  # 96 min of growth (eight phenotype steps)
+    cells.state[:] = APOPTOTIC  # then dead for 72 min: its volume model stops
+    cells.state_time_min[:] = 0.0
+    sim.step(720)
+    assert np.allclose(cells.state_time_min, 72.0)
+    at_death = physicell_volume(0.75, 540 / 2494, 0.05, 0.0045, 0.0055, 96.0)
     f, n = 0.75, 540 / 2494
-    left = f * math.exp(-0.05 * 60) + (1 - f) * (
-        n * math.exp(-0.35 / 60 * 60) + (1 - n) * math.exp(-1 / 60 * 60)
+    left = f * math.exp(-0.05 * 72) + (1 - f) * (
+        n * math.exp(-0.35 / 60 * 72) + (1 - n) * math.exp(-1 / 60 * 72)
     )
     np.testing.assert_allclose(sim.types.volume_fraction(cells), at_death * left, rtol=1e-5)
 

@@ -73,11 +73,12 @@ PHASE_COLUMNS = {  # a cell's cycle phase and the time in it, when some type has
 # its motility vector then and keeps it until the next turn (tissue.rules.update_motility)
 MOTILITY_SPEED = "motility_speed"
 MOTILITY_SPEED_COLUMNS = {MOTILITY_SPEED: Column(np.float32, (), 0.0)}
-# where some type regrows after division (tissue.volume.regrown): the deviations of a cell's
-# fluid, nuclear and cytoplasmic volumes from its type's targets when its division made it
-# (over the type's volume); unread for a cell placed whole (age -1)
-REGROWTH = "regrowth_start"
-REGROWTH_COLUMNS = {REGROWTH: Column(np.float32, (3,), 0.0)}
+# where some type's volume follows its division_volume (tissue.volume): a cell's fluid,
+# nuclear and cytoplasmic volumes less its targets, over its type's volume (0: at them),
+# and how many times its targets are doubled (PhysiCell's S-phase entry; a division halves)
+REGROWTH = "volume_deviation"
+DOUBLED = "targets_doubled"
+REGROWTH_COLUMNS = {REGROWTH: Column(np.float32, (3,), 0.0), DOUBLED: Column(np.int8, (), 0)}
 # the volume eaten, beyond the volume model's, when some type eats (um^3; tissue.phagocytosis)
 ENGULFED_COLUMNS = {f"engulfed_{part}_um3": Column(np.float32) for part in ("fluid", "solid")}
 

@@ -18,7 +18,7 @@ import numpy as np
 from tissue import cells as store
 from tissue.attributes import Attributes
 from tissue.backend import Backend, to_numpy
-from tissue.cells import APOPTOTIC, LIVE, NECROTIC, CellStore, Column
+from tissue.cells import APOPTOTIC, NECROTIC, CellStore, Column
 from tissue.config import OrganConfig, Scenario
 from tissue.fields import FieldSolver
 from tissue.geometry import build_labels
@@ -40,11 +40,12 @@ from tissue.tables import (
 from tissue.volume import (
     VOLUME_PARAMS,
     contact_reach,
+    grows,
     necrotic_fraction,
     necrotic_params,
-    regrown,
     regrows,
     shrunk,
+    whole,
 )
 
 F32 = np.float32
@@ -84,7 +85,8 @@ class CellTypes:
     springs: bool  # some attack holds its pairs with a spring
     any_motile: bool  # some type has a speed > 0
     shrinks: bool  # some type's apoptotic cells shrink (shrink_* params; fraction -1 if not)
-    regrows: bool  # some type's daughters start at half volume (grow_* params; -1 if not)
+    regrows: bool  # some type's volume follows a division_volume (grow_* params; -1 if not)
+    growing: Any  # (n_types,) bool: the type grows toward twice its volume (volume.grows)
     swells: bool  # some type's necrotic cells swell and lyse (necro_* params; -1 if not)
     phases: CyclePhases | None  # the cycle phases, when some type has them
     damage_attacks: DamageAttacks | None  # the damage attacks, when some type has one
@@ -199,6 +201,7 @@ class CellTypes:
             any_motile=any(c.speed_um_per_min > 0 for c in types.values()),
             shrinks=any(c.apoptotic_volume is not None for c in types.values()),
             regrows=regrows(scenario),
+            growing=xp.asarray([grows(c) for c in types.values()], dtype=bool),
             swells=any(c.necrotic_volume is not None for c in types.values()),
             phases=CyclePhases.from_scenario(xp, scenario),
             damage_attacks=DamageAttacks.from_scenario(xp, scenario),
@@ -214,19 +217,17 @@ class CellTypes:
         return self.params[name][type_index]
 
     def volume_fraction(self, cells: CellStore) -> Any:
-        """(N,) float32: each cell's volume over its type's: below 1 for a daughter growing
-        back after its division (types with a ``division_volume``; from its volume at death
-        for a dead cell), for an apoptotic cell of a type with an ``apoptotic_volume`` and a
-        necrotic one of a type with a ``necrotic_volume`` (times its volume at death)."""
+        """(N,) float32: each cell's volume over its type's: as its ``division_volume`` has
+        it (:func:`tissue.volume.whole`; for a dead cell, as it was at death), for an
+        apoptotic cell of a type with an ``apoptotic_volume`` and a necrotic one of a type
+        with a ``necrotic_volume`` times what is left of its volume at death."""
         xp = cells.xp
         out = xp.ones(cells.n, dtype=xp.float32)
         t, p = cells.type, self.params
         if self.regrows:
-            dead = cells.state != LIVE
-            since = xp.maximum(cells.age_min - xp.where(dead, cells.state_time_min, F32(0)), F32(0))
-            regrowing = (p["grow_fluid_fraction"][t] >= 0) & (cells.age_min >= 0)
-            start = cells.regrowth_start
-            out = xp.where(regrowing, regrown(xp, p, t, since, start), out)
+            regrowing = p["grow_fluid_fraction"][t] >= 0
+            parts = whole(xp, cells.volume_deviation, cells.targets_doubled)
+            out = xp.where(regrowing, parts, out)
         if self.swells:
             swelling = (cells.state == NECROTIC) & (p["necro_fluid_fraction"][t] >= 0)
             out = xp.where(swelling, out * necrotic_fraction(xp, p, t, cells.state_time_min), out)

@@ -49,7 +49,7 @@ from tissue.kernels.cells import (
 from tissue.organ import CellTypes, Contacts, Organ
 from tissue.rng import CellRandom, Purpose, random_directions
 from tissue.signals import OWN, falling_ramp, rising_ramp
-from tissue.volume import division_start
+from tissue.volume import halve_volumes, update_volumes
 
 # --- mechanics -----------------------------------------------------------------------
 
@@ -262,8 +262,11 @@ def phenotype_step(
     u = rng.uniform(cells.id, step, Purpose.DIVISION)
     p_divide = xp.minimum(xp.expm1(cycle * dt), F32(1))
     dividing = live & (u[:, 0] < p_divide)
+    entering = None
     if types.phases is not None:
-        dividing = _advance_phases(organ, types, live, cycle, u[:, 0], dt, dividing)
+        dividing, entering = _advance_phases(organ, types, live, cycle, u[:, 0], dt, dividing)
+    if REGROWTH in cells.columns:
+        update_volumes(cells, types.params, entering, dt)
     axis = random_directions(xp, u[:, 1], u[:, 2], organ.grid.two_d)
     daughter_type = _daughter_types(organ, types, behave, u[:, 3])
     divide_cells(organ, types, dividing, axis, rng, daughter_type)
@@ -311,9 +314,10 @@ def _cleared(xp: Any, cells: Any, types: CellTypes, t: Any, u: Any, dt: Any) -> 
 
 def _advance_phases(
     organ: Organ, types: CellTypes, live: Any, cycle: Any, u: Any, dt: Any, one_phase: Any
-) -> Any:
+) -> tuple[Any, Any]:
     """Move live cells of types with cycle phases through them over ``dt``; returns (N,)
-    bool: the cells that divide (``one_phase``'s for types without phases).
+    bool each: the cells that divide (``one_phase``'s for types without phases), and those
+    that enter a phase that ``grows``.
 
     The first phase is left at ``cycle`` ((N,) 1/min, after rules) with probability
     1 - exp(-cycle dt) drawn with ``u`` ((N,) uniforms), or, for a type whose first phase
@@ -340,7 +344,8 @@ def _advance_phases(
     cells.cycle_phase[...] = xp.where(leave, after, phase).astype(xp.int8)
     kept = xp.where(phased, time, cells.phase_time_min)
     cells.phase_time_min[...] = xp.where(leave, F32(0), kept)
-    return xp.where(has_phases, leave & phases.divides[t, phase], one_phase)
+    dividing = xp.where(has_phases, leave & phases.divides[t, phase], one_phase)
+    return dividing, leave & phases.grows[t, after]
 
 
 # the columns a changed cell restarts (PhysiCell's conversion keeps the volume, not the
@@ -458,10 +463,10 @@ def divide_cells(
     """Split each cell where ``dividing`` ((N,) bool) along its row of ``axis`` (N, 3): it
     moves half its radius back, its daughter half a radius forward (a radius with
     ``division_placement = "physicell"``); a position the type may not occupy falls back to
-    the centre. Both restart their age (and so their ``division_volume``, from half the
-    parent's volume as it was: :func:`tissue.volume.division_start`) and their time
-    under attack; the daughter inherits the parent's attributes (with their mutation
-    spread; conserved ones halved in both); each keeps half the parent's engulfed volume.
+    the centre. Both take half of each part of the parent's volume and of its targets
+    (:func:`tissue.volume.halve_volumes`) and restart their age and their time under attack; the
+    daughter inherits the parent's attributes (with their mutation spread; conserved ones
+    halved in both); each keeps half the parent's engulfed volume.
     A daughter whose ``daughter_type`` ((N,) int16, by its parent's row) differs from its
     parent's is converted to it (asymmetric division; :func:`converted`, attributes as
     :meth:`tissue.attributes.Attributes.convert` gives them). Every cell is computed and
@@ -477,9 +482,8 @@ def divide_cells(
         ok = organ.allowed_positions(t, trial)[:, None]
         placed.append(xp.where(ok, trial, centre))
     cells.position_um[...] = xp.where(dividing[:, None], placed[0], centre)
-    if REGROWTH in cells.columns:  # both start at half the parent's volume, as it is now
-        start = division_start(xp, types.params, t, cells.age_min, cells.regrowth_start)
-        cells.regrowth_start[...] = xp.where(dividing[:, None], start, cells.regrowth_start)
+    if REGROWTH in cells.columns:
+        halve_volumes(cells, types.params, types.growing, dividing)
     cells.age_min[...] = xp.where(dividing, F32(0), cells.age_min)
     if "attack_time_min" in cells.columns:  # PhysiCell restarts both cells' attack time
         cells.attack_time_min[...] = xp.where(dividing, F32(0), cells.attack_time_min)

@@ -93,13 +93,14 @@ class CyclePhases:
     """The types' cycle phases (:class:`~tissue.config.cells.CyclePhase`) as tables over
     (type, phase), (n_types, K) backend arrays with phase 0 the first phase (left at the
     cycle rate) and K the most phases of any type: ``rate`` (1/min, 0 for fixed phases),
-    ``duration`` (min, inf for phases left at a rate), ``divides`` (bool); ``count``
-    ((n_types,) int64): each type's number of phases (1 without ``cycle_phases``);
+    ``duration`` (min, inf for phases left at a rate), ``divides`` and ``grows`` (bool);
+    ``count`` ((n_types,) int64): each type's number of phases (1 without ``cycle_phases``);
     ``first_fixed`` ((n_types,) bool): the first phase lasts 1 / the cycle rate."""
 
     rate: Any
     duration: Any
     divides: Any
+    grows: Any
     count: Any
     first_fixed: Any
 
@@ -113,15 +114,18 @@ class CyclePhases:
         rate = np.zeros((len(types), k), dtype=np.float32)
         duration = np.full((len(types), k), np.inf, dtype=np.float32)
         divides = np.zeros((len(types), k), dtype=bool)
+        grows = np.zeros((len(types), k), dtype=bool)
         for t, ctype in enumerate(types):
             divides[t, 0] = not ctype.cycle_phases
             for j, phase in enumerate(ctype.cycle_phases, start=1):
                 rate[t, j] = phase.rate_per_min or 0.0
                 duration[t, j] = np.inf if phase.duration_min is None else phase.duration_min
                 divides[t, j] = phase.divides
+                grows[t, j] = phase.grows
         count = np.array([1 + len(c.cycle_phases) for c in types], dtype=np.int64)
         first_fixed = np.array([c.cycle_first_phase == "fixed" for c in types], dtype=bool)
-        return cls(*(xp.asarray(a) for a in (rate, duration, divides, count, first_fixed)))
+        tables = (rate, duration, divides, grows, count, first_fixed)
+        return cls(*(xp.asarray(a) for a in tables))
 
 
 def chemotaxis_fields(scenario: Scenario) -> list[str]:

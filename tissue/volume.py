@@ -1,5 +1,6 @@
 """PhysiCell's volume model in closed form, per cell, as tissue's volume models use it: a
-daughter's regrowth after division (:class:`~tissue.config.cells.DivisionVolume`), an
+live cell's volume through its cycle and divisions (:class:`~tissue.config.cells.DivisionVolume`:
+each cell's parts less its targets, advanced exactly once a phenotype step), an
 apoptotic cell's shrinking (:class:`~tissue.config.cells.ApoptoticVolume`) and a necrotic
 cell's swelling to rupture, then lysis (:class:`~tissue.config.cells.NecroticVolume`), from
 the types' ``grow_*``, ``shrink_*`` and ``necro_*`` parameters (:class:`tissue.organ.CellTypes`,
@@ -12,10 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tissue.cells import LIVE
 from tissue.grid import F32
 
 if TYPE_CHECKING:
+    from tissue.cells import CellStore
     from tissue.config import Scenario
+    from tissue.config.cells import CellTypeConfig
 
 VOLUME_PARAMS = (  # CellTypes key suffix -> the volume model's field
     ("fluid_fraction", "fluid_fraction"),
@@ -115,6 +119,12 @@ def regrows(scenario: Scenario) -> bool:
     return any(c.division_volume is not None for c in scenario.cell_types.values())
 
 
+def grows(ctype: CellTypeConfig) -> bool:
+    """The type's volume follows a ``division_volume`` and some phase of its cycle doubles
+    the targets (it grows toward twice its volume)."""
+    return ctype.division_volume is not None and any(p.grows for p in ctype.cycle_phases)
+
+
 def regrowth_targets(xp: Any, p: dict[str, Any], t: Any) -> Any:
     """(N, 3) float32: the fluid, nuclear solid and cytoplasmic solid volumes a whole cell
     of each type holds, over its type's volume (its ``division_volume``'s targets)."""
@@ -123,46 +133,75 @@ def regrowth_targets(xp: Any, p: dict[str, Any], t: Any) -> Any:
     return xp.stack([f, solid * w_n, solid * (F32(1) - w_n)], axis=-1).astype(xp.float32)
 
 
-def _propagators(xp: Any, p: dict[str, Any], t: Any, minutes: Any) -> tuple[Any, list[Any]]:
-    """How a start's deviations from the targets carry ``minutes`` on: e^(-lambda t) for the
-    fluid's, and for each solid's (nuclear, cytoplasmic) e^(-r_x t) and the fluid it draws,
-    r_f f (e^(-r_x t) - e^(-lambda t)) / (lambda - r_x), lambda = r_f (1 - f)."""
+def regrown(xp: Any, p: dict[str, Any], t: Any, deviation: Any, minutes: Any) -> Any:
+    """(N, 3) float32: the ``deviation`` of each cell's fluid, nuclear and cytoplasmic
+    volumes from its targets ((N, 3), over its type's volume) ``minutes`` later, by the
+    types' :class:`~tissue.config.cells.DivisionVolume` (``grow_*`` params, indexed by
+    ``t``). The deviations obey a linear ODE whatever the targets: each solid's decays at
+    its rate, d_x(t) = d_x e^(-r_x t), and the fluid's follows f of the total's at r_f, so
+
+        d_F(t) = d_F e^(-lambda t) + r_f f sum_x d_x (e^(-r_x t) - e^(-lambda t)) / (lambda - r_x)
+
+    with lambda = r_f (1 - f)."""
     f, r_f = p["grow_fluid_fraction"][t], p["grow_fluid_rate"][t]
     lam = r_f * (F32(1) - f)
+    fluid = deviation[:, 0] * xp.exp(-lam * minutes)
     solids = []
-    for rate in (p["grow_nuclear_rate"][t], p["grow_cytoplasmic_rate"][t]):
+    for k, rate in ((1, p["grow_nuclear_rate"][t]), (2, p["grow_cytoplasmic_rate"][t])):
         decay = xp.exp(-rate * minutes)
-        solids.append((decay, r_f * f * lag(xp, decay, lam - rate, minutes)))
-    return xp.exp(-lam * minutes), solids
+        fluid = fluid + r_f * f * deviation[:, k] * lag(xp, decay, lam - rate, minutes)
+        solids.append(deviation[:, k] * decay)
+    return xp.stack([fluid, *solids], axis=-1).astype(xp.float32)
 
 
-def regrown(xp: Any, p: dict[str, Any], t: Any, minutes: Any, start: Any) -> Any:
-    """(N,) float32 V / V0 of cells ``minutes`` after their division by the types'
-    :class:`~tissue.config.cells.DivisionVolume` (``grow_*`` params, indexed by ``t``), from
-    ``start`` ((N, 3) float32, :func:`division_start`): the deviations of their fluid,
-    nuclear and cytoplasmic volumes from the targets then. Each solid relaxes at its rate,
-    x(t) = x* + d_x e^(-r_x t), and the fluid toward f of the total, so
-
-        V(t) / V0 = 1 + d_F e^(-lambda t) + sum_x d_x (e^(-r_x t) + r_f f lag_x(t))."""
-    fluid, solids = _propagators(xp, p, t, minutes)
-    out = F32(1) + start[:, 0] * fluid
-    for k, (decay, drawn) in enumerate(solids, start=1):
-        out = out + start[:, k] * (decay + drawn)
-    return out.astype(xp.float32)
+def whole(xp: Any, deviation: Any, doubled: Any) -> Any:
+    """(N,) float32 V / V0: the targets (1, or 2 while ``doubled``, (N,) int) plus the
+    ``deviation`` ((N, 3)) of the parts from them."""
+    scale = xp.exp2(doubled.astype(xp.float32))
+    return (scale + deviation[:, 0] + deviation[:, 1] + deviation[:, 2]).astype(xp.float32)
 
 
-def division_start(xp: Any, p: dict[str, Any], t: Any, minutes: Any, start: Any) -> Any:
-    """(N, 3) float32: the ``start`` (see :func:`regrown`) of the two cells a division makes
-    ``minutes`` after the cell's own division, ``start`` then: PhysiCell halves every part
-    of the volume, so each is half the parent's parts less the targets. A cell placed whole
-    (``minutes`` < 0) is at its targets: its daughters start at minus half of them."""
-    fluid, solids = _propagators(xp, p, t, xp.maximum(minutes, F32(0)))
-    now = [start[:, 0] * fluid]
-    for k, (decay, drawn) in enumerate(solids, start=1):
-        now[0] = now[0] + start[:, k] * drawn
-        now.append(start[:, k] * decay)
-    deviation = xp.where((minutes >= 0)[:, None], xp.stack(now, axis=-1), F32(0))
-    return (F32(0.5) * (deviation - regrowth_targets(xp, p, t))).astype(xp.float32)
+def update_volumes(cells: CellStore, p: dict[str, Any], entering: Any | None, dt: Any) -> None:
+    """Once a phenotype step, after the cycle (PhysiCell's order): the volume targets of
+    cells ``entering`` ((N,) bool, or None) a phase that grows double (its entry function),
+    then every live cell's volume relaxes over ``dt`` by its type's ``division_volume``
+    (PhysiCell's volume update, solved exactly: :func:`regrown`); ``p``: the types'
+    params (:class:`tissue.organ.CellTypes`)."""
+    xp, t = cells.xp, cells.type
+    regrowing = p["grow_fluid_fraction"][t] >= 0
+    deviation = cells.volume_deviation
+    if entering is not None:
+        doubling = entering & regrowing
+        targets = _targets(xp, p, t, cells.targets_doubled)
+        deviation = xp.where(doubling[:, None], deviation - targets, deviation)
+        cells.targets_doubled[...] = cells.targets_doubled + doubling.astype(xp.int8)
+    relaxing = (regrowing & (cells.state == LIVE))[:, None]
+    cells.volume_deviation[...] = xp.where(relaxing, regrown(xp, p, t, deviation, dt), deviation)
+
+
+def halve_volumes(cells: CellStore, p: dict[str, Any], growing: Any, dividing: Any) -> None:
+    """Before cells ``dividing`` ((N,) bool) split: PhysiCell halves every part of the
+    volume and the targets. A type that does not grow (``growing``, (n_types,) bool: see
+    :func:`grows`) first doubles the targets, as its cycle's entry function does when the
+    daughters start it again (PhysiCell's live cycle: both grow back to the type's volume;
+    PhysiCell doubles them before the step's growth, here after it: under 1% of the
+    volume, for one step)."""
+    xp, t = cells.xp, cells.type
+    halving = dividing & (p["grow_fluid_fraction"][t] >= 0)
+    again = halving & ~growing[t]  # the targets doubled again at once: unchanged
+    targets = _targets(xp, p, t, cells.targets_doubled)
+    deviation = cells.volume_deviation - xp.where(again[:, None], targets, F32(0))
+    half = F32(0.5) * deviation
+    cells.volume_deviation[...] = xp.where(halving[:, None], half, cells.volume_deviation)
+    lower = (halving & ~again).astype(xp.int8)
+    cells.targets_doubled[...] = cells.targets_doubled - lower
+
+
+def _targets(xp: Any, p: dict[str, Any], t: Any, doubled: Any) -> Any:
+    """(N, 3) float32: each cell's volume targets (:func:`regrowth_targets` times 2 to the
+    power ``doubled``)."""
+    scale = xp.exp2(doubled.astype(xp.float32))[:, None]
+    return (regrowth_targets(xp, p, t) * scale).astype(xp.float32)
 
 
 def shrunk(xp: Any, p: dict[str, Any], t: Any, minutes: Any) -> tuple[Any, Any]:
@@ -188,12 +227,16 @@ def contact_reach(scenario: Scenario) -> list[float]:
     """Each type's longest reach (um): max(1, adhesion_range) times the radius of its
     largest cell, so that two cells interact only closer than the sum of their reaches and
     twice the longest bounds the contact search's bins. A cell's volume is its type's at
-    most, but for a necrotic one swelling (to its relative rupture volume,
-    :func:`peak_fraction`) and an eater holding what it ate: one meal of the largest dead
-    cell of any type is allowed for (the engulfed volume relaxes between meals;
-    :class:`tissue.runner.Runner` reports a run whose cells outgrew this)."""
+    most (twice it for a type with a cycle phase that ``grows``), but for a necrotic one
+    swelling (to its relative rupture volume, :func:`peak_fraction`) and an eater holding
+    what it ate: one meal of the largest dead cell of any type is allowed for (the engulfed
+    volume relaxes between meals; :class:`tissue.runner.Runner` reports a run whose cells
+    outgrew this)."""
     types = scenario.cell_types
-    volume = {t: 4.0 / 3.0 * math.pi * c.radius_um**3 for t, c in types.items()}
+    volume = {
+        t: 4.0 / 3.0 * math.pi * c.radius_um**3 * (2.0 if grows(c) else 1.0)
+        for t, c in types.items()
+    }
     peak = {
         t: peak_fraction(c.necrotic_volume) if c.necrotic_volume else 1.0 for t, c in types.items()
     }

@@ -222,18 +222,19 @@ class NecroticVolume(Model):
 
 
 class DivisionVolume(Model):
-    """PhysiCell's volume after division (its standard volume model for live cells): both
-    cells start at half the volume; the cytoplasmic and nuclear solids grow back to their
-    targets at their biomass change rates, and the fluid follows toward ``fluid_fraction`` of
-    the total at ``fluid_change_rate_per_min`` (so at rate r_f (1 - f)), which gives
-
-    V(t) / V0 = 1 - (1 - f) / 2 sum_x w_x e^(-r_x t) - f / 2 e^(-lambda t)
-                - r_f f (1 - f) / 2 sum_x w_x (e^(-r_x t) - e^(-lambda t)) / (lambda - r_x)
-
-    t after the division, x over the nuclear (w = ``nuclear_fraction``) and cytoplasmic
-    (w = 1 - it) solids, lambda = r_f (1 - f). Cells placed or added whole keep V0. A cell
-    that dies keeps the volume it had (an apoptotic one shrinks from it by
-    :class:`ApoptoticVolume`). Defaults: PhysiCell 1.14.2's cell defaults."""
+    """PhysiCell's standard volume model for live cells, solved exactly once a phenotype
+    step (PhysiCell updates volumes then): the nuclear and cytoplasmic solids relax to
+    their targets (``nuclear_fraction`` and the rest of 1 - ``fluid_fraction`` of the
+    type's volume V0, times 2 while the targets are doubled) at their biomass change
+    rates, and the fluid toward ``fluid_fraction`` of the total at
+    ``fluid_change_rate_per_min``. A division halves every part of the volume and the
+    targets. The targets double when the cell enters a phase that ``grows`` (PhysiCell's S
+    phase: a cell grows toward 2 V0 and its daughters start near V0); a type without such a
+    phase doubles them as its daughters start its cycle again (PhysiCell's live cycle:
+    each daughter starts at half its parent's volume and grows back to V0). Cells placed
+    or added whole are at their targets. A cell that dies keeps the volume it had (an
+    apoptotic one shrinks from it by :class:`ApoptoticVolume`). Defaults: PhysiCell
+    1.14.2's cell defaults."""
 
     fluid_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.75
     nuclear_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 540.0 / 2494.0
@@ -247,12 +248,15 @@ class CyclePhase(Model):
     ``duration_min`` (fixed: at the first phenotype step when the time in the phase exceeds
     the duration less half a step, as PhysiCell does) or at ``rate_per_min`` (exponential);
     the cell moves to the next phase (from the last back to the first) and, if ``divides``,
-    divides as it leaves (both cells start the next phase)."""
+    divides as it leaves (both cells start the next phase). ``grows``: entering the phase
+    doubles the cell's volume targets, which its division halves (PhysiCell's S, Ki67+ and
+    cycling phases; see :class:`DivisionVolume`)."""
 
     name: str = ""
     duration_min: Positive | None = None
     rate_per_min: NonNegative | None = None
     divides: bool = False
+    grows: bool = False
 
     @model_validator(mode="after")
     def check_exit(self) -> Self:
@@ -296,7 +300,7 @@ class CellTypeConfig(Model):
     Division: the two cells sit half a radius either side of the parent's centre
     (``division_placement = "symmetric"``) or, as PhysiCell 1.14 places them, one a radius
     out and the other half a radius back (``"physicell"``); both keep the type's volume, or
-    start at half of it and grow back by ``division_volume``.
+    take half the parent's and grow by ``division_volume``.
     Secretion: live cells exchange by ``secretion``, dead ones by ``dead_secretion`` (none
     by default; PhysiCell's dead cells take up a tenth of their oxygen, and its cancer-immune
     tumour cells keep secreting the immunostimulatory factor).

@@ -36,6 +36,10 @@ CYCLE_MODELS = {  # code -> name, phases, the phase a cell divides on leaving (P
     6: ("flow cytometry (separated)", ("G0/G1", "S", "G2", "M"), 3),
     7: ("cycling-quiescent", ("quiescent", "cycling"), 1),
 }
+# the phase whose entry doubles a cell's volume targets in every model with several phases
+# (S, Ki67+, Ki67+ premitotic, cycling); the live model's one phase doubles them as the
+# daughters start it, which is tissue's default for a type without such a phase
+GROWING_PHASE = 1
 
 
 @dataclass
@@ -135,7 +139,8 @@ def _cycle(
 ) -> None:
     """The cycle: phase 0 left at tissue's cycle rate (after 1 / the rate where it is of
     fixed duration), the model's later phases as ``cycle_phases`` (fixed durations or
-    rates, dividing where PhysiCell divides). The rates are the definition's; whether a
+    rates, dividing where PhysiCell divides, growing where its entry function doubles the
+    volume targets). The rates are the definition's; whether a
     phase is of fixed duration is PhysiCell's shared flag (the last definition in the file
     using the model to write it)."""
     node = d.get("phenotype/cycle")
@@ -193,6 +198,8 @@ def _cycle(
             phase["rate_per_min"] = rate_k
         if k == dividing:
             phase["divides"] = True
+        if k == GROWING_PHASE:  # its entry function doubles the volume targets
+            phase["grows"] = True
         later.append(phase)
     if later:
         entries["cycle_phases"] = later
