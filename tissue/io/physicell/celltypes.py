@@ -90,6 +90,11 @@ def cell_type(
 
     _cycle(d, report, entries, key, ruled, shared)
     eats = phagocytosis_rates(d, report, entries, key, ruled, type_names)
+    if entries.get("cycle_rate_per_min", 0.0) > 0 or "cycle entry" in ruled:
+        entries["division_placement"] = "physicell"
+        report.note(f"{key}.division_placement", d.get("phenotype/cycle") or d.node,
+                    "PhysiCell's division: the daughter a radius out, the parent half a radius "
+                    "back")  # fmt: skip
     if entries.get("cycle_rate_per_min", 0.0) > 0 or "cycle entry" in ruled or eats:
         rates = [
             v["fluid_change_rate"],
