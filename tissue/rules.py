@@ -464,9 +464,9 @@ def divide_cells(
     moves half its radius back, its daughter half a radius forward (a radius with
     ``division_placement = "physicell"``); a position the type may not occupy falls back to
     the centre. Both take half of each part of the parent's volume and of its targets
-    (:func:`tissue.volume.halve_volumes`) and restart their age and their time under attack; the
-    daughter inherits the parent's attributes (with their mutation spread; conserved ones
-    halved in both); each keeps half the parent's engulfed volume.
+    (:func:`tissue.volume.halve_volumes`) and restart their age and their time under
+    attack; the daughter inherits the parent's attributes (with their mutation spread;
+    conserved ones halved in both); each keeps half the parent's engulfed volume.
     A daughter whose ``daughter_type`` ((N,) int16, by its parent's row) differs from its
     parent's is converted to it (asymmetric division; :func:`converted`, attributes as
     :meth:`tissue.attributes.Attributes.convert` gives them). Every cell is computed and

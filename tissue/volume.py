@@ -115,7 +115,7 @@ def necrotic_fraction(xp: Any, p: dict[str, Any], t: Any, minutes: Any) -> Any:
 
 
 def regrows(scenario: Scenario) -> bool:
-    """Some type's daughters start at half volume and grow back (a ``division_volume``)."""
+    """Some type's live cells follow a ``division_volume`` (cells carry its columns)."""
     return any(c.division_volume is not None for c in scenario.cell_types.values())
 
 
@@ -193,8 +193,9 @@ def halve_volumes(cells: CellStore, p: dict[str, Any], growing: Any, dividing: A
     deviation = cells.volume_deviation - xp.where(again[:, None], targets, F32(0))
     half = F32(0.5) * deviation
     cells.volume_deviation[...] = xp.where(halving[:, None], half, cells.volume_deviation)
-    lower = (halving & ~again).astype(xp.int8)
-    cells.targets_doubled[...] = cells.targets_doubled - lower
+    lower = (halving & ~again).astype(xp.int8)  # never below the type's targets (a cell
+    # converted to a growing type restarts its cycle, so it enters the growing phase first)
+    cells.targets_doubled[...] = xp.maximum(cells.targets_doubled - lower, 0).astype(xp.int8)
 
 
 def _targets(xp: Any, p: dict[str, Any], t: Any, doubled: Any) -> Any:
