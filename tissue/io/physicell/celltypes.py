@@ -90,34 +90,37 @@ def cell_type(
 
     _cycle(d, report, entries, key, ruled, shared)
     eats = phagocytosis_rates(d, report, entries, key, ruled, type_names)
-    if entries.get("cycle_rate_per_min", 0.0) > 0 or "cycle entry" in ruled:
+    divides = entries.get("cycle_rate_per_min", 0.0) > 0 or "cycle entry" in ruled
+    if divides:
         entries["division_placement"] = "physicell"
         report.note(f"{key}.division_placement", d.get("phenotype/cycle") or d.node,
                     "PhysiCell's division: the daughter a radius out, the parent half a radius "
                     "back")  # fmt: skip
-    if entries.get("cycle_rate_per_min", 0.0) > 0 or "cycle entry" in ruled or eats:
-        rates = [
-            v["fluid_change_rate"],
-            v["cytoplasmic_biomass_change_rate"],
-            v["nuclear_biomass_change_rate"],
-        ]
-        if min(rates) > 0 and v["fluid_fraction"] < 1:
-            entries["division_volume"] = volume_model(v, *rates)
-            report.note(
-                f"{key}.division_volume",
-                d.get("phenotype/volume"),
-                "PhysiCell's volume model after division" + (" and phagocytosis" if eats else ""),
-            )
-        else:
-            report.cannot(
-                d.get("phenotype/volume") or d.node,
-                f"volume of {who}",
-                "a volume that does not relax (a change rate of 0 or fluid fraction 1) is "
-                "not modelled: "
-                + ("a phagocyte's; --lenient: no phagocytosis" if eats else "a daughter's"),
-            )
-            for rate in (*PHAGOCYTOSIS.values(), "live_phagocytosis_rates_per_min"):
-                entries.pop(rate, None)
+    # PhysiCell's volume model acts on every live cell: on a type that neither divides nor
+    # eats it moves only cells that arrive off their targets (an asymmetric division's
+    # daughters, converted at half their parent's volume)
+    rates = [
+        v["fluid_change_rate"],
+        v["cytoplasmic_biomass_change_rate"],
+        v["nuclear_biomass_change_rate"],
+    ]
+    if min(rates) > 0 and v["fluid_fraction"] < 1:
+        entries["division_volume"] = volume_model(v, *rates)
+        report.note(
+            f"{key}.division_volume",
+            d.get("phenotype/volume"),
+            "PhysiCell's volume model of live cells" + (" and phagocytosis" if eats else ""),
+        )
+    elif divides or eats:
+        report.cannot(
+            d.get("phenotype/volume") or d.node,
+            f"volume of {who}",
+            "a volume that does not relax (a change rate of 0 or fluid fraction 1) is "
+            "not modelled: "
+            + ("a phagocyte's; --lenient: no phagocytosis" if eats else "a daughter's"),
+        )
+        for rate in (*PHAGOCYTOSIS.values(), "live_phagocytosis_rates_per_min"):
+            entries.pop(rate, None)
 
     death(d, report, entries, key, v, ruled, shared)
     _mechanics(d, report, entries, type_names)
