@@ -83,14 +83,18 @@ def volume(p: dict[str, np.ndarray], deviation: np.ndarray, times: np.ndarray) -
     return whole(np, moved, np.zeros(size, np.int8))
 
 
+# the volume model's parameters: fluid fraction, nuclear share and the three rates (1/min)
+MODELS = {
+    "f": st.floats(0.0, 0.9),
+    "n": st.floats(0.0, 1.0),
+    "r_f": st.floats(1e-3, 0.2),
+    "r_c": st.floats(1e-4, 0.05),
+    "r_n": st.floats(1e-4, 0.05),
+}
+
+
 @settings(max_examples=25, deadline=None)
-@given(
-    f=st.floats(0.0, 0.9),
-    n=st.floats(0.0, 1.0),
-    r_f=st.floats(1e-3, 0.2),
-    r_c=st.floats(1e-4, 0.05),
-    r_n=st.floats(1e-4, 0.05),
-)
+@given(**MODELS)
 def test_regrowth_is_physicells_volume_ode(f, n, r_f, r_c, r_n) -> None:
     """A daughter of a cell at its targets: half of each part, growing back."""
     times = np.float32([0.0, 10.0, 45.0, 120.0, 300.0, 900.0])
@@ -100,14 +104,7 @@ def test_regrowth_is_physicells_volume_ode(f, n, r_f, r_c, r_n) -> None:
 
 
 @settings(max_examples=15, deadline=None)
-@given(
-    f=st.floats(0.0, 0.9),
-    n=st.floats(0.0, 1.0),
-    r_f=st.floats(1e-3, 0.2),
-    r_c=st.floats(1e-4, 0.05),
-    r_n=st.floats(1e-4, 0.05),
-    first=st.floats(0.0, 600.0),
-)
+@given(**MODELS, first=st.floats(0.0, 600.0))
 def test_regrowth_from_any_state_is_the_ode(f, n, r_f, r_c, r_n, first) -> None:
     """From where a daughter that divides again ``first`` min after its own division
     starts (half of each part it had then), and in steps: the exact solution composes."""
