@@ -67,7 +67,7 @@ VARIANT_SIDE_UM = {  # the 3-D variants' cube (um): the shipped cells fit inside
     "template": 400.0,
     "immune_function": 400.0,  # cells within 115 um of the centre
     "rules_sample": 800.0,  # cells within 350 um of the centre
-    "asymmetric_division": 400.0,  # one stem cell at the centre, ~200 cells after a day
+    "asymmetric_division": 400.0,  # one stem cell at the centre, ~17 cells after a day
 }
 
 
