@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pcdl
 import pytest
@@ -144,3 +145,23 @@ def test_the_mesh_lists_exact_voxel_centres(tmp_path: Path) -> None:
     centres = grid.origin_xyz_um[0] + (np.arange(4) + 0.5) * grid.spacing_xyz_um[0]
     back = np.asarray(_coordinates(centres).split(), dtype=np.float64)
     np.testing.assert_array_equal(back, centres)
+
+
+def test_a_run_without_the_models_cell_columns_is_refused_on_one_line(
+    run: Path, tmp_path: Path
+) -> None:
+    """A run written before its model kept a column (here cancer_immune's volume state,
+    added in 70935cf) is refused naming the column and the commit that wrote it, not
+    exported with volumes the model cannot compute."""
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "run.h5").write_bytes((run / "run.h5").read_bytes())
+    with h5py.File(old / "run.h5", "r+") as handle:
+        for snap in handle["snapshots"].values():
+            for organ in snap.values():
+                del organ["cells"][REGROWTH]
+        handle.attrs["tissue_commit"] = "0123abc"
+    result = CliRunner().invoke(main, ["export-physicell", str(old), "-o", str(tmp_path / "pc")])
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1
+    assert f"cells: has no {REGROWTH}: written by commit 0123abc" in result.output

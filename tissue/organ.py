@@ -291,6 +291,34 @@ def _exchange_tables(xp: Any, scenario: Scenario, which: str) -> dict[str, dict[
     return tables
 
 
+def held_behaviours(scenario: Scenario) -> list[str]:
+    """The held behaviours that rules or attributes move, sorted: each is a cell column."""
+    moved = {r.behaviour for r in scenario.rules.values()}
+    moved |= {b for c in scenario.cell_types.values() for b in c.scale_by}
+    return sorted(b for b in moved if parse_behaviour(b).kind in HELD)
+
+
+def cell_columns(scenario: Scenario) -> dict[str, Column]:
+    """The cell columns ``scenario``'s model adds to the base ones (name -> Column): what
+    an organ's :class:`CellStore` holds beyond :data:`tissue.cells.BASE_COLUMNS`, and so
+    what a snapshot or checkpoint of it must carry."""
+    held = held_behaviours(scenario)
+    sensing = len(chemotaxis_fields(scenario)) if steered(scenario) else 0
+    return {
+        **Attributes(scenario).columns(),
+        **(store.PHASE_COLUMNS if CyclePhases.from_scenario(np, scenario) is not None else {}),
+        **(store.DAMAGE_COLUMNS if scenario.takes_damage() else {}),
+        **(store.ATTACK_TIME_COLUMNS if scenario.times_attacks() else {}),
+        **{behaviour: store.HELD_COLUMN for behaviour in held},
+        **(store.MOTILITY_SPEED_COLUMNS if "migration_speed" in held else {}),
+        **{OWN + behaviour: store.HELD_COLUMN for behaviour in scenario.own_values()},
+        **(store.ENGULFED_COLUMNS if scenario.phagocytes() else {}),
+        **(store.REGROWTH_COLUMNS if regrows(scenario) else {}),
+        # each cell's sensitivities when rules or attributes move them (NaN: the type's)
+        **({CHEMOTAXIS_COLUMN: Column(np.float32, (sensing,), math.nan)} if sensing else {}),
+    }
+
+
 class Organ:
     """One organ: grid, labels, fields and cells on the simulation's backend.
 
@@ -332,28 +360,10 @@ class Organ:
             xp, scenario, name, self.grid, self.labels, self.label_codes, barrier
         )
         self.attributes = Attributes(scenario)
-        phased = CyclePhases.from_scenario(np, scenario) is not None
-        moved = {r.behaviour for r in scenario.rules.values()}
-        moved |= {b for c in scenario.cell_types.values() for b in c.scale_by}
-        held = sorted(b for b in moved if parse_behaviour(b).kind in HELD)
-        self.held = held  # the held behaviours that rules or attributes move, cell columns
-        sensing = len(chemotaxis_fields(scenario)) if steered(scenario) else 0
-        extra = {
-            **self.attributes.columns(),
-            **(store.PHASE_COLUMNS if phased else {}),
-            **(store.DAMAGE_COLUMNS if scenario.takes_damage() else {}),
-            **(store.ATTACK_TIME_COLUMNS if scenario.times_attacks() else {}),
-            **{behaviour: store.HELD_COLUMN for behaviour in held},
-            **(store.MOTILITY_SPEED_COLUMNS if "migration_speed" in held else {}),
-            **{OWN + behaviour: store.HELD_COLUMN for behaviour in scenario.own_values()},
-            **(store.ENGULFED_COLUMNS if scenario.phagocytes() else {}),
-            **(store.REGROWTH_COLUMNS if regrows(scenario) else {}),
-            # each cell's sensitivities when rules or attributes move them (NaN: the type's)
-            **({CHEMOTAXIS_COLUMN: Column(np.float32, (sensing,), math.nan)} if sensing else {}),
-        }
+        self.held = held_behaviours(scenario)  # moved by rules or attributes: cell columns
         self.cells = CellStore(
             xp,
-            extra_columns=extra,
+            extra_columns=cell_columns(scenario),
             id_base=index << ID_BITS,
             grow_check=lambda rows: check_cell_growth(name, rows, backend),
         )

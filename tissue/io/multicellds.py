@@ -51,7 +51,7 @@ from tissue.errors import InputError
 from tissue.grid import Grid
 from tissue.io.runfile import RunReader
 from tissue.kernels.cells import build_cell_grid, contact_pairs
-from tissue.organ import CellTypes
+from tissue.organ import CellTypes, cell_columns
 
 SIMPLIFIED_DATA = "cellular_information/cell_populations/cell_population/custom/simplified_data"
 HEADER = struct.Struct("<5i")
@@ -278,6 +278,7 @@ def _export_organ(reader: RunReader, organ: str, out_dir: Path) -> list[Path]:
     mesh = np.stack([x.ravel(), y.ravel(), z.ravel(), np.full(x.size, voxel_volume)])
     write_mat4(out_dir / "initial_mesh0.mat", "mesh", mesh)
     types = CellTypes.from_scenario(np, scenario)
+    needed = {*BASE_COLUMNS, *cell_columns(scenario)}
     written = []
     for snap in reader.snapshots:
         base = f"output{snap.index:08d}"
@@ -288,6 +289,16 @@ def _export_organ(reader: RunReader, organ: str, out_dir: Path) -> list[Path]:
             np.vstack([mesh, *values]) if values else mesh,
         )
         cells = reader.cells(snap.index, organ)
+        missing = sorted(needed - set(cells))
+        if missing:
+            wrote = f"commit {reader.tissue_commit}" if reader.tissue_commit else "a tissue"
+            raise InputError(
+                reader.source,
+                f"snapshots/{snap.name}/{organ}/cells",
+                f"has no {', '.join(missing)}: written by {wrote} "
+                f"({reader.tissue_version}), whose cells this tissue's model does not read; "
+                "export it with that tissue",
+            )
         radius = types.radius(_cells_view(cells))  # (n,) float32 um
         columns = _cell_columns(cells, radius, types, info.fields)
         root = _document(scenario, reader, snap.time_min, centres, grid, info.fields, base)
