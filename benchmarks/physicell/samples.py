@@ -531,9 +531,11 @@ def field_steps(
     minutes: float,
     seed: int = 1,
     physicell_steps: Sequence[float] = (0.01, 0.001),
+    three_d: bool = False,
 ) -> dict[str, Any]:
     """``field``'s mean and min (over the voxels) after ``minutes`` in both codes at several
-    diffusion steps, from the shipped start (same cells, seed ``seed``): PhysiCell at each
+    diffusion steps, from the shipped start (same cells, seed ``seed``; the 3-D variant's
+    where ``three_d``, its results file named so): PhysiCell at each
     of ``physicell_steps`` (min), tissue at the mechanics step and PhysiCell's shipped one.
     PhysiCell's split step is first order, so its two finest steps give an estimate of
     its limit (``physicell_extrapolated``: f(h2) + (f(h2) - f(h1)) h2 / (h1 - h2)). Tells
@@ -544,13 +546,19 @@ def field_steps(
 
     from tissue.io.physicell import import_physicell
 
-    out: dict[str, Any] = {"sample": sample, "field": field, "minutes": minutes, "runs": []}
-    folder = sample_dir(sample) / "runs" / "field-steps"
+    out: dict[str, Any] = {
+        "sample": sample,
+        "variant": variant(three_d),
+        "field": field,
+        "minutes": minutes,
+        "runs": [],
+    }
+    folder = sample_dir(sample) / "runs" / ("field-steps-3d" if three_d else "field-steps")
     for dt_min in physicell_steps:
         run = folder / f"physicell-dt{dt_min:g}"
         shutil.rmtree(run, ignore_errors=True)
         run.mkdir(parents=True)
-        xml = project(sample, False, seed, run, dt_min, minutes)
+        xml = project(sample, three_d, seed, run, dt_min, minutes)
         binary = sample_dir(sample) / "PhysiCell" / "project"
         subprocess.run([str(binary), str(xml)], cwd=run, capture_output=True, check=True)
         last = sorted((run / "output").glob("output[0-9]*_microenvironment0.mat"))[-1]
@@ -561,7 +569,7 @@ def field_steps(
     run = folder / "tissue"
     shutil.rmtree(run, ignore_errors=True)
     run.mkdir(parents=True)
-    project(sample, False, seed, run)
+    project(sample, three_d, seed, run)
     imported = import_physicell(run)
     (run / "scenario.toml").write_text(imported.toml)
     for dt_min in (imported.scenario.time_steps.mechanics_min, 0.01):
@@ -577,7 +585,8 @@ def field_steps(
     ours = [r for r in out["runs"] if r["code"] == "physicell"]
     if len(ours) >= 2:
         out["physicell_extrapolated"] = first_order_limit(ours, ("mean", "min"))
-    (RESULTS / f"{sample}-{field}-steps.json").write_text(json.dumps(out, indent=1) + "\n")
+    name = f"{sample}-3d-{field}-steps" if three_d else f"{sample}-{field}-steps"
+    (RESULTS / f"{name}.json").write_text(json.dumps(out, indent=1) + "\n")
     return out
 
 
@@ -626,7 +635,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"(PhysiCell's sd there {row['physicell_sd_there']:.1f})")  # fmt: skip
     elif args.action == "field-steps":
         steps = args.physicell_steps
-        print(json.dumps(field_steps(args.sample, args.field, args.minutes, 1, steps), indent=1))
+        result = field_steps(args.sample, args.field, args.minutes, 1, steps, args.three_d)
+        print(json.dumps(result, indent=1))
     elif args.action == "compare":
         result = compare(
             args.sample, args.three_d, args.physicell_file, args.tissue_file, args.reference
