@@ -346,3 +346,34 @@ def test_the_solve_is_the_same_whichever_iteration_the_host_first_reads(first_re
     for key in ("iterations", "error_bound", "converged", "history"):
         assert getattr(late[1], key) == getattr(every[1], key), key
     assert late[1].reads < every[1].reads
+
+
+def test_a_step_set_again_with_the_same_masses_keeps_the_levels_it_would_compute() -> None:
+    """Hierarchy.set_step skips (NumPy) a call with the last step and masses, and only such
+    a call: after any sequence of repeats and changes of the masses or the step, every
+    level's masses, diagonals and the coarsest inverse are those of a hierarchy set once
+    for the last step."""
+    from tests.kernel_cases import multigrid_case
+
+    hierarchy, _ = multigrid_case(np, 3)
+    fresh, _ = multigrid_case(np, 3)
+    shape = hierarchy.levels[0].shape
+    rng = np.random.default_rng(5)
+    masses = [np.float32(1) + rng.uniform(0, 2, shape).astype(np.float32) for _ in range(2)]
+    changed = masses[1].copy()  # at one free voxel (the others' masses are not used)
+    free = np.flatnonzero(hierarchy.levels[0].free)
+    changed.flat[int(rng.choice(free))] += np.float32(0.5)
+    steps = [(0.7, masses[0]), (0.7, masses[0]), (0.7, masses[1]), (0.7, changed),
+             (0.35, changed), (0.35, changed), (0.7, masses[0])]  # fmt: skip
+    previous = None
+    for dt, mass in steps:
+        inverse = hierarchy._inverse
+        hierarchy.set_step(np.float32(dt), mass.copy())
+        fresh._dt = math.nan  # the reference computes every time
+        fresh.set_step(np.float32(dt), mass.copy())
+        assert (hierarchy._inverse is inverse) == ((dt, id(mass)) == previous)
+        for mine, theirs in zip(hierarchy.levels, fresh.levels, strict=True):
+            np.testing.assert_array_equal(mine.mass, theirs.mass)
+            np.testing.assert_array_equal(mine.diag, theirs.diag)
+        np.testing.assert_array_equal(hierarchy._inverse, fresh._inverse)
+        previous = (dt, id(mass))

@@ -177,10 +177,17 @@ class Hierarchy:
 
     def set_step(self, dt: np.float32, mass: Any) -> None:
         """Set every level's masses and diagonals for a step of ``dt`` with the fine masses
-        ``mass`` (F, ...) float32 (1 + dt (decay + uptake) at free voxels)."""
+        ``mass`` (F, ...) float32 (1 + dt (decay + uptake) at free voxels). On NumPy a
+        call with the step and masses of the last one changes nothing and is skipped (the
+        masses change only with the cells' uptake, where cells move or rules act: not at
+        every diffusion step); on a device the comparison would be a host read, so every
+        call sets the levels."""
         xp = self.xp
         fine = self.levels[0]
-        fine.mass[...] = xp.where(fine.free, mass, F32(0))
+        masked = xp.where(fine.free, mass, F32(0))
+        if xp is np and float(dt) == self._dt and np.array_equal(masked, fine.mass):
+            return
+        fine.mass[...] = masked
         for upper, lower in zip(self.levels, self.levels[1:], strict=False):
             restrict(upper.mass, lower.mass)
         for level in self.levels:
