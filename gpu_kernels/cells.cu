@@ -300,3 +300,53 @@ extern "C" __global__ void deposit_add(const long long* sorted_voxel, const long
   const long long v = sorted_voxel[k];
   out[v] = out[v] + (float)run_sum(sorted_voxel, order, values, n, n_cols, col, k);
 }
+
+// Whether a cell of type t may stand at p (x, y, z um): inside the box [lo, hi) and in a
+// voxel whose label its type may enter (allowed: (n_types, 256)). A negative t (a vacant
+// row) reads row t + n_types, as NumPy's index does.
+__device__ __forceinline__ bool allowed_at(const float* p, int t, const unsigned char* labels,
+                                           const bool* allowed, int n_types, const float* lo,
+                                           const float* spacing, const float* hi,
+                                           const long long* shape_xyz) {
+  bool inside = true;
+  long long ijk[3];
+  for (int a = 0; a < 3; ++a) {
+    inside = inside && p[a] >= lo[a] && p[a] < hi[a];
+    long long i = (long long)floorf((p[a] - lo[a]) / spacing[a]);
+    i = i < 0 ? 0 : i;
+    ijk[a] = i > shape_xyz[a] - 1 ? shape_xyz[a] - 1 : i;
+  }
+  const long long flat = (ijk[2] * shape_xyz[1] + ijk[1]) * shape_xyz[0] + ijk[0];
+  const int row = t < 0 ? t + n_types : t;
+  return inside && allowed[(long long)row * 256 + labels[flat]];
+}
+
+// A mechanics step's moves, from old to new positions (N, 3): a cell whose new position
+// is not allowed moves axis by axis (x, then y, then z), each axis only where that keeps
+// it allowed, so that it slides along walls. out: the positions taken.
+extern "C" __global__ void cut_moves(const float* old, const float* moved, const short* cell_type,
+                                     const unsigned char* labels, const bool* allowed,
+                                     int n_types, float ox, float oy, float oz, float dx,
+                                     float dy, float dz, float hx, float hy, float hz, int nx,
+                                     int ny, int nz, float* out, long long n) {
+  const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const float lo[3] = {ox, oy, oz};
+  const float spacing[3] = {dx, dy, dz};
+  const float hi[3] = {hx, hy, hz};
+  const long long shape_xyz[3] = {nx, ny, nz};
+  const int t = cell_type[i];
+  const float target[3] = {moved[3 * i], moved[3 * i + 1], moved[3 * i + 2]};
+  float position[3] = {old[3 * i], old[3 * i + 1], old[3 * i + 2]};
+  if (allowed_at(target, t, labels, allowed, n_types, lo, spacing, hi, shape_xyz)) {
+    for (int a = 0; a < 3; ++a) position[a] = target[a];
+  } else {
+    for (int a = 0; a < 3; ++a) {
+      float trial[3] = {position[0], position[1], position[2]};
+      trial[a] = target[a];
+      if (allowed_at(trial, t, labels, allowed, n_types, lo, spacing, hi, shape_xyz))
+        position[a] = target[a];
+    }
+  }
+  for (int a = 0; a < 3; ++a) out[3 * i + a] = position[a];
+}

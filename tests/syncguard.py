@@ -13,6 +13,14 @@ device and copy data back to the host:
   with per-element counts, ``bincount`` (CuPy checks the minimum and maximum on the host),
   and boolean-mask indexing ``a[mask]`` and assignment ``a[mask] = value``.
 
+It also counts array operations (``launches``), each one kernel launch on a GPU (or a copy to
+the device): a ufunc call or reduction, a module function (``zeros``, ``where``, ``stack``,
+..., one whatever NumPy calls inside it), ``astype``, ``copy``, ``take``, ``argsort``,
+``cumsum``, indexing with index arrays, any assignment into an array, and the NumPy reference
+of a CUDA kernel. Allocations without a fill (``empty``), views and reshapes count none. The
+count is an estimate of a device's launches: CuPy's sorts and scans are a few launches each,
+counted as one.
+
 Each event is recorded as ``(phase, kind, site)``: ``site`` is ``file:function`` of the
 innermost frame in the ``tissue`` package (outside ``tissue/backend.py``, whose
 ``to_numpy`` is the door every read goes through), ``phase`` a label the caller sets with
@@ -22,11 +30,12 @@ kernels, which run on the device without host round trips) is not counted.
 
 from __future__ import annotations
 
+import functools
 import sys
 import types
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +46,7 @@ import tissue
 PACKAGE = Path(tissue.__file__).resolve().parent
 ROOT = PACKAGE.parent
 DOOR = PACKAGE / "backend.py"  # to_numpy: a read is its caller's
+ALLOCATES = {"empty", "empty_like"}  # no launch: memory only
 SIZED_BY_DATA = {"nonzero", "flatnonzero", "argwhere", "unique", "compress", "extract"}
 
 
@@ -52,6 +62,40 @@ class GuardArray(np.ndarray):
     def _sync(self, kind: str) -> None:
         if GuardArray.guard is not None:
             GuardArray.guard.record(kind)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        out = kwargs.get("out")
+        with _launch("ufunc"):
+            if out is not None:
+                kwargs["out"] = tuple(_plain(o) for o in out)
+            result = getattr(ufunc, method)(*(_plain(i) for i in inputs), **kwargs)
+        if out is not None:
+            return out[0] if len(out) == 1 else out
+        return wrap(result)
+
+    def astype(self, *args: Any, **kwargs: Any) -> Any:
+        with _launch("astype"):
+            return wrap(self.view(np.ndarray).astype(*args, **kwargs))
+
+    def copy(self, *args: Any, **kwargs: Any) -> Any:
+        with _launch("copy"):
+            return wrap(self.view(np.ndarray).copy(*args, **kwargs))
+
+    def take(self, *args: Any, **kwargs: Any) -> Any:
+        with _launch("take"):
+            return wrap(self.view(np.ndarray).take(*(_plain(a) for a in args), **kwargs))
+
+    def argsort(self, *args: Any, **kwargs: Any) -> Any:
+        with _launch("argsort"):
+            return wrap(self.view(np.ndarray).argsort(*args, **kwargs))
+
+    def cumsum(self, *args: Any, **kwargs: Any) -> Any:
+        with _launch("cumsum"):
+            return wrap(self.view(np.ndarray).cumsum(*args, **kwargs))
+
+    def fill(self, value: Any) -> None:
+        with _launch("fill"):
+            self.view(np.ndarray).fill(value)
 
     def __bool__(self) -> bool:
         self._sync("bool")
@@ -89,12 +133,31 @@ class GuardArray(np.ndarray):
     def __getitem__(self, key: Any) -> Any:
         if _has_mask(key):
             self._sync("mask-index")
-        return wrap(np.ndarray.__getitem__(self, _plain(key)))
+        if not _has_index_array(key):
+            return wrap(np.ndarray.__getitem__(self, _plain(key)))
+        with _launch("gather"):
+            return wrap(np.ndarray.__getitem__(self, _plain(key)))
 
     def __setitem__(self, key: Any, value: Any) -> None:
         if _has_mask(key):  # CuPy counts the mask's True values on the host first
             self._sync("mask-assign")
-        np.ndarray.__setitem__(self, _plain(key), value)
+        with _launch("assign"):
+            np.ndarray.__setitem__(self, _plain(key), _plain(value))
+
+
+@contextmanager
+def _launch(kind: str) -> Iterator[None]:
+    """One launch of ``kind`` for the active guard, none for the operations inside."""
+    guard = GuardArray.guard
+    if guard is None:
+        yield
+        return
+    guard.launch(kind)
+    guard._inside += 1
+    try:
+        yield
+    finally:
+        guard._inside -= 1
 
 
 def _keys(key: Any) -> tuple[Any, ...]:
@@ -103,6 +166,29 @@ def _keys(key: Any) -> tuple[Any, ...]:
 
 def _has_mask(key: Any) -> bool:
     return any(isinstance(k, np.ndarray) and k.dtype == np.bool_ for k in _keys(key))
+
+
+@functools.cache
+def _in_package(filename: str) -> str | None:
+    """A code file's path from the repository root if it is in the package (not the door)."""
+    path = Path(filename).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(PACKAGE) and path != DOOR else None
+
+
+def _launches(name: str, args: tuple[Any, ...]) -> bool:
+    """Whether module function ``name`` launches work: not an allocation, nor ``asarray``
+    of what is already on the device."""
+    if name in ALLOCATES or name.startswith(
+        ("is", "result_type", "promote", "can_cast", "ndim", "shape", "dtype", "iinfo", "finfo")
+    ):
+        return False
+    if name in ("asarray", "ascontiguousarray", "asanyarray"):
+        return not (args and isinstance(args[0], GuardArray))
+    return True
+
+
+def _has_index_array(key: Any) -> bool:
+    return any(isinstance(k, (np.ndarray, list)) for k in _keys(key))
 
 
 def _plain(key: Any) -> Any:
@@ -131,8 +217,10 @@ class SyncGuard(types.ModuleType):
     def __init__(self) -> None:
         super().__init__("syncguard")
         self.events: list[tuple[str, str, str]] = []
+        self.launches: Counter[tuple[str, str, str]] = Counter()  # (phase, kind, site)
         self._phase = "setup"
         self._quiet = 0
+        self._inside = 0  # depth inside a counted operation: launches inside are its own
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(np, name)
@@ -142,11 +230,12 @@ class SyncGuard(types.ModuleType):
 
     def _wrapped(self, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
-            if not self._sized_by_data(name, args, kwargs):
-                return wrap(function(*args, **kwargs))
-            self.record(name)
-            with self.kernel():  # one event, not another for the method NumPy calls
-                return wrap(function(*args, **kwargs))
+            with _launch(name) if _launches(name, args) else nullcontext():
+                if not self._sized_by_data(name, args, kwargs):
+                    return wrap(function(*args, **kwargs))
+                self.record(name)
+                with self.kernel():  # one event, not another for the method NumPy calls
+                    return wrap(function(*args, **kwargs))
 
         return call
 
@@ -165,15 +254,32 @@ class SyncGuard(types.ModuleType):
         """Record a synchronisation of ``kind`` at the innermost ``tissue`` frame."""
         if self._quiet:
             return
-        frame = sys._getframe(1)
-        site = "?"
+        self.events.append((self._phase, kind, self._site(sys._getframe(1))))
+
+    @staticmethod
+    def _site(frame: Any) -> str:
+        """``file:function`` of the innermost frame from ``frame`` out in the package."""
         while frame is not None:
-            path = Path(frame.f_code.co_filename).resolve()
-            if path.is_relative_to(PACKAGE) and path != DOOR:
-                site = f"{path.relative_to(ROOT)}:{frame.f_code.co_name}"
-                break
+            path = _in_package(frame.f_code.co_filename)
+            if path is not None:
+                return f"{path}:{frame.f_code.co_name}"
             frame = frame.f_back
-        self.events.append((self._phase, kind, site))
+        return "?"
+
+    def launch(self, kind: str) -> None:
+        """Count one launch of ``kind`` at the innermost ``tissue`` frame (none inside a
+        counted operation or a kernel's reference)."""
+        if self._quiet or self._inside:
+            return
+        self.launches[(self._phase, kind, self._site(sys._getframe(1)))] += 1
+
+    def launch_counts(self, phase: str) -> Counter[str]:
+        """``site`` -> launches of ``phase``."""
+        out: Counter[str] = Counter()
+        for (p, _, site), n in self.launches.items():
+            if p == phase:
+                out[site] += n
+        return out
 
     @contextmanager
     def phase(self, label: str) -> Iterator[None]:
@@ -223,6 +329,7 @@ class SyncGuard(types.ModuleType):
         """``function`` run inside :meth:`kernel`, its array results wrapped."""
 
         def call(*args: Any, **kwargs: Any) -> Any:
+            self.launch("kernel")
             with self.kernel():
                 return wrap(function(*args, **kwargs))
 

@@ -127,3 +127,19 @@ def test_a_failed_size_is_recorded_and_the_others_still_run(
     assert ok is False
     assert "ValueError: bad size" in capsys.readouterr().err
     assert common.run_cases(CPU, [2], run_one, lambda n: 0)[1] is True  # a skip is no failure
+
+
+def test_launches_are_counted_per_phase_and_step(tmp_path: Path) -> None:
+    from benchmarks import launches
+
+    out = tmp_path / "launches.json"
+    assert launches.main(["--cases", "busy", "--out", str(out)]) == 0
+    row = json.loads(out.read_text())["cases"]["busy"]
+    assert row["steps"] == {"tick": 61, "mechanics": 61, "diffusion": 61, "phenotype": 2,
+                            "output": 1}  # fmt: skip
+    mechanics = row["phases"]["mechanics"]
+    assert mechanics["per_step"] == pytest.approx(mechanics["launches"] / 61, abs=0.05)
+    assert sum(mechanics["sites"].values()) <= mechanics["launches"]
+    assert row["launches_per_tick"] * 61 == pytest.approx(
+        sum(p["launches"] for p in row["phases"].values()), abs=3
+    )

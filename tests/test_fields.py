@@ -377,3 +377,38 @@ def test_a_step_set_again_with_the_same_masses_keeps_the_levels_it_would_compute
             np.testing.assert_array_equal(mine.diag, theirs.diag)
         np.testing.assert_array_equal(hierarchy._inverse, fresh._inverse)
         previous = (dt, id(mass))
+
+
+def test_gradients_are_central_one_sided_at_walls_and_zero_when_walled_in() -> None:
+    """c_a = x^2 and c_b = y^2 (x, y the voxel indices times the spacing): the central
+    difference is exactly 2x; next to a barrier or the grid's edge it is one-sided, 2x + h
+    or 2x - h; a voxel walled in on both sides along an axis has 0 there. Each field's
+    gradient is its own, in the order asked. A kernel that ignored the barriers, mixed the
+    fields or divided by the wrong span fails."""
+    from tissue.kernels.diffusion import gradients_numpy
+
+    nz, ny, nx = 3, 4, 6
+    h = (2.0, 5.0, 1.0)  # dx, dy, dz (um)
+    z, y, x = np.meshgrid(*(np.arange(n, dtype=np.float32) * F(s)
+                            for n, s in zip((nz, ny, nx), h[::-1], strict=True)),
+                          indexing="ij")  # fmt: skip
+    stack = np.stack([x * x, y * y, z]).astype(np.float32)
+    mask = np.ones((nz, ny, nx), dtype=bool)
+    mask[1, 2, 4] = False  # a barrier right of (ix 3, iy 2, iz 1)
+    mask[1, 1, 0] = mask[1, 1, 2] = False  # (ix 1, iy 1, iz 1) walled in along x
+    ijk = np.array([[2, 1, 1], [3, 2, 1], [0, 2, 1], [5, 0, 0], [1, 1, 1]], dtype=np.int64)
+    got = gradients_numpy(stack, [1, 0], mask, ijk, h)
+    assert got.shape == (2, 5, 3)
+    assert got.dtype == np.float32
+    gx, gy = got[1], got[0]
+    # x (h 2): central at ix 2; backward at ix 3 (barrier at ix 4) and at the edge ix 5;
+    # forward at the edge ix 0; none at ix 1, walled in
+    np.testing.assert_array_equal(gx[:, 0], [2 * 4.0, 2 * 6.0 - 2.0, 0 + 2.0, 2 * 10.0 - 2.0, 0.0])
+    # y (h 5): central at iy 1 and 2; forward at the edge iy 0, and at iy 2 of the third
+    # cell, whose lower neighbour (ix 0, iy 1, iz 1) is a barrier
+    np.testing.assert_array_equal(gy[:, 1], [2 * 5.0, 2 * 10.0, 2 * 10.0 + 5.0, 0 + 5.0, 2 * 5.0])
+    np.testing.assert_array_equal(gx[:, 1:], 0.0)
+    np.testing.assert_array_equal(gy[:, [0, 2]], 0.0)
+
+
+F = np.float32

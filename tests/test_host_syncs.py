@@ -247,6 +247,40 @@ def test_the_guard_sees_conversions_and_data_sized_results() -> None:
     assert {site for _, _, site in guard.events} == {"?"}
 
 
+def test_the_guard_counts_one_launch_per_array_operation() -> None:
+    """A ufunc, a reduction, a module function (whatever NumPy calls inside it), a gather,
+    an assignment and a kernel's reference are one launch each; an allocation without a
+    fill, a view and a copy of device data to itself are none."""
+    guard = SyncGuard()
+    with guard.active():
+        a = guard.zeros(6)  # 1
+        b = guard.empty(6)  # 0
+        c = a + 1.0  # 1
+        c.sum()  # 1
+        guard.mean(c)  # 1 (a sum and a division inside)
+        guard.where(c > 0, a, b)  # 2: the comparison and the where
+        a[1:3], a.reshape(2, 3), guard.asarray(a)  # 0: views, already on the device
+        a[guard.asarray(np.array([0, 2]))]  # 2: the copy of the index to the device, the gather
+        a[:2] = 5.0  # 1
+        guard.as_kernel(lambda x: np.cumsum(x) + 1)(a)  # 1
+    assert sum(guard.launches.values()) == 10
+
+
+# Array operations a mechanics step of the busy case may make (see benchmarks/launches.py:
+# 135 at 2026-12-06, from 354 before the gradients and the cut moves were one kernel each)
+MECHANICS_LAUNCHES = 150
+
+
+def test_a_mechanics_step_stays_within_its_launches(monkeypatch: pytest.MonkeyPatch) -> None:
+    sim, guard = guarded(monkeypatch, scenario_from_dict(busy_scenario(), "busy"))
+    sim.step(1)  # the first phenotype step
+    guard.launches.clear()
+    with guard.active():
+        sim.step(10)
+    launches = sum(n for (phase, _, _), n in guard.launches.items() if phase == "mechanics")
+    assert 0 < launches / 10 <= MECHANICS_LAUNCHES, guard.launch_counts("mechanics")
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_step_loop_syncs(monkeypatch: pytest.MonkeyPatch, case: str) -> None:
     make, ticks, known = CASES[case]

@@ -182,6 +182,47 @@ def test_finish_step(emulated) -> None:
     np.testing.assert_array_equal(out, ref)
 
 
+def test_gradients(emulated) -> None:
+    """Three random fields on a grid with random barriers, sampled at every voxel (edges and
+    walled-in voxels included) for two of them, in reverse order."""
+    from tissue.kernels.diffusion import gradients_cuda, gradients_numpy
+
+    rng = np.random.default_rng(9)
+    shape = (5, 7, 9)
+    stack = rng.normal(size=(3, *shape)).astype(np.float32)
+    mask = rng.random(shape) < 0.7
+    iz, iy, ix = np.indices(shape).reshape(3, -1)
+    ijk = np.stack([ix, iy, iz], axis=1).astype(np.int64)
+    spacing = (2.5, 4.0, 7.0)
+    want = gradients_numpy(stack, [2, 0], mask, ijk, spacing)
+    np.testing.assert_array_equal(gradients_cuda(stack, [2, 0], mask, ijk, spacing), want)
+    assert np.count_nonzero(want == 0) < want.size // 2  # most voxels have a neighbour
+
+
+def test_cut_moves(emulated) -> None:
+    """Moves of three types (and vacant rows, type -1) across a grid of random labels, some
+    of which a type may not enter, from inside to inside, to walls and out of the box."""
+    from tissue.grid import Grid
+    from tissue.kernels.cells import cut_moves_cuda, cut_moves_numpy
+
+    rng = np.random.default_rng(12)
+    grid = Grid((4, 6, 8), (10.0, 12.5, 20.0), (-30.0, 5.0, 0.0))
+    labels = rng.integers(0, 4, grid.shape_zyx).astype(np.uint8)
+    allowed = rng.random((3, 256)) < 0.6
+    n = 4000
+    lo = np.array(grid.origin_xyz_um, np.float32)
+    hi = lo + np.array(grid.extent_xyz_um, np.float32)
+    old = rng.uniform(lo, hi, (n, 3)).astype(np.float32)
+    new = (old + rng.normal(0, 15.0, (n, 3))).astype(np.float32)
+    new[:10] = old[:10]
+    cell_type = rng.integers(-1, 3, n).astype(np.int16)
+    want = cut_moves_numpy(old, new, cell_type, labels, allowed, grid)
+    np.testing.assert_array_equal(cut_moves_cuda(old, new, cell_type, labels, allowed, grid), want)
+    moved = np.all(want == new, axis=1)
+    stayed = np.all(want == old, axis=1)
+    assert 0 < moved.sum() < n - stayed.sum()  # some moves taken whole, some cut
+
+
 def test_pair_velocity_and_deposit(emulated) -> None:
     from tissue.kernels.cells import (
         build_cell_grid,

@@ -53,8 +53,8 @@ def bias_direction(
     # field alone weighs exactly +-1 (its gradient as it is, bit for bit)
     spread = xp.maximum(blocked, F32(1e-30))
     summed = xp.zeros((cells.n, 3), dtype=xp.float32)
-    for (k, field), f in zip(present, factor, strict=True):
-        grad = organ.fields.gradient(field, ijk)
+    grads = organ.fields.gradients([field for _, field in present], ijk)
+    for (k, _), f, grad in zip(present, factor, grads, strict=True):
         grad = xp.where(each, unit_rows(xp, grad), grad)
         term = xp.where(blocked > 0, sensitivity[:, k] * f / spread, F32(0))
         summed = summed + term[:, None] * grad

@@ -28,7 +28,14 @@ from tissue.backend import to_numpy
 from tissue.config import FACES, Z_FACES, HillProduction, LabelSource, LogisticReaction, Scenario
 from tissue.errors import InputError
 from tissue.grid import Grid
-from tissue.kernels.diffusion import BARRIER, FIXED, FREE, DiffusionOperator, finish_step
+from tissue.kernels.diffusion import (
+    BARRIER,
+    FIXED,
+    FREE,
+    DiffusionOperator,
+    finish_step,
+    gradients,
+)
 from tissue.kernels.multigrid import defect
 from tissue.signals import Sensing, parse_signal
 from tissue.solver import Hierarchy, SolveReport, solve
@@ -341,30 +348,13 @@ class FieldSolver:
         Central differences, one-sided next to barriers and the grid's edge, 0 where the
         voxel has no tissue neighbour along an axis.
         """
-        xp = self.xp
-        c = self.values[name]
-        mask = self.tissue_mask
-        nz, ny, nx = self.grid.shape_zyx
-        upper = (nx, ny, nz)
-        out = xp.zeros((ijk.shape[0], 3), dtype=xp.float32)
-        ix, iy, iz = ijk[:, 0], ijk[:, 1], ijk[:, 2]
-        centre = c[iz, iy, ix]
-        for axis in range(3):
-            step = [0, 0, 0]
-            step[axis] = 1
-            lo_ok = ijk[:, axis] > 0
-            hi_ok = ijk[:, axis] < upper[axis] - 1
-            lo = [xp.where(lo_ok, ijk[:, a] - step[a], ijk[:, a]) for a in range(3)]
-            hi = [xp.where(hi_ok, ijk[:, a] + step[a], ijk[:, a]) for a in range(3)]
-            lo_ok &= mask[lo[2], lo[1], lo[0]]
-            hi_ok &= mask[hi[2], hi[1], hi[0]]
-            c_lo = xp.where(lo_ok, c[lo[2], lo[1], lo[0]], centre)
-            c_hi = xp.where(hi_ok, c[hi[2], hi[1], hi[0]], centre)
-            span = (lo_ok.astype(xp.float32) + hi_ok.astype(xp.float32)) * np.float32(
-                self.grid.spacing_xyz_um[axis]
-            )
-            out[:, axis] = xp.where(span > 0, (c_hi - c_lo) / xp.maximum(span, 1e-30), 0)
-        return out
+        return self.gradients([name], ijk)[0]
+
+    def gradients(self, names: list[str], ijk: Any) -> Any:
+        """Gradients (K, N, 3) float32 of fields ``names`` at voxels ``ijk``, as
+        :meth:`gradient` computes each (one kernel for all of them on a device)."""
+        fields = [self.names.index(name) for name in names]
+        return gradients(self._stack, fields, self.tissue_mask, ijk, self.grid.spacing_xyz_um)
 
     def summary(self, name: str) -> dict[str, float]:
         """Mean, min and max over tissue (non-barrier) voxels."""

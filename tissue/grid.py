@@ -10,6 +10,7 @@ um; arrays are indexed (z, y, x), C order.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -75,10 +76,8 @@ class Grid:
     def voxel_ijk(self, xp: Any, positions_um: Any) -> Any:
         """Voxel indices (N, 3) int64 as (ix, iy, iz) of positions (N, 3) float32 (x, y, z),
         clamped to the grid."""
-        origin = xp.asarray(self.origin_xyz_um, dtype=xp.float32)
-        spacing = xp.asarray(self.spacing_xyz_um, dtype=xp.float32)
+        origin, spacing, upper, _ = _constants(self, xp)
         ijk = xp.floor((positions_um - origin) / spacing).astype(xp.int64)
-        upper = xp.asarray(self.shape_xyz, dtype=xp.int64) - 1
         return xp.minimum(xp.maximum(ijk, 0), upper)
 
     def flat_index(self, xp: Any, positions_um: Any) -> Any:
@@ -100,8 +99,7 @@ class Grid:
 
     def contains(self, xp: Any, positions_um: Any) -> Any:
         """(N,) bool: positions inside the grid's box."""
-        lo = xp.asarray(self.origin_xyz_um, dtype=xp.float32)
-        hi = lo + xp.asarray(self.extent_xyz_um, dtype=xp.float32)
+        lo, _, _, hi = _constants(self, xp)
         return xp.all((positions_um >= lo) & (positions_um < hi), axis=1)
 
     def in_voxels(self, xp: Any, flat: Any, u: Any) -> Any:
@@ -148,3 +146,14 @@ def shifted(xp: Any, mask: Any, offset: tuple[int, int, int]) -> Any:
         dst.append(slice(max(0, o), n - max(0, -o)))
     out[tuple(dst)] = mask[tuple(src)]
     return out
+
+
+@lru_cache(maxsize=64)
+def _constants(grid: Grid, xp: Any) -> tuple[Any, Any, Any, Any]:
+    """The grid's origin and spacing (3,) float32, last voxel index (3,) int64 and upper
+    corner (3,) float32 (x, y, z) on backend ``xp``, copied to it once, not at every use."""
+    origin = xp.asarray(grid.origin_xyz_um, dtype=xp.float32)
+    spacing = xp.asarray(grid.spacing_xyz_um, dtype=xp.float32)
+    upper = xp.asarray(grid.shape_xyz, dtype=xp.int64) - 1
+    corner = origin + xp.asarray(grid.extent_xyz_um, dtype=xp.float32)
+    return origin, spacing, upper, corner

@@ -23,7 +23,7 @@ from tissue.config import OrganConfig, Scenario
 from tissue.fields import FieldSolver
 from tissue.geometry import build_labels
 from tissue.grid import Grid
-from tissue.kernels.cells import CellGrid, build_cell_grid
+from tissue.kernels.cells import CellGrid, allowed_at, build_cell_grid
 from tissue.kernels.contacts import count_contacts, simple_pressure
 from tissue.limits import check_cell_growth
 from tissue.rng import CellRandom
@@ -402,11 +402,7 @@ class Organ:
 
     def allowed_positions(self, type_index: Any, positions_um: Any) -> Any:
         """(N,) bool: inside the organ's box and in a voxel the cell's type may enter."""
-        xp = self.xp
-        inside = self.grid.contains(xp, positions_um)
-        flat = self.grid.flat_index(xp, positions_um)
-        label = self.labels.reshape(-1)[flat]
-        return inside & self.allowed[type_index.astype(xp.int64), label.astype(xp.int64)]
+        return allowed_at(self.xp, self.grid, self.labels, self.allowed, type_index, positions_um)
 
     def label_mask(self, label: str) -> Any:
         """(nz, ny, nx) bool: the voxels of ``label``."""

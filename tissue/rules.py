@@ -44,6 +44,7 @@ from tissue.grid import F32
 from tissue.kernels.cells import (
     VoxelSums,
     build_cell_grid,
+    cut_moves,
     pair_velocity,
 )
 from tissue.organ import CellTypes, Contacts, Organ
@@ -166,17 +167,9 @@ def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
     old = cells.position_um
     new = old + F32(dt_min) * velocity
     # positions are always allowed (placement, division and motion keep them so); a cell
-    # that is not can still move into an allowed voxel
-    # a blocked cell's move is cut back axis by axis; every cell is tried (no host round
-    # trip) and the blocked ones take the result
-    position = old.copy()
-    for axis in range(3):
-        trial = position.copy()
-        trial[:, axis] = new[:, axis]
-        fits = organ.allowed_positions(t, trial)
-        position[:, axis] = xp.where(fits, trial[:, axis], position[:, axis])
-    blocked = ~organ.allowed_positions(t, new)
-    cells.position_um[...] = xp.where(blocked[:, None], position, new)
+    # that is not can still move into an allowed voxel. A blocked cell's move is cut back
+    # axis by axis (one kernel on a device; every cell is tried, no host round trip)
+    cells.position_um[...] = cut_moves(old, new, t, organ.labels, organ.allowed, organ.grid)
 
 
 # --- phenotype -----------------------------------------------------------------------

@@ -14,11 +14,12 @@ NumPy and CUDA results are the same bits. No atomics.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from tissue.grid import F32, NEIGHBOUR_OFFSETS
+from tissue.grid import F32, NEIGHBOUR_OFFSETS, Grid
 from tissue.kernels import array_module, on_device, stable_argsort
 
 CHUNK_CELLS = 1 << 15  # cells per vectorised block in the NumPy pair search
@@ -55,9 +56,9 @@ def build_cell_grid(
     store) get the bin past the last, ``n_bins``: they sort last, lie in no bin's run and
     so are nobody's neighbour; ``bin_start[n_bins]`` is the number of occupied rows."""
     shape_xyz = tuple(max(1, int(np.ceil(e / bin_um))) for e in extent_xyz_um)
-    origin = xp.asarray(origin_xyz_um, dtype=xp.float32)
+    origin, last = _bin_constants(xp, tuple(origin_xyz_um), shape_xyz)
     ijk = xp.floor((positions_um - origin) / xp.float32(bin_um)).astype(xp.int32)
-    ijk = xp.minimum(xp.maximum(ijk, 0), xp.asarray(shape_xyz, dtype=xp.int32) - 1)
+    ijk = xp.minimum(xp.maximum(ijk, 0), last)
     bx, by, bz = shape_xyz
     cell_bin = (ijk[:, 2] * by + ijk[:, 1]) * bx + ijk[:, 0]
     if occupied is not None:
@@ -67,6 +68,13 @@ def build_cell_grid(
     bins = xp.arange(bx * by * bz + 1, dtype=xp.int32)
     bin_start = xp.searchsorted(cell_bin[order], bins, side="left").astype(xp.int32)
     return CellGrid(cell_bin.astype(xp.int32), order, bin_start, (bz, by, bx))
+
+
+@lru_cache(maxsize=64)
+def _bin_constants(xp: Any, origin_xyz_um: tuple, shape_xyz: tuple) -> tuple[Any, Any]:
+    """The bins' origin (3,) float32 and last index (3,) int32 on ``xp``, copied once."""
+    origin = xp.asarray(origin_xyz_um, dtype=xp.float32)
+    return origin, xp.asarray(shape_xyz, dtype=xp.int32) - 1
 
 
 def _pair_terms(
@@ -446,3 +454,75 @@ def deposit_add_cuda(sums: VoxelSums, column: int, out: Any) -> None:
         (sums.sorted_voxel, sums.order, sums.values, out, np.int64(n),
          np.int32(sums.values.shape[1]), np.int32(column), np.int64(sums.n_voxels)),
     )  # fmt: skip
+
+
+# --- moves that stay where the cells may be --------------------------------------------
+
+
+def allowed_at(
+    xp: Any, grid: Grid, labels: Any, allowed: Any, type_index: Any, positions_um: Any
+) -> Any:
+    """(N,) bool: positions (N, 3) float32 um inside ``grid``'s box and in a voxel whose
+    label (``labels``, (nz, ny, nx) uint8) the cell's type may enter (``allowed``,
+    (n_types, 256) bool; ``type_index`` (N,) int16, a vacant row's -1 reading the last
+    type's row as NumPy's index does)."""
+    inside = grid.contains(xp, positions_um)
+    label = labels.reshape(-1)[grid.flat_index(xp, positions_um)]
+    return inside & allowed[type_index.astype(xp.int64), label.astype(xp.int64)]
+
+
+def cut_moves_numpy(
+    old: np.ndarray,
+    new: np.ndarray,
+    type_index: np.ndarray,
+    labels: np.ndarray,
+    allowed: np.ndarray,
+    grid: Grid,
+) -> np.ndarray:
+    """The positions (N, 3) float32 cells take moving from ``old`` to ``new``: ``new``
+    where it is allowed (:func:`allowed_at`), else the move cut back axis by axis (x, y,
+    then z, each axis taken where it keeps the cell allowed), so that cells slide along
+    walls."""
+    position = old.copy()
+    for axis in range(3):
+        trial = position.copy()
+        trial[:, axis] = new[:, axis]
+        fits = allowed_at(np, grid, labels, allowed, type_index, trial)
+        position[:, axis] = np.where(fits, trial[:, axis], position[:, axis])
+    blocked = ~allowed_at(np, grid, labels, allowed, type_index, new)
+    return np.where(blocked[:, None], position, new)
+
+
+def cut_moves_cuda(
+    old: Any, new: Any, type_index: Any, labels: Any, allowed: Any, grid: Grid
+) -> Any:
+    """CUDA twin of :func:`cut_moves_numpy` (one launch)."""
+    import cupy
+
+    from gpu_kernels.loader import check_array, launch_1d
+
+    n = old.shape[0]
+    check_array("old", old, cupy.float32, shape=(n, 3))
+    check_array("new", new, cupy.float32, shape=(n, 3))
+    check_array("type_index", type_index, cupy.int16, shape=(n,))
+    check_array("labels", labels, cupy.uint8, shape=grid.shape_zyx)
+    check_array("allowed", allowed, cupy.bool_, ndim=2)
+    lo = np.asarray(grid.origin_xyz_um, dtype=np.float32)
+    spacing = np.asarray(grid.spacing_xyz_um, dtype=np.float32)
+    hi = lo + np.asarray(grid.extent_xyz_um, dtype=np.float32)  # as Grid.contains adds them
+    nx, ny, nz = (np.int32(s) for s in grid.shape_xyz)
+    out = cupy.empty((n, 3), dtype=cupy.float32)
+    launch_1d(
+        "cells.cu",
+        "cut_moves",
+        n,
+        (old, new, type_index, labels, allowed, np.int32(allowed.shape[0]), *lo, *spacing, *hi,
+         nx, ny, nz, out, np.int64(n)),
+    )  # fmt: skip
+    return out
+
+
+def cut_moves(old: Any, new: Any, type_index: Any, labels: Any, allowed: Any, grid: Grid) -> Any:
+    """The positions cells take (see cut_moves_numpy) on the arrays' backend."""
+    run = cut_moves_cuda if on_device(old) else cut_moves_numpy
+    return run(old, new, type_index, labels, allowed, grid)

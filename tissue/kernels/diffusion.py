@@ -7,13 +7,15 @@ voxels is the harmonic mean of theirs, 0 next to a barrier or outside the grid. 
 the faces' diffusivities; :mod:`tissue.solver` builds the step's linear system from them.
 
 :func:`finish_step` writes a step's result into the field: the solution at free voxels (negative
-rounding residue clamped to 0), the fixed values, 0 at barriers. It has a NumPy reference and a
-CUDA twin (``gpu_kernels/diffusion.cu``) that give the same bits.
+rounding residue clamped to 0), the fixed values, 0 at barriers. :func:`gradients` samples the
+gradients of several fields at the cells' voxels (chemotaxis, rules on gradients). Each has a
+NumPy reference and a CUDA twin (``gpu_kernels/diffusion.cu``) that give the same bits.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -171,3 +173,87 @@ def finish_step_cuda(op: DiffusionOperator, c: Any, x: Any) -> None:
 def finish_step(op: DiffusionOperator, c: Any, x: Any) -> None:
     """Write the step's result on the arrays' backend (see finish_step_numpy)."""
     (finish_step_cuda if on_device(c) else finish_step_numpy)(op, c, x)
+
+
+def gradients_numpy(
+    stack: np.ndarray,
+    fields: list[int],
+    mask: np.ndarray,
+    ijk: np.ndarray,
+    spacing_xyz_um: tuple[float, float, float],
+) -> np.ndarray:
+    """Gradients (K, N, 3) float32 (x, y, z, units/um) of fields ``stack[fields[k]]``
+    ((F, nz, ny, nx) float32) at voxels ``ijk`` ((N, 3) int64, (ix, iy, iz)): central
+    differences, one-sided next to a voxel outside ``mask`` ((nz, ny, nx) bool, the tissue)
+    or the grid's edge, 0 along an axis where the voxel has neither neighbour."""
+    nz, ny, nx = mask.shape
+    upper = (nx, ny, nz)
+    out = np.zeros((len(fields), ijk.shape[0], 3), dtype=np.float32)
+    ix, iy, iz = ijk[:, 0], ijk[:, 1], ijk[:, 2]
+    for axis in range(3):
+        step = [0, 0, 0]
+        step[axis] = 1
+        lo_ok = ijk[:, axis] > 0
+        hi_ok = ijk[:, axis] < upper[axis] - 1
+        lo = [np.where(lo_ok, ijk[:, a] - step[a], ijk[:, a]) for a in range(3)]
+        hi = [np.where(hi_ok, ijk[:, a] + step[a], ijk[:, a]) for a in range(3)]
+        lo_ok &= mask[lo[2], lo[1], lo[0]]
+        hi_ok &= mask[hi[2], hi[1], hi[0]]
+        span = (lo_ok.astype(np.float32) + hi_ok.astype(np.float32)) * F32(spacing_xyz_um[axis])
+        divisor = np.maximum(span, F32(1e-30))
+        for k, f in enumerate(fields):
+            c = stack[f]
+            centre = c[iz, iy, ix]
+            c_lo = np.where(lo_ok, c[lo[2], lo[1], lo[0]], centre)
+            c_hi = np.where(hi_ok, c[hi[2], hi[1], hi[0]], centre)
+            out[k, :, axis] = np.where(span > 0, (c_hi - c_lo) / divisor, F32(0))
+    return out
+
+
+def gradients_cuda(
+    stack: Any,
+    fields: list[int],
+    mask: Any,
+    ijk: Any,
+    spacing_xyz_um: tuple[float, float, float],
+) -> Any:
+    """CUDA twin of :func:`gradients_numpy` (one launch for all the fields)."""
+    import cupy
+
+    from gpu_kernels.loader import check_array, launch_1d
+
+    check_array("stack", stack, cupy.float32, ndim=4)
+    check_array("mask", mask, cupy.bool_, shape=stack.shape[1:])
+    check_array("ijk", ijk, cupy.int64, ndim=2)
+    nz, ny, nx = mask.shape
+    n = ijk.shape[0]
+    out = cupy.empty((len(fields), n, 3), dtype=cupy.float32)
+    dx, dy, dz = (np.float32(s) for s in spacing_xyz_um)
+    launch_1d(
+        "diffusion.cu",
+        "gradients",
+        n,
+        (stack, _field_indices(tuple(fields)), np.int32(len(fields)), mask, ijk, np.int64(n),
+         np.int32(nz), np.int32(ny), np.int32(nx), dx, dy, dz, out),
+    )  # fmt: skip
+    return out
+
+
+@cache
+def _field_indices(fields: tuple[int, ...]) -> Any:
+    """The (K,) int32 device array of field indices (copied once per set of fields)."""
+    import cupy
+
+    return cupy.asarray(fields, dtype=cupy.int32)
+
+
+def gradients(
+    stack: Any,
+    fields: list[int],
+    mask: Any,
+    ijk: Any,
+    spacing_xyz_um: tuple[float, float, float],
+) -> Any:
+    """The fields' gradients at the voxels on the arrays' backend (see gradients_numpy)."""
+    run = gradients_cuda if on_device(stack) else gradients_numpy
+    return run(stack, fields, mask, ijk, spacing_xyz_um)
