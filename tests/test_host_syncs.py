@@ -267,7 +267,7 @@ def test_the_guard_counts_one_launch_per_array_operation() -> None:
 
 
 # Array operations a mechanics step of the busy case may make (see benchmarks/launches.py:
-# 135 at 2026-12-06, from 354 before the gradients and the cut moves were one kernel each)
+# 132 at fb81deb, from 354 before the gradients and the cut moves were one kernel each)
 MECHANICS_LAUNCHES = 150
 
 

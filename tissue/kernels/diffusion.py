@@ -233,18 +233,16 @@ def gradients_cuda(
         "diffusion.cu",
         "gradients",
         n,
-        (stack, _field_indices(tuple(fields)), np.int32(len(fields)), mask, ijk, np.int64(n),
+        (stack, _field_indices(cupy, tuple(fields)), np.int32(len(fields)), mask, ijk, np.int64(n),
          np.int32(nz), np.int32(ny), np.int32(nx), dx, dy, dz, out),
     )  # fmt: skip
     return out
 
 
 @cache
-def _field_indices(fields: tuple[int, ...]) -> Any:
-    """The (K,) int32 device array of field indices (copied once per set of fields)."""
-    import cupy
-
-    return cupy.asarray(fields, dtype=cupy.int32)
+def _field_indices(xp: Any, fields: tuple[int, ...]) -> Any:
+    """The (K,) int32 array of field indices on ``xp`` (copied once per set of fields)."""
+    return xp.asarray(fields, dtype=xp.int32)
 
 
 def gradients(
