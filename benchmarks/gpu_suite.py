@@ -17,7 +17,8 @@ that runs over is killed and marked ``timeout`` and the next one starts. Files u
     05-cells.json          cells at 1e6 and 1e7 (cell-steps/s)
     06-cancer-immune.json  cancer_immune at PhysiCell's size (s per simulated minute)
     07-rest.json           the other benchmarks while time remains (diffusion sizes, memory,
-                           the other scenario cases), merged after each
+                           the solver's W-cycle eager and as a CUDA graph, the other
+                           scenario cases), merged after each
     08-summary.json        every stage: status (ok, failed, timeout, skipped), seconds, exit
                            code; rewritten after each stage, so it is valid at any moment
 
@@ -143,6 +144,20 @@ def rest(dry_run: bool, work: Path) -> list[Stage]:
     backend = "cpu" if dry_run else "gpu"
     small = ["--warmup", "0", "--repeats", "1"] if dry_run else []
     return [
+        Stage(
+            "graph",
+            "07-rest.json",
+            bench(
+                "graph",
+                backend,
+                work / "graph",
+                "--sizes",
+                "8" if dry_run else "32,64,128,256",
+                *small,
+            ),
+            60,
+            "graph",
+        ),
         Stage(
             "memory",
             "07-rest.json",

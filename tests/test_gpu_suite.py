@@ -40,8 +40,8 @@ def test_a_dry_run_writes_every_file_and_a_hung_stage_is_killed(tmp_path: Path) 
     assert done.returncode == 1, done.stdout + done.stderr  # one stage timed out
     summary = json.loads((out / "08-summary.json").read_text())
     stages = {s["stage"]: s for s in summary["stages"]}
-    order = ["env", "ceiling", "parity", "diffusion-512", "cells", "cancer-immune", "memory",
-             "diffusion-kernels", "scenarios"]  # fmt: skip
+    order = ["env", "ceiling", "parity", "diffusion-512", "cells", "cancer-immune", "graph",
+             "memory", "diffusion-kernels", "scenarios"]  # fmt: skip
     assert list(stages) == order
     assert stages["cells"]["status"] == "timeout"
     assert stages["cells"]["seconds"] < 30
@@ -58,4 +58,5 @@ def test_a_dry_run_writes_every_file_and_a_hung_stage_is_killed(tmp_path: Path) 
     assert diffusion["benchmark"] == "diffusion"
     assert diffusion["git"]["commit"]
     rest = json.loads((out / "07-rest.json").read_text())["results"]
-    assert sorted(rest) == ["diffusion-kernels", "memory", "scenarios"]
+    assert sorted(rest) == ["diffusion-kernels", "graph", "memory", "scenarios"]
+    assert rest["graph"]["cases"][0]["graph"]["status"].startswith("not run")
