@@ -350,3 +350,16 @@ extern "C" __global__ void cut_moves(const float* old, const float* moved, const
   }
   for (int a = 0; a < 3; ++a) out[3 * i + a] = position[a];
 }
+
+// Rows (N, 3) over their lengths, 0 where the length is 0 (PhysiCell's normalize); the
+// length's squares are added x, y, then z, as NumPy's sum along a row of three.
+extern "C" __global__ void unit_rows(const float* v, float* out, long long n) {
+  const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const float x = v[3 * i], y = v[3 * i + 1], z = v[3 * i + 2];
+  const float length = sqrtf((x * x + y * y) + z * z);
+  const float divisor = length > 1e-30f ? length : 1e-30f;
+  out[3 * i] = length > 0.0f ? x / divisor : 0.0f;
+  out[3 * i + 1] = length > 0.0f ? y / divisor : 0.0f;
+  out[3 * i + 2] = length > 0.0f ? z / divisor : 0.0f;
+}

@@ -223,6 +223,23 @@ def test_cut_moves(emulated) -> None:
     assert 0 < moved.sum() < n - stayed.sum()  # some moves taken whole, some cut
 
 
+def test_unit_rows(emulated) -> None:
+    """Rows of every scale (squares that underflow and overflow float32 included), zero
+    rows and rows whose squares add differently in another order."""
+    from tissue.kernels.cells import unit_rows_cuda, unit_rows_numpy
+
+    rng = np.random.default_rng(13)
+    scale = np.float32(10) ** rng.integers(-25, 25, size=(5000, 3)).astype(np.float32)
+    v = (rng.normal(size=(5000, 3)) * scale).astype(np.float32)
+    v[:20] = 0
+    v[20] = [3, 4, 0]
+    with np.errstate(over="ignore"):  # squares past float32's range: an infinite length
+        want = unit_rows_numpy(v)
+    np.testing.assert_array_equal(unit_rows_cuda(v), want)
+    np.testing.assert_array_equal(want[:20], 0)
+    np.testing.assert_allclose(want[20], [0.6, 0.8, 0], rtol=1e-6)
+
+
 def test_pair_velocity_and_deposit(emulated) -> None:
     from tissue.kernels.cells import (
         build_cell_grid,

@@ -22,6 +22,7 @@ from typing import Any
 
 from tissue.behaviours import Behave
 from tissue.grid import F32
+from tissue.kernels.cells import unit_rows
 from tissue.organ import Organ
 from tissue.signals import CHEMOTAXIS_COLUMN
 from tissue.tables import Chemotaxis
@@ -55,18 +56,11 @@ def bias_direction(
     summed = xp.zeros((cells.n, 3), dtype=xp.float32)
     grads = organ.fields.gradients([field for _, field in present], ijk)
     for (k, _), f, grad in zip(present, factor, grads, strict=True):
-        grad = xp.where(each, unit_rows(xp, grad), grad)
+        grad = xp.where(each, unit_rows(grad), grad)
         term = xp.where(blocked > 0, sensitivity[:, k] * f / spread, F32(0))
         summed = summed + term[:, None] * grad
     weight = xp.where(total > 0, blocked / xp.maximum(total, F32(1e-30)), F32(1))
-    return unit_rows(xp, summed), senses, weight
-
-
-def unit_rows(xp: Any, v: Any) -> Any:
-    """(N, 3) float32: each row of ``v`` over its length; 0 where that is 0 (PhysiCell's
-    ``normalize``)."""
-    length = xp.sqrt((v * v).sum(axis=1, keepdims=True))
-    return xp.where(length > 0, v / xp.maximum(length, F32(1e-30)), F32(0))
+    return unit_rows(summed), senses, weight
 
 
 def chemotaxis_sensitivity(organ: Organ, chemotaxis: Chemotaxis) -> Any:

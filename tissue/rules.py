@@ -39,13 +39,14 @@ from tissue.cells import (
     NECROTIC,
     REGROWTH,
 )
-from tissue.chemotaxis import bias_direction, unit_rows, update_sensitivities
+from tissue.chemotaxis import bias_direction, update_sensitivities
 from tissue.grid import F32
 from tissue.kernels.cells import (
     VoxelSums,
     build_cell_grid,
     cut_moves,
     pair_velocity,
+    unit_rows,
 )
 from tissue.organ import CellTypes, Contacts, Organ
 from tissue.rng import CellRandom, Purpose, random_directions
@@ -95,7 +96,7 @@ def update_motility(
     if types.chemotaxis is not None:
         direction, guided, weight = bias_direction(organ, types.chemotaxis, block_factor)
         b = (xp.clip(migration(organ, types, "migration_bias"), F32(0), F32(1)) * weight)[:, None]
-        mixed = unit_rows(xp, b * direction + (F32(1) - b) * new)
+        mixed = unit_rows(b * direction + (F32(1) - b) * new)
         new = xp.where(guided[:, None], mixed, new)
     cells.direction[...] = xp.where(turn[:, None], new, old)
     if MOTILITY_SPEED in cells.columns:

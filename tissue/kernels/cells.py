@@ -526,3 +526,32 @@ def cut_moves(old: Any, new: Any, type_index: Any, labels: Any, allowed: Any, gr
     """The positions cells take (see cut_moves_numpy) on the arrays' backend."""
     run = cut_moves_cuda if on_device(old) else cut_moves_numpy
     return run(old, new, type_index, labels, allowed, grid)
+
+
+# --- unit vectors ----------------------------------------------------------------------
+
+
+def unit_rows_numpy(v: np.ndarray) -> np.ndarray:
+    """(N, 3) float32: each row of ``v`` over its length; 0 where that is 0 (PhysiCell's
+    ``normalize``)."""
+    length = np.sqrt((v * v).sum(axis=1, keepdims=True))
+    return np.where(length > 0, v / np.maximum(length, F32(1e-30)), F32(0))
+
+
+def unit_rows_cuda(v: Any) -> Any:
+    """CUDA twin of :func:`unit_rows_numpy` (one launch)."""
+    import cupy
+
+    from gpu_kernels.loader import check_array, launch_1d
+
+    v = cupy.ascontiguousarray(v)
+    n = v.shape[0]
+    check_array("v", v, cupy.float32, shape=(n, 3))
+    out = cupy.empty_like(v)
+    launch_1d("cells.cu", "unit_rows", n, (v, out, np.int64(n)))
+    return out
+
+
+def unit_rows(v: Any) -> Any:
+    """Unit rows (see unit_rows_numpy) on the array's backend."""
+    return (unit_rows_cuda if on_device(v) else unit_rows_numpy)(v)
