@@ -187,3 +187,59 @@ extern "C" __global__ void error_partials(const float* r, const float* mass, con
   error[q] = e_nan ? NAN : e;
   scale[q] = s_nan ? NAN : s;
 }
+
+// NumPy's maximum and minimum: a NaN operand is the result.
+__device__ __forceinline__ float np_max(float a, float b) {
+  return isnan(a) ? a : (isnan(b) ? b : (a > b ? a : b));
+}
+__device__ __forceinline__ double np_max(double a, double b) {
+  return isnan(a) ? a : (isnan(b) ? b : (a > b ? a : b));
+}
+__device__ __forceinline__ double np_min(double a, double b) {
+  return isnan(a) ? a : (isnan(b) ? b : (a < b ? a : b));
+}
+
+// One iteration's record of the k fields in the batch (field index[j] for thread j): the
+// relative bound found from the maxima error and scale, the target set from it at the first
+// iteration, and, for a field not converged before, its history row, bound and iteration,
+// and whether it has converged now (out: now, (k,)).
+extern "C" __global__ void cg_record(const float* error, const float* scale, const double* limit,
+                                     double* target, const long long* index, bool* converged,
+                                     float* history, float* bound, long long* iterations,
+                                     bool* now, long long iteration, int first, int n_fields,
+                                     float inv_bound_max, double reduction, double floor_,
+                                     int k) {
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= k) return;
+  const float e = error[j];
+  float s = scale[j] > 0.0f ? scale[j] : e;
+  s = np_max(s, e * inv_bound_max);
+  const float found = e / (s > 0.0f ? s : 1.0f);
+  if (first) target[j] = np_max(floor_, np_min(limit[j], reduction * (double)found));
+  const long long f = index[j];
+  const bool before = converged[f];
+  const bool done = before || (double)found <= target[j];
+  const long long row = iteration * n_fields + f;
+  if (!before) {
+    history[row] = found;
+    bound[f] = found;
+    iterations[f] = iteration;
+  }
+  converged[f] = done;
+  now[j] = done;
+}
+
+// The step length per field: 0 where converged or where p.Ap is not positive, else r.z / p.Ap.
+extern "C" __global__ void cg_alpha(const bool* now, const double* pq, const double* rz,
+                                    float* alpha, int k) {
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= k) return;
+  alpha[j] = (float)(now[j] ? 0.0 : (pq[j] > 0.0 ? rz[j] / pq[j] : 0.0));
+}
+
+// The direction's weight per field: r.z (new) / r.z (old), 0 where the old is not positive.
+extern "C" __global__ void cg_beta(const double* rz_new, const double* rz, float* beta, int k) {
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= k) return;
+  beta[j] = (float)(rz[j] > 0.0 ? rz_new[j] / rz[j] : 0.0);
+}

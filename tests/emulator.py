@@ -83,6 +83,7 @@ def library(file: str) -> ctypes.CDLL:
 
 _SCALARS = {
     np.dtype(np.float32): ctypes.c_float,
+    np.dtype(np.float64): ctypes.c_double,
     np.dtype(np.int32): ctypes.c_int,
     np.dtype(np.int64): ctypes.c_longlong,
     np.dtype(np.uint32): ctypes.c_uint,

@@ -240,6 +240,63 @@ def test_unit_rows(emulated) -> None:
     np.testing.assert_allclose(want[20], [0.6, 0.8, 0], rtol=1e-6)
 
 
+@pytest.mark.parametrize("first", [True, False])
+def test_conjugate_gradient_record_and_scalars(emulated, first: bool) -> None:
+    """The solver's per-iteration record and step scalars for a batch of four of five
+    fields (one of them converged before), with bounds that are 0, NaN, above the cap and ordinary,
+    and products that are 0, negative and NaN."""
+    from tissue.kernels.multigrid import (
+        CgState,
+        cg_alpha_cuda,
+        cg_alpha_numpy,
+        cg_beta_cuda,
+        cg_beta_numpy,
+        cg_record_cuda,
+        cg_record_numpy,
+    )
+
+    rng = np.random.default_rng(21)
+    error = np.array([0.0, 3e-4, np.nan, 5.0], np.float32)
+    scale = np.array([0.0, 2.0, 1.0, 1.0], np.float32)
+    index = np.array([2, 0, 4, 3], np.int64)
+    limit = np.array([1e-3, 1e-3, 1e-5, 1e-3])
+
+    def state() -> CgState:
+        return CgState(
+            converged=np.array([False, True, False, True, False]),
+            history=rng.uniform(0, 1, (6, 5)).astype(np.float32),
+            bound=np.full(5, 7.0, np.float32),
+            iterations=np.full(5, 9, np.int64),
+            bound_max=1e30, reduction=0.1, floor=1e-7,
+        )  # fmt: skip
+
+    runs = []
+    for kernel in (cg_record_numpy, cg_record_cuda):
+        rng = np.random.default_rng(22)
+        recorded = state()
+        target = np.full(4, 2e-4) if not first else np.empty(4)
+        now = kernel(error, scale, limit, target, index, recorded, 2, first)
+        runs.append((now, target, recorded))
+    (now, target, want), (got_now, got_target, got) = runs
+    np.testing.assert_array_equal(got_now, now)
+    np.testing.assert_array_equal(got_target, target)
+    for name in ("converged", "history", "bound", "iterations"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
+    # a zero field with no residual has converged; field 0's bound 1.5e-4 meets the target
+    # 2e-4 but not a first iteration's 1.5e-5 (0.1 of it); NaN never converges; field 3
+    # had converged, and its record stays
+    assert now.tolist() == [True, not first, False, True]
+    assert want.bound[3] == 7.0
+    assert want.iterations.tolist() == [2, 9, 2, 9, 2]  # fields 1 and 3 had converged
+    assert want.converged.tolist() == [not first, True, True, True, False]
+    pq = np.array([1.0, 0.0, -2.0, np.nan, 3.0])
+    rz = np.array([2.0, 1.0, 1.0, 1.0, np.nan])
+    flags = np.array([False, False, False, False, True])
+    np.testing.assert_array_equal(cg_alpha_cuda(flags, pq, rz), cg_alpha_numpy(flags, pq, rz))
+    np.testing.assert_array_equal(cg_beta_cuda(pq, rz), cg_beta_numpy(pq, rz))
+    assert cg_alpha_numpy(flags, pq, rz).tolist() == [2.0, 0.0, 0.0, 0.0, 0.0]
+
+
 def test_pair_velocity_and_deposit(emulated) -> None:
     from tissue.kernels.cells import (
         build_cell_grid,

@@ -47,8 +47,12 @@ from tissue.grid import F32
 from tissue.kernels import array_module
 from tissue.kernels.diffusion import FREE, DiffusionOperator
 from tissue.kernels.multigrid import (
+    CgState,
     Level,
+    cg_alpha,
+    cg_beta,
     cg_direction,
+    cg_record,
     cg_step,
     dot,
     error_bounds,
@@ -258,10 +262,17 @@ def solve(
     """
     xp = hierarchy.xp
     n_fields = u.shape[0]
-    history = xp.zeros((max_iterations + 1, n_fields), dtype=xp.float32)
-    bound = xp.zeros(n_fields, dtype=xp.float32)
-    iterations = xp.zeros(n_fields, dtype=xp.int64)
-    converged = xp.zeros(n_fields, dtype=bool)
+    state = CgState(
+        converged=xp.zeros(n_fields, dtype=bool),
+        history=xp.zeros((max_iterations + 1, n_fields), dtype=xp.float32),
+        bound=xp.zeros(n_fields, dtype=xp.float32),
+        iterations=xp.zeros(n_fields, dtype=xp.int64),
+        bound_max=BOUND_MAX,
+        reduction=REDUCTION,
+        floor=FLOOR,
+    )
+    limit = xp.asarray(tolerance, dtype=xp.float64)
+    target = xp.empty(n_fields, dtype=xp.float64)
     active = np.arange(n_fields)  # the fields in the batch (host)
     index = xp.asarray(active)
     level = hierarchy.levels[0]
@@ -270,24 +281,15 @@ def solve(
     residual(level, b, x, dt, r)
     p: Any = None
     rz: Any = None
-    target: Any = None
     reads = 0
     stopped = max_iterations
     for iteration in range(max_iterations + 1):
-        found = _error_bound(xp, r, level, offset, x)
-        if iteration == 0:
-            limit = xp.asarray(tolerance, dtype=xp.float64)
-            target = xp.maximum(FLOOR, xp.minimum(limit, REDUCTION * found.astype(xp.float64)))
-        before = converged[index]
-        now = before | (found.astype(xp.float64) <= target)
-        history[iteration, index] = xp.where(before, history[iteration, index], found)
-        bound[index] = xp.where(before, bound[index], found)
-        iterations[index] = xp.where(before, iterations[index], iteration)
-        converged[index] = now
+        error, scale = error_bounds(r, level.mass, level.free, offset, x)
+        now = cg_record(error, scale, limit, target, index, state, iteration, iteration == 0)
         if iteration == max_iterations:
             break
         if iteration >= first_read:
-            done, counts = _read(now, iterations[index])
+            done, counts = _read(now, state.iterations[index])
             reads += 1
             if done.all():
                 stopped = int(counts.max())
@@ -297,6 +299,7 @@ def solve(
                 keep = np.nonzero(~done)[0]
                 kept = xp.asarray(keep)
                 x, r, offset, target, now = x[kept], r[kept], offset[kept], target[kept], now[kept]
+                limit = limit[kept]
                 if p is not None:
                     p, rz = p[kept], rz[kept]
                 hierarchy = hierarchy.subset(keep)
@@ -308,17 +311,16 @@ def solve(
             rz = dot(r, p)
         q = xp.empty_like(p)
         operator(level, p, dt, q)
-        pq = dot(p, q)
-        alpha = xp.where(now, 0.0, xp.where(pq > 0, rz / xp.where(pq > 0, pq, 1.0), 0.0))
-        cg_step(x, r, p, q, alpha.astype(xp.float32))
+        cg_step(x, r, p, q, cg_alpha(now, dot(p, q), rz))
         z = hierarchy.precondition(r, dt)
         rz_new = dot(r, z)
-        beta = xp.where(rz > 0, rz_new / xp.where(rz > 0, rz, 1.0), 0.0)
-        cg_direction(p, z, beta.astype(xp.float32))
+        cg_direction(p, z, cg_beta(rz_new, rz))
         rz = rz_new
     if x is not u:
         u[index] = x
-    return SolveReport(iterations, bound, converged, history, stopped, reads)
+    return SolveReport(
+        state.iterations, state.bound, state.converged, state.history, stopped, reads
+    )
 
 
 _LEVEL_ARRAYS = ("free", "wz", "wy", "wx", "fixedw", "diagw", "mass", "diag")
@@ -336,19 +338,6 @@ def _read(flags: Any, counts: Any) -> tuple[np.ndarray, np.ndarray]:
     both = counts * 2 + flags  # one array, one transfer
     both = np.asarray(both.get() if hasattr(both, "get") else both)
     return (both % 2).astype(bool), both // 2
-
-
-def _error_bound(xp: Any, r: Any, level: Level, offset: Any, x: Any) -> Any:
-    """(F,) float32 on the backend: max |r| / mass over free voxels, relative to the
-    field's largest value max |offset + x|. A field that is 0 everywhere has no scale of its
-    own: its error is 1 (the whole of the solution it has yet to find) unless its residual
-    is 0, so a small source on a zero field is solved to the tolerance of its own size. A
-    bound above BOUND_MAX (a source starting on a field decayed below float32's normal
-    range) is BOUND_MAX instead of an overflow to inf; below it the bound is unchanged."""
-    error, scale = error_bounds(r, level.mass, level.free, offset, x)
-    scale = xp.where(scale > 0, scale, error)
-    scale = xp.maximum(scale, error * F32(1 / BOUND_MAX))
-    return error / xp.where(scale > 0, scale, F32(1))
 
 
 # --- building the levels --------------------------------------------------------------
