@@ -19,6 +19,7 @@ import pytest
 
 import tissue.cells
 import tissue.kernels.cells
+import tissue.kernels.cg
 import tissue.kernels.contacts
 import tissue.kernels.diffusion
 import tissue.kernels.multigrid
@@ -32,6 +33,7 @@ from tissue.simulation import Simulation
 
 KERNEL_MODULES = (
     tissue.kernels.cells,
+    tissue.kernels.cg,
     tissue.kernels.contacts,
     tissue.kernels.diffusion,
     tissue.kernels.multigrid,

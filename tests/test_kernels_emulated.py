@@ -11,6 +11,7 @@ import pytest
 
 import gpu_kernels.loader
 import tissue.kernels.cells
+import tissue.kernels.cg
 import tissue.kernels.contacts
 import tissue.kernels.diffusion
 import tissue.kernels.multigrid
@@ -25,6 +26,7 @@ from tests.kernel_cases import (
 
 KERNEL_MODULES = (
     tissue.kernels.cells,
+    tissue.kernels.cg,
     tissue.kernels.contacts,
     tissue.kernels.diffusion,
     tissue.kernels.multigrid,
@@ -245,7 +247,7 @@ def test_conjugate_gradient_record_and_scalars(emulated, first: bool) -> None:
     """The solver's per-iteration record and step scalars for a batch of four of five
     fields (one of them converged before), with bounds that are 0, NaN, above the cap and ordinary,
     and products that are 0, negative and NaN."""
-    from tissue.kernels.multigrid import (
+    from tissue.kernels.cg import (
         CgState,
         cg_alpha_cuda,
         cg_alpha_numpy,

@@ -45,14 +45,11 @@ import numpy as np
 from tissue.backend import to_numpy
 from tissue.grid import F32
 from tissue.kernels import array_module
+from tissue.kernels.cg import CgState, cg_alpha, cg_beta, cg_record
 from tissue.kernels.diffusion import FREE, DiffusionOperator
 from tissue.kernels.multigrid import (
-    CgState,
     Level,
-    cg_alpha,
-    cg_beta,
     cg_direction,
-    cg_record,
     cg_step,
     dot,
     error_bounds,
