@@ -76,7 +76,7 @@ class Grid:
     def voxel_ijk(self, xp: Any, positions_um: Any) -> Any:
         """Voxel indices (N, 3) int64 as (ix, iy, iz) of positions (N, 3) float32 (x, y, z),
         clamped to the grid."""
-        origin, spacing, upper, _ = _constants(self, xp)
+        origin, spacing, upper, _ = self.constants(xp)
         ijk = xp.floor((positions_um - origin) / spacing).astype(xp.int64)
         return xp.minimum(xp.maximum(ijk, 0), upper)
 
@@ -97,9 +97,14 @@ class Grid:
             out.append(((xp.arange(n, dtype=xp.float32) + 0.5) * d + o).reshape(shape))
         return out[0], out[1], out[2]
 
+    def constants(self, xp: Any) -> tuple[Any, Any, Any, Any]:
+        """The origin and spacing (3,) float32, last voxel index (3,) int64 and upper corner
+        (3,) float32 (x, y, z) on backend ``xp``: copied to it once, not at every use."""
+        return _constants(self, xp)
+
     def contains(self, xp: Any, positions_um: Any) -> Any:
         """(N,) bool: positions inside the grid's box."""
-        lo, _, _, hi = _constants(self, xp)
+        lo, _, _, hi = self.constants(xp)
         return xp.all((positions_um >= lo) & (positions_um < hi), axis=1)
 
     def in_voxels(self, xp: Any, flat: Any, u: Any) -> Any:

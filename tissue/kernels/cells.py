@@ -507,9 +507,7 @@ def cut_moves_cuda(
     check_array("type_index", type_index, cupy.int16, shape=(n,))
     check_array("labels", labels, cupy.uint8, shape=grid.shape_zyx)
     check_array("allowed", allowed, cupy.bool_, ndim=2)
-    lo = np.asarray(grid.origin_xyz_um, dtype=np.float32)
-    spacing = np.asarray(grid.spacing_xyz_um, dtype=np.float32)
-    hi = lo + np.asarray(grid.extent_xyz_um, dtype=np.float32)  # as Grid.contains adds them
+    lo, spacing, _, hi = grid.constants(np)  # host copies of what Grid.contains compares
     nx, ny, nz = (np.int32(s) for s in grid.shape_xyz)
     out = cupy.empty((n, 3), dtype=cupy.float32)
     launch_1d(
