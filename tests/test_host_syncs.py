@@ -221,6 +221,7 @@ def guarded(monkeypatch: pytest.MonkeyPatch, scenario: Scenario) -> tuple[Simula
         ("damage_attack_step", "attack"),
         ("phagocytosis_step", "phagocytosis"),
         ("relax_engulfed", "phenotype"),
+        ("cell_grid", "mechanics"),
         ("update_motility", "mechanics"),
         ("move_cells", "mechanics"),
         ("phenotype_step", "phenotype"),

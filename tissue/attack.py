@@ -12,9 +12,9 @@ from typing import Any
 from tissue.behaviours import held
 from tissue.cells import APOPTOTIC, LIVE
 from tissue.grid import F32
-from tissue.kernels.cells import build_cell_grid, deposit
+from tissue.kernels.cells import CellGrid, deposit
 from tissue.kernels.contacts import choose_targets
-from tissue.organ import CellTypes, Organ
+from tissue.organ import CellTypes, Organ, cell_grid
 from tissue.rng import CellRandom, Purpose
 from tissue.signals import falling_ramp, rising_ramp
 
@@ -51,6 +51,7 @@ def attack_step(
     rng: CellRandom,
     step: int,
     dt_min: float,
+    grid: CellGrid | None = None,
 ) -> Any:
     """Cytotoxic attack (PhysiCell's cancer-immune rules, see
     :class:`~tissue.config.cells.Attack`), for every attacker type, over one mechanics step:
@@ -65,6 +66,8 @@ def attack_step(
        where one is set) with s > 0 uniformly and attaches with probability
        1 - exp(-attach_rate s g dt).
 
+    ``grid``: the cells' grid (:func:`~tissue.organ.cell_grid`) when the caller has it.
+
     Returns:
         (N,) bool: the attackers that hold still this step (attached, or with a target in
         reach), or None when no type attacks.
@@ -74,10 +77,7 @@ def attack_step(
         return None
     dt = F32(dt_min)
     u = rng.uniform(cells.id, step, Purpose.ATTACK)
-    grid = build_cell_grid(
-        xp, cells.position_um, organ.grid.origin_xyz_um, organ.grid.extent_xyz_um,
-        types.max_interaction_um, cells.occupied,
-    )  # fmt: skip
+    grid = cell_grid(organ, types) if grid is None else grid
     touch = types.of("adhesion_range", cells.type) * types.radius(cells)
     origin = xp.asarray(organ.grid.origin_xyz_um, dtype=xp.float32)
 
@@ -135,14 +135,19 @@ def attack_step(
 
 
 def damage_attack_step(
-    organ: Organ, types: CellTypes, rng: CellRandom, step: int, dt_min: float
+    organ: Organ,
+    types: CellTypes,
+    rng: CellRandom,
+    step: int,
+    dt_min: float,
+    grid: CellGrid | None = None,
 ) -> None:
     """PhysiCell 1.14's attack (:class:`~tissue.config.cells.DamageAttack`) over one
     mechanics step: free live attackers may start an attack on a touching candidate; then
     every attacker with a live target deals it damage (the new ones too) and adds it to its
     damage delivered, and lets go with probability min(dt / duration, 1), or when its target
     is dead or gone (dead attackers let go). A target of several attackers takes their sum
-    (in cell order)."""
+    (in cell order). ``grid``: the cells' grid when the caller has it."""
     xp, cells, attacks = organ.xp, organ.cells, types.damage_attacks
     if cells.n == 0 or attacks is None:
         return
@@ -150,10 +155,7 @@ def damage_attack_step(
     t = cells.type
     live = cells.state == LIVE
     u = rng.uniform(cells.id, step, Purpose.DAMAGE_ATTACK)
-    grid = build_cell_grid(
-        xp, cells.position_um, organ.grid.origin_xyz_um, organ.grid.extent_xyz_um,
-        types.max_interaction_um, cells.occupied,
-    )  # fmt: skip
+    grid = cell_grid(organ, types) if grid is None else grid
     touch = types.of("adhesion_range", t) * types.radius(cells)
     no_box = xp.zeros(cells.n, dtype=xp.int64)
     attacker = xp.zeros(cells.n, dtype=bool)

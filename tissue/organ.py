@@ -441,6 +441,15 @@ class Organ:
         self.cells.restore_state(state.under(f"{prefix}/cells"), counters)
 
 
+def cell_grid(organ: Organ, types: CellTypes) -> CellGrid:
+    """The organ's cells binned by the longest interaction range (vacant rows past every
+    bin): what the pair kernel, the contact counts and the target searches walk."""
+    return build_cell_grid(
+        organ.xp, organ.cells.position_um, organ.grid.origin_xyz_um, organ.grid.extent_xyz_um,
+        types.max_interaction_um, organ.cells.occupied,
+    )  # fmt: skip
+
+
 class Contacts:
     """Cells touching each other in one organ at one moment: centres closer than the sum
     of their adhesion reaches (the cell grid built on demand, once while the cells stay).
@@ -484,14 +493,7 @@ class Contacts:
         cells = organ.cells
         if cells.version != self._key or self._grid is None:
             self._key = cells.version
-            self._grid = build_cell_grid(
-                organ.xp,
-                cells.position_um,
-                organ.grid.origin_xyz_um,
-                organ.grid.extent_xyz_um,
-                types.max_interaction_um,
-                cells.occupied,
-            )
+            self._grid = cell_grid(organ, types)
             self._reach = types.of("adhesion_range", cells.type) * types.radius(cells)
             self._pressure = None
         return self._grid

@@ -25,9 +25,8 @@ from tissue.cells import APOPTOTIC, LIVE, NECROTIC, CellStore
 from tissue.config.cells import DivisionVolume
 from tissue.grid import F32
 from tissue.kernels import stable_argsort
-from tissue.kernels.cells import build_cell_grid
 from tissue.kernels.contacts import choose_targets
-from tissue.organ import CellTypes, Organ
+from tissue.organ import CellTypes, Organ, cell_grid
 from tissue.rng import CellRandom, Purpose
 from tissue.signals import PHAGOCYTOSIS
 from tissue.volume import lag, shrunk
@@ -72,10 +71,7 @@ def phagocytosis_step(
     rate = xp.stack([held(organ, types, b) for b in kinds], axis=1)  # (N, kinds)
     eater = (cells.state == LIVE) & (rate.max(axis=1) > 0)
     u = rng.uniform(cells.id, step, Purpose.PHAGOCYTOSIS)
-    grid = build_cell_grid(
-        xp, cells.position_um, organ.grid.origin_xyz_um, organ.grid.extent_xyz_um,
-        types.max_interaction_um, cells.occupied,
-    )  # fmt: skip
+    grid = cell_grid(organ, types)
     touch = types.of("adhesion_range", cells.type) * types.radius(cells)
     box = xp.zeros(n, dtype=xp.int64)
     pick = xp.ascontiguousarray(u[:, 2])

@@ -42,13 +42,13 @@ from tissue.cells import (
 from tissue.chemotaxis import bias_direction, update_sensitivities
 from tissue.grid import F32
 from tissue.kernels.cells import (
+    CellGrid,
     VoxelSums,
-    build_cell_grid,
     cut_moves,
     pair_velocity,
     unit_rows,
 )
-from tissue.organ import CellTypes, Contacts, Organ
+from tissue.organ import CellTypes, Contacts, Organ, cell_grid
 from tissue.rng import CellRandom, Purpose, random_directions
 from tissue.signals import OWN, falling_ramp, rising_ramp
 from tissue.volume import halve_volumes, update_volumes
@@ -129,22 +129,16 @@ def update_held(organ: Organ, types: CellTypes, behave: Behave) -> None:
         update_sensitivities(organ, types.chemotaxis, behave)
 
 
-def move_cells(organ: Organ, types: CellTypes, dt_min: float) -> None:
+def move_cells(organ: Organ, types: CellTypes, dt_min: float, grid: CellGrid | None = None) -> None:
     """Overdamped motion: velocity = motility + pair forces (in the plane of a 2-D organ);
     moves into voxels the type may not enter are cut back axis by axis (cells slide along
-    walls)."""
+    walls). ``grid``: the cells' grid (:func:`~tissue.organ.cell_grid`) when the caller
+    has it (no cell may have moved, arrived or left since it was built)."""
     xp, cells = organ.xp, organ.cells
     if cells.n == 0:
         return
     t = cells.type
-    grid = build_cell_grid(
-        xp,
-        cells.position_um,
-        organ.grid.origin_xyz_um,
-        organ.grid.extent_xyz_um,
-        types.max_interaction_um,
-        cells.occupied,
-    )
+    grid = cell_grid(organ, types) if grid is None else grid
     velocity = pair_velocity(
         cells.position_um,
         types.radius(cells),

@@ -42,7 +42,7 @@ from tissue.io.checkpoint import read_checkpoint, write_checkpoint
 from tissue.io.validate import validate_state
 from tissue.limits import check_count, check_days, check_memory, check_seed
 from tissue.observables import Observables
-from tissue.organ import CellTypes, Contacts, Organ
+from tissue.organ import CellTypes, Contacts, Organ, cell_grid
 from tissue.phagocytosis import phagocytosis_step, relax_engulfed
 from tissue.placement import place_cells
 from tissue.rng import CellRandom
@@ -127,10 +127,12 @@ class Simulation:
                 dt = sched.mechanics * sched.base_min
                 for organ in self.organs.values():
                     phagocytosis_step(organ, self.types, self.rng, k, dt)
-                    still = attack_step(organ, self.types, self.rng, k, dt)
-                    damage_attack_step(organ, self.types, self.rng, k, dt)
+                    # one grid for the rest: no cell moves, arrives or leaves before the move
+                    grid = cell_grid(organ, self.types) if organ.cells.n else None
+                    still = attack_step(organ, self.types, self.rng, k, dt, grid)
+                    damage_attack_step(organ, self.types, self.rng, k, dt, grid)
                     update_motility(organ, self.types, self.rng, k, dt, body.factor, still)
-                    move_cells(organ, self.types, dt)
+                    move_cells(organ, self.types, dt, grid)
             if k % sched.phenotype == 0:
                 dt = sched.phenotype * sched.base_min
                 for organ in self.organs.values():
