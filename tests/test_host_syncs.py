@@ -45,12 +45,10 @@ KERNEL_MODULES = (
 # Deaths, clearance, births and recruits run on the backend with device counters (see
 # tissue.cells): each phenotype step reads the count once, from the copy the previous
 # change started (LAGGED: on a GPU a copy a phenotype step old, which waits for nothing),
-# except where the host placed cells since and knows it. The body's blood is drawn on the
-# host from counts copied a phenotype step earlier (SHED: the cells that left the block
-# enter the blood at the next phenotype step), and arrivals are appended on the backend.
-# What is left: the solver's stopping test.
+# except where the host placed cells since and knows it. What is left: the body's
+# stochastic blood (the number of cells leaving, drawn on the host with the circulating
+# cells' fates; arrivals placed by the host), and the solver's stopping test.
 LAGGED = "lagged@tissue/cells.py:settle_lagged"
-SHED = "lagged@tissue/body.py:expected_shed"
 CONVERGENCE = "get@tissue/solver.py:_read"  # the field solver's stopping test, read from
 # the iteration the previous step stopped at (one read per solve while that holds)
 CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] = {
@@ -110,19 +108,12 @@ CASES: dict[str, tuple[Callable[[], Scenario], int, dict[str, dict[str, int]]]] 
         {
             "phenotype": {
                 LAGGED: 12,  # one per organ per phenotype step
-                SHED: 6,  # the last step's shed cells (none before the first step)
+                "get@tissue/body.py:_intravasate": 7,  # the cells that may leave, one read
             },
             "fields": {
                 CONVERGENCE: 35,
             },
         },
-    ),
-    # a million cells injected into the blood at tick 0; each of the three phenotype steps
-    # (3 min apart) brings arrivals into the lung, appended on the backend
-    "injection_assay": (
-        lambda: load_scenario("injection_assay"),
-        5,
-        {"phenotype": {LAGGED: 2}, "fields": {CONVERGENCE: 18}},
     ),
 }
 

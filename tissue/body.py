@@ -16,26 +16,20 @@ Each tick, before any process: interventions due at this tick act (resection, de
 injection). In each diffusion step: fields exchange with the blood, then the blood
 concentrations take the organs' net export (times what each block stands for) and
 clearance. In each phenotype step, after the organs' cell rules: cells intravasate (the
-block's cells leave it), the whole organ's CTCs shed in the previous phenotype step enter
-the blood (a Poisson number with the mean its block gave), CTCs die or arrest (and arrive
-in the organ block), and recruitment brings new cells in at vessel voxels.
-
-Shed cells reach the blood one phenotype step after they leave the block: the counts that
-give the Poisson mean are copied to the host without waiting (:func:`read_later`) and read
-a phenotype step later, when the copy has long arrived, so that no step waits on the device.
-Arrivals are appended on the backend (:meth:`CellStore.append`), without a host read.
+block's cells leave it; the whole organ sheds a Poisson number of CTCs with the mean its
+block gives), CTCs die or arrest (and arrive in the organ block), and recruitment brings
+new cells in at vessel voxels.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from tissue.backend import Pending, read_later, to_numpy
+from tissue.backend import to_numpy
 from tissue.cells import LIVE
 from tissue.config import AddCells, BlockSignal, Depletion, Injection, Resection, Scenario
 from tissue.grid import F32
@@ -67,18 +61,6 @@ LEDGER_PARTITION = (
 )  # where each cell that entered the blood is now: they sum to shed + injected
 
 
-@dataclass(frozen=True)
-class Shedding:
-    """The intravasation of one phenotype step, on its way to the host: ``counts`` holds,
-    for each organ of ``organs`` (name, each intravasating type's chance to leave, whether
-    the organ has a growth law) in turn, the number of cells of each type that could leave,
-    then the block's tumour cells where it has a growth law; ``time_min``: when they left."""
-
-    time_min: float
-    organs: tuple[tuple[str, tuple[float, ...], bool], ...]
-    counts: Pending
-
-
 class Body:
     """Blood, recruitment, interventions and the cascade ledger of one simulation.
 
@@ -87,8 +69,6 @@ class Body:
             on the organs' backend, so that the blood exchange needs no host round trip).
         ctc: circulating tumour cells now (whole-body count).
         counters: cumulative ledger counts (see ``LEDGER_COUNTERS``).
-        shedding: the last phenotype step's intravasation, whose CTCs enter the blood at
-            the next (a :class:`Shedding`, or their expected number: a float, 0.0 for none).
     """
 
     def __init__(
@@ -112,7 +92,6 @@ class Body:
         }
         self.ctc = 0
         self.counters = dict.fromkeys(LEDGER_COUNTERS, 0)
-        self.shedding: Shedding | float = 0.0
         self._extravasated = self.xp.zeros((), dtype=self.xp.int64)  # since the last read
         self.tick = 0
         self._base_min = schedule.base_min
@@ -211,33 +190,25 @@ class Body:
         codes = self._growth_codes[organ.name]
         return ((cells.state == LIVE) & organ.xp.isin(cells.type, codes)).sum()
 
-    def whole_tumour_cells(
-        self, organ: str, block_cells: float | None = None, time_min: float | None = None
-    ) -> float:
-        """The whole tumour's cells at ``time_min`` (default now) by the growth law of
-        ``organ`` (0 once its block has none of them left: resected); ``block_cells`` saves
-        a host read."""
+    def whole_tumour_cells(self, organ: str, block_cells: float | None = None) -> float:
+        """The whole tumour's cells now by the growth law of ``organ`` (0 once its block
+        has none of them left: resected); ``block_cells`` saves a host read."""
         growth = self.scenario.organs[organ].growth
         assert growth is not None
         if block_cells is None:
             block_cells = float(to_numpy(self._tumour_cells(self.organs[organ])))
-        time_min = self.time_min if time_min is None else time_min
-        return growth.cells(time_min / 1440.0) if block_cells > 0 else 0.0
+        return growth.cells(self.time_min / 1440.0) if block_cells > 0 else 0.0
 
-    def stands_for(
-        self, organ: str, block_cells: float | None = None, time_min: float | None = None
-    ) -> Any:
+    def stands_for(self, organ: str, block_cells: float | None = None) -> Any:
         """How many of the whole organ's cells (or the whole tumour's) each of the block's
-        stands for at ``time_min`` (default now): 1 / whole_organ_fraction, or N(t) / the
-        block's tumour cells for a block with a growth law (0 when it has none): a host float
-        from ``block_cells`` (the count read already), else a 0-d float64 on the backend (no
-        host round trip)."""
+        stands for now: 1 / whole_organ_fraction, or N(t) / the block's tumour cells for a
+        block with a growth law (0 when it has none): a host float from ``block_cells``
+        (the count read already), else a 0-d float64 on the backend (no host round trip)."""
         config = self.scenario.organs[organ]
         if config.growth is None:
             return 1.0 / config.whole_organ_fraction
         if block_cells is not None:
-            whole = self.whole_tumour_cells(organ, block_cells, time_min)
-            return whole / block_cells if block_cells else 0.0
+            return self.whole_tumour_cells(organ, block_cells) / block_cells if block_cells else 0.0
         xp = self.xp
         block = self._tumour_cells(self.organs[organ]).astype(xp.float64)
         whole = config.growth.cells(self.time_min / 1440.0)
@@ -267,12 +238,8 @@ class Body:
     # --- cells (each phenotype step) -------------------------------------------------
 
     def cells_step(self, tick: int, dt_min: float) -> None:
-        """Intravasation (the cells leave their block now; the whole organ's CTCs enter the
-        blood at the next phenotype step), the entry of the last step's CTCs, the fates of
-        CTCs (death, arrest, arrival) and recruitment. No host read waits on the device."""
-        shed = self._intravasate_all(tick, dt_min)
-        expected = self.expected_shed()
-        self.shedding = shed
+        """Intravasation, the fates of CTCs (death, arrest, arrival) and recruitment."""
+        expected = sum(self._intravasate(organ, tick, dt_min) for organ in self.organs.values())
         host = self.random.host_stream(tick, Purpose.BLOOD)
         if expected > 0:
             n = int(host.poisson(expected))
@@ -284,27 +251,6 @@ class Body:
             if not self.depleted(recruit.type):
                 self._recruit(index, recruit, tick, dt_min)
 
-    def expected_shed(self) -> float:
-        """The whole body's expected CTCs from the last phenotype step's intravasation: for
-        each organ, the sum over its intravasating types of (cells that could leave) x (their
-        chance to leave), times what a block cell stood for then (reads the copy of the
-        counts, which on a device arrived a phenotype step ago).
-
-        Returns:
-            0.0 when no cell could leave."""
-        shed = self.shedding
-        if not isinstance(shed, Shedding):
-            return shed
-        counts, at, total = shed.counts.value().astype(float), 0, 0.0
-        for organ, chances, growth in shed.organs:
-            able = counts[at : at + len(chances)]
-            at += len(chances)
-            block = None
-            if growth:
-                block, at = counts[at], at + 1
-            total += self.stands_for(organ, block, shed.time_min) * float(np.dot(able, chances))
-        return total
-
     def _intravasating_types(self, organ: Organ) -> list[tuple[int, Any]]:
         return [
             (t, ctype)
@@ -313,32 +259,14 @@ class Body:
             and ctype.intravasation_label in organ.label_codes
         ]
 
-    def _intravasate_all(self, tick: int, dt_min: float) -> Shedding | float:
-        """Every organ's intravasation this step, its counts copied to the host without
-        waiting (0.0 when no organ has cells that could leave)."""
-        organs, counts = [], []
-        for organ in self.organs.values():
-            found = self._intravasate(organ, tick, dt_min)
-            if found is not None:
-                chances, growth, organ_counts = found
-                organs.append((organ.name, chances, growth))
-                counts.extend(organ_counts)
-        if not counts:
-            return 0.0
-        pending = read_later(self.xp, self.xp.stack(counts))
-        return Shedding(self.time_min, tuple(organs), pending)
-
-    def _intravasate(
-        self, organ: Organ, tick: int, dt_min: float
-    ) -> tuple[tuple[float, ...], bool, list[Any]] | None:
+    def _intravasate(self, organ: Organ, tick: int, dt_min: float) -> float:
         """Live cells near their intravasation label leave the block, each with probability
-        p = 1 - exp(-rate dt). Returns each type's p, whether the organ has a growth law,
-        and 0-d int64 backend counts: the cells of each type that could leave, then (with a
-        growth law) the block's tumour cells before they left; None when none could."""
+        p = 1 - exp(-rate dt); returns the whole organ's expected CTCs from this step: the
+        sum of p over the cells that could leave, times what the block stands for."""
         cells, xp = organ.cells, organ.xp
         kinds = self._intravasating_types(organ)
         if cells.n == 0 or not kinds:
-            return None
+            return 0.0
         flat = organ.grid.flat_index(xp, cells.position_um)
         leaving = xp.zeros(cells.n, dtype=bool)
         u = self.random.uniform(cells.id, tick, Purpose.INTRAVASATION)
@@ -352,11 +280,15 @@ class Body:
             leaving |= able & (u[:, 0] < F32(p))
             counts.append(able.sum())
             chances.append(p)
+        counts.append(leaving.sum())
         growth = organ.name in self._growth_codes
         if growth:
             counts.append(self._tumour_cells(organ))
-        cells.keep(~leaving)
-        return tuple(chances), growth, counts
+        read = to_numpy(xp.stack(counts)).astype(float)  # one host read
+        if read[len(kinds)]:
+            cells.keep(~leaving)
+        stands_for = self.stands_for(organ.name, read[-1] if growth else None)
+        return stands_for * float(np.dot(read[: len(kinds)], chances))
 
     def _near_mask(self, organ: Organ, label: str, distance_um: float) -> Any:
         """(n_voxels,) bool: voxels whose centre is within ``distance_um`` of a voxel of
@@ -407,12 +339,11 @@ class Body:
             self.counters["arrested"] -= count
             self.counters["lodged_elsewhere"] += count
             return
-        ids = cells.upcoming_ids(count)
+        ids = xp.arange(cells.next_id, cells.next_id + count, dtype=xp.int64)
         u = self.random.uniform(ids, tick, Purpose.ARRIVAL)
         pick = xp.minimum((u[:, 0] * voxels.shape[0]).astype(xp.int64), voxels.shape[0] - 1)
         positions = organ.grid.in_voxels(xp, voxels[pick], u[:, 1:4])
-        every = xp.ones(count, dtype=bool)
-        organ.append_cells(self._arrest, every, positions, self.random, founder=ids)
+        organ.add_cells(self._arrest, positions, self.random, founder=ids)
 
     def _recruit(self, index: int, recruit: Any, tick: int, dt_min: float) -> None:
         """Each voxel of the recruitment label brings in a cell with probability
@@ -501,11 +432,10 @@ class Body:
         return out
 
     def save_state(self, state: SimulationState) -> None:
-        """Add the systemic concentrations ((1,) float64 each), the expected CTCs on their way
-        to the blood ((1,) float64), the CTC count and the ledger counters to ``state``."""
+        """Add the systemic concentrations ((1,) float64 each), the CTC count and the ledger
+        counters to ``state``."""
         for name, value in self.blood_values.items():
             state.arrays[f"circulation/species/{name}"] = to_numpy(value).reshape(1)
-        state.arrays["circulation/shedding"] = np.array([self.expected_shed()])
         state.counters["circulation"] = {"ctc": self.ctc, **self.ledger()}
 
     def restore_state(self, state: SimulationState) -> None:
@@ -515,10 +445,6 @@ class Body:
         Raises:
             ValueError: a species or counter is missing.
         """
-        shedding = np.asarray(state.require("circulation/shedding"), dtype=np.float64)
-        if shedding.shape != (1,) or not (shedding[0] >= 0):
-            raise ValueError("circulation/shedding must be one expected count >= 0")
-        self.shedding = float(shedding[0])
         if self.config is None:
             return
         counters = state.counters.get("circulation")

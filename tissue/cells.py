@@ -152,10 +152,6 @@ class CellStore:
         self.settle()
         return self._next_id
 
-    def upcoming_ids(self, k: int) -> Any:
-        """(k,) int64 backend array: the ids the next ``k`` new cells get (no host read)."""
-        return self._next + self.xp.arange(k, dtype=self.xp.int64)
-
     # --- counters ----------------------------------------------------------------------
 
     def _set_exact(self, n: int, next_id: int) -> None:

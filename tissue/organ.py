@@ -391,13 +391,12 @@ class Organ:
         return ids
 
     def append_cells(
-        self, type_index: int, selected: Any, positions_um: Any, random: CellRandom, **values: Any
+        self, type_index: int, selected: Any, positions_um: Any, random: CellRandom
     ) -> None:
         """Append a cell of one type for each True of ``selected`` ((m,) bool) at its row of
-        ``positions_um`` ((m, 3) float32), with its attributes drawn and other columns from
-        ``values`` (each (m, ...) or scalar); on the backend, without a host read (see
-        :meth:`CellStore.append`)."""
-        values = {**values, "type": type_index, "position_um": positions_um}
+        ``positions_um`` ((m, 3) float32), with its attributes drawn; on the backend,
+        without a host read (see :meth:`CellStore.append`)."""
+        values = {"type": type_index, "position_um": positions_um}
         new = self.cells.append(selected, values)
         self.attributes.draw(self.cells, new, random)
 

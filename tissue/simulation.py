@@ -13,9 +13,8 @@ that are due run in this order, each over its own time step:
    with the blood; then the blood's concentrations),
 2. mechanics (phagocytosis, attack, motility, pair and spring forces, then motion),
 3. phenotype (each organ's cell rules: death, clearance, transitions, division, then the
-   engulfed volume's relaxation; then the body: intravasation, the entry into the blood
-   of the cells shed a phenotype step earlier, the fates of circulating cells,
-   recruitment),
+   engulfed volume's relaxation; then the body: intravasation, the fates of circulating
+   cells, recruitment),
 
 then the tick count advances; at output ticks the observables remember the tumour front;
 then the observers that are due are called. A process due at tick k advances the interval

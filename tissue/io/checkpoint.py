@@ -1,6 +1,6 @@
 """Checkpoints: the complete state of a run, written so that no failure loses the last one.
 
-Layout of ``checkpoint.h5`` (format ``tissue-checkpoint``, version 4): a 512-byte header
+Layout of ``checkpoint.h5`` (format ``tissue-checkpoint``, version 3): a 512-byte header
 (HDF5's user block, which the library skips) followed by an HDF5 file:
 
 - header: ``tissue-checkpoint sha256 <64 hex digits>\n`` padded with zero bytes, where the

@@ -20,7 +20,7 @@ from tissue.errors import InputError
 RUN_FORMAT = "tissue-run"
 CHECKPOINT_FORMAT = "tissue-checkpoint"
 # the version of each format this code writes (the newest it reads)
-FORMAT_VERSIONS = {RUN_FORMAT: 1, CHECKPOINT_FORMAT: 4}
+FORMAT_VERSIONS = {RUN_FORMAT: 1, CHECKPOINT_FORMAT: 3}
 
 
 @cache

@@ -71,11 +71,6 @@ def validate_state(scenario: Scenario, state: SimulationState, source: str) -> N
     for name, values in state.under("circulation/species").items():
         if not np.isfinite(values).all():
             refuse(f"state/circulation/species/{name}", "holds NaN or infinite values")
-    shedding = state.arrays.get("circulation/shedding")
-    if shedding is not None and not (
-        np.shape(shedding) == (1,) and np.isfinite(shedding).all() and (shedding >= 0).all()
-    ):
-        refuse("state/circulation/shedding", f"{shedding}; allowed: one finite count >= 0")
     for name, value in state.counters.get("circulation", {}).items():
         if value < 0:
             refuse(f"state/circulation/{name}", f"{value}; allowed: >= 0")
