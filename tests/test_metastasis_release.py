@@ -1,10 +1,10 @@
 """The metastasis model with the primary's restraint on, one seed, over RELEASE_DAYS: the
 pre-metastatic niche forms in days, before most cells arrive (Hiratsuka 2006), and lifting
-the restraint at day 10 (resection, IL-1R blockade; Castano 2018) raises the lung's outgrowth
-8 days later. The releases are branches of the untouched run at day 10 (same history, same
-seed: each is its scenario's own run). The mirror, without the restraint, is
-`tests/test_niche_release.py` (a file of its own: CI runs the two on separate workers);
-`benchmarks.replicates` gives seeds."""
+the restraint at day 10 (resection, IL-1R blockade; Castano 2018) raises the share of the
+lung's disseminated cells that proliferate 8 days later. The releases are branches of the
+untouched run at day 10 (same history, same seed: each is its scenario's own run). The
+mirror, without the restraint, is `tests/test_niche_release.py` (a file of its own: CI runs
+the two on separate workers); `benchmarks.replicates` gives seeds."""
 
 from __future__ import annotations
 
@@ -52,16 +52,34 @@ def test_the_niche_forms_in_days_and_before_most_cells_arrive(runs) -> None:
     assert s100[formed] >= 5 * alone["lung.s100a8a9.mean"][-1]
 
 
+def proliferating_fraction(run: dict[str, np.ndarray]) -> float:
+    """The lung's proliferating share of its extravasated tumour cells at the end, dtc over
+    mic + dtc, with at least one proliferating cell counted (a floor for a run with none)."""
+    mic, dtc = run["lung.mic.live"][-1], run["lung.dtc.live"][-1]
+    return max(1.0, dtc) / max(1.0, mic + dtc)
+
+
 @pytest.mark.parametrize("release", RELEASES)
 def test_lifting_the_restraint_raises_outgrowth(runs, release: str) -> None:
-    """>= 3x the untouched run's proliferating cells (at least 1); the untouched run keeps
-    >= 90% of its disseminated cells dormant."""
+    """Per disseminated cell: the released run's proliferating share >= 3x the untouched
+    run's, which keeps >= 90% of its disseminated cells dormant; resection takes the
+    IL-1beta+ cells away. A share, not a count: resection also ends the arrivals, so the
+    untouched lung holds ~30x the cells at day 18, and counts of a few lineages flip with
+    the seed (10 seeds of this design, benchmarks/results/model-replicates-cpu.json
+    `metastasis@10-d18`: resection's count is >= 3x in 5, its share in all 10, the least
+    4.8x). Under the restraint the share is near its balance (IL-1beta sends woken cells
+    back at ~2/day), so older cohorts alone do not raise it."""
     kept, released = runs["metastasis"], runs[release]
-    assert released["lung.dtc.live"][-1] >= 3 * max(1.0, kept["lung.dtc.live"][-1])
+    assert released["lung.dtc.live"][-1] >= 1, "no disseminated cell woke"
+    assert proliferating_fraction(released) >= 3 * proliferating_fraction(kept), (
+        proliferating_fraction(released),
+        proliferating_fraction(kept),
+    )
     mic, dtc = kept["lung.mic.live"][-1], kept["lung.dtc.live"][-1]
     assert mic >= 20
     assert mic / (mic + dtc) >= 0.9
     primary = released["breast.whole_tumour.cells"][-1]
     assert (primary == 0) if release == "resection" else (primary > 0)
-    if release == "resection":  # no more cells arrive
+    if release == "resection":  # no more cells arrive, and no IL-1beta+ cells
         assert released["ledger.arrested"][-1] < kept["ledger.arrested"][-1]
+        assert released["lung.innate.live"][-1] <= 0.1 * kept["lung.innate.live"][-1]
