@@ -223,14 +223,19 @@ def paired_record(base: str, per_seed: dict[int, dict[str, dict[str, float]]]) -
     return {"seeds": seeds, "observables": observables, "effects": effects}
 
 
+def share(dtc: float, mic: float) -> float:
+    """The share of the lung's live disseminated cells that proliferate, dtc / (mic + dtc)
+    (0 with none)."""
+    return dtc / (dtc + mic) if dtc + mic > 0 else 0.0
+
+
 def proliferating_share(record: dict[str, Any], label: str) -> list[float]:
-    """Per seed (the record's order), the share of the lung's live disseminated cells that
-    proliferate, dtc / (mic + dtc) (0 with none). A branch that leaves the arrivals as they
-    are moves it only by waking or holding cells; one that ends them (resection) also
+    """Per seed (the record's order), :func:`share`. A branch that leaves the arrivals as
+    they are moves it only by waking or holding cells; one that ends them (resection) also
     raises it by removing late arrivals that are still dormant."""
     stats = record["observables"][label]
     pairs = zip(stats["lung.dtc.live"]["values"], stats["lung.mic.live"]["values"], strict=True)
-    return [dtc / (dtc + mic) if dtc + mic > 0 else 0.0 for dtc, mic in pairs]
+    return [share(dtc, mic) for dtc, mic in pairs]
 
 
 def share_effect(record: dict[str, Any], label: str) -> dict[str, Any]:

@@ -313,3 +313,27 @@ def test_a_scenario_is_found_in_each_record_that_ran_it_whole(
         "resection": ["paired metastasis@10 cut"],
         "dormancy": [],
     }
+
+
+@pytest.mark.parametrize(
+    ("design", "label"),
+    [("metastasis@10-d18", "resection"), ("metastasis@10", "il1r_blockade")],
+)
+def test_the_release_tests_bar_holds_in_every_recorded_seed(design: str, label: str) -> None:
+    """The single-seed release test (tests/test_metastasis_release.py) asks each release for
+    RELEASE_RATIO times the untouched run's proliferating share: every recorded seed of its
+    design (resection at day 18; IL-1R blockade's design ends at day 14, 4 days earlier)
+    must clear that bar, or the test is a draw of the seed."""
+    from tests.test_metastasis_release import released
+
+    record = replicates.recorded()["paired"][design]
+    assert record["design"]["base"] == "metastasis"
+    assert len(record["seeds"]) >= 10
+    ends = [
+        record["observables"][run][f"lung.{kind}.live"]["values"]
+        for run in (label, "metastasis")
+        for kind in ("dtc", "mic")
+    ]
+    failing = [seed for seed, *cells in zip(record["seeds"], *ends, strict=True)
+               if not released(*cells)]  # fmt: skip
+    assert failing == [], f"{design} {label}: seeds {failing} fall short"
